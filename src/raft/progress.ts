@@ -1,0 +1,131 @@
+import { invariant } from './invariant.js';
+
+/**
+ * The leader's view of one follower (etcd's Progress, thesis 10.2): how far it matches, what to send next,
+ * and the flow-control state.
+ *  - probe: one AppendRequest at a time until the follower's position is known;
+ *  - replicate: optimistic pipelining, bounded by a window of in-flight messages and bytes;
+ *  - snapshot: the follower needs a snapshot; chunks go one at a time.
+ */
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
+
+interface Inflight {
+  readonly lastIndex: number;
+  readonly bytes: number;
+  /** The heartbeat round current when it was sent. */
+  readonly round: number;
+}
+
+export class Progress {
+  match = 0;
+  next: number;
+  state: ProgressState = 'probe';
+  /** In probe state: an AppendRequest is out and unanswered; cleared by any answer or by the next heartbeat. */
+  probeSent = false;
+  /** Heard from since the last CheckQuorum round. */
+  recentActive = false;
+  /** The highest heartbeat round this follower has echoed in this term. */
+  ackedRound = 0;
+  /** The commit index last told to this follower. */
+  commitSent = 0;
+  /** In snapshot state: which snapshot, and how many bytes of it the follower has. */
+  snapshotIndex = 0;
+  snapshotOffsetBytes = 0;
+  private readonly inflight: Inflight[] = [];
+  private inflightHead = 0;
+  private inflightBytes = 0;
+
+  constructor(next: number) {
+    this.next = next;
+  }
+
+  get inflightCount(): number {
+    return this.inflight.length - this.inflightHead;
+  }
+
+  isPaused(messagesMax: number, bytesMax: number): boolean {
+    switch (this.state) {
+      case 'probe':
+        return this.probeSent;
+      case 'replicate':
+        return this.inflightCount >= messagesMax || this.inflightBytes >= bytesMax;
+      case 'snapshot':
+        return true;
+    }
+  }
+
+  becomeProbe(): void {
+    // After a snapshot the follower is known to hold everything up to it.
+    const next = this.state === 'snapshot' ? Math.max(this.match, this.snapshotIndex) + 1 : this.match + 1;
+    this.resetState('probe');
+    this.next = next;
+  }
+
+  becomeReplicate(): void {
+    this.resetState('replicate');
+    this.next = this.match + 1;
+  }
+
+  becomeSnapshot(snapshotIndex: number): void {
+    this.resetState('snapshot');
+    this.snapshotIndex = snapshotIndex;
+    this.snapshotOffsetBytes = 0;
+  }
+
+  /** Records a successful append up to `index`. Returns whether the match advanced. */
+  maybeUpdate(index: number): boolean {
+    let updated = false;
+    if (index > this.match) {
+      this.match = index;
+      updated = true;
+      this.probeSent = false;
+    }
+    this.next = Math.max(this.next, index + 1);
+    this.freeInflightTo(index);
+    return updated;
+  }
+
+  /** Records that entries up to `lastIndex` were sent (optimistically advancing `next` when replicating). */
+  sentEntries(lastIndex: number, bytes: number, round: number): void {
+    if (this.state === 'replicate') {
+      this.next = lastIndex + 1;
+      this.inflight.push({ lastIndex, bytes, round });
+      this.inflightBytes += bytes;
+    } else {
+      invariant(this.state === 'probe', 'entries sent in snapshot state');
+      this.probeSent = true;
+    }
+  }
+
+  /**
+   * The follower has answered a round two or more newer than our oldest unanswered append: that append
+   * (or its answer) was lost. Two rounds of slack leave room for reordering.
+   */
+  isStalled(): boolean {
+    const oldest = this.inflight[this.inflightHead];
+    return oldest !== undefined && this.ackedRound > oldest.round + 1;
+  }
+
+  private freeInflightTo(index: number): void {
+    while (this.inflightHead < this.inflight.length) {
+      const head = this.inflight[this.inflightHead] as Inflight;
+      if (head.lastIndex > index) break;
+      this.inflightBytes -= head.bytes;
+      this.inflightHead++;
+    }
+    if (this.inflightHead === this.inflight.length) {
+      this.inflight.length = 0;
+      this.inflightHead = 0;
+    }
+  }
+
+  private resetState(state: ProgressState): void {
+    this.state = state;
+    this.probeSent = false;
+    this.snapshotIndex = 0;
+    this.snapshotOffsetBytes = 0;
+    this.inflight.length = 0;
+    this.inflightHead = 0;
+    this.inflightBytes = 0;
+  }
+}

@@ -1,0 +1,1109 @@
+import { resolveOptions, type RaftBootState, type RaftOptions, type RaftOptionsInput } from './config.js';
+import { invariant } from './invariant.js';
+import { entrySizeBytes, RaftLog } from './log.js';
+import { Progress } from './progress.js';
+import { memorySnapshotSource } from './snapshot-source.js';
+import type {
+  AppendRequest,
+  AppendResponse,
+  Entry,
+  HardState,
+  Membership,
+  Message,
+  NodeId,
+  PersistedPosition,
+  ProposeResult,
+  ReadIndexResult,
+  ReadState,
+  Ready,
+  Refusal,
+  RefusalReason,
+  Role,
+  Snapshot,
+  SnapshotRequest,
+  SnapshotResponse,
+  SnapshotSource,
+  SoftState,
+  TransferResult,
+  VoteRequest,
+  VoteResponse,
+} from './types.js';
+
+interface PendingRead {
+  readonly context: number;
+  /** The commit index when the read was admitted (thesis 6.4 step 1). */
+  readonly index: number;
+  /** The heartbeat round whose acknowledgement by a quorum confirms leadership (step 2-3). */
+  readonly round: number;
+}
+
+/** A snapshot being received in chunks from the leader. */
+interface IncomingSnapshot {
+  readonly meta: Snapshot['meta'];
+  readonly totalBytes: number;
+  readonly chunks: Uint8Array[];
+  receivedBytes: number;
+}
+
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly votedFor: NodeId | null;
+  readonly leaderId: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly stableIndex: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  readonly snapshotIndex: number;
+  readonly membership: Membership;
+  readonly transferTarget: NodeId | null;
+}
+
+const EMPTY: readonly never[] = Object.freeze([]);
+
+/**
+ * The Raft protocol as a synchronous, deterministic state machine (Ongaro's thesis; etcd's raft library).
+ * Inputs: tick(), step(), propose(), readIndex(), transferLeadership(), proposeMembership().
+ * Outputs: ready() hands out what to persist, send and apply; persisted() reports durable progress back.
+ * No I/O, no clock, no global randomness: a seed and the input sequence determine everything.
+ */
+export class RaftCore {
+  readonly id: NodeId;
+  readonly options: RaftOptions;
+
+  // Persistent state (Figure 2).
+  private term: number;
+  private votedFor: NodeId | null;
+  readonly log: RaftLog;
+
+  // Volatile state.
+  private role: Role = 'follower';
+  private leaderId: NodeId | null = null;
+  private commitIndex: number;
+  /** Highest index handed out in committedEntries. */
+  private appliedIndex: number;
+  /** Highest index known to be durable locally. */
+  private stableIndex: number;
+  /** Entries from here on have not yet been handed out for persistence. */
+  private unstableFrom: number;
+  private membership: Membership;
+  private membershipIndex: number;
+  private snapshotSource: SnapshotSource | null;
+
+  // Timers, in ticks.
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTicks = 0;
+  private tickCount = 0;
+
+  // Candidate state.
+  private votes = new Map<NodeId, boolean>();
+
+  // Leader state.
+  private progress = new Map<NodeId, Progress>();
+  private round = 0;
+  private roundRequested = false;
+  private roundStartTicks = new Map<number, number>();
+  private pendingReads: PendingRead[] = [];
+  private readsAwaitingCommit: number[] = [];
+  private replicateTo = new Set<NodeId>();
+  private transferTarget: NodeId | null = null;
+  private pendingConfigIndex = 0;
+
+  // Follower state.
+  private incomingSnapshot: IncomingSnapshot | null = null;
+
+  // Output not yet handed out.
+  private outbox: Message[] = [];
+  private outboxAfterPersist: Message[] = [];
+  private readStates: ReadState[] = [];
+  private hardStateDirty = false;
+  private pendingSnapshot: Snapshot | null = null;
+  private lastSoftState: SoftState;
+
+  constructor(input: RaftOptionsInput, boot: RaftBootState) {
+    this.options = resolveOptions(input);
+    this.id = this.options.id;
+    const snapshotMeta = boot.snapshot?.meta ?? { index: 0, term: 0, membership: boot.initialMembership };
+    this.log = new RaftLog(snapshotMeta, boot.entries);
+    this.snapshotSource = boot.snapshot;
+    this.term = boot.hardState.term;
+    this.votedFor = boot.hardState.votedFor;
+    invariant(this.log.lastTerm <= this.term, 'log term beyond the hard state term', { lastTerm: this.log.lastTerm, term: this.term });
+    this.commitIndex = Math.min(Math.max(boot.hardState.commitIndex, snapshotMeta.index), this.log.lastIndex);
+    this.appliedIndex = snapshotMeta.index;
+    this.stableIndex = this.log.lastIndex;
+    this.unstableFrom = this.log.lastIndex + 1;
+    const latest = this.log.latestMembership();
+    this.membership = latest.membership;
+    this.membershipIndex = latest.index;
+    this.resetElectionTimeout();
+    this.lastSoftState = this.softState();
+  }
+
+  // -------------------------------------------------------------------------
+  // Introspection.
+
+  status(): RaftStatus {
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      votedFor: this.votedFor,
+      leaderId: this.leaderId,
+      commitIndex: this.commitIndex,
+      appliedIndex: this.appliedIndex,
+      stableIndex: this.stableIndex,
+      firstIndex: this.log.firstIndex,
+      lastIndex: this.log.lastIndex,
+      lastTerm: this.log.lastTerm,
+      snapshotIndex: this.log.snapshotIndex,
+      membership: this.membership,
+      transferTarget: this.transferTarget,
+    };
+  }
+
+  get isLeader(): boolean {
+    return this.role === 'leader';
+  }
+
+  /** The leader's view of a follower, for tests and metrics. */
+  progressOf(id: NodeId): Readonly<Progress> | undefined {
+    return this.progress.get(id);
+  }
+
+  // -------------------------------------------------------------------------
+  // Inputs.
+
+  /** One unit of logical time. Elections and heartbeats are counted in ticks. */
+  tick(): void {
+    this.tickCount++;
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+  }
+
+  /** Hands one message from a peer to the core. Messages addressed elsewhere are a caller bug. */
+  step(message: Message): void {
+    invariant(message.to === this.id, 'message delivered to the wrong node', { to: message.to, id: this.id });
+    if (message.term > this.term) {
+      if (!this.stepHigherTerm(message)) return;
+    } else if (message.term < this.term) {
+      this.stepLowerTerm(message);
+      return;
+    }
+    switch (message.type) {
+      case 'VoteRequest':
+        this.handleVoteRequest(message);
+        return;
+      case 'VoteResponse':
+        this.handleVoteResponse(message);
+        return;
+      case 'AppendRequest':
+        this.handleAppendRequest(message);
+        return;
+      case 'AppendResponse':
+        this.handleAppendResponse(message);
+        return;
+      case 'SnapshotRequest':
+        this.handleSnapshotRequest(message);
+        return;
+      case 'SnapshotResponse':
+        this.handleSnapshotResponse(message);
+        return;
+      case 'TimeoutNow':
+        this.handleTimeoutNow(message);
+        return;
+    }
+  }
+
+  /** Appends commands to the leader's log as one batch; they replicate on the next ready(). */
+  propose(commands: readonly Uint8Array[]): ProposeResult {
+    const refusal = this.checkProposal(commands.length);
+    if (refusal !== null) return refusal;
+    const firstIndex = this.log.lastIndex + 1;
+    for (const data of commands) this.appendOwn({ type: 'command', term: this.term, index: this.log.lastIndex + 1, data });
+    return { ok: true, term: this.term, firstIndex };
+  }
+
+  /**
+   * Proposes a new set of voters. One change at a time, adding or removing a single voter (thesis 4.1):
+   * any two majorities of the old and new configurations then overlap.
+   */
+  proposeMembership(membership: Membership): ProposeResult {
+    const refusal = this.checkProposal(1);
+    if (refusal !== null) return refusal;
+    if (this.pendingConfigIndex > this.commitIndex) return this.refuse('config-change-in-progress');
+    const current = new Set(this.membership.voters);
+    const next = new Set(membership.voters);
+    const added = [...next].filter((id) => !current.has(id)).length;
+    const removed = [...current].filter((id) => !next.has(id)).length;
+    if (added + removed > 1 || next.size === 0) return this.refuse('too-large');
+    const index = this.log.lastIndex + 1;
+    this.appendOwn({ type: 'config', term: this.term, index, membership: { voters: [...membership.voters] } });
+    return { ok: true, term: this.term, firstIndex: index };
+  }
+
+  /**
+   * Asks for a linearizable read (thesis 6.4). A ReadState with this context comes out of ready() once a
+   * quorum has confirmed this node is still leader; the caller serves the read once it has applied that index.
+   */
+  readIndex(context: number): ReadIndexResult {
+    if (this.role !== 'leader') return this.refuse('not-leader');
+    if (this.pendingReads.length + this.readsAwaitingCommit.length >= this.options.pendingReadsMax) {
+      return this.refuse('read-queue-full');
+    }
+    if (!this.committedInCurrentTerm()) {
+      // A new leader does not know the commit index until an entry of its own term commits.
+      this.readsAwaitingCommit.push(context);
+      return { ok: true };
+    }
+    this.admitRead(context);
+    return { ok: true };
+  }
+
+  /** Hands leadership to `to` once it is caught up (thesis 3.10). Proposals are refused meanwhile. */
+  transferLeadership(to: NodeId): TransferResult {
+    if (this.role !== 'leader') return this.refuse('not-leader');
+    if (to === this.id) return { ok: true };
+    const target = this.progress.get(to);
+    if (target === undefined || !this.membership.voters.includes(to)) return this.refuse('unknown-node');
+    this.transferTarget = to;
+    this.electionElapsed = 0; // the transfer is abandoned after one election timeout
+    if (target.match === this.log.lastIndex) this.send({ type: 'TimeoutNow', from: this.id, to, term: this.term });
+    else this.replicateTo.add(to);
+    return { ok: true };
+  }
+
+  /**
+   * The caller reports that everything handed out up to `position` is durable. A position whose entry
+   * has since been replaced is ignored: a later report will cover the replacement.
+   */
+  persisted(position: PersistedPosition): void {
+    if (position.index <= this.stableIndex) return;
+    if (position.index >= this.unstableFrom) return; // not handed out yet: cannot be durable
+    if (!this.log.matchTerm(position.index, position.term)) return;
+    this.stableIndex = position.index;
+    if (this.role === 'leader') this.maybeCommit();
+  }
+
+  /**
+   * The caller has taken a snapshot of its state machine at `source.meta.index` (at most the applied index):
+   * entries up to it are dropped, and the snapshot is what lagging followers will be sent.
+   */
+  compact(source: SnapshotSource): void {
+    const meta = source.meta;
+    invariant(meta.index <= this.appliedIndex, 'snapshot beyond the applied index', { index: meta.index, applied: this.appliedIndex });
+    if (meta.index <= this.log.snapshotIndex) return;
+    this.log.compact(meta);
+    this.snapshotSource = source;
+  }
+
+  // -------------------------------------------------------------------------
+  // Output.
+
+  hasReady(): boolean {
+    return (
+      this.outbox.length > 0 ||
+      this.outboxAfterPersist.length > 0 ||
+      this.readStates.length > 0 ||
+      this.hardStateDirty ||
+      this.pendingSnapshot !== null ||
+      this.unstableFrom <= this.log.lastIndex ||
+      this.replicateTo.size > 0 ||
+      this.roundRequested ||
+      this.appliedIndex < this.applicableIndex() ||
+      this.softStateChanged()
+    );
+  }
+
+  /** Takes everything the caller must do now (see the ordering rule on `Ready`). */
+  ready(): Ready {
+    this.flushReplication();
+    const softState = this.softStateChanged() ? (this.lastSoftState = this.softState()) : null;
+    const hardState: HardState | null = this.hardStateDirty
+      ? { term: this.term, votedFor: this.votedFor, commitIndex: this.commitIndex }
+      : null;
+    this.hardStateDirty = false;
+    const snapshot = this.pendingSnapshot;
+    this.pendingSnapshot = null;
+    let entries: readonly Entry[] = EMPTY;
+    if (this.unstableFrom <= this.log.lastIndex) {
+      entries = this.log.slice(this.unstableFrom, this.log.lastIndex);
+      invariant(this.stableIndex < this.unstableFrom, 'unpersisted entries counted as stable', { stable: this.stableIndex, unstableFrom: this.unstableFrom });
+      this.unstableFrom = this.log.lastIndex + 1;
+    }
+    const ready: Ready = {
+      softState,
+      hardState,
+      snapshot,
+      entries,
+      messages: this.takeOutbox(),
+      messagesAfterPersist: this.takeOutboxAfterPersist(),
+      committedEntries: this.takeCommitted(),
+      readStates: this.takeReadStates(),
+    };
+    return ready;
+  }
+
+  // -------------------------------------------------------------------------
+  // Time.
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.randomizedElectionTicks && this.isVoter()) {
+      this.electionElapsed = 0;
+      this.campaign(this.options.preVote ? 'pre-candidate' : 'candidate', false);
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.options.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.options.checkQuorum && !this.quorumRecentlyActive()) {
+        // CheckQuorum (thesis 6.2): a leader cut off from a majority stops claiming leadership.
+        this.becomeFollower(this.term, null);
+        return;
+      }
+      this.transferTarget = null; // an unfinished transfer is abandoned after one election timeout
+    }
+    if (this.heartbeatElapsed >= this.options.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.broadcastHeartbeat();
+    }
+  }
+
+  private resetElectionTimeout(): void {
+    const base = this.options.electionTicks;
+    this.randomizedElectionTicks = base + Math.floor(this.options.random.next() * base);
+  }
+
+  // -------------------------------------------------------------------------
+  // Terms.
+
+  /** Returns whether the message should be processed further. */
+  private stepHigherTerm(message: Message): boolean {
+    if (message.type === 'VoteRequest') {
+      // Leader stickiness (thesis 4.2.3 and 9.6): while we hear from a leader, a vote request is a disruption.
+      if (!message.transfer && this.inLease()) return false;
+      if (message.preVote) return true; // a PreVote never changes our term
+    }
+    if (message.type === 'VoteResponse' && message.preVote && message.granted) return true;
+    const leader = message.type === 'AppendRequest' || message.type === 'SnapshotRequest' ? message.from : null;
+    this.becomeFollower(message.term, leader);
+    return true;
+  }
+
+  private stepLowerTerm(message: Message): void {
+    switch (message.type) {
+      case 'AppendRequest':
+      case 'SnapshotRequest':
+        // Tell a deposed leader about the newer term, so it steps down (Figure 2: "reply false if term < currentTerm").
+        this.send(this.appendResponse(message.from, { success: false, matchIndex: 0, rejectIndex: 0, conflictIndex: 0, conflictTerm: 0, round: 0 }));
+        return;
+      case 'VoteRequest':
+        if (message.preVote) {
+          this.sendAfterPersist({ type: 'VoteResponse', from: this.id, to: message.from, term: this.term, preVote: true, granted: false });
+        }
+        return;
+      default:
+        return; // stale responses carry nothing we can use
+    }
+  }
+
+  private inLease(): boolean {
+    return (this.options.checkQuorum || this.options.preVote) && this.leaderId !== null && this.electionElapsed < this.options.electionTicks;
+  }
+
+  // -------------------------------------------------------------------------
+  // Roles.
+
+  private becomeFollower(term: number, leaderId: NodeId | null): void {
+    invariant(term >= this.term, 'term goes backwards', { term, current: this.term });
+    if (term > this.term) {
+      this.term = term;
+      this.votedFor = null;
+      this.hardStateDirty = true;
+    }
+    this.role = 'follower';
+    this.leaderId = leaderId;
+    this.resetRoleState();
+  }
+
+  private campaign(role: 'pre-candidate' | 'candidate', transfer: boolean): void {
+    // A PreVote asks in the term we would use, without moving to it (thesis 9.6).
+    const term = this.term + 1;
+    this.role = role;
+    this.leaderId = null;
+    this.resetRoleState();
+    if (role === 'candidate') {
+      this.term = term;
+      this.votedFor = this.id;
+      this.hardStateDirty = true;
+    }
+    this.votes.set(this.id, true);
+    if (this.voteOutcome() === 'won') {
+      this.winElection(role);
+      return;
+    }
+    for (const voter of this.membership.voters) {
+      if (voter === this.id) continue;
+      // Vote requests wait for the persist of our own term and vote: a candidate that forgot its
+      // self-vote after a crash could vote twice in one term.
+      this.sendAfterPersist({
+        type: 'VoteRequest',
+        from: this.id,
+        to: voter,
+        term,
+        preVote: role === 'pre-candidate',
+        lastLogIndex: this.log.lastIndex,
+        lastLogTerm: this.log.lastTerm,
+        transfer,
+      });
+    }
+  }
+
+  private winElection(role: 'pre-candidate' | 'candidate'): void {
+    if (role === 'pre-candidate') this.campaign('candidate', false);
+    else this.becomeLeader();
+  }
+
+  private becomeLeader(): void {
+    invariant(this.role === 'candidate', 'only a candidate becomes leader', { role: this.role });
+    this.role = 'leader';
+    this.leaderId = this.id;
+    this.resetRoleState();
+    for (const voter of this.membership.voters) {
+      if (voter !== this.id) this.progress.set(voter, new Progress(this.log.lastIndex + 1));
+    }
+    this.pendingConfigIndex = this.membershipIndex;
+    // Thesis 6.4 / 8: a new leader commits an entry of its own term to learn the commit index.
+    this.appendOwn({ type: 'noop', term: this.term, index: this.log.lastIndex + 1 });
+  }
+
+  private resetRoleState(): void {
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetElectionTimeout();
+    this.votes.clear();
+    this.progress.clear();
+    this.replicateTo.clear();
+    this.pendingReads = [];
+    this.readsAwaitingCommit = [];
+    this.roundRequested = false;
+    this.roundStartTicks.clear();
+    this.transferTarget = null;
+  }
+
+  private isVoter(): boolean {
+    return this.membership.voters.includes(this.id);
+  }
+
+  private quorumSize(): number {
+    return Math.floor(this.membership.voters.length / 2) + 1;
+  }
+
+  // -------------------------------------------------------------------------
+  // Elections (section 5.2, thesis 9.6).
+
+  private handleVoteRequest(request: VoteRequest): void {
+    const canVote =
+      this.votedFor === request.from ||
+      (this.votedFor === null && this.leaderId === null) ||
+      (request.preVote && request.term > this.term);
+    // Section 5.4.1: grant only to a candidate whose log is at least as up to date as ours.
+    const upToDate =
+      request.lastLogTerm > this.log.lastTerm ||
+      (request.lastLogTerm === this.log.lastTerm && request.lastLogIndex >= this.log.lastIndex);
+    const granted = canVote && upToDate;
+    if (granted && !request.preVote) {
+      this.votedFor = request.from;
+      this.hardStateDirty = true;
+      this.electionElapsed = 0;
+    }
+    this.sendAfterPersist({
+      type: 'VoteResponse',
+      from: this.id,
+      to: request.from,
+      // A granted PreVote answers in the candidate's future term so it is not taken for stale.
+      term: granted && request.preVote ? request.term : this.term,
+      preVote: request.preVote,
+      granted,
+    });
+  }
+
+  private handleVoteResponse(response: VoteResponse): void {
+    const expected = response.preVote ? 'pre-candidate' : 'candidate';
+    if (this.role !== expected) return;
+    if (!this.membership.voters.includes(response.from)) return;
+    this.votes.set(response.from, response.granted);
+    const outcome = this.voteOutcome();
+    if (outcome === 'won') this.winElection(expected);
+    else if (outcome === 'lost') this.becomeFollower(this.term, null);
+  }
+
+  private voteOutcome(): 'won' | 'lost' | 'pending' {
+    let granted = 0;
+    let rejected = 0;
+    for (const voter of this.membership.voters) {
+      const vote = this.votes.get(voter);
+      if (vote === true) granted++;
+      else if (vote === false) rejected++;
+    }
+    const quorum = this.quorumSize();
+    if (granted >= quorum) return 'won';
+    if (rejected > this.membership.voters.length - quorum) return 'lost';
+    return 'pending';
+  }
+
+  // -------------------------------------------------------------------------
+  // Replication, follower side (section 5.3).
+
+  private handleAppendRequest(request: AppendRequest): void {
+    this.acceptLeader(request.from);
+    const base = { round: request.round, rejectIndex: 0, conflictIndex: 0, conflictTerm: 0 };
+    if (request.prevLogIndex < this.commitIndex) {
+      // Already committed here (perhaps compacted): only what follows the commit index can be news.
+      this.appendAfterCommitted(request, base);
+      return;
+    }
+    if (!this.log.matchTerm(request.prevLogIndex, request.prevLogTerm)) {
+      this.sendAfterPersist(this.appendResponse(request.from, { ...base, success: false, matchIndex: 0, rejectIndex: request.prevLogIndex, ...this.conflictHint(request.prevLogIndex) }));
+      return;
+    }
+    const lastNew = this.appendFromLeader(request.prevLogIndex, request.entries);
+    this.advanceFollowerCommit(Math.min(request.leaderCommit, lastNew));
+    this.sendAfterPersist(this.appendResponse(request.from, { ...base, success: true, matchIndex: lastNew }));
+  }
+
+  /** The request starts inside our committed prefix: skip the entries we must already have. */
+  private appendAfterCommitted(request: AppendRequest, base: { round: number; rejectIndex: number; conflictIndex: number; conflictTerm: number }): void {
+    const skip = this.commitIndex - request.prevLogIndex;
+    const rest = request.entries.slice(skip);
+    // The committed prefix is the same on every node (Leader Completeness), so it matches the leader's.
+    const lastNew = rest.length > 0 ? this.appendFromLeader(this.commitIndex, rest) : this.commitIndex;
+    this.advanceFollowerCommit(Math.min(request.leaderCommit, lastNew));
+    this.sendAfterPersist(this.appendResponse(request.from, { ...base, success: true, matchIndex: lastNew }));
+  }
+
+  /** Appends the leader's entries after `prevIndex`, truncating at the first conflict. Returns the last index covered. */
+  private appendFromLeader(prevIndex: number, entries: readonly Entry[]): number {
+    let index = prevIndex;
+    for (const entry of entries) {
+      index++;
+      invariant(entry.index === index, 'append request entries not contiguous', { expected: index, got: entry.index });
+      const existing = this.log.termAt(index);
+      if (existing === entry.term) continue;
+      if (existing !== undefined) {
+        invariant(index > this.commitIndex, 'leader overwrites a committed entry', { index, commit: this.commitIndex });
+        this.truncateFrom(index);
+      }
+      this.log.append(entry);
+      if (entry.type === 'config') this.setMembership(entry.membership, entry.index);
+    }
+    return index;
+  }
+
+  private truncateFrom(index: number): void {
+    this.log.truncateFrom(index);
+    this.stableIndex = Math.min(this.stableIndex, index - 1);
+    this.unstableFrom = Math.min(this.unstableFrom, index);
+    if (this.membershipIndex >= index) {
+      const latest = this.log.latestMembership();
+      this.setMembership(latest.membership, latest.index);
+    }
+  }
+
+  private conflictHint(prevIndex: number): { conflictIndex: number; conflictTerm: number } {
+    if (prevIndex > this.log.lastIndex) return { conflictIndex: this.log.lastIndex + 1, conflictTerm: 0 };
+    const term = this.log.termAt(prevIndex) as number;
+    return { conflictIndex: this.log.firstIndexOfTermAt(prevIndex), conflictTerm: term };
+  }
+
+  private advanceFollowerCommit(index: number): void {
+    if (index > this.commitIndex) this.commitIndex = index;
+  }
+
+  private acceptLeader(leaderId: NodeId): void {
+    invariant(this.role !== 'leader', 'two leaders in one term', { term: this.term, other: leaderId });
+    if (this.role !== 'follower') this.becomeFollower(this.term, leaderId);
+    invariant(this.leaderId === null || this.leaderId === leaderId, 'two leaders in one term', { term: this.term, known: this.leaderId, other: leaderId });
+    this.leaderId = leaderId;
+    this.electionElapsed = 0;
+  }
+
+  private appendResponse(
+    to: NodeId,
+    fields: Pick<AppendResponse, 'success' | 'matchIndex' | 'rejectIndex' | 'conflictIndex' | 'conflictTerm' | 'round'>,
+  ): AppendResponse {
+    return { type: 'AppendResponse', from: this.id, to, term: this.term, ...fields };
+  }
+
+  // -------------------------------------------------------------------------
+  // Replication, leader side.
+
+  private handleAppendResponse(response: AppendResponse): void {
+    if (this.role !== 'leader') return;
+    const progress = this.progress.get(response.from);
+    if (progress === undefined) return;
+    progress.recentActive = true;
+    this.noteRound(progress, response.round);
+    if (response.success) this.onAppendAccepted(response.from, progress, response.matchIndex);
+    else this.onAppendRejected(progress, response);
+  }
+
+  private onAppendAccepted(from: NodeId, progress: Progress, matchIndex: number): void {
+    invariant(matchIndex <= this.log.lastIndex, 'follower matches beyond the leader log', { from, matchIndex, last: this.log.lastIndex });
+    const wasProbing = progress.state === 'probe';
+    progress.probeSent = false;
+    const updated = progress.maybeUpdate(matchIndex);
+    // A probe answered: the follower's position is known, so pipelining may start (etcd's StateReplicate).
+    if (wasProbing && (updated || matchIndex === progress.match)) progress.becomeReplicate();
+    if (updated) this.maybeCommit();
+    if (this.transferTarget === from && progress.match === this.log.lastIndex) {
+      this.send({ type: 'TimeoutNow', from: this.id, to: from, term: this.term });
+    }
+    if (progress.match < this.log.lastIndex) this.replicateTo.add(from);
+  }
+
+  private onAppendRejected(progress: Progress, response: AppendResponse): void {
+    if (response.rejectIndex <= progress.match) return; // stale: we already know it matches further
+    if (progress.state === 'probe' && response.rejectIndex !== progress.next - 1) return; // answer to an older probe
+    // Fast back-tracking (thesis 5.3): skip a whole conflicting term per round trip.
+    let next = response.conflictIndex;
+    if (response.conflictTerm > 0) {
+      const candidate = this.log.lastIndexWithTermAtMost(response.rejectIndex, response.conflictTerm);
+      if (this.log.termAt(candidate) === response.conflictTerm) next = candidate + 1;
+    }
+    progress.becomeProbe();
+    progress.next = Math.max(progress.match + 1, Math.min(next, response.rejectIndex));
+    this.replicateTo.add(response.from);
+  }
+
+  /** Sends whatever each follower in `replicateTo` is missing, as far as its flow control allows. */
+  private flushReplication(): void {
+    if (this.role === 'leader') {
+      if (this.roundRequested) this.broadcastHeartbeat();
+      this.maybeCommit(); // a single-voter cluster commits on persist alone
+      for (const id of this.replicateTo) {
+        const progress = this.progress.get(id);
+        if (progress === undefined) continue;
+        while (this.sendAppend(id, progress)) {
+          // keep filling the pipeline
+        }
+        if (progress.state === 'replicate' && progress.commitSent < this.commitIndex) this.sendCommit(id, progress);
+      }
+    }
+    this.replicateTo.clear();
+  }
+
+  /** Sends one AppendRequest (or snapshot chunk) to a follower. Returns whether another could follow at once. */
+  private sendAppend(to: NodeId, progress: Progress): boolean {
+    if (progress.isPaused(this.options.inflightMessagesMax, this.options.inflightBytesMax)) return false;
+    const prevIndex = progress.next - 1;
+    const prevTerm = this.log.termAt(prevIndex);
+    if (prevTerm === undefined || progress.next < this.log.firstIndex) {
+      this.startSnapshot(to, progress);
+      return false;
+    }
+    const entries = progress.next <= this.log.lastIndex
+      ? this.log.slice(progress.next, this.log.lastIndex, this.options.appendEntriesMax, this.options.appendBytesMax)
+      : (EMPTY as readonly Entry[]);
+    if (entries.length === 0 && progress.state === 'replicate') return false; // nothing new; heartbeats cover liveness
+    let bytes = 0;
+    for (const entry of entries) bytes += entrySizeBytes(entry);
+    this.send({
+      type: 'AppendRequest',
+      from: this.id,
+      to,
+      term: this.term,
+      prevLogIndex: prevIndex,
+      prevLogTerm: prevTerm,
+      entries,
+      leaderCommit: this.commitIndex,
+      round: this.round,
+    });
+    const last = prevIndex + entries.length;
+    progress.sentEntries(last, bytes, this.round);
+    progress.commitSent = this.commitIndex;
+    return progress.state === 'replicate' && last < this.log.lastIndex;
+  }
+
+  /** Tells a replicating follower a new commit index at once, right after the last entry sent to it. */
+  private sendCommit(to: NodeId, progress: Progress): void {
+    const prevIndex = progress.next - 1;
+    const prevTerm = this.log.termAt(prevIndex);
+    if (prevTerm === undefined) return;
+    this.send({
+      type: 'AppendRequest', from: this.id, to, term: this.term, prevLogIndex: prevIndex, prevLogTerm: prevTerm,
+      entries: EMPTY, leaderCommit: this.commitIndex, round: this.round,
+    });
+    progress.commitSent = this.commitIndex;
+  }
+
+  /**
+   * Heartbeats carry no entries and point at the follower's known match, so they never fail the
+   * consistency check; the commit index they carry is capped at that match.
+   */
+  private broadcastHeartbeat(): void {
+    this.roundRequested = false;
+    this.startRound();
+    for (const [id, progress] of this.progress) {
+      if (progress.state === 'snapshot') {
+        this.sendSnapshotChunk(id, progress); // also re-sends a chunk that may have been lost
+        continue;
+      }
+      if (progress.state === 'probe') progress.probeSent = false; // let a lost probe be retried
+      // An AppendRequest lost in the pipeline shows as a follower that answers newer rounds but not it.
+      if (progress.state === 'replicate' && progress.isStalled()) progress.becomeProbe();
+      // A follower whose match was compacted away gets an index-0 heartbeat: always consistent.
+      const prevIndex = progress.match >= this.log.snapshotIndex ? progress.match : 0;
+      this.send({
+        type: 'AppendRequest',
+        from: this.id,
+        to: id,
+        term: this.term,
+        prevLogIndex: prevIndex,
+        prevLogTerm: prevIndex === 0 ? 0 : (this.log.termAt(prevIndex) as number),
+        entries: EMPTY,
+        leaderCommit: Math.min(this.commitIndex, progress.match),
+        round: this.round,
+      });
+      if (progress.match < this.log.lastIndex) this.replicateTo.add(id);
+    }
+  }
+
+  /** Commits the highest index a quorum has durably stored, if it is of the current term (Figure 8, section 5.4.2). */
+  private maybeCommit(): void {
+    if (this.role !== 'leader') return;
+    const matches: number[] = [];
+    for (const voter of this.membership.voters) {
+      if (voter === this.id) matches.push(this.stableIndex);
+      else matches.push(this.progress.get(voter)?.match ?? 0);
+    }
+    matches.sort((a, b) => b - a);
+    const candidate = matches[this.quorumSize() - 1] as number;
+    if (candidate <= this.commitIndex) return;
+    if (this.log.termAt(candidate) !== this.term) return; // never commit an older term's entry by counting replicas
+    const hadCommittedInTerm = this.committedInCurrentTerm();
+    this.commitIndex = candidate;
+    for (const id of this.progress.keys()) this.replicateTo.add(id); // followers learn the new commit index
+    if (!hadCommittedInTerm) this.releaseReadsAwaitingCommit();
+    this.maybeStepDownAfterRemoval();
+  }
+
+  private committedInCurrentTerm(): boolean {
+    return this.log.termAt(this.commitIndex) === this.term;
+  }
+
+  private appendOwn(entry: Entry): void {
+    invariant(this.role === 'leader', 'only a leader appends its own entries');
+    this.log.append(entry);
+    if (entry.type === 'config') {
+      this.setMembership(entry.membership, entry.index);
+      this.pendingConfigIndex = entry.index;
+    }
+    for (const id of this.progress.keys()) this.replicateTo.add(id);
+  }
+
+  private checkProposal(count: number): Refusal | null {
+    if (this.role !== 'leader') return this.refuse('not-leader');
+    if (this.transferTarget !== null) return this.refuse('transfer-in-progress');
+    if (count > this.options.proposalBatchEntriesMax) return this.refuse('too-large');
+    if (this.log.lastIndex - this.commitIndex + count > this.options.uncommittedEntriesMax) return this.refuse('proposal-queue-full');
+    return null;
+  }
+
+  private quorumRecentlyActive(): boolean {
+    let active = this.isVoter() ? 1 : 0;
+    for (const [id, progress] of this.progress) {
+      if (progress.recentActive && this.membership.voters.includes(id)) active++;
+      progress.recentActive = false;
+    }
+    return active >= this.quorumSize();
+  }
+
+  // -------------------------------------------------------------------------
+  // Membership (thesis chapter 4): the newest configuration in the log rules, committed or not.
+
+  private setMembership(membership: Membership, index: number): void {
+    this.membership = membership;
+    this.membershipIndex = index;
+    if (this.role !== 'leader') return;
+    for (const voter of membership.voters) {
+      if (voter !== this.id && !this.progress.has(voter)) {
+        this.progress.set(voter, new Progress(this.log.lastIndex + 1));
+        this.replicateTo.add(voter);
+      }
+    }
+    for (const id of [...this.progress.keys()]) {
+      if (!membership.voters.includes(id)) this.progress.delete(id);
+    }
+  }
+
+  /** A leader removed from the configuration steps down once that configuration commits (thesis 4.2.2). */
+  private maybeStepDownAfterRemoval(): void {
+    if (this.role === 'leader' && this.membershipIndex <= this.commitIndex && !this.isVoter()) {
+      this.becomeFollower(this.term, null);
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Linearizable reads (thesis 6.4).
+
+  private admitRead(context: number): void {
+    if (this.membership.voters.length === 1 && this.isVoter()) {
+      this.readStates.push({ context, index: this.commitIndex });
+      return;
+    }
+    if (this.options.readMode === 'lease' && this.leaseValid()) {
+      this.readStates.push({ context, index: this.commitIndex });
+      return;
+    }
+    // All reads admitted before the next ready() share one heartbeat round.
+    this.pendingReads.push({ context, index: this.commitIndex, round: this.round + 1 });
+    this.roundRequested = true;
+  }
+
+  private releaseReadsAwaitingCommit(): void {
+    const contexts = this.readsAwaitingCommit;
+    this.readsAwaitingCommit = [];
+    for (const context of contexts) this.admitRead(context);
+  }
+
+  private startRound(): void {
+    this.round++;
+    this.roundStartTicks.set(this.round, this.tickCount);
+    // Keep only recent rounds: the lease needs none older than an election timeout.
+    for (const [round, tick] of this.roundStartTicks) {
+      if (tick >= this.tickCount - this.options.electionTicks) break;
+      this.roundStartTicks.delete(round);
+    }
+  }
+
+  private noteRound(progress: Progress, round: number): void {
+    if (round <= progress.ackedRound) return;
+    progress.ackedRound = round;
+    this.confirmReads();
+  }
+
+  private confirmReads(): void {
+    if (this.pendingReads.length === 0) return;
+    const acked = this.isVoter() ? [this.round] : [];
+    for (const [id, progress] of this.progress) {
+      if (this.membership.voters.includes(id)) acked.push(progress.ackedRound);
+    }
+    acked.sort((a, b) => b - a);
+    const confirmedRound = acked[this.quorumSize() - 1] ?? 0;
+    let released = 0;
+    for (const read of this.pendingReads) {
+      if (read.round > confirmedRound) break;
+      this.readStates.push({ context: read.context, index: read.index });
+      released++;
+    }
+    if (released > 0) this.pendingReads = this.pendingReads.slice(released);
+  }
+
+  /** Lease reads (thesis 6.4.1): a quorum acknowledged a round started less than an election timeout ago. */
+  private leaseValid(): boolean {
+    const since = this.tickCount - this.options.electionTicks + 1;
+    let fresh = this.isVoter() ? 1 : 0;
+    for (const [id, progress] of this.progress) {
+      const started = this.roundStartTicks.get(progress.ackedRound);
+      if (started !== undefined && started >= since && this.membership.voters.includes(id)) fresh++;
+    }
+    return this.committedInCurrentTerm() && fresh >= this.quorumSize();
+  }
+
+  // -------------------------------------------------------------------------
+  // Snapshots (section 7).
+
+  private startSnapshot(to: NodeId, progress: Progress): void {
+    const source = this.snapshotSource;
+    invariant(source !== null, 'follower needs compacted entries but there is no snapshot', { to });
+    progress.becomeSnapshot(source.meta.index);
+    this.sendSnapshotChunk(to, progress);
+  }
+
+  private sendSnapshotChunk(to: NodeId, progress: Progress): void {
+    const source = this.snapshotSource;
+    if (source === null) return;
+    if (source.meta.index !== progress.snapshotIndex) {
+      // A newer snapshot replaced the one in transfer: start it over.
+      progress.becomeSnapshot(source.meta.index);
+    }
+    const offset = progress.snapshotOffsetBytes;
+    const data = source.readChunk(offset, this.options.snapshotChunkBytes);
+    this.send({
+      type: 'SnapshotRequest',
+      from: this.id,
+      to,
+      term: this.term,
+      meta: source.meta,
+      offsetBytes: offset,
+      totalBytes: source.sizeBytes,
+      data,
+      done: offset + data.byteLength >= source.sizeBytes,
+      round: this.round,
+    });
+  }
+
+  private handleSnapshotResponse(response: SnapshotResponse): void {
+    if (this.role !== 'leader') return;
+    const progress = this.progress.get(response.from);
+    if (progress === undefined) return;
+    progress.recentActive = true;
+    this.noteRound(progress, response.round);
+    if (progress.state !== 'snapshot' || response.snapshotIndex !== progress.snapshotIndex) return;
+    if (!response.success) {
+      progress.snapshotOffsetBytes = 0;
+      this.sendSnapshotChunk(response.from, progress);
+      return;
+    }
+    if (response.done) {
+      progress.maybeUpdate(response.snapshotIndex);
+      progress.becomeProbe();
+      this.replicateTo.add(response.from);
+      this.maybeCommit();
+      return;
+    }
+    if (response.receivedBytes > progress.snapshotOffsetBytes) {
+      progress.snapshotOffsetBytes = response.receivedBytes;
+      this.sendSnapshotChunk(response.from, progress);
+    }
+  }
+
+  private handleSnapshotRequest(request: SnapshotRequest): void {
+    this.acceptLeader(request.from);
+    const reply = (fields: Pick<SnapshotResponse, 'receivedBytes' | 'done' | 'success'>): void => {
+      this.sendAfterPersist({
+        type: 'SnapshotResponse', from: this.id, to: request.from, term: this.term,
+        snapshotIndex: request.meta.index, round: request.round, ...fields,
+      });
+    };
+    const meta = request.meta;
+    if (meta.index <= this.commitIndex) {
+      // Nothing to install: we already have everything the snapshot covers.
+      this.incomingSnapshot = null;
+      reply({ receivedBytes: request.totalBytes, done: true, success: true });
+      return;
+    }
+    let incoming = this.incomingSnapshot;
+    if (request.offsetBytes === 0) {
+      incoming = { meta, totalBytes: request.totalBytes, chunks: [], receivedBytes: 0 };
+      this.incomingSnapshot = incoming;
+    } else if (incoming === null || incoming.meta.index !== meta.index || incoming.meta.term !== meta.term) {
+      reply({ receivedBytes: 0, done: false, success: false }); // we lost the start: ask for it again
+      return;
+    }
+    if (request.offsetBytes === incoming.receivedBytes) {
+      incoming.chunks.push(request.data);
+      incoming.receivedBytes += request.data.byteLength;
+    }
+    if (!request.done || incoming.receivedBytes < incoming.totalBytes) {
+      reply({ receivedBytes: incoming.receivedBytes, done: false, success: true });
+      return;
+    }
+    this.incomingSnapshot = null;
+    this.installSnapshot({ meta, data: concatChunks(incoming.chunks, incoming.totalBytes) });
+    reply({ receivedBytes: incoming.totalBytes, done: true, success: true });
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    const meta = snapshot.meta;
+    if (this.log.matchTerm(meta.index, meta.term)) {
+      // We hold the entry the snapshot ends at, so our log after it is consistent: just learn the commit.
+      this.advanceFollowerCommit(meta.index);
+      return;
+    }
+    this.log.restore(meta);
+    this.commitIndex = meta.index;
+    this.appliedIndex = meta.index;
+    this.stableIndex = Math.min(this.stableIndex, meta.index);
+    this.unstableFrom = meta.index + 1;
+    this.setMembership(meta.membership, meta.index);
+    this.snapshotSource = memorySnapshotSource(snapshot);
+    this.pendingSnapshot = snapshot;
+  }
+
+  // -------------------------------------------------------------------------
+  // Leadership transfer (thesis 3.10).
+
+  private handleTimeoutNow(message: Message): void {
+    if (this.role !== 'follower' || !this.isVoter() || this.leaderId !== message.from) return;
+    this.campaign('candidate', true);
+  }
+
+  // -------------------------------------------------------------------------
+  // Output plumbing.
+
+  private send(message: Message): void {
+    this.outbox.push(message);
+  }
+
+  private sendAfterPersist(message: Message): void {
+    this.outboxAfterPersist.push(message);
+  }
+
+  private refuse(reason: RefusalReason): Refusal {
+    return { ok: false, reason, leaderId: this.leaderId };
+  }
+
+  private softState(): SoftState {
+    return { role: this.role, leaderId: this.leaderId, term: this.term };
+  }
+
+  private softStateChanged(): boolean {
+    const last = this.lastSoftState;
+    return last.role !== this.role || last.leaderId !== this.leaderId || last.term !== this.term;
+  }
+
+  private applicableIndex(): number {
+    return Math.min(this.commitIndex, this.stableIndex);
+  }
+
+  private takeCommitted(): readonly Entry[] {
+    const upTo = Math.min(this.applicableIndex(), this.appliedIndex + this.options.applyBatchEntriesMax);
+    if (upTo <= this.appliedIndex) return EMPTY;
+    const entries = this.log.slice(this.appliedIndex + 1, upTo);
+    this.appliedIndex = upTo;
+    return entries;
+  }
+
+  private takeOutbox(): readonly Message[] {
+    if (this.outbox.length === 0) return EMPTY;
+    const out = this.outbox;
+    this.outbox = [];
+    return out;
+  }
+
+  private takeOutboxAfterPersist(): readonly Message[] {
+    if (this.outboxAfterPersist.length === 0) return EMPTY;
+    const out = this.outboxAfterPersist;
+    this.outboxAfterPersist = [];
+    return out;
+  }
+
+  private takeReadStates(): readonly ReadState[] {
+    if (this.readStates.length === 0) return EMPTY;
+    const out = this.readStates;
+    this.readStates = [];
+    return out;
+  }
+}
+
+function concatChunks(chunks: readonly Uint8Array[], totalBytes: number): Uint8Array {
+  if (chunks.length === 1 && (chunks[0] as Uint8Array).byteLength === totalBytes) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(totalBytes);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  invariant(offset === totalBytes, 'snapshot size mismatch', { offset, totalBytes });
+  return out;
+}
