@@ -324,7 +324,9 @@ export class RaftCore {
     this.flushReplication();
     const softState = this.softStateChanged() ? (this.lastSoftState = this.softState()) : null;
     const hardState: HardState | null = this.hardStateDirty
-      ? { term: this.term, votedFor: this.votedFor, commitIndex: this.commitIndex }
+      // The commit hint never points past what is already durable: a torn write could keep this record
+      // but lose the entries after it, and a restart must not take an overwritten entry for committed.
+      ? { term: this.term, votedFor: this.votedFor, commitIndex: Math.min(this.commitIndex, this.stableIndex) }
       : null;
     this.hardStateDirty = false;
     const snapshot = this.pendingSnapshot;
@@ -971,7 +973,8 @@ export class RaftCore {
       this.maybeCommit();
       return;
     }
-    if (response.receivedBytes > progress.snapshotOffsetBytes) {
+    // The follower's count is the truth: it may be behind what we sent (a lost or reordered chunk).
+    if (response.receivedBytes !== progress.snapshotOffsetBytes) {
       progress.snapshotOffsetBytes = response.receivedBytes;
       this.sendSnapshotChunk(response.from, progress);
     }
@@ -993,10 +996,11 @@ export class RaftCore {
       return;
     }
     let incoming = this.incomingSnapshot;
-    if (request.offsetBytes === 0) {
+    const sameSnapshot = incoming !== null && incoming.meta.index === meta.index && incoming.meta.term === meta.term;
+    if (request.offsetBytes === 0 && !(sameSnapshot && incoming !== null && incoming.receivedBytes > 0)) {
       incoming = { meta, totalBytes: request.totalBytes, chunks: [], receivedBytes: 0 };
       this.incomingSnapshot = incoming;
-    } else if (incoming === null || incoming.meta.index !== meta.index || incoming.meta.term !== meta.term) {
+    } else if (incoming === null || !sameSnapshot) {
       reply({ receivedBytes: 0, done: false, success: false }); // we lost the start: ask for it again
       return;
     }

@@ -1,0 +1,786 @@
+// A deterministic simulator in the style of TigerBeetle's VOPR: one seed derives every option and every
+// fault; the Raft safety properties are checked after every step; a liveness phase follows the chaos.
+
+import { RaftCore } from '../../src/raft/raft.js';
+import { InvariantError } from '../../src/raft/invariant.js';
+import { SeededRandom } from '../../src/raft/random.js';
+import { memorySnapshotSource } from '../../src/raft/snapshot-source.js';
+import type { Entry, Message, NodeId, PersistedPosition, ReadState, Snapshot } from '../../src/raft/types.js';
+import { EventQueue } from './event-queue.js';
+import { ReadWriteRegister, SafetyChecker, SafetyViolation, entryIdentity } from './checker.js';
+import { SimStorage } from './sim-storage.js';
+
+export interface ScheduleOptions {
+  readonly seed: number;
+  readonly nodeCount: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly readMode: 'safe' | 'lease';
+  /** Simulated time units per tick. */
+  readonly tickUnits: number;
+  readonly delayMinUnits: number;
+  readonly delayMaxUnits: number;
+  readonly dropBase: number;
+  /** Share of directed links that drop `lossyDrop` of their messages. */
+  readonly lossyLinkShare: number;
+  readonly lossyDrop: number;
+  readonly duplicate: number;
+  readonly diskLatencyMaxUnits: number;
+  readonly tornWrites: boolean;
+  /** Expected faults per 100 ticks of the chaos phase. */
+  readonly crashRate: number;
+  readonly pauseRate: number;
+  readonly partitionRate: number;
+  readonly transferRate: number;
+  readonly clients: number;
+  readonly clientThinkUnits: number;
+  readonly readShare: number;
+  readonly snapshotEveryEntries: number;
+  readonly snapshotChunkBytes: number;
+  readonly snapshotPadBytes: number;
+  readonly appendEntriesMax: number;
+  readonly inflightMessagesMax: number;
+  readonly chaosTicks: number;
+  readonly livenessTicksMax: number;
+}
+
+export type FailureKind = 'correctness' | 'liveness' | 'crash';
+
+export interface ScheduleResult {
+  readonly seed: number;
+  readonly options: ScheduleOptions;
+  readonly ok: boolean;
+  readonly failure: { readonly kind: FailureKind; readonly property: string; readonly message: string; readonly atUnits: number } | null;
+  readonly stats: ScheduleStats;
+}
+
+export interface ScheduleStats {
+  events: number;
+  messagesSent: number;
+  messagesDropped: number;
+  crashes: number;
+  pauses: number;
+  partitions: number;
+  transfers: number;
+  elections: number;
+  writesOk: number;
+  writesFailed: number;
+  readsOk: number;
+  opsUnknown: number;
+  snapshotsSent: number;
+  maxCommitIndex: number;
+  livenessTicks: number;
+}
+
+/** Every option derived from one seed. Overrides pin some of them (tests use this for targeted runs). */
+export function deriveOptions(seed: number, overrides: Partial<Omit<ScheduleOptions, 'seed'>> = {}): ScheduleOptions {
+  const random = new SeededRandom(seed);
+  const nodeCount = random.pick([3, 3, 5, 5, 5, 7]);
+  const lossy = random.chance(0.4);
+  const lease = random.chance(0.15);
+  const options: ScheduleOptions = {
+    seed,
+    nodeCount,
+    electionTicks: random.pick([6, 10, 10, 15]),
+    heartbeatTicks: random.pick([1, 2, 2, 3]),
+    preVote: random.chance(0.85),
+    checkQuorum: lease || random.chance(0.85),
+    readMode: lease ? 'lease' : 'safe',
+    tickUnits: 10,
+    delayMinUnits: 1,
+    delayMaxUnits: random.pick([3, 8, 15, 25]),
+    dropBase: random.pick([0, 0, 0.01, 0.05, 0.1]),
+    lossyLinkShare: lossy ? random.pick([0.3, 0.5, 1]) : 0,
+    lossyDrop: 0.4,
+    duplicate: random.pick([0, 0, 0.02, 0.05]),
+    diskLatencyMaxUnits: random.pick([0, 2, 5, 12]),
+    tornWrites: random.chance(0.7),
+    crashRate: random.pick([0, 0.5, 1, 2]),
+    // A paused leader's clock stops: lease reads assume bounded clock drift, so no pauses with leases.
+    pauseRate: lease ? 0 : random.pick([0, 0.5, 1]),
+    partitionRate: random.pick([0, 0.5, 1, 2]),
+    transferRate: random.pick([0, 0, 0.3, 1]),
+    clients: random.int(1, 6),
+    clientThinkUnits: random.pick([5, 20, 60]),
+    readShare: random.pick([0.2, 0.4, 0.6]),
+    snapshotEveryEntries: random.pick([20, 50, 200]),
+    snapshotChunkBytes: random.pick([16, 64, 4096]),
+    snapshotPadBytes: random.int(0, 200),
+    appendEntriesMax: random.pick([1, 4, 64]),
+    inflightMessagesMax: random.pick([1, 4, 64]),
+    chaosTicks: random.pick([300, 500, 800]),
+    livenessTicksMax: 0,
+    ...overrides,
+  };
+  return { ...options, livenessTicksMax: overrides.livenessTicksMax ?? options.electionTicks * 60 };
+}
+
+type SimEvent =
+  | { readonly kind: 'tick'; readonly node: NodeId }
+  | { readonly kind: 'deliver'; readonly message: Message }
+  | { readonly kind: 'persisted'; readonly node: NodeId; readonly incarnation: number }
+  | { readonly kind: 'client'; readonly client: number }
+  | { readonly kind: 'fault' }
+  | { readonly kind: 'restart'; readonly node: NodeId }
+  | { readonly kind: 'resume'; readonly node: NodeId }
+  | { readonly kind: 'heal-partition' };
+
+interface PersistBatch {
+  readonly afterPersist: readonly Message[];
+  readonly position: PersistedPosition | null;
+  readonly writes: boolean;
+}
+
+interface PendingOp {
+  readonly kind: 'write' | 'read';
+  readonly client: number;
+  readonly node: NodeId;
+  readonly incarnation: number;
+  readonly floorAtInvoke: number;
+  readonly deadline: number;
+  readonly identity: string;
+  readonly index: number;
+  readonly context: number;
+}
+
+interface Link {
+  cut: boolean;
+  drop: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The replicated state machine of the simulation: a rolling hash over the applied log. */
+class SimStateMachine {
+  appliedIndex = 0;
+  hash = 0;
+
+  apply(entry: Entry): void {
+    this.hash = mix(this.hash, entryIdentity(entry));
+    this.appliedIndex = entry.index;
+  }
+
+  snapshotData(padBytes: number): Uint8Array {
+    return encoder.encode(JSON.stringify({ index: this.appliedIndex, hash: this.hash, pad: 'x'.repeat(padBytes) }));
+  }
+
+  restore(snapshot: Snapshot): void {
+    const parsed = JSON.parse(decoder.decode(snapshot.data)) as { index: number; hash: number };
+    if (parsed.index !== snapshot.meta.index) throw new SafetyViolation('state-machine-safety', `snapshot data for ${parsed.index} labelled ${snapshot.meta.index}`);
+    this.appliedIndex = parsed.index;
+    this.hash = parsed.hash;
+  }
+}
+
+function mix(hash: number, text: string): number {
+  let h = hash ^ 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+class SimNode {
+  core: RaftCore | null = null;
+  paused = false;
+  incarnation = 0;
+  readonly storage: SimStorage;
+  sm = new SimStateMachine();
+  persistQueue: PersistBatch[] = [];
+  persistDoneAt = 0;
+  mailbox: Message[] = [];
+  readWaiters: ReadState[] = [];
+
+  constructor(readonly id: NodeId, voters: readonly NodeId[]) {
+    this.storage = new SimStorage({ voters });
+  }
+
+  get up(): boolean {
+    return this.core !== null;
+  }
+}
+
+/** Hooks that let a test watch a run (e.g. count reads served, or record events). */
+export interface SimulatorHooks {
+  onStep?(simulator: Simulator, description: string): void;
+}
+
+export class Simulator {
+  readonly options: ScheduleOptions;
+  private readonly random: SeededRandom;
+  private readonly queue = new EventQueue<SimEvent>();
+  private readonly nodes = new Map<NodeId, SimNode>();
+  private readonly ids: NodeId[];
+  private readonly links = new Map<string, Link>();
+  readonly checker = new SafetyChecker();
+  readonly register = new ReadWriteRegister();
+  /** index -> rolling state hash after applying it (first seen), to check snapshots and replays. */
+  private readonly hashes = new Map<number, number>();
+  private readonly pendingOps = new Map<number, PendingOp | null>();
+  private readonly leaderHint = new Map<number, NodeId>();
+  private readonly clientSeq = new Map<number, number>();
+  private nextContext = 1;
+  now = 0;
+  private phase: 'chaos' | 'liveness' = 'chaos';
+  private livenessStartUnits = 0;
+  private livenessProbe: string | null = null;
+  private livenessProbeIndex = 0;
+  private livenessProbeTerm = -1;
+  readonly stats: ScheduleStats = {
+    events: 0, messagesSent: 0, messagesDropped: 0, crashes: 0, pauses: 0, partitions: 0, transfers: 0, elections: 0,
+    writesOk: 0, writesFailed: 0, readsOk: 0, opsUnknown: 0, snapshotsSent: 0, maxCommitIndex: 0, livenessTicks: 0,
+  };
+
+  constructor(options: ScheduleOptions, private readonly hooks: SimulatorHooks = {}) {
+    this.options = options;
+    this.random = new SeededRandom(options.seed ^ 0x5eed);
+    this.ids = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}`);
+    for (const id of this.ids) this.nodes.set(id, new SimNode(id, this.ids));
+    for (const from of this.ids) {
+      for (const to of this.ids) {
+        if (from === to) continue;
+        const lossy = this.random.chance(options.lossyLinkShare);
+        this.links.set(`${from}>${to}`, { cut: false, drop: lossy ? options.lossyDrop : options.dropBase });
+      }
+    }
+  }
+
+  run(): ScheduleResult {
+    try {
+      this.start();
+      while (this.phase === 'chaos' || !this.livenessReached()) {
+        const next = this.queue.pop();
+        if (next === undefined) throw new Error('event queue ran dry');
+        this.now = next.time;
+        if (this.phase === 'chaos' && this.now >= this.options.chaosTicks * this.options.tickUnits) this.beginLiveness();
+        if (this.phase === 'liveness' && this.now - this.livenessStartUnits > this.options.livenessTicksMax * this.options.tickUnits) {
+          return this.result({ kind: 'liveness', property: 'liveness', message: this.livenessReport() });
+        }
+        this.stats.events++;
+        this.handle(next.event);
+      }
+      this.stats.livenessTicks = Math.ceil((this.now - this.livenessStartUnits) / this.options.tickUnits);
+      return this.result(null);
+    } catch (error) {
+      if (error instanceof SafetyViolation) return this.result({ kind: 'correctness', property: error.property, message: error.message });
+      if (error instanceof InvariantError) return this.result({ kind: 'crash', property: 'invariant', message: error.message });
+      const message = error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error);
+      return this.result({ kind: 'crash', property: 'exception', message });
+    }
+  }
+
+  private result(failure: Omit<NonNullable<ScheduleResult['failure']>, 'atUnits'> | null): ScheduleResult {
+    for (const node of this.nodes.values()) {
+      const commit = node.core?.status().commitIndex ?? 0;
+      if (commit > this.stats.maxCommitIndex) this.stats.maxCommitIndex = commit;
+    }
+    return {
+      seed: this.options.seed,
+      options: this.options,
+      ok: failure === null,
+      failure: failure === null ? null : { ...failure, atUnits: this.now },
+      stats: this.stats,
+    };
+  }
+
+  // -------------------------------------------------------------------------
+  // Set-up and phases.
+
+  private start(): void {
+    for (const id of this.ids) {
+      this.boot(this.node(id));
+      // Nodes tick at the same rate but out of phase.
+      this.queue.push(this.random.int(0, this.options.tickUnits), { kind: 'tick', node: id });
+    }
+    for (let client = 0; client < this.options.clients; client++) {
+      this.queue.push(this.random.int(0, 50), { kind: 'client', client });
+    }
+    this.scheduleFault();
+  }
+
+  private beginLiveness(): void {
+    this.phase = 'liveness';
+    this.livenessStartUnits = this.now;
+    for (const link of this.links.values()) {
+      link.cut = false;
+      link.drop = 0;
+    }
+    for (const node of this.nodes.values()) {
+      if (!node.up) this.restart(node);
+      if (node.paused) this.resume(node);
+    }
+  }
+
+  /** Healed: one leader that every node follows, and a fresh proposal applied everywhere. */
+  private livenessReached(): boolean {
+    const leader = this.currentLeader();
+    if (leader === null) return false;
+    for (const node of this.nodes.values()) {
+      const status = node.core?.status();
+      if (status === undefined || status.leaderId !== leader.id || status.term !== leader.core?.status().term) return false;
+    }
+    const term = (leader.core as RaftCore).status().term;
+    if (this.livenessProbeIndex === 0 && this.livenessProbeTerm !== term) {
+      // A probe proposed to an earlier leader may have been dropped with its term: propose again.
+      const probe = `probe-${this.options.seed}-${term}`;
+      const result = (leader.core as RaftCore).propose([encoder.encode(probe)]);
+      if (result.ok) {
+        this.livenessProbe = `c:${probe}`;
+        this.livenessProbeTerm = term;
+      }
+      this.drain(leader);
+      return false;
+    }
+    if (this.livenessProbeIndex === 0) return false;
+    for (const node of this.nodes.values()) {
+      if (node.sm.appliedIndex < this.livenessProbeIndex) return false;
+    }
+    return true;
+  }
+
+  private livenessReport(): string {
+    const lines = [...this.nodes.values()].map((node) => {
+      const s = node.core?.status();
+      return s === undefined ? `${node.id}: down` : `${node.id}: ${s.role} term=${s.term} leader=${s.leaderId} commit=${s.commitIndex} last=${s.lastIndex} applied=${node.sm.appliedIndex}`;
+    });
+    return `no stable leader with the probe applied everywhere within ${this.options.livenessTicksMax} ticks after heal; ${lines.join('; ')}`;
+  }
+
+  private currentLeader(): SimNode | null {
+    let best: SimNode | null = null;
+    let bestTerm = -1;
+    for (const node of this.nodes.values()) {
+      const status = node.core?.status();
+      if (status?.role === 'leader' && status.term > bestTerm) {
+        best = node;
+        bestTerm = status.term;
+      }
+    }
+    return best;
+  }
+
+  // -------------------------------------------------------------------------
+  // Events.
+
+  private handle(event: SimEvent): void {
+    switch (event.kind) {
+      case 'tick':
+        this.onTick(event.node);
+        return;
+      case 'deliver':
+        this.onDeliver(event.message);
+        return;
+      case 'persisted':
+        this.onPersisted(event.node, event.incarnation);
+        return;
+      case 'client':
+        this.onClient(event.client);
+        return;
+      case 'fault':
+        if (this.phase === 'chaos') {
+          this.injectFault();
+          this.scheduleFault();
+        }
+        return;
+      case 'restart': {
+        const node = this.node(event.node);
+        if (!node.up) this.restart(node);
+        return;
+      }
+      case 'resume': {
+        const node = this.node(event.node);
+        if (node.paused) this.resume(node);
+        return;
+      }
+      case 'heal-partition':
+        if (this.phase === 'chaos') for (const link of this.links.values()) link.cut = false;
+        return;
+    }
+  }
+
+  private onTick(id: NodeId): void {
+    this.queue.push(this.now + this.options.tickUnits, { kind: 'tick', node: id });
+    const node = this.node(id);
+    if (node.core === null || node.paused) return;
+    node.core.tick();
+    this.afterInput(node, 'tick');
+    this.maybeSnapshot(node);
+  }
+
+  private onDeliver(message: Message): void {
+    const node = this.node(message.to);
+    if (node.core === null) return;
+    if (node.paused) {
+      if (node.mailbox.length < 10_000) node.mailbox.push(message);
+      return;
+    }
+    node.core.step(message);
+    this.afterInput(node, message.type);
+  }
+
+  private afterInput(node: SimNode, what: string): void {
+    this.drain(node);
+    if (node.core !== null) this.checker.afterStep(node.core);
+    this.hooks.onStep?.(this, `${node.id} ${what}`);
+  }
+
+  // -------------------------------------------------------------------------
+  // The node shell: carries out a Ready the way the worker actor will.
+
+  private drain(node: SimNode): void {
+    const core = node.core;
+    if (core === null) return;
+    while (core.hasReady()) {
+      const ready = core.ready();
+      if (ready.softState !== null && ready.softState.role === 'leader') {
+        this.stats.elections++;
+        this.checker.onBecameLeader(core);
+      }
+      for (const message of ready.messages) this.send(message);
+      if (ready.entries.length > 0) {
+        const first = ready.entries[0] as Entry;
+        this.checker.onEntriesAppended(node.id, ready.entries, core.log.termAt(first.index - 1) ?? -1);
+      }
+      if (ready.snapshot !== null) this.installSnapshot(node, ready.snapshot);
+      const writes = ready.snapshot !== null || ready.hardState !== null || ready.entries.length > 0;
+      if (writes) node.storage.write({ snapshot: ready.snapshot, hardState: ready.hardState, entries: ready.entries });
+      const last = ready.entries[ready.entries.length - 1];
+      const position: PersistedPosition | null =
+        last !== undefined ? { index: last.index, term: last.term } : ready.snapshot !== null ? { index: ready.snapshot.meta.index, term: ready.snapshot.meta.term } : null;
+      if (writes || node.persistQueue.length > 0) {
+        node.persistQueue.push({ afterPersist: ready.messagesAfterPersist, position, writes });
+        // The disk completes writes in order.
+        node.persistDoneAt = Math.max(node.persistDoneAt, this.now + this.random.int(0, this.options.diskLatencyMaxUnits + 1));
+        this.queue.push(node.persistDoneAt, { kind: 'persisted', node: node.id, incarnation: node.incarnation });
+      } else {
+        for (const message of ready.messagesAfterPersist) this.send(message);
+      }
+      for (const entry of ready.committedEntries) this.apply(node, entry);
+      for (const readState of ready.readStates) node.readWaiters.push(readState);
+      this.serveReads(node);
+    }
+  }
+
+  private onPersisted(id: NodeId, incarnation: number): void {
+    const node = this.node(id);
+    if (node.core === null || node.incarnation !== incarnation) return;
+    const batch = node.persistQueue.shift();
+    if (batch === undefined) return;
+    if (batch.writes) node.storage.syncOldest();
+    for (const message of batch.afterPersist) this.send(message);
+    if (batch.position !== null) node.core.persisted(batch.position);
+    if (!node.paused) this.afterInput(node, 'persisted');
+  }
+
+  private apply(node: SimNode, entry: Entry): void {
+    if (entry.index !== node.sm.appliedIndex + 1) {
+      throw new SafetyViolation('state-machine-safety', `${node.id} applied ${entry.index} after ${node.sm.appliedIndex}`);
+    }
+    this.checker.onApplied(node.id, entry, node.core?.status().term ?? 0);
+    node.sm.apply(entry);
+    if (this.livenessProbe !== null && entryIdentity(entry) === this.livenessProbe) this.livenessProbeIndex = entry.index;
+    const known = this.hashes.get(entry.index);
+    if (known === undefined) this.hashes.set(entry.index, node.sm.hash);
+    else if (known !== node.sm.hash) {
+      throw new SafetyViolation('state-machine-safety', `${node.id} state after ${entry.index} differs from another node's`);
+    }
+    this.completeWrites(node, entry);
+  }
+
+  private installSnapshot(node: SimNode, snapshot: Snapshot): void {
+    this.stats.snapshotsSent++;
+    node.sm.restore(snapshot);
+    const known = this.hashes.get(snapshot.meta.index);
+    if (known !== undefined && known !== node.sm.hash) {
+      throw new SafetyViolation('state-machine-safety', `${node.id} installed a snapshot at ${snapshot.meta.index} whose state differs`);
+    }
+    node.readWaiters = node.readWaiters.filter((read) => read.index > snapshot.meta.index || this.serveRead(node, read) === false);
+  }
+
+  private maybeSnapshot(node: SimNode): void {
+    const core = node.core;
+    if (core === null || node.persistQueue.length > 0) return;
+    const applied = node.sm.appliedIndex;
+    if (applied - core.log.snapshotIndex < this.options.snapshotEveryEntries) return;
+    const term = core.log.termAt(applied);
+    if (term === undefined) return;
+    const snapshot: Snapshot = {
+      meta: { index: applied, term, membership: core.log.latestMembership(applied).membership },
+      data: node.sm.snapshotData(this.options.snapshotPadBytes),
+    };
+    node.storage.saveSnapshot(snapshot);
+    core.compact(memorySnapshotSource(snapshot));
+  }
+
+  // -------------------------------------------------------------------------
+  // Network.
+
+  private send(message: Message): void {
+    this.stats.messagesSent++;
+    const link = this.links.get(`${message.from}>${message.to}`);
+    if (link === undefined || link.cut || this.random.chance(link.drop)) {
+      this.stats.messagesDropped++;
+      return;
+    }
+    const copies = this.random.chance(this.options.duplicate) ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      const delay = this.random.int(this.options.delayMinUnits, this.options.delayMaxUnits + 1);
+      this.queue.push(this.now + delay, { kind: 'deliver', message });
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Faults.
+
+  private scheduleFault(): void {
+    const perTick = (this.options.crashRate + this.options.pauseRate + this.options.partitionRate + this.options.transferRate) / 100;
+    if (perTick === 0) return;
+    const meanUnits = this.options.tickUnits / perTick;
+    this.queue.push(this.now + 1 + this.random.int(0, Math.ceil(2 * meanUnits)), { kind: 'fault' });
+  }
+
+  private injectFault(): void {
+    const o = this.options;
+    const total = o.crashRate + o.pauseRate + o.partitionRate + o.transferRate;
+    let roll = this.random.next() * total;
+    if ((roll -= o.crashRate) < 0) this.crashSome();
+    else if ((roll -= o.pauseRate) < 0) this.pauseOne();
+    else if ((roll -= o.partitionRate) < 0) this.partition();
+    else this.transfer();
+  }
+
+  private crashSome(): void {
+    const leader = this.currentLeader();
+    const up = this.ids.filter((id) => this.node(id).up);
+    if (up.length === 0) return;
+    // Often the leader, sometimes everyone at once (durability), otherwise one random node.
+    const roll = this.random.next();
+    const victims = roll < 0.1 ? up : [roll < 0.5 && leader !== null ? leader.id : this.random.pick(up)];
+    for (const id of victims) {
+      const node = this.node(id);
+      this.crash(node);
+      const downTicks = this.random.int(1, 6 * this.options.electionTicks);
+      this.queue.push(this.now + downTicks * this.options.tickUnits, { kind: 'restart', node: id });
+    }
+  }
+
+  private crash(node: SimNode): void {
+    this.stats.crashes++;
+    node.storage.crash(this.random, this.options.tornWrites);
+    node.core = null;
+    node.paused = false;
+    node.incarnation++;
+    node.persistQueue = [];
+    node.mailbox = [];
+    node.readWaiters = [];
+    this.checker.forget(node.id);
+  }
+
+  private boot(node: SimNode): void {
+    const o = this.options;
+    const boot = node.storage.boot();
+    node.core = new RaftCore(
+      {
+        id: node.id,
+        random: this.random.fork(),
+        electionTicks: o.electionTicks,
+        heartbeatTicks: o.heartbeatTicks,
+        preVote: o.preVote,
+        checkQuorum: o.checkQuorum,
+        readMode: o.readMode,
+        appendEntriesMax: o.appendEntriesMax,
+        inflightMessagesMax: o.inflightMessagesMax,
+        snapshotChunkBytes: o.snapshotChunkBytes,
+      },
+      boot,
+    );
+    node.sm = new SimStateMachine();
+    const snapshot = node.storage.snapshot;
+    if (snapshot !== null) node.sm.restore(snapshot);
+    node.persistDoneAt = this.now;
+  }
+
+  private restart(node: SimNode): void {
+    this.boot(node);
+    this.drain(node);
+  }
+
+  private pauseOne(): void {
+    const leader = this.currentLeader();
+    const up = this.ids.filter((id) => this.node(id).up && !this.node(id).paused);
+    if (up.length === 0) return;
+    const id = this.random.chance(0.6) && leader !== null && !leader.paused ? leader.id : this.random.pick(up);
+    this.stats.pauses++;
+    this.node(id).paused = true;
+    const pauseTicks = this.random.int(1, 4 * this.options.electionTicks);
+    this.queue.push(this.now + pauseTicks * this.options.tickUnits, { kind: 'resume', node: id });
+  }
+
+  private resume(node: SimNode): void {
+    node.paused = false;
+    const mail = node.mailbox;
+    node.mailbox = [];
+    for (const message of mail) {
+      if (node.core === null) break;
+      node.core.step(message);
+      this.afterInput(node, `resumed ${message.type}`);
+    }
+    this.drain(node);
+  }
+
+  /** Partitions of many shapes: isolate one node (often the leader), majority/minority, bridge, ring, random cuts. */
+  private partition(): void {
+    this.stats.partitions++;
+    for (const link of this.links.values()) link.cut = false;
+    const ids = this.random.shuffle([...this.ids]);
+    const leader = this.currentLeader();
+    const shape = this.random.int(0, 5);
+    const connected = (a: NodeId, b: NodeId): boolean => {
+      switch (shape) {
+        case 0: {
+          const isolated = leader !== null && this.random.chance(0.7) ? leader.id : (ids[0] as NodeId);
+          return a !== isolated && b !== isolated;
+        }
+        case 1: {
+          const minority = new Set(ids.slice(0, Math.floor(ids.length / 2)));
+          return minority.has(a) === minority.has(b);
+        }
+        case 2: {
+          // Bridge: two halves that only the bridge node talks to both of.
+          const bridge = ids[0] as NodeId;
+          const left = new Set(ids.slice(1, 1 + Math.floor((ids.length - 1) / 2)));
+          return a === bridge || b === bridge || left.has(a) === left.has(b);
+        }
+        case 3: {
+          // Ring: each node hears only its two neighbours.
+          const distance = Math.abs(ids.indexOf(a) - ids.indexOf(b));
+          return distance === 1 || distance === ids.length - 1;
+        }
+        default:
+          return true;
+      }
+    };
+    const decided = new Map<string, boolean>();
+    for (const [key, link] of this.links) {
+      const [a, b] = key.split('>') as [NodeId, NodeId];
+      const pair = a < b ? `${a}|${b}` : `${b}|${a}`;
+      let ok = decided.get(pair);
+      if (ok === undefined) {
+        ok = shape === 4 ? !this.random.chance(0.3) : connected(a, b);
+        decided.set(pair, ok);
+      }
+      // Some cuts are one-way: a node can hear but not be heard.
+      link.cut = !ok && (shape === 4 ? true : !this.random.chance(0.1));
+    }
+    const healTicks = this.random.int(this.options.electionTicks, 8 * this.options.electionTicks);
+    this.queue.push(this.now + healTicks * this.options.tickUnits, { kind: 'heal-partition' });
+  }
+
+  private transfer(): void {
+    const leader = this.currentLeader();
+    if (leader?.core == null || leader.paused) return;
+    const target = this.random.pick(this.ids.filter((id) => id !== leader.id));
+    this.stats.transfers++;
+    leader.core.transferLeadership(target);
+    this.drain(leader);
+  }
+
+  // -------------------------------------------------------------------------
+  // Clients: each has one operation outstanding; writes are unique commands, reads go through ReadIndex.
+
+  private onClient(client: number): void {
+    const op = this.pendingOps.get(client);
+    if (op !== undefined && op !== null) {
+      if (this.now < op.deadline) {
+        this.queue.push(this.now + this.options.clientThinkUnits, { kind: 'client', client });
+        return;
+      }
+      this.stats.opsUnknown++; // timed out: the outcome is unknown (Jepsen's info)
+      this.pendingOps.set(client, null);
+    }
+    if (this.phase === 'liveness') return;
+    this.invoke(client);
+    this.queue.push(this.now + this.random.int(1, this.options.clientThinkUnits + 1), { kind: 'client', client });
+  }
+
+  private invoke(client: number): void {
+    const hint = this.leaderHint.get(client);
+    const id = hint !== undefined && this.random.chance(0.8) ? hint : this.random.pick(this.ids);
+    const node = this.node(id);
+    if (node.core === null || node.paused) return; // connection refused: try again next time
+    const deadline = this.now + 40 * this.options.electionTicks * this.options.tickUnits;
+    const floorAtInvoke = this.register.invoke();
+    if (this.random.chance(this.options.readShare)) {
+      const context = this.nextContext++;
+      const result = node.core.readIndex(context);
+      if (!result.ok) {
+        this.noteRefusal(client, result.leaderId);
+        return;
+      }
+      this.pendingOps.set(client, { kind: 'read', client, node: id, incarnation: node.incarnation, floorAtInvoke, deadline, identity: '', index: 0, context });
+    } else {
+      const seq = (this.clientSeq.get(client) ?? 0) + 1;
+      this.clientSeq.set(client, seq);
+      const command = `w${client}.${seq}`;
+      const result = node.core.propose([encoder.encode(command)]);
+      if (!result.ok) {
+        this.noteRefusal(client, result.leaderId);
+        return;
+      }
+      this.pendingOps.set(client, { kind: 'write', client, node: id, incarnation: node.incarnation, floorAtInvoke, deadline, identity: `c:${command}`, index: result.firstIndex, context: 0 });
+    }
+    this.drain(node);
+  }
+
+  private noteRefusal(client: number, leaderId: NodeId | null): void {
+    if (leaderId !== null) this.leaderHint.set(client, leaderId);
+    else this.leaderHint.delete(client);
+  }
+
+  /** A write completes when the node it was proposed to applies its index. */
+  private completeWrites(node: SimNode, entry: Entry): void {
+    for (const [client, op] of this.pendingOps) {
+      if (op === null || op.kind !== 'write' || op.node !== node.id || op.incarnation !== node.incarnation || op.index !== entry.index) continue;
+      this.pendingOps.set(client, null);
+      if (entryIdentity(entry) === op.identity) {
+        this.register.writeCompleted(entry.index, op.floorAtInvoke, `client ${client} via ${node.id}`);
+        this.stats.writesOk++;
+        this.leaderHint.set(client, node.id);
+      } else {
+        this.stats.writesFailed++; // another entry took its index: it will never apply
+      }
+    }
+  }
+
+  private serveReads(node: SimNode): void {
+    if (node.readWaiters.length === 0) return;
+    node.readWaiters = node.readWaiters.filter((read) => this.serveRead(node, read) === false);
+  }
+
+  /** Serves a read whose index is applied; returns false if it must keep waiting. */
+  private serveRead(node: SimNode, read: ReadState): boolean {
+    if (node.sm.appliedIndex < read.index) return false;
+    for (const [client, op] of this.pendingOps) {
+      if (op === null || op.kind !== 'read' || op.context !== read.context) continue;
+      this.pendingOps.set(client, null);
+      if (op.node !== node.id || op.incarnation !== node.incarnation) continue;
+      this.register.readCompleted(node.sm.appliedIndex, op.floorAtInvoke, `client ${client} via ${node.id}, read index ${read.index}`);
+      this.stats.readsOk++;
+    }
+    return true;
+  }
+
+  private node(id: NodeId): SimNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+}
+
+export function runSchedule(seed: number, overrides: Partial<Omit<ScheduleOptions, 'seed'>> = {}, hooks: SimulatorHooks = {}): ScheduleResult {
+  return new Simulator(deriveOptions(seed, overrides), hooks).run();
+}
