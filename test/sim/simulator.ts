@@ -97,10 +97,10 @@ export function deriveOptions(seed: number, overrides: Partial<Omit<ScheduleOpti
     duplicate: random.pick([0, 0, 0.02, 0.05]),
     diskLatencyMaxUnits: random.pick([0, 2, 5, 12]),
     tornWrites: random.chance(0.7),
-    crashRate: random.pick([0, 0.5, 1, 2]),
+    crashRate: random.pick([0, 0.5, 1, 2, 4]),
     // A paused leader's clock stops: lease reads assume bounded clock drift, so no pauses with leases.
-    pauseRate: lease ? 0 : random.pick([0, 0.5, 1]),
-    partitionRate: random.pick([0, 0.5, 1, 2]),
+    pauseRate: lease ? 0 : random.pick([0, 0.5, 1, 2]),
+    partitionRate: random.pick([0, 0.5, 1, 2, 4]),
     transferRate: random.pick([0, 0, 0.3, 1]),
     clients: random.int(1, 6),
     clientThinkUnits: random.pick([5, 20, 60]),
@@ -712,7 +712,7 @@ export class Simulator {
     const id = hint !== undefined && this.random.chance(0.8) ? hint : this.random.pick(this.ids);
     const node = this.node(id);
     if (node.core === null || node.paused) return; // connection refused: try again next time
-    const deadline = this.now + 40 * this.options.electionTicks * this.options.tickUnits;
+    const deadline = this.now + 8 * this.options.electionTicks * this.options.tickUnits;
     const floorAtInvoke = this.register.invoke();
     if (this.random.chance(this.options.readShare)) {
       const context = this.nextContext++;
