@@ -98,12 +98,12 @@ export class Progress {
   }
 
   /**
-   * The follower has answered a round two or more newer than our oldest unanswered append: that append
-   * (or its answer) was lost. Two rounds of slack leave room for reordering.
+   * The follower has answered a heartbeat round started after our oldest unanswered append was sent: on an
+   * ordered link that append (or its answer) was lost. Where links reorder, a false alarm costs one resend.
    */
   isStalled(): boolean {
     const oldest = this.inflight[this.inflightHead];
-    return oldest !== undefined && this.ackedRound > oldest.round + 1;
+    return oldest !== undefined && this.ackedRound > oldest.round;
   }
 
   private freeInflightTo(index: number): void {

@@ -111,6 +111,8 @@ export class RaftCore {
   private readsAwaitingCommit: number[] = [];
   private replicateTo = new Set<NodeId>();
   private transferTarget: NodeId | null = null;
+  /** Ticks since the transfer began; it is abandoned after one election timeout (thesis 3.10). */
+  private transferElapsed = 0;
   private pendingConfigIndex = 0;
 
   // Follower state.
@@ -271,7 +273,7 @@ export class RaftCore {
     const target = this.progress.get(to);
     if (target === undefined || !this.membership.voters.includes(to)) return this.refuse('unknown-node');
     this.transferTarget = to;
-    this.electionElapsed = 0; // the transfer is abandoned after one election timeout
+    this.transferElapsed = 0;
     if (target.match === this.log.lastIndex) this.send({ type: 'TimeoutNow', from: this.id, to, term: this.term });
     else this.replicateTo.add(to);
     return { ok: true };
@@ -371,8 +373,8 @@ export class RaftCore {
         this.becomeFollower(this.term, null);
         return;
       }
-      this.transferTarget = null; // an unfinished transfer is abandoned after one election timeout
     }
+    if (this.transferTarget !== null && ++this.transferElapsed >= this.options.electionTicks) this.transferTarget = null;
     if (this.heartbeatElapsed >= this.options.heartbeatTicks) {
       this.heartbeatElapsed = 0;
       this.broadcastHeartbeat();
@@ -405,7 +407,10 @@ export class RaftCore {
       case 'AppendRequest':
       case 'SnapshotRequest':
         // Tell a deposed leader about the newer term, so it steps down (Figure 2: "reply false if term < currentTerm").
-        this.send(this.appendResponse(message.from, { success: false, matchIndex: 0, rejectIndex: 0, conflictIndex: 0, conflictTerm: 0, round: 0 }));
+        this.send({
+          type: 'AppendResponse', from: this.id, to: message.from, term: this.term, success: false, matchIndex: 0,
+          rejectIndex: 0, conflictIndex: 0, conflictTerm: 0, round: 0,
+        });
         return;
       case 'VoteRequest':
         if (message.preVote) {
@@ -499,6 +504,7 @@ export class RaftCore {
     this.roundRequested = false;
     this.roundStartTicks.clear();
     this.transferTarget = null;
+    this.transferElapsed = 0;
   }
 
   private isVoter(): boolean {
@@ -567,29 +573,48 @@ export class RaftCore {
 
   private handleAppendRequest(request: AppendRequest): void {
     this.acceptLeader(request.from);
-    const base = { round: request.round, rejectIndex: 0, conflictIndex: 0, conflictTerm: 0 };
     if (request.prevLogIndex < this.commitIndex) {
       // Already committed here (perhaps compacted): only what follows the commit index can be news.
-      this.appendAfterCommitted(request, base);
+      this.appendAfterCommitted(request);
       return;
     }
     if (!this.log.matchTerm(request.prevLogIndex, request.prevLogTerm)) {
-      this.sendAfterPersist(this.appendResponse(request.from, { ...base, success: false, matchIndex: 0, rejectIndex: request.prevLogIndex, ...this.conflictHint(request.prevLogIndex) }));
+      this.rejectAppend(request);
       return;
     }
     const lastNew = this.appendFromLeader(request.prevLogIndex, request.entries);
     this.advanceFollowerCommit(Math.min(request.leaderCommit, lastNew));
-    this.sendAfterPersist(this.appendResponse(request.from, { ...base, success: true, matchIndex: lastNew }));
+    this.acceptAppend(request, lastNew);
   }
 
   /** The request starts inside our committed prefix: skip the entries we must already have. */
-  private appendAfterCommitted(request: AppendRequest, base: { round: number; rejectIndex: number; conflictIndex: number; conflictTerm: number }): void {
+  private appendAfterCommitted(request: AppendRequest): void {
     const skip = this.commitIndex - request.prevLogIndex;
     const rest = request.entries.slice(skip);
     // The committed prefix is the same on every node (Leader Completeness), so it matches the leader's.
     const lastNew = rest.length > 0 ? this.appendFromLeader(this.commitIndex, rest) : this.commitIndex;
     this.advanceFollowerCommit(Math.min(request.leaderCommit, lastNew));
-    this.sendAfterPersist(this.appendResponse(request.from, { ...base, success: true, matchIndex: lastNew }));
+    this.acceptAppend(request, lastNew);
+  }
+
+  // Responses are written out field by field: object spread is slow on this hot path.
+  private acceptAppend(request: AppendRequest, matchIndex: number): void {
+    this.sendAfterPersist({
+      type: 'AppendResponse', from: this.id, to: request.from, term: this.term, success: true, matchIndex,
+      rejectIndex: 0, conflictIndex: 0, conflictTerm: 0, round: request.round,
+    });
+  }
+
+  private rejectAppend(request: AppendRequest): void {
+    const prevIndex = request.prevLogIndex;
+    const beyond = prevIndex > this.log.lastIndex;
+    this.sendAfterPersist({
+      type: 'AppendResponse', from: this.id, to: request.from, term: this.term, success: false, matchIndex: 0,
+      rejectIndex: prevIndex,
+      conflictIndex: beyond ? this.log.lastIndex + 1 : this.log.firstIndexOfTermAt(prevIndex),
+      conflictTerm: beyond ? 0 : (this.log.termAt(prevIndex) as number),
+      round: request.round,
+    });
   }
 
   /** Appends the leader's entries after `prevIndex`, truncating at the first conflict. Returns the last index covered. */
@@ -620,12 +645,6 @@ export class RaftCore {
     }
   }
 
-  private conflictHint(prevIndex: number): { conflictIndex: number; conflictTerm: number } {
-    if (prevIndex > this.log.lastIndex) return { conflictIndex: this.log.lastIndex + 1, conflictTerm: 0 };
-    const term = this.log.termAt(prevIndex) as number;
-    return { conflictIndex: this.log.firstIndexOfTermAt(prevIndex), conflictTerm: term };
-  }
-
   private advanceFollowerCommit(index: number): void {
     if (index > this.commitIndex) this.commitIndex = index;
   }
@@ -636,13 +655,6 @@ export class RaftCore {
     invariant(this.leaderId === null || this.leaderId === leaderId, 'two leaders in one term', { term: this.term, known: this.leaderId, other: leaderId });
     this.leaderId = leaderId;
     this.electionElapsed = 0;
-  }
-
-  private appendResponse(
-    to: NodeId,
-    fields: Pick<AppendResponse, 'success' | 'matchIndex' | 'rejectIndex' | 'conflictIndex' | 'conflictTerm' | 'round'>,
-  ): AppendResponse {
-    return { type: 'AppendResponse', from: this.id, to, term: this.term, ...fields };
   }
 
   // -------------------------------------------------------------------------
@@ -669,17 +681,19 @@ export class RaftCore {
     if (this.transferTarget === from && progress.match === this.log.lastIndex) {
       this.send({ type: 'TimeoutNow', from: this.id, to: from, term: this.term });
     }
-    if (progress.match < this.log.lastIndex) this.replicateTo.add(from);
+    if (progress.next <= this.log.lastIndex) this.replicateTo.add(from);
   }
 
   private onAppendRejected(progress: Progress, response: AppendResponse): void {
     if (response.rejectIndex <= progress.match) return; // stale: we already know it matches further
     if (progress.state === 'probe' && response.rejectIndex !== progress.next - 1) return; // answer to an older probe
     // Fast back-tracking (thesis 5.3): skip a whole conflicting term per round trip.
+    // If we hold the follower's conflicting term, resume after our last entry of it; if not, no entry of
+    // ours after our last one with a lower term can match, so resume no later than that.
     let next = response.conflictIndex;
     if (response.conflictTerm > 0) {
       const candidate = this.log.lastIndexWithTermAtMost(response.rejectIndex, response.conflictTerm);
-      if (this.log.termAt(candidate) === response.conflictTerm) next = candidate + 1;
+      next = this.log.termAt(candidate) === response.conflictTerm ? candidate + 1 : Math.min(candidate + 1, response.conflictIndex);
     }
     progress.becomeProbe();
     progress.next = Math.max(progress.match + 1, Math.min(next, response.rejectIndex));
@@ -690,17 +704,18 @@ export class RaftCore {
   private flushReplication(): void {
     if (this.role === 'leader') {
       if (this.roundRequested) this.broadcastHeartbeat();
-      this.maybeCommit(); // a single-voter cluster commits on persist alone
       for (const id of this.replicateTo) {
         const progress = this.progress.get(id);
         if (progress === undefined) continue;
         while (this.sendAppend(id, progress)) {
           // keep filling the pipeline
         }
-        if (progress.state === 'replicate' && progress.commitSent < this.commitIndex) this.sendCommit(id, progress);
+        // A paused follower learns the commit index from the next heartbeat: its window stays bounded.
+        const paused = progress.isPaused(this.options.inflightMessagesMax, this.options.inflightBytesMax);
+        if (progress.state === 'replicate' && !paused && progress.commitSent < this.commitIndex) this.sendCommit(id, progress);
       }
     }
-    this.replicateTo.clear();
+    if (this.replicateTo.size > 0) this.replicateTo.clear();
   }
 
   /** Sends one AppendRequest (or snapshot chunk) to a follower. Returns whether another could follow at once. */
@@ -793,7 +808,7 @@ export class RaftCore {
     if (this.log.termAt(candidate) !== this.term) return; // never commit an older term's entry by counting replicas
     const hadCommittedInTerm = this.committedInCurrentTerm();
     this.commitIndex = candidate;
-    for (const id of this.progress.keys()) this.replicateTo.add(id); // followers learn the new commit index
+    this.replicateToAll(); // followers learn the new commit index
     if (!hadCommittedInTerm) this.releaseReadsAwaitingCommit();
     this.maybeStepDownAfterRemoval();
   }
@@ -809,6 +824,11 @@ export class RaftCore {
       this.setMembership(entry.membership, entry.index);
       this.pendingConfigIndex = entry.index;
     }
+    this.replicateToAll();
+  }
+
+  private replicateToAll(): void {
+    if (this.replicateTo.size === this.progress.size) return;
     for (const id of this.progress.keys()) this.replicateTo.add(id);
   }
 
@@ -845,6 +865,7 @@ export class RaftCore {
     for (const id of [...this.progress.keys()]) {
       if (!membership.voters.includes(id)) this.progress.delete(id);
     }
+    this.maybeCommit(); // the quorum changed with the voters
   }
 
   /** A leader removed from the configuration steps down once that configuration commits (thesis 4.2.2). */

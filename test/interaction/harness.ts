@@ -118,13 +118,13 @@ export interface Delivery {
 }
 
 export class InteractionCluster {
-  readonly nodes = new Map<NodeId, InteractionNode>();
+  private readonly nodes = new Map<NodeId, InteractionNode>();
   private readonly inboxes = new Map<NodeId, Message[]>();
   private readonly cutLinks = new Set<string>();
   private readonly membership: Membership;
 
   constructor(
-    readonly size: number,
+    size: number,
     private readonly seed: number,
     private readonly options: CoreOptions,
   ) {

@@ -16,6 +16,7 @@
 //   status [n1 ...] / log n1 / raft-state / state-machine n1
 import assert from 'node:assert/strict';
 import { decodeCommand, encodeCommand, InteractionCluster, type CoreOptions, type Delivery } from './harness.js';
+import { InvariantError, RAFT_DEFAULTS } from '../../src/raft/index.js';
 import type { Entry, Message, MessageType, NodeId, Ready, RefusalReason } from '../../src/raft/index.js';
 
 // ---------------------------------------------------------------------------
@@ -37,7 +38,7 @@ type Segment = TextSegment | BlockSegment;
 
 const SEPARATOR = '----';
 
-export function parseScript(text: string): Segment[] {
+function parseScript(text: string): Segment[] {
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   const segments: Segment[] = [];
@@ -89,6 +90,8 @@ interface Command {
   readonly name: string;
   readonly positional: readonly string[];
   readonly named: ReadonlyMap<string, string>;
+  /** The named arguments a handler has read: any other one is a typo in the script. */
+  readonly namedRead: Set<string>;
 }
 
 function parseCommand(line: string): Command {
@@ -100,20 +103,30 @@ function parseCommand(line: string): Command {
     if (eq > 0) named.set(token.slice(0, eq), token.slice(eq + 1));
     else positional.push(token);
   }
-  return { name: name as string, positional, named };
+  return { name: name as string, positional, named, namedRead: new Set() };
+}
+
+function namedArg(command: Command, key: string): string | undefined {
+  command.namedRead.add(key);
+  return command.named.get(key);
 }
 
 function runCommand(context: ScriptContext, block: BlockSegment): string[] {
   const command = parseCommand(block.command);
   const handler = HANDLERS[command.name];
-  if (handler === undefined) throw new Error(`line ${block.lineNumber}: unknown command '${command.name}'`);
+  const where = `line ${block.lineNumber}: ${block.command}`;
+  if (handler === undefined) throw new Error(`${where}: unknown command '${command.name}'`);
+  let output: string[];
   try {
-    return handler(context, command);
+    output = handler(context, command);
   } catch (error) {
     // A crash of the core (a broken invariant) is part of what the script shows; a script mistake is not.
-    if (error instanceof Error && error.name === 'InvariantError') return [`error: ${error.message}`];
-    throw new Error(`line ${block.lineNumber}: ${block.command}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    if (error instanceof InvariantError) return [`error: ${error.message}`];
+    throw new Error(`${where}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
+  const unknown = [...command.named.keys()].filter((key) => !command.namedRead.has(key));
+  if (unknown.length > 0) throw new Error(`${where}: unknown argument ${unknown.join(', ')}`);
+  return output;
 }
 
 // ---------------------------------------------------------------------------
@@ -121,7 +134,7 @@ function runCommand(context: ScriptContext, block: BlockSegment): string[] {
 
 const ENTRIES_SHOWN_MAX = 6;
 
-export function describeEntry(entry: Entry): string {
+function describeEntry(entry: Entry): string {
   const at = `${entry.index}/${entry.term}`;
   switch (entry.type) {
     case 'command':
@@ -141,7 +154,7 @@ function describeEntries(entries: readonly Entry[]): string {
   return [...head, `...${entries.length - 5} more...`, ...tail].join(', ');
 }
 
-export function describeMessage(message: Message): string {
+function describeMessage(message: Message): string {
   const head = `${message.from}->${message.to} ${message.type}`;
   switch (message.type) {
     case 'VoteRequest':
@@ -163,6 +176,20 @@ export function describeMessage(message: Message): string {
     case 'TimeoutNow':
       return `${head} term=${message.term}`;
   }
+}
+
+/** Splits a list into maximal runs of consecutive items with the same key. */
+function runsOf<T>(items: readonly T[], key: (item: T) => string): T[][] {
+  const runs: T[][] = [];
+  let last: string | null = null;
+  for (const item of items) {
+    const k = key(item);
+    const run = runs[runs.length - 1];
+    if (run !== undefined && k === last) run.push(item);
+    else runs.push([item]);
+    last = k;
+  }
+  return runs;
 }
 
 function describeReady(ready: Ready, persisted: { index: number; term: number } | null): string[] {
@@ -243,6 +270,11 @@ const MESSAGE_TYPES: readonly MessageType[] = [
   'VoteRequest', 'VoteResponse', 'AppendRequest', 'AppendResponse', 'SnapshotRequest', 'SnapshotResponse', 'TimeoutNow',
 ];
 
+function booleanArg(key: string, value: string): boolean {
+  if (value !== 'true' && value !== 'false') throw new Error(`${key} must be true or false, not ${value}`);
+  return value === 'true';
+}
+
 function typeArg(value: string | undefined): MessageType | undefined {
   if (value === undefined) return undefined;
   const type = MESSAGE_TYPES.find((t) => t === value);
@@ -303,14 +335,17 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   'add-nodes': (context, command) => {
     if (context.cluster !== null) throw new Error('add-nodes runs once per script');
     const size = intArg(command.positional[0], 0);
-    const options: Record<string, unknown> = {};
+    const options: Record<string, boolean | number | string> = {};
     let seed = 1;
     for (const [key, value] of command.named) {
+      command.namedRead.add(key);
       if (key === 'seed') seed = intArg(value, 1);
-      else if (key === 'preVote' || key === 'checkQuorum') options[key] = value === 'true';
-      else if (key === 'readMode') options[key] = value;
+      else if (!(key in RAFT_DEFAULTS)) throw new Error(`unknown Raft option ${key}`);
+      else if (key === 'preVote' || key === 'checkQuorum') options[key] = booleanArg(key, value);
+      else if (key === 'readMode') options[key] = value; // resolveOptions checks it
       else options[key] = intArg(value, 0);
     }
+    // The keys are RaftOptions names (checked above) and resolveOptions validates the values.
     context.cluster = new InteractionCluster(size, seed, options as CoreOptions);
     const o = context.cluster.node('n1').core.options;
     return [
@@ -366,7 +401,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   'transfer-leadership': (context, command) => {
     const cluster = clusterOf(context);
     const id = nodeArg(cluster, command.positional[0]);
-    const result = cluster.node(id).core.transferLeadership(nodeArg(cluster, command.named.get('to')));
+    const result = cluster.node(id).core.transferLeadership(nodeArg(cluster, namedArg(command, 'to')));
     return [result.ok ? 'ok' : refusalLine(result)];
   },
 
@@ -377,8 +412,8 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
 
   'deliver-msgs': (context, command) => {
     const cluster = clusterOf(context);
-    const type = typeArg(command.named.get('type'));
-    const dropIds = listArg(command.named.get('drop')).map((v) => nodeArg(cluster, v));
+    const type = typeArg(namedArg(command, 'type'));
+    const dropIds = listArg(namedArg(command, 'drop')).map((v) => nodeArg(cluster, v));
     const lines: string[] = [];
     for (const id of dropIds) lines.push(...cluster.drop(id, type).map((m) => `${describeMessage(m)} [dropped]`));
     const deliverTo = command.positional.length > 0 || dropIds.length === 0 ? nodesArg(cluster, command.positional) : [];
@@ -469,9 +504,14 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     const commit = core.status().commitIndex;
     const lines: string[] = [];
     if (core.log.snapshotIndex > 0) lines.push(`snapshot ${core.log.snapshotIndex}/${core.log.snapshotTerm}`);
-    for (let index = core.log.firstIndex; index <= core.log.lastIndex; index++) {
-      const entry = core.log.entryAt(index) as Entry;
-      lines.push(`${describeEntry(entry)}${index > commit ? ' (uncommitted)' : ''}`);
+    const entries = core.log.slice(core.log.firstIndex, core.log.lastIndex);
+    // One line per entry, except that long runs of one term are cut in the middle.
+    for (const run of runsOf(entries, (e) => `${e.term}/${e.index > commit}`)) {
+      const shown = run.length <= ENTRIES_SHOWN_MAX ? run : [...run.slice(0, 3), null, ...run.slice(-2)];
+      for (const entry of shown) {
+        if (entry === null) lines.push(`...${run.length - 5} more...`);
+        else lines.push(`${describeEntry(entry)}${entry.index > commit ? ' (uncommitted)' : ''}`);
+      }
     }
     return lines.length > 0 ? lines : ['(empty log)'];
   },

@@ -4,11 +4,12 @@
 import { RaftCore } from '../../src/raft/raft.js';
 import { InvariantError } from '../../src/raft/invariant.js';
 import { SeededRandom } from '../../src/raft/random.js';
-import { memorySnapshotSource } from '../../src/raft/snapshot-source.js';
 import type { Entry, Message, NodeId, PersistedPosition, ReadState, Snapshot } from '../../src/raft/types.js';
 import { EventQueue } from './event-queue.js';
 import { ReadWriteRegister, SafetyChecker, SafetyViolation, entryIdentity } from './checker.js';
-import { SimStorage } from './sim-storage.js';
+import { DiskStorage } from '../../src/storage/disk-storage.js';
+import { FaultyFileSystem } from '../../src/storage/faulty-file-system.js';
+import { readAllSnapshot } from '../../src/storage/snapshot-store.js';
 
 export interface ScheduleOptions {
   readonly seed: number;
@@ -29,6 +30,9 @@ export interface ScheduleOptions {
   readonly duplicate: number;
   readonly diskLatencyMaxUnits: number;
   readonly tornWrites: boolean;
+  /** WAL segment size: small, so rotation and compaction happen often. */
+  readonly segmentBytes: number;
+  readonly preallocate: boolean;
   /** Expected faults per 100 ticks of the chaos phase. */
   readonly crashRate: number;
   readonly pauseRate: number;
@@ -97,6 +101,8 @@ export function deriveOptions(seed: number, overrides: Partial<Omit<ScheduleOpti
     duplicate: random.pick([0, 0, 0.02, 0.05]),
     diskLatencyMaxUnits: random.pick([0, 2, 5, 12]),
     tornWrites: random.chance(0.7),
+    segmentBytes: random.pick([512, 4096, 65_536]),
+    preallocate: random.chance(0.5),
     crashRate: random.pick([0, 0.5, 1, 2, 4]),
     // A paused leader's clock stops: lease reads assume bounded clock drift, so no pauses with leases.
     pauseRate: lease ? 0 : random.pick([0, 0.5, 1, 2]),
@@ -188,16 +194,16 @@ class SimNode {
   core: RaftCore | null = null;
   paused = false;
   incarnation = 0;
-  readonly storage: SimStorage;
+  /** The node's disk: survives crashes, minus what was not synced. */
+  readonly disk = new FaultyFileSystem();
+  storage: DiskStorage | null = null;
   sm = new SimStateMachine();
   persistQueue: PersistBatch[] = [];
   persistDoneAt = 0;
   mailbox: Message[] = [];
   readWaiters: ReadState[] = [];
 
-  constructor(readonly id: NodeId, voters: readonly NodeId[]) {
-    this.storage = new SimStorage({ voters });
-  }
+  constructor(readonly id: NodeId) {}
 
   get up(): boolean {
     return this.core !== null;
@@ -239,7 +245,7 @@ export class Simulator {
     this.options = options;
     this.random = new SeededRandom(options.seed ^ 0x5eed);
     this.ids = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}`);
-    for (const id of this.ids) this.nodes.set(id, new SimNode(id, this.ids));
+    for (const id of this.ids) this.nodes.set(id, new SimNode(id));
     for (const from of this.ids) {
       for (const to of this.ids) {
         if (from === to) continue;
@@ -447,7 +453,7 @@ export class Simulator {
       }
       if (ready.snapshot !== null) this.installSnapshot(node, ready.snapshot);
       const writes = ready.snapshot !== null || ready.hardState !== null || ready.entries.length > 0;
-      if (writes) node.storage.write({ snapshot: ready.snapshot, hardState: ready.hardState, entries: ready.entries });
+      if (writes) (node.storage as DiskStorage).write({ snapshot: ready.snapshot, hardState: ready.hardState, entries: ready.entries });
       const last = ready.entries[ready.entries.length - 1];
       const position: PersistedPosition | null =
         last !== undefined ? { index: last.index, term: last.term } : ready.snapshot !== null ? { index: ready.snapshot.meta.index, term: ready.snapshot.meta.term } : null;
@@ -470,7 +476,8 @@ export class Simulator {
     if (node.core === null || node.incarnation !== incarnation) return;
     const batch = node.persistQueue.shift();
     if (batch === undefined) return;
-    if (batch.writes) node.storage.syncOldest();
+    // One fdatasync covers this batch and every one written after it (group commit).
+    if (batch.writes) (node.storage as DiskStorage).syncNow();
     for (const message of batch.afterPersist) this.send(message);
     if (batch.position !== null) node.core.persisted(batch.position);
     if (!node.paused) this.afterInput(node, 'persisted');
@@ -503,7 +510,7 @@ export class Simulator {
 
   private maybeSnapshot(node: SimNode): void {
     const core = node.core;
-    if (core === null || node.persistQueue.length > 0) return;
+    if (core === null || node.storage === null || node.persistQueue.length > 0) return;
     const applied = node.sm.appliedIndex;
     if (applied - core.log.snapshotIndex < this.options.snapshotEveryEntries) return;
     const term = core.log.termAt(applied);
@@ -512,8 +519,7 @@ export class Simulator {
       meta: { index: applied, term, membership: core.log.latestMembership(applied).membership },
       data: node.sm.snapshotData(this.options.snapshotPadBytes),
     };
-    node.storage.saveSnapshot(snapshot);
-    core.compact(memorySnapshotSource(snapshot));
+    core.compact(node.storage.saveSnapshot(snapshot));
   }
 
   // -------------------------------------------------------------------------
@@ -570,7 +576,8 @@ export class Simulator {
 
   private crash(node: SimNode): void {
     this.stats.crashes++;
-    node.storage.crash(this.random, this.options.tornWrites);
+    node.disk.crash(this.random, { torn: this.options.tornWrites });
+    node.storage = null;
     node.core = null;
     node.paused = false;
     node.incarnation++;
@@ -582,7 +589,14 @@ export class Simulator {
 
   private boot(node: SimNode): void {
     const o = this.options;
-    const boot = node.storage.boot();
+    // Recovery runs the real on-disk code: torn tails are cut; anything else it finds wrong fails the run.
+    const storage = DiskStorage.open(node.disk, '/data', {
+      initialMembership: { voters: this.ids },
+      segmentBytes: o.segmentBytes,
+      preallocate: o.preallocate,
+    });
+    node.storage = storage;
+    const boot = storage.boot;
     node.core = new RaftCore(
       {
         id: node.id,
@@ -599,8 +613,7 @@ export class Simulator {
       boot,
     );
     node.sm = new SimStateMachine();
-    const snapshot = node.storage.snapshot;
-    if (snapshot !== null) node.sm.restore(snapshot);
+    if (boot.snapshot !== null) node.sm.restore({ meta: boot.snapshot.meta, data: readAllSnapshot(boot.snapshot) });
     node.persistDoneAt = this.now;
   }
 

@@ -1,0 +1,65 @@
+import { Packr } from 'msgpackr';
+import { crc32 } from 'node:zlib';
+import type { Entry, HardState, SnapshotMeta } from '../raft/types.js';
+
+// Entries travel as compact tuples: [kind, term, index, payload]. kind 0 = command (payload = bytes),
+// 1 = noop, 2 = config (payload = voters).
+type EntryTuple = [number, number, number, Uint8Array | string[] | null];
+
+export function entryToTuple(entry: Entry): EntryTuple {
+  switch (entry.type) {
+    case 'command':
+      return [0, entry.term, entry.index, entry.data];
+    case 'noop':
+      return [1, entry.term, entry.index, null];
+    case 'config':
+      return [2, entry.term, entry.index, [...entry.membership.voters]];
+  }
+}
+
+export function tupleToEntry(tuple: unknown): Entry {
+  if (!Array.isArray(tuple) || tuple.length !== 4) throw new TypeError('entry is not a 4-tuple');
+  const [kind, term, index, payload] = tuple as [unknown, unknown, unknown, unknown];
+  if (typeof term !== 'number' || typeof index !== 'number' || !Number.isSafeInteger(term) || !Number.isSafeInteger(index) || index < 1) {
+    throw new TypeError('entry term or index is not an integer');
+  }
+  if (kind === 0 && payload instanceof Uint8Array) return { type: 'command', term, index, data: payload };
+  if (kind === 1) return { type: 'noop', term, index };
+  if (kind === 2 && Array.isArray(payload) && payload.every((v) => typeof v === 'string')) {
+    return { type: 'config', term, index, membership: { voters: payload as string[] } };
+  }
+  throw new TypeError(`entry kind ${String(kind)} with a bad payload`);
+}
+
+export function hardStateToTuple(hardState: HardState): [number, string | null, number] {
+  return [hardState.term, hardState.votedFor, hardState.commitIndex];
+}
+
+export function tupleToHardState(tuple: unknown): HardState {
+  if (!Array.isArray(tuple) || tuple.length !== 3) throw new TypeError('hard state is not a 3-tuple');
+  const [term, votedFor, commitIndex] = tuple as [unknown, unknown, unknown];
+  if (typeof term !== 'number' || typeof commitIndex !== 'number' || (votedFor !== null && typeof votedFor !== 'string')) {
+    throw new TypeError('hard state has bad fields');
+  }
+  return { term, votedFor, commitIndex };
+}
+
+export function metaToTuple(meta: SnapshotMeta): [number, number, string[]] {
+  return [meta.index, meta.term, [...meta.membership.voters]];
+}
+
+export function tupleToMeta(tuple: unknown): SnapshotMeta {
+  if (!Array.isArray(tuple) || tuple.length !== 3) throw new TypeError('snapshot meta is not a 3-tuple');
+  const [index, term, voters] = tuple as [unknown, unknown, unknown];
+  if (typeof index !== 'number' || typeof term !== 'number' || !Array.isArray(voters) || !voters.every((v) => typeof v === 'string')) {
+    throw new TypeError('snapshot meta has bad fields');
+  }
+  return { index, term, membership: { voters: voters as string[] } };
+}
+
+/** One msgpack codec for storage: plain maps and arrays, no shared structures, so every record decodes alone. */
+export const storagePackr = new Packr({ useRecords: false, moreTypes: false });
+
+export function checksum(data: Uint8Array, initial = 0): number {
+  return crc32(data, initial) >>> 0;
+}

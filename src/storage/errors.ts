@@ -1,0 +1,24 @@
+/** Stable codes for storage failures. A node that sees one of these must not vote or lead: it stops. */
+export type StorageErrorCode =
+  | 'STORAGE_CORRUPT_RECORD'
+  | 'STORAGE_MISSING_SEGMENT'
+  | 'STORAGE_LOG_GAP'
+  | 'STORAGE_SNAPSHOT_CORRUPT'
+  | 'STORAGE_BAD_PATH'
+  | 'STORAGE_RECORD_TOO_LARGE'
+  | 'STORAGE_CLOSED';
+
+export class StorageError extends Error {
+  readonly code: StorageErrorCode;
+  readonly file: string | null;
+  readonly offset: number | null;
+
+  constructor(code: StorageErrorCode, message: string, where: { file?: string; offset?: number } = {}) {
+    const location = where.file === undefined ? '' : ` (${where.file}${where.offset === undefined ? '' : ` at offset ${where.offset}`})`;
+    super(`${code}: ${message}${location}`);
+    this.name = 'StorageError';
+    this.code = code;
+    this.file = where.file ?? null;
+    this.offset = where.offset ?? null;
+  }
+}
