@@ -31,7 +31,7 @@ export interface FileSystem {
 }
 
 class NodeFile implements StorageFile {
-  constructor(readonly path: string, private readonly fd: number) {}
+  constructor(readonly path: string, private readonly fd: number, private readonly durable: boolean) {}
 
   write(data: Uint8Array, position: number): void {
     let written = 0;
@@ -56,10 +56,11 @@ class NodeFile implements StorageFile {
   }
 
   sync(): void {
-    fs.fdatasyncSync(this.fd);
+    if (this.durable) fs.fdatasyncSync(this.fd);
   }
 
   syncAsync(): Promise<void> {
+    if (!this.durable) return Promise.resolve();
     return new Promise((resolve, reject) => fs.fdatasync(this.fd, (error) => (error ? reject(error) : resolve())));
   }
 
@@ -73,9 +74,15 @@ class NodeFile implements StorageFile {
 }
 
 export class NodeFileSystem implements FileSystem {
+  /**
+   * `durable: false` skips every fsync: for `--memory` clusters whose files live in /dev/shm, where
+   * nothing is meant to survive the machine, only a restart of one node.
+   */
+  constructor(private readonly options: { readonly durable: boolean } = { durable: true }) {}
+
   open(file: string, options: { create: boolean }): StorageFile {
     const flags = options.create ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDWR;
-    return new NodeFile(file, fs.openSync(file, flags, 0o644));
+    return new NodeFile(file, fs.openSync(file, flags, 0o644), this.options.durable);
   }
 
   exists(file: string): boolean {
@@ -101,6 +108,7 @@ export class NodeFileSystem implements FileSystem {
   }
 
   syncDir(dir: string): void {
+    if (!this.options.durable) return;
     const fd = fs.openSync(dir, fs.constants.O_RDONLY);
     try {
       fs.fsyncSync(fd);

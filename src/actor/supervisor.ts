@@ -1,0 +1,469 @@
+import * as Comlink from 'comlink';
+import { EventEmitter } from 'node:events';
+import * as path from 'node:path';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { NodeRefusal, NodeStatus, ProposeOutcome, RaftNodeLimits, ReadOutcome } from '../node/raft-node.js';
+import type { NodeId, Role } from '../raft/types.js';
+import { NO_FAULTS, validateFaults, type LinkFaults } from '../transport/link-faults.js';
+import { portEndpoint } from './comlink-endpoint.js';
+import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
+import type { CoreSettings, NodeControl, NodeStartup, WorkerReport } from './types.js';
+
+export type NodeState = 'starting' | 'running' | 'paused' | 'killed' | 'restarting' | 'failed' | 'stopped';
+
+export interface SupervisorOptions {
+  readonly nodes: number;
+  /** Parent folder; each node gets `<dataDir>/<id>`. */
+  readonly dataDir: string;
+  /** False: no fsync (for --memory clusters, whose dataDir is in /dev/shm). */
+  readonly durable: boolean;
+  readonly tickMs: number;
+  readonly core: CoreSettings;
+  readonly limits: Partial<RaftNodeLimits>;
+  readonly restart: Partial<RestartPolicyOptions>;
+  /** How long a node may take to report READY. */
+  readonly startTimeoutMs: number;
+  readonly log: (line: string) => void;
+}
+
+export const SUPERVISOR_DEFAULTS: Omit<SupervisorOptions, 'nodes' | 'dataDir'> = {
+  durable: true,
+  tickMs: 10,
+  // Elections after 150-300 ms of silence, heartbeats every 30 ms.
+  core: { electionTicks: 15, heartbeatTicks: 3 },
+  limits: {},
+  restart: {},
+  startTimeoutMs: 30_000,
+  log: () => {},
+};
+
+/** The most nodes a cluster may have. */
+export const CLUSTER_NODES_MAX = 9;
+
+export interface ClusterNodeStatus {
+  readonly id: NodeId;
+  readonly status: NodeState;
+  readonly raft: NodeStatus | null;
+}
+
+export interface SupervisorEvents {
+  leader: [leader: NodeId | null, term: number];
+  'node-state': [id: NodeId, state: NodeState, reason: string];
+}
+
+interface ManagedNode {
+  readonly id: NodeId;
+  state: NodeState;
+  worker: Worker | null;
+  control: Comlink.Remote<NodeControl> | null;
+  controlPort: MessagePort | null;
+  /** Set before a deliberate terminate, so the exit is not taken for a crash. */
+  expectingExit: boolean;
+  role: Role;
+  term: number;
+  crashOnStart: string | null;
+  readonly policy: RestartPolicy;
+  restartTimer: NodeJS.Timeout | null;
+}
+
+const ENTRY = resolveWorkerEntry();
+
+function resolveWorkerEntry(): { url: URL; data: Record<string, string> } {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    // Running from source (tests, tsx): a small JS entry registers tsx, then loads the TypeScript worker.
+    return { url: new URL('../../workers/ts-entry.mjs', here), data: { __entry: new URL('../../workers/raft-node.worker.ts', here).href } };
+  }
+  return { url: new URL('../../workers/raft-node.worker.js', here), data: {} };
+}
+
+/**
+ * Spawns each Raft node as a worker-thread actor, wires a MessageChannel between every pair, and supervises
+ * them (Erlang/OTP one-for-one): a node that crashes by itself is restarted with exponential backoff, at
+ * most `maxRestarts` times in `periodMs`, then marked failed. Kill, restart, pause and link faults are the
+ * fault-injection verbs. Every event is logged with its reason.
+ */
+export class Supervisor extends EventEmitter<SupervisorEvents> {
+  readonly options: SupervisorOptions;
+  readonly ids: readonly NodeId[];
+  private readonly nodes = new Map<NodeId, ManagedNode>();
+  /** "from>to" -> faults on that directed link. */
+  private readonly faults = new Map<string, LinkFaults>();
+  private leader: { id: NodeId; term: number } | null = null;
+  private stopping = false;
+
+  constructor(options: Partial<SupervisorOptions> & Pick<SupervisorOptions, 'nodes' | 'dataDir'>) {
+    super();
+    this.options = { ...SUPERVISOR_DEFAULTS, ...options };
+    const count = this.options.nodes;
+    if (!Number.isInteger(count) || count < 1 || count > CLUSTER_NODES_MAX) {
+      throw new RangeError(`nodes must be an integer from 1 to ${CLUSTER_NODES_MAX}, got ${count}`);
+    }
+    this.ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
+    for (const id of this.ids) {
+      this.nodes.set(id, {
+        id, state: 'stopped', worker: null, control: null, controlPort: null, expectingExit: false,
+        role: 'follower', term: 0, crashOnStart: null, policy: new RestartPolicy(this.options.restart), restartTimer: null,
+      });
+    }
+  }
+
+  /** Starts every node at once over a full mesh of channels made up front. */
+  async start(): Promise<void> {
+    const mesh = new Map<NodeId, Record<NodeId, MessagePort>>(this.ids.map((id) => [id, {}]));
+    for (const [i, a] of this.ids.entries()) {
+      for (const b of this.ids.slice(i + 1)) {
+        const channel = new MessageChannel();
+        (mesh.get(a) as Record<NodeId, MessagePort>)[b] = channel.port1;
+        (mesh.get(b) as Record<NodeId, MessagePort>)[a] = channel.port2;
+      }
+    }
+    await Promise.all(this.ids.map((id) => this.spawn(this.node(id), mesh.get(id) ?? {})));
+  }
+
+  get leaderId(): NodeId | null {
+    return this.leader?.id ?? null;
+  }
+
+  get leaderTerm(): number {
+    return this.leader?.term ?? 0;
+  }
+
+  stateOf(id: NodeId): NodeState {
+    return this.node(id).state;
+  }
+
+  /** Abrupt kill (worker.terminate): what was not fsynced may be gone. */
+  async kill(id: NodeId): Promise<void> {
+    const node = this.node(id);
+    if (node.state === 'killed' || node.state === 'stopped') return;
+    this.cancelRestart(node);
+    await this.terminate(node);
+    this.setState(node, 'killed', 'killed on request');
+  }
+
+  /** A new worker with the same id and data: it recovers from disk and catches up. */
+  async restart(id: NodeId): Promise<void> {
+    const node = this.node(id);
+    this.cancelRestart(node);
+    if (node.worker !== null) await this.terminate(node);
+    node.policy.reset();
+    await this.spawn(node);
+  }
+
+  async pause(id: NodeId): Promise<void> {
+    const node = this.node(id);
+    if (node.state !== 'running' || node.control === null) return;
+    await node.control.pause();
+    this.setState(node, 'paused', 'paused on request');
+    this.updateRole(node, node.role === 'leader' ? 'follower' : node.role, node.term, true);
+  }
+
+  async resume(id: NodeId): Promise<void> {
+    const node = this.node(id);
+    if (node.state !== 'paused' || node.control === null) return;
+    await node.control.resume();
+    this.setState(node, 'running', 'resumed on request');
+  }
+
+  /** Sets faults on the directed links from `from` (default all) to `to` (default all). */
+  async setLinkFaults(target: { from?: NodeId; to?: NodeId }, faults: Partial<LinkFaults>): Promise<void> {
+    const valid = validateFaults(faults);
+    const updates: Promise<void>[] = [];
+    for (const from of target.from === undefined ? this.ids : [this.checkId(target.from)]) {
+      for (const to of target.to === undefined ? this.ids : [this.checkId(target.to)]) {
+        if (from === to) continue;
+        const current = this.faults.get(`${from}>${to}`) ?? NO_FAULTS;
+        updates.push(this.applyFaults(from, to, { ...valid, cut: current.cut || valid.cut }));
+      }
+    }
+    await Promise.all(updates);
+  }
+
+  /** Nodes in different groups cannot talk; a node in no group is cut off from every other. */
+  async partition(groups: readonly (readonly NodeId[])[]): Promise<void> {
+    const groupOf = new Map<NodeId, number>();
+    groups.forEach((group, i) => group.forEach((id) => groupOf.set(this.checkId(id), i)));
+    const updates: Promise<void>[] = [];
+    for (const from of this.ids) {
+      for (const to of this.ids) {
+        if (from === to) continue;
+        const a = groupOf.get(from);
+        const cut = a === undefined || a !== groupOf.get(to);
+        const current = this.faults.get(`${from}>${to}`) ?? NO_FAULTS;
+        updates.push(this.applyFaults(from, to, { ...current, cut }));
+      }
+    }
+    await Promise.all(updates);
+    this.options.log(`partition ${groups.map((g) => `[${g.join(',')}]`).join(' ')}`);
+  }
+
+  /** Removes every partition and link fault. */
+  async heal(): Promise<void> {
+    const updates: Promise<void>[] = [];
+    for (const key of [...this.faults.keys()]) {
+      const [from, to] = key.split('>') as [NodeId, NodeId];
+      updates.push(this.applyFaults(from, to, NO_FAULTS));
+    }
+    await Promise.all(updates);
+    this.faults.clear();
+    this.options.log('healed all links');
+  }
+
+  /** Proposes commands through the current leader, following leader hints; refusals come back typed. */
+  async propose(commands: Uint8Array[], options: { timeoutMs?: number } = {}): Promise<ProposeOutcome> {
+    return this.viaLeader<ProposeOutcome>((control) => control.propose(commands), options.timeoutMs ?? 5_000);
+  }
+
+  /** A linearizable read through the leader. */
+  async read(query: unknown = null, options: { timeoutMs?: number } = {}): Promise<ReadOutcome> {
+    return this.viaLeader<ReadOutcome>((control) => control.read(query), options.timeoutMs ?? 5_000);
+  }
+
+  async transferLeadership(to: NodeId): Promise<{ ok: true } | NodeRefusal> {
+    this.checkId(to);
+    const leader = this.leader === null ? null : this.node(this.leader.id);
+    if (leader?.control == null) {
+      return { ok: false, code: 'NOT_LEADER', message: 'no leader known', leaderId: null, definite: true };
+    }
+    return leader.control.transferLeadership(to);
+  }
+
+  control(id: NodeId): Comlink.Remote<NodeControl> | null {
+    return this.node(id).control;
+  }
+
+  /** Test hook: makes the next starts of `id` throw `reason` (null: start normally again). */
+  setCrashOnStart(id: NodeId, reason: string | null): void {
+    this.node(id).crashOnStart = reason;
+  }
+
+  async status(): Promise<ClusterNodeStatus[]> {
+    return Promise.all(this.ids.map(async (id) => {
+      const node = this.node(id);
+      let raft: NodeStatus | null = null;
+      if ((node.state === 'running' || node.state === 'paused') && node.control !== null) {
+        raft = await withTimeout(node.control.status(), 2_000).catch(() => null);
+      }
+      return { id, status: node.state, raft };
+    }));
+  }
+
+  /** Clean shutdown: every node syncs and closes its log, then its worker ends. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.nodes.values()].map(async (node) => {
+      this.cancelRestart(node);
+      if (node.control !== null && (node.state === 'running' || node.state === 'paused')) {
+        await withTimeout(node.control.shutdown(), 5_000).catch(() => undefined);
+      }
+      await this.terminate(node);
+      node.state = 'stopped';
+    }));
+  }
+
+  // -------------------------------------------------------------------------
+
+  private node(id: NodeId): ManagedNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new RangeError(`unknown node ${id}; nodes are ${this.ids.join(', ')}`);
+    return node;
+  }
+
+  private checkId(id: NodeId): NodeId {
+    return this.node(id).id;
+  }
+
+  /**
+   * Starts one node's worker. `mesh` holds its ports when the whole cluster starts together; otherwise
+   * (a restart) it gets a new channel with every peer that is up, whose end is handed over once it is READY.
+   */
+  private async spawn(node: ManagedNode, mesh: Record<NodeId, MessagePort> | null = null): Promise<void> {
+    this.setState(node, 'starting', 'spawning worker');
+    const peers: Record<NodeId, MessagePort> = { ...mesh };
+    const peerPorts: [ManagedNode, MessagePort][] = [];
+    if (mesh === null) {
+      for (const peer of this.nodes.values()) {
+        if (peer.id === node.id || peer.control === null || (peer.state !== 'running' && peer.state !== 'paused')) continue;
+        const channel = new MessageChannel();
+        peers[peer.id] = channel.port1;
+        peerPorts.push([peer, channel.port2]);
+      }
+    }
+    const transfer: MessagePort[] = Object.values(peers);
+    const control = new MessageChannel();
+    transfer.push(control.port1);
+    const faults: Record<NodeId, LinkFaults> = {};
+    for (const to of this.ids) {
+      const f = this.faults.get(`${node.id}>${to}`);
+      if (f !== undefined) faults[to] = f;
+    }
+    const startup: NodeStartup = {
+      id: node.id,
+      voters: this.ids,
+      dataDir: path.join(this.options.dataDir, node.id),
+      durable: this.options.durable,
+      tickMs: this.options.tickMs,
+      core: this.options.core,
+      limits: this.options.limits,
+      peers,
+      control: control.port1,
+      faults,
+      crashOnStart: node.crashOnStart,
+    };
+    const worker = new Worker(ENTRY.url, { workerData: { ...startup, ...ENTRY.data }, transferList: transfer, stdout: false, stderr: false });
+    node.worker = worker;
+    node.expectingExit = false;
+    node.controlPort = control.port2;
+    node.control = Comlink.wrap<NodeControl>(portEndpoint(control.port2));
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${node.id} did not report READY within ${this.options.startTimeoutMs} ms`)), this.options.startTimeoutMs);
+      worker.on('message', (report: WorkerReport) => {
+        if (report.type === 'ready') {
+          clearTimeout(timer);
+          resolve();
+        } else if (report.type === 'start-failed') {
+          clearTimeout(timer);
+          reject(new Error(`${report.code}: ${report.message}`));
+        } else this.onEvent(node, report);
+      });
+      worker.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      worker.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`worker exited with code ${code} before READY`));
+      });
+    });
+    worker.on('error', (error) => this.onCrash(node, worker, `uncaught ${error.name}: ${error.message}`));
+    worker.on('exit', (code) => this.onCrash(node, worker, `worker exited with code ${code}`));
+    try {
+      await ready;
+    } catch (error) {
+      this.onCrash(node, worker, `start failed: ${(error as Error).message}`);
+      return;
+    }
+    // The peers that are up get their end of the new channels.
+    await Promise.all(peerPorts.map(async ([peer, port]) => {
+      if (peer.control === null) {
+        port.close();
+        return;
+      }
+      await peer.control.connectPeer(node.id, Comlink.transfer(port, [port as unknown as never])).catch(() => port.close());
+    }));
+    this.setState(node, 'running', 'started');
+  }
+
+  private onEvent(node: ManagedNode, report: WorkerReport): void {
+    if (report.type !== 'event') return;
+    const event = report.event;
+    if (event.type === 'role') this.updateRole(node, event.role, event.term, false);
+  }
+
+  private updateRole(node: ManagedNode, role: Role, term: number, synthetic: boolean): void {
+    node.role = role;
+    node.term = term;
+    if (role === 'leader' && !synthetic) {
+      if (this.leader === null || term > this.leader.term || (term === this.leader.term && this.leader.id !== node.id)) {
+        this.leader = { id: node.id, term };
+        this.options.log(`leader ${node.id} (term ${term})`);
+        this.emit('leader', node.id, term);
+      }
+    } else if (this.leader?.id === node.id) {
+      this.leader = null;
+      this.emit('leader', null, term);
+    }
+  }
+
+  /** The worker died on its own: restart by policy, or give up and mark the node failed. */
+  private onCrash(node: ManagedNode, worker: Worker, reason: string): void {
+    if (node.worker !== worker) return; // an old incarnation
+    if (node.expectingExit || this.stopping) return;
+    node.expectingExit = true;
+    node.worker = null;
+    node.control = null;
+    node.controlPort?.close();
+    node.controlPort = null;
+    void worker.terminate();
+    this.updateRole(node, 'follower', node.term, true);
+    const decision = node.policy.onCrash(Date.now());
+    if (decision.kind === 'give-up') {
+      this.setState(node, 'failed', `${reason}; ${decision.reason}`);
+      return;
+    }
+    this.setState(node, 'restarting', `${reason}; restart in ${decision.delayMs} ms`);
+    node.restartTimer = setTimeout(() => {
+      node.restartTimer = null;
+      void this.spawn(node);
+    }, decision.delayMs);
+  }
+
+  private cancelRestart(node: ManagedNode): void {
+    if (node.restartTimer !== null) clearTimeout(node.restartTimer);
+    node.restartTimer = null;
+  }
+
+  private async terminate(node: ManagedNode): Promise<void> {
+    const worker = node.worker;
+    node.expectingExit = true;
+    node.worker = null;
+    node.control = null;
+    node.controlPort?.close();
+    node.controlPort = null;
+    this.updateRole(node, 'follower', node.term, true);
+    if (worker !== null) await worker.terminate();
+  }
+
+  private async applyFaults(from: NodeId, to: NodeId, faults: LinkFaults): Promise<void> {
+    this.faults.set(`${from}>${to}`, faults);
+    const node = this.node(from);
+    if (node.control !== null) await node.control.setLinkFaults(to, faults).catch(() => undefined);
+  }
+
+  private setState(node: ManagedNode, state: NodeState, reason: string): void {
+    node.state = state;
+    this.options.log(`${node.id} ${state}: ${reason}`);
+    this.emit('node-state', node.id, state, reason);
+  }
+
+  private async viaLeader<T extends ProposeOutcome | ReadOutcome>(call: (control: Comlink.Remote<NodeControl>) => Promise<T>, timeoutMs: number): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let hint: NodeId | null = this.leader?.id ?? null;
+    let last: T | null = null;
+    while (Date.now() < deadline) {
+      const target = hint !== null ? this.nodes.get(hint) : undefined;
+      if (target?.control != null && target.state === 'running') {
+        const outcome = await withTimeout(call(target.control), Math.max(1, deadline - Date.now())).catch(() => null);
+        if (outcome === null) break;
+        if (outcome.ok || !outcome.definite || (outcome.code !== 'NOT_LEADER' && outcome.code !== 'TRANSFER_IN_PROGRESS')) return outcome;
+        last = outcome;
+        hint = outcome.leaderId;
+      } else {
+        hint = this.leader?.id ?? null;
+      }
+      if (hint === null || hint === target?.id) await delay(20);
+    }
+    return last ?? ({ ok: false, code: 'NOT_LEADER', message: 'no leader within the timeout', leaderId: null, definite: false } as T);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}

@@ -1,0 +1,88 @@
+import * as Comlink from 'comlink';
+import * as path from 'node:path';
+import type { MessagePort } from 'node:worker_threads';
+import { portEndpoint } from '../actor/comlink-endpoint.js';
+import type { NodeControl, NodeStartup, WorkerReport } from '../actor/types.js';
+import { SeededRandom } from '../raft/random.js';
+import type { Message, NodeId } from '../raft/types.js';
+import { DiskStorage } from '../storage/disk-storage.js';
+import { StorageError } from '../storage/errors.js';
+import { NodeFileSystem } from '../storage/file-system.js';
+import type { StateMachine } from './state-machine.js';
+import { CounterStateMachine } from './state-machine.js';
+import { PeerLink } from '../transport/peer-link.js';
+import { RaftNode, type NodeEvent } from './raft-node.js';
+
+/**
+ * Runs one Raft node inside a worker thread: opens its storage, connects its peer links, exposes its
+ * control plane, and reports READY. Any error at start is reported with its code before the worker exits.
+ */
+export function runNodeWorker(startup: NodeStartup, parent: MessagePort, makeStateMachine: () => StateMachine = () => new CounterStateMachine()): void {
+  const report = (message: WorkerReport): void => parent.postMessage(message);
+  if (startup.crashOnStart !== null) throw new Error(startup.crashOnStart);
+  let storage: DiskStorage;
+  try {
+    storage = DiskStorage.open(new NodeFileSystem({ durable: startup.durable }), path.resolve(startup.dataDir), {
+      initialMembership: { voters: startup.voters },
+      log: (message) => console.error(`[${startup.id}] ${message}`),
+    });
+  } catch (error) {
+    const code = error instanceof StorageError ? error.code : 'NODE_START_FAILED';
+    report({ type: 'start-failed', code, message: (error as Error).message });
+    return;
+  }
+  const links = new Map<NodeId, PeerLink>();
+  const host = {
+    send(message: Message): void {
+      links.get(message.to)?.send(message);
+    },
+    flush(): void {
+      for (const link of links.values()) link.flush();
+    },
+    emit(event: NodeEvent): void {
+      report({ type: 'event', event });
+    },
+  };
+  const seed = Number.parseInt(startup.id.replace(/\D/g, ''), 10) * 7919 + Date.now();
+  const node = new RaftNode(
+    { core: { ...startup.core, id: startup.id, random: new SeededRandom(seed) }, limits: startup.limits },
+    storage,
+    makeStateMachine(),
+    host,
+  );
+  const connect = (peer: NodeId, port: MessagePort): void => {
+    links.get(peer)?.close();
+    const link = new PeerLink(peer, port, (messages) => node.receive(messages), (error) => {
+      console.error(`[${startup.id}] bad frame from ${peer}: ${error.message}`);
+    });
+    const faults = startup.faults[peer];
+    if (faults !== undefined) link.setFaults(faults);
+    links.set(peer, link);
+  };
+  for (const [peer, port] of Object.entries(startup.peers)) connect(peer, port);
+
+  const control: NodeControl = {
+    status: () => node.status(),
+    propose: (commands) => node.propose(commands),
+    read: (query) => node.read(query),
+    readStale: (query) => node.readStale(query),
+    transferLeadership: (to) => node.transferLeadership(to),
+    pause: () => node.pause(),
+    resume: () => node.resume(),
+    setLinkFaults: (peer, faults) => links.get(peer)?.setFaults(faults),
+    connectPeer: (peer, port) => connect(peer, port),
+    snapshotNow: () => node.snapshotNow(),
+    crash: (reason) => {
+      setImmediate(() => {
+        throw new Error(reason);
+      });
+    },
+    shutdown: () => {
+      node.stop();
+      for (const link of links.values()) link.close();
+    },
+  };
+  Comlink.expose(control, portEndpoint(startup.control));
+  node.start(startup.tickMs);
+  report({ type: 'ready' });
+}

@@ -1,0 +1,391 @@
+import { RaftCore, type RaftStatus } from '../raft/raft.js';
+import type { RaftOptionsInput } from '../raft/config.js';
+import type { Entry, Message, NodeId, PersistedPosition, Ready, Role, Snapshot } from '../raft/types.js';
+import type { RaftStorage } from '../storage/types.js';
+import { readAllSnapshot } from '../storage/snapshot-store.js';
+import type { StateMachine } from './state-machine.js';
+
+/** Limits of the node actor. */
+export interface RaftNodeLimits {
+  /** Messages waiting in the mailbox; beyond, new ones are dropped (like a full socket buffer). */
+  readonly mailboxDepthMax: number;
+  /** Messages stepped per turn before the node yields its event loop (timers, I/O, control calls). */
+  readonly mailboxBatchMax: number;
+  /** Take a snapshot once this many entries were applied since the last one. */
+  readonly snapshotEveryEntries: number;
+  /** Ticks that may pile up while the event loop was busy; more are dropped (time is not replayed). */
+  readonly pendingTicksMax: number;
+}
+
+export const NODE_LIMITS_DEFAULTS: RaftNodeLimits = {
+  mailboxDepthMax: 100_000,
+  mailboxBatchMax: 1024,
+  snapshotEveryEntries: 10_000,
+  pendingTicksMax: 3,
+};
+
+/** Errors that reach clients cross ports as { code, message }. `definite` says the command surely did not happen. */
+export interface NodeRefusal {
+  readonly ok: false;
+  readonly code: 'NOT_LEADER' | 'TRANSFER_IN_PROGRESS' | 'QUEUE_FULL' | 'TOO_LARGE' | 'PROPOSAL_DROPPED' | 'NODE_STOPPED';
+  readonly message: string;
+  readonly leaderId: NodeId | null;
+  readonly definite: boolean;
+}
+
+export type ProposeOutcome = { readonly ok: true; readonly index: number; readonly results: readonly unknown[] } | NodeRefusal;
+export type ReadOutcome = { readonly ok: true; readonly index: number; readonly value: unknown } | NodeRefusal;
+
+export type NodeEvent =
+  | { readonly type: 'role'; readonly id: NodeId; readonly role: Role; readonly leaderId: NodeId | null; readonly term: number }
+  | { readonly type: 'snapshot'; readonly id: NodeId; readonly index: number };
+
+/** What the node needs from where it runs: a worker (MessagePorts, timers) or a test harness. */
+export interface NodeHost {
+  send(message: Message): void;
+  /** End of a turn: post everything queued to peers. */
+  flush(): void;
+  emit(event: NodeEvent): void;
+}
+
+export interface NodeStatus extends RaftStatus {
+  readonly paused: boolean;
+  readonly mailboxDepth: number;
+  readonly mailboxDropped: number;
+  readonly storage: RaftStorage['kind'];
+}
+
+interface ProposalWaiter {
+  readonly term: number;
+  readonly firstIndex: number;
+  readonly count: number;
+  readonly results: unknown[];
+  readonly resolve: (outcome: ProposeOutcome) => void;
+}
+
+interface ReadWaiter {
+  readonly query: unknown;
+  index: number;
+  readonly resolve: (outcome: ReadOutcome) => void;
+}
+
+interface PendingPersist {
+  /** Durable once the sync numbered `seq` completed. */
+  readonly seq: number;
+  readonly afterPersist: readonly Message[];
+  readonly position: PersistedPosition | null;
+}
+
+/**
+ * The Raft node actor (after RabbitMQ's ra): a mailbox drained in batches and a thin shell that feeds the
+ * pure core and carries out its Ready: send, write, sync (group commit, completing later as an event),
+ * apply, answer. Nothing here blocks for long: fsync runs in the thread pool while the node keeps working.
+ */
+export class RaftNode {
+  readonly id: NodeId;
+  readonly core: RaftCore;
+  private readonly limits: RaftNodeLimits;
+  private mailbox: Message[] = [];
+  private mailboxHead = 0;
+  private mailboxDropped = 0;
+  private pendingTicks = 0;
+  private drainScheduled = false;
+  private paused = false;
+  private stopped = false;
+  private ticker: NodeJS.Timeout | null = null;
+  private writeSeq = 0;
+  private durableSeq = 0;
+  private persistQueue: PendingPersist[] = [];
+  private appliedIndex: number;
+  private proposals = new Map<number, ProposalWaiter>();
+  private reads = new Map<number, ReadWaiter>();
+  private readsAwaitingApply: ReadWaiter[] = [];
+  private nextReadContext = 1;
+  private role: Role = 'follower';
+  private fatal: Error | null = null;
+  private resumeWaiters: (() => void)[] = [];
+
+  constructor(
+    options: { readonly core: RaftOptionsInput; readonly limits?: Partial<RaftNodeLimits> },
+    private readonly storage: RaftStorage,
+    private readonly stateMachine: StateMachine,
+    private readonly host: NodeHost,
+  ) {
+    this.limits = { ...NODE_LIMITS_DEFAULTS, ...options.limits };
+    this.id = options.core.id;
+    const boot = storage.boot;
+    this.core = new RaftCore(options.core, boot);
+    this.appliedIndex = boot.snapshot?.meta.index ?? 0;
+    if (boot.snapshot !== null) this.stateMachine.restore(readAllSnapshot(boot.snapshot));
+  }
+
+  /** Starts the tick timer. */
+  start(tickMs: number): void {
+    this.ticker = setInterval(() => {
+      if (this.paused || this.stopped) return;
+      if (this.pendingTicks < this.limits.pendingTicksMax) this.pendingTicks++;
+      this.scheduleDrain();
+    }, tickMs);
+    this.scheduleDrain();
+  }
+
+  /** A batch of messages from a peer. */
+  receive(messages: readonly Message[]): void {
+    if (this.stopped) return;
+    const room = this.limits.mailboxDepthMax - (this.mailbox.length - this.mailboxHead);
+    if (room < messages.length) this.mailboxDropped += messages.length - Math.max(0, room);
+    for (let i = 0; i < Math.min(room, messages.length); i++) this.mailbox.push(messages[i] as Message);
+    this.scheduleDrain();
+  }
+
+  async propose(commands: readonly Uint8Array[]): Promise<ProposeOutcome> {
+    await this.whilePaused();
+    if (this.stopped) return this.refusal('NODE_STOPPED', 'node is not running', true);
+    const result = this.core.propose(commands);
+    if (!result.ok) return this.refusalFrom(result.reason);
+    this.scheduleDrain();
+    return new Promise((resolve) => {
+      this.proposals.set(result.firstIndex + commands.length - 1, {
+        term: result.term, firstIndex: result.firstIndex, count: commands.length, results: [], resolve,
+      });
+    });
+  }
+
+  /** A linearizable read (ReadIndex): answered from the state machine once it has applied the read index. */
+  async read(query: unknown): Promise<ReadOutcome> {
+    await this.whilePaused();
+    if (this.stopped) return this.refusal('NODE_STOPPED', 'node is not running', true);
+    const context = this.nextReadContext++;
+    const result = this.core.readIndex(context);
+    if (!result.ok) return this.refusalFrom(result.reason);
+    this.scheduleDrain();
+    return new Promise((resolve) => this.reads.set(context, { query, index: 0, resolve }));
+  }
+
+  /** A read from whatever this node has applied: fast, possibly stale. */
+  readStale(query: unknown): ReadOutcome {
+    return { ok: true, index: this.appliedIndex, value: this.stateMachine.query(query) };
+  }
+
+  transferLeadership(to: NodeId): { ok: true } | NodeRefusal {
+    const result = this.core.transferLeadership(to);
+    this.scheduleDrain();
+    return result.ok ? result : this.refusalFrom(result.reason);
+  }
+
+  /** Like SIGSTOP or a long GC pause: no ticks, no processing; messages and client calls wait. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.pendingTicks = 0;
+    const waiting = this.resumeWaiters;
+    this.resumeWaiters = [];
+    // Queued messages are stepped before any held client call: the node first learns what happened meanwhile.
+    this.drain();
+    for (const wake of waiting) wake();
+  }
+
+  private whilePaused(): Promise<void> {
+    if (!this.paused) return Promise.resolve();
+    return new Promise((resolve) => this.resumeWaiters.push(resolve));
+  }
+
+  snapshotNow(): number {
+    this.takeSnapshot();
+    return this.core.log.snapshotIndex;
+  }
+
+  status(): NodeStatus {
+    return {
+      ...this.core.status(),
+      appliedIndex: this.appliedIndex,
+      paused: this.paused,
+      mailboxDepth: this.mailbox.length - this.mailboxHead,
+      mailboxDropped: this.mailboxDropped,
+      storage: this.storage.kind,
+    };
+  }
+
+  /** Clean shutdown: nothing more is processed, the log is synced and closed. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker !== null) clearInterval(this.ticker);
+    this.failAll('NODE_STOPPED', 'node stopped');
+    for (const wake of this.resumeWaiters) wake();
+    this.storage.syncNow();
+    this.storage.close();
+  }
+
+  // -------------------------------------------------------------------------
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled || this.stopped) return;
+    this.drainScheduled = true;
+    setImmediate(() => this.drain());
+  }
+
+  /** One turn: ticks, a bounded batch of messages, completed syncs, then everything the core asks for. */
+  private drain(): void {
+    this.drainScheduled = false;
+    if (this.fatal !== null) throw this.fatal;
+    if (this.paused || this.stopped) return;
+    for (; this.pendingTicks > 0; this.pendingTicks--) this.core.tick();
+    const end = Math.min(this.mailbox.length, this.mailboxHead + this.limits.mailboxBatchMax);
+    for (; this.mailboxHead < end; this.mailboxHead++) this.core.step(this.mailbox[this.mailboxHead] as Message);
+    if (this.mailboxHead === this.mailbox.length) {
+      this.mailbox = [];
+      this.mailboxHead = 0;
+    }
+    this.completePersists();
+    while (this.core.hasReady()) this.handleReady(this.core.ready());
+    this.host.flush();
+    if (this.mailboxHead < this.mailbox.length) this.scheduleDrain();
+  }
+
+  private handleReady(ready: Ready): void {
+    if (ready.softState !== null) this.onSoftState(ready.softState.role, ready.softState.leaderId, ready.softState.term);
+    for (const message of ready.messages) this.host.send(message);
+    if (ready.snapshot !== null) this.installSnapshot(ready.snapshot);
+    const writes = ready.snapshot !== null || ready.hardState !== null || ready.entries.length > 0;
+    if (writes) this.storage.write({ snapshot: ready.snapshot, hardState: ready.hardState, entries: ready.entries });
+    const last = ready.entries[ready.entries.length - 1];
+    const position: PersistedPosition | null =
+      last !== undefined ? { index: last.index, term: last.term } : ready.snapshot !== null ? { index: ready.snapshot.meta.index, term: ready.snapshot.meta.term } : null;
+    if (writes) {
+      const seq = ++this.writeSeq;
+      this.persistQueue.push({ seq, afterPersist: ready.messagesAfterPersist, position });
+      // Group commit: syncs requested while one runs share the next fdatasync (see DiskStorage.sync).
+      this.storage.sync().then(
+        () => {
+          if (seq > this.durableSeq) this.durableSeq = seq;
+          this.scheduleDrain();
+        },
+        (error: unknown) => {
+          // An fsync error is never retried (the page cache may have dropped the data): crash, recover from disk.
+          this.fatal = error instanceof Error ? error : new Error(String(error));
+          this.scheduleDrain();
+        },
+      );
+    } else if (this.persistQueue.length > 0) {
+      // Nothing to write, but these messages may promise entries of an earlier batch: wait for it.
+      this.persistQueue.push({ seq: this.writeSeq, afterPersist: ready.messagesAfterPersist, position: null });
+    } else {
+      for (const message of ready.messagesAfterPersist) this.host.send(message);
+    }
+    for (const entry of ready.committedEntries) this.apply(entry);
+    for (const readState of ready.readStates) {
+      const waiter = this.reads.get(readState.context);
+      if (waiter === undefined) continue;
+      this.reads.delete(readState.context);
+      waiter.index = readState.index;
+      this.readsAwaitingApply.push(waiter);
+    }
+    this.serveReads();
+  }
+
+  private completePersists(): void {
+    while (this.persistQueue.length > 0) {
+      const head = this.persistQueue[0] as PendingPersist;
+      if (head.seq > this.durableSeq) break;
+      this.persistQueue.shift();
+      for (const message of head.afterPersist) this.host.send(message);
+      if (head.position !== null) this.core.persisted(head.position);
+    }
+  }
+
+  private apply(entry: Entry): void {
+    this.appliedIndex = entry.index;
+    const result = entry.type === 'command' ? this.stateMachine.apply(entry) : null;
+    this.settleProposal(entry, result);
+    if (entry.index - this.core.log.snapshotIndex >= this.limits.snapshotEveryEntries) this.takeSnapshot();
+  }
+
+  private settleProposal(entry: Entry, result: unknown): void {
+    if (this.proposals.size === 0) return;
+    for (const [lastIndex, waiter] of this.proposals) {
+      if (entry.index < waiter.firstIndex || entry.index > lastIndex) continue;
+      if (entry.term !== waiter.term) {
+        // Another leader's entry took this index: the proposal was never applied and never will be.
+        this.proposals.delete(lastIndex);
+        waiter.resolve(this.refusal('PROPOSAL_DROPPED', `entry ${entry.index} went to another leader's command`, true));
+        return;
+      }
+      waiter.results.push(result);
+      if (entry.index === lastIndex) {
+        this.proposals.delete(lastIndex);
+        waiter.resolve({ ok: true, index: waiter.firstIndex, results: waiter.results });
+      }
+      return;
+    }
+  }
+
+  private serveReads(): void {
+    if (this.readsAwaitingApply.length === 0) return;
+    const waiting: ReadWaiter[] = [];
+    for (const waiter of this.readsAwaitingApply) {
+      if (waiter.index <= this.appliedIndex) {
+        waiter.resolve({ ok: true, index: this.appliedIndex, value: this.stateMachine.query(waiter.query) });
+      } else waiting.push(waiter);
+    }
+    this.readsAwaitingApply = waiting;
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    this.stateMachine.restore(snapshot.data);
+    this.appliedIndex = snapshot.meta.index;
+    this.serveReads();
+  }
+
+  private takeSnapshot(): void {
+    const index = this.appliedIndex;
+    if (index <= this.core.log.snapshotIndex) return;
+    const term = this.core.log.termAt(index);
+    if (term === undefined) return;
+    const source = this.storage.saveSnapshot({
+      meta: { index, term, membership: this.core.log.latestMembership(index).membership },
+      data: this.stateMachine.snapshot(),
+    });
+    this.core.compact(source);
+    this.host.emit({ type: 'snapshot', id: this.id, index });
+  }
+
+  private onSoftState(role: Role, leaderId: NodeId | null, term: number): void {
+    if (this.role === 'leader' && role !== 'leader') {
+      // Unconfirmed reads die with the leadership; they had no effect, so the refusal is definite.
+      for (const waiter of this.reads.values()) waiter.resolve(this.refusal('NOT_LEADER', 'leadership lost before the read was confirmed', true));
+      this.reads.clear();
+    }
+    this.role = role;
+    this.host.emit({ type: 'role', id: this.id, role, leaderId, term });
+  }
+
+  private failAll(code: NodeRefusal['code'], message: string): void {
+    for (const waiter of this.proposals.values()) waiter.resolve(this.refusal(code, message, false));
+    for (const waiter of this.reads.values()) waiter.resolve(this.refusal(code, message, true));
+    for (const waiter of this.readsAwaitingApply) waiter.resolve(this.refusal(code, message, true));
+    this.proposals.clear();
+    this.reads.clear();
+    this.readsAwaitingApply = [];
+  }
+
+  private refusalFrom(reason: string): NodeRefusal {
+    switch (reason) {
+      case 'not-leader':
+        return this.refusal('NOT_LEADER', 'this node is not the leader', true);
+      case 'transfer-in-progress':
+        return this.refusal('TRANSFER_IN_PROGRESS', 'leadership transfer in progress; retry shortly', true);
+      case 'too-large':
+        return this.refusal('TOO_LARGE', 'request exceeds a size limit', true);
+      default:
+        return this.refusal('QUEUE_FULL', `refused: ${reason}`, true);
+    }
+  }
+
+  private refusal(code: NodeRefusal['code'], message: string, definite: boolean): NodeRefusal {
+    return { ok: false, code, message, leaderId: this.core.status().leaderId, definite };
+  }
+}

@@ -1,0 +1,94 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { Message, NodeId } from '../raft/types.js';
+import { FRAME_MESSAGES_MAX, FrameDecoder, FrameEncoder } from './codec.js';
+import { isFaultFree, NO_FAULTS, type LinkFaults } from './link-faults.js';
+
+export interface LinkStats {
+  messagesSent: number;
+  messagesDropped: number;
+  framesSent: number;
+  messagesReceived: number;
+}
+
+/**
+ * One node's end of the MessagePort to one peer: outgoing messages are queued during a turn and flushed
+ * as batched frames; incoming frames are decoded and handed to `deliver`. The fault filter runs on the
+ * sending side, per message, before encoding.
+ */
+export class PeerLink {
+  private queue: Message[] = [];
+  private faults: LinkFaults = NO_FAULTS;
+  private readonly encoder = new FrameEncoder();
+  private readonly decoder = new FrameDecoder();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  readonly stats: LinkStats = { messagesSent: 0, messagesDropped: 0, framesSent: 0, messagesReceived: 0 };
+
+  constructor(
+    readonly peer: NodeId,
+    private readonly port: MessagePort,
+    deliver: (messages: Message[]) => void,
+    onBadFrame: (error: Error) => void,
+  ) {
+    port.on('message', (frame: Uint8Array) => {
+      let messages: Message[];
+      try {
+        messages = this.decoder.decode(frame);
+      } catch (error) {
+        onBadFrame(error as Error);
+        return;
+      }
+      this.stats.messagesReceived += messages.length;
+      deliver(messages);
+    });
+  }
+
+  setFaults(faults: LinkFaults): void {
+    this.faults = faults;
+  }
+
+  send(message: Message): void {
+    if (isFaultFree(this.faults)) {
+      this.queue.push(message);
+      return;
+    }
+    const faults = this.faults;
+    if (faults.cut || Math.random() < faults.drop) {
+      this.stats.messagesDropped++;
+      return;
+    }
+    const copies = Math.random() < faults.duplicate ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      const [min, max] = faults.delayMs;
+      if (max === 0) {
+        this.queue.push(message);
+        continue;
+      }
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.queue.push(message);
+        this.flush();
+      }, min + Math.random() * (max - min));
+      this.timers.add(timer);
+    }
+  }
+
+  /** Posts everything queued, FRAME_MESSAGES_MAX messages per frame, each frame transferred (no copy). */
+  flush(): void {
+    const queue = this.queue;
+    if (queue.length === 0) return;
+    this.queue = [];
+    for (let start = 0; start < queue.length; start += FRAME_MESSAGES_MAX) {
+      const batch = start === 0 && queue.length <= FRAME_MESSAGES_MAX ? queue : queue.slice(start, start + FRAME_MESSAGES_MAX);
+      const frame = this.encoder.encode(batch);
+      this.port.postMessage(frame, [frame.buffer as ArrayBuffer]);
+      this.stats.framesSent++;
+      this.stats.messagesSent += batch.length;
+    }
+  }
+
+  close(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.port.close();
+  }
+}
