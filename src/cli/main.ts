@@ -1,0 +1,34 @@
+import { CLUSTER_USAGE, parseClusterArgs, runCluster } from './cluster-command.js';
+import { UsageError } from './usage-error.js';
+
+const USAGE = `usage: raftkv <command> [options]
+commands:
+  cluster    start a local cluster of Raft nodes, each a worker-thread actor
+
+${CLUSTER_USAGE}`;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'cluster':
+        await runCluster(parseClusterArgs(rest));
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        return command === undefined ? 64 : 0;
+      default:
+        throw new UsageError(`unknown command ${command}`, USAGE);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`raftkv: ${error.message}\n${error.usage}`);
+      return error.exitCode;
+    }
+    console.error(`raftkv: ${(error as Error).stack ?? String(error)}`);
+    return 1;
+  }
+}
