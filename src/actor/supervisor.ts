@@ -21,6 +21,7 @@ export interface SupervisorOptions {
   readonly core: CoreSettings;
   readonly limits: Partial<RaftNodeLimits>;
   readonly restart: Partial<RestartPolicyOptions>;
+  readonly stateMachine: 'kv' | 'counter';
   /** How long a node may take to report READY. */
   readonly startTimeoutMs: number;
   readonly log: (line: string) => void;
@@ -33,6 +34,7 @@ export const SUPERVISOR_DEFAULTS: Omit<SupervisorOptions, 'nodes' | 'dataDir'> =
   core: { electionTicks: 15, heartbeatTicks: 3 },
   limits: {},
   restart: {},
+  stateMachine: 'kv',
   startTimeoutMs: 30_000,
   log: () => {},
 };
@@ -310,6 +312,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       control: control.port1,
       faults,
       crashOnStart: node.crashOnStart,
+      stateMachine: this.options.stateMachine,
     };
     const worker = new Worker(ENTRY.url, { workerData: { ...startup, ...ENTRY.data }, transferList: transfer, stdout: false, stderr: false });
     node.worker = worker;

@@ -22,6 +22,8 @@ export interface NodeStartup {
   /** The control plane (comlink). */
   readonly control: MessagePort;
   readonly faults: Readonly<Record<NodeId, LinkFaults>>;
+  /** What the nodes replicate: the KV store, or a bare command counter (actor tests and benchmarks). */
+  readonly stateMachine: 'kv' | 'counter';
   /** Test hook: the node throws this at start, to exercise the restart policy. */
   readonly crashOnStart: string | null;
 }

@@ -3,12 +3,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLUSTER_NODES_MAX, Supervisor } from '../actor/supervisor.js';
+import { isLoopback, startService } from '../router/service.js';
 import { UsageError } from './usage-error.js';
 
 export const CLUSTER_USAGE = `usage: raftkv cluster [options]
   --nodes N        number of Raft nodes, 1 to ${CLUSTER_NODES_MAX} (default 3)
   --data-dir DIR   where each node keeps its log and snapshots, one sub-folder per node (default ./data)
   --memory         keep nothing on disk: nodes survive their own restarts, nothing survives the cluster
+  --host HOST      address the HTTP and Redis-protocol servers bind (default 127.0.0.1)
+  --http-port P    HTTP API port (default 7379; 0 picks a free port)
+  --resp-port P    Redis-protocol port (default 6380; 0 picks a free port)
+  --admin-token T  token for the admin and fault endpoints (or RAFTKV_ADMIN_TOKEN); required off loopback
   --tick-ms MS     length of one Raft tick in milliseconds (default 10)`;
 
 export interface ClusterCommandOptions {
@@ -16,6 +21,16 @@ export interface ClusterCommandOptions {
   readonly dataDir: string;
   readonly memory: boolean;
   readonly tickMs: number;
+  readonly host: string;
+  readonly httpPort: number;
+  readonly respPort: number;
+  readonly adminToken: string | null;
+}
+
+function port(raw: string, name: string): number {
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value > 65_535) throw new UsageError(`${name} must be a port number from 0 to 65535, got ${raw}`, CLUSTER_USAGE);
+  return value;
 }
 
 export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions {
@@ -28,6 +43,10 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
         'data-dir': { type: 'string', default: './data' },
         memory: { type: 'boolean', default: false },
         'tick-ms': { type: 'string', default: '10' },
+        host: { type: 'string', default: '127.0.0.1' },
+        'http-port': { type: 'string', default: '7379' },
+        'resp-port': { type: 'string', default: '6380' },
+        'admin-token': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -41,7 +60,14 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
   }
   const tickMs = Number(values['tick-ms']);
   if (!Number.isInteger(tickMs) || tickMs < 1 || tickMs > 1000) throw new UsageError(`--tick-ms must be an integer from 1 to 1000, got ${values['tick-ms']}`, CLUSTER_USAGE);
-  return { nodes, dataDir: values['data-dir'], memory: values.memory, tickMs };
+  const adminToken = values['admin-token'] ?? process.env.RAFTKV_ADMIN_TOKEN ?? null;
+  if (!isLoopback(values.host) && (adminToken === null || adminToken.length === 0)) {
+    throw new UsageError(`--host ${values.host} is not loopback: the admin and fault endpoints need --admin-token or RAFTKV_ADMIN_TOKEN`, CLUSTER_USAGE);
+  }
+  return {
+    nodes, dataDir: values['data-dir'], memory: values.memory, tickMs, host: values.host,
+    httpPort: port(values['http-port'], '--http-port'), respPort: port(values['resp-port'], '--resp-port'), adminToken,
+  };
 }
 
 /** The cluster's identity in its data folder: a later start with another node count is refused, not mixed. */
@@ -73,11 +99,13 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
   out(options.memory
     ? `raftkv: ${options.nodes} nodes in memory (nothing survives a restart of the cluster)`
     : `raftkv: ${options.nodes} nodes, data in ${dataDir} (a write is acknowledged once a majority has fsynced it)`);
+  let service: Awaited<ReturnType<typeof startService>> | null = null;
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     out(`${signal}: stopping; every node syncs its log`);
+    await service?.close();
     await supervisor.stop();
     if (options.memory) fs.rmSync(dataDir, { recursive: true, force: true });
     out('stopped');
@@ -86,5 +114,9 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal).then(resolve));
   });
   await supervisor.start();
+  service = await startService(supervisor, { host: options.host, httpPort: options.httpPort, respPort: options.respPort, adminToken: options.adminToken });
+  const shown = (address: { address: string; port: number }): string => (address.address.includes(':') ? `[${address.address}]` : address.address) + `:${address.port}`;
+  out(`HTTP API: http://${shown(service.http)}`);
+  out(`Redis protocol: redis-cli -h ${service.resp.address} -p ${service.resp.port}`);
   await done;
 }

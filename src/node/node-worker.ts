@@ -10,6 +10,11 @@ import { StorageError } from '../storage/errors.js';
 import { NodeFileSystem } from '../storage/file-system.js';
 import type { StateMachine } from './state-machine.js';
 import { CounterStateMachine } from './state-machine.js';
+import { KvStateMachine } from '../kv/kv-state-machine.js';
+
+function makeStateMachine(kind: NodeStartup['stateMachine']): StateMachine {
+  return kind === 'kv' ? new KvStateMachine() : new CounterStateMachine();
+}
 import { PeerLink } from '../transport/peer-link.js';
 import { RaftNode, type NodeEvent } from './raft-node.js';
 
@@ -17,7 +22,7 @@ import { RaftNode, type NodeEvent } from './raft-node.js';
  * Runs one Raft node inside a worker thread: opens its storage, connects its peer links, exposes its
  * control plane, and reports READY. Any error at start is reported with its code before the worker exits.
  */
-export function runNodeWorker(startup: NodeStartup, parent: MessagePort, makeStateMachine: () => StateMachine = () => new CounterStateMachine()): void {
+export function runNodeWorker(startup: NodeStartup, parent: MessagePort): void {
   const report = (message: WorkerReport): void => parent.postMessage(message);
   if (startup.crashOnStart !== null) throw new Error(startup.crashOnStart);
   let storage: DiskStorage;
@@ -47,7 +52,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, makeSta
   const node = new RaftNode(
     { core: { ...startup.core, id: startup.id, random: new SeededRandom(seed) }, limits: startup.limits },
     storage,
-    makeStateMachine(),
+    makeStateMachine(startup.stateMachine),
     host,
   );
   const connect = (peer: NodeId, port: MessagePort): void => {

@@ -26,7 +26,7 @@ export interface TestCluster {
 export async function startCluster(options: Partial<SupervisorOptions> & { nodes: number }): Promise<TestCluster> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-it-'));
   const log: string[] = [];
-  const supervisor = new Supervisor({ dataDir, log: (line) => log.push(line), ...options });
+  const supervisor = new Supervisor({ dataDir, log: (line) => log.push(line), stateMachine: 'counter', ...options });
   await supervisor.start();
   return {
     supervisor,

@@ -1,0 +1,313 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Supervisor } from '../actor/supervisor.js';
+import type { KvItem, KvQueryResult, KvResult } from '../kv/commands.js';
+import type { NodeId } from '../raft/types.js';
+import { ERRORS, apiError, type ApiError, type ErrorCode } from './errors.js';
+import type { Limits } from './limits.js';
+import type { Metrics } from './metrics.js';
+import type { Router } from './router.js';
+
+export interface HttpServerDeps {
+  readonly router: Router;
+  readonly supervisor: Supervisor;
+  readonly limits: Limits;
+  readonly metrics: Metrics;
+  /** Required on admin and fault endpoints when not null. */
+  readonly adminToken: string | null;
+}
+
+class HttpError extends Error {
+  constructor(readonly error: ApiError, readonly extra: Record<string, unknown> = {}) {
+    super(error.message);
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const encoder = new TextEncoder();
+
+function fail(code: ErrorCode, message?: string, extra: Record<string, unknown> = {}): never {
+  throw new HttpError(apiError(code, message), extra);
+}
+
+/** The HTTP API of DESIGN.md: JSON in and out, one error shape, every limit with its own code. */
+export function createHttpServer(deps: HttpServerDeps): http.Server {
+  const server = http.createServer((req, res) => {
+    const started = process.hrtime.bigint();
+    let route = 'unknown';
+    handle(req, deps, (r) => (route = r))
+      .then((reply) => send(res, reply.status, reply.body))
+      .catch((error: unknown) => {
+        const apiErr = error instanceof HttpError ? error.error : apiError('INTERNAL', (error as Error).message);
+        const extra = error instanceof HttpError ? error.extra : {};
+        const close = apiErr.code === 'BODY_TOO_LARGE';
+        send(res, ERRORS[apiErr.code].status, { error: { code: apiErr.code, message: apiErr.message, definite: ERRORS[apiErr.code].definite, ...extra } }, close);
+      })
+      .finally(() => {
+        deps.metrics.observeRequest('http', route, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+      });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  server.maxHeadersCount = 100;
+  return server;
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown, close = false): void {
+  if (res.headersSent) return;
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const headers: http.OutgoingHttpHeaders = {
+    'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4' : 'application/json',
+    'content-length': Buffer.byteLength(text),
+  };
+  if (close) headers.connection = 'close';
+  res.writeHead(status, headers);
+  res.end(text);
+}
+
+interface Reply {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+async function handle(req: http.IncomingMessage, deps: HttpServerDeps, setRoute: (route: string) => void): Promise<Reply> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname;
+  const method = req.method ?? 'GET';
+  if (path.startsWith('/v1/kv/')) {
+    setRoute('kv');
+    const key = decodeKey(path.slice('/v1/kv/'.length), deps.limits);
+    if (method === 'PUT') return putKey(req, url, key, deps);
+    if (method === 'GET') return getKey(url, key, deps);
+    if (method === 'DELETE') return deleteKey(key, deps);
+    fail('METHOD_NOT_ALLOWED');
+  }
+  if (path === '/v1/kv') {
+    setRoute('scan');
+    if (method !== 'GET') fail('METHOD_NOT_ALLOWED');
+    return scan(url, deps);
+  }
+  if (path === '/metrics') {
+    setRoute('metrics');
+    return { status: 200, body: await deps.metrics.render() };
+  }
+  if (path === '/v1/cluster') {
+    setRoute('cluster');
+    if (method !== 'GET') fail('METHOD_NOT_ALLOWED');
+    return { status: 200, body: await clusterStatus(deps.supervisor) };
+  }
+  setRoute('admin');
+  return admin(req, method, path, deps);
+}
+
+function decodeKey(raw: string, limits: Limits): Uint8Array {
+  let text: string;
+  try {
+    text = decodeURIComponent(raw);
+  } catch {
+    return fail('INVALID_ARGUMENT', 'the key is not valid percent-encoding');
+  }
+  const key = encoder.encode(text);
+  if (key.byteLength === 0) fail('KEY_EMPTY');
+  if (key.byteLength > limits.keyBytesMax) fail('KEY_TOO_LARGE', `the key is ${key.byteLength} bytes; the limit is ${limits.keyBytesMax}`);
+  return key;
+}
+
+async function readBody(req: http.IncomingMessage, limitBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limitBytes) {
+    req.resume();
+    fail('BODY_TOO_LARGE', `the body is ${declared} bytes; the limit is ${limitBytes}`);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).byteLength;
+    if (total > limitBytes) fail('BODY_TOO_LARGE', `the body exceeds the limit of ${limitBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+async function readJson(req: http.IncomingMessage, deps: HttpServerDeps): Promise<Record<string, unknown>> {
+  const body = await readBody(req, deps.limits.bodyBytesMax);
+  if (body.byteLength === 0) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    return fail('INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail('INVALID_JSON', 'the body must be a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+function integerParam(url: URL, name: string, { min, max }: { min: number; max: number }): number | undefined {
+  const raw = url.searchParams.get(name);
+  if (raw === null) return undefined;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) fail('INVALID_ARGUMENT', `${name} must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+function writeFailure(result: { ok: false; error: ApiError }): never {
+  throw new HttpError(result.error);
+}
+
+function kvFailure(result: Extract<KvResult, { ok: false }>): never {
+  throw new HttpError(apiError(result.code, result.message), { index: result.index });
+}
+
+async function putKey(req: http.IncomingMessage, url: URL, key: Uint8Array, deps: HttpServerDeps): Promise<Reply> {
+  const ifIndex = integerParam(url, 'ifIndex', { min: 0, max: Number.MAX_SAFE_INTEGER });
+  const value = await readBody(req, deps.limits.bodyBytesMax);
+  if (value.byteLength > deps.limits.valueBytesMax) fail('VALUE_TOO_LARGE', `the value is ${value.byteLength} bytes; the limit is ${deps.limits.valueBytesMax}`);
+  const outcome = await deps.router.write(ifIndex === undefined ? { op: 'put', key, value } : { op: 'put', key, value, ifIndex });
+  if (!outcome.ok) writeFailure(outcome);
+  if (!outcome.result.ok) kvFailure(outcome.result);
+  return { status: 200, body: { index: outcome.result.index } };
+}
+
+function consistencyOf(url: URL): 'linearizable' | 'stale' {
+  const raw = url.searchParams.get('consistency') ?? 'linearizable';
+  if (raw !== 'linearizable' && raw !== 'stale') fail('INVALID_ARGUMENT', 'consistency must be linearizable or stale');
+  return raw;
+}
+
+function encodeValue(value: Uint8Array, url: URL): string {
+  const encoding = url.searchParams.get('encoding') ?? 'utf8';
+  if (encoding === 'base64') return Buffer.from(value).toString('base64');
+  if (encoding !== 'utf8') fail('INVALID_ARGUMENT', 'encoding must be utf8 or base64');
+  try {
+    return utf8.decode(value);
+  } catch {
+    return fail('VALUE_NOT_UTF8');
+  }
+}
+
+function itemJson(item: KvItem, url: URL): { key: string; value: string; index: number } {
+  return { key: Buffer.from(item.key).toString('utf8'), value: encodeValue(item.value, url), index: item.index };
+}
+
+async function getKey(url: URL, key: Uint8Array, deps: HttpServerDeps): Promise<Reply> {
+  const outcome = await deps.router.read({ op: 'get', keys: [key] }, consistencyOf(url));
+  if (!outcome.ok) writeFailure(outcome);
+  const item = (outcome.result as Extract<KvQueryResult, { op: 'get' }>).items[0];
+  if (item == null) fail('KEY_NOT_FOUND', `no key ${Buffer.from(key).toString('utf8')}`);
+  return { status: 200, body: itemJson(item, url) };
+}
+
+async function deleteKey(key: Uint8Array, deps: HttpServerDeps): Promise<Reply> {
+  const outcome = await deps.router.write({ op: 'delete', keys: [key] });
+  if (!outcome.ok) writeFailure(outcome);
+  if (!outcome.result.ok) kvFailure(outcome.result);
+  return { status: 200, body: { deleted: (outcome.result.deleted ?? 0) > 0, index: outcome.result.index } };
+}
+
+async function scan(url: URL, deps: HttpServerDeps): Promise<Reply> {
+  const prefix = encoder.encode(url.searchParams.get('prefix') ?? '');
+  if (prefix.byteLength > deps.limits.keyBytesMax) fail('KEY_TOO_LARGE', 'the prefix is larger than the key limit');
+  const limit = integerParam(url, 'limit', { min: 1, max: deps.limits.scanItemsMax }) ?? 100;
+  const outcome = await deps.router.read({ op: 'scan', prefix, after: null, limit }, consistencyOf(url));
+  if (!outcome.ok) writeFailure(outcome);
+  const result = outcome.result as Extract<KvQueryResult, { op: 'scan' }>;
+  return { status: 200, body: { items: result.items.map((item) => itemJson(item, url)), index: outcome.index } };
+}
+
+async function clusterStatus(supervisor: Supervisor): Promise<unknown> {
+  const nodes = await supervisor.status();
+  return {
+    leader: supervisor.leaderId,
+    term: supervisor.leaderTerm,
+    nodes: nodes.map((n) => ({
+      id: n.id,
+      status: n.status,
+      role: n.raft?.role ?? null,
+      term: n.raft?.term ?? null,
+      commitIndex: n.raft?.commitIndex ?? null,
+      appliedIndex: n.raft?.appliedIndex ?? null,
+      lastLogIndex: n.raft?.lastIndex ?? null,
+      snapshotIndex: n.raft?.snapshotIndex ?? null,
+    })),
+  };
+}
+
+function checkAdmin(req: http.IncomingMessage, deps: HttpServerDeps): void {
+  if (deps.adminToken === null) return;
+  const header = req.headers.authorization ?? '';
+  const token = header.startsWith('Bearer ') ? header.slice(7) : (req.headers['x-admin-token'] as string | undefined);
+  if (token !== deps.adminToken) fail('UNAUTHORIZED');
+}
+
+function nodeIdParam(value: unknown, supervisor: Supervisor, name: string): NodeId {
+  if (typeof value !== 'string' || !supervisor.ids.includes(value)) fail('UNKNOWN_NODE', `${name} must be one of ${supervisor.ids.join(', ')}`);
+  return value;
+}
+
+async function admin(req: http.IncomingMessage, method: string, path: string, deps: HttpServerDeps): Promise<Reply> {
+  const { supervisor } = deps;
+  const nodeAction = /^\/v1\/nodes\/([^/]+)\/(kill|restart|pause|resume)$/.exec(path);
+  const known = nodeAction !== null || ['/v1/faults/partition', '/v1/faults/links', '/v1/faults/heal', '/v1/leader/transfer'].includes(path);
+  if (!known) fail('NOT_FOUND', `no endpoint ${method} ${path}`);
+  if (method !== 'POST') fail('METHOD_NOT_ALLOWED');
+  checkAdmin(req, deps);
+  if (nodeAction !== null) {
+    const id = nodeIdParam(nodeAction[1], supervisor, 'the node');
+    const action = nodeAction[2] as 'kill' | 'restart' | 'pause' | 'resume';
+    await supervisor[action](id);
+    deps.metrics.nodeAction(action);
+    return { status: 200, body: { id, status: supervisor.stateOf(id) } };
+  }
+  const body = await readJson(req, deps);
+  switch (path) {
+    case '/v1/faults/partition': {
+      const groups = body.groups;
+      if (!Array.isArray(groups) || groups.some((g) => !Array.isArray(g))) fail('INVALID_ARGUMENT', 'groups must be an array of arrays of node ids');
+      const checked = (groups as unknown[][]).map((g) => g.map((id) => nodeIdParam(id, supervisor, 'every group member')));
+      await supervisor.partition(checked);
+      return { status: 200, body: { groups: checked } };
+    }
+    case '/v1/faults/links': {
+      const faults: { drop?: number; duplicate?: number; delayMs?: [number, number] } = {};
+      if (body.drop !== undefined) faults.drop = probability(body.drop, 'drop');
+      if (body.duplicate !== undefined) faults.duplicate = probability(body.duplicate, 'duplicate');
+      if (body.delayMs !== undefined) {
+        const d = body.delayMs;
+        if (!Array.isArray(d) || d.length !== 2 || !d.every((v) => typeof v === 'number' && v >= 0 && v <= 60_000) || (d[0] as number) > (d[1] as number)) {
+          fail('INVALID_ARGUMENT', 'delayMs must be [min, max] milliseconds, 0 <= min <= max <= 60000');
+        }
+        faults.delayMs = [d[0] as number, d[1] as number];
+      }
+      const target: { from?: NodeId; to?: NodeId } = {};
+      if (body.from !== undefined) target.from = nodeIdParam(body.from, supervisor, 'from');
+      if (body.to !== undefined) target.to = nodeIdParam(body.to, supervisor, 'to');
+      await supervisor.setLinkFaults(target, faults);
+      return { status: 200, body: { ...target, ...faults } };
+    }
+    case '/v1/faults/heal':
+      await supervisor.heal();
+      return { status: 200, body: { healed: true } };
+    default: {
+      const to = nodeIdParam(body.to, supervisor, 'to');
+      const outcome = await supervisor.transferLeadership(to);
+      if (!outcome.ok) fail(outcome.code === 'NOT_LEADER' ? 'NO_LEADER' : 'INVALID_ARGUMENT', outcome.message);
+      return { status: 200, body: { to } };
+    }
+  }
+}
+
+function probability(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) fail('INVALID_ARGUMENT', `${name} must be a number from 0 to 1`);
+  return value;
+}
+
+export function listen(server: http.Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}

@@ -1,0 +1,261 @@
+import { randomBytes } from 'node:crypto';
+import type { Supervisor } from '../actor/supervisor.js';
+import type { NodeRefusal, ProposeOutcome, ReadOutcome } from '../node/raft-node.js';
+import type { NodeId } from '../raft/types.js';
+import { encodeBatch, type KvCommand, type KvQuery, type KvQueryResult, type KvResult, type SessionCommand } from '../kv/commands.js';
+import { apiError, type ApiError } from './errors.js';
+
+export interface RouterLimits {
+  /** How long a request may wait for its answer before the client hears it timed out. */
+  readonly requestTimeoutMs: number;
+  /** Most commands in one proposal (one log entry). */
+  readonly batchCommandsMax: number;
+  /** Most commands waiting or in flight; beyond, requests are refused with OVERLOADED. */
+  readonly pendingMax: number;
+  /** Back-off before retrying when there is no leader. */
+  readonly retryDelayMs: number;
+}
+
+export const ROUTER_LIMITS_DEFAULTS: RouterLimits = { requestTimeoutMs: 5_000, batchCommandsMax: 1024, pendingMax: 100_000, retryDelayMs: 25 };
+
+export type WriteResult = { readonly ok: true; readonly result: KvResult } | { readonly ok: false; readonly error: ApiError };
+export type ReadResult = { readonly ok: true; readonly result: KvQueryResult; readonly index: number } | { readonly ok: false; readonly error: ApiError };
+
+interface PendingWrite {
+  readonly seq: number;
+  readonly command: KvCommand;
+  readonly deadline: number;
+  /** A proposal holding it reached a leader and may have been appended: a give-up is then indefinite. */
+  mayHaveApplied: boolean;
+  readonly resolve: (result: WriteResult) => void;
+}
+
+interface PendingRead {
+  readonly query: KvQuery;
+  readonly deadline: number;
+  readonly resolve: (result: ReadResult) => void;
+}
+
+export interface RouterStats {
+  proposals: number;
+  commands: number;
+  retries: number;
+  readRounds: number;
+  reads: number;
+}
+
+/**
+ * The router actor: the store's front door. Commands that arrive in the same turn go to the leader as one
+ * proposal (one log entry); reads that arrive together share one ReadIndex round. Every command carries this
+ * router's session id and a sequence number, so a retry after a leader change or a lost answer is applied
+ * once (thesis 6.3). Every wait is bounded; a give-up after a proposal may have been appended says so.
+ */
+export class Router {
+  readonly limits: RouterLimits;
+  readonly stats: RouterStats = { proposals: 0, commands: 0, retries: 0, readRounds: 0, reads: 0 };
+  private session = randomBytes(8).toString('hex');
+  private nextSeq = 1;
+  /** Every sequence number up to here has been answered. */
+  private ackedSeq = 0;
+  private readonly answered = new Set<number>();
+  private writeQueue: PendingWrite[] = [];
+  private readQueue: PendingRead[] = [];
+  private inFlight = 0;
+  private flushScheduled = false;
+  private closed = false;
+  private staleTurn = 0;
+
+  constructor(private readonly supervisor: Supervisor, limits: Partial<RouterLimits> = {}) {
+    this.limits = { ...ROUTER_LIMITS_DEFAULTS, ...limits };
+  }
+
+  write(command: KvCommand): Promise<WriteResult> {
+    if (this.closed) return Promise.resolve({ ok: false, error: apiError('NO_LEADER', 'the router is shutting down') });
+    if (this.inFlight + this.writeQueue.length + this.readQueue.length >= this.limits.pendingMax) {
+      return Promise.resolve({ ok: false, error: apiError('OVERLOADED') });
+    }
+    return new Promise((resolve) => {
+      this.writeQueue.push({ seq: this.nextSeq++, command, deadline: Date.now() + this.limits.requestTimeoutMs, mayHaveApplied: false, resolve });
+      this.scheduleFlush();
+    });
+  }
+
+  read(query: KvQuery, consistency: 'linearizable' | 'stale' = 'linearizable'): Promise<ReadResult> {
+    if (this.closed) return Promise.resolve({ ok: false, error: apiError('NO_LEADER', 'the router is shutting down') });
+    if (consistency === 'stale') return this.readStale(query);
+    if (this.inFlight + this.writeQueue.length + this.readQueue.length >= this.limits.pendingMax) {
+      return Promise.resolve({ ok: false, error: apiError('OVERLOADED') });
+    }
+    return new Promise((resolve) => {
+      this.readQueue.push({ query, deadline: Date.now() + this.limits.requestTimeoutMs, resolve });
+      this.scheduleFlush();
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  // -------------------------------------------------------------------------
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    while (this.writeQueue.length > 0) {
+      const batch = this.writeQueue.splice(0, this.limits.batchCommandsMax);
+      void this.sendWrites(batch);
+    }
+    if (this.readQueue.length > 0) {
+      const batch = this.readQueue;
+      this.readQueue = [];
+      void this.sendReads(batch);
+    }
+  }
+
+  /** Proposes one batch through the leader, retrying under the same sequence numbers until answered or timed out. */
+  private async sendWrites(batch: PendingWrite[]): Promise<void> {
+    this.inFlight += batch.length;
+    let pending = batch;
+    try {
+      while (pending.length > 0) {
+        pending = this.expire(pending);
+        if (pending.length === 0) return;
+        const leader = this.leaderControl();
+        if (leader === null) {
+          await delay(this.limits.retryDelayMs);
+          continue;
+        }
+        const commands: SessionCommand[] = pending.map((w) => ({ session: this.session, seq: w.seq, ack: this.ackedSeq, command: w.command }));
+        const entry = encodeBatch({ timeMs: Date.now(), commands });
+        this.stats.proposals++;
+        this.stats.commands += pending.length;
+        const outcome = await withDeadline(leader.propose([entry]), Math.min(...pending.map((w) => w.deadline)));
+        if (outcome !== null && outcome.ok) {
+          const results = outcome.results[0] as KvResult[];
+          pending.forEach((w, i) => this.answer(w, results[i] as KvResult));
+          return;
+        }
+        // No answer, or an answer that does not rule out the append: from now on a give-up is indefinite.
+        if (outcome === null || !outcome.definite) for (const w of pending) w.mayHaveApplied = true;
+        this.stats.retries++;
+        if (outcome !== null && outcome.code !== 'PROPOSAL_DROPPED') await delay(this.limits.retryDelayMs);
+      }
+    } finally {
+      this.inFlight -= batch.length;
+    }
+  }
+
+  private answer(write: PendingWrite, result: KvResult): void {
+    if (!result.ok && result.code === 'SESSION_EXPIRED') {
+      this.session = randomBytes(8).toString('hex'); // start afresh; this command's fate is unknown
+      this.answered.clear();
+      this.ackedSeq = this.nextSeq - 1;
+      write.resolve({ ok: false, error: apiError('SESSION_EXPIRED', result.message) });
+      return;
+    }
+    this.markAnswered(write.seq);
+    write.resolve({ ok: true, result });
+  }
+
+  /** Advances the watermark the state machine uses to drop cached results. */
+  private markAnswered(seq: number): void {
+    this.answered.add(seq);
+    while (this.answered.has(this.ackedSeq + 1)) {
+      this.answered.delete(this.ackedSeq + 1);
+      this.ackedSeq++;
+    }
+  }
+
+  private expire(pending: PendingWrite[]): PendingWrite[] {
+    const now = Date.now();
+    const alive: PendingWrite[] = [];
+    for (const w of pending) {
+      if (now < w.deadline) {
+        alive.push(w);
+        continue;
+      }
+      this.markAnswered(w.seq);
+      w.resolve({ ok: false, error: w.mayHaveApplied ? apiError('TIMEOUT') : apiError('NO_LEADER') });
+    }
+    return alive;
+  }
+
+  private async sendReads(batch: PendingRead[]): Promise<void> {
+    this.inFlight += batch.length;
+    let pending = batch;
+    try {
+      while (pending.length > 0) {
+        const now = Date.now();
+        for (const r of pending) if (now >= r.deadline) r.resolve({ ok: false, error: apiError('TIMEOUT', 'the read timed out') });
+        pending = pending.filter((r) => now < r.deadline);
+        if (pending.length === 0) return;
+        const leader = this.leaderControl();
+        if (leader === null) {
+          await delay(this.limits.retryDelayMs);
+          continue;
+        }
+        this.stats.readRounds++;
+        this.stats.reads += pending.length;
+        const outcome: ReadOutcome | null = await withDeadline(
+          leader.read({ op: 'batch', queries: pending.map((r) => r.query) }),
+          Math.min(...pending.map((r) => r.deadline)),
+        );
+        if (outcome !== null && outcome.ok) {
+          const results = (outcome.value as Extract<KvQueryResult, { op: 'batch' }>).results;
+          pending.forEach((r, i) => r.resolve({ ok: true, result: results[i] as KvQueryResult, index: outcome.index }));
+          return;
+        }
+        await delay(this.limits.retryDelayMs);
+      }
+    } finally {
+      this.inFlight -= batch.length;
+    }
+  }
+
+  /** A stale read is served by any running node from what it has applied, round robin. */
+  private async readStale(query: KvQuery): Promise<ReadResult> {
+    const running = this.supervisor.ids.filter((id) => this.supervisor.stateOf(id) === 'running');
+    const id = running[this.staleTurn++ % Math.max(1, running.length)];
+    const control = id === undefined ? null : this.supervisor.control(id);
+    if (control === null) return { ok: false, error: apiError('NO_LEADER', 'no node is running') };
+    const outcome = await withDeadline<ReadOutcome>(control.readStale(query), Date.now() + this.limits.requestTimeoutMs);
+    if (outcome === null || !outcome.ok) return { ok: false, error: apiError('TIMEOUT', 'the stale read timed out') };
+    return { ok: true, result: outcome.value as KvQueryResult, index: outcome.index };
+  }
+
+  private leaderControl(): { propose(c: Uint8Array[]): Promise<ProposeOutcome>; read(q: unknown): Promise<ReadOutcome> } | null {
+    const leader: NodeId | null = this.supervisor.leaderId;
+    if (leader === null || this.supervisor.stateOf(leader) !== 'running') return null;
+    return this.supervisor.control(leader);
+  }
+}
+
+export type { NodeRefusal };
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The promise's value, or null once the deadline passes (the promise may still settle later). */
+function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), Math.max(0, deadline - Date.now()));
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(null);
+      },
+    );
+  });
+}

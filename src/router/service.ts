@@ -1,0 +1,69 @@
+import type { AddressInfo } from 'node:net';
+import type { Supervisor } from '../actor/supervisor.js';
+import { createHttpServer, listen } from './http-server.js';
+import { LIMITS_DEFAULTS, type Limits } from './limits.js';
+import { Metrics } from './metrics.js';
+import { createRespServer } from './resp-server.js';
+import { Router, type RouterLimits } from './router.js';
+
+export interface ServiceOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly httpPort: number;
+  readonly respPort: number;
+  readonly adminToken: string | null;
+  readonly limits?: Partial<Limits>;
+  readonly router?: Partial<RouterLimits>;
+}
+
+export interface Service {
+  readonly router: Router;
+  readonly metrics: Metrics;
+  readonly http: AddressInfo;
+  readonly resp: AddressInfo;
+  close(): Promise<void>;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Starts the router with its HTTP and Redis-protocol front doors over a running supervisor. */
+export async function startService(supervisor: Supervisor, options: ServiceOptions): Promise<Service> {
+  if (!isLoopback(options.host) && options.adminToken === null) {
+    throw new Error(`binding ${options.host} exposes the admin and fault endpoints: set --admin-token or RAFTKV_ADMIN_TOKEN`);
+  }
+  const limits: Limits = { ...LIMITS_DEFAULTS, ...options.limits };
+  const router = new Router(supervisor, options.router);
+  const metrics = new Metrics(supervisor);
+  const httpServer = createHttpServer({ router, supervisor, limits, metrics, adminToken: options.adminToken });
+  httpServer.maxConnections = limits.connectionsMax;
+  const respServer = createRespServer({ router, supervisor, limits, metrics });
+  const respSockets = new Set<import('node:net').Socket>();
+  respServer.on('connection', (socket) => {
+    respSockets.add(socket);
+    socket.on('close', () => respSockets.delete(socket));
+  });
+  const http = await listen(httpServer, options.httpPort, options.host);
+  const resp = await new Promise<AddressInfo>((resolve, reject) => {
+    respServer.once('error', reject);
+    respServer.listen(options.respPort, options.host, () => resolve(respServer.address() as AddressInfo));
+  });
+  return {
+    router,
+    metrics,
+    http,
+    resp,
+    async close() {
+      router.close();
+      httpServer.closeAllConnections();
+      for (const socket of respSockets) socket.destroy();
+      await Promise.all([
+        new Promise<void>((resolve) => httpServer.close(() => resolve())),
+        new Promise<void>((resolve) => {
+          respServer.close(() => resolve());
+        }),
+      ]);
+    },
+  };
+}
