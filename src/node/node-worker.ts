@@ -83,11 +83,12 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort): void {
       });
     },
     shutdown: () => {
+      clearInterval(ticker);
       node.stop();
       for (const link of links.values()) link.close();
     },
   };
   Comlink.expose(control, portEndpoint(startup.control));
-  node.start(startup.tickMs);
+  const ticker = setInterval(() => node.tick(), startup.tickMs);
   report({ type: 'ready' });
 }

@@ -48,6 +48,32 @@ export interface NodeHost {
   emit(event: NodeEvent): void;
 }
 
+/**
+ * Where the node's turns and disk syncs run: in a worker, setImmediate and fdatasync in the thread pool;
+ * in the simulator, events on its seeded clock. This is the only difference between the two.
+ */
+export interface NodeRuntime {
+  /** Runs `task` after the current turn. */
+  schedule(task: () => void): void;
+  /** Makes everything written to `storage` so far durable, then calls `done` (later, never synchronously). */
+  sync(storage: RaftStorage, done: (error: Error | null) => void): void;
+}
+
+/** A worker's runtime: turns on setImmediate, group-committed fdatasync off the event loop. */
+export const WORKER_RUNTIME: NodeRuntime = {
+  schedule: (task) => void setImmediate(task),
+  sync: (storage, done) => {
+    storage.sync().then(() => done(null), (error: unknown) => done(error instanceof Error ? error : new Error(String(error))));
+  },
+};
+
+/** Hooks for the simulator's checkers: what entered the log, what was applied, what was installed. */
+export interface NodeObserver {
+  onReady?(ready: Ready, core: RaftCore): void;
+  onApplied?(entry: Entry): void;
+  onSnapshotInstalled?(snapshot: Snapshot): void;
+}
+
 export interface NodeStatus extends RaftStatus {
   readonly paused: boolean;
   readonly mailboxDepth: number;
@@ -68,6 +94,9 @@ interface ReadWaiter {
   index: number;
   readonly resolve: (outcome: ReadOutcome) => void;
 }
+
+export type ProposeCallback = (outcome: ProposeOutcome) => void;
+export type ReadCallback = (outcome: ReadOutcome) => void;
 
 interface PendingPersist {
   /** Durable once the sync numbered `seq` completed. */
@@ -92,7 +121,6 @@ export class RaftNode {
   private drainScheduled = false;
   private paused = false;
   private stopped = false;
-  private ticker: NodeJS.Timeout | null = null;
   private writeSeq = 0;
   private durableSeq = 0;
   private persistQueue: PendingPersist[] = [];
@@ -103,13 +131,16 @@ export class RaftNode {
   private nextReadContext = 1;
   private role: Role = 'follower';
   private fatal: Error | null = null;
-  private resumeWaiters: (() => void)[] = [];
+  /** Client calls that arrived while paused, run on resume. */
+  private heldCalls: (() => void)[] = [];
 
   constructor(
     options: { readonly core: RaftOptionsInput; readonly limits?: Partial<RaftNodeLimits> },
     private readonly storage: RaftStorage,
     private readonly stateMachine: StateMachine,
     private readonly host: NodeHost,
+    private readonly runtime: NodeRuntime = WORKER_RUNTIME,
+    private readonly observer: NodeObserver = {},
   ) {
     this.limits = { ...NODE_LIMITS_DEFAULTS, ...options.limits };
     this.id = options.core.id;
@@ -119,13 +150,10 @@ export class RaftNode {
     if (boot.snapshot !== null) this.stateMachine.restore(readAllSnapshot(boot.snapshot));
   }
 
-  /** Starts the tick timer. */
-  start(tickMs: number): void {
-    this.ticker = setInterval(() => {
-      if (this.paused || this.stopped) return;
-      if (this.pendingTicks < this.limits.pendingTicksMax) this.pendingTicks++;
-      this.scheduleDrain();
-    }, tickMs);
+  /** One unit of time, from a timer (worker) or the simulated clock. Ticks while paused are lost, as with SIGSTOP. */
+  tick(): void {
+    if (this.paused || this.stopped) return;
+    if (this.pendingTicks < this.limits.pendingTicksMax) this.pendingTicks++;
     this.scheduleDrain();
   }
 
@@ -138,28 +166,41 @@ export class RaftNode {
     this.scheduleDrain();
   }
 
-  async propose(commands: readonly Uint8Array[]): Promise<ProposeOutcome> {
-    await this.whilePaused();
-    if (this.stopped) return this.refusal('NODE_STOPPED', 'node is not running', true);
+  propose(commands: readonly Uint8Array[]): Promise<ProposeOutcome> {
+    return new Promise((resolve) => this.submit(commands, resolve));
+  }
+
+  /** Proposes commands as consecutive entries; `done` gets their results once this node has applied them. */
+  submit(commands: readonly Uint8Array[], done: ProposeCallback): void {
+    if (this.paused) {
+      this.heldCalls.push(() => this.submit(commands, done));
+      return;
+    }
+    if (this.stopped) return done(this.refusal('NODE_STOPPED', 'node is not running', true));
     const result = this.core.propose(commands);
-    if (!result.ok) return this.refusalFrom(result.reason);
+    if (!result.ok) return done(this.refusalFrom(result.reason));
     this.scheduleDrain();
-    return new Promise((resolve) => {
-      this.proposals.set(result.firstIndex + commands.length - 1, {
-        term: result.term, firstIndex: result.firstIndex, count: commands.length, results: [], resolve,
-      });
+    this.proposals.set(result.firstIndex + commands.length - 1, {
+      term: result.term, firstIndex: result.firstIndex, count: commands.length, results: [], resolve: done,
     });
   }
 
+  read(query: unknown): Promise<ReadOutcome> {
+    return new Promise((resolve) => this.query(query, resolve));
+  }
+
   /** A linearizable read (ReadIndex): answered from the state machine once it has applied the read index. */
-  async read(query: unknown): Promise<ReadOutcome> {
-    await this.whilePaused();
-    if (this.stopped) return this.refusal('NODE_STOPPED', 'node is not running', true);
+  query(query: unknown, done: ReadCallback): void {
+    if (this.paused) {
+      this.heldCalls.push(() => this.query(query, done));
+      return;
+    }
+    if (this.stopped) return done(this.refusal('NODE_STOPPED', 'node is not running', true));
     const context = this.nextReadContext++;
     const result = this.core.readIndex(context);
-    if (!result.ok) return this.refusalFrom(result.reason);
+    if (!result.ok) return done(this.refusalFrom(result.reason));
     this.scheduleDrain();
-    return new Promise((resolve) => this.reads.set(context, { query, index: 0, resolve }));
+    this.reads.set(context, { query, index: 0, resolve: done });
   }
 
   /** A read from whatever this node has applied: fast, possibly stale. */
@@ -179,18 +220,14 @@ export class RaftNode {
   }
 
   resume(): void {
+    if (!this.paused) return;
     this.paused = false;
     this.pendingTicks = 0;
-    const waiting = this.resumeWaiters;
-    this.resumeWaiters = [];
+    const held = this.heldCalls;
+    this.heldCalls = [];
     // Queued messages are stepped before any held client call: the node first learns what happened meanwhile.
     this.drain();
-    for (const wake of waiting) wake();
-  }
-
-  private whilePaused(): Promise<void> {
-    if (!this.paused) return Promise.resolve();
-    return new Promise((resolve) => this.resumeWaiters.push(resolve));
+    for (const call of held) call();
   }
 
   snapshotNow(): number {
@@ -213,9 +250,10 @@ export class RaftNode {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.ticker !== null) clearInterval(this.ticker);
     this.failAll('NODE_STOPPED', 'node stopped');
-    for (const wake of this.resumeWaiters) wake();
+    const held = this.heldCalls;
+    this.heldCalls = [];
+    for (const call of held) call();
     this.storage.syncNow();
     this.storage.close();
   }
@@ -225,7 +263,7 @@ export class RaftNode {
   private scheduleDrain(): void {
     if (this.drainScheduled || this.stopped) return;
     this.drainScheduled = true;
-    setImmediate(() => this.drain());
+    this.runtime.schedule(() => this.drain());
   }
 
   /** One turn: ticks, a bounded batch of messages, completed syncs, then everything the core asks for. */
@@ -247,6 +285,7 @@ export class RaftNode {
   }
 
   private handleReady(ready: Ready): void {
+    this.observer.onReady?.(ready, this.core);
     if (ready.softState !== null) this.onSoftState(ready.softState.role, ready.softState.leaderId, ready.softState.term);
     for (const message of ready.messages) this.host.send(message);
     if (ready.snapshot !== null) this.installSnapshot(ready.snapshot);
@@ -259,17 +298,12 @@ export class RaftNode {
       const seq = ++this.writeSeq;
       this.persistQueue.push({ seq, afterPersist: ready.messagesAfterPersist, position });
       // Group commit: syncs requested while one runs share the next fdatasync (see DiskStorage.sync).
-      this.storage.sync().then(
-        () => {
-          if (seq > this.durableSeq) this.durableSeq = seq;
-          this.scheduleDrain();
-        },
-        (error: unknown) => {
-          // An fsync error is never retried (the page cache may have dropped the data): crash, recover from disk.
-          this.fatal = error instanceof Error ? error : new Error(String(error));
-          this.scheduleDrain();
-        },
-      );
+      this.runtime.sync(this.storage, (error) => {
+        // An fsync error is never retried (the page cache may have dropped the data): crash, recover from disk.
+        if (error !== null) this.fatal = error;
+        else if (seq > this.durableSeq) this.durableSeq = seq;
+        this.scheduleDrain();
+      });
     } else if (this.persistQueue.length > 0) {
       // Nothing to write, but these messages may promise entries of an earlier batch: wait for it.
       this.persistQueue.push({ seq: this.writeSeq, afterPersist: ready.messagesAfterPersist, position: null });
@@ -300,6 +334,7 @@ export class RaftNode {
   private apply(entry: Entry): void {
     this.appliedIndex = entry.index;
     const result = entry.type === 'command' ? this.stateMachine.apply(entry) : null;
+    this.observer.onApplied?.(entry);
     this.settleProposal(entry, result);
     if (entry.index - this.core.log.snapshotIndex >= this.limits.snapshotEveryEntries) this.takeSnapshot();
   }
@@ -337,6 +372,7 @@ export class RaftNode {
   private installSnapshot(snapshot: Snapshot): void {
     this.stateMachine.restore(snapshot.data);
     this.appliedIndex = snapshot.meta.index;
+    this.observer.onSnapshotInstalled?.(snapshot);
     this.serveReads();
   }
 

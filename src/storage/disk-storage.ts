@@ -48,7 +48,7 @@ export class DiskStorage implements RaftStorage {
       wal.sync();
     }
     const boot: RaftBootState = {
-      hardState: recovery.hardState ?? EMPTY_HARD_STATE,
+      hardState: termAtLeastSnapshot(recovery.hardState ?? EMPTY_HARD_STATE, snapshot?.meta.term ?? 0),
       snapshot,
       entries,
       initialMembership: options.initialMembership,
@@ -108,6 +108,16 @@ export class DiskStorage implements RaftStorage {
   close(): void {
     this.wal.close();
   }
+}
+
+/**
+ * A leader's snapshot is made durable before the log record that carries the node's new term; a crash in
+ * between leaves a snapshot from a term the hard state has not reached. Adopting that term is safe: had the
+ * node voted in it, that vote's record would have been synced before the vote was sent, and found here.
+ */
+function termAtLeastSnapshot(hardState: HardState, snapshotTerm: number): HardState {
+  if (snapshotTerm <= hardState.term) return hardState;
+  return { term: snapshotTerm, votedFor: null, commitIndex: hardState.commitIndex };
 }
 
 /**

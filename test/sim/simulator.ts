@@ -1,15 +1,16 @@
 // A deterministic simulator in the style of TigerBeetle's VOPR: one seed derives every option and every
 // fault; the Raft safety properties are checked after every step; a liveness phase follows the chaos.
 
-import { RaftCore } from '../../src/raft/raft.js';
+import type { RaftCore } from '../../src/raft/raft.js';
 import { InvariantError } from '../../src/raft/invariant.js';
 import { SeededRandom } from '../../src/raft/random.js';
-import type { Entry, Message, NodeId, PersistedPosition, ReadState, Snapshot } from '../../src/raft/types.js';
+import type { CommandEntry, Entry, Message, NodeId, Ready, Snapshot } from '../../src/raft/types.js';
+import { RaftNode, type NodeRuntime, type ProposeOutcome, type ReadOutcome } from '../../src/node/raft-node.js';
+import type { StateMachine } from '../../src/node/state-machine.js';
 import { EventQueue } from './event-queue.js';
 import { ReadWriteRegister, SafetyChecker, SafetyViolation, entryIdentity } from './checker.js';
 import { DiskStorage } from '../../src/storage/disk-storage.js';
 import { FaultyFileSystem } from '../../src/storage/faulty-file-system.js';
-import { readAllSnapshot } from '../../src/storage/snapshot-store.js';
 
 export interface ScheduleOptions {
   readonly seed: number;
@@ -120,35 +121,28 @@ export function deriveOptions(seed: number, overrides: Partial<Omit<ScheduleOpti
     livenessTicksMax: 0,
     ...overrides,
   };
-  return { ...options, livenessTicksMax: overrides.livenessTicksMax ?? options.electionTicks * 60 };
+  // Lease reads assume clocks that do not stop: never combine them with pauses, even when overrides ask.
+  const readMode = options.pauseRate > 0 ? 'safe' : options.readMode;
+  return { ...options, readMode, livenessTicksMax: overrides.livenessTicksMax ?? options.electionTicks * 60 };
 }
 
 type SimEvent =
   | { readonly kind: 'tick'; readonly node: NodeId }
   | { readonly kind: 'deliver'; readonly message: Message }
-  | { readonly kind: 'persisted'; readonly node: NodeId; readonly incarnation: number }
+  /** A turn or a sync completion of one node incarnation (the node actor's runtime). */
+  | { readonly kind: 'run'; readonly node: NodeId; readonly incarnation: number; readonly task: () => void }
   | { readonly kind: 'client'; readonly client: number }
   | { readonly kind: 'fault' }
   | { readonly kind: 'restart'; readonly node: NodeId }
   | { readonly kind: 'resume'; readonly node: NodeId }
   | { readonly kind: 'heal-partition' };
 
-interface PersistBatch {
-  readonly afterPersist: readonly Message[];
-  readonly position: PersistedPosition | null;
-  readonly writes: boolean;
-}
-
 interface PendingOp {
   readonly kind: 'write' | 'read';
   readonly client: number;
   readonly node: NodeId;
-  readonly incarnation: number;
   readonly floorAtInvoke: number;
   readonly deadline: number;
-  readonly identity: string;
-  readonly index: number;
-  readonly context: number;
 }
 
 interface Link {
@@ -159,26 +153,28 @@ interface Link {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** The replicated state machine of the simulation: a rolling hash over the applied log. */
-class SimStateMachine {
-  appliedIndex = 0;
+/** The replicated state machine of the simulation: a rolling hash over the applied commands. */
+class SimStateMachine implements StateMachine {
   hash = 0;
 
-  apply(entry: Entry): void {
+  apply(entry: CommandEntry): null {
     this.hash = mix(this.hash, entryIdentity(entry));
-    this.appliedIndex = entry.index;
+    return null;
   }
 
-  snapshotData(padBytes: number): Uint8Array {
-    return encoder.encode(JSON.stringify({ index: this.appliedIndex, hash: this.hash, pad: 'x'.repeat(padBytes) }));
+  query(): number {
+    return this.hash;
   }
 
-  restore(snapshot: Snapshot): void {
-    const parsed = JSON.parse(decoder.decode(snapshot.data)) as { index: number; hash: number };
-    if (parsed.index !== snapshot.meta.index) throw new SafetyViolation('state-machine-safety', `snapshot data for ${parsed.index} labelled ${snapshot.meta.index}`);
-    this.appliedIndex = parsed.index;
-    this.hash = parsed.hash;
+  snapshot(): Uint8Array {
+    return encoder.encode(JSON.stringify({ hash: this.hash, pad: 'x'.repeat(this.padBytes) }));
   }
+
+  restore(data: Uint8Array): void {
+    this.hash = (JSON.parse(decoder.decode(data)) as { hash: number }).hash;
+  }
+
+  constructor(private readonly padBytes: number) {}
 }
 
 function mix(hash: number, text: string): number {
@@ -190,23 +186,30 @@ function mix(hash: number, text: string): number {
   return h >>> 0;
 }
 
+/** One simulated machine: a disk that outlives crashes, and the node actor of its current incarnation. */
 class SimNode {
-  core: RaftCore | null = null;
-  paused = false;
+  node: RaftNode | null = null;
+  sm: SimStateMachine | null = null;
   incarnation = 0;
-  /** The node's disk: survives crashes, minus what was not synced. */
+  /** The highest index applied by this incarnation (from its snapshot on). */
+  appliedIndex = 0;
+  /** The disk completes syncs in order. */
+  syncDoneAt = 0;
   readonly disk = new FaultyFileSystem();
   storage: DiskStorage | null = null;
-  sm = new SimStateMachine();
-  persistQueue: PersistBatch[] = [];
-  persistDoneAt = 0;
-  mailbox: Message[] = [];
-  readWaiters: ReadState[] = [];
 
   constructor(readonly id: NodeId) {}
 
   get up(): boolean {
-    return this.core !== null;
+    return this.node !== null;
+  }
+
+  get core(): RaftCore | null {
+    return this.node?.core ?? null;
+  }
+
+  get paused(): boolean {
+    return this.node?.status().paused ?? false;
   }
 }
 
@@ -215,6 +218,10 @@ export interface SimulatorHooks {
   onStep?(simulator: Simulator, description: string): void;
 }
 
+/**
+ * Runs the real node actor (RaftNode over the real DiskStorage) on a seeded clock, network and disk.
+ * Only the runtime differs from a worker: turns and fdatasync completions are events of the simulation.
+ */
 export class Simulator {
   readonly options: ScheduleOptions;
   private readonly random: SeededRandom;
@@ -224,12 +231,11 @@ export class Simulator {
   private readonly links = new Map<string, Link>();
   readonly checker = new SafetyChecker();
   readonly register = new ReadWriteRegister();
-  /** index -> rolling state hash after applying it (first seen), to check snapshots and replays. */
+  /** index -> state hash after applying it (first seen), to check snapshots and replays. */
   private readonly hashes = new Map<number, number>();
-  private readonly pendingOps = new Map<number, PendingOp | null>();
+  private readonly pendingOps = new Map<number, PendingOp>();
   private readonly leaderHint = new Map<number, NodeId>();
   private readonly clientSeq = new Map<number, number>();
-  private nextContext = 1;
   now = 0;
   private phase: 'chaos' | 'liveness' = 'chaos';
   private livenessStartUnits = 0;
@@ -316,8 +322,8 @@ export class Simulator {
       link.drop = 0;
     }
     for (const node of this.nodes.values()) {
-      if (!node.up) this.restart(node);
-      if (node.paused) this.resume(node);
+      if (!node.up) this.boot(node);
+      node.node?.resume();
     }
   }
 
@@ -325,25 +331,24 @@ export class Simulator {
   private livenessReached(): boolean {
     const leader = this.currentLeader();
     if (leader === null) return false;
+    const term = (leader.core as RaftCore).status().term;
     for (const node of this.nodes.values()) {
       const status = node.core?.status();
-      if (status === undefined || status.leaderId !== leader.id || status.term !== leader.core?.status().term) return false;
+      if (status === undefined || status.leaderId !== leader.id || status.term !== term) return false;
     }
-    const term = (leader.core as RaftCore).status().term;
     if (this.livenessProbeIndex === 0 && this.livenessProbeTerm !== term) {
       // A probe proposed to an earlier leader may have been dropped with its term: propose again.
       const probe = `probe-${this.options.seed}-${term}`;
-      const result = (leader.core as RaftCore).propose([encoder.encode(probe)]);
-      if (result.ok) {
-        this.livenessProbe = `c:${probe}`;
-        this.livenessProbeTerm = term;
-      }
-      this.drain(leader);
+      this.livenessProbe = `c:${probe}`;
+      this.livenessProbeTerm = term;
+      (leader.node as RaftNode).submit([encoder.encode(probe)], (outcome) => {
+        if (!outcome.ok && this.livenessProbeIndex === 0) this.livenessProbeTerm = -1; // refused: ask again
+      });
       return false;
     }
     if (this.livenessProbeIndex === 0) return false;
     for (const node of this.nodes.values()) {
-      if (node.sm.appliedIndex < this.livenessProbeIndex) return false;
+      if (node.appliedIndex < this.livenessProbeIndex) return false;
     }
     return true;
   }
@@ -351,7 +356,7 @@ export class Simulator {
   private livenessReport(): string {
     const lines = [...this.nodes.values()].map((node) => {
       const s = node.core?.status();
-      return s === undefined ? `${node.id}: down` : `${node.id}: ${s.role} term=${s.term} leader=${s.leaderId} commit=${s.commitIndex} last=${s.lastIndex} applied=${node.sm.appliedIndex}`;
+      return s === undefined ? `${node.id}: down` : `${node.id}: ${s.role} term=${s.term} leader=${s.leaderId} commit=${s.commitIndex} last=${s.lastIndex} applied=${node.appliedIndex}`;
     });
     return `no stable leader with the probe applied everywhere within ${this.options.livenessTicksMax} ticks after heal; ${lines.join('; ')}`;
   }
@@ -374,15 +379,22 @@ export class Simulator {
 
   private handle(event: SimEvent): void {
     switch (event.kind) {
-      case 'tick':
-        this.onTick(event.node);
+      case 'tick': {
+        this.queue.push(this.now + this.options.tickUnits, { kind: 'tick', node: event.node });
+        this.node(event.node).node?.tick();
         return;
+      }
       case 'deliver':
-        this.onDeliver(event.message);
+        this.node(event.message.to).node?.receive([event.message]);
         return;
-      case 'persisted':
-        this.onPersisted(event.node, event.incarnation);
+      case 'run': {
+        const node = this.node(event.node);
+        if (node.node === null || node.incarnation !== event.incarnation) return; // a crashed incarnation
+        event.task();
+        if (node.core !== null) this.checker.afterStep(node.core);
+        this.hooks.onStep?.(this, event.node);
         return;
+      }
       case 'client':
         this.onClient(event.client);
         return;
@@ -394,132 +406,111 @@ export class Simulator {
         return;
       case 'restart': {
         const node = this.node(event.node);
-        if (!node.up) this.restart(node);
+        if (!node.up) this.boot(node);
         return;
       }
-      case 'resume': {
-        const node = this.node(event.node);
-        if (node.paused) this.resume(node);
+      case 'resume':
+        this.node(event.node).node?.resume();
         return;
-      }
       case 'heal-partition':
         if (this.phase === 'chaos') for (const link of this.links.values()) link.cut = false;
         return;
     }
   }
 
-  private onTick(id: NodeId): void {
-    this.queue.push(this.now + this.options.tickUnits, { kind: 'tick', node: id });
-    const node = this.node(id);
-    if (node.core === null || node.paused) return;
-    node.core.tick();
-    this.afterInput(node, 'tick');
-    this.maybeSnapshot(node);
-  }
-
-  private onDeliver(message: Message): void {
-    const node = this.node(message.to);
-    if (node.core === null) return;
-    if (node.paused) {
-      if (node.mailbox.length < 10_000) node.mailbox.push(message);
-      return;
-    }
-    node.core.step(message);
-    this.afterInput(node, message.type);
-  }
-
-  private afterInput(node: SimNode, what: string): void {
-    this.drain(node);
-    if (node.core !== null) this.checker.afterStep(node.core);
-    this.hooks.onStep?.(this, `${node.id} ${what}`);
-  }
-
   // -------------------------------------------------------------------------
-  // The node shell: carries out a Ready the way the worker actor will.
+  // Nodes: the real actor with a simulated runtime.
 
-  private drain(node: SimNode): void {
-    const core = node.core;
-    if (core === null) return;
-    while (core.hasReady()) {
-      const ready = core.ready();
-      if (ready.softState !== null && ready.softState.role === 'leader') {
-        this.stats.elections++;
-        this.checker.onBecameLeader(core);
-      }
-      for (const message of ready.messages) this.send(message);
-      if (ready.entries.length > 0) {
-        const first = ready.entries[0] as Entry;
-        this.checker.onEntriesAppended(node.id, ready.entries, core.log.termAt(first.index - 1) ?? -1);
-      }
-      if (ready.snapshot !== null) this.installSnapshot(node, ready.snapshot);
-      const writes = ready.snapshot !== null || ready.hardState !== null || ready.entries.length > 0;
-      if (writes) (node.storage as DiskStorage).write({ snapshot: ready.snapshot, hardState: ready.hardState, entries: ready.entries });
-      const last = ready.entries[ready.entries.length - 1];
-      const position: PersistedPosition | null =
-        last !== undefined ? { index: last.index, term: last.term } : ready.snapshot !== null ? { index: ready.snapshot.meta.index, term: ready.snapshot.meta.term } : null;
-      if (writes || node.persistQueue.length > 0) {
-        node.persistQueue.push({ afterPersist: ready.messagesAfterPersist, position, writes });
-        // The disk completes writes in order.
-        node.persistDoneAt = Math.max(node.persistDoneAt, this.now + this.random.int(0, this.options.diskLatencyMaxUnits + 1));
-        this.queue.push(node.persistDoneAt, { kind: 'persisted', node: node.id, incarnation: node.incarnation });
-      } else {
-        for (const message of ready.messagesAfterPersist) this.send(message);
-      }
-      for (const entry of ready.committedEntries) this.apply(node, entry);
-      for (const readState of ready.readStates) node.readWaiters.push(readState);
-      this.serveReads(node);
-    }
-  }
-
-  private onPersisted(id: NodeId, incarnation: number): void {
-    const node = this.node(id);
-    if (node.core === null || node.incarnation !== incarnation) return;
-    const batch = node.persistQueue.shift();
-    if (batch === undefined) return;
-    // One fdatasync covers this batch and every one written after it (group commit).
-    if (batch.writes) (node.storage as DiskStorage).syncNow();
-    for (const message of batch.afterPersist) this.send(message);
-    if (batch.position !== null) node.core.persisted(batch.position);
-    if (!node.paused) this.afterInput(node, 'persisted');
-  }
-
-  private apply(node: SimNode, entry: Entry): void {
-    if (entry.index !== node.sm.appliedIndex + 1) {
-      throw new SafetyViolation('state-machine-safety', `${node.id} applied ${entry.index} after ${node.sm.appliedIndex}`);
-    }
-    this.checker.onApplied(node.id, entry, node.core?.status().term ?? 0);
-    node.sm.apply(entry);
-    if (this.livenessProbe !== null && entryIdentity(entry) === this.livenessProbe) this.livenessProbeIndex = entry.index;
-    const known = this.hashes.get(entry.index);
-    if (known === undefined) this.hashes.set(entry.index, node.sm.hash);
-    else if (known !== node.sm.hash) {
-      throw new SafetyViolation('state-machine-safety', `${node.id} state after ${entry.index} differs from another node's`);
-    }
-    this.completeWrites(node, entry);
-  }
-
-  private installSnapshot(node: SimNode, snapshot: Snapshot): void {
-    this.stats.snapshotsSent++;
-    node.sm.restore(snapshot);
-    const known = this.hashes.get(snapshot.meta.index);
-    if (known !== undefined && known !== node.sm.hash) {
-      throw new SafetyViolation('state-machine-safety', `${node.id} installed a snapshot at ${snapshot.meta.index} whose state differs`);
-    }
-    node.readWaiters = node.readWaiters.filter((read) => read.index > snapshot.meta.index || this.serveRead(node, read) === false);
-  }
-
-  private maybeSnapshot(node: SimNode): void {
-    const core = node.core;
-    if (core === null || node.storage === null || node.persistQueue.length > 0) return;
-    const applied = node.sm.appliedIndex;
-    if (applied - core.log.snapshotIndex < this.options.snapshotEveryEntries) return;
-    const term = core.log.termAt(applied);
-    if (term === undefined) return;
-    const snapshot: Snapshot = {
-      meta: { index: applied, term, membership: core.log.latestMembership(applied).membership },
-      data: node.sm.snapshotData(this.options.snapshotPadBytes),
+  private boot(node: SimNode): void {
+    const o = this.options;
+    // Recovery runs the real on-disk code: torn tails are cut; anything else it finds wrong fails the run.
+    const storage = DiskStorage.open(node.disk, '/data', {
+      initialMembership: { voters: this.ids },
+      segmentBytes: o.segmentBytes,
+      preallocate: o.preallocate,
+    });
+    const incarnation = ++node.incarnation;
+    const runtime: NodeRuntime = {
+      schedule: (task) => this.queue.push(this.now, { kind: 'run', node: node.id, incarnation, task }),
+      sync: (target, done) => {
+        node.syncDoneAt = Math.max(node.syncDoneAt, this.now + this.random.int(0, o.diskLatencyMaxUnits + 1));
+        this.queue.push(node.syncDoneAt, {
+          kind: 'run', node: node.id, incarnation,
+          task: () => {
+            target.syncNow();
+            done(null);
+          },
+        });
+      },
     };
-    core.compact(node.storage.saveSnapshot(snapshot));
+    const sm = new SimStateMachine(o.snapshotPadBytes);
+    node.storage = storage;
+    node.sm = sm;
+    node.appliedIndex = storage.boot.snapshot?.meta.index ?? 0;
+    node.syncDoneAt = this.now;
+    node.node = new RaftNode(
+      {
+        core: {
+          id: node.id,
+          random: this.random.fork(),
+          electionTicks: o.electionTicks,
+          heartbeatTicks: o.heartbeatTicks,
+          preVote: o.preVote,
+          checkQuorum: o.checkQuorum,
+          readMode: o.readMode,
+          appendEntriesMax: o.appendEntriesMax,
+          inflightMessagesMax: o.inflightMessagesMax,
+          snapshotChunkBytes: o.snapshotChunkBytes,
+        },
+        limits: { snapshotEveryEntries: o.snapshotEveryEntries, pendingTicksMax: 1 },
+      },
+      storage,
+      sm,
+      { send: (message) => this.send(message), flush: () => {}, emit: () => {} },
+      runtime,
+      {
+        onReady: (ready, core) => this.onReady(node, ready, core),
+        onApplied: (entry) => this.onApplied(node, entry),
+        onSnapshotInstalled: (snapshot) => this.onSnapshotInstalled(node, snapshot),
+      },
+    );
+    this.checkState(node, node.appliedIndex, 'recovered from its snapshot');
+  }
+
+  private onReady(node: SimNode, ready: Ready, core: RaftCore): void {
+    if (ready.softState !== null && ready.softState.role === 'leader') {
+      this.stats.elections++;
+      this.checker.onBecameLeader(core);
+    }
+    const first = ready.entries[0];
+    if (first !== undefined) this.checker.onEntriesAppended(node.id, ready.entries, core.log.termAt(first.index - 1) ?? -1);
+  }
+
+  private onApplied(node: SimNode, entry: Entry): void {
+    if (entry.index !== node.appliedIndex + 1) {
+      throw new SafetyViolation('state-machine-safety', `${node.id} applied ${entry.index} after ${node.appliedIndex}`);
+    }
+    node.appliedIndex = entry.index;
+    this.checker.onApplied(node.id, entry, node.core?.status().term ?? 0);
+    if (this.livenessProbe !== null && entryIdentity(entry) === this.livenessProbe) this.livenessProbeIndex = entry.index;
+    const hash = (node.sm as SimStateMachine).hash;
+    const known = this.hashes.get(entry.index);
+    if (known === undefined) this.hashes.set(entry.index, hash);
+    else if (known !== hash) throw new SafetyViolation('state-machine-safety', `${node.id} state after ${entry.index} differs from another node's`);
+  }
+
+  private onSnapshotInstalled(node: SimNode, snapshot: Snapshot): void {
+    this.stats.snapshotsSent++;
+    node.appliedIndex = snapshot.meta.index;
+    this.checkState(node, snapshot.meta.index, 'installed a snapshot');
+  }
+
+  /** The state a node holds at `index` (from a snapshot) must be the state every node had there. */
+  private checkState(node: SimNode, index: number, how: string): void {
+    const known = this.hashes.get(index);
+    if (index > 0 && known !== undefined && known !== node.sm?.hash) {
+      throw new SafetyViolation('state-machine-safety', `${node.id} ${how} at ${index} whose state differs`);
+    }
   }
 
   // -------------------------------------------------------------------------
@@ -568,6 +559,7 @@ export class Simulator {
     const victims = roll < 0.1 ? up : [roll < 0.5 && leader !== null ? leader.id : this.random.pick(up)];
     for (const id of victims) {
       const node = this.node(id);
+      if (!node.up) continue;
       this.crash(node);
       const downTicks = this.random.int(1, 6 * this.options.electionTicks);
       this.queue.push(this.now + downTicks * this.options.tickUnits, { kind: 'restart', node: id });
@@ -578,48 +570,9 @@ export class Simulator {
     this.stats.crashes++;
     node.disk.crash(this.random, { torn: this.options.tornWrites });
     node.storage = null;
-    node.core = null;
-    node.paused = false;
-    node.incarnation++;
-    node.persistQueue = [];
-    node.mailbox = [];
-    node.readWaiters = [];
+    node.node = null;
+    node.sm = null;
     this.checker.forget(node.id);
-  }
-
-  private boot(node: SimNode): void {
-    const o = this.options;
-    // Recovery runs the real on-disk code: torn tails are cut; anything else it finds wrong fails the run.
-    const storage = DiskStorage.open(node.disk, '/data', {
-      initialMembership: { voters: this.ids },
-      segmentBytes: o.segmentBytes,
-      preallocate: o.preallocate,
-    });
-    node.storage = storage;
-    const boot = storage.boot;
-    node.core = new RaftCore(
-      {
-        id: node.id,
-        random: this.random.fork(),
-        electionTicks: o.electionTicks,
-        heartbeatTicks: o.heartbeatTicks,
-        preVote: o.preVote,
-        checkQuorum: o.checkQuorum,
-        readMode: o.readMode,
-        appendEntriesMax: o.appendEntriesMax,
-        inflightMessagesMax: o.inflightMessagesMax,
-        snapshotChunkBytes: o.snapshotChunkBytes,
-      },
-      boot,
-    );
-    node.sm = new SimStateMachine();
-    if (boot.snapshot !== null) node.sm.restore({ meta: boot.snapshot.meta, data: readAllSnapshot(boot.snapshot) });
-    node.persistDoneAt = this.now;
-  }
-
-  private restart(node: SimNode): void {
-    this.boot(node);
-    this.drain(node);
   }
 
   private pauseOne(): void {
@@ -628,21 +581,9 @@ export class Simulator {
     if (up.length === 0) return;
     const id = this.random.chance(0.6) && leader !== null && !leader.paused ? leader.id : this.random.pick(up);
     this.stats.pauses++;
-    this.node(id).paused = true;
+    this.node(id).node?.pause();
     const pauseTicks = this.random.int(1, 4 * this.options.electionTicks);
     this.queue.push(this.now + pauseTicks * this.options.tickUnits, { kind: 'resume', node: id });
-  }
-
-  private resume(node: SimNode): void {
-    node.paused = false;
-    const mail = node.mailbox;
-    node.mailbox = [];
-    for (const message of mail) {
-      if (node.core === null) break;
-      node.core.step(message);
-      this.afterInput(node, `resumed ${message.type}`);
-    }
-    this.drain(node);
   }
 
   /** Partitions of many shapes: isolate one node (often the leader), majority/minority, bridge, ring, random cuts. */
@@ -695,11 +636,10 @@ export class Simulator {
 
   private transfer(): void {
     const leader = this.currentLeader();
-    if (leader?.core == null || leader.paused) return;
+    if (leader?.node == null || leader.paused) return;
     const target = this.random.pick(this.ids.filter((id) => id !== leader.id));
     this.stats.transfers++;
-    leader.core.transferLeadership(target);
-    this.drain(leader);
+    leader.node.transferLeadership(target);
   }
 
   // -------------------------------------------------------------------------
@@ -707,13 +647,13 @@ export class Simulator {
 
   private onClient(client: number): void {
     const op = this.pendingOps.get(client);
-    if (op !== undefined && op !== null) {
+    if (op !== undefined) {
       if (this.now < op.deadline) {
         this.queue.push(this.now + this.options.clientThinkUnits, { kind: 'client', client });
         return;
       }
       this.stats.opsUnknown++; // timed out: the outcome is unknown (Jepsen's info)
-      this.pendingOps.set(client, null);
+      this.pendingOps.delete(client);
     }
     if (this.phase === 'liveness') return;
     this.invoke(client);
@@ -723,68 +663,56 @@ export class Simulator {
   private invoke(client: number): void {
     const hint = this.leaderHint.get(client);
     const id = hint !== undefined && this.random.chance(0.8) ? hint : this.random.pick(this.ids);
-    const node = this.node(id);
-    if (node.core === null || node.paused) return; // connection refused: try again next time
-    const deadline = this.now + 8 * this.options.electionTicks * this.options.tickUnits;
-    const floorAtInvoke = this.register.invoke();
-    if (this.random.chance(this.options.readShare)) {
-      const context = this.nextContext++;
-      const result = node.core.readIndex(context);
-      if (!result.ok) {
-        this.noteRefusal(client, result.leaderId);
-        return;
-      }
-      this.pendingOps.set(client, { kind: 'read', client, node: id, incarnation: node.incarnation, floorAtInvoke, deadline, identity: '', index: 0, context });
+    const target = this.node(id).node;
+    if (target === null) return; // connection refused: try again next time
+    const op: PendingOp = {
+      kind: this.random.chance(this.options.readShare) ? 'read' : 'write',
+      client,
+      node: id,
+      floorAtInvoke: this.register.invoke(),
+      deadline: this.now + 8 * this.options.electionTicks * this.options.tickUnits,
+    };
+    this.pendingOps.set(client, op);
+    if (op.kind === 'read') {
+      target.query(null, (outcome) => this.readDone(op, outcome));
     } else {
       const seq = (this.clientSeq.get(client) ?? 0) + 1;
       this.clientSeq.set(client, seq);
-      const command = `w${client}.${seq}`;
-      const result = node.core.propose([encoder.encode(command)]);
-      if (!result.ok) {
-        this.noteRefusal(client, result.leaderId);
-        return;
-      }
-      this.pendingOps.set(client, { kind: 'write', client, node: id, incarnation: node.incarnation, floorAtInvoke, deadline, identity: `c:${command}`, index: result.firstIndex, context: 0 });
+      target.submit([encoder.encode(`w${client}.${seq}`)], (outcome) => this.writeDone(op, outcome));
     }
-    this.drain(node);
+  }
+
+  /** Answers count only while the client still waits for them (not after it timed out). */
+  private current(op: PendingOp): boolean {
+    if (this.pendingOps.get(op.client) !== op) return false;
+    this.pendingOps.delete(op.client);
+    return true;
+  }
+
+  /** A write completes when the node it was proposed to applies it (RaftNode settles the proposal). */
+  private writeDone(op: PendingOp, outcome: ProposeOutcome): void {
+    if (!this.current(op)) return;
+    if (outcome.ok) {
+      this.register.writeCompleted(outcome.index, op.floorAtInvoke, `client ${op.client} via ${op.node}`);
+      this.stats.writesOk++;
+      this.leaderHint.set(op.client, op.node);
+    } else if (outcome.code === 'PROPOSAL_DROPPED') {
+      this.stats.writesFailed++; // another entry took its index: it will never apply
+    } else this.noteRefusal(op.client, outcome.leaderId);
+  }
+
+  /** A read returns the index the serving node had applied: the register's value. */
+  private readDone(op: PendingOp, outcome: ReadOutcome): void {
+    if (!this.current(op)) return;
+    if (outcome.ok) {
+      this.register.readCompleted(outcome.index, op.floorAtInvoke, `client ${op.client} via ${op.node}`);
+      this.stats.readsOk++;
+    } else this.noteRefusal(op.client, outcome.leaderId);
   }
 
   private noteRefusal(client: number, leaderId: NodeId | null): void {
     if (leaderId !== null) this.leaderHint.set(client, leaderId);
     else this.leaderHint.delete(client);
-  }
-
-  /** A write completes when the node it was proposed to applies its index. */
-  private completeWrites(node: SimNode, entry: Entry): void {
-    for (const [client, op] of this.pendingOps) {
-      if (op === null || op.kind !== 'write' || op.node !== node.id || op.incarnation !== node.incarnation || op.index !== entry.index) continue;
-      this.pendingOps.set(client, null);
-      if (entryIdentity(entry) === op.identity) {
-        this.register.writeCompleted(entry.index, op.floorAtInvoke, `client ${client} via ${node.id}`);
-        this.stats.writesOk++;
-        this.leaderHint.set(client, node.id);
-      } else {
-        this.stats.writesFailed++; // another entry took its index: it will never apply
-      }
-    }
-  }
-
-  private serveReads(node: SimNode): void {
-    if (node.readWaiters.length === 0) return;
-    node.readWaiters = node.readWaiters.filter((read) => this.serveRead(node, read) === false);
-  }
-
-  /** Serves a read whose index is applied; returns false if it must keep waiting. */
-  private serveRead(node: SimNode, read: ReadState): boolean {
-    if (node.sm.appliedIndex < read.index) return false;
-    for (const [client, op] of this.pendingOps) {
-      if (op === null || op.kind !== 'read' || op.context !== read.context) continue;
-      this.pendingOps.set(client, null);
-      if (op.node !== node.id || op.incarnation !== node.incarnation) continue;
-      this.register.readCompleted(node.sm.appliedIndex, op.floorAtInvoke, `client ${client} via ${node.id}, read index ${read.index}`);
-      this.stats.readsOk++;
-    }
-    return true;
   }
 
   private node(id: NodeId): SimNode {
