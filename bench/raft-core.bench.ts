@@ -3,10 +3,14 @@
 //
 //   npx tsx bench/raft-core.bench.ts [--nodes 5] [--seconds 5] [--batch 1,16,64,256]
 //                                    [--warmup-seconds 1] [--tick-ms 10] [--compact-entries 10000]
+//                                    [--sim-seeds 300]
 //
 // Each round the leader gets `batch` proposals of 16 bytes in one propose() call; the cluster then runs
 // until quiet (every message delivered, every Ready handled). Only entries the leader hands out in
 // committedEntries during the measured window count as committed proposals.
+//
+// It then times the deterministic simulator over fixed seeds 1..N (schedules per minute): that rate is
+// what bounds how much ground a CI run or a night of `npm run sim` covers. `--sim-seeds 0` skips it.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -14,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { memorySnapshotSource, RaftCore, SeededRandom } from '../src/raft/index.js';
 import type { Message, NodeId } from '../src/raft/index.js';
+import { runSchedule } from '../test/sim/simulator.js';
 
 const PAYLOAD_BYTES = 16;
 const SETTLE_ITERATIONS_MAX = 1_000_000;
@@ -27,6 +32,8 @@ interface BenchOptions {
   readonly tickMs: number;
   readonly compactEntries: number;
   readonly seed: number;
+  /** Simulator schedules to time, seeds 1..simSeeds; 0 skips the simulator. */
+  readonly simSeeds: number;
 }
 
 interface Counters {
@@ -53,6 +60,16 @@ interface BatchResult {
   readonly compactions: number;
 }
 
+interface SimulatorResult {
+  readonly firstSeed: number;
+  readonly schedules: number;
+  readonly failed: number;
+  readonly seconds: number;
+  readonly schedulesPerMinute: number;
+  readonly events: number;
+  readonly eventsPerSecond: number;
+}
+
 function readOptions(): BenchOptions {
   const { values } = parseArgs({
     options: {
@@ -63,6 +80,7 @@ function readOptions(): BenchOptions {
       'tick-ms': { type: 'string', default: '10' },
       'compact-entries': { type: 'string', default: '10000' },
       seed: { type: 'string', default: '1' },
+      'sim-seeds': { type: 'string', default: '300' },
     },
   });
   const positive = (name: string, text: string | undefined, integer: boolean): number => {
@@ -78,6 +96,7 @@ function readOptions(): BenchOptions {
     tickMs: positive('tick-ms', values['tick-ms'], false),
     compactEntries: positive('compact-entries', values['compact-entries'], true),
     seed: positive('seed', values.seed, true),
+    simSeeds: values['sim-seeds'] === '0' ? 0 : positive('sim-seeds', values['sim-seeds'], true),
   };
 }
 
@@ -248,6 +267,21 @@ function runBatch(options: BenchOptions, batch: number): BatchResult {
   };
 }
 
+/** Runs the simulator over seeds 1..count, the same schedules every time, so runs compare like for like. */
+function runSimulator(count: number): SimulatorResult {
+  const firstSeed = 1;
+  let failed = 0;
+  let events = 0;
+  const start = performance.now();
+  for (let seed = firstSeed; seed < firstSeed + count; seed++) {
+    const result = runSchedule(seed);
+    events += result.stats.events;
+    if (!result.ok) failed++;
+  }
+  const seconds = (performance.now() - start) / 1000;
+  return { firstSeed, schedules: count, failed, seconds, schedulesPerMinute: (count / seconds) * 60, events, eventsPerSecond: events / seconds };
+}
+
 function formatRate(value: number): string {
   return Math.round(value).toLocaleString('en-US');
 }
@@ -271,8 +305,18 @@ function main(): void {
   const results: BatchResult[] = [];
   for (const batch of options.batches) results.push(runBatch(options, batch));
   printTable(results);
+  const simulator = options.simSeeds > 0 ? runSimulator(options.simSeeds) : null;
+  if (simulator !== null) {
+    console.log(
+      `simulator: ${simulator.schedules} schedules (seeds ${simulator.firstSeed}..${simulator.firstSeed + simulator.schedules - 1}) in ` +
+        `${simulator.seconds.toFixed(2)} s: ${formatRate(simulator.schedulesPerMinute)} schedules/min, ` +
+        `${formatRate(simulator.eventsPerSecond)} events/s, ${simulator.failed} failed`,
+    );
+    // A failing seed is a bug, not a data point: replay it with `npm run sim -- --seed S`.
+    if (simulator.failed > 0) process.exitCode = 1;
+  }
   mkdirSync(dirname(RESULTS_PATH), { recursive: true });
-  const report = { benchmark: 'raft-core', date: new Date().toISOString(), node: process.version, payloadBytes: PAYLOAD_BYTES, options, results };
+  const report = { benchmark: 'raft-core', date: new Date().toISOString(), node: process.version, payloadBytes: PAYLOAD_BYTES, options, results, simulator };
   writeFileSync(RESULTS_PATH, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`wrote ${RESULTS_PATH}`);
 }

@@ -67,6 +67,7 @@ export function resolveOptions(input: RaftOptionsInput): RaftOptions {
   if (!(options.electionTicks > options.heartbeatTicks)) throw new RangeError('electionTicks must exceed heartbeatTicks');
   if (!(options.heartbeatTicks >= 1)) throw new RangeError('heartbeatTicks must be at least 1');
   if (options.readMode === 'lease' && !options.checkQuorum) throw new RangeError('lease reads need checkQuorum');
+  if (options.readMode === 'lease' && options.electionTicks < 4) throw new RangeError('lease reads need electionTicks of at least 4');
   for (const key of ['appendEntriesMax', 'appendBytesMax', 'inflightMessagesMax', 'inflightBytesMax', 'uncommittedEntriesMax',
     'proposalBatchEntriesMax', 'pendingReadsMax', 'snapshotChunkBytes', 'applyBatchEntriesMax'] as const) {
     if (!Number.isInteger(options[key]) || options[key] < 1) throw new RangeError(`${key} must be a positive integer`);

@@ -9,6 +9,9 @@ export class InvariantError extends Error {
   }
 }
 
-export function invariant(condition: boolean, message: string, details: Readonly<Record<string, unknown>> = {}): asserts condition {
+/** Shared by every call without details, so a holding invariant allocates nothing. */
+const NO_DETAILS: Readonly<Record<string, unknown>> = Object.freeze({});
+
+export function invariant(condition: boolean, message: string, details: Readonly<Record<string, unknown>> = NO_DETAILS): asserts condition {
   if (!condition) throw new InvariantError(message, details);
 }

@@ -9,13 +9,6 @@ import { invariant } from './invariant.js';
  */
 export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
-interface Inflight {
-  readonly lastIndex: number;
-  readonly bytes: number;
-  /** The heartbeat round current when it was sent. */
-  readonly round: number;
-}
-
 export class Progress {
   match = 0;
   next: number;
@@ -31,8 +24,18 @@ export class Progress {
   /** In snapshot state: which snapshot, and how many bytes of it the follower has. */
   snapshotIndex = 0;
   snapshotOffsetBytes = 0;
-  private readonly inflight: Inflight[] = [];
+  // The AppendRequests in flight occupy slots [inflightHead, inflightTail) of three parallel arrays,
+  // oldest first. Messages are sent and freed on every round trip, so none gets an object of its own,
+  // and freed slots are reused by rewinding rather than by truncating the arrays, which would drop their
+  // backing stores only to grow them again on the next send.
+  /** The last index each message carried. */
+  private readonly inflightLastIndex: number[] = [];
+  /** The bytes of entries each message carried. */
+  private readonly inflightEntryBytes: number[] = [];
+  /** The heartbeat round current when each message was sent. */
+  private readonly inflightRound: number[] = [];
   private inflightHead = 0;
+  private inflightTail = 0;
   private inflightBytes = 0;
 
   constructor(next: number) {
@@ -40,7 +43,7 @@ export class Progress {
   }
 
   get inflightCount(): number {
-    return this.inflight.length - this.inflightHead;
+    return this.inflightTail - this.inflightHead;
   }
 
   isPaused(messagesMax: number, bytesMax: number): boolean {
@@ -89,7 +92,10 @@ export class Progress {
   sentEntries(lastIndex: number, bytes: number, round: number): void {
     if (this.state === 'replicate') {
       this.next = lastIndex + 1;
-      this.inflight.push({ lastIndex, bytes, round });
+      const slot = this.inflightTail++;
+      this.inflightLastIndex[slot] = lastIndex;
+      this.inflightEntryBytes[slot] = bytes;
+      this.inflightRound[slot] = round;
       this.inflightBytes += bytes;
     } else {
       invariant(this.state === 'probe', 'entries sent in snapshot state');
@@ -102,21 +108,35 @@ export class Progress {
    * ordered link that append (or its answer) was lost. Where links reorder, a false alarm costs one resend.
    */
   isStalled(): boolean {
-    const oldest = this.inflight[this.inflightHead];
-    return oldest !== undefined && this.ackedRound > oldest.round;
+    return this.inflightHead < this.inflightTail && this.ackedRound > (this.inflightRound[this.inflightHead] as number);
   }
 
   private freeInflightTo(index: number): void {
-    while (this.inflightHead < this.inflight.length) {
-      const head = this.inflight[this.inflightHead] as Inflight;
-      if (head.lastIndex > index) break;
-      this.inflightBytes -= head.bytes;
+    while (this.inflightHead < this.inflightTail && (this.inflightLastIndex[this.inflightHead] as number) <= index) {
+      this.inflightBytes -= this.inflightEntryBytes[this.inflightHead] as number;
       this.inflightHead++;
     }
-    if (this.inflightHead === this.inflight.length) {
-      this.inflight.length = 0;
-      this.inflightHead = 0;
+    // Rewind once freed slots outnumber live ones: the arrays then never exceed twice the window, even
+    // when it never drains, and the copying costs O(1) per freed message. A drained window copies nothing.
+    if (this.inflightHead >= this.inflightTail - this.inflightHead) this.rewindInflight();
+  }
+
+  private rewindInflight(): void {
+    const live = this.inflightTail - this.inflightHead;
+    for (let slot = 0; slot < live; slot++) {
+      this.inflightLastIndex[slot] = this.inflightLastIndex[this.inflightHead + slot] as number;
+      this.inflightEntryBytes[slot] = this.inflightEntryBytes[this.inflightHead + slot] as number;
+      this.inflightRound[slot] = this.inflightRound[this.inflightHead + slot] as number;
     }
+    this.inflightHead = 0;
+    this.inflightTail = live;
+  }
+
+  /** Empties the window; slots beyond the tail keep stale numbers that are never read. */
+  private clearInflight(): void {
+    this.inflightHead = 0;
+    this.inflightTail = 0;
+    this.inflightBytes = 0;
   }
 
   private resetState(state: ProgressState): void {
@@ -124,8 +144,6 @@ export class Progress {
     this.probeSent = false;
     this.snapshotIndex = 0;
     this.snapshotOffsetBytes = 0;
-    this.inflight.length = 0;
-    this.inflightHead = 0;
-    this.inflightBytes = 0;
+    this.clearInflight();
   }
 }

@@ -1,6 +1,7 @@
 import { resolveOptions, type RaftBootState, type RaftOptions, type RaftOptionsInput } from './config.js';
-import { invariant } from './invariant.js';
-import { entrySizeBytes, RaftLog } from './log.js';
+import { invariant, InvariantError } from './invariant.js';
+import { RaftLog } from './log.js';
+import { OrderedIdSet } from './ordered-id-set.js';
 import { Progress } from './progress.js';
 import { memorySnapshotSource } from './snapshot-source.js';
 import type {
@@ -64,6 +65,13 @@ export interface RaftStatus {
 
 const EMPTY: readonly never[] = Object.freeze([]);
 
+/** Ticks by which a leader lease ends before its followers' election timeout (clock phase and drift). */
+export const LEASE_DRIFT_TICKS = 2;
+
+// On paths run per message or per entry, invariants are written `if (broken) throw new InvariantError(...)`
+// rather than `invariant(ok, ...)`: the call would build its details object every time, even when the
+// invariant holds, and that garbage showed up as a large share of the benchmark's GC time.
+
 /**
  * The Raft protocol as a synchronous, deterministic state machine (Ongaro's thesis; etcd's raft library).
  * Inputs: tick(), step(), propose(), readIndex(), transferLeadership(), proposeMembership().
@@ -109,8 +117,19 @@ export class RaftCore {
   private roundStartTicks = new Map<number, number>();
   private pendingReads: PendingRead[] = [];
   private readsAwaitingCommit: number[] = [];
-  private replicateTo = new Set<NodeId>();
+  /** Followers to send to at the next ready(), in the order they were queued (which orders the messages). */
+  private replicateTo = new OrderedIdSet();
+  /** Reused by quorumIndex() so that counting a quorum allocates nothing. */
+  private readonly quorumScratch: number[] = [];
+  /**
+   * The entries of the last AppendRequest built in this flushReplication(): followers at the same
+   * position share one array. The log does not change during a flush; the cache is dropped after it.
+   */
+  private sharedEntries: readonly Entry[] = EMPTY;
+  private sharedEntriesFrom = 0;
   private transferTarget: NodeId | null = null;
+  /** The term in which this leader sent TimeoutNow: no lease reads for the rest of it. */
+  private leaseRevokedInTerm = -1;
   /** Ticks since the transfer began; it is abandoned after one election timeout (thesis 3.10). */
   private transferElapsed = 0;
   private pendingConfigIndex = 0;
@@ -189,7 +208,7 @@ export class RaftCore {
 
   /** Hands one message from a peer to the core. Messages addressed elsewhere are a caller bug. */
   step(message: Message): void {
-    invariant(message.to === this.id, 'message delivered to the wrong node', { to: message.to, id: this.id });
+    if (message.to !== this.id) throw new InvariantError('message delivered to the wrong node', { to: message.to, id: this.id });
     if (message.term > this.term) {
       if (!this.stepHigherTerm(message)) return;
     } else if (message.term < this.term) {
@@ -274,7 +293,7 @@ export class RaftCore {
     if (target === undefined || !this.membership.voters.includes(to)) return this.refuse('unknown-node');
     this.transferTarget = to;
     this.transferElapsed = 0;
-    if (target.match === this.log.lastIndex) this.send({ type: 'TimeoutNow', from: this.id, to, term: this.term });
+    if (target.match === this.log.lastIndex) this.sendTimeoutNow(to);
     else this.replicateTo.add(to);
     return { ok: true };
   }
@@ -288,7 +307,7 @@ export class RaftCore {
     if (position.index >= this.unstableFrom) return; // not handed out yet: cannot be durable
     if (!this.log.matchTerm(position.index, position.term)) return;
     this.stableIndex = position.index;
-    if (this.role === 'leader') this.maybeCommit();
+    if (this.role === 'leader') this.matchAdvanced(position.index);
   }
 
   /**
@@ -336,7 +355,9 @@ export class RaftCore {
     let entries: readonly Entry[] = EMPTY;
     if (this.unstableFrom <= this.log.lastIndex) {
       entries = this.log.slice(this.unstableFrom, this.log.lastIndex);
-      invariant(this.stableIndex < this.unstableFrom, 'unpersisted entries counted as stable', { stable: this.stableIndex, unstableFrom: this.unstableFrom });
+      if (this.stableIndex >= this.unstableFrom) {
+        throw new InvariantError('unpersisted entries counted as stable', { stable: this.stableIndex, unstableFrom: this.unstableFrom });
+      }
       this.unstableFrom = this.log.lastIndex + 1;
     }
     const ready: Ready = {
@@ -620,13 +641,16 @@ export class RaftCore {
   /** Appends the leader's entries after `prevIndex`, truncating at the first conflict. Returns the last index covered. */
   private appendFromLeader(prevIndex: number, entries: readonly Entry[]): number {
     let index = prevIndex;
-    for (const entry of entries) {
+    // An indexed loop: `entries` is sometimes the frozen EMPTY, and for-of over arrays of mixed kinds
+    // left the iterator unoptimised (an object allocated per entry).
+    for (let position = 0; position < entries.length; position++) {
+      const entry = entries[position] as Entry;
       index++;
-      invariant(entry.index === index, 'append request entries not contiguous', { expected: index, got: entry.index });
+      if (entry.index !== index) throw new InvariantError('append request entries not contiguous', { expected: index, got: entry.index });
       const existing = this.log.termAt(index);
       if (existing === entry.term) continue;
       if (existing !== undefined) {
-        invariant(index > this.commitIndex, 'leader overwrites a committed entry', { index, commit: this.commitIndex });
+        if (index <= this.commitIndex) throw new InvariantError('leader overwrites a committed entry', { index, commit: this.commitIndex });
         this.truncateFrom(index);
       }
       this.log.append(entry);
@@ -650,9 +674,11 @@ export class RaftCore {
   }
 
   private acceptLeader(leaderId: NodeId): void {
-    invariant(this.role !== 'leader', 'two leaders in one term', { term: this.term, other: leaderId });
+    if (this.role === 'leader') throw new InvariantError('two leaders in one term', { term: this.term, other: leaderId });
     if (this.role !== 'follower') this.becomeFollower(this.term, leaderId);
-    invariant(this.leaderId === null || this.leaderId === leaderId, 'two leaders in one term', { term: this.term, known: this.leaderId, other: leaderId });
+    if (this.leaderId !== null && this.leaderId !== leaderId) {
+      throw new InvariantError('two leaders in one term', { term: this.term, known: this.leaderId, other: leaderId });
+    }
     this.leaderId = leaderId;
     this.electionElapsed = 0;
   }
@@ -671,15 +697,17 @@ export class RaftCore {
   }
 
   private onAppendAccepted(from: NodeId, progress: Progress, matchIndex: number): void {
-    invariant(matchIndex <= this.log.lastIndex, 'follower matches beyond the leader log', { from, matchIndex, last: this.log.lastIndex });
+    if (matchIndex > this.log.lastIndex) {
+      throw new InvariantError('follower matches beyond the leader log', { from, matchIndex, last: this.log.lastIndex });
+    }
     const wasProbing = progress.state === 'probe';
     progress.probeSent = false;
     const updated = progress.maybeUpdate(matchIndex);
     // A probe answered: the follower's position is known, so pipelining may start (etcd's StateReplicate).
     if (wasProbing && (updated || matchIndex === progress.match)) progress.becomeReplicate();
-    if (updated) this.maybeCommit();
+    if (updated) this.matchAdvanced(progress.match);
     if (this.transferTarget === from && progress.match === this.log.lastIndex) {
-      this.send({ type: 'TimeoutNow', from: this.id, to: from, term: this.term });
+      this.sendTimeoutNow(from);
     }
     if (progress.next <= this.log.lastIndex) this.replicateTo.add(from);
   }
@@ -704,7 +732,9 @@ export class RaftCore {
   private flushReplication(): void {
     if (this.role === 'leader') {
       if (this.roundRequested) this.broadcastHeartbeat();
-      for (const id of this.replicateTo) {
+      // Indexed, not iterated: nothing below queues another follower, and this allocates no iterator.
+      for (let position = 0; position < this.replicateTo.size; position++) {
+        const id = this.replicateTo.at(position);
         const progress = this.progress.get(id);
         if (progress === undefined) continue;
         while (this.sendAppend(id, progress)) {
@@ -714,8 +744,9 @@ export class RaftCore {
         const paused = progress.isPaused(this.options.inflightMessagesMax, this.options.inflightBytesMax);
         if (progress.state === 'replicate' && !paused && progress.commitSent < this.commitIndex) this.sendCommit(id, progress);
       }
+      this.sharedEntries = EMPTY; // let the shared array go with the messages
     }
-    if (this.replicateTo.size > 0) this.replicateTo.clear();
+    this.replicateTo.clear();
   }
 
   /** Sends one AppendRequest (or snapshot chunk) to a follower. Returns whether another could follow at once. */
@@ -727,12 +758,12 @@ export class RaftCore {
       this.startSnapshot(to, progress);
       return false;
     }
-    const entries = progress.next <= this.log.lastIndex
-      ? this.log.slice(progress.next, this.log.lastIndex, this.options.appendEntriesMax, this.options.appendBytesMax)
-      : (EMPTY as readonly Entry[]);
-    if (entries.length === 0 && progress.state === 'replicate') return false; // nothing new; heartbeats cover liveness
-    let bytes = 0;
-    for (const entry of entries) bytes += entrySizeBytes(entry);
+    const last = progress.next <= this.log.lastIndex
+      ? this.log.sliceEnd(progress.next, this.log.lastIndex, this.options.appendEntriesMax, this.options.appendBytesMax)
+      : prevIndex;
+    if (last === prevIndex && progress.state === 'replicate') return false; // nothing new; heartbeats cover liveness
+    const entries = this.entriesToSend(progress.next, last);
+    const bytes = this.log.bytesBetween(progress.next, last);
     this.send({
       type: 'AppendRequest',
       from: this.id,
@@ -744,10 +775,24 @@ export class RaftCore {
       leaderCommit: this.commitIndex,
       round: this.round,
     });
-    const last = prevIndex + entries.length;
     progress.sentEntries(last, bytes, this.round);
     progress.commitSent = this.commitIndex;
     return progress.state === 'replicate' && last < this.log.lastIndex;
+  }
+
+  /**
+   * The entries [from, last] for an AppendRequest. Followers that are level (the usual case: all caught
+   * up when a batch is proposed) get the same range, so they share one array instead of a copy each.
+   * Messages are read-only data, so sharing is safe.
+   */
+  private entriesToSend(from: number, last: number): readonly Entry[] {
+    if (last < from) return EMPTY;
+    const shared = this.sharedEntries;
+    if (this.sharedEntriesFrom === from && shared.length === last - from + 1) return shared;
+    const entries = this.log.slice(from, last);
+    this.sharedEntries = entries;
+    this.sharedEntriesFrom = from;
+    return entries;
   }
 
   /** Tells a replicating follower a new commit index at once, right after the last entry sent to it. */
@@ -794,16 +839,19 @@ export class RaftCore {
     }
   }
 
+  /**
+   * One voter's durable index (a follower's match, or our own stable index) rose to `index`. Below or at
+   * the commit index it cannot lift the quorum's index above it; and since maybeCommit runs after every
+   * such rise, nothing committable was left waiting. So only a rise past the commit index is counted.
+   */
+  private matchAdvanced(index: number): void {
+    if (index > this.commitIndex) this.maybeCommit();
+  }
+
   /** Commits the highest index a quorum has durably stored, if it is of the current term (Figure 8, section 5.4.2). */
   private maybeCommit(): void {
     if (this.role !== 'leader') return;
-    const matches: number[] = [];
-    for (const voter of this.membership.voters) {
-      if (voter === this.id) matches.push(this.stableIndex);
-      else matches.push(this.progress.get(voter)?.match ?? 0);
-    }
-    matches.sort((a, b) => b - a);
-    const candidate = matches[this.quorumSize() - 1] as number;
+    const candidate = this.quorumMatchIndex();
     if (candidate <= this.commitIndex) return;
     if (this.log.termAt(candidate) !== this.term) return; // never commit an older term's entry by counting replicas
     const hadCommittedInTerm = this.committedInCurrentTerm();
@@ -811,6 +859,19 @@ export class RaftCore {
     this.replicateToAll(); // followers learn the new commit index
     if (!hadCommittedInTerm) this.releaseReadsAwaitingCommit();
     this.maybeStepDownAfterRemoval();
+  }
+
+  /** The highest index a quorum of voters has durably stored: our own stable index and each follower's match. */
+  private quorumMatchIndex(): number {
+    const matches = this.quorumScratch;
+    let count = 0;
+    if (this.isVoter()) matches[count++] = this.stableIndex;
+    // A leader tracks exactly the other voters (becomeLeader, setMembership), so no lookup by id is needed.
+    for (const progress of this.progress.values()) matches[count++] = progress.match;
+    if (count !== this.membership.voters.length) {
+      throw new InvariantError('leader progress does not match the voters', { count, voters: this.membership.voters.length });
+    }
+    return quorumIndex(matches, count);
   }
 
   private committedInCurrentTerm(): boolean {
@@ -916,12 +977,13 @@ export class RaftCore {
 
   private confirmReads(): void {
     if (this.pendingReads.length === 0) return;
-    const acked = this.isVoter() ? [this.round] : [];
+    const acked = this.quorumScratch;
+    let count = 0;
+    if (this.isVoter()) acked[count++] = this.round;
     for (const [id, progress] of this.progress) {
-      if (this.membership.voters.includes(id)) acked.push(progress.ackedRound);
+      if (this.membership.voters.includes(id)) acked[count++] = progress.ackedRound;
     }
-    acked.sort((a, b) => b - a);
-    const confirmedRound = acked[this.quorumSize() - 1] ?? 0;
+    const confirmedRound = quorumIndex(acked, count, this.quorumSize());
     let released = 0;
     for (const read of this.pendingReads) {
       if (read.round > confirmedRound) break;
@@ -932,8 +994,20 @@ export class RaftCore {
   }
 
   /** Lease reads (thesis 6.4.1): a quorum acknowledged a round started less than an election timeout ago. */
+  /**
+   * TimeoutNow lets the target win votes inside our followers' leases (thesis 3.10): from then on in this
+   * term our lease proves nothing, and reads go through ReadIndex rounds.
+   */
+  private sendTimeoutNow(to: NodeId): void {
+    this.leaseRevokedInTerm = this.term;
+    this.send({ type: 'TimeoutNow', from: this.id, to, term: this.term });
+  }
+
   private leaseValid(): boolean {
-    const since = this.tickCount - this.options.electionTicks + 1;
+    if (this.leaseRevokedInTerm === this.term) return false;
+    // Followers hold off elections for electionTicks of their own clocks after hearing from us; ticks run
+    // out of phase across nodes, so the lease ends LEASE_DRIFT_TICKS early.
+    const since = this.tickCount - (this.options.electionTicks - LEASE_DRIFT_TICKS) + 1;
     let fresh = this.isVoter() ? 1 : 0;
     for (const [id, progress] of this.progress) {
       const started = this.roundStartTicks.get(progress.ackedRound);
@@ -1119,6 +1193,25 @@ export class RaftCore {
     this.readStates = [];
     return out;
   }
+}
+
+/**
+ * The `quorum`-th largest of `values[0 .. count)` (by default a majority of `count`), or 0 when there are
+ * fewer values: the highest index that many voters have reached. Sorts that prefix in place, descending;
+ * an insertion sort, as a cluster has only a handful of voters.
+ */
+function quorumIndex(values: number[], count: number, quorum = Math.floor(count / 2) + 1): number {
+  if (count > values.length) throw new InvariantError('quorum count beyond its values', { count, length: values.length });
+  for (let sorted = 1; sorted < count; sorted++) {
+    const value = values[sorted] as number;
+    let position = sorted;
+    while (position > 0 && (values[position - 1] as number) < value) {
+      values[position] = values[position - 1] as number;
+      position--;
+    }
+    values[position] = value;
+  }
+  return quorum <= count ? (values[quorum - 1] as number) : 0;
 }
 
 function concatChunks(chunks: readonly Uint8Array[], totalBytes: number): Uint8Array {
