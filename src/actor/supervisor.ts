@@ -5,6 +5,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { NodeRefusal, NodeStatus, ProposeOutcome, RaftNodeLimits, ReadOutcome } from '../node/raft-node.js';
 import type { NodeId, Role } from '../raft/types.js';
 import { NO_FAULTS, validateFaults, type LinkFaults } from '../transport/link-faults.js';
+import { ClientPortClient } from '../transport/client-port.js';
 import { portEndpoint } from './comlink-endpoint.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 import type { CoreSettings, NodeControl, NodeStartup, WorkerReport } from './types.js';
@@ -59,6 +60,7 @@ interface ManagedNode {
   worker: Worker | null;
   control: Comlink.Remote<NodeControl> | null;
   controlPort: MessagePort | null;
+  client: ClientPortClient | null;
   /** Set before a deliberate terminate, so the exit is not taken for a crash. */
   expectingExit: boolean;
   role: Role;
@@ -104,7 +106,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
     for (const id of this.ids) {
       this.nodes.set(id, {
-        id, state: 'stopped', worker: null, control: null, controlPort: null, expectingExit: false,
+        id, state: 'stopped', worker: null, control: null, controlPort: null, client: null, expectingExit: false,
         role: 'follower', term: 0, crashOnStart: null, policy: new RestartPolicy(this.options.restart), restartTimer: null,
       });
     }
@@ -235,6 +237,30 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.node(id).control;
   }
 
+  /** The client data plane of a running node (propose, read, readStale), or null. */
+  client(id: NodeId): ClientPortClient | null {
+    const node = this.node(id);
+    return node.state === 'running' || node.state === 'paused' ? node.client : null;
+  }
+
+  /** Resolves once a leader is known (or after `timeoutMs`), without polling. */
+  waitForLeader(timeoutMs: number): Promise<NodeId | null> {
+    if (this.leader !== null) return Promise.resolve(this.leader.id);
+    return new Promise((resolve) => {
+      const onLeader = (id: NodeId | null): void => {
+        if (id === null) return;
+        clearTimeout(timer);
+        this.off('leader', onLeader);
+        resolve(id);
+      };
+      const timer = setTimeout(() => {
+        this.off('leader', onLeader);
+        resolve(null);
+      }, timeoutMs);
+      this.on('leader', onLeader);
+    });
+  }
+
   /** Test hook: makes the next starts of `id` throw `reason` (null: start normally again). */
   setCrashOnStart(id: NodeId, reason: string | null): void {
     this.node(id).crashOnStart = reason;
@@ -294,7 +320,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
     const transfer: MessagePort[] = Object.values(peers);
     const control = new MessageChannel();
-    transfer.push(control.port1);
+    const client = new MessageChannel();
+    transfer.push(control.port1, client.port1);
     const faults: Record<NodeId, LinkFaults> = {};
     for (const to of this.ids) {
       const f = this.faults.get(`${node.id}>${to}`);
@@ -310,6 +337,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       limits: this.options.limits,
       peers,
       control: control.port1,
+      client: client.port1,
       faults,
       crashOnStart: node.crashOnStart,
       stateMachine: this.options.stateMachine,
@@ -319,6 +347,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     node.expectingExit = false;
     node.controlPort = control.port2;
     node.control = Comlink.wrap<NodeControl>(portEndpoint(control.port2));
+    node.client = new ClientPortClient(client.port2);
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${node.id} did not report READY within ${this.options.startTimeoutMs} ms`)), this.options.startTimeoutMs);
       worker.on('message', (report: WorkerReport) => {
@@ -388,6 +417,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     node.control = null;
     node.controlPort?.close();
     node.controlPort = null;
+    node.client?.close();
+    node.client = null;
     void worker.terminate();
     this.updateRole(node, 'follower', node.term, true);
     const decision = node.policy.onCrash(Date.now());
@@ -414,6 +445,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     node.control = null;
     node.controlPort?.close();
     node.controlPort = null;
+    node.client?.close();
+    node.client = null;
     this.updateRole(node, 'follower', node.term, true);
     if (worker !== null) await worker.terminate();
   }
@@ -430,22 +463,22 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.emit('node-state', node.id, state, reason);
   }
 
-  private async viaLeader<T extends ProposeOutcome | ReadOutcome>(call: (control: Comlink.Remote<NodeControl>) => Promise<T>, timeoutMs: number): Promise<T> {
+  private async viaLeader<T extends ProposeOutcome | ReadOutcome>(call: (client: ClientPortClient) => Promise<T>, timeoutMs: number): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let hint: NodeId | null = this.leader?.id ?? null;
     let last: T | null = null;
     while (Date.now() < deadline) {
       const target = hint !== null ? this.nodes.get(hint) : undefined;
-      if (target?.control != null && target.state === 'running') {
-        const outcome = await withTimeout(call(target.control), Math.max(1, deadline - Date.now())).catch(() => null);
+      if (target?.client != null && target.state === 'running') {
+        const outcome = await withTimeout(call(target.client), Math.max(1, deadline - Date.now())).catch(() => null);
         if (outcome === null) break;
         if (outcome.ok || !outcome.definite || (outcome.code !== 'NOT_LEADER' && outcome.code !== 'TRANSFER_IN_PROGRESS')) return outcome;
         last = outcome;
         hint = outcome.leaderId;
+        if (hint === target.id || hint === null) await delay(10);
       } else {
-        hint = this.leader?.id ?? null;
+        hint = await this.waitForLeader(Math.max(1, deadline - Date.now()));
       }
-      if (hint === null || hint === target?.id) await delay(20);
     }
     return last ?? ({ ok: false, code: 'NOT_LEADER', message: 'no leader within the timeout', leaderId: null, definite: false } as T);
   }

@@ -21,6 +21,8 @@ export interface NodeStartup {
   readonly peers: Readonly<Record<NodeId, MessagePort>>;
   /** The control plane (comlink). */
   readonly control: MessagePort;
+  /** The client data plane: the router's numbered, batched requests (src/transport/client-port.ts). */
+  readonly client: MessagePort;
   readonly faults: Readonly<Record<NodeId, LinkFaults>>;
   /** What the nodes replicate: the KV store, or a bare command counter (actor tests and benchmarks). */
   readonly stateMachine: 'kv' | 'counter';

@@ -16,6 +16,7 @@ function makeStateMachine(kind: NodeStartup['stateMachine']): StateMachine {
   return kind === 'kv' ? new KvStateMachine() : new CounterStateMachine();
 }
 import { PeerLink } from '../transport/peer-link.js';
+import { serveClientPort } from '../transport/client-port.js';
 import { RaftNode, type NodeEvent } from './raft-node.js';
 
 /**
@@ -89,6 +90,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort): void {
     },
   };
   Comlink.expose(control, portEndpoint(startup.control));
+  serveClientPort(startup.client, node);
   const ticker = setInterval(() => node.tick(), startup.tickMs);
   report({ type: 'ready' });
 }

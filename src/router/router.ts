@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Supervisor } from '../actor/supervisor.js';
-import type { NodeRefusal, ProposeOutcome, ReadOutcome } from '../node/raft-node.js';
+import type { NodeRefusal, ReadOutcome } from '../node/raft-node.js';
+import type { ClientPortClient } from '../transport/client-port.js';
 import type { NodeId } from '../raft/types.js';
 import { encodeBatch, type KvCommand, type KvQuery, type KvQueryResult, type KvResult, type SessionCommand } from '../kv/commands.js';
 import { apiError, type ApiError } from './errors.js';
@@ -22,7 +23,11 @@ export type WriteResult = { readonly ok: true; readonly result: KvResult } | { r
 export type ReadResult = { readonly ok: true; readonly result: KvQueryResult; readonly index: number } | { readonly ok: false; readonly error: ApiError };
 
 interface PendingWrite {
+  /** The session the command was numbered in: every retry goes out under it, even after the router starts a new one. */
+  readonly session: string;
   readonly seq: number;
+  /** That session's watermark when the command was queued: what a retry sends once the router has moved on to a new session. */
+  readonly ack: number;
   readonly command: KvCommand;
   readonly deadline: number;
   /** A proposal holding it reached a leader and may have been appended: a give-up is then indefinite. */
@@ -55,6 +60,8 @@ export class Router {
   readonly stats: RouterStats = { proposals: 0, commands: 0, retries: 0, readRounds: 0, reads: 0 };
   private session = randomBytes(8).toString('hex');
   private nextSeq = 1;
+  /** The first sequence number of the current session. */
+  private sessionFirstSeq = 1;
   /** Every sequence number up to here has been answered. */
   private ackedSeq = 0;
   private readonly answered = new Set<number>();
@@ -75,7 +82,9 @@ export class Router {
       return Promise.resolve({ ok: false, error: apiError('OVERLOADED') });
     }
     return new Promise((resolve) => {
-      this.writeQueue.push({ seq: this.nextSeq++, command, deadline: Date.now() + this.limits.requestTimeoutMs, mayHaveApplied: false, resolve });
+      this.writeQueue.push({
+        session: this.session, seq: this.nextSeq++, ack: this.sessionAck(), command, deadline: Date.now() + this.limits.requestTimeoutMs, mayHaveApplied: false, resolve,
+      });
       this.scheduleFlush();
     });
   }
@@ -132,7 +141,9 @@ export class Router {
           await delay(this.limits.retryDelayMs);
           continue;
         }
-        const commands: SessionCommand[] = pending.map((w) => ({ session: this.session, seq: w.seq, ack: this.ackedSeq, command: w.command }));
+        const commands: SessionCommand[] = pending.map((w) => ({
+          session: w.session, seq: w.seq, ack: w.session === this.session ? this.sessionAck() : w.ack, command: w.command,
+        }));
         const entry = encodeBatch({ timeMs: Date.now(), commands });
         this.stats.proposals++;
         this.stats.commands += pending.length;
@@ -154,9 +165,14 @@ export class Router {
 
   private answer(write: PendingWrite, result: KvResult): void {
     if (!result.ok && result.code === 'SESSION_EXPIRED') {
-      this.session = randomBytes(8).toString('hex'); // start afresh; this command's fate is unknown
-      this.answered.clear();
-      this.ackedSeq = this.nextSeq - 1;
+      if (write.session === this.session) {
+        // Start afresh; this command's fate is unknown. The new session's commands carry ack 0 until one of
+        // them is answered, so the state machine opens it rather than taking it for an expired one.
+        this.session = randomBytes(8).toString('hex');
+        this.answered.clear();
+        this.ackedSeq = this.nextSeq - 1;
+        this.sessionFirstSeq = this.nextSeq;
+      }
       write.resolve({ ok: false, error: apiError('SESSION_EXPIRED', result.message) });
       return;
     }
@@ -166,11 +182,17 @@ export class Router {
 
   /** Advances the watermark the state machine uses to drop cached results. */
   private markAnswered(seq: number): void {
+    if (seq <= this.ackedSeq) return; // a command of an earlier session, already below the watermark
     this.answered.add(seq);
     while (this.answered.has(this.ackedSeq + 1)) {
       this.answered.delete(this.ackedSeq + 1);
       this.ackedSeq++;
     }
+  }
+
+  /** The current session's watermark; 0 while none of its commands has been answered (the session may not exist yet). */
+  private sessionAck(): number {
+    return this.ackedSeq >= this.sessionFirstSeq ? this.ackedSeq : 0;
   }
 
   private expire(pending: PendingWrite[]): PendingWrite[] {
@@ -223,17 +245,17 @@ export class Router {
   private async readStale(query: KvQuery): Promise<ReadResult> {
     const running = this.supervisor.ids.filter((id) => this.supervisor.stateOf(id) === 'running');
     const id = running[this.staleTurn++ % Math.max(1, running.length)];
-    const control = id === undefined ? null : this.supervisor.control(id);
+    const control = id === undefined ? null : this.supervisor.client(id);
     if (control === null) return { ok: false, error: apiError('NO_LEADER', 'no node is running') };
     const outcome = await withDeadline<ReadOutcome>(control.readStale(query), Date.now() + this.limits.requestTimeoutMs);
     if (outcome === null || !outcome.ok) return { ok: false, error: apiError('TIMEOUT', 'the stale read timed out') };
     return { ok: true, result: outcome.value as KvQueryResult, index: outcome.index };
   }
 
-  private leaderControl(): { propose(c: Uint8Array[]): Promise<ProposeOutcome>; read(q: unknown): Promise<ReadOutcome> } | null {
+  private leaderControl(): ClientPortClient | null {
     const leader: NodeId | null = this.supervisor.leaderId;
     if (leader === null || this.supervisor.stateOf(leader) !== 'running') return null;
-    return this.supervisor.control(leader);
+    return this.supervisor.client(leader);
   }
 }
 

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { Entry, HardState } from '../raft/types.js';
 import { StorageError } from './errors.js';
 import type { FileSystem, StorageFile } from './file-system.js';
-import { encodeRecord, parseRecord, validRecordAfter, type WalBatch } from './wal-record.js';
+import { encodeRecord, parseRecord, RECORD_HEADER_BYTES, RECORD_PAYLOAD_BYTES_MAX, validRecordAfter, type WalBatch } from './wal-record.js';
 
 export interface WalOptions {
   /** Size a segment is preallocated to; a segment rotates once the next record would not fit. */
@@ -78,6 +78,11 @@ export class WriteAheadLog {
   append(batch: WalBatch): void {
     this.assertOpen();
     const record = encodeRecord(batch);
+    // Recovery reads a longer length field as a torn or corrupt record, so such a record must never be written.
+    const payloadBytes = record.byteLength - RECORD_HEADER_BYTES;
+    if (payloadBytes > RECORD_PAYLOAD_BYTES_MAX) {
+      throw new StorageError('STORAGE_RECORD_TOO_LARGE', `a batch of ${payloadBytes} bytes exceeds the record limit of ${RECORD_PAYLOAD_BYTES_MAX} bytes`, { file: this.dir });
+    }
     if (this.active === null || (this.writeOffset > 0 && this.writeOffset + record.byteLength > this.options.segmentBytes)) {
       this.rotate();
     }
@@ -134,6 +139,15 @@ export class WriteAheadLog {
 
   /** Deletes whole segments whose every entry is at or below `index` (covered by a durable snapshot). */
   compactTo(index: number): number {
+    const oldest = this.segments[0];
+    if (this.segments.length < 2 || oldest === undefined || oldest.maxEntryIndex > index) return 0;
+    // The newest hard state may live only in a segment about to go: the copy a rotation carries into the
+    // next segment is not synced with it, and a crash can lose it while the segment itself survives. So it
+    // is logged again, durably, in the active segment (which compaction never deletes) before anything goes.
+    if (this.lastHardState !== null) {
+      this.append({ hardState: this.lastHardState, reset: null, entries: [] });
+      this.sync();
+    }
     let removed = 0;
     while (this.segments.length > 1) {
       const oldest = this.segments[0] as Segment;

@@ -1,0 +1,464 @@
+// Benchmark of durable storage on the real disk, against the disk's own limit.
+//
+//   npx tsx bench/storage.bench.ts [--seconds 2] [--warmup-seconds 0.3] [--replay-entries 1000000]
+//                                  [--writers 1,4,16,64] [--slice-seconds 0.25] [--dir /tmp]
+//
+// 1. The disk: fdatasyncs per second of a plain file (4 KiB overwrites of preallocated blocks, then fdatasync),
+//    blocking and through libuv's thread pool. This is the physical limit every durable append pays.
+// 2. Appends: DiskStorage write() of one batch, then await sync(), in a loop, for batches of 1, 16 and 256
+//    entries of 100 B and 4 KiB. Reported as entries/s, syncs/s and syncs/s as a share of the disk's limit.
+// 3. Group commit: N concurrent writers, each writing one 100 B entry and awaiting sync(), in a loop: entries
+//    per fdatasync shows how many writers share one.
+// 4. Replay: DiskStorage.open (full recovery) of a log of 1,000,000 entries of 100 B: MB/s and entries/s.
+//    The log was just written, so it is read from the page cache: this is the CPU cost of recovery.
+// Each case runs in short slices, each after a raw fdatasync window as long, and its ratio divides by the raw
+// rate of those windows: this disk's speed drifts by a factor of two or more within a minute, so a limit
+// measured once at the start would not be comparable. The long measurement is repeated at the end.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Entry, Membership } from '../src/raft/types.js';
+import { DiskStorage } from '../src/storage/disk-storage.js';
+import { NodeFileSystem, type FileSystem, type StorageFile } from '../src/storage/file-system.js';
+import { WAL_DEFAULTS } from '../src/storage/wal.js';
+
+const RESULTS_PATH = fileURLToPath(new URL('./results/storage.json', import.meta.url));
+const MEMBERSHIP: Membership = { voters: ['n1', 'n2', 'n3'] };
+const RAW_BLOCK_BYTES = 4096;
+const RAW_FILE_BYTES = 64 * 1024 * 1024;
+const BATCH_SIZES = [1, 16, 256] as const;
+const ENTRY_SIZES_BYTES = [100, 4096] as const;
+const GROUP_ENTRY_BYTES = 100;
+const REPLAY_ENTRY_BYTES = 100;
+const REPLAY_WRITE_BATCH_ENTRIES = 1000;
+const REPLAY_RUNS = 3;
+
+interface BenchOptions {
+  readonly seconds: number;
+  readonly warmupSeconds: number;
+  readonly replayEntries: number;
+  readonly writers: readonly number[];
+  readonly dir: string;
+  /** A case runs in slices this long, each after a raw fdatasync window as long (half blocking, half async). */
+  readonly sliceSeconds: number;
+}
+
+interface RawResult {
+  readonly fdatasyncPerSecondBlocking: number;
+  readonly fdatasyncPerSecondAsync: number;
+}
+
+interface AppendResult {
+  readonly batchEntries: number;
+  readonly entryBytes: number;
+  readonly seconds: number;
+  readonly entriesPerSecond: number;
+  /** One sync() per batch. */
+  readonly syncsPerSecond: number;
+  /** fdatasyncs actually issued per second (the syncs plus those of segment rotation). */
+  readonly fdatasyncsPerSecond: number;
+  readonly megabytesPerSecond: number;
+  /** The disk's raw fdatasync/s measured in windows interleaved with this case. */
+  readonly diskLimit: number;
+  /** syncs/s divided by the disk's raw fdatasync/s beside it. */
+  readonly ratioToDiskLimit: number;
+}
+
+interface GroupCommitResult {
+  readonly writers: number;
+  readonly seconds: number;
+  readonly entriesPerSecond: number;
+  readonly fdatasyncsPerSecond: number;
+  readonly entriesPerFdatasync: number;
+  readonly diskLimit: number;
+  /** fdatasync/s divided by the disk's raw fdatasync/s beside it. */
+  readonly ratioToDiskLimit: number;
+}
+
+interface ReplayResult {
+  readonly entries: number;
+  readonly entryBytes: number;
+  readonly segments: number;
+  /** Bytes of the segment files read (preallocated segments are read whole). */
+  readonly fileBytes: number;
+  readonly writeSeconds: number;
+  readonly replaySecondsBest: number;
+  readonly replaySecondsMedian: number;
+  readonly entriesPerSecond: number;
+  /** File bytes read per second (best run). */
+  readonly megabytesPerSecond: number;
+  /** Entry payload bytes recovered per second (best run). */
+  readonly payloadMegabytesPerSecond: number;
+}
+
+function readOptions(): BenchOptions {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '2' },
+      'warmup-seconds': { type: 'string', default: '0.3' },
+      'replay-entries': { type: 'string', default: '1000000' },
+      writers: { type: 'string', default: '1,4,16,64' },
+      dir: { type: 'string', default: os.tmpdir() },
+      'slice-seconds': { type: 'string', default: '0.25' },
+    },
+  });
+  const positive = (name: string, text: string | undefined): number => {
+    const value = Number(text);
+    if (!Number.isFinite(value) || value <= 0) throw new RangeError(`--${name} must be a positive number`);
+    return value;
+  };
+  const writers = (values.writers ?? '').split(',').map((w) => positive('writers', w));
+  return {
+    seconds: positive('seconds', values.seconds),
+    warmupSeconds: Number(values['warmup-seconds'] ?? 0),
+    replayEntries: Math.floor(positive('replay-entries', values['replay-entries'])),
+    writers: writers.map(Math.floor),
+    dir: values.dir ?? os.tmpdir(),
+    sliceSeconds: positive('slice-seconds', values['slice-seconds']),
+  };
+}
+
+/** Counts the fdatasyncs storage issues on its files. */
+class CountingFileSystem implements FileSystem {
+  fileSyncs = 0;
+  constructor(private readonly inner: FileSystem) {}
+
+  open(file: string, options: { create: boolean }): StorageFile {
+    const handle = this.inner.open(file, options);
+    const counter = this;
+    return {
+      path: handle.path,
+      write: (data, position) => handle.write(data, position),
+      read: (position, length) => handle.read(position, length),
+      size: () => handle.size(),
+      sync(): void {
+        counter.fileSyncs++;
+        handle.sync();
+      },
+      syncAsync(): Promise<void> {
+        counter.fileSyncs++;
+        return handle.syncAsync();
+      },
+      truncate: (length) => handle.truncate(length),
+      close: () => handle.close(),
+    };
+  }
+
+  exists(file: string): boolean {
+    return this.inner.exists(file);
+  }
+  list(dir: string): string[] {
+    return this.inner.list(dir);
+  }
+  mkdirp(dir: string): void {
+    this.inner.mkdirp(dir);
+  }
+  rename(from: string, to: string): void {
+    this.inner.rename(from, to);
+  }
+  remove(file: string): void {
+    this.inner.remove(file);
+  }
+  syncDir(dir: string): void {
+    this.inner.syncDir(dir);
+  }
+  readFile(file: string): Uint8Array {
+    return this.inner.readFile(file);
+  }
+}
+
+function makeEntries(first: number, count: number, sizeBytes: number): Entry[] {
+  const data = new Uint8Array(sizeBytes).fill(0x5a);
+  return Array.from({ length: count }, (_, i) => ({ type: 'command', index: first + i, term: 1, data }));
+}
+
+function freshDir(root: string, name: string): string {
+  const dir = path.join(root, name);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return dir;
+}
+
+/** A preallocated plain file on the same disk: 4 KiB overwrites, each followed by fdatasync. */
+class RawDisk {
+  private readonly fd: number;
+  private offset = 0;
+  private readonly block = Buffer.alloc(RAW_BLOCK_BYTES, 0xa5);
+
+  constructor(private readonly file: string) {
+    this.fd = fs.openSync(file, 'w+');
+    const zeros = Buffer.alloc(1024 * 1024);
+    for (let offset = 0; offset < RAW_FILE_BYTES; offset += zeros.byteLength) fs.writeSync(this.fd, zeros, 0, zeros.byteLength, offset);
+    fs.fsyncSync(this.fd);
+  }
+
+  /** fdatasync/s, blocking and through the thread pool, each measured for `seconds`. */
+  async measure(seconds: number): Promise<RawResult> {
+    let count = 0;
+    let start = performance.now();
+    while (performance.now() - start < seconds * 1000) {
+      this.writeNext();
+      fs.fdatasyncSync(this.fd);
+      count++;
+    }
+    const blocking = count / ((performance.now() - start) / 1000);
+    count = 0;
+    start = performance.now();
+    while (performance.now() - start < seconds * 1000) {
+      this.writeNext();
+      await new Promise<void>((resolve, reject) => fs.fdatasync(this.fd, (error) => (error ? reject(error) : resolve())));
+      count++;
+    }
+    const async = count / ((performance.now() - start) / 1000);
+    return { fdatasyncPerSecondBlocking: blocking, fdatasyncPerSecondAsync: async };
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+    fs.rmSync(this.file, { force: true });
+  }
+
+  private writeNext(): void {
+    fs.writeSync(this.fd, this.block, 0, this.block.byteLength, this.offset);
+    this.offset = (this.offset + RAW_BLOCK_BYTES) % RAW_FILE_BYTES;
+  }
+}
+
+function best(raw: RawResult): number {
+  return Math.max(raw.fdatasyncPerSecondBlocking, raw.fdatasyncPerSecondAsync);
+}
+
+/**
+ * Runs a case in slices of `sliceSeconds`, each preceded by a raw fdatasync window of the same length (half
+ * blocking, half through the thread pool), so case and disk limit are measured side by side under the same
+ * drift. The limit is the better of the two raw rates, averaged over the windows.
+ */
+async function beside(disk: RawDisk, options: BenchOptions, runSlice: (seconds: number) => Promise<void>): Promise<number> {
+  const slices = Math.max(1, Math.round(options.seconds / options.sliceSeconds));
+  let blocking = 0;
+  let async = 0;
+  for (let i = 0; i < slices; i++) {
+    const raw = await disk.measure(options.sliceSeconds / 2);
+    blocking += raw.fdatasyncPerSecondBlocking / slices;
+    async += raw.fdatasyncPerSecondAsync / slices;
+    await runSlice(options.sliceSeconds);
+  }
+  return Math.max(blocking, async);
+}
+
+async function measureAppends(root: string, options: BenchOptions, batchEntries: number, entryBytes: number, disk: RawDisk): Promise<AppendResult> {
+  const dir = freshDir(root, `append-${batchEntries}-${entryBytes}`);
+  const counting = new CountingFileSystem(new NodeFileSystem());
+  const storage = DiskStorage.open(counting, dir, { initialMembership: MEMBERSHIP });
+  let next = 1;
+  const run = { batches: 0, seconds: 0, fileSyncs: 0 };
+  const runFor = async (seconds: number): Promise<void> => {
+    const syncsBefore = counting.fileSyncs;
+    const start = performance.now();
+    while (performance.now() - start < seconds * 1000) {
+      storage.write({ snapshot: null, hardState: null, entries: makeEntries(next, batchEntries, entryBytes) });
+      next += batchEntries;
+      await storage.sync();
+      run.batches++;
+    }
+    run.seconds += (performance.now() - start) / 1000;
+    run.fileSyncs += counting.fileSyncs - syncsBefore;
+  };
+  storage.write({ snapshot: null, hardState: { term: 1, votedFor: 'n1', commitIndex: 0 }, entries: [] });
+  await runFor(options.warmupSeconds);
+  Object.assign(run, { batches: 0, seconds: 0, fileSyncs: 0 });
+  const diskLimit = await beside(disk, options, runFor);
+  storage.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  const syncsPerSecond = run.batches / run.seconds;
+  const entriesPerSecond = (run.batches * batchEntries) / run.seconds;
+  return {
+    batchEntries,
+    entryBytes,
+    seconds: run.seconds,
+    entriesPerSecond,
+    syncsPerSecond,
+    fdatasyncsPerSecond: run.fileSyncs / run.seconds,
+    megabytesPerSecond: (entriesPerSecond * entryBytes) / 1e6,
+    diskLimit,
+    ratioToDiskLimit: syncsPerSecond / diskLimit,
+  };
+}
+
+async function measureGroupCommit(root: string, options: BenchOptions, writers: number, disk: RawDisk): Promise<GroupCommitResult> {
+  const dir = freshDir(root, `group-${writers}`);
+  const counting = new CountingFileSystem(new NodeFileSystem());
+  const storage = DiskStorage.open(counting, dir, { initialMembership: MEMBERSHIP });
+  storage.write({ snapshot: null, hardState: { term: 1, votedFor: 'n1', commitIndex: 0 }, entries: [] });
+  await storage.sync();
+  let next = 1;
+  let entries = 0;
+  let seconds = 0;
+  let fileSyncs = 0;
+  const runFor = async (sliceSeconds: number): Promise<void> => {
+    const syncsBefore = counting.fileSyncs;
+    const start = performance.now();
+    const deadline = start + sliceSeconds * 1000;
+    const writer = async (): Promise<void> => {
+      while (performance.now() < deadline) {
+        storage.write({ snapshot: null, hardState: null, entries: makeEntries(next++, 1, GROUP_ENTRY_BYTES) });
+        await storage.sync();
+        entries++;
+      }
+    };
+    await Promise.all(Array.from({ length: writers }, writer));
+    seconds += (performance.now() - start) / 1000;
+    fileSyncs += counting.fileSyncs - syncsBefore;
+  };
+  await runFor(options.warmupSeconds);
+  [entries, seconds, fileSyncs] = [0, 0, 0];
+  const diskLimit = await beside(disk, options, runFor);
+  storage.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return {
+    writers,
+    seconds,
+    entriesPerSecond: entries / seconds,
+    fdatasyncsPerSecond: fileSyncs / seconds,
+    entriesPerFdatasync: entries / Math.max(1, fileSyncs),
+    diskLimit,
+    ratioToDiskLimit: fileSyncs / seconds / diskLimit,
+  };
+}
+
+function measureReplay(root: string, entryCount: number): ReplayResult {
+  const dir = freshDir(root, 'replay');
+  const fsys = new NodeFileSystem();
+  let start = performance.now();
+  const storage = DiskStorage.open(fsys, dir, { initialMembership: MEMBERSHIP });
+  storage.write({ snapshot: null, hardState: { term: 1, votedFor: 'n1', commitIndex: 0 }, entries: [] });
+  for (let first = 1; first <= entryCount; first += REPLAY_WRITE_BATCH_ENTRIES) {
+    const count = Math.min(REPLAY_WRITE_BATCH_ENTRIES, entryCount - first + 1);
+    storage.write({ snapshot: null, hardState: null, entries: makeEntries(first, count, REPLAY_ENTRY_BYTES) });
+  }
+  storage.close();
+  const writeSeconds = (performance.now() - start) / 1000;
+  const walDir = path.join(dir, 'wal');
+  const segmentNames = fs.readdirSync(walDir);
+  const fileBytes = segmentNames.reduce((sum, name) => sum + fs.statSync(path.join(walDir, name)).size, 0);
+  const times: number[] = [];
+  for (let run = 0; run < REPLAY_RUNS; run++) {
+    start = performance.now();
+    const recovered = DiskStorage.open(fsys, dir, { initialMembership: MEMBERSHIP });
+    const seconds = (performance.now() - start) / 1000;
+    const last = recovered.boot.entries[recovered.boot.entries.length - 1];
+    if (recovered.boot.entries.length !== entryCount || last?.index !== entryCount) {
+      throw new Error(`replay recovered ${recovered.boot.entries.length} entries, expected ${entryCount}`);
+    }
+    recovered.close();
+    times.push(seconds);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  const sorted = [...times].sort((a, b) => a - b);
+  const best = sorted[0] as number;
+  return {
+    entries: entryCount,
+    entryBytes: REPLAY_ENTRY_BYTES,
+    segments: segmentNames.length,
+    fileBytes,
+    writeSeconds,
+    replaySecondsBest: best,
+    replaySecondsMedian: sorted[Math.floor(sorted.length / 2)] as number,
+    entriesPerSecond: entryCount / best,
+    megabytesPerSecond: fileBytes / best / 1e6,
+    payloadMegabytesPerSecond: (entryCount * REPLAY_ENTRY_BYTES) / best / 1e6,
+  };
+}
+
+function rate(value: number): string {
+  return Math.round(value).toLocaleString('en-US');
+}
+
+function printTable(header: readonly string[], rows: readonly (readonly string[])[]): void {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((cell, column) => cell.padStart(widths[column] as number)).join('  ');
+  console.log(line(header));
+  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
+  for (const row of rows) console.log(line(row));
+}
+
+async function main(): Promise<void> {
+  const options = readOptions();
+  const root = fs.mkdtempSync(path.join(options.dir, 'raftkv-storage-bench-'));
+  const began = performance.now();
+  try {
+    console.log(
+      `storage bench in ${root}: ${options.seconds}s per case (after ${options.warmupSeconds}s warm-up), ` +
+        `segments of ${WAL_DEFAULTS.segmentBytes / 1024 / 1024} MiB preallocated, node ${process.version}, ${os.cpus().length} CPUs`,
+    );
+    const disk = new RawDisk(path.join(root, 'raw-fdatasync'));
+    const raw = await disk.measure(options.seconds);
+    console.log(`\ndisk limit: ${rate(raw.fdatasyncPerSecondBlocking)} fdatasync/s blocking, ${rate(raw.fdatasyncPerSecondAsync)} fdatasync/s through the thread pool (${RAW_BLOCK_BYTES} B writes)`);
+    console.log(`(each case runs in ${options.sliceSeconds} s slices, each after a raw fdatasync window as long; its ratio divides by that raw rate)\n`);
+
+    const appends: AppendResult[] = [];
+    for (const entryBytes of ENTRY_SIZES_BYTES) {
+      for (const batchEntries of BATCH_SIZES) appends.push(await measureAppends(root, options, batchEntries, entryBytes, disk));
+    }
+    console.log('appends: write(batch) then await sync(), one writer');
+    printTable(
+      ['entry B', 'batch', 'entries/s', 'syncs/s', 'fdatasync/s', 'MB/s', 'disk fdatasync/s beside', 'syncs / disk limit'],
+      appends.map((r) => [
+        String(r.entryBytes),
+        String(r.batchEntries),
+        rate(r.entriesPerSecond),
+        rate(r.syncsPerSecond),
+        rate(r.fdatasyncsPerSecond),
+        r.megabytesPerSecond.toFixed(1),
+        rate(r.diskLimit),
+        r.ratioToDiskLimit.toFixed(2),
+      ]),
+    );
+
+    const groupCommit: GroupCommitResult[] = [];
+    for (const writers of options.writers) groupCommit.push(await measureGroupCommit(root, options, writers, disk));
+    console.log(`\ngroup commit: N writers, each write(1 entry of ${GROUP_ENTRY_BYTES} B) then await sync()`);
+    printTable(
+      ['writers', 'entries/s', 'fdatasync/s', 'entries per fdatasync', 'disk fdatasync/s beside', 'fdatasync / disk limit'],
+      groupCommit.map((r) => [String(r.writers), rate(r.entriesPerSecond), rate(r.fdatasyncsPerSecond), r.entriesPerFdatasync.toFixed(1), rate(r.diskLimit), r.ratioToDiskLimit.toFixed(2)]),
+    );
+
+    const replay = measureReplay(root, options.replayEntries);
+    console.log(
+      `\nreplay: ${rate(replay.entries)} entries of ${replay.entryBytes} B in ${replay.segments} segments (${(replay.fileBytes / 1e6).toFixed(1)} MB of files, written in ${replay.writeSeconds.toFixed(2)} s): ` +
+        `best ${replay.replaySecondsBest.toFixed(2)} s, median ${replay.replaySecondsMedian.toFixed(2)} s of ${REPLAY_RUNS} = ` +
+        `${rate(replay.entriesPerSecond)} entries/s, ${replay.megabytesPerSecond.toFixed(1)} MB/s of files, ${replay.payloadMegabytesPerSecond.toFixed(1)} MB/s of entry data (page cache warm)`,
+    );
+
+    const rawAfter = await disk.measure(options.seconds);
+    disk.close();
+    console.log(`\ndisk limit again at the end: ${rate(rawAfter.fdatasyncPerSecondBlocking)} fdatasync/s blocking, ${rate(rawAfter.fdatasyncPerSecondAsync)} fdatasync/s through the thread pool`);
+    const totalSeconds = (performance.now() - began) / 1000;
+    console.log(`total ${totalSeconds.toFixed(1)} s`);
+
+    fs.mkdirSync(path.dirname(RESULTS_PATH), { recursive: true });
+    const report = {
+      // Ratios: syncs/s (appends) or fdatasync/s (group commit) over the best raw fdatasync/s beside each case.
+      benchmark: 'storage',
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: os.cpus().length,
+      dir: options.dir,
+      options,
+      segmentBytes: WAL_DEFAULTS.segmentBytes,
+      diskLimit: { ...raw, rawBlockBytes: RAW_BLOCK_BYTES, atEnd: rawAfter },
+      appends,
+      groupCommit,
+      replay,
+      totalSeconds,
+    };
+    fs.writeFileSync(RESULTS_PATH, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`wrote ${RESULTS_PATH}`);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+await main();

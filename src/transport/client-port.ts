@@ -1,0 +1,137 @@
+import { Packr } from 'msgpackr';
+import type { MessagePort } from 'node:worker_threads';
+import type { NodeRefusal, ProposeOutcome, ReadOutcome } from '../node/raft-node.js';
+
+/**
+ * The client data plane between the router (main thread) and one node worker: numbered requests and
+ * answers, batched per turn into one msgpack frame each way. Comlink stays the control plane (status,
+ * kill, faults); at one proxy and one UUID per call it costs several times more per request.
+ */
+export type ClientRequest =
+  | { readonly id: number; readonly kind: 'propose'; readonly commands: Uint8Array[] }
+  | { readonly id: number; readonly kind: 'read'; readonly query: unknown }
+  | { readonly id: number; readonly kind: 'stale'; readonly query: unknown };
+
+export interface ClientAnswer {
+  readonly id: number;
+  readonly outcome: ProposeOutcome | ReadOutcome;
+}
+
+/** Most requests in one frame. */
+export const CLIENT_FRAME_REQUESTS_MAX = 4096;
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+function post(port: MessagePort, items: readonly unknown[]): void {
+  for (let start = 0; start < items.length; start += CLIENT_FRAME_REQUESTS_MAX) {
+    const frame = new Uint8Array(packr.pack(items.length <= CLIENT_FRAME_REQUESTS_MAX ? items : items.slice(start, start + CLIENT_FRAME_REQUESTS_MAX)));
+    port.postMessage(frame, [frame.buffer as ArrayBuffer]);
+  }
+}
+
+/** Every answer a request gets when its node goes away before answering: it may or may not have applied. */
+const UNAVAILABLE: NodeRefusal = {
+  ok: false, code: 'NODE_STOPPED', message: 'the node stopped before answering', leaderId: null, definite: false,
+};
+
+/** The router's end: call() returns the node's answer. */
+export class ClientPortClient {
+  private nextId = 1;
+  private readonly waiting = new Map<number, (outcome: ProposeOutcome | ReadOutcome) => void>();
+  private outbox: ClientRequest[] = [];
+  private flushScheduled = false;
+  private closed = false;
+
+  constructor(private readonly port: MessagePort) {
+    port.on('message', (frame: Uint8Array) => {
+      for (const answer of packr.unpack(frame) as ClientAnswer[]) {
+        const resolve = this.waiting.get(answer.id);
+        if (resolve === undefined) continue;
+        this.waiting.delete(answer.id);
+        resolve(answer.outcome);
+      }
+    });
+    port.unref();
+  }
+
+  propose(commands: Uint8Array[]): Promise<ProposeOutcome> {
+    return this.call({ id: this.nextId++, kind: 'propose', commands }) as Promise<ProposeOutcome>;
+  }
+
+  read(query: unknown): Promise<ReadOutcome> {
+    return this.call({ id: this.nextId++, kind: 'read', query }) as Promise<ReadOutcome>;
+  }
+
+  readStale(query: unknown): Promise<ReadOutcome> {
+    return this.call({ id: this.nextId++, kind: 'stale', query }) as Promise<ReadOutcome>;
+  }
+
+  /** The node is gone: every pending request gets an indefinite refusal. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const resolve of this.waiting.values()) resolve(UNAVAILABLE);
+    this.waiting.clear();
+    this.outbox = [];
+    this.port.close();
+  }
+
+  private call(request: ClientRequest): Promise<ProposeOutcome | ReadOutcome> {
+    if (this.closed) return Promise.resolve(UNAVAILABLE);
+    return new Promise((resolve) => {
+      this.waiting.set(request.id, resolve);
+      this.outbox.push(request);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closed || this.outbox.length === 0) return;
+    const batch = this.outbox;
+    this.outbox = [];
+    post(this.port, batch);
+  }
+}
+
+/** What the node's end serves requests with. */
+export interface ClientHandler {
+  submit(commands: readonly Uint8Array[], done: (outcome: ProposeOutcome) => void): void;
+  query(query: unknown, done: (outcome: ReadOutcome) => void): void;
+  readStale(query: unknown): ReadOutcome;
+}
+
+/** The node's end: answers are gathered during a turn and posted together. */
+export function serveClientPort(port: MessagePort, handler: ClientHandler): void {
+  let answers: ClientAnswer[] = [];
+  let flushScheduled = false;
+  const answer = (id: number, outcome: ProposeOutcome | ReadOutcome): void => {
+    answers.push({ id, outcome });
+    if (flushScheduled) return;
+    flushScheduled = true;
+    setImmediate(() => {
+      flushScheduled = false;
+      const batch = answers;
+      answers = [];
+      post(port, batch);
+    });
+  };
+  port.on('message', (frame: Uint8Array) => {
+    for (const request of packr.unpack(frame) as ClientRequest[]) {
+      switch (request.kind) {
+        case 'propose':
+          handler.submit(request.commands, (outcome) => answer(request.id, outcome));
+          break;
+        case 'read':
+          handler.query(request.query, (outcome) => answer(request.id, outcome));
+          break;
+        case 'stale':
+          answer(request.id, handler.readStale(request.query));
+          break;
+      }
+    }
+  });
+}
