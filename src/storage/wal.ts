@@ -106,7 +106,9 @@ export class WriteAheadLog {
   /** fdatasync, blocking. */
   sync(): void {
     this.assertOpen();
-    if (this.active === null || this.unsyncedBytes === 0) return;
+    // With nothing new written, an fdatasync may still be running in the thread pool: durable only once
+    // it ends, so a blocking sync must not return early then (shutdown relies on it).
+    if (this.active === null || (this.unsyncedBytes === 0 && !this.asyncSyncsInFlight.has(this.active))) return;
     this.unsyncedBytes = 0;
     this.active.sync();
   }
