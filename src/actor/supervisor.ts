@@ -18,6 +18,8 @@ export interface SupervisorOptions {
   readonly dataDir: string;
   /** False: no fsync (for --memory clusters, whose dataDir is in /dev/shm). */
   readonly durable: boolean;
+  /** Writes stay in each worker until synced, so a kill loses them (chaos testing). */
+  readonly bufferUnsynced: boolean;
   readonly tickMs: number;
   readonly core: CoreSettings;
   readonly limits: Partial<RaftNodeLimits>;
@@ -30,6 +32,7 @@ export interface SupervisorOptions {
 
 export const SUPERVISOR_DEFAULTS: Omit<SupervisorOptions, 'nodes' | 'dataDir'> = {
   durable: true,
+  bufferUnsynced: false,
   tickMs: 10,
   // Elections after 150-300 ms of silence, heartbeats every 30 ms.
   core: { electionTicks: 15, heartbeatTicks: 3 },
@@ -95,6 +98,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private readonly faults = new Map<string, LinkFaults>();
   private leader: { id: NodeId; term: number } | null = null;
   private stopping = false;
+  private respawns: Promise<void> = Promise.resolve();
 
   constructor(options: Partial<SupervisorOptions> & Pick<SupervisorOptions, 'nodes' | 'dataDir'>) {
     super();
@@ -152,7 +156,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.cancelRestart(node);
     if (node.worker !== null) await this.terminate(node);
     node.policy.reset();
-    await this.spawn(node);
+    await this.respawn(node);
   }
 
   async pause(id: NodeId): Promise<void> {
@@ -188,18 +192,24 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   async partition(groups: readonly (readonly NodeId[])[]): Promise<void> {
     const groupOf = new Map<NodeId, number>();
     groups.forEach((group, i) => group.forEach((id) => groupOf.set(this.checkId(id), i)));
+    await this.cutLinks((from, to) => {
+      const a = groupOf.get(from);
+      return a === undefined || a !== groupOf.get(to);
+    });
+    this.options.log(`partition ${groups.map((g) => `[${g.join(',')}]`).join(' ')}`);
+  }
+
+  /** Cuts every directed link for which `cut(from, to)` holds and reconnects the others (shapes like a bridge or a ring). */
+  async cutLinks(cut: (from: NodeId, to: NodeId) => boolean): Promise<void> {
     const updates: Promise<void>[] = [];
     for (const from of this.ids) {
       for (const to of this.ids) {
         if (from === to) continue;
-        const a = groupOf.get(from);
-        const cut = a === undefined || a !== groupOf.get(to);
         const current = this.faults.get(`${from}>${to}`) ?? NO_FAULTS;
-        updates.push(this.applyFaults(from, to, { ...current, cut }));
+        updates.push(this.applyFaults(from, to, { ...current, cut: cut(from, to) }));
       }
     }
     await Promise.all(updates);
-    this.options.log(`partition ${groups.map((g) => `[${g.join(',')}]`).join(' ')}`);
   }
 
   /** Removes every partition and link fault. */
@@ -306,6 +316,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * Starts one node's worker. `mesh` holds its ports when the whole cluster starts together; otherwise
    * (a restart) it gets a new channel with every peer that is up, whose end is handed over once it is READY.
    */
+  /**
+   * Restarts go one at a time: a node connects to the peers that are up when it starts, so two starting
+   * together would miss each other.
+   */
+  private respawn(node: ManagedNode): Promise<void> {
+    const next = this.respawns.then(() => (this.stopping ? undefined : this.spawn(node)));
+    this.respawns = next.catch(() => undefined);
+    return next;
+  }
+
   private async spawn(node: ManagedNode, mesh: Record<NodeId, MessagePort> | null = null): Promise<void> {
     this.setState(node, 'starting', 'spawning worker');
     const peers: Record<NodeId, MessagePort> = { ...mesh };
@@ -332,6 +352,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       voters: this.ids,
       dataDir: path.join(this.options.dataDir, node.id),
       durable: this.options.durable,
+      bufferUnsynced: this.options.bufferUnsynced,
       tickMs: this.options.tickMs,
       core: this.options.core,
       limits: this.options.limits,
@@ -429,7 +450,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.setState(node, 'restarting', `${reason}; restart in ${decision.delayMs} ms`);
     node.restartTimer = setTimeout(() => {
       node.restartTimer = null;
-      void this.spawn(node);
+      void this.respawn(node);
     }, decision.delayMs);
   }
 

@@ -14,6 +14,8 @@ export interface NodeStartup {
   readonly dataDir: string;
   /** False for --memory clusters: files in /dev/shm, no fsync. */
   readonly durable: boolean;
+  /** Writes stay in the worker until synced, so a kill loses them (chaos: loss of unsynced writes). */
+  readonly bufferUnsynced: boolean;
   readonly tickMs: number;
   readonly core: CoreSettings;
   readonly limits: Partial<RaftNodeLimits>;

@@ -1,11 +1,15 @@
+import { CHAOS_USAGE, runChaosCommand } from './chaos-command.js';
 import { CLUSTER_USAGE, parseClusterArgs, runCluster } from './cluster-command.js';
 import { UsageError } from './usage-error.js';
 
 const USAGE = `usage: raftkv <command> [options]
 commands:
   cluster    start a local cluster of Raft nodes, each a worker-thread actor
+  chaos      run a failure-injection scenario against a fresh cluster and check the history
 
-${CLUSTER_USAGE}`;
+${CLUSTER_USAGE}
+
+${CHAOS_USAGE}`;
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -14,6 +18,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'cluster':
         await runCluster(parseClusterArgs(rest));
         return 0;
+      case 'chaos':
+        return await runChaosCommand(rest);
       case undefined:
       case 'help':
       case '--help':

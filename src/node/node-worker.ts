@@ -28,7 +28,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort): void {
   if (startup.crashOnStart !== null) throw new Error(startup.crashOnStart);
   let storage: DiskStorage;
   try {
-    storage = DiskStorage.open(new NodeFileSystem({ durable: startup.durable }), path.resolve(startup.dataDir), {
+    storage = DiskStorage.open(new NodeFileSystem({ durable: startup.durable, bufferUnsynced: startup.bufferUnsynced }), path.resolve(startup.dataDir), {
       initialMembership: { voters: startup.voters },
       log: (message) => console.error(`[${startup.id}] ${message}`),
     });

@@ -50,5 +50,5 @@ export function apiError(code: ErrorCode, message: string = ERRORS[code].message
 }
 
 export function isApiError(value: unknown): value is ApiError {
-  return typeof value === 'object' && value !== null && typeof (value as ApiError).code === 'string' && (value as ApiError).code in ERRORS;
+  return typeof value === 'object' && value !== null && typeof (value as ApiError).code === 'string' && Object.hasOwn(ERRORS, (value as ApiError).code);
 }

@@ -72,7 +72,12 @@ interface Reply {
 }
 
 async function handle(req: http.IncomingMessage, deps: HttpServerDeps, setRoute: (route: string) => void): Promise<Reply> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    return fail('PROTOCOL_ERROR', 'the request target is not a valid URL');
+  }
   const path = url.pathname;
   const method = req.method ?? 'GET';
   if (path.startsWith('/v1/kv/')) {

@@ -16,14 +16,27 @@ export interface RespServerDeps {
 
 const OK: RespValue = { status: 'OK' };
 
+/**
+ * The commands `execute` knows, by what they do to the store. Any other name is counted as 'unknown' in the
+ * metrics, so clients cannot add metric labels.
+ */
+const COMMANDS = new Map<string, 'read' | 'write' | 'none'>([
+  ...(['get', 'exists', 'mget', 'dbsize', 'scan'] as const).map((name) => [name, 'read'] as const),
+  ...(['set', 'del', 'incr', 'decr', 'incrby', 'decrby', 'mset'] as const).map((name) => [name, 'write'] as const),
+  ...(['ping', 'echo', 'info', 'hello', 'config', 'client', 'select', 'command'] as const).map((name) => [name, 'none'] as const),
+]);
+
 /** One reply owed to a pipelined command; `value` may legitimately be null (RESP nil) once done. */
 interface Slot {
   done: boolean;
   value: RespValue;
 }
 
+/** Indefinite errors say so in their text: a Redis client sees only the prefix and the message. */
 function errorReply(error: ApiError): RespValue {
-  return { error: `${ERRORS[error.code].redis} ${error.message}` };
+  const spec = ERRORS[error.code];
+  const unknown = spec.definite || error.message.includes('outcome is unknown') ? '' : ' (the outcome is unknown)';
+  return { error: `${spec.redis} ${error.message}${unknown}` };
 }
 
 function fail(code: ErrorCode, message?: string): RespValue {
@@ -47,6 +60,12 @@ function serveConnection(socket: net.Socket, deps: RespServerDeps): void {
   // Replies go out in request order, whatever order the commands finish in (pipelining).
   const replies: Slot[] = [];
   let closing = false;
+  // Commands of one connection take effect in the order they were sent, as in Redis: a read waits until the
+  // writes sent before it are answered, a write until the reads before it are. A run of reads, or of writes,
+  // still goes out together (one ReadIndex round, one proposal).
+  let runKind: 'read' | 'write' | null = null;
+  let runStart: Promise<unknown> = Promise.resolve();
+  let runSettled: Promise<unknown> = runStart;
   const flushReplies = (): void => {
     const out: Buffer[] = [];
     while (replies.length > 0 && (replies[0] as Slot).done) {
@@ -79,11 +98,22 @@ function serveConnection(socket: net.Socket, deps: RespServerDeps): void {
         closing = true;
         break;
       }
-      void execute(name, args.slice(1), deps).then(
+      const kind = COMMANDS.get(name) ?? 'none';
+      let done: Promise<RespValue>;
+      if (kind === 'none') done = execute(name, args.slice(1), deps);
+      else {
+        if (kind !== runKind) {
+          runKind = kind;
+          runStart = runSettled;
+        }
+        done = runStart.then(() => execute(name, args.slice(1), deps));
+        runSettled = Promise.all([runSettled, done.catch(() => undefined)]);
+      }
+      void done.then(
         (value) => {
           slot.done = true;
           slot.value = value;
-          deps.metrics.observeRequest('resp', name, isError(value) ? 'error' : 'ok', Number(process.hrtime.bigint() - started) / 1e9);
+          deps.metrics.observeRequest('resp', COMMANDS.has(name) ? name : 'unknown', isError(value) ? 'error' : 'ok', Number(process.hrtime.bigint() - started) / 1e9);
           flushReplies();
         },
         (error: unknown) => {

@@ -144,13 +144,15 @@ export class Router {
         const commands: SessionCommand[] = pending.map((w) => ({
           session: w.session, seq: w.seq, ack: w.session === this.session ? this.sessionAck() : w.ack, command: w.command,
         }));
-        const entry = encodeBatch({ timeMs: Date.now(), commands });
+        // One log entry per command, all in one proposal: the entry's index is the command's own revision, so
+        // compare-and-set by index names exactly one write even when two writes to a key share a batch.
+        const timeMs = Date.now();
+        const entries = commands.map((command) => encodeBatch({ timeMs, commands: [command] }));
         this.stats.proposals++;
         this.stats.commands += pending.length;
-        const outcome = await withDeadline(leader.propose([entry]), Math.min(...pending.map((w) => w.deadline)));
+        const outcome = await withDeadline(leader.propose(entries), Math.min(...pending.map((w) => w.deadline)));
         if (outcome !== null && outcome.ok) {
-          const results = outcome.results[0] as KvResult[];
-          pending.forEach((w, i) => this.answer(w, results[i] as KvResult));
+          pending.forEach((w, i) => this.answer(w, (outcome.results[i] as KvResult[])[0] as KvResult));
           return;
         }
         // No answer, or an answer that does not rule out the append: from now on a give-up is indefinite.

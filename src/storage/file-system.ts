@@ -73,16 +73,75 @@ class NodeFile implements StorageFile {
   }
 }
 
+/**
+ * A file whose writes stay in this process until synced, so that killing the process loses them, as power
+ * loss would (the page cache survives a process kill). Chaos scenarios use it for "kill with loss of
+ * unsynced writes".
+ */
+class BufferedNodeFile implements StorageFile {
+  private pending: { data: Uint8Array; position: number }[] = [];
+
+  constructor(private readonly file: NodeFile) {}
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  write(data: Uint8Array, position: number): void {
+    this.pending.push({ data: data.slice(), position });
+  }
+
+  read(position: number, length: number): Uint8Array {
+    this.flush();
+    return this.file.read(position, length);
+  }
+
+  size(): number {
+    let end = this.file.size();
+    for (const write of this.pending) end = Math.max(end, write.position + write.data.byteLength);
+    return end;
+  }
+
+  sync(): void {
+    this.flush();
+    this.file.sync();
+  }
+
+  syncAsync(): Promise<void> {
+    this.flush();
+    return this.file.syncAsync();
+  }
+
+  truncate(length: number): void {
+    this.flush();
+    this.file.truncate(length);
+  }
+
+  close(): void {
+    this.flush();
+    this.file.close();
+  }
+
+  private flush(): void {
+    for (const write of this.pending) this.file.write(write.data, write.position);
+    this.pending = [];
+  }
+}
+
+export interface NodeFileSystemOptions {
+  /** False skips every fsync: for `--memory` clusters in /dev/shm, where nothing is meant to survive the machine. */
+  readonly durable: boolean;
+  /** Hold writes in the process until synced, so a killed worker loses them (chaos testing). */
+  readonly bufferUnsynced?: boolean;
+}
+
 export class NodeFileSystem implements FileSystem {
-  /**
-   * `durable: false` skips every fsync: for `--memory` clusters whose files live in /dev/shm, where
-   * nothing is meant to survive the machine, only a restart of one node.
-   */
-  constructor(private readonly options: { readonly durable: boolean } = { durable: true }) {}
+  constructor(private readonly options: NodeFileSystemOptions = { durable: true }) {}
 
   open(file: string, options: { create: boolean }): StorageFile {
     const flags = options.create ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDWR;
-    return new NodeFile(file, fs.openSync(file, flags, 0o644), this.options.durable);
+    const handle = new NodeFile(file, fs.openSync(file, flags, 0o644), this.options.durable);
+    return this.options.bufferUnsynced === true ? new BufferedNodeFile(handle) : handle;
   }
 
   exists(file: string): boolean {

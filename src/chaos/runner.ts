@@ -1,0 +1,118 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Supervisor } from '../actor/supervisor.js';
+import { startService, type Service } from '../router/service.js';
+import type { Operation } from './checker/history.js';
+import { createCheckerPool } from './checker/pool.js';
+import { runChecks, type CheckVerdict } from './checks.js';
+import { Nemesis, type FaultRecord } from './nemesis.js';
+import type { Scenario } from './scenario.js';
+import { WorkloadDriver } from './workloads.js';
+
+export interface PhaseStats {
+  readonly label: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly ok: number;
+  readonly fail: number;
+  readonly info: number;
+  /** ok / all completed operations invoked in the phase. */
+  readonly availability: number;
+  readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
+}
+
+export interface ChaosResult {
+  readonly scenario: Scenario;
+  readonly history: readonly Operation[];
+  readonly faults: readonly FaultRecord[];
+  readonly phases: readonly PhaseStats[];
+  readonly checks: readonly CheckVerdict[];
+  readonly ok: boolean;
+  readonly durationMs: number;
+}
+
+export interface ChaosRunOptions {
+  /** Run against this cluster and service instead of starting a fresh one (`raftkv cluster --scenario`). */
+  readonly cluster?: { readonly supervisor: Supervisor; readonly service: Service };
+  readonly log?: (line: string) => void;
+  /** How long the final reads may take after healing. */
+  readonly finalReadTimeoutMs?: number;
+  readonly checkTimeLimitMs?: number;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/** Splits the run at every fault, so availability and latency can be read phase by phase. */
+export function phaseStats(history: readonly Operation[], faults: readonly FaultRecord[], endMs: number): PhaseStats[] {
+  const cuts = [{ at: 0, label: 'start' }, ...faults.map((f) => ({ at: f.atMs, label: f.label }))];
+  return cuts.map((cut, i) => {
+    const end = cuts[i + 1]?.at ?? endMs;
+    const ops = history.filter((op) => op.invokeTime >= cut.at && op.invokeTime < end);
+    const ok = ops.filter((op) => op.status === 'ok');
+    const latencies = ok.map((op) => op.completeTime - op.invokeTime).sort((a, b) => a - b);
+    return {
+      label: cut.label, startMs: cut.at, endMs: end,
+      ok: ok.length, fail: ops.filter((op) => op.status === 'fail').length, info: ops.filter((op) => op.status === 'info').length,
+      availability: ops.length === 0 ? 1 : ok.length / ops.length,
+      latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? 0 },
+    };
+  });
+}
+
+/**
+ * Runs a scenario against a fresh cluster (or the given one): the workload and the nemesis for its duration,
+ * then heal everything, read the final state, and check the history.
+ */
+export async function runScenario(scenario: Scenario, options: ChaosRunOptions = {}): Promise<ChaosResult> {
+  const log = options.log ?? (() => {});
+  let owned: { supervisor: Supervisor; service: Service; dataDir: string } | null = null;
+  let cluster = options.cluster;
+  if (cluster === undefined) {
+    const memory = scenario.storage === 'memory';
+    const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+    const dataDir = fs.mkdtempSync(path.join(memory ? shm : os.tmpdir(), 'raftkv-chaos-'));
+    const loseUnsynced = scenario.faults.some((f) => f.action.kind === 'kill' && f.action.loseUnsynced);
+    const supervisor = new Supervisor({ nodes: scenario.nodes, dataDir, durable: !memory, bufferUnsynced: loseUnsynced, stateMachine: 'kv', log: (line) => log(`  ${line}`) });
+    await supervisor.start();
+    const service = await startService(supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null });
+    owned = { supervisor, service, dataDir };
+    cluster = owned;
+  }
+  const { supervisor, service } = cluster;
+  const pool = scenario.checks.includes('linearizable') && scenario.workload.type === 'register' ? createCheckerPool() : undefined;
+  try {
+    await supervisor.waitForLeader(30_000);
+    const startedAt = performance.now();
+    const driver = new WorkloadDriver(scenario.workload, { http: service.http.port, resp: service.resp.port }, startedAt);
+    const nemesis = new Nemesis(supervisor, startedAt, log);
+    nemesis.schedule(scenario.faults);
+    const running = driver.run();
+    await new Promise((resolve) => setTimeout(resolve, scenario.durationMs));
+    driver.stop();
+    await running;
+    const endMs = performance.now() - startedAt;
+    await nemesis.healAll();
+    await supervisor.waitForLeader(30_000);
+    const finals = await driver.finalReads(performance.now() + (options.finalReadTimeoutMs ?? 30_000));
+    driver.close();
+    const history = driver.recorder.operations();
+    const checks = await runChecks(scenario.checks, scenario.workload.type, history, finals, {
+      ...(pool === undefined ? {} : { pool }), timeLimitMs: options.checkTimeLimitMs ?? 30_000,
+    });
+    return {
+      scenario, history, faults: nemesis.records, phases: phaseStats(history, nemesis.records, endMs), checks,
+      ok: checks.every((c) => c.verdict === 'pass'), durationMs: endMs,
+    };
+  } finally {
+    await pool?.destroy();
+    if (owned !== null) {
+      await owned.service.close();
+      await owned.supervisor.stop();
+      fs.rmSync(owned.dataDir, { recursive: true, force: true });
+    }
+  }
+}

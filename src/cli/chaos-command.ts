@@ -1,0 +1,56 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { htmlReport, summarize } from '../chaos/report.js';
+import { runScenario, type ChaosResult } from '../chaos/runner.js';
+import { parseDuration, parseScenario, ScenarioError, shortened, type Scenario } from '../chaos/scenario.js';
+import { UsageError } from './usage-error.js';
+
+export const CHAOS_USAGE = `usage: raftkv chaos FILE.yaml [options]
+  --duration D    squeeze the scenario's timeline into D (e.g. 15s)
+  --report FILE   where to write the HTML report (default chaos-report-<name>.html)`;
+
+export function loadScenario(file: string): Scenario {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${(error as Error).message}`, CHAOS_USAGE);
+  }
+  try {
+    return parseScenario(text, path.basename(file, path.extname(file)));
+  } catch (error) {
+    if (error instanceof ScenarioError) throw new UsageError(error.message, CHAOS_USAGE);
+    throw error;
+  }
+}
+
+/** Prints the summary, writes the HTML report; exit code 0 when every check passed, 1 otherwise. */
+export function reportResult(result: ChaosResult, reportFile: string, out: (line: string) => void): number {
+  out(summarize(result));
+  fs.writeFileSync(reportFile, htmlReport(result));
+  out(`report: ${path.resolve(reportFile)}`);
+  return result.ok ? 0 : 1;
+}
+
+export async function runChaosCommand(argv: readonly string[], out: (line: string) => void = console.log): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: { duration: { type: 'string' }, report: { type: 'string' } }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message, CHAOS_USAGE);
+  }
+  const file = parsed.positionals[0];
+  if (file === undefined || parsed.positionals.length > 1) throw new UsageError('give exactly one scenario file', CHAOS_USAGE);
+  let scenario = loadScenario(file);
+  if (parsed.values.duration !== undefined) {
+    try {
+      scenario = shortened(scenario, parseDuration(parsed.values.duration, '--duration'));
+    } catch (error) {
+      throw new UsageError((error as Error).message, CHAOS_USAGE);
+    }
+  }
+  out(`chaos: ${scenario.name} on a fresh ${scenario.nodes}-node cluster for ${(scenario.durationMs / 1000).toFixed(1)} s`);
+  const result = await runScenario(scenario, { log: out });
+  return reportResult(result, parsed.values.report ?? `chaos-report-${scenario.name}.html`, out);
+}

@@ -1,0 +1,22 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { expect } from 'vitest';
+import { runScenario } from '../../src/chaos/runner.js';
+import { parseScenario, shortened } from '../../src/chaos/scenario.js';
+
+/** The short form CI runs: the library scenario's timeline squeezed into this many milliseconds. */
+export const SHORT_FORM_MS = 12_000;
+
+export const LIBRARY = fs.readdirSync('scenarios').filter((f) => f.endsWith('.yaml')).sort();
+
+/** Runs one library scenario in its short form and asserts every check passed, with real work done. */
+export async function runLibraryScenario(file: string): Promise<void> {
+  const scenario = shortened(parseScenario(fs.readFileSync(path.join('scenarios', file), 'utf8'), file), SHORT_FORM_MS);
+  const log: string[] = [];
+  const result = await runScenario(scenario, { log: (line) => log.push(line) });
+  const ok = result.history.filter((op) => op.status === 'ok').length;
+  const failures = result.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.verdict}\n${c.detail}`);
+  expect(failures, `${file}\n${log.join('\n')}`).toEqual([]);
+  expect(ok).toBeGreaterThan(100);
+  expect(result.faults.length).toBeGreaterThanOrEqual(scenario.faults.length);
+}
