@@ -2,7 +2,7 @@
 // protocol, with the physical limits measured in the same run beside them.
 //
 //   npx tsx bench/service.bench.ts [--quick] [--seconds 4] [--warmup-seconds 1] [--nodes 3,5] [--storage disk,memory]
-//                                  [--clients 1,64] [--pipeline 1,16]
+//                                  [--clients 1,64] [--pipeline 1,16] [--keys 100000]
 //
 //   1. raftkv: a Supervisor cluster (3 and 5 nodes; on the real disk with fdatasync, and in memory: /dev/shm, no
 //      fsync) with its router, HTTP and Redis-protocol servers in this process. The load comes from a separate
@@ -45,7 +45,6 @@ const HOST = '127.0.0.1';
 /** statfs f_type of tmpfs: a "disk" with this type would make the on-disk figures meaningless. */
 const TMPFS_MAGIC = 0x01021994;
 const VALUE_BYTES = 256;
-const KEY_SPACE = 100_000;
 const PIPELINE_DEPTH = 16;
 const REDIS_BENCHMARK_CLIENTS = 50;
 /** redis-benchmark counts requests, not seconds: a short probe run estimates the rate, then -n is sized from it. */
@@ -77,6 +76,8 @@ interface BenchOptions {
   readonly pipelines: readonly number[];
   /** The bare-HTTP baseline's connections: the HTTP runs with this many clients are compared with it. */
   readonly bareHttpClients: number;
+  /** Distinct keys the load clients write, in turn: the store (and so every snapshot) grows to this many. */
+  readonly keys: number;
 }
 
 function readOptions(): BenchOptions {
@@ -89,6 +90,7 @@ function readOptions(): BenchOptions {
       storage: { type: 'string' },
       clients: { type: 'string' },
       pipeline: { type: 'string' },
+      keys: { type: 'string', default: '100000' },
     },
   });
   const quick = values.quick === true;
@@ -105,7 +107,9 @@ function readOptions(): BenchOptions {
   if (!clients.every((c) => Number.isInteger(c) && c >= 1 && c <= 1024)) throw new RangeError(`--clients takes integers from 1 to 1024, got ${values.clients}`);
   const pipelines = list(values.pipeline, quick ? '1' : `1,${PIPELINE_DEPTH}`);
   if (!pipelines.every((p) => Number.isInteger(p) && p >= 1 && p <= 1024)) throw new RangeError(`--pipeline takes integers from 1 to 1024, got ${values.pipeline}`);
-  return { quick, seconds, warmupSeconds, nodes, storages, clients, pipelines, bareHttpClients: 64 };
+  const keys = Number(values.keys);
+  if (!Number.isInteger(keys) || keys < 1) throw new RangeError(`--keys must be a positive integer, got ${values.keys}`);
+  return { quick, seconds, warmupSeconds, nodes, storages, clients, pipelines, bareHttpClients: 64, keys };
 }
 
 // ---------------------------------------------------------------------------
@@ -410,7 +414,7 @@ async function runLoad(
       });
       const config: LoadRunConfig = {
         type: 'run', host: HOST, port: run.port, connections: run.connections, pipeline: run.pipeline, warmupSeconds: options.warmupSeconds,
-        seconds: options.seconds, valueBytes: VALUE_BYTES, keySpace: KEY_SPACE, drainTimeoutMs: LOAD_DRAIN_TIMEOUT_MS,
+        seconds: options.seconds, valueBytes: VALUE_BYTES, keySpace: options.keys, drainTimeoutMs: LOAD_DRAIN_TIMEOUT_MS,
       };
       child.send(config);
     });
@@ -490,6 +494,8 @@ interface RunRow {
   readonly otherCores: number;
   /** How long the cluster took to converge before this run. */
   readonly quietMillis: number;
+  /** RESP: socket reads the client needed per reply (1/pipeline if every batch was answered in one write). */
+  readonly socketReadsPerAnswer: number | null;
   readonly histogramBase64: string;
 }
 
@@ -774,7 +780,7 @@ async function runClusterMatrix(
         api: cell.api, nodes, storage, clients: cell.clients, pipeline: cell.pipeline, writesPerSecond: result.writesPerSecond,
         latency: result.report.latency, errors: result.report.errors, abandoned: result.report.abandoned, server,
         clientCpuCores: result.report.clientCpuCores, otherCores: otherCores(result.window, result.report.clientCpuCores), quietMillis,
-        histogramBase64: result.report.histogramBase64,
+        socketReadsPerAnswer: result.report.socketReadsPerAnswer, histogramBase64: result.report.histogramBase64,
       };
       rows.push(row);
       printRow(row);
@@ -796,28 +802,38 @@ function printSummary(options: BenchOptions, rows: readonly RunRow[], pairs: rea
   printTable(
     `1. Writes through raftkv's front doors: ${VALUE_BYTES}-byte values, ${options.seconds} s after ${options.warmupSeconds} s of warm-up; ` +
       `latency = request sent to answer read, closed loop, ${LATENCY_RECORDER}; load from a separate process`,
-    ['api', 'nodes', 'storage', 'clients', 'pipeline', 'writes/s', 'p50 ms', 'p99 ms', 'p999 ms', 'errors', 'raftkv CPU', 'router loop', 'cmds/proposal', 'client CPU', 'other CPU'],
+    ['api', 'nodes', 'storage', 'clients', 'pipeline', 'writes/s', 'p50 ms', 'p99 ms', 'p999 ms', 'errors', 'raftkv CPU', 'CPU µs/write', 'router loop', 'cmds/proposal', 'client CPU', 'other CPU'],
     rows.map((r) => [
       r.api === 'http' ? 'HTTP' : 'RESP', String(r.nodes), r.storage, String(r.clients), String(r.pipeline),
       formatRate(r.writesPerSecond), formatMillis(r.latency.p50Millis), formatMillis(r.latency.p99Millis), formatMillis(r.latency.p999Millis),
-      formatRate(errorCount(r.errors) + r.abandoned), r.server.cpuCores.toFixed(2), `${(r.server.routerLoopBusy * 100).toFixed(0)}%`,
+      formatRate(errorCount(r.errors) + r.abandoned), r.server.cpuCores.toFixed(2), formatRate((r.server.cpuCores * 1e6) / r.writesPerSecond),
+      `${(r.server.routerLoopBusy * 100).toFixed(0)}%`,
       r.server.commandsPerProposal.toFixed(1), r.clientCpuCores.toFixed(2), Number.isFinite(r.otherCores) ? r.otherCores.toFixed(2) : '-',
     ]),
   );
   console.log(
     `   storage disk: ${tmpdir()}, fdatasync before every acknowledgement; memory: /dev/shm, no fsync. CPU in cores of ${cpus().length}:\n` +
       '   raftkv = this process (router + every node worker thread); router loop = busy share of the main thread (router, HTTP and RESP\n' +
-      '   servers); cmds/proposal = client commands the router sent to the leader in one proposal; client = the load-client process;\n' +
-      '   other = the rest of the machine (anything else running slows every figure).',
+      '   servers); CPU µs/write = raftkv CPU per acknowledged write; cmds/proposal = client commands the router sent to the leader in one\n' +
+      '   proposal; client = the load-client process; other = the rest of the machine (anything else running slows every figure).',
   );
+  const pipelined = rows.filter((r) => r.api === 'resp' && r.pipeline > 1 && r.socketReadsPerAnswer !== null);
+  if (pipelined.length > 0) {
+    console.log(
+      `   RESP ${pipelined[0]?.pipeline}-deep pipelines: the client needed ${pipelined.map((r) => (r.socketReadsPerAnswer as number).toFixed(2)).join(', ')} socket reads per reply ` +
+        `(${(1 / (pipelined[0]?.pipeline ?? 1)).toFixed(2)} if every batch's replies came in one write, 1 if every reply came alone)`,
+    );
+  }
   for (const r of rows.filter((row) => errorCount(row.errors) + row.abandoned > 0)) {
     console.log(`   errors in ${r.api} ${r.nodes} nodes ${r.storage} ${r.clients} clients pipeline ${r.pipeline}: ${errorText(r.errors)}${r.abandoned > 0 ? `, ${r.abandoned} unanswered` : ''}`);
   }
 
   if (pairs.length > 0) {
+    const ceiling = tools.server === null
+      ? 'no redis-server to compare with (not installed)'
+      : 'each raftkv run is followed by the same against one redis-server (appendonly yes, appendfsync always, same disk): the single-node ceiling';
     printTable(
-      `2. redis-benchmark's own figures: SET, ${REDIS_BENCHMARK_CLIENTS} clients, ${VALUE_BYTES}-byte values, -n sized for about ${options.seconds} s; ` +
-        'each raftkv run is followed by the same against one redis-server (appendonly yes, appendfsync always, same disk): the single-node ceiling',
+      `2. redis-benchmark's own figures: SET, ${REDIS_BENCHMARK_CLIENTS} clients, ${VALUE_BYTES}-byte values, -n sized for about ${options.seconds} s; ${ceiling}`,
       ['raftkv nodes', 'storage', '-P', 'raftkv req/s', 'p50 ms', 'p99 ms', 'redis-server req/s', 'p50 ms', 'p99 ms', 'raftkv/redis-server'],
       pairs.map((p) => [
         String(p.nodes), p.storage, String(p.pipeline), formatRate(p.raftkv.requestsPerSecond), formatMillis(p.raftkv.p50Millis), formatMillis(p.raftkv.p99Millis),
@@ -908,7 +924,6 @@ async function main(): Promise<void> {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? null,
     valueBytes: VALUE_BYTES,
-    keySpace: KEY_SPACE,
     latencyRecorder: LATENCY_RECORDER,
     options,
     redisTools: tools,

@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLUSTER_NODES_MAX, Supervisor } from '../actor/supervisor.js';
 import { isLoopback, startService } from '../router/service.js';
+import { runScenario } from '../chaos/runner.js';
+import { loadScenario, reportResult } from './chaos-command.js';
 import { UsageError } from './usage-error.js';
 
 export const CLUSTER_USAGE = `usage: raftkv cluster [options]
@@ -14,7 +16,8 @@ export const CLUSTER_USAGE = `usage: raftkv cluster [options]
   --http-port P    HTTP API port (default 7379; 0 picks a free port)
   --resp-port P    Redis-protocol port (default 6380; 0 picks a free port)
   --admin-token T  token for the admin and fault endpoints (or RAFTKV_ADMIN_TOKEN); required off loopback
-  --tick-ms MS     length of one Raft tick in milliseconds (default 10)`;
+  --tick-ms MS     length of one Raft tick in milliseconds (default 10)
+  --scenario FILE  run a failure-injection scenario (scenarios/*.yaml) against this cluster, report, keep running`;
 
 export interface ClusterCommandOptions {
   readonly nodes: number;
@@ -25,6 +28,7 @@ export interface ClusterCommandOptions {
   readonly httpPort: number;
   readonly respPort: number;
   readonly adminToken: string | null;
+  readonly scenario: string | null;
 }
 
 function port(raw: string, name: string): number {
@@ -47,6 +51,7 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
         'http-port': { type: 'string', default: '7379' },
         'resp-port': { type: 'string', default: '6380' },
         'admin-token': { type: 'string' },
+        scenario: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -67,6 +72,7 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
   return {
     nodes, dataDir: values['data-dir'], memory: values.memory, tickMs, host: values.host,
     httpPort: port(values['http-port'], '--http-port'), respPort: port(values['resp-port'], '--resp-port'), adminToken,
+    scenario: values.scenario ?? null,
   };
 }
 
@@ -89,6 +95,7 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
   const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const dataDir = options.memory ? fs.mkdtempSync(path.join(shm, 'raftkv-')) : path.resolve(options.dataDir);
   if (!options.memory) checkClusterFile(dataDir, options.nodes);
+  if (options.scenario !== null) loadScenario(options.scenario); // a bad file is refused before anything starts
   const supervisor = new Supervisor({
     nodes: options.nodes,
     dataDir,
@@ -118,5 +125,13 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
   const shown = (address: { address: string; port: number }): string => (address.address.includes(':') ? `[${address.address}]` : address.address) + `:${address.port}`;
   out(`HTTP API: http://${shown(service.http)}`);
   out(`Redis protocol: redis-cli -h ${service.resp.address} -p ${service.resp.port}`);
+  if (options.scenario !== null) {
+    const scenario = loadScenario(options.scenario);
+    if (scenario.nodes !== options.nodes) out(`scenario ${scenario.name} is written for ${scenario.nodes} nodes; running it on ${options.nodes}`);
+    out(`chaos: running ${scenario.name} for ${(scenario.durationMs / 1000).toFixed(1)} s against this cluster`);
+    const result = await runScenario(scenario, { cluster: { supervisor, service }, log: out });
+    reportResult(result, `chaos-report-${scenario.name}.html`, out);
+    out('the cluster keeps running; Ctrl-C stops it');
+  }
   await done;
 }

@@ -15,9 +15,13 @@ export interface RouterLimits {
   readonly pendingMax: number;
   /** Back-off before retrying when there is no leader. */
   readonly retryDelayMs: number;
+  /** One attempt at one node: past it the router stops trusting that node as leader and asks again. */
+  readonly attemptTimeoutMs: number;
 }
 
-export const ROUTER_LIMITS_DEFAULTS: RouterLimits = { requestTimeoutMs: 5_000, batchCommandsMax: 1024, pendingMax: 100_000, retryDelayMs: 25 };
+export const ROUTER_LIMITS_DEFAULTS: RouterLimits = {
+  requestTimeoutMs: 5_000, batchCommandsMax: 1024, pendingMax: 100_000, retryDelayMs: 25, attemptTimeoutMs: 1_000,
+};
 
 export type WriteResult = { readonly ok: true; readonly result: KvResult } | { readonly ok: false; readonly error: ApiError };
 export type ReadResult = { readonly ok: true; readonly result: KvQueryResult; readonly index: number } | { readonly ok: false; readonly error: ApiError };
@@ -71,6 +75,7 @@ export class Router {
   private flushScheduled = false;
   private closed = false;
   private staleTurn = 0;
+  private believedLeader: NodeId | null = null;
 
   constructor(private readonly supervisor: Supervisor, limits: Partial<RouterLimits> = {}) {
     this.limits = { ...ROUTER_LIMITS_DEFAULTS, ...limits };
@@ -136,11 +141,12 @@ export class Router {
       while (pending.length > 0) {
         pending = this.expire(pending);
         if (pending.length === 0) return;
-        const leader = this.leaderControl();
-        if (leader === null) {
+        const target = this.leaderTarget();
+        if (target === null) {
           await delay(this.limits.retryDelayMs);
           continue;
         }
+        const { id: leaderId, client: leader } = target;
         const commands: SessionCommand[] = pending.map((w) => ({
           session: w.session, seq: w.seq, ack: w.session === this.session ? this.sessionAck() : w.ack, command: w.command,
         }));
@@ -150,11 +156,12 @@ export class Router {
         const entries = commands.map((command) => encodeBatch({ timeMs, commands: [command] }));
         this.stats.proposals++;
         this.stats.commands += pending.length;
-        const outcome = await withDeadline(leader.propose(entries), Math.min(...pending.map((w) => w.deadline)));
+        const outcome = await withDeadline(leader.propose(entries), this.attemptDeadline(pending));
         if (outcome !== null && outcome.ok) {
           pending.forEach((w, i) => this.answer(w, (outcome.results[i] as KvResult[])[0] as KvResult));
           return;
         }
+        this.leaderFailed(leaderId, outcome === null ? undefined : outcome.leaderId);
         // No answer, or an answer that does not rule out the append: from now on a give-up is indefinite.
         if (outcome === null || !outcome.definite) for (const w of pending) w.mayHaveApplied = true;
         this.stats.retries++;
@@ -220,22 +227,24 @@ export class Router {
         for (const r of pending) if (now >= r.deadline) r.resolve({ ok: false, error: apiError('TIMEOUT', 'the read timed out') });
         pending = pending.filter((r) => now < r.deadline);
         if (pending.length === 0) return;
-        const leader = this.leaderControl();
-        if (leader === null) {
+        const target = this.leaderTarget();
+        if (target === null) {
           await delay(this.limits.retryDelayMs);
           continue;
         }
+        const { id: leaderId, client: leader } = target;
         this.stats.readRounds++;
         this.stats.reads += pending.length;
         const outcome: ReadOutcome | null = await withDeadline(
           leader.read({ op: 'batch', queries: pending.map((r) => r.query) }),
-          Math.min(...pending.map((r) => r.deadline)),
+          this.attemptDeadline(pending),
         );
         if (outcome !== null && outcome.ok) {
           const results = (outcome.value as Extract<KvQueryResult, { op: 'batch' }>).results;
           pending.forEach((r, i) => r.resolve({ ok: true, result: results[i] as KvQueryResult, index: outcome.index }));
           return;
         }
+        this.leaderFailed(leaderId, outcome === null ? undefined : outcome.leaderId);
         await delay(this.limits.retryDelayMs);
       }
     } finally {
@@ -254,10 +263,28 @@ export class Router {
     return { ok: true, result: outcome.value as KvQueryResult, index: outcome.index };
   }
 
-  private leaderControl(): ClientPortClient | null {
-    const leader: NodeId | null = this.supervisor.leaderId;
-    if (leader === null || this.supervisor.stateOf(leader) !== 'running') return null;
-    return this.supervisor.client(leader);
+  /**
+   * The node this router believes leads, as a client would: it keeps using it until that node refuses with a
+   * hint or stops answering, and only then asks the supervisor who leads now. (The supervisor hears of new
+   * leaders over the control plane, which partitions do not cut; trusting it on every request would hide
+   * a deposed leader's mistakes from the chaos checks.)
+   */
+  private leaderTarget(): { id: NodeId; client: ClientPortClient } | null {
+    let id = this.believedLeader;
+    if (id === null || this.supervisor.stateOf(id) !== 'running') id = this.supervisor.leaderId;
+    this.believedLeader = id;
+    const client = id === null ? null : this.supervisor.client(id);
+    return id === null || client === null ? null : { id, client };
+  }
+
+  /** An attempt at `id` failed: follow its hint, or forget it so the next attempt asks the supervisor. */
+  private leaderFailed(id: NodeId, hint: NodeId | null | undefined): void {
+    if (this.believedLeader !== id) return;
+    this.believedLeader = hint !== undefined && hint !== id ? hint : null;
+  }
+
+  private attemptDeadline(pending: readonly { deadline: number }[]): number {
+    return Math.min(Date.now() + this.limits.attemptTimeoutMs, ...pending.map((p) => p.deadline));
   }
 }
 
