@@ -16,6 +16,9 @@ export interface RespServerDeps {
 
 const OK: RespValue = { status: 'OK' };
 
+/** How long a connection may sit on half a frame before it is closed. */
+export const RESP_PARTIAL_FRAME_TIMEOUT_MS = 30_000;
+
 /**
  * The commands `execute` knows, by what they do to the store. Any other name is counted as 'unknown' in the
  * metrics, so clients cannot add metric labels.
@@ -52,6 +55,11 @@ export function createRespServer(deps: RespServerDeps): net.Server {
 
 function serveConnection(socket: net.Socket, deps: RespServerDeps): void {
   socket.setNoDelay(true);
+  // A client that stalls halfway through a frame gives up its connection after a while; a client idle
+  // between commands keeps it (as with Redis's default of no timeout).
+  socket.setTimeout(RESP_PARTIAL_FRAME_TIMEOUT_MS, () => {
+    if (parser.bufferedBytes > 0) socket.destroy();
+  });
   const parser = new RespParser({
     argumentsMax: deps.limits.respArgumentsMax,
     bulkBytesMax: Math.max(deps.limits.valueBytesMax, deps.limits.keyBytesMax) + 1024,
@@ -140,6 +148,14 @@ function checkKey(key: Buffer, deps: RespServerDeps): RespValue | null {
   return null;
 }
 
+function firstBadKey(keys: readonly Buffer[], deps: RespServerDeps): RespValue | null {
+  for (const key of keys) {
+    const bad = checkKey(key, deps);
+    if (bad !== null) return bad;
+  }
+  return null;
+}
+
 function checkValue(value: Buffer, deps: RespServerDeps): RespValue | null {
   if (value.byteLength > deps.limits.valueBytesMax) return fail('VALUE_TOO_LARGE', `value is ${value.byteLength} bytes; the limit is ${deps.limits.valueBytesMax}`);
   return null;
@@ -200,6 +216,8 @@ async function execute(name: string, args: Buffer[], deps: RespServerDeps): Prom
     }
     case 'exists': {
       if (args.length < 1) return arity(name);
+      const badKey = firstBadKey(args, deps);
+      if (badKey !== null) return badKey;
       const result = await read(deps, { op: 'exists', keys: args });
       return isQuery(result, 'exists') ? result.count : (result as RespValue);
     }
@@ -220,6 +238,8 @@ async function execute(name: string, args: Buffer[], deps: RespServerDeps): Prom
     }
     case 'mget': {
       if (args.length < 1) return arity(name);
+      const badKey = firstBadKey(args, deps);
+      if (badKey !== null) return badKey;
       const result = await read(deps, { op: 'get', keys: args });
       if (!isQuery(result, 'get')) return result as RespValue;
       return result.items.map((item) => (item == null ? null : Buffer.from(item.value)));
@@ -329,12 +349,39 @@ async function scan(args: Buffer[], deps: RespServerDeps): Promise<RespValue> {
       count = Math.min(n, deps.limits.scanItemsMax);
     } else return { error: 'ERR syntax error' };
   }
-  const result = await read(deps, { op: 'scan', prefix, after: null, limit: Math.min(cursor + count, deps.limits.scanItemsMax) });
+  const after = cursor === 0 ? null : SCAN_CURSORS.get(cursor);
+  if (after === undefined) return { error: 'ERR invalid cursor' };
+  const result = await read(deps, { op: 'scan', prefix, after, limit: count });
   if (!isQuery(result, 'scan')) return result as RespValue;
-  const page = result.items.slice(cursor);
-  const next = result.more && page.length > 0 ? cursor + page.length : 0;
-  return [String(next), page.map((item) => Buffer.from(item.key))];
+  const last = result.items[result.items.length - 1];
+  const next = result.more && last !== undefined ? SCAN_CURSORS.open(Buffer.from(last.key)) : 0;
+  return [String(next), result.items.map((item) => Buffer.from(item.key))];
 }
+
+/**
+ * SCAN cursors name the last key returned (redis-cli reads cursors as numbers, so the key stays here), and
+ * the next page starts after it: keys present for the whole scan are returned once, however many there
+ * are and whatever is deleted meanwhile. At most SCAN_CURSORS_MAX are kept; the oldest are forgotten.
+ */
+export const SCAN_CURSORS_MAX = 100_000;
+
+class ScanCursors {
+  private next = 1;
+  private readonly keys = new Map<number, Buffer>();
+
+  open(lastKey: Buffer): number {
+    const id = this.next++;
+    this.keys.set(id, lastKey);
+    if (this.keys.size > SCAN_CURSORS_MAX) this.keys.delete(this.keys.keys().next().value as number);
+    return id;
+  }
+
+  get(id: number): Buffer | undefined {
+    return this.keys.get(id);
+  }
+}
+
+const SCAN_CURSORS = new ScanCursors();
 
 async function info(deps: RespServerDeps): Promise<RespValue> {
   const nodes = await deps.supervisor.status();

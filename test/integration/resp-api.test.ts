@@ -225,6 +225,24 @@ describe('commands (ioredis)', () => {
     await expect(redis.call('SCAN', '0', 'MATCH')).rejects.toThrow(/syntax error/);
   });
 
+  it('SCAN returns every key present for the whole scan once, even when others are deleted meanwhile and past 10,000 keys', async () => {
+    const keys = Array.from({ length: 12_000 }, (_, i) => `big:${String(i).padStart(5, '0')}`);
+    for (let i = 0; i < keys.length; i += 1000) await redis.mset(...keys.slice(i, i + 1000).flatMap((k) => [k, 'v']));
+    const found: string[] = [];
+    let cursor = '0';
+    let pages = 0;
+    do {
+      const [next, page] = await redis.scan(cursor, 'MATCH', 'big:*', 'COUNT', 1000);
+      found.push(...page);
+      // Delete keys already returned: an offset cursor would now skip the next ones.
+      if (pages === 0) await redis.del(...page.slice(0, 500));
+      cursor = next;
+      pages++;
+    } while (cursor !== '0' && pages < 100);
+    expect(found).toEqual(keys);
+    await expect(redis.scan('99999999')).rejects.toThrow(/invalid cursor/);
+  });
+
   it('INFO shows the server and the Raft cluster', async () => {
     const info = await redis.info();
     expect(info).toMatch(/^# Server\r\n/);
