@@ -10,13 +10,16 @@
 //      connections; HTTP PUT /v1/kv/key-<n> with a 256-byte body, keep-alive; RESP SET key-<n> <256 bytes>,
 //      unpipelined and 16 deep. Fixed duration after a warm-up; latencies in an HDR histogram.
 //   2. redis-benchmark's own figures (SET, 50 clients, 256-byte values, without and with -P 16) against raftkv,
-//      and the same runs against a local redis-server started with appendonly yes, appendfsync always on the
-//      same disk: the single-node ceiling of a Redis-protocol server that fsyncs every write.
+//      each followed at once by the same run against a local redis-server (appendonly yes, appendfsync always, on
+//      the same disk; this disk's fsync speed drifts, so the pair is measured back to back): the single-node
+//      ceiling of a Redis-protocol server that fsyncs every write. Skipped, with a message, without the binaries.
 //   3. A bare Node.js HTTP server (bench/fixtures/bare-http.ts, its own process) that answers 200 to every PUT,
 //      driven by the same load client with 64 connections: the physical limit of HTTP on this machine.
 //
-// Between runs the cluster is left to converge (every node has applied the leader's commit index). Every figure
-// is from this run on this machine; results go to bench/results/service.json.
+// Between runs the cluster is left to converge (every node has applied the leader's commit index). Beside each
+// figure: the CPU raftkv, the load client and the rest of the machine used in the same window, and the elections
+// the run sat through. The store grows to --keys keys (100,000 by default: 26 MB of values), and every snapshot
+// serialises all of it. Every figure is from this run on this machine; results go to bench/results/service.json.
 //
 //   --quick: 3 nodes on disk, 64 clients, HTTP and RESP unpipelined, redis-benchmark SET unpipelined; 3 s runs.
 import { spawn, fork, type ChildProcess } from 'node:child_process';
@@ -196,6 +199,7 @@ class Resources {
   private readonly supervisors = new Set<Supervisor>();
   private readonly children = new Set<ChildProcess>();
   private readonly dirs = new Set<string>();
+  private releasing: Promise<void> | null = null;
 
   dir(parent: string, prefix: string): string {
     const dir = fs.mkdtempSync(join(parent, prefix));
@@ -211,6 +215,11 @@ class Resources {
   supervisor(supervisor: Supervisor): Supervisor {
     this.supervisors.add(supervisor);
     return supervisor;
+  }
+
+  async endSupervisor(supervisor: Supervisor): Promise<void> {
+    this.supervisors.delete(supervisor);
+    await supervisor.stop().catch(() => undefined);
   }
 
   cluster(cluster: Cluster): Cluster {
@@ -246,8 +255,6 @@ class Resources {
     await exited;
     clearTimeout(timer);
   }
-
-  private releasing: Promise<void> | null = null;
 
   /** Idempotent: a signal during the run's own clean-up waits for the same release. */
   releaseAll(): Promise<void> {
@@ -321,7 +328,8 @@ interface ServerSample {
   readonly routerLoopBusy: number;
   /** Client commands per router proposal: how much the router's batching amortises. */
   readonly commandsPerProposal: number;
-  readonly leaderChanges: number;
+  /** Leaders elected during the window (each a new term): every one is an election the load sat through. */
+  readonly elections: number;
 }
 
 interface WindowSample {
@@ -336,10 +344,10 @@ class WindowProbe {
   private loop = performance.eventLoopUtilization();
   private stats = { proposals: 0, commands: 0 };
   private ticks = machineTicks();
-  private leaderChanges = 0;
+  private elections = 0;
   private started = 0;
-  private readonly onLeader = (): void => {
-    this.leaderChanges++;
+  private readonly onLeader = (leader: NodeId | null): void => {
+    if (leader !== null) this.elections++;
   };
 
   constructor(private readonly cluster: Cluster | null) {}
@@ -348,7 +356,7 @@ class WindowProbe {
     this.cpu = process.cpuUsage();
     this.loop = performance.eventLoopUtilization();
     this.ticks = machineTicks();
-    this.leaderChanges = 0;
+    this.elections = 0;
     this.started = performance.now();
     if (this.cluster === null) return;
     const { router } = this.cluster.service;
@@ -374,7 +382,7 @@ class WindowProbe {
         cpuCores: (cpu.user + cpu.system) / 1e6 / seconds,
         routerLoopBusy: loop.utilization,
         commandsPerProposal: proposals === 0 ? Number.NaN : (router.stats.commands - this.stats.commands) / proposals,
-        leaderChanges: this.leaderChanges,
+        elections: this.elections,
       },
       machineCores,
     };
@@ -431,17 +439,21 @@ async function runLoad(
 async function startCluster(resources: Resources, nodes: number, storage: Storage): Promise<Cluster> {
   // In memory as `raftkv cluster --memory` does it: files in /dev/shm and no fsync. On disk: the real disk.
   const dataDir = storage === 'disk' ? diskDir(resources, 'raftkv-bench-service-').dir : memoryDir(resources, 'raftkv-bench-service-');
-  const supervisor = resources.supervisor(new Supervisor({ nodes, dataDir, durable: storage === 'disk', stateMachine: 'kv' }));
+  const supervisor = resources.supervisor(new Supervisor({
+    nodes, dataDir, durable: storage === 'disk', stateMachine: 'kv', startTimeoutMs: CLUSTER_START_TIMEOUT_MS,
+  }));
+  let service: Service | null = null;
   try {
     await supervisor.start();
-    const service = await startService(supervisor, { host: HOST, httpPort: 0, respPort: 0, adminToken: null });
-    const cluster = resources.cluster({ supervisor, service, dataDir });
+    service = await startService(supervisor, { host: HOST, httpPort: 0, respPort: 0, adminToken: null });
     await waitForLeader(supervisor, LEADER_TIMEOUT_MS);
-    return cluster;
   } catch (error) {
+    await service?.close().catch(() => undefined);
+    await resources.endSupervisor(supervisor);
     resources.removeDir(dataDir);
     throw error;
   }
+  return resources.cluster({ supervisor, service, dataDir });
 }
 
 async function waitForLeader(supervisor: Supervisor, timeoutMs: number): Promise<NodeId> {
@@ -516,7 +528,7 @@ function printRow(row: RunRow): void {
       `pipeline ${String(row.pipeline).padStart(2)}: ${formatRate(row.writesPerSecond).padStart(7)} writes/s, ` +
       `p50 ${formatMillis(row.latency.p50Millis)} ms, p99 ${formatMillis(row.latency.p99Millis)} ms, p999 ${formatMillis(row.latency.p999Millis)} ms` +
       `${errorCount(row.errors) > 0 ? `; errors: ${errorText(row.errors)}` : ''}${row.abandoned > 0 ? `; ${row.abandoned} unanswered at the end` : ''}` +
-      `${row.server.leaderChanges > 0 ? `; ${row.server.leaderChanges} leader changes` : ''}`,
+      `${row.server.elections > 0 ? `; ${row.server.elections} new leader${row.server.elections === 1 ? '' : 's'} elected during the run` : ''}`,
   );
 }
 
@@ -688,7 +700,8 @@ async function runRedisBenchmarkPair(
   probe.start();
   const raftkv = await redisBenchmark(resources, binary, port, requestsFor(options, estimate), run.pipeline);
   const raftkvWindow = probe.end();
-  console.log(describeRedisBenchmark(`raftkv ${run.nodes} nodes ${run.storage}`, raftkv, run.pipeline));
+  const elections = raftkvWindow.server?.elections ?? 0;
+  console.log(`${describeRedisBenchmark(`raftkv ${run.nodes} nodes ${run.storage}`, raftkv, run.pipeline)}${elections > 0 ? `; ${elections} new leaders elected during the run` : ''}`);
   let redisServer: RedisBenchmarkRun | null = null;
   if (run.redisServer !== null) {
     const rate = run.redisServer.rates.get(run.pipeline) ?? raftkv.requestsPerSecond;
@@ -802,17 +815,18 @@ function printSummary(options: BenchOptions, rows: readonly RunRow[], pairs: rea
   printTable(
     `1. Writes through raftkv's front doors: ${VALUE_BYTES}-byte values, ${options.seconds} s after ${options.warmupSeconds} s of warm-up; ` +
       `latency = request sent to answer read, closed loop, ${LATENCY_RECORDER}; load from a separate process`,
-    ['api', 'nodes', 'storage', 'clients', 'pipeline', 'writes/s', 'p50 ms', 'p99 ms', 'p999 ms', 'errors', 'raftkv CPU', 'CPU µs/write', 'router loop', 'cmds/proposal', 'client CPU', 'other CPU'],
+    ['api', 'nodes', 'storage', 'clients', 'pipeline', 'writes/s', 'p50 ms', 'p99 ms', 'p999 ms', 'errors', 'elections', 'raftkv CPU', 'CPU µs/write', 'router loop', 'cmds/proposal', 'client CPU', 'other CPU'],
     rows.map((r) => [
       r.api === 'http' ? 'HTTP' : 'RESP', String(r.nodes), r.storage, String(r.clients), String(r.pipeline),
       formatRate(r.writesPerSecond), formatMillis(r.latency.p50Millis), formatMillis(r.latency.p99Millis), formatMillis(r.latency.p999Millis),
-      formatRate(errorCount(r.errors) + r.abandoned), r.server.cpuCores.toFixed(2), formatRate((r.server.cpuCores * 1e6) / r.writesPerSecond),
+      formatRate(errorCount(r.errors) + r.abandoned), String(r.server.elections), r.server.cpuCores.toFixed(2), formatRate((r.server.cpuCores * 1e6) / r.writesPerSecond),
       `${(r.server.routerLoopBusy * 100).toFixed(0)}%`,
       r.server.commandsPerProposal.toFixed(1), r.clientCpuCores.toFixed(2), Number.isFinite(r.otherCores) ? r.otherCores.toFixed(2) : '-',
     ]),
   );
   console.log(
-    `   storage disk: ${tmpdir()}, fdatasync before every acknowledgement; memory: /dev/shm, no fsync. CPU in cores of ${cpus().length}:\n` +
+    `   storage disk: ${tmpdir()}, fdatasync before every acknowledgement; memory: /dev/shm, no fsync. elections: leaders elected during\n` +
+      `   the run (election timeout 150-300 ms: a leader whose thread stalls that long loses its leadership). CPU in cores of ${cpus().length}:\n` +
       '   raftkv = this process (router + every node worker thread); router loop = busy share of the main thread (router, HTTP and RESP\n' +
       '   servers); CPU µs/write = raftkv CPU per acknowledged write; cmds/proposal = client commands the router sent to the leader in one\n' +
       '   proposal; client = the load-client process; other = the rest of the machine (anything else running slows every figure).',

@@ -20,7 +20,7 @@ export interface RaftNodeLimits {
 export const NODE_LIMITS_DEFAULTS: RaftNodeLimits = {
   mailboxDepthMax: 100_000,
   mailboxBatchMax: 1024,
-  snapshotEveryEntries: 10_000,
+  snapshotEveryEntries: 100_000,
   pendingTicksMax: 3,
 };
 

@@ -83,15 +83,16 @@ async function handle(req: http.IncomingMessage, deps: HttpServerDeps, setRoute:
   if (path.startsWith('/v1/kv/')) {
     setRoute('kv');
     const key = decodeKey(path.slice('/v1/kv/'.length), deps.limits);
-    if (method === 'PUT') return putKey(req, url, key, deps);
-    if (method === 'GET') return getKey(url, key, deps);
-    if (method === 'DELETE') return deleteKey(key, deps);
+    const lane = laneFor(req.socket);
+    if (method === 'PUT') return putKey(req, url, key, deps, lane);
+    if (method === 'GET') return getKey(url, key, deps, lane);
+    if (method === 'DELETE') return deleteKey(key, deps, lane);
     fail('METHOD_NOT_ALLOWED');
   }
   if (path === '/v1/kv') {
     setRoute('scan');
     if (method !== 'GET') fail('METHOD_NOT_ALLOWED');
-    return scan(url, deps);
+    return scan(url, deps, laneFor(req.socket));
   }
   if (path === '/metrics') {
     setRoute('metrics');
@@ -164,11 +165,23 @@ function kvFailure(result: Extract<KvResult, { ok: false }>): never {
   throw new HttpError(apiError(result.code, result.message), { index: result.index });
 }
 
-async function putKey(req: http.IncomingMessage, url: URL, key: Uint8Array, deps: HttpServerDeps): Promise<Reply> {
+/** Each client connection gets a lane of the router (ROUTER_LANES), as independent clients would. */
+const lanes = new WeakMap<object, number>();
+let nextLane = 0;
+function laneFor(socket: object): number {
+  let lane = lanes.get(socket);
+  if (lane === undefined) {
+    lane = nextLane++;
+    lanes.set(socket, lane);
+  }
+  return lane;
+}
+
+async function putKey(req: http.IncomingMessage, url: URL, key: Uint8Array, deps: HttpServerDeps, lane: number): Promise<Reply> {
   const ifIndex = integerParam(url, 'ifIndex', { min: 0, max: Number.MAX_SAFE_INTEGER });
   const value = await readBody(req, deps.limits.bodyBytesMax);
   if (value.byteLength > deps.limits.valueBytesMax) fail('VALUE_TOO_LARGE', `the value is ${value.byteLength} bytes; the limit is ${deps.limits.valueBytesMax}`);
-  const outcome = await deps.router.write(ifIndex === undefined ? { op: 'put', key, value } : { op: 'put', key, value, ifIndex });
+  const outcome = await deps.router.write(ifIndex === undefined ? { op: 'put', key, value } : { op: 'put', key, value, ifIndex }, lane);
   if (!outcome.ok) writeFailure(outcome);
   if (!outcome.result.ok) kvFailure(outcome.result);
   return { status: 200, body: { index: outcome.result.index } };
@@ -195,26 +208,26 @@ function itemJson(item: KvItem, url: URL): { key: string; value: string; index: 
   return { key: Buffer.from(item.key).toString('utf8'), value: encodeValue(item.value, url), index: item.index };
 }
 
-async function getKey(url: URL, key: Uint8Array, deps: HttpServerDeps): Promise<Reply> {
-  const outcome = await deps.router.read({ op: 'get', keys: [key] }, consistencyOf(url));
+async function getKey(url: URL, key: Uint8Array, deps: HttpServerDeps, lane: number): Promise<Reply> {
+  const outcome = await deps.router.read({ op: 'get', keys: [key] }, consistencyOf(url), lane);
   if (!outcome.ok) writeFailure(outcome);
   const item = (outcome.result as Extract<KvQueryResult, { op: 'get' }>).items[0];
   if (item == null) fail('KEY_NOT_FOUND', `no key ${Buffer.from(key).toString('utf8')}`);
   return { status: 200, body: itemJson(item, url) };
 }
 
-async function deleteKey(key: Uint8Array, deps: HttpServerDeps): Promise<Reply> {
-  const outcome = await deps.router.write({ op: 'delete', keys: [key] });
+async function deleteKey(key: Uint8Array, deps: HttpServerDeps, lane: number): Promise<Reply> {
+  const outcome = await deps.router.write({ op: 'delete', keys: [key] }, lane);
   if (!outcome.ok) writeFailure(outcome);
   if (!outcome.result.ok) kvFailure(outcome.result);
   return { status: 200, body: { deleted: (outcome.result.deleted ?? 0) > 0, index: outcome.result.index } };
 }
 
-async function scan(url: URL, deps: HttpServerDeps): Promise<Reply> {
+async function scan(url: URL, deps: HttpServerDeps, lane: number): Promise<Reply> {
   const prefix = encoder.encode(url.searchParams.get('prefix') ?? '');
   if (prefix.byteLength > deps.limits.keyBytesMax) fail('KEY_TOO_LARGE', 'the prefix is larger than the key limit');
   const limit = integerParam(url, 'limit', { min: 1, max: deps.limits.scanItemsMax }) ?? 100;
-  const outcome = await deps.router.read({ op: 'scan', prefix, after: null, limit }, consistencyOf(url));
+  const outcome = await deps.router.read({ op: 'scan', prefix, after: null, limit }, consistencyOf(url), lane);
   if (!outcome.ok) writeFailure(outcome);
   const result = outcome.result as Extract<KvQueryResult, { op: 'scan' }>;
   return { status: 200, body: { items: result.items.map((item) => itemJson(item, url)), index: outcome.index } };

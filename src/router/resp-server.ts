@@ -12,7 +12,11 @@ export interface RespServerDeps {
   readonly supervisor: Supervisor;
   readonly limits: Limits;
   readonly metrics: Metrics;
+  /** The connection's lane of the router (ROUTER_LANES); set per connection. */
+  readonly lane?: number;
 }
+
+let nextLane = 0;
 
 const OK: RespValue = { status: 'OK' };
 
@@ -53,7 +57,8 @@ export function createRespServer(deps: RespServerDeps): net.Server {
   return server;
 }
 
-function serveConnection(socket: net.Socket, deps: RespServerDeps): void {
+function serveConnection(socket: net.Socket, serverDeps: RespServerDeps): void {
+  const deps: RespServerDeps = { ...serverDeps, lane: nextLane++ };
   socket.setNoDelay(true);
   // A client that stalls halfway through a frame gives up its connection after a while; a client idle
   // between commands keeps it (as with Redis's default of no timeout).
@@ -74,6 +79,16 @@ function serveConnection(socket: net.Socket, deps: RespServerDeps): void {
   let runKind: 'read' | 'write' | null = null;
   let runStart: Promise<unknown> = Promise.resolve();
   let runSettled: Promise<unknown> = runStart;
+  // Answers that complete in the same turn (a pipelined batch) leave in one write.
+  let flushScheduled = false;
+  const scheduleFlush = (): void => {
+    if (flushScheduled) return;
+    flushScheduled = true;
+    setImmediate(() => {
+      flushScheduled = false;
+      flushReplies();
+    });
+  };
   const flushReplies = (): void => {
     const out: Buffer[] = [];
     while (replies.length > 0 && (replies[0] as Slot).done) {
@@ -122,12 +137,12 @@ function serveConnection(socket: net.Socket, deps: RespServerDeps): void {
           slot.done = true;
           slot.value = value;
           deps.metrics.observeRequest('resp', COMMANDS.has(name) ? name : 'unknown', isError(value) ? 'error' : 'ok', Number(process.hrtime.bigint() - started) / 1e9);
-          flushReplies();
+          scheduleFlush();
         },
         (error: unknown) => {
           slot.done = true;
           slot.value = fail('INTERNAL', (error as Error).message);
-          flushReplies();
+          scheduleFlush();
         },
       );
     }
@@ -166,12 +181,12 @@ function arity(name: string): RespValue {
 }
 
 async function write(deps: RespServerDeps, command: KvCommand): Promise<KvResult | RespValue> {
-  const outcome = await deps.router.write(command);
+  const outcome = await deps.router.write(command, deps.lane ?? 0);
   return outcome.ok ? outcome.result : errorReply(outcome.error);
 }
 
 async function read(deps: RespServerDeps, query: Parameters<Router['read']>[0]): Promise<KvQueryResult | RespValue> {
-  const outcome = await deps.router.read(query);
+  const outcome = await deps.router.read(query, 'linearizable', deps.lane ?? 0);
   return outcome.ok ? outcome.result : errorReply(outcome.error);
 }
 

@@ -19,6 +19,27 @@ export interface RouterLimits {
   readonly attemptTimeoutMs: number;
 }
 
+/**
+ * Client connections are spread over this many lanes, each tracking the leader on its own, as independent
+ * clients would: one slow lane does not hold up the rest, and the chaos checks see what a client bound to
+ * a deposed leader would see.
+ */
+export const ROUTER_LANES = 8;
+
+function laneOf(lane: number): number {
+  return ((lane % ROUTER_LANES) + ROUTER_LANES) % ROUTER_LANES;
+}
+
+function groupByLane<T extends { lane: number }>(items: readonly T[]): Map<number, T[]> {
+  const lanes = new Map<number, T[]>();
+  for (const item of items) {
+    const list = lanes.get(item.lane);
+    if (list === undefined) lanes.set(item.lane, [item]);
+    else list.push(item);
+  }
+  return lanes;
+}
+
 export const ROUTER_LIMITS_DEFAULTS: RouterLimits = {
   requestTimeoutMs: 5_000, batchCommandsMax: 1024, pendingMax: 100_000, retryDelayMs: 25, attemptTimeoutMs: 1_000,
 };
@@ -27,6 +48,7 @@ export type WriteResult = { readonly ok: true; readonly result: KvResult } | { r
 export type ReadResult = { readonly ok: true; readonly result: KvQueryResult; readonly index: number } | { readonly ok: false; readonly error: ApiError };
 
 interface PendingWrite {
+  readonly lane: number;
   /** The session the command was numbered in: every retry goes out under it, even after the router starts a new one. */
   readonly session: string;
   readonly seq: number;
@@ -40,6 +62,7 @@ interface PendingWrite {
 }
 
 interface PendingRead {
+  readonly lane: number;
   readonly query: KvQuery;
   readonly deadline: number;
   readonly resolve: (result: ReadResult) => void;
@@ -75,13 +98,15 @@ export class Router {
   private flushScheduled = false;
   private closed = false;
   private staleTurn = 0;
-  private believedLeader: NodeId | null = null;
+  /** Per lane: the node that lane believes leads. */
+  private readonly believedLeader: (NodeId | null)[] = new Array<NodeId | null>(ROUTER_LANES).fill(null);
 
   constructor(private readonly supervisor: Supervisor, limits: Partial<RouterLimits> = {}) {
     this.limits = { ...ROUTER_LIMITS_DEFAULTS, ...limits };
   }
 
-  write(command: KvCommand): Promise<WriteResult> {
+  /** `lane`: the client connection's lane (see ROUTER_LANES); each lane tracks the leader on its own. */
+  write(command: KvCommand, lane = 0): Promise<WriteResult> {
     if (this.closed) return Promise.resolve({ ok: false, error: apiError('NO_LEADER', 'the router is shutting down') });
     if (this.inFlight + this.writeQueue.length + this.readQueue.length >= this.limits.pendingMax) {
       return Promise.resolve({ ok: false, error: apiError('OVERLOADED') });
@@ -89,19 +114,20 @@ export class Router {
     return new Promise((resolve) => {
       this.writeQueue.push({
         session: this.session, seq: this.nextSeq++, ack: this.sessionAck(), command, deadline: Date.now() + this.limits.requestTimeoutMs, mayHaveApplied: false, resolve,
+        lane: laneOf(lane),
       });
       this.scheduleFlush();
     });
   }
 
-  read(query: KvQuery, consistency: 'linearizable' | 'stale' = 'linearizable'): Promise<ReadResult> {
+  read(query: KvQuery, consistency: 'linearizable' | 'stale' = 'linearizable', lane = 0): Promise<ReadResult> {
     if (this.closed) return Promise.resolve({ ok: false, error: apiError('NO_LEADER', 'the router is shutting down') });
     if (consistency === 'stale') return this.readStale(query);
     if (this.inFlight + this.writeQueue.length + this.readQueue.length >= this.limits.pendingMax) {
       return Promise.resolve({ ok: false, error: apiError('OVERLOADED') });
     }
     return new Promise((resolve) => {
-      this.readQueue.push({ query, deadline: Date.now() + this.limits.requestTimeoutMs, resolve });
+      this.readQueue.push({ query, deadline: Date.now() + this.limits.requestTimeoutMs, resolve, lane: laneOf(lane) });
       this.scheduleFlush();
     });
   }
@@ -122,26 +148,25 @@ export class Router {
   }
 
   private flush(): void {
-    while (this.writeQueue.length > 0) {
-      const batch = this.writeQueue.splice(0, this.limits.batchCommandsMax);
-      void this.sendWrites(batch);
+    const writes = this.writeQueue;
+    const reads = this.readQueue;
+    this.writeQueue = [];
+    this.readQueue = [];
+    for (const [lane, batch] of groupByLane(writes)) {
+      for (let i = 0; i < batch.length; i += this.limits.batchCommandsMax) void this.sendWrites(batch.slice(i, i + this.limits.batchCommandsMax), lane);
     }
-    if (this.readQueue.length > 0) {
-      const batch = this.readQueue;
-      this.readQueue = [];
-      void this.sendReads(batch);
-    }
+    for (const [lane, batch] of groupByLane(reads)) void this.sendReads(batch, lane);
   }
 
   /** Proposes one batch through the leader, retrying under the same sequence numbers until answered or timed out. */
-  private async sendWrites(batch: PendingWrite[]): Promise<void> {
+  private async sendWrites(batch: PendingWrite[], lane: number): Promise<void> {
     this.inFlight += batch.length;
     let pending = batch;
     try {
       while (pending.length > 0) {
         pending = this.expire(pending);
         if (pending.length === 0) return;
-        const target = this.leaderTarget();
+        const target = this.leaderTarget(lane);
         if (target === null) {
           await delay(this.limits.retryDelayMs);
           continue;
@@ -161,7 +186,7 @@ export class Router {
           pending.forEach((w, i) => this.answer(w, (outcome.results[i] as KvResult[])[0] as KvResult));
           return;
         }
-        this.leaderFailed(leaderId, outcome === null ? undefined : outcome.leaderId);
+        this.leaderFailed(lane, leaderId, outcome === null ? undefined : outcome.leaderId);
         // No answer, or an answer that does not rule out the append: from now on a give-up is indefinite.
         if (outcome === null || !outcome.definite) for (const w of pending) w.mayHaveApplied = true;
         this.stats.retries++;
@@ -218,7 +243,7 @@ export class Router {
     return alive;
   }
 
-  private async sendReads(batch: PendingRead[]): Promise<void> {
+  private async sendReads(batch: PendingRead[], lane: number): Promise<void> {
     this.inFlight += batch.length;
     let pending = batch;
     try {
@@ -227,7 +252,7 @@ export class Router {
         for (const r of pending) if (now >= r.deadline) r.resolve({ ok: false, error: apiError('TIMEOUT', 'the read timed out') });
         pending = pending.filter((r) => now < r.deadline);
         if (pending.length === 0) return;
-        const target = this.leaderTarget();
+        const target = this.leaderTarget(lane);
         if (target === null) {
           await delay(this.limits.retryDelayMs);
           continue;
@@ -244,7 +269,7 @@ export class Router {
           pending.forEach((r, i) => r.resolve({ ok: true, result: results[i] as KvQueryResult, index: outcome.index }));
           return;
         }
-        this.leaderFailed(leaderId, outcome === null ? undefined : outcome.leaderId);
+        this.leaderFailed(lane, leaderId, outcome === null ? undefined : outcome.leaderId);
         await delay(this.limits.retryDelayMs);
       }
     } finally {
@@ -269,18 +294,18 @@ export class Router {
    * leaders over the control plane, which partitions do not cut; trusting it on every request would hide
    * a deposed leader's mistakes from the chaos checks.)
    */
-  private leaderTarget(): { id: NodeId; client: ClientPortClient } | null {
-    let id = this.believedLeader;
+  private leaderTarget(lane: number): { id: NodeId; client: ClientPortClient } | null {
+    let id = this.believedLeader[lane] ?? null;
     if (id === null || this.supervisor.stateOf(id) !== 'running') id = this.supervisor.leaderId;
-    this.believedLeader = id;
+    this.believedLeader[lane] = id;
     const client = id === null ? null : this.supervisor.client(id);
     return id === null || client === null ? null : { id, client };
   }
 
   /** An attempt at `id` failed: follow its hint, or forget it so the next attempt asks the supervisor. */
-  private leaderFailed(id: NodeId, hint: NodeId | null | undefined): void {
-    if (this.believedLeader !== id) return;
-    this.believedLeader = hint !== undefined && hint !== id ? hint : null;
+  private leaderFailed(lane: number, id: NodeId, hint: NodeId | null | undefined): void {
+    if (this.believedLeader[lane] !== id) return;
+    this.believedLeader[lane] = hint !== undefined && hint !== id ? hint : null;
   }
 
   private attemptDeadline(pending: readonly { deadline: number }[]): number {

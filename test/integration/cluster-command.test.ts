@@ -34,7 +34,7 @@ describe('raftkv cluster', () => {
     await waitFor('a leader line', () => /^leader n\d \(term \d+\)$/m.test(output()), 60_000);
     expect(output()).toContain(`raftkv: 3 nodes, data in ${dataDir}`);
     proc.kill('SIGINT');
-    expect(await exited).toBe(0);
+    expect(await exited, output()).toBe(0);
     expect(output()).toMatch(/stopped\s*$/);
     // The data survives for the next start.
     expect(fs.readdirSync(dataDir).sort()).toEqual(['cluster.json', 'n1', 'n2', 'n3']);
