@@ -14,6 +14,7 @@
 // Each case runs in short slices, each after a raw fdatasync window as long, and its ratio divides by the raw
 // rate of those windows: this disk's speed drifts by a factor of two or more within a minute, so a limit
 // measured once at the start would not be comparable. The long measurement is repeated at the end.
+import { CountingFileSystem } from '../src/storage/counting-file-system.js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Entry, Membership } from '../src/raft/types.js';
 import { DiskStorage } from '../src/storage/disk-storage.js';
-import { NodeFileSystem, type FileSystem, type StorageFile } from '../src/storage/file-system.js';
+import { NodeFileSystem } from '../src/storage/file-system.js';
 import { WAL_DEFAULTS } from '../src/storage/wal.js';
 
 const RESULTS_PATH = fileURLToPath(new URL('./results/storage.json', import.meta.url));
@@ -122,53 +123,7 @@ function readOptions(): BenchOptions {
 }
 
 /** Counts the fdatasyncs storage issues on its files. */
-class CountingFileSystem implements FileSystem {
-  fileSyncs = 0;
-  constructor(private readonly inner: FileSystem) {}
 
-  open(file: string, options: { create: boolean }): StorageFile {
-    const handle = this.inner.open(file, options);
-    const counter = this;
-    return {
-      path: handle.path,
-      write: (data, position) => handle.write(data, position),
-      read: (position, length) => handle.read(position, length),
-      size: () => handle.size(),
-      sync(): void {
-        counter.fileSyncs++;
-        handle.sync();
-      },
-      syncAsync(): Promise<void> {
-        counter.fileSyncs++;
-        return handle.syncAsync();
-      },
-      truncate: (length) => handle.truncate(length),
-      close: () => handle.close(),
-    };
-  }
-
-  exists(file: string): boolean {
-    return this.inner.exists(file);
-  }
-  list(dir: string): string[] {
-    return this.inner.list(dir);
-  }
-  mkdirp(dir: string): void {
-    this.inner.mkdirp(dir);
-  }
-  rename(from: string, to: string): void {
-    this.inner.rename(from, to);
-  }
-  remove(file: string): void {
-    this.inner.remove(file);
-  }
-  syncDir(dir: string): void {
-    this.inner.syncDir(dir);
-  }
-  readFile(file: string): Uint8Array {
-    return this.inner.readFile(file);
-  }
-}
 
 function makeEntries(first: number, count: number, sizeBytes: number): Entry[] {
   const data = new Uint8Array(sizeBytes).fill(0x5a);

@@ -1,5 +1,6 @@
 // DiskStorage, the RaftStorage a node boots from: recovery of the log and snapshots, compaction, leader
 // snapshots, corruption (each with its stable code, file and offset) and group commit.
+import { CountingFileSystem } from '../../src/storage/counting-file-system.js';
 import * as nodeFs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,7 +12,7 @@ import { metaToTuple, storagePackr } from '../../src/storage/codec.js';
 import { DiskStorage, type DiskStorageOptions } from '../../src/storage/disk-storage.js';
 import { StorageError, type StorageErrorCode } from '../../src/storage/errors.js';
 import { FaultyFileSystem } from '../../src/storage/faulty-file-system.js';
-import { NodeFileSystem, type FileSystem, type StorageFile } from '../../src/storage/file-system.js';
+import { NodeFileSystem, type FileSystem } from '../../src/storage/file-system.js';
 import { readAllSnapshot } from '../../src/storage/snapshot-store.js';
 import { RECORD_HEADER_BYTES, encodeRecord } from '../../src/storage/wal-record.js';
 
@@ -77,55 +78,6 @@ function expectStorageError(action: () => unknown, code: StorageErrorCode, where
   if (where.offset !== undefined) expect(error.offset).toBe(where.offset);
   if (where.offset !== undefined && where.offset !== null) expect(error.message).toContain(`at offset ${where.offset}`);
   return error;
-}
-
-/** A FileSystem that counts fdatasyncs of files, to see group commit on the real disk. */
-class CountingFileSystem implements FileSystem {
-  fileSyncs = 0;
-  constructor(private readonly inner: FileSystem) {}
-
-  open(file: string, options: { create: boolean }): StorageFile {
-    const handle = this.inner.open(file, options);
-    const counter = this;
-    return {
-      path: handle.path,
-      write: (data, position) => handle.write(data, position),
-      read: (position, length) => handle.read(position, length),
-      size: () => handle.size(),
-      sync(): void {
-        counter.fileSyncs++;
-        handle.sync();
-      },
-      syncAsync(): Promise<void> {
-        counter.fileSyncs++;
-        return handle.syncAsync();
-      },
-      truncate: (length) => handle.truncate(length),
-      close: () => handle.close(),
-    };
-  }
-
-  exists(file: string): boolean {
-    return this.inner.exists(file);
-  }
-  list(dir: string): string[] {
-    return this.inner.list(dir);
-  }
-  mkdirp(dir: string): void {
-    this.inner.mkdirp(dir);
-  }
-  rename(from: string, to: string): void {
-    this.inner.rename(from, to);
-  }
-  remove(file: string): void {
-    this.inner.remove(file);
-  }
-  syncDir(dir: string): void {
-    this.inner.syncDir(dir);
-  }
-  readFile(file: string): Uint8Array {
-    return this.inner.readFile(file);
-  }
 }
 
 const tempDirs: string[] = [];
