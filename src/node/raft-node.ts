@@ -225,9 +225,10 @@ export class RaftNode {
     this.pendingTicks = 0;
     const held = this.heldCalls;
     this.heldCalls = [];
-    // Queued messages are stepped before any held client call: the node first learns what happened meanwhile.
-    this.drain();
+    // The worst order for a deposed leader, as after SIGSTOP: the client calls that waited run before the
+    // messages that would tell it a new leader took over. A read must still not be served stale.
     for (const call of held) call();
+    this.drain();
   }
 
   snapshotNow(): number {
