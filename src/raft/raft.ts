@@ -42,7 +42,8 @@ interface PendingRead {
 interface IncomingSnapshot {
   readonly meta: Snapshot['meta'];
   readonly totalBytes: number;
-  readonly chunks: Uint8Array[];
+  /** Sized once from the first chunk; chunks are copied in as they arrive, so the snapshot is held once. */
+  readonly data: Uint8Array;
   receivedBytes: number;
 }
 
@@ -1093,14 +1094,17 @@ export class RaftCore {
     let incoming = this.incomingSnapshot;
     const sameSnapshot = incoming !== null && incoming.meta.index === meta.index && incoming.meta.term === meta.term;
     if (request.offsetBytes === 0 && !(sameSnapshot && incoming !== null && incoming.receivedBytes > 0)) {
-      incoming = { meta, totalBytes: request.totalBytes, chunks: [], receivedBytes: 0 };
+      incoming = { meta, totalBytes: request.totalBytes, data: new Uint8Array(request.totalBytes), receivedBytes: 0 };
       this.incomingSnapshot = incoming;
     } else if (incoming === null || !sameSnapshot) {
       reply({ receivedBytes: 0, done: false, success: false }); // we lost the start: ask for it again
       return;
     }
     if (request.offsetBytes === incoming.receivedBytes) {
-      incoming.chunks.push(request.data);
+      if (incoming.receivedBytes + request.data.byteLength > incoming.totalBytes) {
+        throw new InvariantError('snapshot chunk beyond the announced size', { offset: request.offsetBytes, total: incoming.totalBytes });
+      }
+      incoming.data.set(request.data, incoming.receivedBytes);
       incoming.receivedBytes += request.data.byteLength;
     }
     if (!request.done || incoming.receivedBytes < incoming.totalBytes) {
@@ -1108,7 +1112,7 @@ export class RaftCore {
       return;
     }
     this.incomingSnapshot = null;
-    this.installSnapshot({ meta, data: concatChunks(incoming.chunks, incoming.totalBytes) });
+    this.installSnapshot({ meta, data: incoming.data });
     reply({ receivedBytes: incoming.totalBytes, done: true, success: true });
   }
 
@@ -1214,14 +1218,3 @@ function quorumIndex(values: number[], count: number, quorum = Math.floor(count 
   return quorum <= count ? (values[quorum - 1] as number) : 0;
 }
 
-function concatChunks(chunks: readonly Uint8Array[], totalBytes: number): Uint8Array {
-  if (chunks.length === 1 && (chunks[0] as Uint8Array).byteLength === totalBytes) return chunks[0] as Uint8Array;
-  const out = new Uint8Array(totalBytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  invariant(offset === totalBytes, 'snapshot size mismatch', { offset, totalBytes });
-  return out;
-}
