@@ -36,6 +36,8 @@ import {
   ENTRY_PAYLOAD_BYTES, type DriverCommand, type FixtureReport, type FixtureStartup, type LatencyReport, type PairRole, type ThroughputReport,
 } from './fixtures/port-bench-protocol.js';
 import type { ControlApi, ControlMode, ControlStartup, RawProposeRequest, RawProposeResponse } from './fixtures/control.worker.js';
+import { printTable } from './bench-util.js';
+import { delay, withTimeout } from '../src/util/async.js';
 
 const RESULTS_PATH = fileURLToPath(new URL('./results/actor.json', import.meta.url));
 const TS_ENTRY = new URL('../workers/ts-entry.mjs', import.meta.url);
@@ -166,39 +168,12 @@ function formatRatio(value: number): string {
   return value >= 0.1 ? value.toFixed(2) : value.toPrecision(2);
 }
 
-function printTable(title: string, header: readonly string[], rows: readonly (readonly string[])[]): void {
-  const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: readonly string[]): string =>
-    cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] as number) : cell.padStart(widths[column] as number))).join('  ');
-  console.log(`\n${title}`);
-  console.log(line(header));
-  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
-  for (const row of rows) console.log(line(row));
-}
 
 function formatLoad(): string {
   return loadavg().map((load) => load.toFixed(2)).join(' ');
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
-}
 
 /** Owns everything the run starts, so a failure anywhere still ends every worker and removes every folder. */
 class Resources {

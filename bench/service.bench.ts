@@ -35,6 +35,8 @@ import type { NodeId } from '../src/raft/types.js';
 import { startService, type Service } from '../src/router/service.js';
 import type { BareHttpMessage } from './fixtures/bare-http.js';
 import { LATENCY_RECORDER, type LatencySummary, type LoadMessage, type LoadReport, type LoadRunConfig } from './fixtures/http-load.js';
+import { printTable } from './bench-util.js';
+import { delay } from '../src/util/async.js';
 
 const RESULTS_PATH = fileURLToPath(new URL('./results/service.json', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -118,9 +120,6 @@ function readOptions(): BenchOptions {
 // ---------------------------------------------------------------------------
 // Small helpers.
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function formatRate(value: number): string {
   return Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '-';
@@ -140,15 +139,6 @@ function formatLoad(): string {
   return loadavg().map((load) => load.toFixed(2)).join(' ');
 }
 
-function printTable(title: string, header: readonly string[], rows: readonly (readonly string[])[]): void {
-  const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: readonly string[]): string =>
-    cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] as number) : cell.padStart(widths[column] as number))).join('  ');
-  console.log(`\n${title}`);
-  console.log(line(header));
-  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
-  for (const row of rows) console.log(line(row));
-}
 
 function errorText(errors: Readonly<Record<string, number>>): string {
   const entries = Object.entries(errors);

@@ -6,6 +6,7 @@ import type { NodeRefusal, NodeStatus, ProposeOutcome, RaftNodeLimits, ReadOutco
 import type { NodeId, Role } from '../raft/types.js';
 import { NO_FAULTS, validateFaults, type LinkFaults } from '../transport/link-faults.js';
 import { ClientPortClient } from '../transport/client-port.js';
+import { delay, withTimeout } from '../util/async.js';
 import { portEndpoint } from './comlink-endpoint.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 import type { CoreSettings, NodeControl, NodeStartup, WorkerReport } from './types.js';
@@ -433,15 +434,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private onCrash(node: ManagedNode, worker: Worker, reason: string): void {
     if (node.worker !== worker) return; // an old incarnation
     if (node.expectingExit || this.stopping) return;
-    node.expectingExit = true;
-    node.worker = null;
-    node.control = null;
-    node.controlPort?.close();
-    node.controlPort = null;
-    node.client?.close();
-    node.client = null;
+    this.detach(node);
     void worker.terminate();
-    this.updateRole(node, 'follower', node.term, true);
     const decision = node.policy.onCrash(Date.now());
     if (decision.kind === 'give-up') {
       this.setState(node, 'failed', `${reason}; ${decision.reason}`);
@@ -461,6 +455,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   private async terminate(node: ManagedNode): Promise<void> {
     const worker = node.worker;
+    this.detach(node);
+    if (worker !== null) await worker.terminate();
+  }
+
+  /** Forgets a node's worker and ports (its exit is expected from now on); it no longer leads. */
+  private detach(node: ManagedNode): void {
     node.expectingExit = true;
     node.worker = null;
     node.control = null;
@@ -469,7 +469,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     node.client?.close();
     node.client = null;
     this.updateRole(node, 'follower', node.term, true);
-    if (worker !== null) await worker.terminate();
   }
 
   private async applyFaults(from: NodeId, to: NodeId, faults: LinkFaults): Promise<void> {
@@ -505,22 +504,4 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
-}

@@ -5,6 +5,7 @@ import type { ClientPortClient } from '../transport/client-port.js';
 import type { NodeId } from '../raft/types.js';
 import { encodeBatch, type KvCommand, type KvQuery, type KvQueryResult, type KvResult, type SessionCommand } from '../kv/commands.js';
 import { apiError, type ApiError } from './errors.js';
+import { delay, withDeadline } from '../util/async.js';
 
 export interface RouterLimits {
   /** How long a request may wait for its answer before the client hears it timed out. */
@@ -315,23 +316,4 @@ export class Router {
 
 export type { NodeRefusal };
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
-/** The promise's value, or null once the deadline passes (the promise may still settle later). */
-function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T | null> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(null), Math.max(0, deadline - Date.now()));
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      () => {
-        clearTimeout(timer);
-        resolve(null);
-      },
-    );
-  });
-}
