@@ -17,7 +17,7 @@ export interface PhaseStats {
   readonly ok: number;
   readonly fail: number;
   readonly info: number;
-  /** ok / all completed operations invoked in the phase. */
+  /** Operations answered (ok, or a CAS refused because the value differed) / all invoked in the phase. */
   readonly availability: number;
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
 }
@@ -41,6 +41,9 @@ export interface ChaosRunOptions {
   readonly checkTimeLimitMs?: number;
 }
 
+/** Refusals that are answers from a working store, not unavailability. */
+const ANSWERED_REFUSALS: ReadonlySet<string> = new Set(['CAS_FAILED', 'CONDITION_NOT_MET', 'NOT_AN_INTEGER']);
+
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
@@ -53,11 +56,13 @@ export function phaseStats(history: readonly Operation[], faults: readonly Fault
     const end = cuts[i + 1]?.at ?? endMs;
     const ops = history.filter((op) => op.invokeTime >= cut.at && op.invokeTime < end);
     const ok = ops.filter((op) => op.status === 'ok');
+    // The store was available if it answered, also when the answer was "no": a CAS that found another value.
+    const answered = ops.filter((op) => op.status === 'ok' || (op.status === 'fail' && typeof op.output === 'string' && ANSWERED_REFUSALS.has(op.output)));
     const latencies = ok.map((op) => op.completeTime - op.invokeTime).sort((a, b) => a - b);
     return {
       label: cut.label, startMs: cut.at, endMs: end,
       ok: ok.length, fail: ops.filter((op) => op.status === 'fail').length, info: ops.filter((op) => op.status === 'info').length,
-      availability: ops.length === 0 ? 1 : ok.length / ops.length,
+      availability: ops.length === 0 ? 1 : answered.length / ops.length,
       latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? 0 },
     };
   });

@@ -112,7 +112,8 @@ export class WorkloadDriver {
     const op = this.recorder.invoke({ process: client.process, f: 'cas', key, input: [seen.value, value] });
     const outcome = await client.http.request('PUT', `${path}?ifIndex=${seen.index}`, value);
     if (outcome.status === 'ok') client.seen.set(key, { value, index: Number(outcome.value.json.index) });
-    this.recorder.complete(op, { status: outcome.status });
+    // A failed CAS keeps its error code as output: the store answered, the register held another value.
+    this.recorder.complete(op, outcome.status === 'ok' ? { status: 'ok' } : { status: outcome.status, output: outcome.code });
   }
 
   /** Increments over the Redis protocol; exactly-once is checked against the final counts. */
