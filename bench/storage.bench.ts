@@ -181,10 +181,6 @@ class RawDisk {
   }
 }
 
-function best(raw: RawResult): number {
-  return Math.max(raw.fdatasyncPerSecondBlocking, raw.fdatasyncPerSecondAsync);
-}
-
 /**
  * Runs a case in slices of `sliceSeconds`, each preceded by a raw fdatasync window of the same length (half
  * blocking, half through the thread pool), so case and disk limit are measured side by side under the same

@@ -32,7 +32,7 @@ export class WorkloadDriver {
   private stopped = false;
   private readonly finals = new Map<string, string | number | null>();
 
-  constructor(private readonly workload: Workload, ports: { http: number; resp: number }, private readonly startedAt: number) {
+  constructor(private readonly workload: Workload, ports: { http: number; resp: number }, startedAt: number) {
     this.recorder = new HistoryRecorder({ clock: () => performance.now() - startedAt });
     for (let process = 0; process < workload.clients; process++) {
       this.clients.push({ process, http: new KvHttpClient(ports.http), resp: new RespClient(ports.resp), seen: new Map(), seq: 0 });
