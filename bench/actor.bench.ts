@@ -36,7 +36,7 @@ import {
   ENTRY_PAYLOAD_BYTES, type DriverCommand, type FixtureReport, type FixtureStartup, type LatencyReport, type PairRole, type ThroughputReport,
 } from './fixtures/port-bench-protocol.js';
 import type { ControlApi, ControlMode, ControlStartup, RawProposeRequest, RawProposeResponse } from './fixtures/control.worker.js';
-import { printTable } from './bench-util.js';
+import { printTable, waitForLeader } from './bench-util.js';
 import { delay, withTimeout } from '../src/util/async.js';
 
 const RESULTS_PATH = fileURLToPath(new URL('./results/actor.json', import.meta.url));
@@ -560,15 +560,6 @@ interface ClusterResult {
   readonly snapshotIndexMax: number;
 }
 
-async function waitForLeader(supervisor: Supervisor, timeoutMs: number): Promise<NodeId> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const leader = supervisor.leaderId;
-    if (leader !== null && supervisor.stateOf(leader) === 'running') return leader;
-    if (Date.now() > deadline) throw new Error(`no leader within ${timeoutMs} ms`);
-    await delay(POLL_MS);
-  }
-}
 
 function commandsFor(batch: number, proposer: number, call: number): Uint8Array[] {
   const commands = new Array<Uint8Array>(batch);
@@ -724,7 +715,7 @@ async function waitConverged(supervisor: Supervisor, timeoutMs: number): Promise
 
 /**
  * Kills the leader, then proposes until a write is acknowledged. `direct`: through whoever the supervisor
- * reports as leader, polling every POLL_MS; `supervisor`: through supervisor.propose(), which polls every 20 ms.
+ * reports as leader, polling every POLL_MS; `supervisor`: through supervisor.propose(), which waits on leader events.
  */
 async function killAndWrite(supervisor: Supervisor, kill: number, client: FailoverClient): Promise<FailoverSample> {
   const oldLeader = await waitForLeader(supervisor, CONVERGE_TIMEOUT_MS);

@@ -1,3 +1,6 @@
+import type { Supervisor } from '../src/actor/supervisor.js';
+import type { NodeId } from '../src/raft/types.js';
+
 /** Printing shared by the benchmarks. */
 export function printTable(title: string, header: readonly string[], rows: readonly (readonly string[])[]): void {
   const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? '').length)));
@@ -7,4 +10,11 @@ export function printTable(title: string, header: readonly string[], rows: reado
   console.log(line(header));
   console.log(widths.map((width) => '-'.repeat(width)).join('  '));
   for (const row of rows) console.log(line(row));
+}
+
+/** The current leader, waiting for one (on the supervisor's leader events) up to `timeoutMs`. */
+export async function waitForLeader(supervisor: Supervisor, timeoutMs: number): Promise<NodeId> {
+  const leader = await supervisor.waitForLeader(timeoutMs);
+  if (leader === null) throw new Error(`no leader within ${timeoutMs} ms`);
+  return leader;
 }

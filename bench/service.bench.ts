@@ -35,7 +35,7 @@ import type { NodeId } from '../src/raft/types.js';
 import { startService, type Service } from '../src/router/service.js';
 import type { BareHttpMessage } from './fixtures/bare-http.js';
 import { LATENCY_RECORDER, type LatencySummary, type LoadMessage, type LoadReport, type LoadRunConfig } from './fixtures/http-load.js';
-import { printTable } from './bench-util.js';
+import { printTable, waitForLeader } from './bench-util.js';
 import { delay } from '../src/util/async.js';
 
 const RESULTS_PATH = fileURLToPath(new URL('./results/service.json', import.meta.url));
@@ -446,15 +446,6 @@ async function startCluster(resources: Resources, nodes: number, storage: Storag
   return resources.cluster({ supervisor, service, dataDir });
 }
 
-async function waitForLeader(supervisor: Supervisor, timeoutMs: number): Promise<NodeId> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const leader = supervisor.leaderId;
-    if (leader !== null && supervisor.stateOf(leader) === 'running') return leader;
-    if (Date.now() > deadline) throw new Error(`no leader within ${timeoutMs} ms`);
-    await delay(QUIET_POLL_MS);
-  }
-}
 
 /**
  * Waits until every node has the leader's term and commit index and has applied it, so a run does not start
