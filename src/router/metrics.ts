@@ -11,6 +11,11 @@ export class Metrics {
   private readonly actions: Counter<'action'>;
   private readonly indexes: Gauge<'node' | 'kind'>;
   private readonly terms: Gauge<'node'>;
+  /**
+   * The labelled children of the request metrics, by api, route and status: prom-client hashes the label object
+   * on every call otherwise, once per request on the hot path. Routes and statuses are small fixed sets.
+   */
+  private readonly requestSeries = new Map<string, { count: { inc(): void }; latency: { observe(seconds: number): void } }>();
 
   constructor(private readonly supervisor: Supervisor) {
     const registers = [this.registry];
@@ -30,8 +35,14 @@ export class Metrics {
   }
 
   observeRequest(api: 'http' | 'resp', route: string, status: number | string, seconds: number): void {
-    this.requests.inc({ api, route, status: String(status) });
-    this.latency.observe({ api, route }, seconds);
+    const key = `${api} ${route} ${status}`;
+    let series = this.requestSeries.get(key);
+    if (series === undefined) {
+      series = { count: this.requests.labels(api, route, String(status)), latency: this.latency.labels(api, route) };
+      this.requestSeries.set(key, series);
+    }
+    series.count.inc();
+    series.latency.observe(seconds);
   }
 
   nodeAction(action: string): void {
