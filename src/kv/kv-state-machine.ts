@@ -1,5 +1,5 @@
 import type { CommandEntry } from '../raft/types.js';
-import type { StateMachine } from '../node/state-machine.js';
+import type { SnapshotSlices, StateMachine } from '../node/state-machine.js';
 import {
   decodeBatch, kvPackr, type KvCommand, type KvItem, type KvQuery, type KvQueryResult, type KvResult, type SessionCommand,
 } from './commands.js';
@@ -25,6 +25,26 @@ interface Session {
 interface Stored {
   readonly value: Uint8Array;
   readonly index: number;
+}
+
+/** A client session in a snapshot: id, ack, last activity, cached results by sequence number. */
+type SnapshotSession = [string, number, number, [number, KvResult][]];
+/** Format 2's msgpack head: sessions, commands applied, checksum, number of key records that follow. */
+type SnapshotHead = [SnapshotSession[], number, number, number];
+
+/** Format 2 starts with these 8 bytes (format 1 is a msgpack map, whose first byte is never 'R'). */
+const SNAPSHOT_MAGIC = Buffer.from('RKVKV002', 'latin1');
+/** Magic, then the head's length (u32 LE). */
+const SNAPSHOT_PREFIX_BYTES = SNAPSHOT_MAGIC.byteLength + 4;
+/** Per key: key length (u32 LE), value length (u32 LE), last-modified index (f64 LE). */
+const SNAPSHOT_RECORD_BYTES = 16;
+/** Keys up to this long are copied byte by byte when writing a snapshot; longer ones by Buffer.write. */
+const SHORT_KEY_CHARS = 32;
+
+function hasSnapshotMagic(bytes: Uint8Array): boolean {
+  if (bytes.byteLength < SNAPSHOT_MAGIC.byteLength) return false;
+  for (let i = 0; i < SNAPSHOT_MAGIC.byteLength; i++) if (bytes[i] !== SNAPSHOT_MAGIC[i]) return false;
+  return true;
 }
 
 const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
@@ -197,29 +217,145 @@ export class KvStateMachine implements StateMachine {
     return { op: 'scan', items, more };
   }
 
+  /** Format 2: see KvSnapshotSlices. */
   snapshot(): Uint8Array {
-    const data: [Uint8Array, Uint8Array, number][] = [];
-    for (const [key, stored] of this.data) data.push([fromLatin1(key), stored.value, stored.index]);
-    const sessions: [string, number, number, [number, KvResult][]][] = [];
+    return this.snapshotSlices().next(Number.POSITIVE_INFINITY) as Uint8Array;
+  }
+
+  /**
+   * The store as it is now, encoded later a slice at a time. Capturing it is one pass over the keys (the
+   * stored values are never changed in place, only replaced), so the store may change meanwhile.
+   */
+  snapshotSlices(): SnapshotSlices {
+    const sessions: SnapshotSession[] = [];
     for (const [id, s] of this.sessions) sessions.push([id, s.ack, s.lastActiveMs, [...s.results.entries()]]);
-    return kvPackr.pack({ v: 1, data, sessions, commands: this.commandsApplied, checksum: this.checksum });
+    const head = kvPackr.pack([sessions, this.commandsApplied, this.checksum, this.data.size] satisfies SnapshotHead);
+    const keys = new Array<string>(this.data.size);
+    const stored = new Array<Stored>(this.data.size);
+    let i = 0;
+    for (const [key, value] of this.data) {
+      keys[i] = key;
+      stored[i++] = value;
+    }
+    return new KvSnapshotSlices(head, keys, stored);
   }
 
   restore(snapshot: Uint8Array): void {
+    if (!hasSnapshotMagic(snapshot)) {
+      this.restoreFormat1(snapshot);
+      return;
+    }
+    const bytes = Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
+    const view = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
+    const bad = (what: string): never => {
+      throw new TypeError(`corrupt KV snapshot: ${what}`);
+    };
+    if (bytes.byteLength < SNAPSHOT_PREFIX_BYTES) bad('shorter than its prefix');
+    const headBytes = view.getUint32(SNAPSHOT_MAGIC.byteLength, true);
+    let offset = SNAPSHOT_PREFIX_BYTES + headBytes;
+    if (offset > bytes.byteLength) bad('head runs past the end');
+    // A copy of the head: msgpackr keeps a reference to the last buffer it decoded.
+    const [sessions, commands, checksum, keys] = kvPackr.unpack(Uint8Array.prototype.slice.call(snapshot, SNAPSHOT_PREFIX_BYTES, offset)) as SnapshotHead;
+    this.clear();
+    for (let i = 0; i < keys; i++) {
+      if (offset + SNAPSHOT_RECORD_BYTES > bytes.byteLength) bad(`record ${i} of ${keys} runs past the end`);
+      const keyLength = view.getUint32(offset, true);
+      const valueLength = view.getUint32(offset + 4, true);
+      const index = view.getFloat64(offset + 8, true);
+      const keyStart = offset + SNAPSHOT_RECORD_BYTES;
+      const valueStart = keyStart + keyLength;
+      offset = valueStart + valueLength;
+      if (offset > bytes.byteLength) bad(`record ${i} of ${keys} runs past the end`);
+      // The value stays a view into the snapshot (a Buffer, as values applied from commands are): copying a
+      // million small values costs a million ArrayBuffers and seconds of GC. The snapshot is almost all
+      // values, so holding it is proportionate; it is freed once every key restored from it has been
+      // overwritten or deleted.
+      this.data.set(bytes.toString('latin1', keyStart, valueStart), { value: bytes.subarray(valueStart, offset), index });
+    }
+    if (offset !== bytes.byteLength) bad(`${bytes.byteLength - offset} bytes after the last record`);
+    this.restoreSessions(sessions);
+    this.commandsApplied = commands;
+    this.checksum = checksum;
+  }
+
+  /** The msgpack format of the first release; still read, never written. */
+  private restoreFormat1(snapshot: Uint8Array): void {
     const decoded = kvPackr.unpack(snapshot) as {
-      v: number; data: [Uint8Array, Uint8Array, number][]; sessions: [string, number, number, [number, KvResult][]][]; commands: number; checksum: number;
+      v: number; data: [Uint8Array, Uint8Array, number][]; sessions: SnapshotSession[]; commands: number; checksum: number;
     };
     if (decoded.v !== 1) throw new TypeError(`unknown KV snapshot version ${String(decoded.v)}`);
-    this.data.clear();
-    this.sessions.clear();
-    this.sortedKeys = null;
+    this.clear();
     for (const [key, value, index] of decoded.data) this.data.set(latin1(key), { value, index });
-    for (const [id, ack, lastActiveMs, results] of decoded.sessions) this.sessions.set(id, { ack, lastActiveMs, results: new Map(results) });
+    this.restoreSessions(decoded.sessions);
     this.commandsApplied = decoded.commands;
     this.checksum = decoded.checksum;
   }
 
+  private clear(): void {
+    this.data.clear();
+    this.sessions.clear();
+    this.sortedKeys = null;
+  }
+
+  private restoreSessions(sessions: readonly SnapshotSession[]): void {
+    for (const [id, ack, lastActiveMs, results] of sessions) this.sessions.set(id, { ack, lastActiveMs, results: new Map(results) });
+  }
+
   get keyCount(): number {
     return this.data.size;
+  }
+}
+
+/**
+ * KV snapshot format 2 (docs/STORAGE.md): the 8-byte magic, the head's length (u32 LE), the msgpack head
+ * (sessions, counters, key count), then per key a 16-byte record header (key length u32, value length u32,
+ * last-modified index f64, all LE), the key's bytes and the value's bytes. Written straight into buffers
+ * sized first, this is about seven times faster than packing the store as one msgpack value (format 1).
+ */
+class KvSnapshotSlices implements SnapshotSlices {
+  private cursor = 0;
+  private headWritten = false;
+
+  constructor(private readonly head: Uint8Array, private readonly keys: readonly string[], private readonly stored: readonly Stored[]) {}
+
+  next(maxBytes: number): Uint8Array | null {
+    const { keys, stored, head } = this;
+    if (this.headWritten && this.cursor >= keys.length) return null;
+    let size = this.headWritten ? 0 : SNAPSHOT_PREFIX_BYTES + head.byteLength;
+    let end = this.cursor;
+    for (; end < keys.length; end++) {
+      const record = SNAPSHOT_RECORD_BYTES + (keys[end] as string).length + (stored[end] as Stored).value.byteLength;
+      if (end > this.cursor && size + record > maxBytes) break;
+      size += record;
+    }
+    // Every byte is written below (checked at the end), so the buffer need not be zeroed first.
+    const out = Buffer.allocUnsafe(size);
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    let offset = 0;
+    if (!this.headWritten) {
+      out.set(SNAPSHOT_MAGIC, 0);
+      view.setUint32(SNAPSHOT_MAGIC.byteLength, head.byteLength, true);
+      out.set(head, SNAPSHOT_PREFIX_BYTES);
+      offset = SNAPSHOT_PREFIX_BYTES + head.byteLength;
+      this.headWritten = true;
+    }
+    for (let i = this.cursor; i < end; i++) {
+      const key = keys[i] as string;
+      const { value, index } = stored[i] as Stored;
+      view.setUint32(offset, key.length, true);
+      view.setUint32(offset + 4, value.byteLength, true);
+      view.setFloat64(offset + 8, index, true);
+      offset += SNAPSHOT_RECORD_BYTES;
+      if (key.length <= SHORT_KEY_CHARS) {
+        // Cheaper than a call into C++ for the usual short key.
+        for (let c = 0; c < key.length; c++) out[offset + c] = key.charCodeAt(c);
+        offset += key.length;
+      } else offset += out.write(key, offset, 'latin1');
+      out.set(value, offset);
+      offset += value.byteLength;
+    }
+    if (offset !== size) throw new Error(`KV snapshot slice wrote ${offset} bytes of ${size}`);
+    this.cursor = end;
+    return out;
   }
 }

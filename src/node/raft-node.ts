@@ -1,9 +1,9 @@
 import { RaftCore, type RaftStatus } from '../raft/raft.js';
 import type { RaftOptionsInput } from '../raft/config.js';
 import type { Entry, Message, NodeId, PersistedPosition, Ready, Role, Snapshot } from '../raft/types.js';
-import type { RaftStorage } from '../storage/types.js';
+import type { RaftStorage, SnapshotSink } from '../storage/types.js';
 import { readAllSnapshot } from '../storage/snapshot-store.js';
-import type { StateMachine } from './state-machine.js';
+import { wholeSnapshotSlices, type SnapshotSlices, type StateMachine } from './state-machine.js';
 
 /** Limits of the node actor. */
 export interface RaftNodeLimits {
@@ -13,6 +13,8 @@ export interface RaftNodeLimits {
   readonly mailboxBatchMax: number;
   /** Take a snapshot once this many entries were applied since the last one. */
   readonly snapshotEveryEntries: number;
+  /** A snapshot is encoded and written this many bytes per turn, between the node's other turns. */
+  readonly snapshotSliceBytes: number;
   /** Ticks that may pile up while the event loop was busy; more are dropped (time is not replayed). */
   readonly pendingTicksMax: number;
 }
@@ -21,6 +23,7 @@ export const NODE_LIMITS_DEFAULTS: RaftNodeLimits = {
   mailboxDepthMax: 100_000,
   mailboxBatchMax: 1024,
   snapshotEveryEntries: 100_000,
+  snapshotSliceBytes: 4 * 1024 * 1024,
   pendingTicksMax: 3,
 };
 
@@ -98,6 +101,13 @@ interface ReadWaiter {
 export type ProposeCallback = (outcome: ProposeOutcome) => void;
 export type ReadCallback = (outcome: ReadOutcome) => void;
 
+/** A snapshot of this node's state machine being written, a slice per turn. */
+interface SnapshotJob {
+  readonly index: number;
+  readonly slices: SnapshotSlices;
+  readonly sink: SnapshotSink;
+}
+
 interface PendingPersist {
   /** Durable once the sync numbered `seq` completed. */
   readonly seq: number;
@@ -133,6 +143,7 @@ export class RaftNode {
   private fatal: Error | null = null;
   /** Client calls that arrived while paused, run on resume. */
   private heldCalls: (() => void)[] = [];
+  private snapshotJob: SnapshotJob | null = null;
 
   constructor(
     options: { readonly core: RaftOptionsInput; readonly limits?: Partial<RaftNodeLimits> },
@@ -231,8 +242,11 @@ export class RaftNode {
     this.drain();
   }
 
+  /** Takes a snapshot (or completes the one being written) within this call, and returns the snapshot index. */
   snapshotNow(): number {
     this.takeSnapshot();
+    const job = this.snapshotJob;
+    if (job !== null) while (this.writeSnapshotSlice(job));
     return this.core.log.snapshotIndex;
   }
 
@@ -252,6 +266,8 @@ export class RaftNode {
     if (this.stopped) return;
     this.stopped = true;
     this.failAll('NODE_STOPPED', 'node stopped');
+    this.snapshotJob?.sink.abort();
+    this.snapshotJob = null;
     const held = this.heldCalls;
     this.heldCalls = [];
     for (const call of held) call();
@@ -377,17 +393,49 @@ export class RaftNode {
     this.serveReads();
   }
 
+  /**
+   * Starts a snapshot of the state machine as it is now (`snapshotSlices` captures it), written a slice per
+   * turn (see continueSnapshot): a store of a million keys is hundreds of megabytes, and encoding and
+   * writing it in one turn stopped the node for a second or more, long enough for an election.
+   */
   private takeSnapshot(): void {
+    if (this.snapshotJob !== null) return;
     const index = this.appliedIndex;
     if (index <= this.core.log.snapshotIndex) return;
     const term = this.core.log.termAt(index);
     if (term === undefined) return;
-    const source = this.storage.saveSnapshot({
-      meta: { index, term, membership: this.core.log.latestMembership(index).membership },
-      data: this.stateMachine.snapshot(),
-    });
-    this.core.compact(source);
-    this.host.emit({ type: 'snapshot', id: this.id, index });
+    const meta = { index, term, membership: this.core.log.latestMembership(index).membership };
+    const slices = this.stateMachine.snapshotSlices?.() ?? wholeSnapshotSlices(this.stateMachine.snapshot());
+    const job: SnapshotJob = { index, slices, sink: this.storage.beginSnapshot(meta) };
+    this.snapshotJob = job;
+    this.runtime.schedule(() => this.continueSnapshot(job));
+  }
+
+  /** One slice per turn, between the node's other turns; paused, it waits like everything else. */
+  private continueSnapshot(job: SnapshotJob): void {
+    if (this.snapshotJob !== job || this.stopped) return;
+    if (this.paused) {
+      this.heldCalls.push(() => this.continueSnapshot(job));
+      return;
+    }
+    if (this.writeSnapshotSlice(job)) this.runtime.schedule(() => this.continueSnapshot(job));
+  }
+
+  /** Writes the next slice; after the last, finishes the snapshot and compacts the log. Returns whether more remain. */
+  private writeSnapshotSlice(job: SnapshotJob): boolean {
+    const slice = job.slices.next(this.limits.snapshotSliceBytes);
+    if (slice !== null) {
+      job.sink.write(slice);
+      return true;
+    }
+    this.snapshotJob = null;
+    if (job.index <= this.core.log.snapshotIndex) {
+      job.sink.abort(); // a snapshot from the leader, installed meanwhile, is newer
+      return false;
+    }
+    this.core.compact(job.sink.finish());
+    this.host.emit({ type: 'snapshot', id: this.id, index: job.index });
+    return false;
   }
 
   private onSoftState(role: Role, leaderId: NodeId | null, term: number): void {

@@ -1,10 +1,10 @@
 import * as path from 'node:path';
 import type { RaftBootState } from '../raft/config.js';
-import type { Entry, HardState, Membership, Snapshot, SnapshotSource } from '../raft/types.js';
+import type { Entry, HardState, Membership, Snapshot, SnapshotMeta, SnapshotSource } from '../raft/types.js';
 import { StorageError } from './errors.js';
 import type { FileSystem } from './file-system.js';
 import { SnapshotStore } from './snapshot-store.js';
-import type { PersistBatch, RaftStorage } from './types.js';
+import type { PersistBatch, RaftStorage, SnapshotSink } from './types.js';
 import { WriteAheadLog, type WalOptions } from './wal.js';
 
 export interface DiskStorageOptions extends Partial<WalOptions> {
@@ -92,13 +92,32 @@ export class DiskStorage implements RaftStorage {
   }
 
   saveSnapshot(snapshot: Snapshot): SnapshotSource {
-    this.snapshots.save(snapshot.meta, snapshot.data);
-    // The newest hard state must be durable in a surviving segment before older segments go.
-    this.wal.sync();
-    this.wal.compactTo(snapshot.meta.index);
-    const source = this.snapshots.loadNewest();
-    if (source === null) throw new StorageError('STORAGE_SNAPSHOT_CORRUPT', 'a snapshot just saved is gone');
-    return source;
+    const sink = this.beginSnapshot(snapshot.meta);
+    sink.write(snapshot.data);
+    return sink.finish();
+  }
+
+  /**
+   * The node's own snapshot, written a slice at a time: each slice is synced as it is written, so the last
+   * step syncs only the header, not hundreds of megabytes at once.
+   */
+  beginSnapshot(meta: SnapshotMeta): SnapshotSink {
+    const writer = this.snapshots.writer(meta);
+    return {
+      write: (slice) => {
+        writer.write(slice);
+        writer.sync();
+      },
+      finish: () => {
+        const source = writer.finish();
+        this.snapshots.prune();
+        // The newest hard state must be durable in a surviving segment before older segments go.
+        this.wal.sync();
+        this.wal.compactTo(meta.index);
+        return source;
+      },
+      abort: () => writer.abort(),
+    };
   }
 
   get walSegmentCount(): number {

@@ -1,7 +1,7 @@
 import type { RaftBootState } from '../raft/config.js';
 import { memorySnapshotSource } from '../raft/snapshot-source.js';
-import type { Entry, HardState, Membership, Snapshot, SnapshotSource } from '../raft/types.js';
-import type { PersistBatch, RaftStorage } from './types.js';
+import type { Entry, HardState, Membership, Snapshot, SnapshotMeta, SnapshotSource } from '../raft/types.js';
+import type { PersistBatch, RaftStorage, SnapshotSink } from './types.js';
 
 /** Storage that lives in memory (`--memory`, tests): durable as long as the object lives, and no longer. */
 export class MemoryStorage implements RaftStorage {
@@ -44,6 +44,15 @@ export class MemoryStorage implements RaftStorage {
     this.snapshot = snapshot;
     this.entries = this.entries.filter((entry) => entry.index > snapshot.meta.index);
     return memorySnapshotSource(snapshot);
+  }
+
+  beginSnapshot(meta: SnapshotMeta): SnapshotSink {
+    const slices: Uint8Array[] = [];
+    return {
+      write: (slice) => void slices.push(slice.slice()),
+      finish: () => this.saveSnapshot({ meta, data: Buffer.concat(slices) }),
+      abort: () => void (slices.length = 0),
+    };
   }
 
   close(): void {}

@@ -24,6 +24,7 @@ function snapshotName(meta: SnapshotMeta): string {
 
 /** Streams a snapshot to disk without holding it in memory. */
 export class SnapshotWriter {
+  private closed = false;
   private offset: number;
   private dataBytes = 0;
   private dataCrc = 0;
@@ -46,8 +47,21 @@ export class SnapshotWriter {
     this.dataCrc = checksum(chunk, this.dataCrc);
   }
 
-  /** Makes the snapshot durable under its final name. */
-  finish(): string {
+  /** Makes what was written so far durable (so that finishing a big snapshot does not wait for all of it). */
+  sync(): void {
+    this.file.sync();
+  }
+
+  /** Closes and deletes the temporary file: the snapshot is dropped. */
+  abort(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.file.close();
+    this.fs.remove(this.temp);
+  }
+
+  /** Makes the snapshot durable under its final name; it can be read from there at once (no second pass to verify it). */
+  finish(): SnapshotSource {
     const header = new Uint8Array(HEADER_BYTES);
     const view = new DataView(header.buffer);
     header.set(MAGIC, 0);
@@ -61,10 +75,11 @@ export class SnapshotWriter {
     this.file.write(this.metaBytes, HEADER_BYTES);
     this.file.sync();
     this.file.close();
+    this.closed = true;
     const final = path.join(this.dir, snapshotName(this.meta));
     this.fs.rename(this.temp, final);
     this.fs.syncDir(this.dir);
-    return final;
+    return new DiskSnapshotSource(this.meta, this.dataBytes, this.fs, final, HEADER_BYTES + this.metaBytes.byteLength);
   }
 }
 
@@ -87,6 +102,15 @@ class DiskSnapshotSource implements SnapshotSource {
       handle.close();
     }
   }
+
+  /** The whole data in one read into one buffer (not chunk by chunk, each copied once more). */
+  readAll(): Uint8Array {
+    const data = this.readChunk(0, this.sizeBytes);
+    if (data.byteLength !== this.sizeBytes) {
+      throw new StorageError('STORAGE_SNAPSHOT_CORRUPT', `snapshot data ends after ${data.byteLength} of ${this.sizeBytes} bytes`, { file: this.file, offset: this.dataOffset });
+    }
+    return data;
+  }
 }
 
 export class SnapshotStore {
@@ -99,13 +123,14 @@ export class SnapshotStore {
     return new SnapshotWriter(this.fs, this.dir, meta);
   }
 
-  save(meta: SnapshotMeta, data: Uint8Array): void {
+  save(meta: SnapshotMeta, data: Uint8Array): SnapshotSource {
     const writer = this.writer(meta);
     for (let offset = 0; offset < data.byteLength; offset += SNAPSHOT_READ_CHUNK_BYTES) {
       writer.write(data.subarray(offset, offset + SNAPSHOT_READ_CHUNK_BYTES));
     }
-    writer.finish();
+    const source = writer.finish();
     this.prune();
+    return source;
   }
 
   /** The newest snapshot, verified end to end; a corrupt newest snapshot is an error, never skipped. */
@@ -162,6 +187,7 @@ export class SnapshotStore {
 
 /** Reads a whole snapshot into memory (for restoring a state machine). */
 export function readAllSnapshot(source: SnapshotSource): Uint8Array {
+  if (source instanceof DiskSnapshotSource) return source.readAll();
   const out = new Uint8Array(source.sizeBytes);
   for (let offset = 0; offset < source.sizeBytes; offset += SNAPSHOT_READ_CHUNK_BYTES) {
     out.set(source.readChunk(offset, SNAPSHOT_READ_CHUNK_BYTES), offset);

@@ -1,5 +1,5 @@
 import type { RaftBootState } from '../raft/config.js';
-import type { Entry, HardState, Snapshot, SnapshotSource } from '../raft/types.js';
+import type { Entry, HardState, Snapshot, SnapshotMeta, SnapshotSource } from '../raft/types.js';
 
 /** The persistent parts of one Ready, in the order the Ready contract writes them. */
 export interface PersistBatch {
@@ -23,5 +23,17 @@ export interface RaftStorage {
   syncNow(): void;
   /** Saves a snapshot the node took of its own state machine, then drops the log it covers. */
   saveSnapshot(snapshot: Snapshot): SnapshotSource;
+  /** The same as saveSnapshot, with the data written in slices (over several turns) before `finish`. */
+  beginSnapshot(meta: SnapshotMeta): SnapshotSink;
   close(): void;
+}
+
+/** A snapshot of the node's own state machine being written. Nothing is used until `finish`. */
+export interface SnapshotSink {
+  /** Appends the next slice of the data; it is durable when this returns. */
+  write(slice: Uint8Array): void;
+  /** Makes the snapshot the newest one and drops the log it covers (as saveSnapshot). */
+  finish(): SnapshotSource;
+  /** Gives up: nothing of it is kept. */
+  abort(): void;
 }

@@ -227,6 +227,44 @@ describe('KvStateMachine: snapshots', () => {
     expect(d.query({ op: 'scan', prefix: new Uint8Array(), after: null, limit: 10 }).items).toEqual([]);
   });
 
+  it('hands out the snapshot of the moment in slices, whatever is applied meanwhile', () => {
+    const d = new Driver();
+    const long = 'k'.repeat(100); // past the short-key path
+    d.one({ op: 'mput', pairs: [...Array.from({ length: 50 }, (_, i) => [bytes(`key-${i}`), bytes(`value-${i}`)] as const), [bytes(long), new Uint8Array(300)], [new Uint8Array([0, 255]), new Uint8Array()]] });
+    const whole = d.sm.snapshot();
+    const slices = d.sm.snapshotSlices();
+    // The store changes after the capture: the slices do not.
+    d.one(put('key-1', 'changed'));
+    d.one({ op: 'delete', keys: [bytes('key-2')] });
+    const parts: Uint8Array[] = [];
+    for (let part = slices.next(64); part !== null; part = slices.next(64)) parts.push(part);
+    expect(parts.length).toBeGreaterThan(10);
+    // After the first (the head and a record), only the slice of the one record bigger than 64 bytes is bigger.
+    expect(parts.slice(1).filter((part) => part.byteLength > 64).map((part) => part.byteLength)).toEqual([16 + 100 + 300]);
+    expect(Buffer.concat(parts)).toEqual(Buffer.from(whole));
+    const copy = new KvStateMachine();
+    copy.restore(Buffer.concat(parts));
+    expect(copy.keyCount).toBe(52);
+    expect(text((copy.query({ op: 'get', keys: [bytes('key-1')] }) as Extract<KvQueryResult, { op: 'get' }>).items[0]?.value)).toBe('value-1');
+    expect((copy.query({ op: 'get', keys: [bytes(long)] }) as Extract<KvQueryResult, { op: 'get' }>).items[0]?.value).toEqual(Buffer.alloc(300));
+  });
+
+  it('still restores the msgpack snapshots of format 1', async () => {
+    const { kvPackr } = await import('../../src/kv/commands.js');
+    const old = kvPackr.pack({ v: 1, data: [[bytes('a'), bytes('1'), 7]], sessions: [['s', 2, 5, [[3, { ok: true, index: 7 }]]]], commands: 3, checksum: 99 });
+    const copy = new KvStateMachine();
+    copy.restore(old);
+    expect(copy.query({ op: 'digest' })).toEqual({ op: 'digest', keys: 1, checksum: 99, commands: 3 });
+    expect((copy.query({ op: 'get', keys: [bytes('a')] }) as Extract<KvQueryResult, { op: 'get' }>).items[0]?.index).toBe(7);
+  });
+
+  it('refuses a truncated snapshot', () => {
+    const d = new Driver();
+    d.one(put('a', 'some value'));
+    const whole = d.sm.snapshot();
+    expect(() => new KvStateMachine().restore(whole.subarray(0, whole.byteLength - 3))).toThrow(/corrupt KV snapshot/);
+  });
+
   it('refuses a snapshot of an unknown version', async () => {
     const { kvPackr } = await import('../../src/kv/commands.js');
     expect(() => new KvStateMachine().restore(kvPackr.pack({ v: 99, data: [], sessions: [], commands: 0, checksum: 0 }))).toThrow(/unknown KV snapshot version/);
