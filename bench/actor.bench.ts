@@ -1,8 +1,7 @@
 // Macro-benchmark of the actor system (issue 4): how close the worker-thread cluster comes to the physical
 // limit of its data plane, measured in the same run.
 //
-//   npx tsx bench/actor.bench.ts [--quick] [--only port,cluster,failover] [--repeats 2] [--seconds 5]
-//                                [--batch 1,64] [--storage memory,disk] [--proposers 64] [--kills 20]
+//   npx tsx bench/actor.bench.ts [--quick] [--only port,failover] [--repeats 2] [--proposers 64] [--kills 20]
 //                                [--failover-client direct|supervisor]
 //
 //   1. port:     the raw limit: msgpack frames between two worker threads over a MessagePort, echoed
@@ -11,9 +10,9 @@
 //                Plus one small append + fdatasync on the disk the on-disk cluster uses.
 //   2. port:     the actor layer: the same echo through the real transport (PeerLink, FrameEncoder/Decoder)
 //                inside a RaftNode-shaped shell (mailbox, setImmediate turn, flush); ratios actor/raw. And the
-//                client call path of part 3 alone: comlink propose() against a bare request/response.
-//   3. cluster:  committed proposals/s through a 5-node Supervisor cluster, in memory and on disk, batch 1
-//                and 64, many proposers in flight through supervisor.control(leader).propose(); ratio to (1).
+//                client call path alone: comlink propose() (the control plane) against a bare request/response.
+//   (3. committed proposals/s through a worker cluster beside the minimal replication loop, measured in the
+//       same run: bench/suites/replication.ts; on disk through the router: the service suite of bench/main.ts.)
 //   4. failover: kill the leader of a 3-node on-disk cluster, time to the next acknowledged write; restart
 //                the node, wait for convergence, again.
 //
@@ -33,10 +32,10 @@ import type { ProposeOutcome } from '../src/node/raft-node.js';
 import type { NodeId } from '../src/raft/types.js';
 import { FRAME_MESSAGES_MAX } from '../src/transport/codec.js';
 import {
-  ENTRY_PAYLOAD_BYTES, type DriverCommand, type FixtureReport, type FixtureStartup, type LatencyReport, type PairRole, type ThroughputReport,
+  commandsFor, ENTRY_PAYLOAD_BYTES, type DriverCommand, type FixtureReport, type FixtureStartup, type LatencyReport, type PairRole, type ThroughputReport,
 } from './fixtures/port-bench-protocol.js';
 import type { ControlApi, ControlMode, ControlStartup, RawProposeRequest, RawProposeResponse } from './fixtures/control.worker.js';
-import { printTable, waitForLeader } from './bench-util.js';
+import { nextMessage, printTable, waitForLeader } from './bench-util.js';
 import { delay, withTimeout } from '../src/util/async.js';
 
 const RESULTS_PATH = fileURLToPath(new URL('./results/actor.json', import.meta.url));
@@ -58,7 +57,7 @@ const FSYNC_SAMPLES_MAX = 2_000;
 
 interface BenchOptions {
   readonly quick: boolean;
-  readonly parts: ReadonlySet<'port' | 'cluster' | 'failover'>;
+  readonly parts: ReadonlySet<'port' | 'failover'>;
   readonly portWarmupSeconds: number;
   readonly portSeconds: number;
   /** Each port measurement runs this many times, interleaved; the best run counts (other load on the machine only slows a run down). */
@@ -69,11 +68,7 @@ interface BenchOptions {
   /** PeerLink's own frame cap: the raw run PeerLink's frames compare with like for like. */
   readonly largeFrameMessagesPerPost: number;
   readonly fsyncSeconds: number;
-  readonly clusterNodes: number;
-  readonly clusterWarmupSeconds: number;
-  readonly clusterSeconds: number;
-  readonly batches: readonly number[];
-  readonly durables: readonly boolean[];
+  /** Callers in flight on the client call path (part 2). */
   readonly proposers: number;
   readonly failoverNodes: number;
   readonly kills: number;
@@ -86,11 +81,8 @@ function readOptions(): BenchOptions {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
-      only: { type: 'string', default: 'port,cluster,failover' },
+      only: { type: 'string', default: 'port,failover' },
       kills: { type: 'string' },
-      seconds: { type: 'string' },
-      batch: { type: 'string', default: '1,64' },
-      storage: { type: 'string', default: 'memory,disk' },
       repeats: { type: 'string' },
       proposers: { type: 'string', default: '64' },
       'failover-client': { type: 'string', default: 'direct' },
@@ -99,25 +91,20 @@ function readOptions(): BenchOptions {
   const quick = values.quick === true;
   const parts = new Set((values.only ?? '').split(',').map((part) => part.trim()));
   for (const part of parts) {
-    if (part !== 'port' && part !== 'cluster' && part !== 'failover') throw new RangeError(`--only takes port, cluster, failover; got ${part}`);
+    if (part === 'cluster') throw new RangeError('the cluster part moved to bench/suites/replication.ts');
+    if (part !== 'port' && part !== 'failover') throw new RangeError(`--only takes port, failover; got ${part}`);
   }
   const kills = values.kills === undefined ? (quick ? 5 : 20) : Number(values.kills);
   if (!Number.isInteger(kills) || kills < 1) throw new RangeError(`--kills must be a positive integer, got ${values.kills}`);
-  const seconds = values.seconds === undefined ? (quick ? 2 : 5) : Number(values.seconds);
-  if (!(seconds > 0)) throw new RangeError(`--seconds must be positive, got ${values.seconds}`);
   const repeats = values.repeats === undefined ? (quick ? 1 : 2) : Number(values.repeats);
   if (!Number.isInteger(repeats) || repeats < 1) throw new RangeError(`--repeats must be a positive integer, got ${values.repeats}`);
-  const batches = (values.batch ?? '').split(',').map(Number);
-  if (!batches.every((batch) => Number.isInteger(batch) && batch >= 1)) throw new RangeError(`--batch takes positive integers, got ${values.batch}`);
   const proposers = Number(values.proposers);
   if (!Number.isInteger(proposers) || proposers < 1) throw new RangeError(`--proposers must be a positive integer, got ${values.proposers}`);
   const failoverClient = values['failover-client'];
   if (failoverClient !== 'direct' && failoverClient !== 'supervisor') throw new RangeError(`--failover-client takes direct or supervisor, got ${failoverClient}`);
-  const storages = (values.storage ?? '').split(',').map((storage) => storage.trim());
-  if (!storages.every((storage) => storage === 'memory' || storage === 'disk')) throw new RangeError(`--storage takes memory, disk; got ${values.storage}`);
   return {
     quick,
-    parts: parts as Set<'port' | 'cluster' | 'failover'>,
+    parts: parts as Set<'port' | 'failover'>,
     portWarmupSeconds: quick ? 0.5 : 1,
     portSeconds: quick ? 1.5 : 3,
     repeats,
@@ -125,11 +112,6 @@ function readOptions(): BenchOptions {
     framedMessagesPerPost: 64,
     largeFrameMessagesPerPost: FRAME_MESSAGES_MAX,
     fsyncSeconds: quick ? 0.5 : 1.5,
-    clusterNodes: 5,
-    clusterWarmupSeconds: quick ? 0.5 : 1,
-    clusterSeconds: seconds,
-    batches,
-    durables: storages.map((storage) => storage === 'disk'),
     proposers,
     failoverNodes: 3,
     kills,
@@ -261,28 +243,7 @@ class WorkerPair {
 
 /** The next report of a fixture worker; its crash or early exit rejects. */
 function nextReport(worker: Worker): Promise<FixtureReport> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (report: FixtureReport): void => {
-      cleanup();
-      resolve(report);
-    };
-    const onError = (error: Error): void => {
-      cleanup();
-      reject(error);
-    };
-    const onExit = (code: number): void => {
-      cleanup();
-      reject(new Error(`fixture worker exited with code ${code}`));
-    };
-    const cleanup = (): void => {
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-    };
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.on('exit', onExit);
-  });
+  return nextMessage<FixtureReport>(worker, 'fixture worker');
 }
 
 interface ThroughputResult {
@@ -374,7 +335,7 @@ function controlClient(mode: ControlMode, port: MessagePort): (commands: Uint8Ar
     });
 }
 
-/** The client call path of part 3 without Raft: `proposers` callers in the main thread, one worker answering. */
+/** The client call path without Raft: `proposers` callers in the main thread, one worker answering. */
 async function measureControl(resources: Resources, options: BenchOptions, mode: ControlMode): Promise<ControlResult> {
   const channel = new MessageChannel();
   const startup: ControlStartup = { __entry: FIXTURES.control, mode, port: channel.port1 };
@@ -537,138 +498,6 @@ function measureFsync(resources: Resources, options: BenchOptions): FsyncResult 
 }
 
 // ---------------------------------------------------------------------------
-// Part 3: committed proposals per second through a Supervisor cluster.
-
-interface ClusterResult {
-  readonly durable: boolean;
-  readonly batch: number;
-  readonly nodes: number;
-  readonly proposers: number;
-  readonly seconds: number;
-  readonly committedProposals: number;
-  readonly proposalsPerSecond: number;
-  readonly callsPerSecond: number;
-  /** One propose() call, from the main thread to the acknowledgement, in milliseconds. */
-  readonly callMillis: Distribution;
-  readonly refusals: Readonly<Record<string, number>>;
-  readonly leaderChanges: number;
-  /** CPU time of the whole process (main thread and every worker) over the window, in cores: at most the CPU count. */
-  readonly cpuCores: number;
-  readonly involuntaryContextSwitchesPerSecond: number;
-  readonly mailboxDropped: number;
-  /** The newest snapshot's index over the nodes: a node snapshots every 10,000 applied entries by default. */
-  readonly snapshotIndexMax: number;
-}
-
-
-function commandsFor(batch: number, proposer: number, call: number): Uint8Array[] {
-  const commands = new Array<Uint8Array>(batch);
-  for (let i = 0; i < batch; i++) {
-    const data = new Uint8Array(ENTRY_PAYLOAD_BYTES);
-    data[0] = proposer;
-    data[1] = call & 0xff;
-    data[2] = (call >>> 8) & 0xff;
-    data[3] = (call >>> 16) & 0xff;
-    data[4] = i;
-    commands[i] = data;
-  }
-  return commands;
-}
-
-async function runCluster(resources: Resources, options: BenchOptions, durable: boolean, batch: number): Promise<ClusterResult> {
-  // In memory as `raftkv cluster --memory` does it: files in /dev/shm and no fsync. On disk: the real disk.
-  const dataDir = durable ? diskDir(resources, 'raftkv-bench-disk-').dir : resources.dir(fs.existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'raftkv-bench-mem-');
-  const supervisor = resources.supervisor(new Supervisor({ nodes: options.clusterNodes, dataDir, durable, stateMachine: 'counter' }));
-  let leaderChanges = 0;
-  try {
-    await supervisor.start();
-    await waitForLeader(supervisor, CONVERGE_TIMEOUT_MS);
-    supervisor.on('leader', () => leaderChanges++);
-    const window = { start: Number.POSITIVE_INFINITY, end: Number.POSITIVE_INFINITY, stopping: false };
-    const callMillis: number[] = [];
-    const refusals: Record<string, number> = {};
-    let committedProposals = 0;
-    let calls = 0;
-    const proposer = async (id: number): Promise<void> => {
-      let control = supervisor.control(await waitForLeader(supervisor, CONVERGE_TIMEOUT_MS));
-      for (let call = 0; !window.stopping; call++) {
-        if (control === null) {
-          control = supervisor.control(await waitForLeader(supervisor, CONVERGE_TIMEOUT_MS));
-          continue;
-        }
-        const start = performance.now();
-        const outcome: ProposeOutcome = await control.propose(commandsFor(batch, id, call));
-        const end = performance.now();
-        if (!outcome.ok) {
-          refusals[outcome.code] = (refusals[outcome.code] ?? 0) + 1;
-          control = null;
-          continue;
-        }
-        if (end >= window.start && end <= window.end) {
-          committedProposals += batch;
-          calls++;
-          callMillis.push(end - start);
-        }
-      }
-    };
-    const running = Array.from({ length: options.proposers }, (_, id) => proposer(id));
-    await delay(options.clusterWarmupSeconds * 1000);
-    window.start = performance.now();
-    const cpuBefore = process.cpuUsage();
-    const switchesBefore = process.resourceUsage().involuntaryContextSwitches;
-    await delay(options.clusterSeconds * 1000);
-    window.end = performance.now();
-    const cpu = process.cpuUsage(cpuBefore);
-    const switches = process.resourceUsage().involuntaryContextSwitches - switchesBefore;
-    window.stopping = true;
-    await withTimeout(Promise.all(running), 30_000, 'proposers to finish');
-    const statuses = await supervisor.status();
-    const mailboxDropped = statuses.reduce((sum, s) => sum + (s.raft?.mailboxDropped ?? 0), 0);
-    const snapshotIndexMax = Math.max(0, ...statuses.map((s) => s.raft?.snapshotIndex ?? 0));
-    const seconds = (window.end - window.start) / 1000;
-    return {
-      durable, batch, nodes: options.clusterNodes, proposers: options.proposers, seconds, committedProposals,
-      proposalsPerSecond: committedProposals / seconds, callsPerSecond: calls / seconds, callMillis: distribution(callMillis),
-      refusals, leaderChanges, mailboxDropped, snapshotIndexMax,
-      cpuCores: (cpu.user + cpu.system) / 1e6 / seconds, involuntaryContextSwitchesPerSecond: switches / seconds,
-    };
-  } finally {
-    await resources.endSupervisor(supervisor);
-    resources.removeDir(dataDir);
-  }
-}
-
-async function runClusterPart(resources: Resources, options: BenchOptions, port: PortResults | null): Promise<ClusterResult[]> {
-  const results: ClusterResult[] = [];
-  for (const durable of options.durables) {
-    for (const batch of options.batches) {
-      const result = await runCluster(resources, options, durable, batch);
-      results.push(result);
-      const refused = Object.entries(result.refusals).map(([code, count]) => `${code} ${count}`).join(', ');
-      console.log(
-        `  ${durable ? 'disk' : 'memory'} batch ${batch}: ${formatRate(result.proposalsPerSecond)} proposals/s` +
-          `${refused === '' ? '' : ` (refused: ${refused})`}${result.leaderChanges > 0 ? ` (${result.leaderChanges} leader changes)` : ''}`,
-      );
-    }
-  }
-  const rows = results.map((r) => [
-    `${r.durable ? 'disk (fdatasync)' : 'memory (/dev/shm)'}`, String(r.batch), formatRate(r.proposalsPerSecond), formatRate(r.callsPerSecond),
-    r.callMillis.p50.toFixed(2), r.callMillis.p99.toFixed(2), r.cpuCores.toFixed(2), formatRate(r.proposalsPerSecond / r.cpuCores),
-    port === null ? '-' : formatRatio(r.proposalsPerSecond / port.rawMessagesPerSecondMax),
-    port === null ? '-' : formatRatio(r.proposalsPerSecond / port.rawCopied1.messagesPerSecond),
-  ]);
-  const raw = port === null
-    ? 'raw limit not measured (--only)'
-    : `raw limit: ${formatRate(port.rawMessagesPerSecondMax)} msgs/s framed, ${formatRate(port.rawCopied1.messagesPerSecond)} msgs/s 1/post`;
-  printTable(
-    `3. Committed proposals through a ${options.clusterNodes}-node worker cluster, ${options.proposers} proposers in flight, ${options.clusterSeconds} s each; ${raw}`,
-    ['storage', 'batch', 'proposals/s', 'propose calls/s', 'call p50 ms', 'call p99 ms', 'CPU cores', 'proposals/CPU-s', 'x raw max', 'x raw 1/post'],
-    rows,
-  );
-  return results;
-}
-
-// ---------------------------------------------------------------------------
 // Part 4: failover.
 
 interface FailoverSample {
@@ -827,14 +656,12 @@ async function main(): Promise<void> {
   });
   let port: PortResults | null = null;
   let fsync: FsyncResult | null = null;
-  let cluster: ClusterResult[] | null = null;
   let failover: FailoverResult | null = null;
   try {
     if (options.parts.has('port')) {
       port = await runPortParts(resources, options);
       fsync = measureFsync(resources, options);
     }
-    if (options.parts.has('cluster')) cluster = await runClusterPart(resources, options, port);
     if (options.parts.has('failover')) failover = await runFailover(resources, options);
   } finally {
     await resources.releaseAll();
@@ -855,7 +682,6 @@ async function main(): Promise<void> {
     loadAverageEnd: loadavg(),
     port,
     fsync,
-    cluster,
     failover,
   };
   writeFileSync(RESULTS_PATH, `${JSON.stringify(report, null, 2)}\n`);

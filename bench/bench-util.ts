@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import type { Supervisor } from '../src/actor/supervisor.js';
 import type { NodeId } from '../src/raft/types.js';
 
@@ -17,4 +18,30 @@ export async function waitForLeader(supervisor: Supervisor, timeoutMs: number): 
   const leader = await supervisor.waitForLeader(timeoutMs);
   if (leader === null) throw new Error(`no leader within ${timeoutMs} ms`);
   return leader;
+}
+
+/** The next message a worker posts to its parent; its crash or early exit rejects. */
+export function nextMessage<T>(worker: Worker, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (report: T): void => {
+      cleanup();
+      resolve(report);
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
+    const onExit = (code: number): void => {
+      cleanup();
+      reject(new Error(`${what} exited with code ${code}`));
+    };
+    const cleanup = (): void => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
 }

@@ -8,16 +8,16 @@ import type { Message, NodeId } from '../raft/types.js';
 import { DiskStorage } from '../storage/disk-storage.js';
 import { StorageError } from '../storage/errors.js';
 import { NodeFileSystem } from '../storage/file-system.js';
-import type { StateMachine } from './state-machine.js';
-import { CounterStateMachine } from './state-machine.js';
+import { CounterStateMachine, type StateMachine } from './state-machine.js';
 import { KvStateMachine } from '../kv/kv-state-machine.js';
+import { EntryBlocks } from '../transport/codec.js';
+import { PeerLink } from '../transport/peer-link.js';
+import { serveClientPort } from '../transport/client-port.js';
+import { RaftNode, type NodeEvent } from './raft-node.js';
 
 function makeStateMachine(kind: NodeStartup['stateMachine']): StateMachine {
   return kind === 'kv' ? new KvStateMachine() : new CounterStateMachine();
 }
-import { PeerLink } from '../transport/peer-link.js';
-import { serveClientPort } from '../transport/client-port.js';
-import { RaftNode, type NodeEvent } from './raft-node.js';
 
 /**
  * Runs one Raft node inside a worker thread: opens its storage, connects its peer links, exposes its
@@ -38,12 +38,15 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort): void {
     return;
   }
   const links = new Map<NodeId, PeerLink>();
+  // A turn's AppendRequests to followers at the same position carry the same entries, encoded once for all.
+  const blocks = new EntryBlocks();
   const host = {
     send(message: Message): void {
       links.get(message.to)?.send(message);
     },
     flush(): void {
       for (const link of links.values()) link.flush();
+      blocks.clear();
     },
     emit(event: NodeEvent): void {
       report({ type: 'event', event });
@@ -60,7 +63,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort): void {
     links.get(peer)?.close();
     const link = new PeerLink(peer, port, (messages) => node.receive(messages), (error) => {
       console.error(`[${startup.id}] bad frame from ${peer}: ${error.message}`);
-    });
+    }, blocks);
     const faults = startup.faults[peer];
     if (faults !== undefined) link.setFaults(faults);
     links.set(peer, link);

@@ -1,8 +1,14 @@
 import { Packr } from 'msgpackr';
-import type { Message, MessageType } from '../raft/types.js';
+import type { AppendRequest, Entry, Message, MessageType } from '../raft/types.js';
 
-/** Most Raft messages in one frame (one postMessage). */
+/** Most Raft messages in one frame (one postMessage); a frame with more is refused. */
 export const FRAME_MESSAGES_MAX = 256;
+/**
+ * A frame takes no further message once its entries and snapshot data reach this many bytes (one message
+ * always goes): a frame is at most this plus one message, itself bounded by the core's appendBytesMax or
+ * snapshotChunkBytes.
+ */
+export const FRAME_BYTES_MAX = 4 * 1024 * 1024;
 
 const MESSAGE_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
   'VoteRequest', 'VoteResponse', 'AppendRequest', 'AppendResponse', 'SnapshotRequest', 'SnapshotResponse', 'TimeoutNow',
@@ -12,17 +18,205 @@ export class FrameError extends Error {
   readonly code = 'TRANSPORT_BAD_FRAME';
 }
 
+// ---------------------------------------------------------------------------
+// Entries: one binary block per AppendRequest, the same bytes for every follower.
+//
+//   f64 index of the first entry, then per entry (indexes follow on, one by one):
+//   u8 kind (0 command, 1 noop, 2 config) | f64 term | u32 payload length | payload
+//   payload: a command's data; nothing for a noop; a config's voters as a msgpack array of strings.
+// Little-endian. A block holds no per-link state (unlike msgpackr's sequential records), so the leader
+// encodes a range of entries once per turn (EntryBlocks) and every link whose AppendRequest carries that
+// range puts the same bytes in its frame.
+
+const BLOCK_HEADER_BYTES = 8;
+const ENTRY_HEADER_BYTES = 13;
+const KIND_COMMAND = 0;
+const KIND_NOOP = 1;
+const KIND_CONFIG = 2;
+const NO_ENTRIES = new Uint8Array(0);
+const configPackr = new Packr({ useRecords: false, moreTypes: false });
+
+/** Slots of EntryBlocks' table: a power of two well above the AppendRequests of a usual turn. */
+const ENTRY_BLOCK_SLOTS = 256;
+
+/** A block made this turn, and the next one made in the same slot. */
+interface MadeBlock {
+  readonly first: Entry;
+  readonly last: Entry;
+  readonly count: number;
+  readonly block: Uint8Array;
+  readonly next: MadeBlock | null;
+}
+
+/**
+ * The entry blocks of one turn, shared by every link of a node: a follower whose AppendRequest carries the
+ * same entries as another's (level followers get the same ranges) reuses that block. A range is known by its
+ * first and last entry objects (the leader's log objects, one per index and term), not by its array, since
+ * the core builds a new array per message. clear() at the end of each turn.
+ */
+export class EntryBlocks {
+  /** Blocks by first index, modulo the table size; each slot chains the blocks that land in it. */
+  private readonly slots: (MadeBlock | null)[] = new Array<MadeBlock | null>(ENTRY_BLOCK_SLOTS).fill(null);
+  private used = false;
+
+  /** The entries as one block, encoded at most once per turn. */
+  get(entries: readonly Entry[]): Uint8Array {
+    if (entries.length === 0) return NO_ENTRIES;
+    const first = entries[0] as Entry;
+    const last = entries[entries.length - 1] as Entry;
+    const slot = first.index % ENTRY_BLOCK_SLOTS;
+    const head = this.slots[slot] ?? null;
+    for (let made = head; made !== null; made = made.next) {
+      if (made.first === first && made.last === last && made.count === entries.length) return made.block;
+    }
+    const block = encodeEntries(entries);
+    this.slots[slot] = { first, last, count: entries.length, block, next: head };
+    this.used = true;
+    return block;
+  }
+
+  /** Forgets the turn's blocks (so they, and the entries they name, can go). */
+  clear(): void {
+    if (!this.used) return;
+    this.slots.fill(null);
+    this.used = false;
+  }
+}
+
+/** Little-endian float64s without a DataView (which would move a small block's bytes off the heap). */
+const float64 = new Float64Array(1);
+const float64Bytes = new Uint8Array(float64.buffer);
+
+function writeFloat64(block: Uint8Array, offset: number, value: number): void {
+  float64[0] = value;
+  for (let i = 0; i < 8; i++) block[offset + i] = float64Bytes[i] as number;
+}
+
+function readFloat64(block: Uint8Array, offset: number): number {
+  for (let i = 0; i < 8; i++) float64Bytes[i] = block[offset + i] as number;
+  return float64[0] as number;
+}
+
+function readUint32(block: Uint8Array, offset: number): number {
+  return ((block[offset] as number) | ((block[offset + 1] as number) << 8) | ((block[offset + 2] as number) << 16)) + (block[offset + 3] as number) * 0x1000000;
+}
+
+function writeUint32(block: Uint8Array, offset: number, value: number): void {
+  block[offset] = value & 0xff;
+  block[offset + 1] = (value >>> 8) & 0xff;
+  block[offset + 2] = (value >>> 16) & 0xff;
+  block[offset + 3] = value >>> 24;
+}
+
+/** The entries as one block (see EntryBlocks to share it between links). */
+export function encodeEntries(entries: readonly Entry[]): Uint8Array {
+  if (entries.length === 0) return NO_ENTRIES;
+  const first = (entries[0] as Entry).index;
+  let configs: Map<number, Uint8Array> | null = null;
+  let bytes = BLOCK_HEADER_BYTES + ENTRY_HEADER_BYTES * entries.length;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as Entry;
+    if (entry.index !== first + i) throw new RangeError(`entries are not consecutive: ${entry.index} at position ${i} after ${first}`);
+    if (entry.type === 'command') bytes += entry.data.byteLength;
+    else if (entry.type === 'config') {
+      const voters = new Uint8Array(configPackr.pack(entry.membership.voters));
+      (configs ??= new Map()).set(i, voters);
+      bytes += voters.byteLength;
+    }
+  }
+  const block = new Uint8Array(bytes);
+  writeFloat64(block, 0, first);
+  let offset = BLOCK_HEADER_BYTES;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as Entry;
+    const payload = entry.type === 'command' ? entry.data : entry.type === 'config' ? (configs?.get(i) as Uint8Array) : NO_ENTRIES;
+    block[offset] = entry.type === 'command' ? KIND_COMMAND : entry.type === 'noop' ? KIND_NOOP : KIND_CONFIG;
+    writeFloat64(block, offset + 1, entry.term);
+    writeUint32(block, offset + 9, payload.byteLength);
+    offset += ENTRY_HEADER_BYTES;
+    block.set(payload, offset);
+    offset += payload.byteLength;
+  }
+  return block;
+}
+
+/** The entries of a block; a command's data is a view into the block (no copy). Malformed blocks throw FrameError. */
+export function decodeEntries(block: Uint8Array): Entry[] {
+  const entries: Entry[] = [];
+  if (block.byteLength === 0) return entries;
+  if (block.byteLength < BLOCK_HEADER_BYTES) throw new FrameError('entries block shorter than its header');
+  const first = readFloat64(block, 0);
+  if (!Number.isSafeInteger(first) || first < 1) throw new FrameError(`entries block starts at a bad index ${first}`);
+  let offset = BLOCK_HEADER_BYTES;
+  for (let index = first; offset < block.byteLength; index++) {
+    if (offset + ENTRY_HEADER_BYTES > block.byteLength) throw new FrameError('entry header cut short');
+    const kind = block[offset];
+    const term = readFloat64(block, offset + 1);
+    const length = readUint32(block, offset + 9);
+    offset += ENTRY_HEADER_BYTES;
+    if (!Number.isSafeInteger(term) || term < 0) throw new FrameError(`entry ${index} has a bad term ${term}`);
+    if (offset + length > block.byteLength) throw new FrameError(`entry ${index} runs past the block`);
+    const payload = block.subarray(offset, offset + length);
+    offset += length;
+    if (kind === KIND_COMMAND) entries.push({ type: 'command', term, index, data: payload });
+    else if (kind === KIND_NOOP && length === 0) entries.push({ type: 'noop', term, index });
+    else if (kind === KIND_CONFIG) entries.push({ type: 'config', term, index, membership: { voters: decodeVoters(payload, index) } });
+    else throw new FrameError(`entry ${index} has a bad kind ${String(kind)} or payload`);
+  }
+  return entries;
+}
+
+function decodeVoters(payload: Uint8Array, index: number): string[] {
+  let voters: unknown;
+  try {
+    voters = configPackr.unpack(payload);
+  } catch (error) {
+    throw new FrameError(`config entry ${index}: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(voters) || !voters.every((voter) => typeof voter === 'string')) throw new FrameError(`config entry ${index} has bad voters`);
+  return voters as string[];
+}
+
+// ---------------------------------------------------------------------------
+// Frames.
+
+/** An AppendRequest as it crosses the port: its entries as one block. */
+type WireAppendRequest = Omit<AppendRequest, 'entries'> & { entries: Uint8Array };
+
 /**
  * Encodes batches of Raft messages for one ordered link. msgpackr's sequential records describe each message
  * shape once and then refer to it, so the decoder on the other end must see every frame, in order: faults
- * (drop, delay, duplicate) are applied to messages before encoding, never to frames.
+ * (drop, delay, duplicate) are applied to messages before encoding, never to frames. An AppendRequest's
+ * entries go as a block from `blocks`, which the links of one node share, so a turn encodes each range once
+ * for all followers rather than once per link.
  */
 export class FrameEncoder {
   private readonly packr = new Packr({ sequential: true, useRecords: true });
 
+  /** `blocks` must be cleared after every turn (it holds the turn's blocks). */
+  constructor(private readonly blocks: EntryBlocks) {}
+
   /** An exact-size copy: posting msgpackr's shared buffer view would copy its whole 8 KiB backing store. */
   encode(messages: readonly Message[]): Uint8Array {
-    return new Uint8Array(this.packr.pack(messages));
+    const wire = new Array<Message | WireAppendRequest>(messages.length);
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i] as Message;
+      wire[i] = message.type === 'AppendRequest' ? this.toWire(message) : message;
+    }
+    return new Uint8Array(this.packr.pack(wire));
+  }
+
+  /** The bytes a message adds to a frame beyond its fixed fields: what FRAME_BYTES_MAX counts. */
+  payloadBytes(message: Message): number {
+    if (message.type === 'AppendRequest') return this.blocks.get(message.entries).byteLength;
+    return message.type === 'SnapshotRequest' ? message.data.byteLength : 0;
+  }
+
+  private toWire(request: AppendRequest): WireAppendRequest {
+    return {
+      type: 'AppendRequest', from: request.from, to: request.to, term: request.term, prevLogIndex: request.prevLogIndex,
+      prevLogTerm: request.prevLogTerm, entries: this.blocks.get(request.entries), leaderCommit: request.leaderCommit, round: request.round,
+    };
   }
 }
 
@@ -30,11 +224,22 @@ export class FrameDecoder {
   private readonly packr = new Packr({ sequential: true, useRecords: true });
 
   decode(frame: Uint8Array): Message[] {
-    const decoded: unknown = this.packr.unpack(frame);
+    let decoded: unknown;
+    try {
+      decoded = this.packr.unpack(frame);
+    } catch (error) {
+      throw new FrameError(`undecodable frame: ${(error as Error).message}`);
+    }
     if (!Array.isArray(decoded)) throw new FrameError('frame is not an array of messages');
+    if (decoded.length > FRAME_MESSAGES_MAX) throw new FrameError(`frame of ${decoded.length} messages, more than ${FRAME_MESSAGES_MAX}`);
     for (const message of decoded) {
       const type = (message as { type?: unknown } | null)?.type;
       if (typeof type !== 'string' || !MESSAGE_TYPES.has(type as MessageType)) throw new FrameError(`unknown message type ${String(type)}`);
+      if (type === 'AppendRequest') {
+        const request = message as { entries: unknown };
+        if (!(request.entries instanceof Uint8Array)) throw new FrameError('AppendRequest entries are not a block');
+        request.entries = decodeEntries(request.entries);
+      }
     }
     return decoded as Message[];
   }

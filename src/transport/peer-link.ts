@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Message, NodeId } from '../raft/types.js';
-import { FRAME_MESSAGES_MAX, FrameDecoder, FrameEncoder } from './codec.js';
+import { EntryBlocks, FRAME_BYTES_MAX, FRAME_MESSAGES_MAX, FrameDecoder, FrameEncoder } from './codec.js';
 import { isFaultFree, NO_FAULTS, type LinkFaults } from './link-faults.js';
 
 export interface LinkStats {
@@ -18,7 +18,9 @@ export interface LinkStats {
 export class PeerLink {
   private queue: Message[] = [];
   private faults: LinkFaults = NO_FAULTS;
-  private readonly encoder = new FrameEncoder();
+  private readonly encoder: FrameEncoder;
+  /** Set when this link has blocks of its own (none shared): it clears them after each flush. */
+  private readonly ownBlocks: EntryBlocks | null;
   private readonly decoder = new FrameDecoder();
   private readonly timers = new Set<NodeJS.Timeout>();
   readonly stats: LinkStats = { messagesSent: 0, messagesDropped: 0, framesSent: 0, messagesReceived: 0 };
@@ -28,7 +30,12 @@ export class PeerLink {
     private readonly port: MessagePort,
     deliver: (messages: Message[]) => void,
     onBadFrame: (error: Error) => void,
+    /** Shared by every link of the node (see EntryBlocks), which clears it after each turn's flush. */
+    blocks: EntryBlocks | null = null,
   ) {
+    const shared = blocks ?? new EntryBlocks();
+    this.ownBlocks = blocks === null ? shared : null;
+    this.encoder = new FrameEncoder(shared);
     port.on('message', (frame: Uint8Array) => {
       let messages: Message[];
       try {
@@ -72,18 +79,27 @@ export class PeerLink {
     }
   }
 
-  /** Posts everything queued, FRAME_MESSAGES_MAX messages per frame, each frame transferred (no copy). */
+  /**
+   * Posts everything queued, each frame transferred (no copy): at most FRAME_MESSAGES_MAX messages, and no
+   * further message once the frame holds FRAME_BYTES_MAX bytes of entries and snapshot data.
+   */
   flush(): void {
     const queue = this.queue;
     if (queue.length === 0) return;
     this.queue = [];
-    for (let start = 0; start < queue.length; start += FRAME_MESSAGES_MAX) {
-      const batch = start === 0 && queue.length <= FRAME_MESSAGES_MAX ? queue : queue.slice(start, start + FRAME_MESSAGES_MAX);
+    for (let start = 0; start < queue.length;) {
+      let end = start;
+      for (let bytes = 0; end < queue.length && end - start < FRAME_MESSAGES_MAX && bytes < FRAME_BYTES_MAX; end++) {
+        bytes += this.encoder.payloadBytes(queue[end] as Message);
+      }
+      const batch = start === 0 && end === queue.length ? queue : queue.slice(start, end);
       const frame = this.encoder.encode(batch);
       this.port.postMessage(frame, [frame.buffer as ArrayBuffer]);
       this.stats.framesSent++;
       this.stats.messagesSent += batch.length;
+      start = end;
     }
+    this.ownBlocks?.clear();
   }
 
   close(): void {
