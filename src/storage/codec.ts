@@ -2,21 +2,9 @@ import { Packr } from 'msgpackr';
 import { crc32 } from 'node:zlib';
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.js';
 
-// Entries travel as compact tuples: [kind, term, index, payload]. kind 0 = command (payload = bytes),
-// 1 = noop, 2 = config (payload = voters).
-type EntryTuple = [number, number, number, Uint8Array | string[] | null];
-
-export function entryToTuple(entry: Entry): EntryTuple {
-  switch (entry.type) {
-    case 'command':
-      return [0, entry.term, entry.index, entry.data];
-    case 'noop':
-      return [1, entry.term, entry.index, null];
-    case 'config':
-      return [2, entry.term, entry.index, [...entry.membership.voters]];
-  }
-}
-
+// WAL records of type 1 (written by earlier versions, still read) hold entries as tuples:
+// [kind, term, index, payload], kind 0 = command (payload = bytes), 1 = noop, 2 = config (payload = voters).
+// Type 2 records hold them as one entries block (src/codec/entry-block.ts).
 export function tupleToEntry(tuple: unknown): Entry {
   if (!Array.isArray(tuple) || tuple.length !== 4) throw new TypeError('entry is not a 4-tuple');
   const [kind, term, index, payload] = tuple as [unknown, unknown, unknown, unknown];

@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr';
+import { decodeEntries as decodeEntryBlock, encodeEntries, EntryBlockError } from '../codec/entry-block.js';
 import type { AppendRequest, Entry, Message, MessageType } from '../raft/types.js';
 
 /** Most Raft messages in one frame (one postMessage); a frame with more is refused. */
@@ -19,22 +20,12 @@ export class FrameError extends Error {
 }
 
 // ---------------------------------------------------------------------------
-// Entries: one binary block per AppendRequest, the same bytes for every follower.
-//
-//   f64 index of the first entry, then per entry (indexes follow on, one by one):
-//   u8 kind (0 command, 1 noop, 2 config) | f64 term | u32 payload length | payload
-//   payload: a command's data; nothing for a noop; a config's voters as a msgpack array of strings.
-// Little-endian. A block holds no per-link state (unlike msgpackr's sequential records), so the leader
-// encodes a range of entries once per turn (EntryBlocks) and every link whose AppendRequest carries that
-// range puts the same bytes in its frame.
+// Entries: one binary block per AppendRequest (src/codec/entry-block.ts), the same bytes for every follower.
+// A block holds no per-link state (unlike msgpackr's sequential records), so the leader encodes a range of
+// entries once per turn (EntryBlocks) and every link whose AppendRequest carries that range puts the same
+// bytes in its frame.
 
-const BLOCK_HEADER_BYTES = 8;
-const ENTRY_HEADER_BYTES = 13;
-const KIND_COMMAND = 0;
-const KIND_NOOP = 1;
-const KIND_CONFIG = 2;
 const NO_ENTRIES = new Uint8Array(0);
-const configPackr = new Packr({ useRecords: false, moreTypes: false });
 
 /** Slots of EntryBlocks' table: a power of two well above the AppendRequests of a usual turn. */
 const ENTRY_BLOCK_SLOTS = 256;
@@ -83,98 +74,17 @@ export class EntryBlocks {
   }
 }
 
-/** Little-endian float64s without a DataView (which would move a small block's bytes off the heap). */
-const float64 = new Float64Array(1);
-const float64Bytes = new Uint8Array(float64.buffer);
-
-function writeFloat64(block: Uint8Array, offset: number, value: number): void {
-  float64[0] = value;
-  for (let i = 0; i < 8; i++) block[offset + i] = float64Bytes[i] as number;
-}
-
-function readFloat64(block: Uint8Array, offset: number): number {
-  for (let i = 0; i < 8; i++) float64Bytes[i] = block[offset + i] as number;
-  return float64[0] as number;
-}
-
-function readUint32(block: Uint8Array, offset: number): number {
-  return ((block[offset] as number) | ((block[offset + 1] as number) << 8) | ((block[offset + 2] as number) << 16)) + (block[offset + 3] as number) * 0x1000000;
-}
-
-function writeUint32(block: Uint8Array, offset: number, value: number): void {
-  block[offset] = value & 0xff;
-  block[offset + 1] = (value >>> 8) & 0xff;
-  block[offset + 2] = (value >>> 16) & 0xff;
-  block[offset + 3] = value >>> 24;
-}
-
 /** The entries as one block (see EntryBlocks to share it between links). */
-export function encodeEntries(entries: readonly Entry[]): Uint8Array {
-  if (entries.length === 0) return NO_ENTRIES;
-  const first = (entries[0] as Entry).index;
-  let configs: Map<number, Uint8Array> | null = null;
-  let bytes = BLOCK_HEADER_BYTES + ENTRY_HEADER_BYTES * entries.length;
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i] as Entry;
-    if (entry.index !== first + i) throw new RangeError(`entries are not consecutive: ${entry.index} at position ${i} after ${first}`);
-    if (entry.type === 'command') bytes += entry.data.byteLength;
-    else if (entry.type === 'config') {
-      const voters = new Uint8Array(configPackr.pack(entry.membership.voters));
-      (configs ??= new Map()).set(i, voters);
-      bytes += voters.byteLength;
-    }
-  }
-  const block = new Uint8Array(bytes);
-  writeFloat64(block, 0, first);
-  let offset = BLOCK_HEADER_BYTES;
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i] as Entry;
-    const payload = entry.type === 'command' ? entry.data : entry.type === 'config' ? (configs?.get(i) as Uint8Array) : NO_ENTRIES;
-    block[offset] = entry.type === 'command' ? KIND_COMMAND : entry.type === 'noop' ? KIND_NOOP : KIND_CONFIG;
-    writeFloat64(block, offset + 1, entry.term);
-    writeUint32(block, offset + 9, payload.byteLength);
-    offset += ENTRY_HEADER_BYTES;
-    block.set(payload, offset);
-    offset += payload.byteLength;
-  }
-  return block;
-}
+export { encodeEntries };
 
 /** The entries of a block; a command's data is a view into the block (no copy). Malformed blocks throw FrameError. */
 export function decodeEntries(block: Uint8Array): Entry[] {
-  const entries: Entry[] = [];
-  if (block.byteLength === 0) return entries;
-  if (block.byteLength < BLOCK_HEADER_BYTES) throw new FrameError('entries block shorter than its header');
-  const first = readFloat64(block, 0);
-  if (!Number.isSafeInteger(first) || first < 1) throw new FrameError(`entries block starts at a bad index ${first}`);
-  let offset = BLOCK_HEADER_BYTES;
-  for (let index = first; offset < block.byteLength; index++) {
-    if (offset + ENTRY_HEADER_BYTES > block.byteLength) throw new FrameError('entry header cut short');
-    const kind = block[offset];
-    const term = readFloat64(block, offset + 1);
-    const length = readUint32(block, offset + 9);
-    offset += ENTRY_HEADER_BYTES;
-    if (!Number.isSafeInteger(term) || term < 0) throw new FrameError(`entry ${index} has a bad term ${term}`);
-    if (offset + length > block.byteLength) throw new FrameError(`entry ${index} runs past the block`);
-    const payload = block.subarray(offset, offset + length);
-    offset += length;
-    if (kind === KIND_COMMAND) entries.push({ type: 'command', term, index, data: payload });
-    else if (kind === KIND_NOOP && length === 0) entries.push({ type: 'noop', term, index });
-    else if (kind === KIND_CONFIG) entries.push({ type: 'config', term, index, membership: { voters: decodeVoters(payload, index) } });
-    else throw new FrameError(`entry ${index} has a bad kind ${String(kind)} or payload`);
-  }
-  return entries;
-}
-
-function decodeVoters(payload: Uint8Array, index: number): string[] {
-  let voters: unknown;
   try {
-    voters = configPackr.unpack(payload);
+    return decodeEntryBlock(block);
   } catch (error) {
-    throw new FrameError(`config entry ${index}: ${(error as Error).message}`);
+    if (error instanceof EntryBlockError) throw new FrameError(error.message);
+    throw error;
   }
-  if (!Array.isArray(voters) || !voters.every((voter) => typeof voter === 'string')) throw new FrameError(`config entry ${index} has bad voters`);
-  return voters as string[];
 }
 
 // ---------------------------------------------------------------------------
