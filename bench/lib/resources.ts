@@ -42,15 +42,23 @@ export function findExecutable(name: string): string | null {
   return null;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+/** `count` distinct free ports on loopback: all held open at once so no two are the same, then released. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      servers.push(server);
+      ports.push(await new Promise<number>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, HOST, () => resolve((server.address() as net.AddressInfo).port));
+      }));
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  }
 }
 
 export function killPid(pid: number, signal: NodeJS.Signals): void {
@@ -72,7 +80,6 @@ export interface Cluster {
 
 export class Resources {
   private readonly clusters = new Set<Cluster>();
-  private readonly supervisors = new Set<Supervisor>();
   private readonly children = new Set<ChildProcess>();
   private readonly dirs = new Set<string>();
   private readonly releasers = new Set<() => Promise<void>>();
@@ -95,16 +102,6 @@ export class Resources {
     return () => this.releasers.delete(release);
   }
 
-  supervisor(supervisor: Supervisor): Supervisor {
-    this.supervisors.add(supervisor);
-    return supervisor;
-  }
-
-  async endSupervisor(supervisor: Supervisor): Promise<void> {
-    this.supervisors.delete(supervisor);
-    await supervisor.stop().catch(() => undefined);
-  }
-
   cluster(cluster: Cluster): Cluster {
     this.clusters.add(cluster);
     return cluster;
@@ -112,7 +109,6 @@ export class Resources {
 
   async endCluster(cluster: Cluster): Promise<void> {
     this.clusters.delete(cluster);
-    this.supervisors.delete(cluster.supervisor);
     try {
       await cluster.service.close();
     } finally {
@@ -151,12 +147,10 @@ export class Resources {
     await Promise.all([...this.children].map((child) => this.endChild(child).catch(() => undefined)));
     await Promise.all([...this.releasers].map((release) => release().catch(() => undefined)));
     await Promise.all([...this.clusters].map((cluster) => this.endCluster(cluster).catch(() => undefined)));
-    await Promise.all([...this.supervisors].map((supervisor) => supervisor.stop().catch(() => undefined)));
     for (const dir of this.dirs) fs.rmSync(dir, { recursive: true, force: true });
     this.children.clear();
     this.releasers.clear();
     this.clusters.clear();
-    this.supervisors.clear();
     this.dirs.clear();
   }
 }
@@ -192,9 +186,23 @@ export async function startCluster(
   limits: Partial<RaftNodeLimits> = {},
 ): Promise<Cluster> {
   const dataDir = storage === 'disk' ? diskDir(resources, 'raftkv-bench-').dir : memoryDir(resources, 'raftkv-bench-');
-  const supervisor = resources.supervisor(new Supervisor({
-    nodes, dataDir, durable: storage === 'disk', stateMachine: 'kv', startTimeoutMs: CLUSTER_START_TIMEOUT_MS, limits,
-  }));
+  try {
+    const { supervisor, service } = await startRaftkv({ nodes, dataDir, durable: storage === 'disk', limits });
+    return resources.cluster({ nodes, storage, supervisor, service, dataDir });
+  } catch (error) {
+    resources.removeDir(dataDir);
+    throw error;
+  }
+}
+
+/** A Supervisor cluster with its service on loopback, once it has a leader; stopped again if any step fails. */
+export async function startRaftkv(
+  options: { nodes: number; dataDir: string; durable: boolean; limits?: Partial<RaftNodeLimits> },
+): Promise<{ supervisor: Supervisor; service: Service }> {
+  const supervisor = new Supervisor({
+    nodes: options.nodes, dataDir: options.dataDir, durable: options.durable, stateMachine: 'kv', startTimeoutMs: CLUSTER_START_TIMEOUT_MS,
+    limits: options.limits ?? {},
+  });
   let service: Service | null = null;
   try {
     await supervisor.start();
@@ -202,11 +210,10 @@ export async function startCluster(
     await waitForLeader(supervisor, LEADER_TIMEOUT_MS);
   } catch (error) {
     await service?.close().catch(() => undefined);
-    await resources.endSupervisor(supervisor);
-    resources.removeDir(dataDir);
+    await supervisor.stop().catch(() => undefined);
     throw error;
   }
-  return resources.cluster({ nodes, storage, supervisor, service, dataDir });
+  return { supervisor, service };
 }
 
 /**

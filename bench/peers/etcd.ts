@@ -15,9 +15,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import { delimiter, join } from 'node:path';
 import { delay } from '../../src/util/async.js';
+import { HOST, freePorts, killPid } from '../lib/resources.js';
 
 /** etcd's --heartbeat-interval and --election-timeout (a follower campaigns after 1 to 2 election timeouts of silence). */
 export interface EtcdTiming {
@@ -34,7 +34,6 @@ export const ETCD_INSTALL_HINT =
   'etcd not found (looked on PATH, in /usr/bin and /usr/local/bin): install it with `apt-get install etcd-server` (Debian/Ubuntu; ' +
   'etcdctl is in etcd-client) or take a release binary from https://github.com/etcd-io/etcd/releases';
 
-const HOST = '127.0.0.1';
 /** How long a member may take to answer /health after it is spawned (a slow shared disk makes the first fsyncs slow). */
 const READY_TIMEOUT_MS = 30_000;
 const READY_POLL_MS = 50;
@@ -108,25 +107,6 @@ export function httpRequest(call: HttpCall): Promise<HttpReply> {
   });
 }
 
-/** `count` distinct free ports on loopback: all held open at once so no two are the same, then released. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const server = net.createServer();
-      servers.push(server);
-      ports.push(await new Promise<number>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, HOST, () => resolve((server.address() as net.AddressInfo).port));
-      }));
-    }
-    return ports;
-  } finally {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-  }
-}
-
 /** The JSON of a reply body, or null if it is not JSON (the shape is the caller's claim). */
 export function parseJson<T>(text: string): T | null {
   try {
@@ -151,15 +131,7 @@ function trackPid(pid: number): void {
 
 /** SIGKILLs every etcd process this module started that is still alive (for signal handlers; clusters' stop() is the usual way). */
 export function killAllEtcd(): void {
-  for (const alive of livePids) signalPid(alive, 'SIGKILL');
-}
-
-function signalPid(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-  }
+  for (const alive of livePids) killPid(alive, 'SIGKILL');
 }
 
 // ---------------------------------------------------------------------------
@@ -304,7 +276,7 @@ export class EtcdCluster {
     const m = this.own(member);
     if (!m.running || m.pid === null) return;
     m.running = false;
-    signalPid(m.pid, 'SIGKILL');
+    killPid(m.pid, 'SIGKILL');
   }
 
   /** Starts a killed member again on its data folder and resolves once it answers /health. */
@@ -320,7 +292,7 @@ export class EtcdCluster {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const m of this.all) {
-      if (m.pid !== null && m.child !== null && m.child.exitCode === null && m.child.signalCode === null) signalPid(m.pid, 'SIGKILL');
+      if (m.pid !== null && m.child !== null && m.child.exitCode === null && m.child.signalCode === null) killPid(m.pid, 'SIGKILL');
       m.running = false;
     }
     await Promise.all(this.all.map((m) => Promise.race([m.exited, delay(EXIT_TIMEOUT_MS)])));

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { delay } from '../../src/util/async.js';
-import { HOST, diskDir, findExecutable, freePort, type Resources } from '../lib/resources.js';
+import { HOST, diskDir, findExecutable, freePorts, type Resources } from '../lib/resources.js';
 
 const REDIS_SERVER_START_TIMEOUT_MS = 10_000;
 const REDIS_BENCHMARK_TIMEOUT_MS = 120_000;
@@ -35,7 +35,7 @@ export interface RedisServer {
 /** redis-server on a free loopback port, AOF with fsync on every write (appendfsync always), on the real disk. */
 export async function startRedisServer(resources: Resources, binary: string): Promise<RedisServer> {
   const { dir } = diskDir(resources, 'raftkv-bench-redis-');
-  const port = await freePort();
+  const [port] = (await freePorts(1)) as [number];
   const child = resources.child(spawn(binary, [
     '--port', String(port), '--bind', HOST, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--dir', dir,
     // No background AOF rewrite in the middle of a run.

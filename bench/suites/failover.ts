@@ -39,14 +39,14 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Supervisor, SUPERVISOR_DEFAULTS } from '../../src/actor/supervisor.js';
-import { startService, type Service } from '../../src/router/service.js';
+import { SUPERVISOR_DEFAULTS, type Supervisor } from '../../src/actor/supervisor.js';
 import { delay, withTimeout } from '../../src/util/async.js';
 import { printTable, waitForLeader } from '../bench-util.js';
 import {
   ETCD_DEFAULT_TIMING, ETCD_INSTALL_HINT, ETCD_TUNED_TIMING, EtcdCluster, findEtcd, httpRequest, killAllEtcd,
   type EtcdTiming, type HttpReply,
 } from '../peers/etcd.js';
+import { startRaftkv } from '../lib/resources.js';
 
 export interface FailoverOptions {
   /** Leader kills per series. */
@@ -294,19 +294,8 @@ function nearestRank(samples: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number;
 }
 
-async function startRaftkv(options: FailoverOptions, dataDir: string): Promise<SystemUnderTest> {
-  const supervisor = new Supervisor({ nodes: options.nodes, dataDir, durable: true, stateMachine: 'kv' });
-  let service: Service | null = null;
-  try {
-    await supervisor.start();
-    service = await startService(supervisor, { host: HOST, httpPort: 0, respPort: 0, adminToken: null });
-    await waitForLeader(supervisor, SETTLE_TIMEOUT_MS);
-  } catch (error) {
-    await service?.close().catch(() => undefined);
-    await supervisor.stop().catch(() => undefined);
-    throw error;
-  }
-  const running = service;
+async function raftkvUnderTest(options: FailoverOptions, dataDir: string): Promise<SystemUnderTest> {
+  const { supervisor, service: running } = await startRaftkv({ nodes: options.nodes, dataDir, durable: true });
   const electionMs = (SUPERVISOR_DEFAULTS.core.electionTicks ?? 0) * SUPERVISOR_DEFAULTS.tickMs;
   return {
     name: 'raftkv',
@@ -398,7 +387,7 @@ async function measure(options: FailoverOptions, prefix: string, start: (dataDir
 export async function runFailover(options: FailoverOptions): Promise<FailoverSeries[]> {
   if (!Number.isInteger(options.kills) || options.kills < 1) throw new RangeError(`kills must be a positive integer, got ${options.kills}`);
   if (!Number.isInteger(options.nodes) || options.nodes < 3) throw new RangeError(`a failover needs at least 3 nodes, got ${options.nodes}`);
-  const series: FailoverSeries[] = [await measure(options, 'raftkv-', (dir) => startRaftkv(options, dir))];
+  const series: FailoverSeries[] = [await measure(options, 'raftkv-', (dir) => raftkvUnderTest(options, dir))];
   if (!options.etcd) return series;
   const binary = options.etcdBinary ?? findEtcd();
   if (binary === null) {
