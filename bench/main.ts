@@ -264,7 +264,7 @@ function printRow(row: Row): void {
   const errors = errorCount(row);
   const elections = row.server?.elections ?? 0;
   console.log(
-    `  ${row.system.padEnd(12)} ${describe(row).padEnd(34)} ${formatRate(row.opsPerSecond).padStart(8)} ops/s  ` +
+    `  ${row.system.padEnd(12)} ${(row.system === 'raftkv' || row.system === 'etcd' ? describe(row) : describe(row).replace(/ \d+n /, ' 1 server ')).padEnd(34)} ${formatRate(row.opsPerSecond).padStart(8)} ops/s  ` +
       `p50 ${formatMillis(row.latency.p50Millis)}  p99 ${formatMillis(row.latency.p99Millis)}  p999 ${formatMillis(row.latency.p999Millis)} ms` +
       `${errors > 0 ? `  errors: ${Object.entries(row.errors).map(([code, n]) => `${n} ${code}`).join(', ')}${row.abandoned > 0 ? `, ${row.abandoned} unanswered` : ''}` : ''}` +
       `${elections > 0 ? `  (${elections} leader election${elections === 1 ? '' : 's'} during the run)` : ''}`,

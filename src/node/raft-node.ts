@@ -17,6 +17,8 @@ export interface RaftNodeLimits {
   readonly snapshotSliceBytes: number;
   /** Ticks that may pile up while the event loop was busy; more are dropped (time is not replayed). */
   readonly pendingTicksMax: number;
+  /** Command bytes applied per turn; past them the rest waits for the next turn (the entry that crosses it is applied whole). */
+  readonly applyBytesPerTurnMax: number;
 }
 
 export const NODE_LIMITS_DEFAULTS: RaftNodeLimits = {
@@ -25,6 +27,7 @@ export const NODE_LIMITS_DEFAULTS: RaftNodeLimits = {
   snapshotEveryEntries: 100_000,
   snapshotSliceBytes: 4 * 1024 * 1024,
   pendingTicksMax: 3,
+  applyBytesPerTurnMax: 4 * 1024 * 1024,
 };
 
 /** Errors that reach clients cross ports as { code, message }. `definite` says the command surely did not happen. */
@@ -296,7 +299,18 @@ export class RaftNode {
       this.mailboxHead = 0;
     }
     this.completePersists();
-    while (this.core.hasReady()) this.handleReady(this.core.ready());
+    // Committed entries are applied a bounded amount per turn: a node restarting with a long log (or a
+    // follower far behind) keeps answering its peers and its control plane in between.
+    let appliedBytes = 0;
+    while (this.core.hasReady()) {
+      const ready = this.core.ready();
+      this.handleReady(ready);
+      for (const entry of ready.committedEntries) if (entry.type === 'command') appliedBytes += entry.data.byteLength;
+      if (appliedBytes >= this.limits.applyBytesPerTurnMax && this.core.hasReady()) {
+        this.scheduleDrain();
+        break;
+      }
+    }
     this.host.flush();
     if (this.mailboxHead < this.mailbox.length) this.scheduleDrain();
   }

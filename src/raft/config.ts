@@ -30,6 +30,8 @@ export interface RaftOptions {
   readonly snapshotChunkBytes: number;
   /** Most committed entries handed out in one Ready. */
   readonly applyBatchEntriesMax: number;
+  /** Most command bytes of committed entries in one Ready (the first entry always goes, whatever its size). */
+  readonly applyBatchBytesMax: number;
 }
 
 export const RAFT_DEFAULTS = {
@@ -47,6 +49,7 @@ export const RAFT_DEFAULTS = {
   pendingReadsMax: 65_536,
   snapshotChunkBytes: 256 * 1024,
   applyBatchEntriesMax: 4096,
+  applyBatchBytesMax: 1024 * 1024,
 } as const satisfies Omit<RaftOptions, 'id' | 'random'>;
 
 export type RaftOptionsInput = Pick<RaftOptions, 'id' | 'random'> & Partial<Omit<RaftOptions, 'id' | 'random'>>;
@@ -69,7 +72,7 @@ export function resolveOptions(input: RaftOptionsInput): RaftOptions {
   if (options.readMode === 'lease' && !options.checkQuorum) throw new RangeError('lease reads need checkQuorum');
   if (options.readMode === 'lease' && options.electionTicks < 4) throw new RangeError('lease reads need electionTicks of at least 4');
   for (const key of ['appendEntriesMax', 'appendBytesMax', 'inflightMessagesMax', 'inflightBytesMax', 'uncommittedEntriesMax',
-    'proposalBatchEntriesMax', 'pendingReadsMax', 'snapshotChunkBytes', 'applyBatchEntriesMax'] as const) {
+    'proposalBatchEntriesMax', 'pendingReadsMax', 'snapshotChunkBytes', 'applyBatchEntriesMax', 'applyBatchBytesMax'] as const) {
     if (!Number.isInteger(options[key]) || options[key] < 1) throw new RangeError(`${key} must be a positive integer`);
   }
   return options;

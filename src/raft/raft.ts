@@ -1172,8 +1172,17 @@ export class RaftCore {
   private takeCommitted(): readonly Entry[] {
     const upTo = Math.min(this.applicableIndex(), this.appliedIndex + this.options.applyBatchEntriesMax);
     if (upTo <= this.appliedIndex) return EMPTY;
-    const entries = this.log.slice(this.appliedIndex + 1, upTo);
-    this.appliedIndex = upTo;
+    let entries = this.log.slice(this.appliedIndex + 1, upTo);
+    let bytes = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as Entry;
+      if (entry.type === 'command') bytes += entry.data.byteLength;
+      if (bytes > this.options.applyBatchBytesMax && i > 0) {
+        entries = entries.slice(0, i);
+        break;
+      }
+    }
+    this.appliedIndex = (entries[entries.length - 1] as Entry).index;
     return entries;
   }
 

@@ -132,3 +132,43 @@ describe('RaftNode: its own snapshot, a slice per turn', () => {
     expect(again.digest()).toEqual(digest);
   });
 });
+
+describe('RaftNode: applying a long log', () => {
+  it('applies a bounded amount per turn after a restart, so the node answers in between', () => {
+    const disk = new FaultyFileSystem();
+    const first = new Harness(disk, 1024 * 1024);
+    first.elect();
+    for (let round = 0; round < 40; round++) first.write(25, `k${round}-`); // 1,000 entries of about 120 B
+    const lastIndex = first.node.status().commitIndex;
+    first.node.stop();
+
+    // Restarted with a small per-turn budget: the committed log is applied over many turns, not in one.
+    const storage = DiskStorage.open(disk, '/data', { initialMembership: { voters: ['n1'] } });
+    const tasks: (() => void)[] = [];
+    const runtime: NodeRuntime = {
+      schedule: (task) => void tasks.push(task),
+      sync: (s, done) => void tasks.push(() => {
+        s.syncNow();
+        done(null);
+      }),
+    };
+    const node = new RaftNode(
+      { core: { id: 'n1', random: new SeededRandom(2), electionTicks: 3, heartbeatTicks: 1, applyBatchBytesMax: 1024 }, limits: { applyBytesPerTurnMax: 4096 } },
+      storage, new KvStateMachine(), { send: () => {}, flush: () => {}, emit: () => {} }, runtime,
+    );
+    const appliedPerTurn: number[] = [];
+    for (let i = 0; i < 10 && node.status().role !== 'leader'; i++) {
+      node.tick();
+      while (tasks.length > 0) {
+        const before = node.status().appliedIndex;
+        (tasks.shift() as () => void)();
+        appliedPerTurn.push(node.status().appliedIndex - before);
+      }
+    }
+    expect(node.status().appliedIndex).toBeGreaterThanOrEqual(lastIndex);
+    // Readies of about 1 KiB, 4 KiB a turn, about 120 B an entry: never more than about 45 entries a turn, and many turns.
+    expect(Math.max(...appliedPerTurn)).toBeLessThanOrEqual(50);
+    expect(appliedPerTurn.filter((n) => n > 0).length).toBeGreaterThan(20);
+    node.stop();
+  });
+});
