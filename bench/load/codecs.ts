@@ -48,17 +48,50 @@ export function codecFor(protocol: LoadProtocol, valueBytes: number): Codec {
   }
 }
 
+/** Requests built once per key and kind, then reused: the client's CPU is taken from the server under test. */
+class RequestCache {
+  private readonly reads: (Buffer | undefined)[] = [];
+  private readonly writes: (Buffer | undefined)[] = [];
+
+  constructor(private readonly read: (key: number) => Buffer, private readonly write: (key: number) => Buffer) {}
+
+  get(read: boolean, key: number): Buffer {
+    const cache = read ? this.reads : this.writes;
+    let request = cache[key];
+    if (request === undefined) {
+      request = read ? this.read(key) : this.write(key);
+      cache[key] = request;
+    }
+    return request;
+  }
+}
+
+/** Where the decimal Content-Length value of a header block starts, or -1 (Node writes the name as given, Go canonical). */
+function contentLengthAt(data: Buffer, from: number, headEnd: number): number {
+  for (const name of CONTENT_LENGTH_NAMES) {
+    const at = data.indexOf(name, from);
+    if (at !== -1 && at < headEnd) return at + name.byteLength;
+  }
+  return -1;
+}
+
+const CONTENT_LENGTH_NAMES = ['\r\ncontent-length:', '\r\nContent-Length:'].map((name) => Buffer.from(name, 'latin1'));
+
 /** HTTP/1.1 keep-alive: answers framed by Content-Length or chunked encoding. */
 class HttpCodec implements Codec {
+  private readonly requests: RequestCache;
+
   constructor(
-    readonly read: (key: number) => Buffer,
-    readonly write: (key: number) => Buffer,
+    read: (key: number) => Buffer,
+    write: (key: number) => Buffer,
     private readonly success: (status: number) => boolean,
     private readonly errorCode: (body: Buffer) => string,
-  ) {}
+  ) {
+    this.requests = new RequestCache(read, write);
+  }
 
   request(read: boolean, key: number): Buffer {
-    return read ? this.read(key) : this.write(key);
+    return this.requests.get(read, key);
   }
 
   parse(data: Buffer, replies: Reply[]): number {
@@ -70,17 +103,19 @@ class HttpCodec implements Codec {
         return offset;
       }
       if (data.toString('latin1', offset, offset + 5) !== 'HTTP/') throw new ProtocolMismatch(`not an HTTP answer: ${JSON.stringify(data.toString('latin1', offset, offset + 40))}`);
-      const status = Number(data.toString('latin1', offset + 9, offset + 12));
-      const head = data.toString('latin1', offset, headEnd).toLowerCase();
+      const status = ((data[offset + 9] as number) - 48) * 100 + ((data[offset + 10] as number) - 48) * 10 + ((data[offset + 11] as number) - 48);
       const bodyStart = headEnd + 4;
       let bodyEnd: number;
       let next: number;
-      const lengthMatch = /\r\ncontent-length:\s*(\d+)/.exec(head);
-      if (lengthMatch !== null) {
-        bodyEnd = bodyStart + Number(lengthMatch[1]);
+      let lengthAt = contentLengthAt(data, offset, headEnd);
+      if (lengthAt !== -1) {
+        while (data[lengthAt] === 0x20) lengthAt++;
+        let length = 0;
+        for (let c = data[lengthAt] as number; c >= 48 && c <= 57; c = data[++lengthAt] as number) length = length * 10 + (c - 48);
+        bodyEnd = bodyStart + length;
         next = bodyEnd;
         if (next > data.byteLength) return offset;
-      } else if (/\r\ntransfer-encoding:\s*chunked/.test(head)) {
+      } else if (/\r\ntransfer-encoding:\s*chunked/.test(data.toString('latin1', offset, headEnd).toLowerCase())) {
         const end = chunkedEnd(data, bodyStart);
         if (end === -1) return offset;
         bodyEnd = end;
@@ -124,16 +159,19 @@ function raftkvErrorCode(body: Buffer): string {
 
 /** RESP2: SET key value / GET key; answers +OK, -ERR..., $-1 (nil), bulk strings, and :n for safety. */
 class RespCodec implements Codec {
-  private readonly valueHeader: Buffer;
+  private readonly requests: RequestCache;
 
-  constructor(private readonly value: Buffer) {
-    this.valueHeader = Buffer.from(`$${value.byteLength}\r\n`, 'latin1');
+  constructor(value: Buffer) {
+    const valueHeader = Buffer.from(`$${value.byteLength}\r\n`, 'latin1');
+    const name = (key: number): string => `key-${key}`;
+    this.requests = new RequestCache(
+      (key) => Buffer.from(`*2\r\n$3\r\nGET\r\n$${name(key).length}\r\n${name(key)}\r\n`, 'latin1'),
+      (key) => Buffer.concat([Buffer.from(`*3\r\n$3\r\nSET\r\n$${name(key).length}\r\n${name(key)}\r\n`, 'latin1'), valueHeader, value, CRLF]),
+    );
   }
 
   request(read: boolean, key: number): Buffer {
-    const name = `key-${key}`;
-    if (read) return Buffer.from(`*2\r\n$3\r\nGET\r\n$${name.length}\r\n${name}\r\n`, 'latin1');
-    return Buffer.concat([Buffer.from(`*3\r\n$3\r\nSET\r\n$${name.length}\r\n${name}\r\n`, 'latin1'), this.valueHeader, this.value, CRLF]);
+    return this.requests.get(read, key);
   }
 
   parse(data: Buffer, replies: Reply[]): number {
