@@ -28,6 +28,13 @@ export interface WalBatch {
   readonly entries: readonly Entry[];
 }
 
+/** A batch whose record would exceed RECORD_PAYLOAD_BYTES_MAX: refused before its buffer is allocated. */
+export class RecordTooLargeError extends RangeError {
+  constructor(readonly payloadBytes: number) {
+    super(`a batch of ${payloadBytes} bytes exceeds the record limit of ${RECORD_PAYLOAD_BYTES_MAX} bytes`);
+  }
+}
+
 export function encodeRecord(batch: WalBatch): Uint8Array {
   const layout = layoutEntries(batch.entries);
   // msgpackr's result views its shared buffer: it is copied into the record before anything else packs.
@@ -36,6 +43,8 @@ export function encodeRecord(batch: WalBatch): Uint8Array {
     batch.reset === null ? null : [batch.reset.index, batch.reset.term],
   ]);
   const payloadBytes = HEAD_LENGTH_BYTES + head.byteLength + layout.bytes;
+  // Recovery reads a longer length field as a torn or corrupt record, so such a record must never be written.
+  if (payloadBytes > RECORD_PAYLOAD_BYTES_MAX) throw new RecordTooLargeError(payloadBytes);
   const record = new Uint8Array(RECORD_HEADER_BYTES + payloadBytes);
   const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
   view.setUint32(0, payloadBytes, true);

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { Entry, HardState } from '../raft/types.js';
 import { StorageError } from './errors.js';
 import type { FileSystem, StorageFile } from './file-system.js';
-import { encodeRecord, parseRecord, RECORD_HEADER_BYTES, RECORD_PAYLOAD_BYTES_MAX, validRecordAfter, type WalBatch } from './wal-record.js';
+import { encodeRecord, parseRecord, RecordTooLargeError, validRecordAfter, type WalBatch } from './wal-record.js';
 
 export interface WalOptions {
   /** Size a segment is preallocated to; a segment rotates once the next record would not fit. */
@@ -78,11 +78,12 @@ export class WriteAheadLog {
   /** Hands one batch to the OS. Not durable until `sync`. */
   append(batch: WalBatch): void {
     this.assertOpen();
-    const record = encodeRecord(batch);
-    // Recovery reads a longer length field as a torn or corrupt record, so such a record must never be written.
-    const payloadBytes = record.byteLength - RECORD_HEADER_BYTES;
-    if (payloadBytes > RECORD_PAYLOAD_BYTES_MAX) {
-      throw new StorageError('STORAGE_RECORD_TOO_LARGE', `a batch of ${payloadBytes} bytes exceeds the record limit of ${RECORD_PAYLOAD_BYTES_MAX} bytes`, { file: this.dir });
+    let record: Uint8Array;
+    try {
+      record = encodeRecord(batch);
+    } catch (error) {
+      if (error instanceof RecordTooLargeError) throw new StorageError('STORAGE_RECORD_TOO_LARGE', error.message, { file: this.dir });
+      throw error;
     }
     if (this.active === null || (this.writeOffset > 0 && this.writeOffset + record.byteLength > this.options.segmentBytes)) {
       this.rotate();
