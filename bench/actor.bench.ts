@@ -35,7 +35,8 @@ import {
   commandsFor, ENTRY_PAYLOAD_BYTES, type DriverCommand, type FixtureReport, type FixtureStartup, type LatencyReport, type PairRole, type ThroughputReport,
 } from './fixtures/port-bench-protocol.js';
 import type { ControlApi, ControlMode, ControlStartup, RawProposeRequest, RawProposeResponse } from './fixtures/control.worker.js';
-import { nextMessage, printTable, waitForLeader } from './bench-util.js';
+import { formatRate, formatRatio, nextMessage, printTable, waitForLeader } from './bench-util.js';
+import { isTmpfs } from './lib/resources.js';
 import { delay, withTimeout } from '../src/util/async.js';
 
 const RESULTS_PATH = fileURLToPath(new URL('./results/actor.json', import.meta.url));
@@ -45,8 +46,6 @@ const FIXTURES = {
   peerLink: new URL('./fixtures/peer-link.worker.ts', import.meta.url).href,
   control: new URL('./fixtures/control.worker.ts', import.meta.url).href,
 } as const;
-/** statfs f_type of tmpfs: a "disk" with this type would make the on-disk figures meaningless. */
-const TMPFS_MAGIC = 0x01021994;
 const FIXTURE_START_TIMEOUT_MS = 30_000;
 const PORT_RUN_TIMEOUT_MS = 120_000;
 const CONVERGE_TIMEOUT_MS = 30_000;
@@ -141,21 +140,9 @@ function distribution(samples: ArrayLike<number>): Distribution {
   return { count: n, mean: sum / n, p50: rank(0.5), p99: rank(0.99), max: sorted[n - 1] as number };
 }
 
-function formatRate(value: number): string {
-  return Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '-';
-}
-
-function formatRatio(value: number): string {
-  if (!Number.isFinite(value)) return '-';
-  return value >= 0.1 ? value.toFixed(2) : value.toPrecision(2);
-}
-
-
 function formatLoad(): string {
   return loadavg().map((load) => load.toFixed(2)).join(' ');
 }
-
-
 
 /** Owns everything the run starts, so a failure anywhere still ends every worker and removes every folder. */
 class Resources {
@@ -464,7 +451,7 @@ interface FsyncResult {
 function diskDir(resources: Resources, prefix: string): { dir: string; fsType: string } {
   const dir = resources.dir(tmpdir(), prefix);
   const type = statfsSync(dir).type;
-  if (type === TMPFS_MAGIC) throw new Error(`${dir} is on tmpfs: set TMPDIR to a folder on a real disk for the on-disk figures`);
+  if (isTmpfs(dir)) throw new Error(`${dir} is on tmpfs: set TMPDIR to a folder on a real disk for the on-disk figures`);
   return { dir, fsType: `0x${type.toString(16)}` };
 }
 

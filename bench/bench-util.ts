@@ -2,6 +2,29 @@ import type { Worker } from 'node:worker_threads';
 import type { Supervisor } from '../src/actor/supervisor.js';
 import type { NodeId } from '../src/raft/types.js';
 
+/** A rate as a whole number with thousands separators; "-" when there is none. */
+export function formatRate(value: number): string {
+  return Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '-';
+}
+
+/** A ratio with two decimals, or two significant digits below 0.1. */
+export function formatRatio(value: number): string {
+  if (!Number.isFinite(value)) return '-';
+  return value >= 0.1 ? value.toFixed(2) : value.toPrecision(2);
+}
+
+/** Milliseconds with the precision their size deserves. */
+export function formatMillis(value: number): string {
+  if (!Number.isFinite(value)) return '-';
+  return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+}
+
+/** A figure of any kind: large ones as rates, small ones with two decimals. */
+export function formatFigure(value: number): string {
+  if (!Number.isFinite(value)) return '-';
+  return Math.abs(value) >= 100 ? formatRate(value) : value.toFixed(2);
+}
+
 /** Printing shared by the benchmarks. */
 export function printTable(title: string, header: readonly string[], rows: readonly (readonly string[])[]): void {
   const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? '').length)));

@@ -26,7 +26,7 @@ import {
 import { runFailover, type FailoverSeries } from './suites/failover.js';
 import { runRecovery, type RecoveryResult } from './suites/recovery.js';
 import { runReplication, type ReplicationRow } from './suites/replication.js';
-import { printTable } from './bench-util.js';
+import { formatFigure, formatMillis, formatRate, formatRatio, printTable } from './bench-util.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const BARE_HTTP_SCRIPT = fileURLToPath(new URL('./fixtures/bare-http.ts', import.meta.url));
@@ -240,20 +240,6 @@ function rowOf(system: System, c: Cell, result: LoadResult): Row {
 
 function errorCount(row: Row): number {
   return Object.values(row.errors).reduce((sum, n) => sum + n, 0) + row.abandoned;
-}
-
-function formatRate(value: number): string {
-  return Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '-';
-}
-
-function formatRatio(value: number): string {
-  if (!Number.isFinite(value)) return '-';
-  return value >= 0.1 ? value.toFixed(2) : value.toPrecision(2);
-}
-
-function formatMillis(value: number): string {
-  if (!Number.isFinite(value)) return '-';
-  return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
 }
 
 function describe(c: Cell): string {
@@ -548,16 +534,12 @@ function printResults(options: Options, results: Results): void {
     );
   }
   if (results.recovery.length > 0) {
-    printTable('recovery and footprint (3 nodes on disk)', ['measure', 'value', 'unit'], results.recovery.map((r) => [r.name, formatRecovery(r.value), r.unit]));
+    printTable('recovery and footprint (3 nodes on disk)', ['measure', 'value', 'unit'], results.recovery.map((r) => [r.name, formatFigure(r.value), r.unit]));
     for (const r of results.recovery) console.log(`   ${r.name}: ${r.detail}`);
   }
   const list = targets(results);
   if (list.every((t) => t.met === null)) return;
   printTable('the targets of issue 7, from this run', ['target', 'wanted', 'measured', 'met'], list.map((t) => [t.target, t.wanted, t.measured, t.met === null ? '-' : t.met ? 'yes' : 'NO']));
-}
-
-function formatRecovery(value: number): string {
-  return Math.abs(value) >= 100 ? formatRate(value) : value.toFixed(2);
 }
 
 function printBaseline(path: string, results: Results): void {

@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { memorySnapshotSource, RaftCore, SeededRandom } from '../src/raft/index.js';
 import type { Message, NodeId } from '../src/raft/index.js';
 import { runSchedule } from '../test/sim/simulator.js';
+import { formatRate } from './bench-util.js';
 
 const PAYLOAD_BYTES = 16;
 const SETTLE_ITERATIONS_MAX = 1_000_000;
@@ -280,10 +281,6 @@ function runSimulator(count: number): SimulatorResult {
   }
   const seconds = (performance.now() - start) / 1000;
   return { firstSeed, schedules: count, failed, seconds, schedulesPerMinute: (count / seconds) * 60, events, eventsPerSecond: events / seconds };
-}
-
-function formatRate(value: number): string {
-  return Math.round(value).toLocaleString('en-US');
 }
 
 function printTable(results: readonly BatchResult[]): void {

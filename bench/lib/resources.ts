@@ -155,11 +155,16 @@ export class Resources {
   }
 }
 
+/** Whether `dir` is on tmpfs, where an fsync costs nothing and on-disk figures would mean nothing. */
+export function isTmpfs(dir: string): boolean {
+  return fs.statfsSync(dir).type === TMPFS_MAGIC;
+}
+
 /** A folder on the real disk (TMPDIR); refuses tmpfs, where fsync costs nothing. */
 export function diskDir(resources: Resources, prefix: string): { dir: string; fsType: string } {
   const dir = resources.dir(tmpdir(), prefix);
   const type = fs.statfsSync(dir).type;
-  if (type === TMPFS_MAGIC) {
+  if (isTmpfs(dir)) {
     resources.removeDir(dir);
     throw new Error(`${tmpdir()} is on tmpfs: set TMPDIR to a folder on a real disk for the on-disk figures`);
   }

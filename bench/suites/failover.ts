@@ -41,12 +41,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SUPERVISOR_DEFAULTS, type Supervisor } from '../../src/actor/supervisor.js';
 import { delay, withTimeout } from '../../src/util/async.js';
-import { printTable, waitForLeader } from '../bench-util.js';
+import { formatMillis, printTable, waitForLeader } from '../bench-util.js';
 import {
   ETCD_DEFAULT_TIMING, ETCD_INSTALL_HINT, ETCD_TUNED_TIMING, EtcdCluster, findEtcd, httpRequest, killAllEtcd,
   type EtcdTiming, type HttpReply,
 } from '../peers/etcd.js';
-import { startRaftkv } from '../lib/resources.js';
+import { HOST, isTmpfs, startRaftkv } from '../lib/resources.js';
 
 export interface FailoverOptions {
   /** Leader kills per series. */
@@ -102,9 +102,6 @@ const FAILOVER_TIMEOUT_MS = 30_000;
 const SETTLE_TIMEOUT_MS = 30_000;
 const SETTLE_POLL_MS = 20;
 const PROBE_KEY = 'failover';
-const HOST = '127.0.0.1';
-/** statfs f_type of tmpfs: failover on a "disk" of this type would skip every real fsync. */
-const TMPFS_MAGIC = 0x01021994;
 const RESULTS_PATH = fileURLToPath(new URL('../results/failover.json', import.meta.url));
 
 // ---------------------------------------------------------------------------
@@ -403,10 +400,6 @@ export async function runFailover(options: FailoverOptions): Promise<FailoverSer
 // ---------------------------------------------------------------------------
 // On its own: npx tsx bench/suites/failover.ts [--kills 20] [--nodes 3] [--no-etcd]
 
-function formatMillis(value: number): string {
-  return Number.isFinite(value) ? value.toFixed(0) : '-';
-}
-
 function etcdVersion(binary: string | null): string | null {
   if (binary === null) return null;
   try {
@@ -442,7 +435,7 @@ async function main(): Promise<void> {
     `failover bench: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); ${nodes} nodes, ${kills} kills per series; ` +
       `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; data in ${dataRoot}`,
   );
-  if (fs.statfsSync(dataRoot).type === TMPFS_MAGIC) console.log(`warning: ${tmpdir()} is tmpfs, so no write here reaches a disk: set TMPDIR to a folder on a real disk`);
+  if (isTmpfs(dataRoot)) console.log(`warning: ${tmpdir()} is tmpfs, so no write here reaches a disk: set TMPDIR to a folder on a real disk`);
   if (values['no-etcd'] !== true && etcdBinary === null) console.log(ETCD_INSTALL_HINT);
   const started = performance.now();
   let series: FailoverSeries[];

@@ -17,7 +17,7 @@
 // --scale multiplies every count (0.1 for a quick run). Data goes to a temporary folder on disk, removed at
 // the end; results to bench/results/recovery.json. The whole run at scale 1 takes about 70 s on 2 cores.
 import { fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -34,7 +34,8 @@ import { DiskStorage } from '../../src/storage/disk-storage.js';
 import { NodeFileSystem } from '../../src/storage/file-system.js';
 import type { NodeId } from '../../src/raft/types.js';
 import { delay, withTimeout } from '../../src/util/async.js';
-import { printTable, waitForLeader } from '../bench-util.js';
+import { formatFigure, printTable, waitForLeader } from '../bench-util.js';
+import { isTmpfs } from '../lib/resources.js';
 
 export interface RecoveryOptions {
   /** Nodes of the replicated clusters (3). */
@@ -569,12 +570,6 @@ export async function runRecovery(options: RecoveryOptions): Promise<RecoveryRes
 // Run alone.
 
 /** statfs f_type of tmpfs: a "disk" with this type would make the figures meaningless. */
-const TMPFS_MAGIC = 0x01021994;
-
-function formatValue(value: number): string {
-  if (!Number.isFinite(value)) return '-';
-  return value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(2);
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' }, only: { type: 'string' }, nodes: { type: 'string', default: '3' } } });
@@ -585,7 +580,7 @@ async function main(): Promise<void> {
     if (!(RECOVERY_CASES as readonly string[]).includes(part)) throw new RangeError(`--only takes ${RECOVERY_CASES.join(', ')}; got ${part}`);
   }
   const dataRoot = mkdtempSync(path.join(tmpdir(), 'raftkv-recovery-'));
-  if (statfsSync(dataRoot).type === TMPFS_MAGIC) {
+  if (isTmpfs(dataRoot)) {
     rmSync(dataRoot, { recursive: true, force: true });
     throw new Error(`${tmpdir()} is tmpfs: set TMPDIR to a folder on a real disk`);
   }
@@ -602,7 +597,7 @@ async function main(): Promise<void> {
     rmSync(dataRoot, { recursive: true, force: true });
   }
   const totalSeconds = (performance.now() - started) / 1000;
-  printTable(`Recovery and footprint, scale ${scale} (${totalSeconds.toFixed(0)} s)`, ['figure', 'value', 'unit'], results.map((r) => [r.name, formatValue(r.value), r.unit]));
+  printTable(`Recovery and footprint, scale ${scale} (${totalSeconds.toFixed(0)} s)`, ['figure', 'value', 'unit'], results.map((r) => [r.name, formatFigure(r.value), r.unit]));
   for (const r of results) console.log(`  ${r.name}: ${r.detail}`);
   const file = fileURLToPath(new URL('../results/recovery.json', import.meta.url));
   mkdirSync(path.dirname(file), { recursive: true });

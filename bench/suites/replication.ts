@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { Supervisor } from '../../src/actor/supervisor.js';
 import { delay, withTimeout } from '../../src/util/async.js';
-import { nextMessage, printTable, waitForLeader } from '../bench-util.js';
+import { formatRate, nextMessage, printTable, waitForLeader } from '../bench-util.js';
 import { commandsFor, ENTRY_PAYLOAD_BYTES } from '../fixtures/port-bench-protocol.js';
 import type { LoopEncoding, LoopReport, LoopRunCommand, LoopStartup } from '../fixtures/replication-loop.worker.js';
 
@@ -279,10 +279,6 @@ export async function runReplication(input: ReplicationOptions): Promise<Replica
     }
   }
   return rows;
-}
-
-function formatRate(value: number): string {
-  return Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '-';
 }
 
 export function printReplication(rows: readonly ReplicationRow[], options: Pick<ReplicationOptions, 'seconds' | 'repeats' | 'loopEncoding'>): void {
