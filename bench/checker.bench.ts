@@ -1,4 +1,4 @@
-// Benchmark of the linearizability checker on Porcupine's six KV histories (../shared/data/porcupine-kv/).
+// Benchmark of the linearizability checker on Porcupine's six KV histories (test/fixtures/porcupine-kv/).
 //
 //   npx tsx bench/checker.bench.ts [--runs 3] [--time-limit-ms 10000] [--shrink-time-limit-ms 2000] [--threads 2]
 //                                  [--json out.json]
@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { checkHistory, checkHistorySync, createCheckerPool, kvModel, parseJepsenHistory, type CheckResult, type CheckerPool } from '../src/chaos/checker/index.js';
 
-const DATA_DIR = new URL('../../shared/data/porcupine-kv/', import.meta.url);
+const DATA_DIR = new URL('../test/fixtures/porcupine-kv/', import.meta.url);
 const HISTORY_NAMES = ['c01-ok', 'c01-bad', 'c10-ok', 'c10-bad', 'c50-ok', 'c50-bad'] as const;
 /** Bounds the options a user may pass. */
 const RUNS_MAX = 100;

@@ -23,7 +23,7 @@ import {
 } from '../../src/chaos/checker/index.js';
 import { asChecked } from '../../src/chaos/checker/shrink.js';
 
-const DATA_DIR = new URL('../../../shared/data/porcupine-kv/', import.meta.url);
+const DATA_DIR = new URL('../fixtures/porcupine-kv/', import.meta.url);
 const HISTORY_NAMES = ['c01-ok', 'c01-bad', 'c10-ok', 'c10-bad', 'c50-ok', 'c50-bad'] as const;
 type HistoryName = (typeof HISTORY_NAMES)[number];
 
