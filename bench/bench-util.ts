@@ -1,3 +1,7 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import type { Supervisor } from '../src/actor/supervisor.js';
 import type { NodeId } from '../src/raft/types.js';
@@ -25,7 +29,7 @@ export function formatFigure(value: number): string {
   return Math.abs(value) >= 100 ? formatRate(value) : value.toFixed(2);
 }
 
-/** Printing shared by the benchmarks. */
+/** A table of aligned columns under its title: the first column to the left, the others (figures) to the right. */
 export function printTable(title: string, header: readonly string[], rows: readonly (readonly string[])[]): void {
   const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: readonly string[]): string =>
@@ -67,4 +71,52 @@ export function nextMessage<T>(worker: Worker, what: string): Promise<T> {
     worker.on('error', onError);
     worker.on('exit', onExit);
   });
+}
+
+// ---------------------------------------------------------------------------
+// The machine, options and results of a benchmark run.
+
+/** Node.js, the CPUs and their model: the first line of every benchmark's output. */
+export function describeMachine(): string {
+  return `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})`;
+}
+
+/** The 1, 5 and 15 minute load averages: other work on the machine slows every figure. */
+export function formatLoadAverage(): string {
+  return loadavg().map((load) => load.toFixed(2)).join(' ');
+}
+
+/** What every results file says of the machine and the moment. */
+export function machineFields(): { date: string; node: string; cpus: number; cpuModel: string | null } {
+  return { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null };
+}
+
+/** Writes a benchmark's results as JSON (making its folder) and says where. */
+export function writeResults(file: string, results: object): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`wrote ${file}`);
+}
+
+/** A number above zero from the command line, or a RangeError naming the option. */
+export function positiveNumber(name: string, text: string | undefined): number {
+  const value = Number(text);
+  if (!(Number.isFinite(value) && value > 0)) throw new RangeError(`--${name} must be a positive number, got ${text}`);
+  return value;
+}
+
+export function positiveInteger(name: string, text: string | undefined): number {
+  const value = Number(text);
+  if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`--${name} must be a positive integer, got ${text}`);
+  return value;
+}
+
+/** A comma-separated list of positive integers, e.g. `--batch 1,16,64`. */
+export function positiveIntegers(name: string, text: string | undefined): number[] {
+  return (text ?? '').split(',').map((part) => positiveInteger(name, part.trim()));
+}
+
+/** Whether the module of `moduleUrl` is the script node was started with (a suite run on its own). */
+export function isMainModule(moduleUrl: string): boolean {
+  return process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(moduleUrl);
 }

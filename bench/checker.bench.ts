@@ -1,19 +1,25 @@
 // Benchmark of the linearizability checker on Porcupine's six KV histories (test/fixtures/porcupine-kv/).
 //
 //   npx tsx bench/checker.bench.ts [--runs 3] [--time-limit-ms 10000] [--shrink-time-limit-ms 2000] [--threads 2]
-//                                  [--json out.json]
+//                                  [--give-up-time-limit-ms 50] [--json out.json]
 //
 // Each history is checked partitioned by key and unpartitioned, in-process (checkHistorySync) and in a piscina
 // pool (checkHistory with a pool), with the checker's defaults otherwise (stop at the first illegal partition,
 // then shrink it). A case runs `--runs` times and the median is reported; a case that hit its time limit runs
 // once. The pool is started and warmed up before timing: its start-up (tsx in each worker) is reported apart.
-import { readFileSync, writeFileSync } from 'node:fs';
+// Last, how promptly a search gives up: c50-bad unpartitioned (too large to finish) with a short time limit, the
+// time until it answers `unknown` and how far past the limit that is (the unit test bounds it in search steps).
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { checkHistory, checkHistorySync, createCheckerPool, kvModel, parseJepsenHistory, type CheckResult, type CheckerPool } from '../src/chaos/checker/index.js';
+import { describeMachine, positiveInteger, positiveNumber, printTable, writeResults } from './bench-util.js';
+import { distribution, median } from './lib/stats.js';
 
 const DATA_DIR = new URL('../test/fixtures/porcupine-kv/', import.meta.url);
 const HISTORY_NAMES = ['c01-ok', 'c01-bad', 'c10-ok', 'c10-bad', 'c50-ok', 'c50-bad'] as const;
+/** A history whose unpartitioned search runs far past any short time limit. */
+const GIVE_UP_HISTORY = 'c50-bad';
 /** Bounds the options a user may pass. */
 const RUNS_MAX = 100;
 
@@ -22,6 +28,7 @@ interface BenchOptions {
   readonly timeLimitMs: number;
   readonly shrinkTimeLimitMs: number;
   readonly threads: number;
+  readonly giveUpTimeLimitMs: number;
   readonly jsonPath: string | null;
 }
 
@@ -42,6 +49,22 @@ interface Row {
   readonly piece: number | null;
 }
 
+/** Time until a search past its limit answers, over `runs` runs. */
+interface GiveUpResult {
+  readonly history: string;
+  readonly operations: number;
+  readonly timeLimitMs: number;
+  readonly verdicts: readonly string[];
+  readonly runs: number;
+  readonly medianMs: number;
+  readonly maxMs: number;
+  /** Of the median run, how far past the time limit the answer came. */
+  readonly pastLimitMs: number;
+  /** Search steps of the median run, and steps per millisecond (how far apart in time the deadline checks are). */
+  readonly iterations: number;
+  readonly iterationsPerMs: number;
+}
+
 function readOptions(): BenchOptions {
   const { values } = parseArgs({
     options: {
@@ -49,23 +72,20 @@ function readOptions(): BenchOptions {
       'time-limit-ms': { type: 'string', default: '10000' },
       'shrink-time-limit-ms': { type: 'string', default: '2000' },
       threads: { type: 'string', default: '2' },
+      'give-up-time-limit-ms': { type: 'string', default: '50' },
       json: { type: 'string' },
     },
   });
-  const runs = Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1 || runs > RUNS_MAX) throw new RangeError(`--runs must be 1..${RUNS_MAX}`);
+  const runs = positiveInteger('runs', values.runs);
+  if (runs > RUNS_MAX) throw new RangeError(`--runs must be 1..${RUNS_MAX}`);
   return {
     runs,
-    timeLimitMs: Number(values['time-limit-ms']),
-    shrinkTimeLimitMs: Number(values['shrink-time-limit-ms']),
-    threads: Number(values.threads),
+    timeLimitMs: positiveNumber('time-limit-ms', values['time-limit-ms']),
+    shrinkTimeLimitMs: positiveNumber('shrink-time-limit-ms', values['shrink-time-limit-ms']),
+    threads: positiveInteger('threads', values.threads),
+    giveUpTimeLimitMs: positiveNumber('give-up-time-limit-ms', values['give-up-time-limit-ms']),
     jsonPath: values.json ?? null,
   };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 async function timeCase(run: () => Promise<CheckResult>, runs: number): Promise<{ result: CheckResult; timesMs: number[]; shrinkMs: number[] }> {
@@ -84,8 +104,34 @@ async function timeCase(run: () => Promise<CheckResult>, runs: number): Promise<
   return { result, timesMs, shrinkMs };
 }
 
+/** The unpartitioned search of GIVE_UP_HISTORY with a short time limit, in-process, `runs` times. */
+function measureGiveUp(operations: Parameters<typeof checkHistorySync>[0], options: BenchOptions): GiveUpResult {
+  const runs: { ms: number; verdict: string; iterations: number }[] = [];
+  for (let i = 0; i < options.runs; i++) {
+    const started = performance.now();
+    const result = checkHistorySync(operations, kvModel, { partitioned: false, timeLimitMs: options.giveUpTimeLimitMs });
+    runs.push({ ms: performance.now() - started, verdict: result.verdict, iterations: result.partitions[0]?.stats.iterations ?? 0 });
+  }
+  const times = distribution(runs.map((run) => run.ms));
+  const medianRun = runs.find((run) => run.ms === times.p50) ?? runs[0];
+  if (medianRun === undefined) throw new Error('no run');
+  return {
+    history: GIVE_UP_HISTORY,
+    operations: operations.length,
+    timeLimitMs: options.giveUpTimeLimitMs,
+    verdicts: runs.map((run) => run.verdict),
+    runs: runs.length,
+    medianMs: times.p50,
+    maxMs: times.max,
+    pastLimitMs: times.p50 - options.giveUpTimeLimitMs,
+    iterations: medianRun.iterations,
+    iterationsPerMs: medianRun.iterations / medianRun.ms,
+  };
+}
+
 async function main(): Promise<void> {
   const options = readOptions();
+  console.log(`checker bench: ${describeMachine()}; ${options.runs} runs per case, pool of ${options.threads} threads`);
   const histories = HISTORY_NAMES.map((name) => {
     const started = performance.now();
     const parsed = parseJepsenHistory(readFileSync(new URL(`${name}.txt`, DATA_DIR), 'utf8'));
@@ -127,7 +173,7 @@ async function main(): Promise<void> {
             verdict: result.verdict,
             runs: timesMs.length,
             medianMs: median(timesMs),
-            minMs: Math.min(...timesMs),
+            minMs: distribution(timesMs).min,
             shrinkMs: median(shrinkMs),
             iterations: result.partitions.reduce((sum, p) => sum + p.stats.iterations, 0),
             cacheEntries: result.partitions.reduce((sum, p) => sum + p.stats.cacheEntries, 0),
@@ -141,28 +187,34 @@ async function main(): Promise<void> {
   } finally {
     await pool.destroy();
   }
+  const giveUpHistory = histories.find((h) => h.name === GIVE_UP_HISTORY);
+  if (giveUpHistory === undefined) throw new Error(`no history ${GIVE_UP_HISTORY}`);
+  const giveUp = measureGiveUp(giveUpHistory.parsed.operations, options);
 
   process.stdout.write(`\nparse: ${histories.map((h) => `${h.name} ${h.parseMs.toFixed(1)} ms`).join(', ')}\n`);
-  process.stdout.write(`pool start-up and warm-up (${options.threads} threads): ${poolStartMs.toFixed(0)} ms\n\n`);
-  process.stdout.write(`${formatTable(rows)}\n`);
-  if (options.jsonPath !== null) {
-    writeFileSync(options.jsonPath, `${JSON.stringify({ options, poolStartMs, rows }, null, 2)}\n`);
-  }
+  process.stdout.write(`pool start-up and warm-up (${options.threads} threads): ${poolStartMs.toFixed(0)} ms\n`);
+  printRows(rows);
+  process.stdout.write(
+    `\ngiving up: ${giveUp.history} unpartitioned (${giveUp.operations} operations) with a ${giveUp.timeLimitMs} ms time limit answered ` +
+      `${[...new Set(giveUp.verdicts)].join(' / ')} after ${giveUp.medianMs.toFixed(1)} ms (median of ${giveUp.runs}, max ${giveUp.maxMs.toFixed(1)} ms): ` +
+      `${giveUp.pastLimitMs.toFixed(1)} ms past the limit; ${giveUp.iterations} search steps, ${Math.round(giveUp.iterationsPerMs)} per ms\n`,
+  );
+  if (options.jsonPath !== null) writeResults(options.jsonPath, { benchmark: 'checker', options, poolStartMs, rows, giveUp });
 }
 
 function formatRow(row: Row): string {
   return `${row.history} ${row.partitioned ? 'partitioned' : 'whole'} ${row.where}: ${row.verdict} in ${row.medianMs.toFixed(1)} ms (shrink ${row.shrinkMs.toFixed(1)} ms)`;
 }
 
-function formatTable(rows: readonly Row[]): string {
-  const header = ['history', 'ops', 'partitioned', 'where', 'verdict', 'median ms', 'min ms', 'of which shrink ms', 'runs', 'iterations', 'cache entries', 'piece'];
-  const body = rows.map((r) => [
-    r.history, String(r.operations), r.partitioned ? 'yes' : 'no', r.where, r.verdict, r.medianMs.toFixed(1), r.minMs.toFixed(1), r.shrinkMs.toFixed(1), String(r.runs),
-    String(r.iterations), String(r.cacheEntries), r.piece === null ? '' : String(r.piece),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => (cells[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+function printRows(rows: readonly Row[]): void {
+  printTable(
+    'Porcupine KV histories: checkHistorySync in-process and checkHistory in the pool',
+    ['history', 'ops', 'partitioned', 'where', 'verdict', 'median ms', 'min ms', 'of which shrink ms', 'runs', 'iterations', 'cache entries', 'piece'],
+    rows.map((r) => [
+      r.history, String(r.operations), r.partitioned ? 'yes' : 'no', r.where, r.verdict, r.medianMs.toFixed(1), r.minMs.toFixed(1), r.shrinkMs.toFixed(1), String(r.runs),
+      String(r.iterations), String(r.cacheEntries), r.piece === null ? '' : String(r.piece),
+    ]),
+  );
 }
 
 await main();
