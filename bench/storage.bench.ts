@@ -14,7 +14,6 @@
 // Each case runs in short slices, each after a raw fdatasync window as long, and its ratio divides by the raw
 // rate of those windows: this disk's speed drifts by a factor of two or more within a minute, so a limit
 // measured once at the start would not be comparable. The long measurement is repeated at the end.
-import { CountingFileSystem } from '../src/storage/counting-file-system.js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -25,6 +24,7 @@ import type { Entry, Membership } from '../src/raft/types.js';
 import { DiskStorage } from '../src/storage/disk-storage.js';
 import { NodeFileSystem } from '../src/storage/file-system.js';
 import { WAL_DEFAULTS } from '../src/storage/wal.js';
+import { CountingFileSystem } from '../test/support/counting-file-system.js';
 
 const RESULTS_PATH = fileURLToPath(new URL('./results/storage.json', import.meta.url));
 const MEMBERSHIP: Membership = { voters: ['n1', 'n2', 'n3'] };

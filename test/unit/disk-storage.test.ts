@@ -1,6 +1,6 @@
 // DiskStorage, the RaftStorage a node boots from: recovery of the log and snapshots, compaction, leader
 // snapshots, corruption (each with its stable code, file and offset) and group commit.
-import { CountingFileSystem } from '../../src/storage/counting-file-system.js';
+import { CountingFileSystem } from '../support/counting-file-system.js';
 import * as nodeFs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

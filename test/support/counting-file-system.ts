@@ -1,6 +1,9 @@
-import type { FileSystem, StorageFile } from './file-system.js';
+import type { FileSystem, StorageFile } from '../../src/storage/file-system.js';
 
-/** A FileSystem that counts the fsyncs of the one it wraps: tests and benchmarks measure group commit with it. */
+/**
+ * A FileSystem that counts the fsyncs of the one it wraps: the storage tests and bench/storage.bench.ts measure
+ * group commit with it. A test hook, so it lives with the tests and not in src/.
+ */
 export class CountingFileSystem implements FileSystem {
   fileSyncs = 0;
   constructor(private readonly inner: FileSystem) {}
