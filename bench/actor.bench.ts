@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { portEndpoint } from '../src/actor/comlink-endpoint.js';
+import { portEndpoint } from '../src/transport/comlink-endpoint.js';
 import { Supervisor } from '../src/actor/supervisor.js';
 import type { ProposeOutcome } from '../src/node/raft-node.js';
 import type { NodeId } from '../src/raft/types.js';
@@ -38,6 +38,7 @@ import type { ControlApi, ControlMode, ControlStartup, RawProposeRequest, RawPro
 import { formatRate, formatRatio, nextMessage, printTable, waitForLeader } from './bench-util.js';
 import { isTmpfs } from './lib/resources.js';
 import { delay, withTimeout } from '../src/util/async.js';
+import { testNodeWorker } from '../test/support/test-node.js';
 
 const RESULTS_PATH = fileURLToPath(new URL('./results/actor.json', import.meta.url));
 const TS_ENTRY = new URL('../workers/ts-entry.mjs', import.meta.url);
@@ -573,7 +574,7 @@ async function killAndWrite(supervisor: Supervisor, kill: number, client: Failov
 
 async function runFailover(resources: Resources, options: BenchOptions): Promise<FailoverResult> {
   const { dir: dataDir } = diskDir(resources, 'raftkv-bench-failover-');
-  const supervisor = resources.supervisor(new Supervisor({ nodes: options.failoverNodes, dataDir, durable: true, stateMachine: 'counter' }));
+  const supervisor = resources.supervisor(new Supervisor({ nodes: options.failoverNodes, dataDir, durable: true, worker: testNodeWorker({ stateMachine: 'counter', crashOnStart: new Map() }) }));
   const samples: FailoverSample[] = [];
   const restartMillis: number[] = [];
   const convergeMillis: number[] = [];

@@ -205,7 +205,7 @@ export async function startRaftkv(
   options: { nodes: number; dataDir: string; durable: boolean; limits?: Partial<RaftNodeLimits> },
 ): Promise<{ supervisor: Supervisor; service: Service }> {
   const supervisor = new Supervisor({
-    nodes: options.nodes, dataDir: options.dataDir, durable: options.durable, stateMachine: 'kv', startTimeoutMs: CLUSTER_START_TIMEOUT_MS,
+    nodes: options.nodes, dataDir: options.dataDir, durable: options.durable, startTimeoutMs: CLUSTER_START_TIMEOUT_MS,
     limits: options.limits ?? {},
   });
   let service: Service | null = null;

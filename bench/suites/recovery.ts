@@ -146,7 +146,7 @@ async function load(supervisor: Supervisor, plan: LoadPlan): Promise<LoadResult>
           break;
         }
         refusals[outcome.code] = (refusals[outcome.code] ?? 0) + 1;
-        if (outcome.code === 'TOO_LARGE') throw new Error(`load refused: ${outcome.message}`);
+        if (outcome.code === 'PROPOSAL_TOO_LARGE') throw new Error(`load refused: ${outcome.message}`);
         await delay(outcome.code === 'QUEUE_FULL' ? 5 : 50);
       }
       sequence.acked = sequence.seq;

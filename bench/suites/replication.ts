@@ -29,6 +29,7 @@ import { delay, withTimeout } from '../../src/util/async.js';
 import { formatRate, nextMessage, printTable, waitForLeader } from '../bench-util.js';
 import { commandsFor, ENTRY_PAYLOAD_BYTES } from '../fixtures/port-bench-protocol.js';
 import type { LoopEncoding, LoopReport, LoopRunCommand, LoopStartup } from '../fixtures/replication-loop.worker.js';
+import { testNodeWorker } from '../../test/support/test-node.js';
 
 export interface ReplicationOptions {
   /** Cluster sizes, e.g. [3, 5]. */
@@ -196,7 +197,7 @@ const liveDataDirs = new Set<string>();
 async function runRaftkv(nodes: number, batch: number, options: Required<ReplicationOptions>): Promise<RaftkvRun> {
   const dataDir = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'raftkv-replication-'));
   liveDataDirs.add(dataDir);
-  const supervisor = new Supervisor({ nodes, dataDir, durable: false, stateMachine: 'counter', startTimeoutMs: START_TIMEOUT_MS });
+  const supervisor = new Supervisor({ nodes, dataDir, durable: false, worker: testNodeWorker({ stateMachine: 'counter', crashOnStart: new Map() }), startTimeoutMs: START_TIMEOUT_MS });
   let leaderChanges = 0;
   const refusals: Record<string, number> = {};
   try {

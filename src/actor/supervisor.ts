@@ -2,14 +2,17 @@ import * as Comlink from 'comlink';
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { NodeRefusal, NodeStatus, ProposeOutcome, RaftNodeLimits, ReadOutcome } from '../node/raft-node.js';
+import {
+  PROTOCOL_VERSION,
+  type CoreSettings, type LinkFaults, type NodeControl, type NodeRefusal, type NodeStartup, type NodeStatus, type ProposeOutcome,
+  type RaftNodeLimits, type ReadOutcome, type WorkerReport,
+} from '../protocol/node.js';
 import type { NodeId, Role } from '../raft/types.js';
-import { NO_FAULTS, validateFaults, type LinkFaults } from '../transport/link-faults.js';
 import { ClientPortClient } from '../transport/client-port.js';
+import { portEndpoint } from '../transport/comlink-endpoint.js';
+import { NO_FAULTS, validateFaults } from '../transport/link-faults.js';
 import { delay, withTimeout } from '../util/async.js';
-import { portEndpoint } from './comlink-endpoint.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
-import type { CoreSettings, NodeControl, NodeStartup, WorkerReport } from './types.js';
 
 export type NodeState = 'starting' | 'running' | 'paused' | 'killed' | 'restarting' | 'failed' | 'stopped';
 
@@ -25,7 +28,11 @@ export interface SupervisorOptions {
   readonly core: CoreSettings;
   readonly limits: Partial<RaftNodeLimits>;
   readonly restart: Partial<RestartPolicyOptions>;
-  readonly stateMachine: 'kv' | 'counter';
+  /**
+   * The worker each node runs: by default workers/raft-node.worker (the KV store). Tests and benchmarks name
+   * their own entry (a bare counter state machine, a crash at start) with extra workerData per node.
+   */
+  readonly worker: WorkerEntry | null;
   /** How long a node may take to report READY. */
   readonly startTimeoutMs: number;
   readonly log: (line: string) => void;
@@ -39,7 +46,7 @@ export const SUPERVISOR_DEFAULTS: Omit<SupervisorOptions, 'nodes' | 'dataDir'> =
   core: { electionTicks: 15, heartbeatTicks: 3 },
   limits: {},
   restart: {},
-  stateMachine: 'kv',
+  worker: null,
   startTimeoutMs: 30_000,
   log: () => {},
 };
@@ -69,20 +76,25 @@ interface ManagedNode {
   expectingExit: boolean;
   role: Role;
   term: number;
-  crashOnStart: string | null;
   readonly policy: RestartPolicy;
   restartTimer: NodeJS.Timeout | null;
 }
 
-const ENTRY = resolveWorkerEntry();
+/** A node worker's entry module and extra workerData for each start of a node. */
+export interface WorkerEntry {
+  /** A .ts module (run through workers/ts-entry.mjs under tsx) or a .js one. */
+  readonly module: URL;
+  readonly data?: (id: NodeId) => object;
+}
 
-function resolveWorkerEntry(): { url: URL; data: Record<string, string> } {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    // Running from source (tests, tsx): a small JS entry registers tsx, then loads the TypeScript worker.
-    return { url: new URL('../../workers/ts-entry.mjs', here), data: { __entry: new URL('../../workers/raft-node.worker.ts', here).href } };
-  }
-  return { url: new URL('../../workers/raft-node.worker.js', here), data: {} };
+const DEFAULT_WORKER_MODULE = import.meta.url.endsWith('.ts')
+  ? new URL('../../workers/raft-node.worker.ts', import.meta.url)
+  : new URL('../../workers/raft-node.worker.js', import.meta.url);
+
+/** Running from source (tests, tsx), a small JS entry registers tsx, then loads the TypeScript worker. */
+function workerUrlAndData(module: URL): { url: URL; data: Record<string, string> } {
+  if (module.pathname.endsWith('.ts')) return { url: new URL('../../workers/ts-entry.mjs', import.meta.url), data: { __entry: module.href } };
+  return { url: module, data: {} };
 }
 
 /**
@@ -112,7 +124,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     for (const id of this.ids) {
       this.nodes.set(id, {
         id, state: 'stopped', worker: null, control: null, controlPort: null, client: null, expectingExit: false,
-        role: 'follower', term: 0, crashOnStart: null, policy: new RestartPolicy(this.options.restart), restartTimer: null,
+        role: 'follower', term: 0, policy: new RestartPolicy(this.options.restart), restartTimer: null,
       });
     }
   }
@@ -272,11 +284,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     });
   }
 
-  /** Test hook: makes the next starts of `id` throw `reason` (null: start normally again). */
-  setCrashOnStart(id: NodeId, reason: string | null): void {
-    this.node(id).crashOnStart = reason;
-  }
-
   async status(): Promise<ClusterNodeStatus[]> {
     return Promise.all(this.ids.map(async (id) => {
       const node = this.node(id);
@@ -349,6 +356,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       if (f !== undefined) faults[to] = f;
     }
     const startup: NodeStartup = {
+      protocolVersion: PROTOCOL_VERSION,
       id: node.id,
       voters: this.ids,
       dataDir: path.join(this.options.dataDir, node.id),
@@ -361,10 +369,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       control: control.port1,
       client: client.port1,
       faults,
-      crashOnStart: node.crashOnStart,
-      stateMachine: this.options.stateMachine,
     };
-    const worker = new Worker(ENTRY.url, { workerData: { ...startup, ...ENTRY.data }, transferList: transfer, stdout: false, stderr: false });
+    const entry = workerUrlAndData(this.options.worker?.module ?? DEFAULT_WORKER_MODULE);
+    const extra = this.options.worker?.data?.(node.id) ?? {};
+    const worker = new Worker(entry.url, { workerData: { ...extra, ...startup, ...entry.data }, transferList: transfer, stdout: false, stderr: false });
     node.worker = worker;
     node.expectingExit = false;
     node.controlPort = control.port2;

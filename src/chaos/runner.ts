@@ -81,7 +81,7 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
     const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
     const dataDir = fs.mkdtempSync(path.join(memory ? shm : os.tmpdir(), 'raftkv-chaos-'));
     const loseUnsynced = scenario.faults.some((f) => f.action.kind === 'kill' && f.action.loseUnsynced);
-    const supervisor = new Supervisor({ nodes: scenario.nodes, dataDir, durable: !memory, bufferUnsynced: loseUnsynced, stateMachine: 'kv', log: (line) => log(`  ${line}`) });
+    const supervisor = new Supervisor({ nodes: scenario.nodes, dataDir, durable: !memory, bufferUnsynced: loseUnsynced, log: (line) => log(`  ${line}`) });
     await supervisor.start();
     const service = await startService(supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null });
     owned = { supervisor, service, dataDir };

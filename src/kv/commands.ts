@@ -34,10 +34,17 @@ export interface KvItem {
   readonly index: number;
 }
 
+/**
+ * The codes a command may fail with; each is registered in src/protocol/errors.ts (checked by
+ * test/unit/error-registry.test.ts: kv imports nothing above the core).
+ */
+export const KV_RESULT_CODES = ['CAS_FAILED', 'CONDITION_NOT_MET', 'NOT_AN_INTEGER', 'SESSION_EXPIRED', 'SESSION_LIMIT'] as const;
+export type KvResultCode = (typeof KV_RESULT_CODES)[number];
+
 /** Results are plain data: they cross MessagePorts and are cached in client sessions (snapshotted). */
 export type KvResult =
   | { readonly ok: true; readonly index: number; readonly previous?: KvItem | null; readonly deleted?: number; readonly value?: number }
-  | { readonly ok: false; readonly code: 'CAS_FAILED' | 'CONDITION_NOT_MET' | 'NOT_AN_INTEGER' | 'SESSION_EXPIRED'; readonly index: number; readonly message: string };
+  | { readonly ok: false; readonly code: KvResultCode; readonly index: number; readonly message: string };
 
 export type KvQueryResult =
   | { readonly op: 'get'; readonly items: readonly (KvItem | null)[] }

@@ -1,5 +1,5 @@
 import type { CommandEntry } from '../raft/types.js';
-import type { SnapshotSlices, StateMachine } from '../node/state-machine.js';
+import type { SnapshotSlices, StateMachine } from '../raft/state-machine.js';
 import {
   decodeBatch, kvPackr, type KvCommand, type KvItem, type KvQuery, type KvQueryResult, type KvResult, type SessionCommand,
 } from './commands.js';
@@ -9,7 +9,7 @@ export interface KvLimits {
   readonly sessionExpiryMs: number;
   /** Most sessions kept; beyond, the least recently active is forgotten. */
   readonly sessionsMax: number;
-  /** Most results cached per session (commands sent but not yet acknowledged by the client). */
+  /** Most results cached per session (commands sent but not yet acknowledged); beyond, commands are refused with SESSION_LIMIT. */
   readonly sessionResultsMax: number;
 }
 
@@ -95,8 +95,13 @@ export class KvStateMachine implements StateMachine {
     if (command.seq <= session.ack) {
       return { ok: false, code: 'SESSION_EXPIRED', index, message: 'command already acknowledged by this session' };
     }
+    if (session.results.size >= this.limits.sessionResultsMax) {
+      // Applying it without caching its result would lose exactly-once for its retries: refuse it instead,
+      // the same way on every node. The client must wait for answers (which acknowledges them) first.
+      return { ok: false, code: 'SESSION_LIMIT', index, message: `the session holds ${session.results.size} unacknowledged results (sessionResultsMax); nothing was applied` };
+    }
     const result = this.execute(command.command, index);
-    if (session.results.size < this.limits.sessionResultsMax) session.results.set(command.seq, result);
+    session.results.set(command.seq, result);
     return result;
   }
 

@@ -1,31 +1,31 @@
 import * as Comlink from 'comlink';
 import * as path from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
-import { portEndpoint } from '../actor/comlink-endpoint.js';
-import type { NodeControl, NodeStartup, WorkerReport } from '../actor/types.js';
+import { KvStateMachine } from '../kv/kv-state-machine.js';
+import { isErrorCode } from '../protocol/errors.js';
+import { PROTOCOL_VERSION, type NodeControl, type NodeEvent, type NodeStartup, type WorkerReport } from '../protocol/node.js';
 import { SeededRandom } from '../raft/random.js';
+import type { StateMachine } from '../raft/state-machine.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { DiskStorage } from '../storage/disk-storage.js';
 import { StorageError } from '../storage/errors.js';
 import { NodeFileSystem } from '../storage/file-system.js';
-import { CounterStateMachine, type StateMachine } from './state-machine.js';
-import { KvStateMachine } from '../kv/kv-state-machine.js';
-import { EntryBlocks } from '../transport/codec.js';
-import { PeerLink } from '../transport/peer-link.js';
 import { serveClientPort } from '../transport/client-port.js';
-import { RaftNode, type NodeEvent } from './raft-node.js';
-
-function makeStateMachine(kind: NodeStartup['stateMachine']): StateMachine {
-  return kind === 'kv' ? new KvStateMachine() : new CounterStateMachine();
-}
+import { EntryBlocks } from '../transport/codec.js';
+import { portEndpoint } from '../transport/comlink-endpoint.js';
+import { PeerLink } from '../transport/peer-link.js';
+import { RaftNode } from './raft-node.js';
 
 /**
  * Runs one Raft node inside a worker thread: opens its storage, connects its peer links, exposes its
  * control plane, and reports READY. Any error at start is reported with its code before the worker exits.
  */
-export function runNodeWorker(startup: NodeStartup, parent: MessagePort): void {
+export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMachine: StateMachine = new KvStateMachine()): void {
   const report = (message: WorkerReport): void => parent.postMessage(message);
-  if (startup.crashOnStart !== null) throw new Error(startup.crashOnStart);
+  if (startup.protocolVersion !== PROTOCOL_VERSION) {
+    report({ type: 'start-failed', code: 'PROTOCOL_VERSION_MISMATCH', message: `supervisor speaks version ${startup.protocolVersion}, this worker ${PROTOCOL_VERSION}` });
+    return;
+  }
   let storage: DiskStorage;
   try {
     storage = DiskStorage.open(new NodeFileSystem({ durable: startup.durable, bufferUnsynced: startup.bufferUnsynced }), path.resolve(startup.dataDir), {
@@ -33,7 +33,8 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort): void {
       log: (message) => console.error(`[${startup.id}] ${message}`),
     });
   } catch (error) {
-    const code = error instanceof StorageError ? error.code : 'NODE_START_FAILED';
+    // Every StorageError code is registered (test/unit/error-registry.test.ts); the check keeps the type honest.
+    const code = error instanceof StorageError && isErrorCode(error.code) ? error.code : 'NODE_START_FAILED';
     report({ type: 'start-failed', code, message: (error as Error).message });
     return;
   }
@@ -56,13 +57,13 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort): void {
   const node = new RaftNode(
     { core: { ...startup.core, id: startup.id, random: new SeededRandom(seed) }, limits: startup.limits },
     storage,
-    makeStateMachine(startup.stateMachine),
+    stateMachine,
     host,
   );
   const connect = (peer: NodeId, port: MessagePort): void => {
     links.get(peer)?.close();
     const link = new PeerLink(peer, port, (messages) => node.receive(messages), (error) => {
-      console.error(`[${startup.id}] bad frame from ${peer}: ${error.message}`);
+      console.error(`[${startup.id}] TRANSPORT_BAD_FRAME from ${peer}: ${error.message}`);
     }, blocks);
     const faults = startup.faults[peer];
     if (faults !== undefined) link.setFaults(faults);

@@ -1,50 +1,24 @@
-import { RaftCore, type RaftStatus } from '../raft/raft.js';
+import { RaftCore } from '../raft/raft.js';
 import type { RaftOptionsInput } from '../raft/config.js';
+import { wholeSnapshotSlices, type SnapshotSlices, type StateMachine } from '../raft/state-machine.js';
 import type { Entry, Message, NodeId, PersistedPosition, Ready, Role, Snapshot } from '../raft/types.js';
+import { ERRORS } from '../protocol/errors.js';
+import {
+  coreRefusalCode,
+  type NodeEvent, type NodeRefusal, type NodeRefusalCode, type NodeStatus, type ProposeOutcome, type RaftNodeLimits, type ReadOutcome,
+} from '../protocol/node.js';
 import type { RaftStorage, SnapshotSink } from '../storage/types.js';
 import { readAllSnapshot } from '../storage/snapshot-store.js';
-import { wholeSnapshotSlices, type SnapshotSlices, type StateMachine } from './state-machine.js';
-
-/** Limits of the node actor. */
-export interface RaftNodeLimits {
-  /** Messages waiting in the mailbox; beyond, new ones are dropped (like a full socket buffer). */
-  readonly mailboxDepthMax: number;
-  /** Messages stepped per turn before the node yields its event loop (timers, I/O, control calls). */
-  readonly mailboxBatchMax: number;
-  /** Take a snapshot once this many entries were applied since the last one. */
-  readonly snapshotEveryEntries: number;
-  /** A snapshot is encoded and written this many bytes per turn, between the node's other turns. */
-  readonly snapshotSliceBytes: number;
-  /** Ticks that may pile up while the event loop was busy; more are dropped (time is not replayed). */
-  readonly pendingTicksMax: number;
-  /** Command bytes applied per turn; past them the rest waits for the next turn (the entry that crosses it is applied whole). */
-  readonly applyBytesPerTurnMax: number;
-}
 
 export const NODE_LIMITS_DEFAULTS: RaftNodeLimits = {
-  mailboxDepthMax: 100_000,
-  mailboxBatchMax: 1024,
+  mailboxMessagesMax: 100_000,
+  mailboxBatchMessagesMax: 1024,
   snapshotEveryEntries: 100_000,
   snapshotSliceBytes: 4 * 1024 * 1024,
   pendingTicksMax: 3,
   applyBytesPerTurnMax: 4 * 1024 * 1024,
+  pausedCallsMax: 10_000,
 };
-
-/** Errors that reach clients cross ports as { code, message }. `definite` says the command surely did not happen. */
-export interface NodeRefusal {
-  readonly ok: false;
-  readonly code: 'NOT_LEADER' | 'TRANSFER_IN_PROGRESS' | 'QUEUE_FULL' | 'TOO_LARGE' | 'PROPOSAL_DROPPED' | 'NODE_STOPPED';
-  readonly message: string;
-  readonly leaderId: NodeId | null;
-  readonly definite: boolean;
-}
-
-export type ProposeOutcome = { readonly ok: true; readonly index: number; readonly results: readonly unknown[] } | NodeRefusal;
-export type ReadOutcome = { readonly ok: true; readonly index: number; readonly value: unknown } | NodeRefusal;
-
-export type NodeEvent =
-  | { readonly type: 'role'; readonly id: NodeId; readonly role: Role; readonly leaderId: NodeId | null; readonly term: number }
-  | { readonly type: 'snapshot'; readonly id: NodeId; readonly index: number };
 
 /** What the node needs from where it runs: a worker (MessagePorts, timers) or a test harness. */
 export interface NodeHost {
@@ -78,13 +52,6 @@ export interface NodeObserver {
   onReady?(ready: Ready, core: RaftCore): void;
   onApplied?(entry: Entry): void;
   onSnapshotInstalled?(snapshot: Snapshot): void;
-}
-
-export interface NodeStatus extends RaftStatus {
-  readonly paused: boolean;
-  readonly mailboxDepth: number;
-  readonly mailboxDropped: number;
-  readonly storage: RaftStorage['kind'];
 }
 
 interface ProposalWaiter {
@@ -144,8 +111,9 @@ export class RaftNode {
   private nextReadContext = 1;
   private role: Role = 'follower';
   private fatal: Error | null = null;
-  /** Client calls that arrived while paused, run on resume. */
+  /** Client calls that arrived while paused, run on resume; at most pausedCallsMax. */
   private heldCalls: (() => void)[] = [];
+  private pausedCallsRefused = 0;
   private snapshotJob: SnapshotJob | null = null;
 
   constructor(
@@ -174,7 +142,7 @@ export class RaftNode {
   /** A batch of messages from a peer. */
   receive(messages: readonly Message[]): void {
     if (this.stopped) return;
-    const room = this.limits.mailboxDepthMax - (this.mailbox.length - this.mailboxHead);
+    const room = this.limits.mailboxMessagesMax - (this.mailbox.length - this.mailboxHead);
     if (room < messages.length) this.mailboxDropped += messages.length - Math.max(0, room);
     for (let i = 0; i < Math.min(room, messages.length); i++) this.mailbox.push(messages[i] as Message);
     this.scheduleDrain();
@@ -186,11 +154,8 @@ export class RaftNode {
 
   /** Proposes commands as consecutive entries; `done` gets their results once this node has applied them. */
   submit(commands: readonly Uint8Array[], done: ProposeCallback): void {
-    if (this.paused) {
-      this.heldCalls.push(() => this.submit(commands, done));
-      return;
-    }
-    if (this.stopped) return done(this.refusal('NODE_STOPPED', 'node is not running', true));
+    if (this.paused) return this.hold(() => this.submit(commands, done), done);
+    if (this.stopped) return done(this.refusal('NODE_STOPPED', ERRORS.NODE_STOPPED.message, true));
     const result = this.core.propose(commands);
     if (!result.ok) return done(this.refusalFrom(result.reason));
     this.scheduleDrain();
@@ -205,11 +170,8 @@ export class RaftNode {
 
   /** A linearizable read (ReadIndex): answered from the state machine once it has applied the read index. */
   query(query: unknown, done: ReadCallback): void {
-    if (this.paused) {
-      this.heldCalls.push(() => this.query(query, done));
-      return;
-    }
-    if (this.stopped) return done(this.refusal('NODE_STOPPED', 'node is not running', true));
+    if (this.paused) return this.hold(() => this.query(query, done), done);
+    if (this.stopped) return done(this.refusal('NODE_STOPPED', ERRORS.NODE_STOPPED.message, true));
     const context = this.nextReadContext++;
     const result = this.core.readIndex(context);
     if (!result.ok) return done(this.refusalFrom(result.reason));
@@ -260,6 +222,7 @@ export class RaftNode {
       paused: this.paused,
       mailboxDepth: this.mailbox.length - this.mailboxHead,
       mailboxDropped: this.mailboxDropped,
+      pausedCallsRefused: this.pausedCallsRefused,
       storage: this.storage.kind,
     };
   }
@@ -268,7 +231,7 @@ export class RaftNode {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.failAll('NODE_STOPPED', 'node stopped');
+    this.failAll();
     this.snapshotJob?.sink.abort();
     this.snapshotJob = null;
     const held = this.heldCalls;
@@ -292,7 +255,7 @@ export class RaftNode {
     if (this.fatal !== null) throw this.fatal;
     if (this.paused || this.stopped) return;
     for (; this.pendingTicks > 0; this.pendingTicks--) this.core.tick();
-    const end = Math.min(this.mailbox.length, this.mailboxHead + this.limits.mailboxBatchMax);
+    const end = Math.min(this.mailbox.length, this.mailboxHead + this.limits.mailboxBatchMessagesMax);
     for (; this.mailboxHead < end; this.mailboxHead++) this.core.step(this.mailbox[this.mailboxHead] as Message);
     if (this.mailboxHead === this.mailbox.length) {
       this.mailbox = [];
@@ -462,29 +425,37 @@ export class RaftNode {
     this.host.emit({ type: 'role', id: this.id, role, leaderId, term });
   }
 
-  private failAll(code: NodeRefusal['code'], message: string): void {
-    for (const waiter of this.proposals.values()) waiter.resolve(this.refusal(code, message, false));
-    for (const waiter of this.reads.values()) waiter.resolve(this.refusal(code, message, true));
-    for (const waiter of this.readsAwaitingApply) waiter.resolve(this.refusal(code, message, true));
+  /** The node stops: calls in flight may have been applied (ANSWER_LOST); reads had no effect (NODE_STOPPED). */
+  private failAll(): void {
+    const lost = ERRORS.ANSWER_LOST.message;
+    for (const waiter of this.proposals.values()) waiter.resolve(this.refusal('ANSWER_LOST', lost, false));
+    for (const waiter of this.reads.values()) waiter.resolve(this.refusal('NODE_STOPPED', 'node stopped', true));
+    for (const waiter of this.readsAwaitingApply) waiter.resolve(this.refusal('NODE_STOPPED', 'node stopped', true));
     this.proposals.clear();
     this.reads.clear();
     this.readsAwaitingApply = [];
   }
 
-  private refusalFrom(reason: string): NodeRefusal {
-    switch (reason) {
-      case 'not-leader':
-        return this.refusal('NOT_LEADER', 'this node is not the leader', true);
-      case 'transfer-in-progress':
-        return this.refusal('TRANSFER_IN_PROGRESS', 'leadership transfer in progress; retry shortly', true);
-      case 'too-large':
-        return this.refusal('TOO_LARGE', 'request exceeds a size limit', true);
-      default:
-        return this.refusal('QUEUE_FULL', `refused: ${reason}`, true);
+  /** A client call while paused waits for resume, unless pausedCallsMax already wait: then it is refused now. */
+  private hold(call: () => void, done: (refusal: NodeRefusal) => void): void {
+    if (this.heldCalls.length >= this.limits.pausedCallsMax) {
+      this.pausedCallsRefused++;
+      done(this.refusal('NODE_PAUSED_BACKLOG', `the node is paused and holds ${this.heldCalls.length} calls (pausedCallsMax)`, true));
+      return;
     }
+    this.heldCalls.push(call);
   }
 
-  private refusal(code: NodeRefusal['code'], message: string, definite: boolean): NodeRefusal {
+  /** A core refusal under its registered code (an unregistered reason throws: it is a bug, not a refusal). */
+  private refusalFrom(reason: string): NodeRefusal {
+    const code = coreRefusalCode(reason);
+    return this.refusal(code, ERRORS[code].message, true);
+  }
+
+  private refusal(code: NodeRefusalCode, message: string, definite: boolean): NodeRefusal {
     return { ok: false, code, message, leaderId: this.core.status().leaderId, definite };
   }
 }
+
+// Temporary, until bench/ imports these from src/protocol/node.ts (being edited elsewhere at the moment).
+export type { NodeEvent, NodeRefusal, NodeStatus, ProposeOutcome, RaftNodeLimits, ReadOutcome } from '../protocol/node.js';

@@ -1,7 +1,9 @@
 /**
- * Every error a client can see, in one registry (after fastify's lib/errors.js). `definite` says the
- * operation surely did not take effect; an indefinite error (a timeout after the proposal was sent) means
- * it may have. docs/ERRORS.md lists the same codes; test/unit/errors-doc.test.ts keeps the two in step.
+ * Every error raftkv reports, in one registry (after fastify's lib/errors.js): refusals of the core, the
+ * node, storage, the transport and the router. `definite` says the operation surely did not take effect; an
+ * indefinite error (a timeout after the proposal was sent) means it may have. docs/ERRORS.md lists the same
+ * codes; test/unit/errors-doc.test.ts keeps the two in step, and test/unit/error-registry.test.ts checks
+ * that every code another room can produce is registered here.
  */
 export interface ErrorSpec {
   readonly status: number;
@@ -35,6 +37,30 @@ export const ERRORS = {
   WRONG_ARITY: { status: 400, definite: true, redis: 'ERR', message: 'wrong number of arguments' },
   PROTOCOL_ERROR: { status: 400, definite: true, redis: 'ERR', message: 'malformed request' },
   INTERNAL: { status: 500, definite: false, redis: 'ERR', message: 'internal error' },
+  // Refusals of the core and the node actor (src/raft, src/node): the router retries the leadership ones at
+  // the leader they name and answers the client only when it gives up or when retrying cannot help.
+  NOT_LEADER: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'this node is not the leader; retry at the leader it names' },
+  TRANSFER_IN_PROGRESS: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'leadership transfer in progress; retry shortly' },
+  QUEUE_FULL: { status: 429, definite: true, redis: 'TRYAGAIN', message: 'the leader\'s proposal or read queue is full; retry after a short back-off' },
+  PROPOSAL_TOO_LARGE: { status: 413, definite: true, redis: 'ERR', message: 'the proposal has more entries than the leader accepts at once' },
+  CONFIG_CHANGE_IN_PROGRESS: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'a membership change is in progress; retry once it has committed' },
+  PROPOSAL_DROPPED: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'another leader\'s entry took the proposal\'s place; it was never applied' },
+  NODE_STOPPED: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'the node is not running; nothing was proposed' },
+  ANSWER_LOST: { status: 503, definite: false, redis: 'TIMEOUT', message: 'the node stopped before answering: the outcome is unknown' },
+  NODE_PAUSED_BACKLOG: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'the node is paused and holds as many calls as it may; retry' },
+  SESSION_LIMIT: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'the client session has too many unacknowledged commands; nothing was applied' },
+  // Failures that stop a node (src/storage, src/transport, the worker): reported as the node's state reason
+  // in GET /v1/cluster, in the log and in metrics, never as the answer to one client operation.
+  STORAGE_CORRUPT_RECORD: { status: 500, definite: false, redis: 'ERR', message: 'a WAL record failed its checksum before the end of the log' },
+  STORAGE_MISSING_SEGMENT: { status: 500, definite: false, redis: 'ERR', message: 'a WAL segment is missing' },
+  STORAGE_LOG_GAP: { status: 500, definite: false, redis: 'ERR', message: 'the log on disk has a gap' },
+  STORAGE_SNAPSHOT_CORRUPT: { status: 500, definite: false, redis: 'ERR', message: 'a snapshot file failed its checksum' },
+  STORAGE_BAD_PATH: { status: 500, definite: false, redis: 'ERR', message: 'the data folder cannot be used' },
+  STORAGE_RECORD_TOO_LARGE: { status: 500, definite: false, redis: 'ERR', message: 'a WAL record is larger than the record limit' },
+  STORAGE_CLOSED: { status: 500, definite: false, redis: 'ERR', message: 'the storage was used after it was closed' },
+  TRANSPORT_BAD_FRAME: { status: 500, definite: false, redis: 'ERR', message: 'a peer frame is malformed; it was dropped' },
+  NODE_START_FAILED: { status: 500, definite: false, redis: 'ERR', message: 'the node failed to start' },
+  PROTOCOL_VERSION_MISMATCH: { status: 500, definite: false, redis: 'ERR', message: 'the worker speaks another protocol version than its supervisor' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -51,4 +77,8 @@ export function apiError(code: ErrorCode, message: string = ERRORS[code].message
 
 export function isApiError(value: unknown): value is ApiError {
   return typeof value === 'object' && value !== null && typeof (value as ApiError).code === 'string' && Object.hasOwn(ERRORS, (value as ApiError).code);
+}
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(ERRORS, value);
 }

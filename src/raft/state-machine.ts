@@ -1,6 +1,9 @@
-import type { CommandEntry } from '../raft/types.js';
+import type { CommandEntry } from './types.js';
 
-/** What a node replicates. Pure and deterministic: the same entries give the same state on every node. */
+/**
+ * What a node replicates. Pure and deterministic: the same entries give the same state on every node. It lives
+ * beside the core's types because the node, the KV store and the simulator all implement or drive it.
+ */
 export interface StateMachine {
   /** Applies one committed command and returns its result (sent back to the proposer). */
   apply(entry: CommandEntry): unknown;
@@ -32,35 +35,4 @@ export function wholeSnapshotSlices(data: Uint8Array): SnapshotSlices {
       return slice;
     },
   };
-}
-
-/**
- * The state machine of a bare cluster, before the KV store: it counts applied commands and keeps a
- * checksum of them, so tests can compare nodes and detect lost or doubled commands.
- */
-export class CounterStateMachine implements StateMachine {
-  private count = 0;
-  private checksum = 0;
-
-  apply(entry: CommandEntry): { index: number; count: number } {
-    this.count++;
-    let h = this.checksum ^ entry.index;
-    for (const byte of entry.data) h = Math.imul(h ^ byte, 0x01000193);
-    this.checksum = h >>> 0;
-    return { index: entry.index, count: this.count };
-  }
-
-  query(): { count: number; checksum: number } {
-    return { count: this.count, checksum: this.checksum };
-  }
-
-  snapshot(): Uint8Array {
-    return new TextEncoder().encode(JSON.stringify({ count: this.count, checksum: this.checksum }));
-  }
-
-  restore(data: Uint8Array): void {
-    const parsed = JSON.parse(new TextDecoder().decode(data)) as { count: number; checksum: number };
-    this.count = parsed.count;
-    this.checksum = parsed.checksum;
-  }
 }

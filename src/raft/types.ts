@@ -195,14 +195,18 @@ export interface PersistedPosition {
 // ---------------------------------------------------------------------------
 // Typed results of requests that may be refused (expected outcomes, not bugs).
 
-export type RefusalReason =
-  | 'not-leader'
-  | 'transfer-in-progress'
-  | 'proposal-queue-full'
-  | 'read-queue-full'
-  | 'too-large'
-  | 'unknown-node'
-  | 'config-change-in-progress';
+/** Every reason the core may refuse a request for; each has a registered error code (src/protocol/errors.ts). */
+export const REFUSAL_REASONS = [
+  'not-leader',
+  'transfer-in-progress',
+  'proposal-queue-full',
+  'read-queue-full',
+  'too-large',
+  'unknown-node',
+  'config-change-in-progress',
+] as const;
+
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 export interface Refusal {
   readonly ok: false;

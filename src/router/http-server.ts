@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Supervisor } from '../actor/supervisor.js';
 import type { KvItem, KvQueryResult, KvResult } from '../kv/commands.js';
 import type { NodeId } from '../raft/types.js';
-import { ERRORS, apiError, type ApiError, type ErrorCode } from './errors.js';
+import { ERRORS, apiError, type ApiError, type ErrorCode } from '../protocol/errors.js';
 import type { Limits } from './limits.js';
 import type { Metrics } from './metrics.js';
 import type { Router } from './router.js';
@@ -335,7 +335,7 @@ async function admin(req: http.IncomingMessage, method: string, path: string, de
     default: {
       const to = nodeIdParam(body.to, supervisor, 'to');
       const outcome = await supervisor.transferLeadership(to);
-      if (!outcome.ok) fail(outcome.code === 'NOT_LEADER' ? 'NO_LEADER' : 'INVALID_ARGUMENT', outcome.message);
+      if (!outcome.ok) fail(outcome.code === 'NOT_LEADER' ? 'NO_LEADER' : outcome.code, outcome.message);
       return { status: 200, body: { to } };
     }
   }

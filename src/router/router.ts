@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Supervisor } from '../actor/supervisor.js';
-import type { NodeRefusal, ReadOutcome } from '../node/raft-node.js';
+import type { NodeRefusal, NodeRefusalCode, ReadOutcome } from '../protocol/node.js';
 import type { ClientPortClient } from '../transport/client-port.js';
 import type { NodeId } from '../raft/types.js';
 import { encodeBatch, type KvCommand, type KvQuery, type KvQueryResult, type KvResult, type SessionCommand } from '../kv/commands.js';
-import { apiError, type ApiError } from './errors.js';
+import { apiError, type ApiError } from '../protocol/errors.js';
 import { delay, withDeadline } from '../util/async.js';
 
 export interface RouterLimits {
@@ -40,6 +40,14 @@ function groupByLane<T extends { lane: number }>(items: readonly T[]): Map<numbe
   }
   return lanes;
 }
+
+/**
+ * Refusals a retry at another node cannot cure: the client hears them at once (they are definite) unless an
+ * earlier attempt of the same command may have been appended, in which case the router keeps retrying under
+ * the same session sequence number so that the outcome is learned. Every other refusal is about leadership
+ * or a node going away, and is retried until the request's deadline.
+ */
+const ANSWER_NOW: ReadonlySet<NodeRefusalCode> = new Set<NodeRefusalCode>(['QUEUE_FULL', 'PROPOSAL_TOO_LARGE']);
 
 export const ROUTER_LIMITS_DEFAULTS: RouterLimits = {
   requestTimeoutMs: 5_000, batchCommandsMax: 1024, pendingMax: 100_000, retryDelayMs: 25, attemptTimeoutMs: 1_000,
@@ -187,6 +195,10 @@ export class Router {
           pending.forEach((w, i) => this.answer(w, (outcome.results[i] as KvResult[])[0] as KvResult));
           return;
         }
+        if (outcome !== null && ANSWER_NOW.has(outcome.code)) {
+          pending = this.refuse(pending, outcome);
+          if (pending.length === 0) return;
+        }
         this.leaderFailed(lane, leaderId, outcome === null ? undefined : outcome.leaderId);
         // No answer, or an answer that does not rule out the append: from now on a give-up is indefinite.
         if (outcome === null || !outcome.definite) for (const w of pending) w.mayHaveApplied = true;
@@ -230,6 +242,20 @@ export class Router {
     return this.ackedSeq >= this.sessionFirstSeq ? this.ackedSeq : 0;
   }
 
+  /** Answers `refusal` to the writes that surely never applied; returns the ones an earlier attempt may have appended. */
+  private refuse(pending: PendingWrite[], refusal: NodeRefusal): PendingWrite[] {
+    const unsure: PendingWrite[] = [];
+    for (const w of pending) {
+      if (w.mayHaveApplied) {
+        unsure.push(w);
+        continue;
+      }
+      this.markAnswered(w.seq);
+      w.resolve({ ok: false, error: apiError(refusal.code, refusal.message) });
+    }
+    return unsure;
+  }
+
   private expire(pending: PendingWrite[]): PendingWrite[] {
     const now = Date.now();
     const alive: PendingWrite[] = [];
@@ -268,6 +294,11 @@ export class Router {
         if (outcome !== null && outcome.ok) {
           const results = (outcome.value as Extract<KvQueryResult, { op: 'batch' }>).results;
           pending.forEach((r, i) => r.resolve({ ok: true, result: results[i] as KvQueryResult, index: outcome.index }));
+          return;
+        }
+        if (outcome !== null && ANSWER_NOW.has(outcome.code)) {
+          // A read has no effect: nothing to learn by retrying it.
+          for (const r of pending) r.resolve({ ok: false, error: apiError(outcome.code, outcome.message) });
           return;
         }
         this.leaderFailed(lane, leaderId, outcome === null ? undefined : outcome.leaderId);
@@ -313,7 +344,5 @@ export class Router {
     return Math.min(Date.now() + this.limits.attemptTimeoutMs, ...pending.map((p) => p.deadline));
   }
 }
-
-export type { NodeRefusal };
 
 

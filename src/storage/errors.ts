@@ -1,12 +1,19 @@
-/** Stable codes for storage failures. A node that sees one of these must not vote or lead: it stops. */
-export type StorageErrorCode =
-  | 'STORAGE_CORRUPT_RECORD'
-  | 'STORAGE_MISSING_SEGMENT'
-  | 'STORAGE_LOG_GAP'
-  | 'STORAGE_SNAPSHOT_CORRUPT'
-  | 'STORAGE_BAD_PATH'
-  | 'STORAGE_RECORD_TOO_LARGE'
-  | 'STORAGE_CLOSED';
+/**
+ * Stable codes for storage failures. A node that sees one of these must not vote or lead: it stops. Each is
+ * registered in src/protocol/errors.ts (checked by test/unit/error-registry.test.ts: storage imports
+ * nothing above the core, so the check is a test rather than a type).
+ */
+export const STORAGE_ERROR_CODES = [
+  'STORAGE_CORRUPT_RECORD',
+  'STORAGE_MISSING_SEGMENT',
+  'STORAGE_LOG_GAP',
+  'STORAGE_SNAPSHOT_CORRUPT',
+  'STORAGE_BAD_PATH',
+  'STORAGE_RECORD_TOO_LARGE',
+  'STORAGE_CLOSED',
+] as const;
+
+export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number];
 
 export class StorageError extends Error {
   readonly code: StorageErrorCode;

@@ -1,21 +1,11 @@
 import { Packr } from 'msgpackr';
 import type { MessagePort } from 'node:worker_threads';
-import type { NodeRefusal, ProposeOutcome, ReadOutcome } from '../node/raft-node.js';
+import type { ClientAnswer, ClientRequest } from '../protocol/client.js';
+import { ERRORS } from '../protocol/errors.js';
+import type { NodeRefusal, ProposeOutcome, ReadOutcome } from '../protocol/node.js';
 
-/**
- * The client data plane between the router (main thread) and one node worker: numbered requests and
- * answers, batched per turn into one msgpack frame each way. Comlink stays the control plane (status,
- * kill, faults); at one proxy and one UUID per call it costs several times more per request.
- */
-export type ClientRequest =
-  | { readonly id: number; readonly kind: 'propose'; readonly commands: Uint8Array[] }
-  | { readonly id: number; readonly kind: 'read'; readonly query: unknown }
-  | { readonly id: number; readonly kind: 'stale'; readonly query: unknown };
-
-export interface ClientAnswer {
-  readonly id: number;
-  readonly outcome: ProposeOutcome | ReadOutcome;
-}
+// The client data plane (its messages: src/protocol/client.ts). Comlink stays the control plane (status,
+// kill, faults): at one proxy and one UUID per call it costs several times more per request.
 
 /** Most requests in one frame. */
 export const CLIENT_FRAME_REQUESTS_MAX = 4096;
@@ -31,7 +21,7 @@ function post(port: MessagePort, items: readonly unknown[]): void {
 
 /** Every answer a request gets when its node goes away before answering: it may or may not have applied. */
 const UNAVAILABLE: NodeRefusal = {
-  ok: false, code: 'NODE_STOPPED', message: 'the node stopped before answering', leaderId: null, definite: false,
+  ok: false, code: 'ANSWER_LOST', message: ERRORS.ANSWER_LOST.message, leaderId: null, definite: false,
 };
 
 /** The router's end: call() returns the node's answer. */

@@ -1,14 +1,6 @@
-/** Faults the supervisor sets on one directed link (sender side). */
-export interface LinkFaults {
-  /** Cut: nothing goes through (a partition). */
-  readonly cut: boolean;
-  /** Probability a message is dropped. */
-  readonly drop: number;
-  /** Each message is held for a uniform delay in [min, max] milliseconds (reorders messages). */
-  readonly delayMs: readonly [number, number];
-  /** Probability a message is delivered twice. */
-  readonly duplicate: number;
-}
+import type { LinkFaults } from '../protocol/node.js';
+
+export type { LinkFaults };
 
 export const NO_FAULTS: LinkFaults = Object.freeze({ cut: false, drop: 0, delayMs: [0, 0] as const, duplicate: 0 });
 

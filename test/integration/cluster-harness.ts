@@ -2,8 +2,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Supervisor, type SupervisorOptions } from '../../src/actor/supervisor.js';
-import type { NodeStatus } from '../../src/node/raft-node.js';
+import type { NodeStatus } from '../../src/protocol/node.js';
 import type { NodeId } from '../../src/raft/types.js';
+import { testNodeWorker } from '../support/test-node.js';
 
 /** Waits for a condition, polling; fails with `what` after a generous limit. Never a fixed sleep. */
 export async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 30_000): Promise<T> {
@@ -20,18 +21,25 @@ export interface TestCluster {
   readonly supervisor: Supervisor;
   readonly dataDir: string;
   readonly log: string[];
+  /** Nodes whose next starts throw (the test worker's hook), by id. */
+  readonly crashOnStart: Map<NodeId, string>;
   stop(): Promise<void>;
 }
 
-export async function startCluster(options: Partial<SupervisorOptions> & { nodes: number }): Promise<TestCluster> {
+/** `stateMachine`: the bare counter of test/support (the default) or the KV store. */
+export async function startCluster(options: Partial<SupervisorOptions> & { nodes: number; stateMachine?: 'kv' | 'counter' }): Promise<TestCluster> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-it-'));
   const log: string[] = [];
-  const supervisor = new Supervisor({ dataDir, log: (line) => log.push(line), stateMachine: 'counter', ...options });
+  const { stateMachine = 'counter', ...supervisorOptions } = options;
+  const crashOnStart = new Map<NodeId, string>();
+  const worker = testNodeWorker({ stateMachine, crashOnStart });
+  const supervisor = new Supervisor({ dataDir, log: (line) => log.push(line), worker, ...supervisorOptions });
   await supervisor.start();
   return {
     supervisor,
     dataDir,
     log,
+    crashOnStart,
     async stop() {
       await supervisor.stop();
       fs.rmSync(dataDir, { recursive: true, force: true });

@@ -99,7 +99,7 @@ describe('cluster of worker-thread nodes', () => {
     await waitFor('a restart after the crash', () => cluster?.log.some((line) => line.startsWith(`${victim} restarting: uncaught Error: boom`)));
     await waitFor('the crashed node running again', () => supervisor.stateOf(victim) === 'running');
     // Now it throws at every start: restarted twice with backoff, then given up on.
-    supervisor.setCrashOnStart(victim, 'broken on start');
+    cluster.crashOnStart.set(victim, 'broken on start');
     await supervisor.control(victim)?.crash('boom again');
     await waitFor('the node marked failed', () => supervisor.stateOf(victim) === 'failed');
     expect(cluster.log.some((line) => line.startsWith(`${victim} failed:`) && line.includes('crashes within'))).toBe(true);

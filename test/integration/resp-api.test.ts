@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERRORS, type ErrorCode } from '../../src/router/errors.js';
+import { ERRORS, type ErrorCode } from '../../src/protocol/errors.js';
 import { startService, type Service } from '../../src/router/service.js';
 import { leaderOf, startCluster, waitFor, type TestCluster } from './cluster-harness.js';
 

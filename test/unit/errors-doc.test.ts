@@ -1,9 +1,9 @@
-// The error registry (src/router/errors.ts) and its documentation (docs/ERRORS.md) must agree, code by code,
+// The error registry (src/protocol/errors.ts) and its documentation (docs/ERRORS.md) must agree, code by code,
 // after fastify's docs/Reference/Errors.md and its test: add a code to one and not the other, or change a
 // status, outcome or prefix in one place only, and this fails.
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERRORS, apiError, isApiError, type ErrorCode } from '../../src/router/errors.js';
+import { ERRORS, apiError, isApiError, type ErrorCode } from '../../src/protocol/errors.js';
 
 const DOC_PATH = new URL('../../docs/ERRORS.md', import.meta.url);
 const HEADER = ['Code', 'HTTP', 'Outcome', 'Redis prefix', 'Meaning', 'How to solve'];
@@ -73,8 +73,11 @@ describe('the error registry', () => {
     expect(spec.message).not.toMatch(/[\r\n]/);
   });
 
-  it('only a possibly-applied outcome is indefinite: timeouts, expired sessions, internal errors', () => {
-    expect(registered.filter((code) => !ERRORS[code].definite).sort()).toEqual(['INTERNAL', 'SESSION_EXPIRED', 'TIMEOUT']);
+  it('only a possibly-applied outcome is indefinite: timeouts, lost answers, expired sessions, and failures that stop a node', () => {
+    const stopsNode = (code: ErrorCode): boolean => ERRORS[code].status === 500;
+    expect(registered.filter((code) => !ERRORS[code].definite && !stopsNode(code)).sort()).toEqual(['ANSWER_LOST', 'SESSION_EXPIRED', 'TIMEOUT']);
+    // Every 500 is indefinite: an operation caught in one may or may not have happened.
+    expect(registered.filter((code) => stopsNode(code) && ERRORS[code].definite)).toEqual([]);
   });
 
   it('apiError carries the registry message unless given one; isApiError recognises only registered codes', () => {

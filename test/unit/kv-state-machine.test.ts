@@ -351,4 +351,16 @@ describe('KvStateMachine: client sessions', () => {
     expect(d.raw([incr(2, 1, 'a')], 4)[0]).toMatchObject({ ok: false, code: 'SESSION_EXPIRED' });
     expect(d.raw([incr(1, 0, 'c')], 5)).toEqual([{ ok: true, index: 3, value: 3 }]);
   });
+
+  it('refuses a command with SESSION_LIMIT, applying nothing, once sessionResultsMax results wait for an ack', () => {
+    const d = new Driver({ sessionResultsMax: 2 });
+    expect(d.raw([incr(1, 0, 'a'), incr(2, 0, 'a')]).map((r) => r.ok)).toEqual([true, true]);
+    // Two results unacknowledged: a third command would be applied without a cached result, so it is refused.
+    expect(d.raw([incr(3, 0, 'a')])[0]).toMatchObject({ ok: false, code: 'SESSION_LIMIT' });
+    expect(d.get('n')?.value).toEqual(bytes('2'));
+    // Acknowledging frees the cache: the same command now applies, once.
+    expect(d.raw([incr(3, 2, 'a')])[0]).toMatchObject({ ok: true, value: 3 });
+    expect(d.raw([incr(3, 2, 'a')])[0]).toMatchObject({ ok: true, value: 3 });
+    expect(d.get('n')?.value).toEqual(bytes('3'));
+  });
 });

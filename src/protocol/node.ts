@@ -1,0 +1,156 @@
+// The contract between a node worker and the main thread (supervisor and router): the start-up message, the
+// reports the worker posts on its parentPort, the control plane (comlink) and the outcomes of client calls.
+// Every room on either side imports it from here; it imports nothing of the project but the core's types.
+import type { MessagePort } from 'node:worker_threads';
+import type { RaftOptions } from '../raft/config.js';
+import type { RaftStatus } from '../raft/raft.js';
+import type { NodeId, RefusalReason, Role } from '../raft/types.js';
+import type { ErrorCode } from './errors.js';
+
+/**
+ * The version of everything in src/protocol. A worker started with another version refuses to run
+ * (PROTOCOL_VERSION_MISMATCH). Bump it when a message changes shape.
+ */
+export const PROTOCOL_VERSION = 1;
+
+/** The tunables of the core that cross to a worker (plain data: no PRNG object). */
+export type CoreSettings = Partial<Omit<RaftOptions, 'id' | 'random'>>;
+
+/** Limits of the node actor (defaults: NODE_LIMITS_DEFAULTS in src/node/raft-node.ts; all in src/config/limits.ts). */
+export interface RaftNodeLimits {
+  /** Messages waiting in the mailbox; beyond, new ones are dropped (like a full socket buffer). */
+  readonly mailboxMessagesMax: number;
+  /** Messages stepped per turn before the node yields its event loop (timers, I/O, control calls). */
+  readonly mailboxBatchMessagesMax: number;
+  /** Take a snapshot once this many entries were applied since the last one. */
+  readonly snapshotEveryEntries: number;
+  /** A snapshot is encoded and written this many bytes per turn, between the node's other turns. */
+  readonly snapshotSliceBytes: number;
+  /** Ticks that may pile up while the event loop was busy; more are dropped (time is not replayed). */
+  readonly pendingTicksMax: number;
+  /** Command bytes applied per turn; past them the rest waits for the next turn (the entry that crosses it is applied whole). */
+  readonly applyBytesPerTurnMax: number;
+  /** Client calls held while the node is paused; beyond, a call is refused at once with NODE_PAUSED_BACKLOG. */
+  readonly pausedCallsMax: number;
+}
+
+/** Faults the supervisor sets on one directed link (sender side). */
+export interface LinkFaults {
+  /** Cut: nothing goes through (a partition). */
+  readonly cut: boolean;
+  /** Probability a message is dropped. */
+  readonly drop: number;
+  /** Each message is held for a uniform delay in [min, max] milliseconds (reorders messages). */
+  readonly delayMs: readonly [number, number];
+  /** Probability a message is delivered twice. */
+  readonly duplicate: number;
+}
+
+/** The codes a node may refuse a client call with; each is in the registry. */
+export const NODE_REFUSAL_CODES = [
+  'NOT_LEADER',
+  'TRANSFER_IN_PROGRESS',
+  'QUEUE_FULL',
+  'PROPOSAL_TOO_LARGE',
+  'UNKNOWN_NODE',
+  'CONFIG_CHANGE_IN_PROGRESS',
+  'PROPOSAL_DROPPED',
+  'NODE_STOPPED',
+  'ANSWER_LOST',
+  'NODE_PAUSED_BACKLOG',
+] as const satisfies readonly ErrorCode[];
+
+export type NodeRefusalCode = (typeof NODE_REFUSAL_CODES)[number];
+
+/**
+ * The core's refusal reasons (src/raft/types.ts) under their registered codes. A Record over the union, so
+ * a reason added to the core without a code here fails to compile.
+ */
+export const CORE_REFUSAL_CODES: Readonly<Record<RefusalReason, NodeRefusalCode>> = {
+  'not-leader': 'NOT_LEADER',
+  'transfer-in-progress': 'TRANSFER_IN_PROGRESS',
+  'proposal-queue-full': 'QUEUE_FULL',
+  'read-queue-full': 'QUEUE_FULL',
+  'too-large': 'PROPOSAL_TOO_LARGE',
+  'unknown-node': 'UNKNOWN_NODE',
+  'config-change-in-progress': 'CONFIG_CHANGE_IN_PROGRESS',
+};
+
+/** The registered code of a core refusal; an unknown reason is a bug (it would otherwise reach a client under no name). */
+export function coreRefusalCode(reason: string): NodeRefusalCode {
+  const code = Object.hasOwn(CORE_REFUSAL_CODES, reason) ? CORE_REFUSAL_CODES[reason as RefusalReason] : undefined;
+  if (code === undefined) throw new Error(`unregistered core refusal reason '${reason}': add it to CORE_REFUSAL_CODES`);
+  return code;
+}
+
+/** A refused client call. Crosses ports as plain data, never as an Error. `definite`: the command surely did not happen. */
+export interface NodeRefusal {
+  readonly ok: false;
+  readonly code: NodeRefusalCode;
+  readonly message: string;
+  readonly leaderId: NodeId | null;
+  readonly definite: boolean;
+}
+
+export type ProposeOutcome = { readonly ok: true; readonly index: number; readonly results: readonly unknown[] } | NodeRefusal;
+export type ReadOutcome = { readonly ok: true; readonly index: number; readonly value: unknown } | NodeRefusal;
+
+export type NodeEvent =
+  | { readonly type: 'role'; readonly id: NodeId; readonly role: Role; readonly leaderId: NodeId | null; readonly term: number }
+  | { readonly type: 'snapshot'; readonly id: NodeId; readonly index: number };
+
+export interface NodeStatus extends RaftStatus {
+  readonly paused: boolean;
+  readonly mailboxDepth: number;
+  /** Messages dropped because the mailbox held mailboxMessagesMax. */
+  readonly mailboxDropped: number;
+  /** Client calls refused with NODE_PAUSED_BACKLOG because pausedCallsMax were held. */
+  readonly pausedCallsRefused: number;
+  readonly storage: 'disk' | 'memory';
+}
+
+/** The typed start-up message of a node worker (its workerData). The ports are transferred. */
+export interface NodeStartup {
+  readonly protocolVersion: number;
+  readonly id: NodeId;
+  readonly voters: readonly NodeId[];
+  readonly dataDir: string;
+  /** False for --memory clusters: files in /dev/shm, no fsync. */
+  readonly durable: boolean;
+  /** Writes stay in the worker until synced, so a kill loses them (chaos: loss of unsynced writes). */
+  readonly bufferUnsynced: boolean;
+  readonly tickMs: number;
+  readonly core: CoreSettings;
+  readonly limits: Partial<RaftNodeLimits>;
+  /** One MessagePort per running peer: the data plane (frames of the core's messages, src/transport/codec.ts). */
+  readonly peers: Readonly<Record<NodeId, MessagePort>>;
+  /** The control plane (comlink): NodeControl. */
+  readonly control: MessagePort;
+  /** The client data plane: the router's numbered, batched requests (src/protocol/client.ts). */
+  readonly client: MessagePort;
+  readonly faults: Readonly<Record<NodeId, LinkFaults>>;
+}
+
+/** Messages a node worker posts on its parentPort. */
+export type WorkerReport =
+  | { readonly type: 'ready' }
+  | { readonly type: 'event'; readonly event: NodeEvent }
+  | { readonly type: 'start-failed'; readonly code: ErrorCode; readonly message: string };
+
+/** The control plane of one node, called through comlink. */
+export interface NodeControl {
+  status(): NodeStatus;
+  propose(commands: Uint8Array[]): Promise<ProposeOutcome>;
+  read(query: unknown): Promise<ReadOutcome>;
+  readStale(query: unknown): ReadOutcome;
+  transferLeadership(to: NodeId): { ok: true } | NodeRefusal;
+  pause(): void;
+  resume(): void;
+  setLinkFaults(peer: NodeId, faults: LinkFaults): void;
+  connectPeer(peer: NodeId, port: MessagePort): void;
+  snapshotNow(): number;
+  /** Fault injection: an uncaught exception in the node's event loop, as a bug would throw. */
+  crash(reason: string): void;
+  /** Clean stop: sync and close the log. */
+  shutdown(): void;
+}
