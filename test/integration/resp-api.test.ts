@@ -1,11 +1,14 @@
 // The Redis protocol (RESP2) over real sockets against a 3-node cluster: every command with ioredis, the
-// errors of the registry with their Redis prefixes, and raw sockets for what no client library sends
-// (malformed frames, a bulk length of 2^40, binary garbage, half a frame and a stall, 10,000 connections).
+// command table as COMMAND describes it (and redis-cli reads it at start-up), the errors of the registry
+// with their Redis prefixes, and raw sockets for what no client library sends (malformed frames, a bulk
+// length of 2^40, binary garbage, half a frame and a stall, 10,000 connections).
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS, type ErrorCode } from '../../src/protocol/errors.js';
+import { RESP_COMMANDS } from '../../src/router/resp-commands.js';
 import { startService, type Service } from '../../src/router/service.js';
 import { leaderOf, startCluster, waitFor, type TestCluster } from './cluster-harness.js';
 
@@ -27,7 +30,7 @@ function client(service: Service): Redis {
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 3, stateMachine: 'kv' });
   main = await startService(cluster.supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null });
-  tight = await startService(cluster.supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null, router: { requestTimeoutMs: 1_500, pendingMax: 4 } });
+  tight = await startService(cluster.supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null, router: { requestTimeoutMs: 1_500, pendingRequestsMax: 4 } });
   await leaderOf(cluster.supervisor);
   redis = client(main);
   await redis.connect();
@@ -252,7 +255,7 @@ describe('commands (ioredis)', () => {
     expect(info).toMatch(/raft_node_n1:status=running,role=\w+,commit=\d+,applied=\d+/);
   });
 
-  it('HELLO (RESP2 only: HELLO 3 is refused so clients fall back), CONFIG GET, CLIENT, SELECT 0, COMMAND', async () => {
+  it('HELLO (RESP2 only: HELLO 3 is refused so clients fall back), CONFIG GET, CLIENT, SELECT 0', async () => {
     await expect(redis.call('HELLO', '3')).rejects.toThrow(/^NOPROTO/);
     const hello = (await redis.call('HELLO', '2')) as unknown[];
     expect(hello.slice(0, 6)).toEqual(['server', 'raftkv', 'version', '0.1.0', 'proto', 2]);
@@ -260,6 +263,7 @@ describe('commands (ioredis)', () => {
     expect(await redis.config('GET', 'save')).toEqual(['save', '']);
     expect(await redis.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
     expect(await redis.config('GET', 'maxmemory')).toEqual([]);
+    expect(await redis.config('GET', 'SAVE', 'append*', 'save')).toEqual(['save', '', 'appendonly', 'yes']);
     expect(await redis.call('CONFIG', 'SET', 'save', '')).toBe('OK');
     expect(await redis.call('CLIENT', 'SETNAME', 'tester')).toBe('OK');
     expect(await redis.call('CLIENT', 'SETINFO', 'LIB-NAME', 'x')).toBe('OK');
@@ -267,7 +271,6 @@ describe('commands (ioredis)', () => {
     expect(await redis.call('CLIENT', 'ID')).toBe(1);
     expect(await redis.select(0)).toBe('OK');
     await expect(redis.select(1)).rejects.toThrow(/^ERR DB index is out of range/);
-    expect(await redis.call('COMMAND')).toEqual([]);
   });
 
   it('is case-insensitive in command names', async () => {
@@ -328,6 +331,130 @@ describe('commands (ioredis)', () => {
   });
 });
 
+/** A flat RESP2 map ([key, value, ...], as COMMAND DOCS answers) as a Map. */
+function flatMap(reply: unknown): Map<string, unknown> {
+  expect(Array.isArray(reply)).toBe(true);
+  const flat = reply as unknown[];
+  expect(flat.length % 2).toBe(0);
+  const map = new Map<string, unknown>();
+  for (let i = 0; i < flat.length; i += 2) map.set(flat[i] as string, flat[i + 1]);
+  return map;
+}
+
+describe('the command table, as COMMAND describes it', () => {
+  it('COMMAND COUNT equals the table size; COMMAND and COMMAND INFO give one reply per command, in the table\'s order', async () => {
+    expect(await redis.call('COMMAND', 'COUNT')).toBe(RESP_COMMANDS.size);
+    const names = RESP_COMMANDS.commands.map((command) => command.name);
+    const every = (await redis.call('COMMAND')) as unknown[][];
+    expect(every.map((info) => info[0])).toEqual(names);
+    expect(every.every((info) => info.length === 10)).toBe(true);
+    expect(await redis.call('COMMAND', 'INFO')).toEqual(every);
+    // Every command the other tests send is in it.
+    for (const name of ['get', 'set', 'del', 'exists', 'incr', 'incrby', 'decr', 'decrby', 'mget', 'mset', 'dbsize', 'scan', 'ping', 'echo', 'info', 'hello', 'config', 'client', 'select', 'quit']) {
+      expect(names).toContain(name);
+    }
+  });
+
+  it('COMMAND INFO of GET and SET: arity, flags and key positions as Redis 7 gives them; nil for an unknown name', async () => {
+    const [get, set, unknown, configGet] = (await redis.call('COMMAND', 'INFO', 'get', 'SET', 'nosuchcommand', 'config|get')) as unknown[][];
+    const keySpec = (flags: string[]): unknown[] => [
+      'flags', flags, 'begin_search', ['type', 'index', 'spec', ['index', 1]], 'find_keys', ['type', 'range', 'spec', ['lastkey', 0, 'keystep', 1, 'limit', 0]],
+    ];
+    expect(get).toEqual(['get', 2, ['readonly', 'fast'], 1, 1, 1, ['@read', '@string', '@fast'], [], [keySpec(['RO', 'access'])], []]);
+    expect(set).toEqual(['set', -3, ['write', 'denyoom'], 1, 1, 1, ['@write', '@string', '@slow'], [], [keySpec(['RW', 'access', 'update', 'variable_flags'])], []]);
+    expect(unknown).toBeNull();
+    expect(configGet?.slice(0, 6)).toEqual(['config|get', -3, ['admin', 'noscript', 'loading', 'stale'], 0, 0, 0]);
+    const [mset] = (await redis.call('COMMAND', 'INFO', 'mset')) as unknown[][];
+    expect(mset?.slice(0, 6)).toEqual(['mset', -3, ['write', 'denyoom'], 1, -1, 2]);
+    // A container lists its subcommands' replies.
+    const [client] = (await redis.call('COMMAND', 'INFO', 'client')) as unknown[][];
+    expect((client?.[9] as unknown[][]).map((sub) => sub[0])).toEqual(['client|setname', 'client|getname', 'client|id', 'client|setinfo']);
+  });
+
+  it('COMMAND DOCS: a map per command with a summary, since and group (RESP2: flat arrays); unknown names left out', async () => {
+    const docs = flatMap(await redis.call('COMMAND', 'DOCS'));
+    expect([...docs.keys()]).toEqual(RESP_COMMANDS.commands.map((command) => command.name));
+    for (const [name, entry] of docs) {
+      const fields = flatMap(entry);
+      expect(typeof fields.get('summary'), name).toBe('string');
+      expect((fields.get('summary') as string).length, name).toBeGreaterThan(10);
+      expect(fields.get('since'), name).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(['connection', 'generic', 'server', 'string'], name).toContain(fields.get('group'));
+    }
+    expect(flatMap(docs.get('get')).get('since')).toBe('1.0.0');
+    expect(flatMap(docs.get('scan')).get('group')).toBe('generic');
+    const configSubcommands = flatMap(flatMap(docs.get('config')).get('subcommands'));
+    expect([...configSubcommands.keys()]).toEqual(['config|get', 'config|set']);
+    const some = flatMap(await redis.call('COMMAND', 'DOCS', 'GET', 'nosuchcommand', 'client|id'));
+    expect([...some.keys()]).toEqual(['get', 'client|id']);
+    expect(flatMap(some.get('get')).get('summary')).toMatch(/value of a key/);
+  });
+
+  it('COMMAND LIST: every command and subcommand; FILTERBY ACLCAT, PATTERN and MODULE', async () => {
+    const list = (await redis.call('COMMAND', 'LIST')) as string[];
+    expect(list).toEqual([...RESP_COMMANDS.everyCommand()].map((command) => command.name));
+    expect(list).toContain('config|get');
+    expect(await redis.call('COMMAND', 'LIST', 'FILTERBY', 'ACLCAT', 'read')).toEqual(['get', 'mget', 'exists', 'scan', 'dbsize']);
+    expect(await redis.call('COMMAND', 'LIST', 'FILTERBY', 'PATTERN', '*incr*')).toEqual(['incr', 'incrby']);
+    expect(await redis.call('COMMAND', 'LIST', 'FILTERBY', 'PATTERN', 'CLIENT|?ET*')).toEqual(['client|setname', 'client|getname', 'client|setinfo']);
+    expect(await redis.call('COMMAND', 'LIST', 'FILTERBY', 'MODULE', 'json')).toEqual([]);
+    await expect(redis.call('COMMAND', 'LIST', 'FILTERBY', 'COLOUR', 'x')).rejects.toThrow(/^ERR syntax error$/);
+    await expect(redis.call('COMMAND', 'LIST', 'FILTERBY')).rejects.toThrow(/^ERR syntax error$/);
+  });
+
+  it('the real redis-cli starts (it reads COMMAND DOCS for its help and hints) and runs commands without complaint', async () => {
+    const port = String(main.resp.port);
+    // `help` makes redis-cli read COMMAND DOCS and build its help from it (redis-cli asserts on a malformed reply).
+    const help = await runRedisCli(['-h', '127.0.0.1', '-p', port, 'help', 'get']);
+    expect(help.stderr).toBe('');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('GET');
+    expect(help.stdout).toContain(RESP_COMMANDS.find('get')?.summary);
+    expect(help.stdout).toMatch(/since:\S* 1\.0\.0/);
+    expect(help.stdout).toMatch(/group:\S* string/);
+    const group = await runRedisCli(['-h', '127.0.0.1', '-p', port, 'help', '@connection']);
+    expect(group.code).toBe(0);
+    expect(group.stdout).toContain('CLIENT SETNAME');
+    // With no command on its line redis-cli starts its REPL, which also reads COMMAND DOCS first; commands come from stdin.
+    const session = await runRedisCli(['-h', '127.0.0.1', '-p', port], 'SET cli:table v\nGET cli:table\nCOMMAND COUNT\n');
+    expect(session.stderr).toBe('');
+    expect(session.code).toBe(0);
+    expect(session.stdout).toBe(`OK\nv\n${RESP_COMMANDS.size}\n`);
+  });
+});
+
+interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const CLI_TIMEOUT_MS = 30_000;
+
+/** Runs redis-cli asynchronously (the server lives in this process). Without redis-tools installed this fails, it does not skip. */
+function runRedisCli(args: readonly string[], input = ''): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('redis-cli', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`redis-cli ${args.join(' ')} did not finish within ${CLI_TIMEOUT_MS} ms; output so far: ${stdout}${stderr}`));
+    }, CLI_TIMEOUT_MS);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-cli could not start (apt-get install -y redis-tools): ${error.message}`));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
+}
+
 describe('errors (each with its registry prefix); the connection stays usable', () => {
   it('an unknown command: -ERR unknown command, with the name and the first arguments', async () => {
     const message = await expectRespError(redis.call('FLUSHALL', 'ASYNC'), 'UNKNOWN_COMMAND');
@@ -352,8 +479,22 @@ describe('errors (each with its registry prefix); the connection stays usable', 
     const wrong: [string, ...string[]][] = [
       ['GET'], ['GET', 'a', 'b'], ['SET', 'a'], ['DEL'], ['EXISTS'], ['INCR'], ['INCR', 'a', 'b'], ['INCRBY', 'a'], ['DECRBY', 'a', '1', '2'],
       ['MGET'], ['MSET'], ['MSET', 'a'], ['ECHO'], ['ECHO', 'a', 'b'], ['PING', 'a', 'b'], ['SCAN'],
+      ['DBSIZE', 'x'], ['SELECT'], ['SELECT', '0', 'x'], ['CONFIG'], ['CLIENT'],
     ];
-    for (const [name, ...args] of wrong) await expectRespError(redis.call(name, ...args), 'WRONG_ARITY', new RegExp(`'${name.toLowerCase()}'`));
+    for (const [name, ...args] of wrong) {
+      await expectRespError(redis.call(name, ...args), 'WRONG_ARITY', new RegExp(`^ERR wrong number of arguments for '${name.toLowerCase()}' command$`));
+    }
+    // A subcommand is named as Redis 7 names it, container|sub.
+    await expectRespError(redis.call('CONFIG', 'GET'), 'WRONG_ARITY', /^ERR wrong number of arguments for 'config\|get' command$/);
+    await expectRespError(redis.call('COMMAND', 'COUNT', 'x'), 'WRONG_ARITY', /'command\|count'/);
+    expect(await redis.ping()).toBe('PONG');
+  });
+
+  it('an unknown subcommand: UNKNOWN_COMMAND, naming the subcommands raftkv takes', async () => {
+    const message = await expectRespError(redis.call('CLIENT', 'KILL', '127.0.0.1:1'), 'UNKNOWN_COMMAND');
+    expect(message).toBe("ERR unknown subcommand 'KILL'. raftkv's CLIENT takes SETNAME, GETNAME, ID, SETINFO");
+    await expectRespError(redis.call('CONFIG', 'REWRITE'), 'UNKNOWN_COMMAND', /^ERR unknown subcommand 'REWRITE'\. raftkv's CONFIG takes GET, SET$/);
+    expect(await redis.ping()).toBe('PONG');
   });
 
   it('KEY_EMPTY, KEY_TOO_LARGE and VALUE_TOO_LARGE: nothing is written', async () => {
