@@ -3,10 +3,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLUSTER_NODES_MAX, Supervisor } from '../actor/supervisor.js';
+import { formatLimits, LIMITS_TABLE, LimitsError, resolveLimits, type LimitsInForce } from '../config/limits.js';
 import { isLoopback, startService } from '../router/service.js';
 import { runScenario } from '../chaos/runner.js';
 import { loadScenario, reportResult } from './chaos-command.js';
 import { UsageError } from './usage-error.js';
+
+const SETTABLE_LIMITS = LIMITS_TABLE.filter((row) => row.flag !== null && row.name !== 'tickMs');
 
 export const CLUSTER_USAGE = `usage: raftkv cluster [options]
   --nodes N        number of Raft nodes, 1 to ${CLUSTER_NODES_MAX} (default 3)
@@ -17,7 +20,10 @@ export const CLUSTER_USAGE = `usage: raftkv cluster [options]
   --resp-port P    Redis-protocol port (default 6380; 0 picks a free port)
   --admin-token T  token for the admin and fault endpoints (or RAFTKV_ADMIN_TOKEN); required off loopback
   --tick-ms MS     length of one Raft tick in milliseconds (default 10)
-  --scenario FILE  run a failure-injection scenario (scenarios/*.yaml) against this cluster, report, keep running`;
+  --scenario FILE  run a failure-injection scenario (scenarios/*.yaml) against this cluster, report, keep running
+  --print-limits   print every limit with the value in force (after the flags below), its unit and flag; exit
+limits (positive integers; units in the names; cross-checked at start, see docs/LIMITS.md):
+${SETTABLE_LIMITS.map((row) => `  ${row.flag} N`.padEnd(34) + row.description).join('\n')}`;
 
 export interface ClusterCommandOptions {
   readonly nodes: number;
@@ -29,6 +35,9 @@ export interface ClusterCommandOptions {
   readonly respPort: number;
   readonly adminToken: string | null;
   readonly scenario: string | null;
+  readonly limits: LimitsInForce;
+  /** Print the limits in force and exit. */
+  readonly printLimits: boolean;
 }
 
 function port(raw: string, name: string): number {
@@ -52,6 +61,8 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
         'resp-port': { type: 'string', default: '6380' },
         'admin-token': { type: 'string' },
         scenario: { type: 'string' },
+        'print-limits': { type: 'boolean', default: false },
+        ...Object.fromEntries(SETTABLE_LIMITS.map((row) => [(row.flag as string).slice(2), { type: 'string' as const }])),
       },
       strict: true,
       allowPositionals: false,
@@ -65,6 +76,21 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
   }
   const tickMs = Number(values['tick-ms']);
   if (!Number.isInteger(tickMs) || tickMs < 1 || tickMs > 1000) throw new UsageError(`--tick-ms must be an integer from 1 to 1000, got ${values['tick-ms']}`, CLUSTER_USAGE);
+  const overrides: Record<string, number> = { tickMs };
+  const flags = values as Record<string, string | boolean | undefined>;
+  for (const row of SETTABLE_LIMITS) {
+    const raw = flags[(row.flag as string).slice(2)];
+    if (typeof raw !== 'string') continue;
+    if (!/^\d+$/.test(raw)) throw new UsageError(`${row.flag} must be a positive integer (${row.unit.toLowerCase()}), got ${raw}`, CLUSTER_USAGE);
+    overrides[row.name] = Number(raw);
+  }
+  let limits: LimitsInForce;
+  try {
+    limits = resolveLimits(overrides);
+  } catch (error) {
+    if (error instanceof LimitsError) throw new UsageError(error.message, CLUSTER_USAGE);
+    throw error;
+  }
   const adminToken = values['admin-token'] ?? process.env.RAFTKV_ADMIN_TOKEN ?? null;
   if (!isLoopback(values.host) && (adminToken === null || adminToken.length === 0)) {
     throw new UsageError(`--host ${values.host} is not loopback: the admin and fault endpoints need --admin-token or RAFTKV_ADMIN_TOKEN`, CLUSTER_USAGE);
@@ -73,6 +99,8 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
     nodes, dataDir: values['data-dir'], memory: values.memory, tickMs, host: values.host,
     httpPort: port(values['http-port'], '--http-port'), respPort: port(values['resp-port'], '--resp-port'), adminToken,
     scenario: values.scenario ?? null,
+    limits,
+    printLimits: values['print-limits'] === true,
   };
 }
 
@@ -91,6 +119,10 @@ function checkClusterFile(dataDir: string, nodes: number): void {
 }
 
 export async function runCluster(options: ClusterCommandOptions, out: (line: string) => void = console.log): Promise<void> {
+  if (options.printLimits) {
+    out(formatLimits(options.limits));
+    return;
+  }
   // --memory: files in RAM (/dev/shm where there is one) and no fsync; removed when the command ends.
   const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const dataDir = options.memory ? fs.mkdtempSync(path.join(shm, 'raftkv-')) : path.resolve(options.dataDir);
@@ -101,6 +133,9 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
     dataDir,
     durable: !options.memory,
     tickMs: options.tickMs,
+    core: options.limits.core,
+    limits: options.limits.node,
+    restart: options.limits.restart,
     log: (line) => out(line),
   });
   out(options.memory
@@ -121,7 +156,10 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal).then(resolve));
   });
   await supervisor.start();
-  service = await startService(supervisor, { host: options.host, httpPort: options.httpPort, respPort: options.respPort, adminToken: options.adminToken });
+  service = await startService(supervisor, {
+    host: options.host, httpPort: options.httpPort, respPort: options.respPort, adminToken: options.adminToken,
+    limits: options.limits.frontDoor, router: options.limits.router,
+  });
   const shown = (address: { address: string; port: number }): string => (address.address.includes(':') ? `[${address.address}]` : address.address) + `:${address.port}`;
   out(`HTTP API: http://${shown(service.http)}`);
   out(`Redis protocol: redis-cli -h ${service.resp.address} -p ${service.resp.port}`);

@@ -19,6 +19,26 @@ export type KvCommand =
   | { readonly op: 'incr'; readonly key: Uint8Array; readonly by: number }
   | { readonly op: 'mput'; readonly pairs: readonly (readonly [Uint8Array, Uint8Array])[] };
 
+/** The key and value bytes a command carries (its encoded entry adds a small, bounded overhead). */
+export function commandBytes(command: KvCommand): number {
+  switch (command.op) {
+    case 'put':
+      return command.key.byteLength + command.value.byteLength;
+    case 'delete':
+    case 'incr': {
+      const keys = command.op === 'incr' ? [command.key] : command.keys;
+      let bytes = 0;
+      for (const key of keys) bytes += key.byteLength;
+      return bytes;
+    }
+    case 'mput': {
+      let bytes = 0;
+      for (const [key, value] of command.pairs) bytes += key.byteLength + value.byteLength;
+      return bytes;
+    }
+  }
+}
+
 export type KvQuery =
   | { readonly op: 'get'; readonly keys: readonly Uint8Array[] }
   | { readonly op: 'exists'; readonly keys: readonly Uint8Array[] }

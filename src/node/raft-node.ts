@@ -18,6 +18,7 @@ export const NODE_LIMITS_DEFAULTS: RaftNodeLimits = {
   pendingTicksMax: 3,
   applyBytesPerTurnMax: 4 * 1024 * 1024,
   pausedCallsMax: 10_000,
+  proposedBytesPerTurnMax: 64 * 1024 * 1024,
 };
 
 /** What the node needs from where it runs: a worker (MessagePorts, timers) or a test harness. */
@@ -114,6 +115,8 @@ export class RaftNode {
   /** Client calls that arrived while paused, run on resume; at most pausedCallsMax. */
   private heldCalls: (() => void)[] = [];
   private pausedCallsRefused = 0;
+  /** Command bytes proposed since the last turn took them into a Ready (at most proposedBytesPerTurnMax). */
+  private proposedBytes = 0;
   private snapshotJob: SnapshotJob | null = null;
 
   constructor(
@@ -156,8 +159,18 @@ export class RaftNode {
   submit(commands: readonly Uint8Array[], done: ProposeCallback): void {
     if (this.paused) return this.hold(() => this.submit(commands, done), done);
     if (this.stopped) return done(this.refusal('NODE_STOPPED', ERRORS.NODE_STOPPED.message, true));
+    // What is proposed between two turns is written as one WAL record: bound it (its record must fit).
+    let bytes = 0;
+    for (const command of commands) bytes += command.byteLength;
+    if (bytes > this.limits.proposedBytesPerTurnMax) {
+      return done(this.refusal('PROPOSAL_TOO_LARGE', `a proposal of ${bytes} bytes, more than proposedBytesPerTurnMax`, true));
+    }
+    if (this.proposedBytes + bytes > this.limits.proposedBytesPerTurnMax) {
+      return done(this.refusal('QUEUE_FULL', `this turn's proposals already hold ${this.proposedBytes} bytes (proposedBytesPerTurnMax)`, true));
+    }
     const result = this.core.propose(commands);
     if (!result.ok) return done(this.refusalFrom(result.reason));
+    this.proposedBytes += bytes;
     this.scheduleDrain();
     this.proposals.set(result.firstIndex + commands.length - 1, {
       term: result.term, firstIndex: result.firstIndex, count: commands.length, results: [], resolve: done,
@@ -265,6 +278,7 @@ export class RaftNode {
     // Committed entries are applied a bounded amount per turn: a node restarting with a long log (or a
     // follower far behind) keeps answering its peers and its control plane in between.
     let appliedBytes = 0;
+    this.proposedBytes = 0;
     while (this.core.hasReady()) {
       const ready = this.core.ready();
       this.handleReady(ready);

@@ -32,6 +32,11 @@ export interface RaftNodeLimits {
   readonly applyBytesPerTurnMax: number;
   /** Client calls held while the node is paused; beyond, a call is refused at once with NODE_PAUSED_BACKLOG. */
   readonly pausedCallsMax: number;
+  /**
+   * Command bytes a node accepts from proposals between two of its turns (all go into one WAL record); more
+   * are refused with QUEUE_FULL, and one proposal larger on its own with PROPOSAL_TOO_LARGE.
+   */
+  readonly proposedBytesPerTurnMax: number;
 }
 
 /** Faults the supervisor sets on one directed link (sender side). */

@@ -3,11 +3,13 @@ export interface Limits {
   readonly keyBytesMax: number;
   readonly valueBytesMax: number;
   readonly bodyBytesMax: number;
+  /** Redis protocol: the largest command, all its arguments with their framing (what one log entry may carry). */
+  readonly commandBytesMax: number;
   /** Most items one scan returns. */
   readonly scanItemsMax: number;
   /** Redis protocol: most arguments in one command, and most unanswered commands pipelined on one connection. */
   readonly respArgumentsMax: number;
-  readonly respPipelineMax: number;
+  readonly respPipelineCommandsMax: number;
   /** Redis protocol: longest inline command line. */
   readonly respInlineBytesMax: number;
   /** Most open client connections (HTTP and Redis protocol each). */
@@ -18,9 +20,10 @@ export const LIMITS_DEFAULTS: Limits = {
   keyBytesMax: 4 * 1024,
   valueBytesMax: 1024 * 1024,
   bodyBytesMax: 2 * 1024 * 1024,
+  commandBytesMax: 4 * 1024 * 1024,
   scanItemsMax: 10_000,
   respArgumentsMax: 1024 * 1024,
-  respPipelineMax: 1024,
+  respPipelineCommandsMax: 1024,
   respInlineBytesMax: 64 * 1024,
   connectionsMax: 10_000,
 };

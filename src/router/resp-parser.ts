@@ -7,6 +7,8 @@ export interface RespParserLimits {
   readonly argumentsMax: number;
   readonly bulkBytesMax: number;
   readonly inlineBytesMax: number;
+  /** A whole multibulk command, framing included: bounds the buffer one command may hold (and its log entry). */
+  readonly commandBytesMax: number;
 }
 
 export class RespProtocolError extends Error {
@@ -74,6 +76,9 @@ export class RespParser {
       const length = bulk.value;
       if (length < 0 || length > this.limits.bulkBytesMax) throw new RespProtocolError('Protocol error: invalid bulk length');
       const end = bulk.next + length;
+      if (end + 2 - start > this.limits.commandBytesMax) {
+        throw new RespProtocolError(`Protocol error: command larger than ${this.limits.commandBytesMax} bytes`);
+      }
       if (end + 2 > this.buffer.byteLength) return null;
       if (this.buffer[end] !== CR || this.buffer[end + 1] !== LF) throw new RespProtocolError('Protocol error: expected CRLF after bulk data');
       args.push(this.buffer.subarray(bulk.next, end));

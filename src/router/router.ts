@@ -3,17 +3,19 @@ import type { Supervisor } from '../actor/supervisor.js';
 import type { NodeRefusal, NodeRefusalCode, ReadOutcome } from '../protocol/node.js';
 import type { ClientPortClient } from '../transport/client-port.js';
 import type { NodeId } from '../raft/types.js';
-import { encodeBatch, type KvCommand, type KvQuery, type KvQueryResult, type KvResult, type SessionCommand } from '../kv/commands.js';
+import { commandBytes, encodeBatch, type KvCommand, type KvQuery, type KvQueryResult, type KvResult, type SessionCommand } from '../kv/commands.js';
 import { apiError, type ApiError } from '../protocol/errors.js';
 import { delay, withDeadline } from '../util/async.js';
 
 export interface RouterLimits {
   /** How long a request may wait for its answer before the client hears it timed out. */
   readonly requestTimeoutMs: number;
-  /** Most commands in one proposal (one log entry). */
+  /** Most commands in one proposal. */
   readonly batchCommandsMax: number;
-  /** Most commands waiting or in flight; beyond, requests are refused with OVERLOADED. */
-  readonly pendingMax: number;
+  /** Most key and value bytes in one proposal (one command always goes, whatever its size). */
+  readonly batchBytesMax: number;
+  /** Most requests waiting or in flight; beyond, requests are refused with OVERLOADED. */
+  readonly pendingRequestsMax: number;
   /** Back-off before retrying when there is no leader. */
   readonly retryDelayMs: number;
   /** One attempt at one node: past it the router stops trusting that node as leader and asks again. */
@@ -50,7 +52,7 @@ function groupByLane<T extends { lane: number }>(items: readonly T[]): Map<numbe
 const ANSWER_NOW: ReadonlySet<NodeRefusalCode> = new Set<NodeRefusalCode>(['QUEUE_FULL', 'PROPOSAL_TOO_LARGE']);
 
 export const ROUTER_LIMITS_DEFAULTS: RouterLimits = {
-  requestTimeoutMs: 5_000, batchCommandsMax: 1024, pendingMax: 100_000, retryDelayMs: 25, attemptTimeoutMs: 1_000,
+  requestTimeoutMs: 5_000, batchCommandsMax: 1024, batchBytesMax: 8 * 1024 * 1024, pendingRequestsMax: 100_000, retryDelayMs: 25, attemptTimeoutMs: 1_000,
 };
 
 export type WriteResult = { readonly ok: true; readonly result: KvResult } | { readonly ok: false; readonly error: ApiError };
@@ -117,7 +119,7 @@ export class Router {
   /** `lane`: the client connection's lane (see ROUTER_LANES); each lane tracks the leader on its own. */
   write(command: KvCommand, lane = 0): Promise<WriteResult> {
     if (this.closed) return Promise.resolve({ ok: false, error: apiError('NO_LEADER', 'the router is shutting down') });
-    if (this.inFlight + this.writeQueue.length + this.readQueue.length >= this.limits.pendingMax) {
+    if (this.inFlight + this.writeQueue.length + this.readQueue.length >= this.limits.pendingRequestsMax) {
       return Promise.resolve({ ok: false, error: apiError('OVERLOADED') });
     }
     return new Promise((resolve) => {
@@ -132,7 +134,7 @@ export class Router {
   read(query: KvQuery, consistency: 'linearizable' | 'stale' = 'linearizable', lane = 0): Promise<ReadResult> {
     if (this.closed) return Promise.resolve({ ok: false, error: apiError('NO_LEADER', 'the router is shutting down') });
     if (consistency === 'stale') return this.readStale(query);
-    if (this.inFlight + this.writeQueue.length + this.readQueue.length >= this.limits.pendingMax) {
+    if (this.inFlight + this.writeQueue.length + this.readQueue.length >= this.limits.pendingRequestsMax) {
       return Promise.resolve({ ok: false, error: apiError('OVERLOADED') });
     }
     return new Promise((resolve) => {
@@ -162,7 +164,19 @@ export class Router {
     this.writeQueue = [];
     this.readQueue = [];
     for (const [lane, batch] of groupByLane(writes)) {
-      for (let i = 0; i < batch.length; i += this.limits.batchCommandsMax) void this.sendWrites(batch.slice(i, i + this.limits.batchCommandsMax), lane);
+      // Proposals of at most batchCommandsMax commands and batchBytesMax bytes (a larger command goes alone).
+      let start = 0;
+      let bytes = 0;
+      for (let i = 0; i < batch.length; i++) {
+        const size = commandBytes((batch[i] as PendingWrite).command);
+        if (i > start && (i - start >= this.limits.batchCommandsMax || bytes + size > this.limits.batchBytesMax)) {
+          void this.sendWrites(batch.slice(start, i), lane);
+          start = i;
+          bytes = 0;
+        }
+        bytes += size;
+      }
+      void this.sendWrites(batch.slice(start), lane);
     }
     for (const [lane, batch] of groupByLane(reads)) void this.sendReads(batch, lane);
   }

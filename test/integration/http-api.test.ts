@@ -30,7 +30,7 @@ let main: Service;
 let tight: Service;
 const TOKEN = 's3cret-token';
 const TIGHT_LIMITS = { keyBytesMax: 16, valueBytesMax: 64, bodyBytesMax: 128, scanItemsMax: 5 };
-const TIGHT_ROUTER = { requestTimeoutMs: 1_500, pendingMax: 8 };
+const TIGHT_ROUTER = { requestTimeoutMs: 1_500, pendingRequestsMax: 8 };
 /** Every error code one of these tests has seen over the wire. */
 const seen = new Set<ErrorCode>();
 

@@ -15,6 +15,7 @@ import { Router } from '../../src/router/router.js';
 import { MemoryStorage } from '../../src/storage/memory-storage.js';
 import { STORAGE_ERROR_CODES } from '../../src/storage/errors.js';
 import { FrameError } from '../../src/transport/codec.js';
+import { CounterStateMachine } from '../support/counter-state-machine.js';
 import type { ClientPortClient } from '../../src/transport/client-port.js';
 
 describe('every code a room can produce is registered', () => {
@@ -124,5 +125,34 @@ describe('a paused node holds at most pausedCallsMax client calls', () => {
     for (let turns = 0; turns < 100 && tasks.length > 0; turns++) (tasks.shift() as () => void)();
     expect(outcomes).toHaveLength(3);
     expect(outcomes.slice(1).map((o) => (o.ok ? 'ok' : o.code))).toEqual(['NOT_LEADER', 'NOT_LEADER']);
+  });
+});
+
+describe('a node bounds what it accepts between two turns (one WAL record): proposedBytesPerTurnMax', () => {
+  it('refuses beyond it with QUEUE_FULL, a single larger proposal with PROPOSAL_TOO_LARGE, and takes more after a turn', () => {
+    const tasks: (() => void)[] = [];
+    const runtime: NodeRuntime = { schedule: (task) => void tasks.push(task), sync: (_storage, done) => void tasks.push(() => done(null)) };
+    const node = new RaftNode(
+      { core: { id: 'n1', random: new SeededRandom(1), electionTicks: 3, heartbeatTicks: 1 }, limits: { proposedBytesPerTurnMax: 100 } },
+      new MemoryStorage({ voters: ['n1'] }), new CounterStateMachine(), { send: () => {}, flush: () => {}, emit: () => {} }, runtime,
+    );
+    const run = (): void => {
+      for (let turns = 0; turns < 1000 && tasks.length > 0; turns++) (tasks.shift() as () => void)();
+    };
+    for (let i = 0; i < 20 && node.status().role !== 'leader'; i++) {
+      node.tick();
+      run();
+    }
+    expect(node.status().role).toBe('leader');
+    const outcomes: ProposeOutcome[] = [];
+    const command = (bytes: number): Uint8Array => new Uint8Array(bytes);
+    node.submit([command(60)], (outcome) => void outcomes.push(outcome));
+    node.submit([command(60)], (outcome) => void outcomes.push(outcome));
+    node.submit([command(150)], (outcome) => void outcomes.push(outcome));
+    expect(outcomes.map((o) => (o.ok ? 'ok' : o.code))).toEqual(['QUEUE_FULL', 'PROPOSAL_TOO_LARGE']);
+    run(); // the first proposal goes into a Ready (and, alone in its cluster, commits): room again
+    node.submit([command(60)], (outcome) => void outcomes.push(outcome));
+    run();
+    expect(outcomes.map((o) => (o.ok ? 'ok' : o.code))).toEqual(['QUEUE_FULL', 'PROPOSAL_TOO_LARGE', 'ok', 'ok']);
   });
 });

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RespParser, RespProtocolError, encodeReply, type ParsedCommand, type RespParserLimits } from '../../src/router/resp-parser.js';
 
-const LIMITS: RespParserLimits = { argumentsMax: 64, bulkBytesMax: 1024, inlineBytesMax: 256 };
+const LIMITS: RespParserLimits = { argumentsMax: 64, bulkBytesMax: 1024, inlineBytesMax: 256, commandBytesMax: 4096 };
 
 function parser(limits: Partial<RespParserLimits> = {}): RespParser {
   return new RespParser({ ...LIMITS, ...limits });
@@ -98,6 +98,15 @@ describe('RespParser: malformed and oversized input is a protocol error', () => 
   it('an inline line longer than the limit, complete or not', () => {
     expect(protocolError(parser(), `${'A'.repeat(300)}\r\n`).message).toMatch(/too big inline request/);
     expect(protocolError(parser(), 'A'.repeat(300)).message).toMatch(/too big inline request/);
+  });
+
+  it('a multibulk command larger than commandBytesMax, complete or not, while each bulk is within its limit', () => {
+    const big = multibulk(['MSET', ...Array.from({ length: 10 }, (_, i) => [`k${i}`, 'v'.repeat(500)]).flat()]);
+    expect(big.byteLength).toBeGreaterThan(4096);
+    expect(protocolError(parser(), big).message).toMatch(/command larger than 4096 bytes/);
+    // Refused as soon as the declared lengths pass the limit, before the rest arrives.
+    expect(protocolError(parser(), big.subarray(0, 4200)).message).toMatch(/command larger than 4096 bytes/);
+    expect(words(parser({ commandBytesMax: big.byteLength }).feed(big))[0]?.length).toBe(21);
   });
 
   it('an inline command with more words than the argument limit', () => {
