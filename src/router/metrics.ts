@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Supervisor } from '../actor/supervisor.js';
+import type { Router } from './router.js';
 
 /** Prometheus metrics (prom-client): requests, latencies, commits, elections, leader changes, restarts, per-node indexes. */
 export class Metrics {
@@ -11,14 +12,24 @@ export class Metrics {
   private readonly actions: Counter<'action'>;
   private readonly indexes: Gauge<'node' | 'kind'>;
   private readonly terms: Gauge<'node'>;
+  private readonly limitRefusals: Gauge<'node' | 'limit'>;
   /**
    * The labelled children of the request metrics, by api, route and status: prom-client hashes the label object
    * on every call otherwise, once per request on the hot path. Routes and statuses are small fixed sets.
    */
   private readonly requestSeries = new Map<string, { count: { inc(): void }; latency: { observe(seconds: number): void } }>();
 
-  constructor(private readonly supervisor: Supervisor) {
+  constructor(private readonly supervisor: Supervisor, router: Router) {
     const registers = [this.registry];
+    // Caps that are reached are counted where an operator looks, not only answered (docs/LIMITS.md).
+    new Counter({
+      name: 'raftkv_router_refusals_total', help: 'Errors the router answered, by registered code (OVERLOADED, QUEUE_FULL, TIMEOUT, SESSION_LIMIT, ...)',
+      labelNames: ['code'], registers,
+      collect() {
+        this.reset();
+        for (const [code, count] of router.refusalCounts()) this.inc({ code }, count);
+      },
+    });
     collectDefaultMetrics({ register: this.registry, prefix: 'raftkv_process_' });
     this.requests = new Counter({ name: 'raftkv_requests_total', help: 'Client requests by API, route and status', labelNames: ['api', 'route', 'status'], registers });
     this.latency = new Histogram({
@@ -30,6 +41,10 @@ export class Metrics {
     this.actions = new Counter({ name: 'raftkv_fault_actions_total', help: 'Fault-injection actions', labelNames: ['action'], registers });
     this.indexes = new Gauge({ name: 'raftkv_node_index', help: 'Per-node Raft indexes', labelNames: ['node', 'kind'], registers });
     this.terms = new Gauge({ name: 'raftkv_node_term', help: 'Per-node current term', labelNames: ['node'], registers });
+    this.limitRefusals = new Gauge({
+      name: 'raftkv_node_limit_refusals', help: 'Per node since its start: messages dropped at a full mailbox (mailboxMessagesMax), calls refused while paused (pausedCallsMax)',
+      labelNames: ['node', 'limit'], registers,
+    });
     supervisor.on('leader', () => this.leaderChanges.inc());
     supervisor.on('node-state', (_id, state) => this.nodeStates.inc({ state }));
   }
@@ -59,6 +74,8 @@ export class Metrics {
       this.indexes.set({ node: node.id, kind: 'last_log' }, raft.lastIndex);
       this.indexes.set({ node: node.id, kind: 'snapshot' }, raft.snapshotIndex);
       this.terms.set({ node: node.id }, raft.term);
+      this.limitRefusals.set({ node: node.id, limit: 'mailboxMessagesMax' }, raft.mailboxDropped);
+      this.limitRefusals.set({ node: node.id, limit: 'pausedCallsMax' }, raft.pausedCallsRefused);
     }
     return this.registry.metrics();
   }

@@ -4,7 +4,7 @@ import type { NodeRefusal, NodeRefusalCode, ReadOutcome } from '../protocol/node
 import type { ClientPortClient } from '../transport/client-port.js';
 import type { NodeId } from '../raft/types.js';
 import { commandBytes, encodeBatch, type KvCommand, type KvQuery, type KvQueryResult, type KvResult, type SessionCommand } from '../kv/commands.js';
-import { apiError, type ApiError } from '../protocol/errors.js';
+import { apiError, type ApiError, type ErrorCode } from '../protocol/errors.js';
 import { delay, withDeadline } from '../util/async.js';
 
 export interface RouterLimits {
@@ -109,6 +109,7 @@ export class Router {
   private flushScheduled = false;
   private closed = false;
   private staleTurn = 0;
+  private readonly refusals = new Map<ErrorCode, number>();
   /** Per lane: the node that lane believes leads. */
   private readonly believedLeader: (NodeId | null)[] = new Array<NodeId | null>(ROUTER_LANES).fill(null);
 
@@ -118,9 +119,9 @@ export class Router {
 
   /** `lane`: the client connection's lane (see ROUTER_LANES); each lane tracks the leader on its own. */
   write(command: KvCommand, lane = 0): Promise<WriteResult> {
-    if (this.closed) return Promise.resolve({ ok: false, error: apiError('NO_LEADER', 'the router is shutting down') });
+    if (this.closed) return Promise.resolve({ ok: false, error: this.refusal('NO_LEADER', 'the router is shutting down') });
     if (this.inFlight + this.writeQueue.length + this.readQueue.length >= this.limits.pendingRequestsMax) {
-      return Promise.resolve({ ok: false, error: apiError('OVERLOADED') });
+      return Promise.resolve({ ok: false, error: this.refusal('OVERLOADED') });
     }
     return new Promise((resolve) => {
       this.writeQueue.push({
@@ -132,10 +133,10 @@ export class Router {
   }
 
   read(query: KvQuery, consistency: 'linearizable' | 'stale' = 'linearizable', lane = 0): Promise<ReadResult> {
-    if (this.closed) return Promise.resolve({ ok: false, error: apiError('NO_LEADER', 'the router is shutting down') });
+    if (this.closed) return Promise.resolve({ ok: false, error: this.refusal('NO_LEADER', 'the router is shutting down') });
     if (consistency === 'stale') return this.readStale(query);
     if (this.inFlight + this.writeQueue.length + this.readQueue.length >= this.limits.pendingRequestsMax) {
-      return Promise.resolve({ ok: false, error: apiError('OVERLOADED') });
+      return Promise.resolve({ ok: false, error: this.refusal('OVERLOADED') });
     }
     return new Promise((resolve) => {
       this.readQueue.push({ query, deadline: Date.now() + this.limits.requestTimeoutMs, resolve, lane: laneOf(lane) });
@@ -145,6 +146,11 @@ export class Router {
 
   close(): void {
     this.closed = true;
+  }
+
+  /** Every error the router answered, by code (for metrics: caps reached are seen, not only answered). */
+  refusalCounts(): ReadonlyMap<ErrorCode, number> {
+    return this.refusals;
   }
 
   // -------------------------------------------------------------------------
@@ -234,11 +240,21 @@ export class Router {
         this.ackedSeq = this.nextSeq - 1;
         this.sessionFirstSeq = this.nextSeq;
       }
-      write.resolve({ ok: false, error: apiError('SESSION_EXPIRED', result.message) });
+      write.resolve({ ok: false, error: this.refusal('SESSION_EXPIRED', result.message) });
       return;
     }
+    if (!result.ok && result.code === 'SESSION_LIMIT') this.count('SESSION_LIMIT');
     this.markAnswered(write.seq);
     write.resolve({ ok: true, result });
+  }
+
+  private refusal(code: ErrorCode, message?: string): ApiError {
+    this.count(code);
+    return apiError(code, message);
+  }
+
+  private count(code: ErrorCode): void {
+    this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1);
   }
 
   /** Advances the watermark the state machine uses to drop cached results. */
@@ -265,7 +281,7 @@ export class Router {
         continue;
       }
       this.markAnswered(w.seq);
-      w.resolve({ ok: false, error: apiError(refusal.code, refusal.message) });
+      w.resolve({ ok: false, error: this.refusal(refusal.code, refusal.message) });
     }
     return unsure;
   }
@@ -279,7 +295,7 @@ export class Router {
         continue;
       }
       this.markAnswered(w.seq);
-      w.resolve({ ok: false, error: w.mayHaveApplied ? apiError('TIMEOUT') : apiError('NO_LEADER') });
+      w.resolve({ ok: false, error: w.mayHaveApplied ? this.refusal('TIMEOUT') : this.refusal('NO_LEADER') });
     }
     return alive;
   }
@@ -290,7 +306,7 @@ export class Router {
     try {
       while (pending.length > 0) {
         const now = Date.now();
-        for (const r of pending) if (now >= r.deadline) r.resolve({ ok: false, error: apiError('TIMEOUT', 'the read timed out') });
+        for (const r of pending) if (now >= r.deadline) r.resolve({ ok: false, error: this.refusal('TIMEOUT', 'the read timed out') });
         pending = pending.filter((r) => now < r.deadline);
         if (pending.length === 0) return;
         const target = this.leaderTarget(lane);
@@ -312,7 +328,7 @@ export class Router {
         }
         if (outcome !== null && ANSWER_NOW.has(outcome.code)) {
           // A read has no effect: nothing to learn by retrying it.
-          for (const r of pending) r.resolve({ ok: false, error: apiError(outcome.code, outcome.message) });
+          for (const r of pending) r.resolve({ ok: false, error: this.refusal(outcome.code, outcome.message) });
           return;
         }
         this.leaderFailed(lane, leaderId, outcome === null ? undefined : outcome.leaderId);
@@ -328,9 +344,9 @@ export class Router {
     const running = this.supervisor.ids.filter((id) => this.supervisor.stateOf(id) === 'running');
     const id = running[this.staleTurn++ % Math.max(1, running.length)];
     const control = id === undefined ? null : this.supervisor.client(id);
-    if (control === null) return { ok: false, error: apiError('NO_LEADER', 'no node is running') };
+    if (control === null) return { ok: false, error: this.refusal('NO_LEADER', 'no node is running') };
     const outcome = await withDeadline<ReadOutcome>(control.readStale(query), Date.now() + this.limits.requestTimeoutMs);
-    if (outcome === null || !outcome.ok) return { ok: false, error: apiError('TIMEOUT', 'the stale read timed out') };
+    if (outcome === null || !outcome.ok) return { ok: false, error: this.refusal('TIMEOUT', 'the stale read timed out') };
     return { ok: true, result: outcome.value as KvQueryResult, index: outcome.index };
   }
 

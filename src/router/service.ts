@@ -35,7 +35,7 @@ export async function startService(supervisor: Supervisor, options: ServiceOptio
   }
   const limits: Limits = { ...LIMITS_DEFAULTS, ...options.limits };
   const router = new Router(supervisor, options.router);
-  const metrics = new Metrics(supervisor);
+  const metrics = new Metrics(supervisor, router);
   const httpServer = createHttpServer({ router, supervisor, limits, metrics, adminToken: options.adminToken });
   httpServer.maxConnections = limits.connectionsMax;
   const respServer = createRespServer({ router, supervisor, limits, metrics });

@@ -267,6 +267,7 @@ describe('key-value endpoints', () => {
     expect(reply.text).toMatch(/^raftkv_request_seconds_bucket\{.*api="http".*\} \d+$/m);
     expect(reply.text).toMatch(/^raftkv_node_index\{node="n1",kind="commit"\} \d+$/m);
     expect(reply.text).toMatch(/^raftkv_node_term\{node="n3"\} \d+$/m);
+    expect(reply.text).toMatch(/^raftkv_node_limit_refusals\{node="n2",limit="pausedCallsMax"\} \d+$/m);
   });
 });
 
@@ -378,6 +379,10 @@ describe('errors of the HTTP front door', () => {
     expectError(replies.find((r) => r.status === 429) as HttpReply, 'OVERLOADED');
     for (const key of accepted) expect(await valueOf(key)).toBe('v');
     for (const key of refused) expect(await valueOf(key)).toBeNull();
+    // The cap reached is counted where an operator looks, by its code.
+    const metrics = await request(tight, 'GET', '/metrics');
+    const counted = /^raftkv_router_refusals_total\{code="OVERLOADED"\} (\d+)$/m.exec(metrics.text);
+    expect(Number(counted?.[1])).toBeGreaterThanOrEqual(refused.length);
   });
 
   it('504 TIMEOUT (indefinite) when a proposal reached a leader that cannot commit; 503 NO_LEADER (definite) when there is no leader', async () => {
