@@ -25,10 +25,14 @@ import type {
   SnapshotResponse,
   SnapshotSource,
   SoftState,
+  TimeoutNow,
   TransferResult,
   VoteRequest,
   VoteResponse,
 } from './types.js';
+
+/** The messages whose handling depends on the role: every role answers a VoteRequest by the same rules. */
+type RoleMessage = Exclude<Message, VoteRequest>;
 
 interface PendingRead {
   readonly context: number;
@@ -90,6 +94,13 @@ export class RaftCore {
 
   // Volatile state.
   private role: Role = 'follower';
+  /**
+   * The role's own message handling, swapped together with `role` (etcd's `r.step`): once the term is
+   * checked, a message meets one role's rules instead of a role test inside every handler.
+   */
+  private stepForRole: (message: RoleMessage) => void = this.stepFollower;
+  /** What a tick means in the role: an election timeout, or a leader's heartbeats (etcd's `r.tick`). */
+  private tickForRole: () => void = this.tickElection;
   private leaderId: NodeId | null = null;
   private commitIndex: number;
   /** Highest index handed out in committedEntries. */
@@ -203,8 +214,7 @@ export class RaftCore {
   /** One unit of logical time. Elections and heartbeats are counted in ticks. */
   tick(): void {
     this.tickCount++;
-    if (this.role === 'leader') this.tickLeader();
-    else this.tickElection();
+    this.tickForRole();
   }
 
   /** Hands one message from a peer to the core. Messages addressed elsewhere are a caller bug. */
@@ -216,29 +226,9 @@ export class RaftCore {
       this.stepLowerTerm(message);
       return;
     }
-    switch (message.type) {
-      case 'VoteRequest':
-        this.handleVoteRequest(message);
-        return;
-      case 'VoteResponse':
-        this.handleVoteResponse(message);
-        return;
-      case 'AppendRequest':
-        this.handleAppendRequest(message);
-        return;
-      case 'AppendResponse':
-        this.handleAppendResponse(message);
-        return;
-      case 'SnapshotRequest':
-        this.handleSnapshotRequest(message);
-        return;
-      case 'SnapshotResponse':
-        this.handleSnapshotResponse(message);
-        return;
-      case 'TimeoutNow':
-        this.handleTimeoutNow(message);
-        return;
-    }
+    // Whether to grant a vote depends on our vote and log, not our role (section 5.2, thesis 9.6).
+    if (message.type === 'VoteRequest') this.handleVoteRequest(message);
+    else this.stepForRole(message);
   }
 
   /** Appends commands to the leader's log as one batch; they replicate on the next ready(). */
@@ -377,6 +367,7 @@ export class RaftCore {
   // -------------------------------------------------------------------------
   // Time.
 
+  /** Followers and candidates: an election timeout with no word from a leader starts a campaign (section 5.2). */
   private tickElection(): void {
     this.electionElapsed++;
     if (this.electionElapsed >= this.randomizedElectionTicks && this.isVoter()) {
@@ -385,7 +376,8 @@ export class RaftCore {
     }
   }
 
-  private tickLeader(): void {
+  /** The leader: heartbeats, CheckQuorum, and the time limit on a leadership transfer. */
+  private tickHeartbeat(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
     if (this.electionElapsed >= this.options.electionTicks) {
@@ -449,6 +441,62 @@ export class RaftCore {
   }
 
   // -------------------------------------------------------------------------
+  // Messages of our term, by role (etcd's stepFollower, stepCandidate, stepLeader).
+
+  private stepFollower(message: RoleMessage): void {
+    switch (message.type) {
+      case 'AppendRequest':
+        this.handleAppendRequest(message);
+        return;
+      case 'SnapshotRequest':
+        this.handleSnapshotRequest(message);
+        return;
+      case 'TimeoutNow':
+        this.handleTimeoutNow(message);
+        return;
+      default:
+        return; // answers to a campaign or a leadership this node has already left
+    }
+  }
+
+  /** The pre-candidate shares it: the two differ only in which vote responses they count. */
+  private stepCandidate(message: RoleMessage): void {
+    switch (message.type) {
+      case 'VoteResponse':
+        this.handleVoteResponse(message);
+        return;
+      case 'AppendRequest':
+        // A leader of our term already exists, so this election is lost (section 5.2).
+        this.becomeFollower(this.term, message.from);
+        this.handleAppendRequest(message);
+        return;
+      case 'SnapshotRequest':
+        this.becomeFollower(this.term, message.from);
+        this.handleSnapshotRequest(message);
+        return;
+      default:
+        return; // TimeoutNow is for a leader's follower; leader-side responses are from a role we have left
+    }
+  }
+
+  private stepLeader(message: RoleMessage): void {
+    switch (message.type) {
+      case 'AppendResponse':
+        this.handleAppendResponse(message);
+        return;
+      case 'SnapshotResponse':
+        this.handleSnapshotResponse(message);
+        return;
+      case 'AppendRequest':
+      case 'SnapshotRequest':
+        // Election Safety (Figure 3): at most one leader per term.
+        throw new InvariantError('two leaders in one term', { term: this.term, other: message.from });
+      default:
+        return; // late votes of an election already won; TimeoutNow only moves a follower
+    }
+  }
+
+  // -------------------------------------------------------------------------
   // Roles.
 
   private becomeFollower(term: number, leaderId: NodeId | null): void {
@@ -459,6 +507,8 @@ export class RaftCore {
       this.hardStateDirty = true;
     }
     this.role = 'follower';
+    this.stepForRole = this.stepFollower;
+    this.tickForRole = this.tickElection;
     this.leaderId = leaderId;
     this.resetRoleState();
   }
@@ -467,6 +517,8 @@ export class RaftCore {
     // A PreVote asks in the term we would use, without moving to it (thesis 9.6).
     const term = this.term + 1;
     this.role = role;
+    this.stepForRole = this.stepCandidate;
+    this.tickForRole = this.tickElection;
     this.leaderId = null;
     this.resetRoleState();
     if (role === 'candidate') {
@@ -504,6 +556,8 @@ export class RaftCore {
   private becomeLeader(): void {
     invariant(this.role === 'candidate', 'only a candidate becomes leader', { role: this.role });
     this.role = 'leader';
+    this.stepForRole = this.stepLeader;
+    this.tickForRole = this.tickHeartbeat;
     this.leaderId = this.id;
     this.resetRoleState();
     for (const voter of this.membership.voters) {
@@ -568,7 +622,7 @@ export class RaftCore {
 
   private handleVoteResponse(response: VoteResponse): void {
     const expected = response.preVote ? 'pre-candidate' : 'candidate';
-    if (this.role !== expected) return;
+    if (this.role !== expected) return; // an answer from the other phase of the campaign
     if (!this.membership.voters.includes(response.from)) return;
     this.votes.set(response.from, response.granted);
     const outcome = this.voteOutcome();
@@ -674,9 +728,9 @@ export class RaftCore {
     if (index > this.commitIndex) this.commitIndex = index;
   }
 
+  /** Only a follower gets here: a candidate steps down first, a leader never accepts another (stepCandidate, stepLeader). */
   private acceptLeader(leaderId: NodeId): void {
-    if (this.role === 'leader') throw new InvariantError('two leaders in one term', { term: this.term, other: leaderId });
-    if (this.role !== 'follower') this.becomeFollower(this.term, leaderId);
+    if (this.role !== 'follower') throw new InvariantError('leader accepted outside the follower role', { role: this.role, other: leaderId });
     if (this.leaderId !== null && this.leaderId !== leaderId) {
       throw new InvariantError('two leaders in one term', { term: this.term, known: this.leaderId, other: leaderId });
     }
@@ -688,7 +742,6 @@ export class RaftCore {
   // Replication, leader side.
 
   private handleAppendResponse(response: AppendResponse): void {
-    if (this.role !== 'leader') return;
     const progress = this.progress.get(response.from);
     if (progress === undefined) return;
     progress.recentActive = true;
@@ -1051,7 +1104,6 @@ export class RaftCore {
   }
 
   private handleSnapshotResponse(response: SnapshotResponse): void {
-    if (this.role !== 'leader') return;
     const progress = this.progress.get(response.from);
     if (progress === undefined) return;
     progress.recentActive = true;
@@ -1136,8 +1188,8 @@ export class RaftCore {
   // -------------------------------------------------------------------------
   // Leadership transfer (thesis 3.10).
 
-  private handleTimeoutNow(message: Message): void {
-    if (this.role !== 'follower' || !this.isVoter() || this.leaderId !== message.from) return;
+  private handleTimeoutNow(message: TimeoutNow): void {
+    if (!this.isVoter() || this.leaderId !== message.from) return;
     this.campaign('candidate', true);
   }
 
