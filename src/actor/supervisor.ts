@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import {
   PROTOCOL_VERSION,
-  type CoreSettings, type LinkFaults, type NodeControl, type NodeRefusal, type NodeStartup, type NodeStatus, type ProposeOutcome,
-  type RaftNodeLimits, type ReadOutcome, type WorkerReport,
+  type LinkFaults, type NodeControl, type NodeRefusal, type NodeSettings, type NodeStartup, type NodeStatus, type ProposeOutcome,
+  type ReadOutcome, type WorkerReport,
 } from '../protocol/node.js';
 import type { NodeId, Role } from '../raft/types.js';
 import { ClientPortClient } from '../transport/client-port.js';
@@ -16,17 +16,10 @@ import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 
 export type NodeState = 'starting' | 'running' | 'paused' | 'killed' | 'restarting' | 'failed' | 'stopped';
 
-export interface SupervisorOptions {
+export interface SupervisorOptions extends NodeSettings {
   readonly nodes: number;
   /** Parent folder; each node gets `<dataDir>/<id>`. */
   readonly dataDir: string;
-  /** False: no fsync (for --memory clusters, whose dataDir is in /dev/shm). */
-  readonly durable: boolean;
-  /** Writes stay in each worker until synced, so a kill loses them (chaos testing). */
-  readonly bufferUnsynced: boolean;
-  readonly tickMs: number;
-  readonly core: CoreSettings;
-  readonly limits: Partial<RaftNodeLimits>;
   readonly restart: Partial<RestartPolicyOptions>;
   /**
    * The worker each node runs: by default workers/raft-node.worker (the KV store). Tests and benchmarks name

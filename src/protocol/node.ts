@@ -114,12 +114,8 @@ export interface NodeStatus extends RaftStatus {
   readonly storage: 'disk' | 'memory';
 }
 
-/** The typed start-up message of a node worker (its workerData). The ports are transferred. */
-export interface NodeStartup {
-  readonly protocolVersion: number;
-  readonly id: NodeId;
-  readonly voters: readonly NodeId[];
-  readonly dataDir: string;
+/** How every node of a cluster runs: the supervisor's options and each worker's start-up message share them. */
+export interface NodeSettings {
   /** False for --memory clusters: files in /dev/shm, no fsync. */
   readonly durable: boolean;
   /** Writes stay in the worker until synced, so a kill loses them (chaos: loss of unsynced writes). */
@@ -127,6 +123,14 @@ export interface NodeStartup {
   readonly tickMs: number;
   readonly core: CoreSettings;
   readonly limits: Partial<RaftNodeLimits>;
+}
+
+/** The typed start-up message of a node worker (its workerData). The ports are transferred. */
+export interface NodeStartup extends NodeSettings {
+  readonly protocolVersion: number;
+  readonly id: NodeId;
+  readonly voters: readonly NodeId[];
+  readonly dataDir: string;
   /** One MessagePort per running peer: the data plane (frames of the core's messages, src/transport/codec.ts). */
   readonly peers: Readonly<Record<NodeId, MessagePort>>;
   /** The control plane (comlink): NodeControl. */

@@ -195,11 +195,8 @@ export class Router {
       while (pending.length > 0) {
         pending = this.expire(pending);
         if (pending.length === 0) return;
-        const target = this.leaderTarget(lane);
-        if (target === null) {
-          await delay(this.limits.retryDelayMs);
-          continue;
-        }
+        const target = await this.leaderOrWait(lane);
+        if (target === null) continue;
         const { id: leaderId, client: leader } = target;
         const commands: SessionCommand[] = pending.map((w) => ({
           session: w.session, seq: w.seq, ack: w.session === this.session ? this.sessionAck() : w.ack, command: w.command,
@@ -309,11 +306,8 @@ export class Router {
         for (const r of pending) if (now >= r.deadline) r.resolve({ ok: false, error: this.refusal('TIMEOUT', 'the read timed out') });
         pending = pending.filter((r) => now < r.deadline);
         if (pending.length === 0) return;
-        const target = this.leaderTarget(lane);
-        if (target === null) {
-          await delay(this.limits.retryDelayMs);
-          continue;
-        }
+        const target = await this.leaderOrWait(lane);
+        if (target === null) continue;
         const { id: leaderId, client: leader } = target;
         this.stats.readRounds++;
         this.stats.reads += pending.length;
@@ -362,6 +356,13 @@ export class Router {
     this.believedLeader[lane] = id;
     const client = id === null ? null : this.supervisor.client(id);
     return id === null || client === null ? null : { id, client };
+  }
+
+  /** The lane's leader, or null after the retry delay when none is known (the caller tries again). */
+  private async leaderOrWait(lane: number): Promise<{ id: NodeId; client: ClientPortClient } | null> {
+    const target = this.leaderTarget(lane);
+    if (target === null) await delay(this.limits.retryDelayMs);
+    return target;
   }
 
   /** An attempt at `id` failed: follow its hint, or forget it so the next attempt asks the supervisor. */
