@@ -165,7 +165,11 @@ export class FaultyFileSystem implements FileSystem {
   }
 
   private handle(file: string, inode: Inode): StorageFile {
-    const fs = this;
+    const sync = (): void => {
+      this.syncCount++;
+      for (const op of inode.pending) inode.applyToDurable(op);
+      inode.pending = [];
+    };
     return {
       path: file,
       write(data: Uint8Array, position: number): void {
@@ -180,13 +184,9 @@ export class FaultyFileSystem implements FileSystem {
       size(): number {
         return inode.current.length;
       },
-      sync(): void {
-        fs.syncCount++;
-        for (const op of inode.pending) inode.applyToDurable(op);
-        inode.pending = [];
-      },
+      sync,
       syncAsync(): Promise<void> {
-        this.sync();
+        sync();
         return Promise.resolve();
       },
       truncate(length: number): void {

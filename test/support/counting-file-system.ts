@@ -10,18 +10,17 @@ export class CountingFileSystem implements FileSystem {
 
   open(file: string, options: { create: boolean }): StorageFile {
     const handle = this.inner.open(file, options);
-    const counter = this;
     return {
       path: handle.path,
       write: (data, position) => handle.write(data, position),
       read: (position, length) => handle.read(position, length),
       size: () => handle.size(),
-      sync(): void {
-        counter.fileSyncs++;
+      sync: () => {
+        this.fileSyncs++;
         handle.sync();
       },
-      syncAsync(): Promise<void> {
-        counter.fileSyncs++;
+      syncAsync: () => {
+        this.fileSyncs++;
         return handle.syncAsync();
       },
       truncate: (length) => handle.truncate(length),
