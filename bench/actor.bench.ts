@@ -17,17 +17,16 @@
 //                the node, wait for convergence, again.
 //
 // Every figure is from this run on this machine; results go to bench/results/actor.json.
-import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { portEndpoint } from '../src/transport/comlink-endpoint.js';
-import { Supervisor } from '../src/actor/supervisor.js';
+import type { Supervisor } from '../src/actor/supervisor.js';
 import type { ProposeOutcome } from '../src/node/raft-node.js';
 import type { NodeId } from '../src/raft/types.js';
 import { FRAME_MESSAGES_MAX } from '../src/transport/codec.js';
@@ -35,10 +34,13 @@ import {
   commandsFor, ENTRY_PAYLOAD_BYTES, type DriverCommand, type FixtureReport, type FixtureStartup, type LatencyReport, type PairRole, type ThroughputReport,
 } from './fixtures/port-bench-protocol.js';
 import type { ControlApi, ControlMode, ControlStartup, RawProposeRequest, RawProposeResponse } from './fixtures/control.worker.js';
-import { formatRate, formatRatio, nextMessage, printTable, waitForLeader } from './bench-util.js';
-import { isTmpfs } from './lib/resources.js';
+import {
+  describeMachine, formatLoadAverage, formatRate, formatRatio, machineFields, nextMessage, positiveInteger, printTable, waitForLeader, writeResults,
+} from './bench-util.js';
+import { startSupervisor, waitConverged } from './lib/cluster.js';
+import { diskDir, Resources } from './lib/resources.js';
+import { distribution, type Distribution } from './lib/stats.js';
 import { delay, withTimeout } from '../src/util/async.js';
-import { testNodeWorker } from '../test/support/test-node.js';
 
 const RESULTS_PATH = fileURLToPath(new URL('./results/actor.json', import.meta.url));
 const TS_ENTRY = new URL('../workers/ts-entry.mjs', import.meta.url);
@@ -94,12 +96,9 @@ function readOptions(): BenchOptions {
     if (part === 'cluster') throw new RangeError('the cluster part moved to bench/suites/replication.ts');
     if (part !== 'port' && part !== 'failover') throw new RangeError(`--only takes port, failover; got ${part}`);
   }
-  const kills = values.kills === undefined ? (quick ? 5 : 20) : Number(values.kills);
-  if (!Number.isInteger(kills) || kills < 1) throw new RangeError(`--kills must be a positive integer, got ${values.kills}`);
-  const repeats = values.repeats === undefined ? (quick ? 1 : 2) : Number(values.repeats);
-  if (!Number.isInteger(repeats) || repeats < 1) throw new RangeError(`--repeats must be a positive integer, got ${values.repeats}`);
-  const proposers = Number(values.proposers);
-  if (!Number.isInteger(proposers) || proposers < 1) throw new RangeError(`--proposers must be a positive integer, got ${values.proposers}`);
+  const kills = values.kills === undefined ? (quick ? 5 : 20) : positiveInteger('kills', values.kills);
+  const repeats = values.repeats === undefined ? (quick ? 1 : 2) : positiveInteger('repeats', values.repeats);
+  const proposers = positiveInteger('proposers', values.proposers);
   const failoverClient = values['failover-client'];
   if (failoverClient !== 'direct' && failoverClient !== 'supervisor') throw new RangeError(`--failover-client takes direct or supervisor, got ${failoverClient}`);
   return {
@@ -117,79 +116,6 @@ function readOptions(): BenchOptions {
     kills,
     failoverClient,
   };
-}
-
-// ---------------------------------------------------------------------------
-// Statistics and printing.
-
-interface Distribution {
-  readonly count: number;
-  readonly mean: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly max: number;
-}
-
-/** Nearest-rank percentiles. With fewer than 100 samples p99 is the maximum. */
-function distribution(samples: ArrayLike<number>): Distribution {
-  const sorted = Float64Array.from(samples).sort();
-  const n = sorted.length;
-  if (n === 0) return { count: 0, mean: Number.NaN, p50: Number.NaN, p99: Number.NaN, max: Number.NaN };
-  const rank = (p: number): number => sorted[Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1))] as number;
-  let sum = 0;
-  for (const value of sorted) sum += value;
-  return { count: n, mean: sum / n, p50: rank(0.5), p99: rank(0.99), max: sorted[n - 1] as number };
-}
-
-function formatLoad(): string {
-  return loadavg().map((load) => load.toFixed(2)).join(' ');
-}
-
-/** Owns everything the run starts, so a failure anywhere still ends every worker and removes every folder. */
-class Resources {
-  private readonly workers = new Set<Worker>();
-  private readonly supervisors = new Set<Supervisor>();
-  private readonly dirs = new Set<string>();
-
-  worker(worker: Worker): Worker {
-    this.workers.add(worker);
-    return worker;
-  }
-
-  async endWorker(worker: Worker): Promise<void> {
-    this.workers.delete(worker);
-    await worker.terminate();
-  }
-
-  supervisor(supervisor: Supervisor): Supervisor {
-    this.supervisors.add(supervisor);
-    return supervisor;
-  }
-
-  async endSupervisor(supervisor: Supervisor): Promise<void> {
-    this.supervisors.delete(supervisor);
-    await supervisor.stop();
-  }
-
-  dir(parent: string, prefix: string): string {
-    const dir = mkdtempSync(join(parent, prefix));
-    this.dirs.add(dir);
-    return dir;
-  }
-
-  removeDir(dir: string): void {
-    this.dirs.delete(dir);
-    rmSync(dir, { recursive: true, force: true });
-  }
-
-  async releaseAll(): Promise<void> {
-    await Promise.all([...this.supervisors].map((supervisor) => supervisor.stop().catch(() => undefined)));
-    await Promise.all([...this.workers].map((worker) => worker.terminate().catch(() => 0)));
-    for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
-    this.supervisors.clear();
-    this.workers.clear();
-    this.dirs.clear();
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -449,13 +375,6 @@ interface FsyncResult {
   readonly syncsPerSecond: number;
 }
 
-function diskDir(resources: Resources, prefix: string): { dir: string; fsType: string } {
-  const dir = resources.dir(tmpdir(), prefix);
-  const type = statfsSync(dir).type;
-  if (isTmpfs(dir)) throw new Error(`${dir} is on tmpfs: set TMPDIR to a folder on a real disk for the on-disk figures`);
-  return { dir, fsType: `0x${type.toString(16)}` };
-}
-
 function measureFsync(resources: Resources, options: BenchOptions): FsyncResult {
   const { dir, fsType } = diskDir(resources, 'raftkv-bench-fsync-');
   const record = new Uint8Array(64).fill(7);
@@ -512,24 +431,6 @@ interface FailoverResult {
   readonly samples: readonly FailoverSample[];
 }
 
-/** Every node running, one leader, and every node with the leader's term and commit index, all applied. */
-async function waitConverged(supervisor: Supervisor, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const leader = supervisor.leaderId;
-    const statuses = await supervisor.status();
-    const leaderStatus = statuses.find((s) => s.id === leader)?.raft;
-    if (leaderStatus?.role === 'leader') {
-      const converged = statuses.every((s) =>
-        s.status === 'running' && s.raft !== null && s.raft.term === leaderStatus.term && s.raft.leaderId === leader &&
-        s.raft.commitIndex === leaderStatus.commitIndex && s.raft.appliedIndex === s.raft.commitIndex);
-      if (converged) return;
-    }
-    if (Date.now() > deadline) throw new Error(`cluster did not converge within ${timeoutMs} ms: ${JSON.stringify(statuses.map((s) => [s.id, s.status, s.raft?.role, s.raft?.term, s.raft?.commitIndex, s.raft?.appliedIndex]))}`);
-    await delay(10);
-  }
-}
-
 /**
  * Kills the leader, then proposes until a write is acknowledged. `direct`: through whoever the supervisor
  * reports as leader, polling every POLL_MS; `supervisor`: through supervisor.propose(), which waits on leader events.
@@ -572,32 +473,38 @@ async function killAndWrite(supervisor: Supervisor, kill: number, client: Failov
   }
 }
 
+/** `options.kills` times: kill the leader, time the next acknowledged write, restart the node, wait for convergence. */
+async function killRestartConverge(
+  supervisor: Supervisor, options: BenchOptions, out: { samples: FailoverSample[]; restartMillis: number[]; convergeMillis: number[] },
+): Promise<void> {
+  for (let kill = 0; kill < options.kills; kill++) {
+    const sample = await killAndWrite(supervisor, kill, options.failoverClient);
+    out.samples.push(sample);
+    const restartStart = performance.now();
+    await supervisor.restart(sample.oldLeader);
+    out.restartMillis.push(performance.now() - restartStart);
+    out.convergeMillis.push(await waitConverged(supervisor, { timeoutMs: CONVERGE_TIMEOUT_MS }));
+    console.log(
+      `  kill ${String(kill + 1).padStart(2)}: ${sample.oldLeader} -> ${sample.newLeader}: write after ${sample.writeMillis.toFixed(0)} ms ` +
+        `(elected after ${sample.electedMillis.toFixed(0)} ms, kill took ${sample.killMillis.toFixed(0)} ms, ${sample.attempts} attempt${sample.attempts === 1 ? '' : 's'})`,
+    );
+  }
+}
+
 async function runFailover(resources: Resources, options: BenchOptions): Promise<FailoverResult> {
   const { dir: dataDir } = diskDir(resources, 'raftkv-bench-failover-');
-  const supervisor = resources.supervisor(new Supervisor({ nodes: options.failoverNodes, dataDir, durable: true, worker: testNodeWorker({ stateMachine: 'counter', crashOnStart: new Map() }) }));
   const samples: FailoverSample[] = [];
   const restartMillis: number[] = [];
   const convergeMillis: number[] = [];
   try {
-    await supervisor.start();
-    await waitForLeader(supervisor, CONVERGE_TIMEOUT_MS);
-    await waitConverged(supervisor, CONVERGE_TIMEOUT_MS);
-    for (let kill = 0; kill < options.kills; kill++) {
-      const sample = await killAndWrite(supervisor, kill, options.failoverClient);
-      samples.push(sample);
-      const restartStart = performance.now();
-      await supervisor.restart(sample.oldLeader);
-      restartMillis.push(performance.now() - restartStart);
-      const convergeStart = performance.now();
-      await waitConverged(supervisor, CONVERGE_TIMEOUT_MS);
-      convergeMillis.push(performance.now() - convergeStart);
-      console.log(
-        `  kill ${String(kill + 1).padStart(2)}: ${sample.oldLeader} -> ${sample.newLeader}: write after ${sample.writeMillis.toFixed(0)} ms ` +
-          `(elected after ${sample.electedMillis.toFixed(0)} ms, kill took ${sample.killMillis.toFixed(0)} ms, ${sample.attempts} attempt${sample.attempts === 1 ? '' : 's'})`,
-      );
+    const supervisor = resources.supervisor(await startSupervisor({ nodes: options.failoverNodes, dataDir, durable: true, stateMachine: 'counter' }));
+    try {
+      await waitConverged(supervisor, { timeoutMs: CONVERGE_TIMEOUT_MS });
+      await killRestartConverge(supervisor, options, { samples, restartMillis, convergeMillis });
+    } finally {
+      await resources.endSupervisor(supervisor);
     }
   } finally {
-    await resources.endSupervisor(supervisor);
     resources.removeDir(dataDir);
   }
   const result: FailoverResult = {
@@ -633,8 +540,8 @@ async function main(): Promise<void> {
   const options = readOptions();
   const started = performance.now();
   console.log(
-    `actor bench${options.quick ? ' (--quick)' : ''}: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ` +
-      `parts ${[...options.parts].join(', ')}; load average ${formatLoad()} (other work on the machine slows every figure)`,
+    `actor bench${options.quick ? ' (--quick)' : ''}: ${describeMachine()}, ` +
+      `parts ${[...options.parts].join(', ')}; load average ${formatLoadAverage()} (other work on the machine slows every figure)`,
   );
   const loadAverageStart = loadavg();
   const resources = new Resources();
@@ -655,14 +562,10 @@ async function main(): Promise<void> {
     await resources.releaseAll();
   }
   const seconds = (performance.now() - started) / 1000;
-  console.log(`\ntotal ${seconds.toFixed(1)} s; load average ${formatLoad()}`);
-  mkdirSync(dirname(RESULTS_PATH), { recursive: true });
-  const report = {
+  console.log(`\ntotal ${seconds.toFixed(1)} s; load average ${formatLoadAverage()}`);
+  writeResults(RESULTS_PATH, {
     benchmark: 'actor',
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? null,
+    ...machineFields(),
     payloadBytes: ENTRY_PAYLOAD_BYTES,
     options: { ...options, parts: [...options.parts] },
     totalSeconds: seconds,
@@ -671,9 +574,7 @@ async function main(): Promise<void> {
     port,
     fsync,
     failover,
-  };
-  writeFileSync(RESULTS_PATH, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`wrote ${RESULTS_PATH}`);
+  });
 }
 
 await main();

@@ -8,8 +8,8 @@
 //
 // See docs/BENCHMARKS.md for what each figure means and the results on this project's machine.
 import * as fs from 'node:fs';
-import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -17,7 +17,8 @@ import { execFileSync } from 'node:child_process';
 import { LATENCY_RECORDER, type LatencySummary } from './load/harness.js';
 import type { BareHttpMessage } from './fixtures/bare-http.js';
 import { runLoad, type LoadResult, type LoadSpec, type ServerSample } from './lib/load-run.js';
-import { diskDir, forkScript, Resources, startCluster, waitQuiet, type Cluster, type Storage } from './lib/resources.js';
+import { startCluster, waitQuiet } from './lib/cluster.js';
+import { diskDir, forkScript, Resources, type Cluster, type Storage } from './lib/resources.js';
 import { EtcdCluster, ETCD_INSTALL_HINT, findEtcd } from './peers/etcd.js';
 import {
   findRedisTools, redisBenchmark, REDIS_BENCHMARK_PROBE_REQUESTS, REDIS_INSTALL_HINT, requestsFor, startRedisServer, stopRedisServer,
@@ -26,7 +27,9 @@ import {
 import { runFailover, type FailoverSeries } from './suites/failover.js';
 import { runRecovery, type RecoveryResult } from './suites/recovery.js';
 import { runReplication, type ReplicationRow } from './suites/replication.js';
-import { formatFigure, formatMillis, formatRate, formatRatio, printTable } from './bench-util.js';
+import {
+  describeMachine, formatFigure, formatLoadAverage, formatMillis, formatRate, formatRatio, machineFields, printTable, writeResults,
+} from './bench-util.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const BARE_HTTP_SCRIPT = fileURLToPath(new URL('./fixtures/bare-http.ts', import.meta.url));
@@ -579,8 +582,8 @@ async function main(): Promise<void> {
   const started = performance.now();
   const peers: Peers = { etcdBinary: findEtcd(), redis: findRedisTools(), redisServer: null };
   console.log(
-    `raftkv bench: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
-      `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine slows every figure)`,
+    `raftkv bench: ${describeMachine()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
+      `load average ${formatLoadAverage()} (other work on the machine slows every figure)`,
   );
   console.log(`suites: ${options.suites.join(', ')}; ${options.cells.length} service cells; compare: ${options.peers.join(', ') || 'none'}; disk figures in ${tmpdir()}`);
   if (options.peers.includes('etcd') && peers.etcdBinary === null) console.log(ETCD_INSTALL_HINT);
@@ -610,7 +613,7 @@ async function main(): Promise<void> {
     const log = (line: string): void => console.log(`  ${line}`);
     if (options.suites.includes('replication')) {
       console.log('\nreplication: a worker cluster in memory beside the minimal replication loop');
-      results.replication = await runReplication({ nodes: [5], batches: [1, 64], seconds: options.seconds, warmupSeconds: options.warmupSeconds, log });
+      results.replication = await runReplication(resources, { nodes: [5], batches: [1, 64], seconds: options.seconds, warmupSeconds: options.warmupSeconds, log });
     }
     if (options.suites.includes('failover')) {
       const withEtcd = options.peers.includes('etcd') && peers.etcdBinary !== null;
@@ -629,15 +632,13 @@ async function main(): Promise<void> {
 
   const seconds = (performance.now() - started) / 1000;
   const out = options.out ?? join(RESULTS_DIR, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.mkdirSync(dirname(out), { recursive: true });
-  const report = {
-    benchmark: 'raftkv', date: new Date().toISOString(), commit: commitOf(), node: process.version, cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? null, memoryBytes: totalmem(), diskDir: tmpdir(), latencyRecorder: LATENCY_RECORDER,
+  console.log(`\ntotal ${seconds.toFixed(0)} s; compare later runs with --baseline ${out}`);
+  writeResults(out, {
+    benchmark: 'raftkv', ...machineFields(), commit: commitOf(), memoryBytes: totalmem(), diskDir: tmpdir(), latencyRecorder: LATENCY_RECORDER,
     options: { ...options, cells: options.cells.length }, totalSeconds: seconds, ...results,
-  };
-  fs.writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  });
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
   fs.copyFileSync(out, join(RESULTS_DIR, 'latest.json'));
-  console.log(`\ntotal ${seconds.toFixed(0)} s; wrote ${out} (and bench/results/latest.json); compare later runs with --baseline ${out}`);
 }
 
 await main();

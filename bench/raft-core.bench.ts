@@ -11,15 +11,13 @@
 //
 // It then times the deterministic simulator over fixed seeds 1..N (schedules per minute): that rate is
 // what bounds how much ground a CI run or a night of `npm run sim` covers. `--sim-seeds 0` skips it.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { memorySnapshotSource, RaftCore, SeededRandom } from '../src/raft/index.js';
 import type { Message, NodeId } from '../src/raft/index.js';
 import { runSchedule } from '../test/sim/simulator.js';
-import { formatRate } from './bench-util.js';
+import { describeMachine, formatRate, machineFields, positiveInteger, positiveIntegers, positiveNumber, printTable, writeResults } from './bench-util.js';
 
 const PAYLOAD_BYTES = 16;
 const SETTLE_ITERATIONS_MAX = 1_000_000;
@@ -84,20 +82,15 @@ function readOptions(): BenchOptions {
       'sim-seeds': { type: 'string', default: '300' },
     },
   });
-  const positive = (name: string, text: string | undefined, integer: boolean): number => {
-    const value = Number(text);
-    if (!(value > 0) || (integer && !Number.isInteger(value))) throw new RangeError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${text}`);
-    return value;
-  };
   return {
-    nodes: positive('nodes', values.nodes, true),
-    seconds: positive('seconds', values.seconds, false),
+    nodes: positiveInteger('nodes', values.nodes),
+    seconds: positiveNumber('seconds', values.seconds),
     warmupSeconds: Number(values['warmup-seconds']),
-    batches: (values.batch ?? '').split(',').map((text) => positive('batch', text, true)),
-    tickMs: positive('tick-ms', values['tick-ms'], false),
-    compactEntries: positive('compact-entries', values['compact-entries'], true),
-    seed: positive('seed', values.seed, true),
-    simSeeds: values['sim-seeds'] === '0' ? 0 : positive('sim-seeds', values['sim-seeds'], true),
+    batches: positiveIntegers('batch', values.batch),
+    tickMs: positiveNumber('tick-ms', values['tick-ms']),
+    compactEntries: positiveInteger('compact-entries', values['compact-entries']),
+    seed: positiveInteger('seed', values.seed),
+    simSeeds: values['sim-seeds'] === '0' ? 0 : positiveInteger('sim-seeds', values['sim-seeds']),
   };
 }
 
@@ -283,25 +276,23 @@ function runSimulator(count: number): SimulatorResult {
   return { firstSeed, schedules: count, failed, seconds, schedulesPerMinute: (count / seconds) * 60, events, eventsPerSecond: events / seconds };
 }
 
-function printTable(results: readonly BatchResult[]): void {
-  const header = ['batch', 'proposals/s (leader)', 'applied entries/s (all)', 'messages/s', 'round µs'];
-  const rows = results.map((r) => [String(r.batch), formatRate(r.proposalsPerSecond), formatRate(r.appliedEntriesPerSecond), formatRate(r.messagesPerSecond), r.meanRoundMicros.toFixed(1)]);
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] as string).length)));
-  const line = (cells: readonly string[]): string => cells.map((cell, column) => cell.padStart(widths[column] as number)).join('  ');
-  console.log(line(header));
-  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
-  for (const row of rows) console.log(line(row));
+function printResults(results: readonly BatchResult[]): void {
+  printTable(
+    'committed proposals through in-memory cores, one propose() of `batch` proposals per round',
+    ['batch', 'proposals/s (leader)', 'applied entries/s (all)', 'messages/s', 'round µs'],
+    results.map((r) => [String(r.batch), formatRate(r.proposalsPerSecond), formatRate(r.appliedEntriesPerSecond), formatRate(r.messagesPerSecond), r.meanRoundMicros.toFixed(1)]),
+  );
 }
 
 function main(): void {
   const options = readOptions();
   console.log(
     `raft-core bench: ${options.nodes} nodes, ${options.seconds}s per batch size (after ${options.warmupSeconds}s warm-up), ` +
-      `${PAYLOAD_BYTES}-byte proposals, tick every ${options.tickMs} ms, compaction every ${options.compactEntries} entries, node ${process.version}`,
+      `${PAYLOAD_BYTES}-byte proposals, tick every ${options.tickMs} ms, compaction every ${options.compactEntries} entries, ${describeMachine()}`,
   );
   const results: BatchResult[] = [];
   for (const batch of options.batches) results.push(runBatch(options, batch));
-  printTable(results);
+  printResults(results);
   const simulator = options.simSeeds > 0 ? runSimulator(options.simSeeds) : null;
   if (simulator !== null) {
     console.log(
@@ -312,10 +303,7 @@ function main(): void {
     // A failing seed is a bug, not a data point: replay it with `npm run sim -- --seed S`.
     if (simulator.failed > 0) process.exitCode = 1;
   }
-  mkdirSync(dirname(RESULTS_PATH), { recursive: true });
-  const report = { benchmark: 'raft-core', date: new Date().toISOString(), node: process.version, payloadBytes: PAYLOAD_BYTES, options, results, simulator };
-  writeFileSync(RESULTS_PATH, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`wrote ${RESULTS_PATH}`);
+  writeResults(RESULTS_PATH, { benchmark: 'raft-core', ...machineFields(), payloadBytes: PAYLOAD_BYTES, options, results, simulator });
 }
 
 main();

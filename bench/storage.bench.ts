@@ -25,6 +25,8 @@ import { DiskStorage } from '../src/storage/disk-storage.js';
 import { NodeFileSystem } from '../src/storage/file-system.js';
 import { WAL_DEFAULTS } from '../src/storage/wal.js';
 import { CountingFileSystem } from '../test/support/counting-file-system.js';
+import { describeMachine, formatRate, machineFields, positiveIntegers, positiveNumber, printTable, writeResults } from './bench-util.js';
+import { distribution } from './lib/stats.js';
 
 const RESULTS_PATH = fileURLToPath(new URL('./results/storage.json', import.meta.url));
 const MEMBERSHIP: Membership = { voters: ['n1', 'n2', 'n3'] };
@@ -106,19 +108,13 @@ function readOptions(): BenchOptions {
       'slice-seconds': { type: 'string', default: '0.25' },
     },
   });
-  const positive = (name: string, text: string | undefined): number => {
-    const value = Number(text);
-    if (!Number.isFinite(value) || value <= 0) throw new RangeError(`--${name} must be a positive number`);
-    return value;
-  };
-  const writers = (values.writers ?? '').split(',').map((w) => positive('writers', w));
   return {
-    seconds: positive('seconds', values.seconds),
+    seconds: positiveNumber('seconds', values.seconds),
     warmupSeconds: Number(values['warmup-seconds'] ?? 0),
-    replayEntries: Math.floor(positive('replay-entries', values['replay-entries'])),
-    writers: writers.map(Math.floor),
+    replayEntries: Math.floor(positiveNumber('replay-entries', values['replay-entries'])),
+    writers: positiveIntegers('writers', values.writers),
     dir: values.dir ?? os.tmpdir(),
-    sliceSeconds: positive('slice-seconds', values['slice-seconds']),
+    sliceSeconds: positiveNumber('slice-seconds', values['slice-seconds']),
   };
 }
 
@@ -307,8 +303,8 @@ function measureReplay(root: string, entryCount: number): ReplayResult {
     times.push(seconds);
   }
   fs.rmSync(dir, { recursive: true, force: true });
-  const sorted = [...times].sort((a, b) => a - b);
-  const best = sorted[0] as number;
+  const replaySeconds = distribution(times);
+  const best = replaySeconds.min;
   return {
     entries: entryCount,
     entryBytes: REPLAY_ENTRY_BYTES,
@@ -316,23 +312,11 @@ function measureReplay(root: string, entryCount: number): ReplayResult {
     fileBytes,
     writeSeconds,
     replaySecondsBest: best,
-    replaySecondsMedian: sorted[Math.floor(sorted.length / 2)] as number,
+    replaySecondsMedian: replaySeconds.p50,
     entriesPerSecond: entryCount / best,
     megabytesPerSecond: fileBytes / best / 1e6,
     payloadMegabytesPerSecond: (entryCount * REPLAY_ENTRY_BYTES) / best / 1e6,
   };
-}
-
-function rate(value: number): string {
-  return Math.round(value).toLocaleString('en-US');
-}
-
-function printTable(header: readonly string[], rows: readonly (readonly string[])[]): void {
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((cell, column) => cell.padStart(widths[column] as number)).join('  ');
-  console.log(line(header));
-  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
-  for (const row of rows) console.log(line(row));
 }
 
 async function main(): Promise<void> {
@@ -342,60 +326,57 @@ async function main(): Promise<void> {
   try {
     console.log(
       `storage bench in ${root}: ${options.seconds}s per case (after ${options.warmupSeconds}s warm-up), ` +
-        `segments of ${WAL_DEFAULTS.segmentBytes / 1024 / 1024} MiB preallocated, node ${process.version}, ${os.cpus().length} CPUs`,
+        `segments of ${WAL_DEFAULTS.segmentBytes / 1024 / 1024} MiB preallocated, ${describeMachine()}`,
     );
     const disk = new RawDisk(path.join(root, 'raw-fdatasync'));
     const raw = await disk.measure(options.seconds);
-    console.log(`\ndisk limit: ${rate(raw.fdatasyncPerSecondBlocking)} fdatasync/s blocking, ${rate(raw.fdatasyncPerSecondAsync)} fdatasync/s through the thread pool (${RAW_BLOCK_BYTES} B writes)`);
-    console.log(`(each case runs in ${options.sliceSeconds} s slices, each after a raw fdatasync window as long; its ratio divides by that raw rate)\n`);
+    console.log(`\ndisk limit: ${formatRate(raw.fdatasyncPerSecondBlocking)} fdatasync/s blocking, ${formatRate(raw.fdatasyncPerSecondAsync)} fdatasync/s through the thread pool (${RAW_BLOCK_BYTES} B writes)`);
+    console.log(`(each case runs in ${options.sliceSeconds} s slices, each after a raw fdatasync window as long; its ratio divides by that raw rate)`);
 
     const appends: AppendResult[] = [];
     for (const entryBytes of ENTRY_SIZES_BYTES) {
       for (const batchEntries of BATCH_SIZES) appends.push(await measureAppends(root, options, batchEntries, entryBytes, disk));
     }
-    console.log('appends: write(batch) then await sync(), one writer');
     printTable(
+      'appends: write(batch) then await sync(), one writer',
       ['entry B', 'batch', 'entries/s', 'syncs/s', 'fdatasync/s', 'MB/s', 'disk fdatasync/s beside', 'syncs / disk limit'],
       appends.map((r) => [
         String(r.entryBytes),
         String(r.batchEntries),
-        rate(r.entriesPerSecond),
-        rate(r.syncsPerSecond),
-        rate(r.fdatasyncsPerSecond),
+        formatRate(r.entriesPerSecond),
+        formatRate(r.syncsPerSecond),
+        formatRate(r.fdatasyncsPerSecond),
         r.megabytesPerSecond.toFixed(1),
-        rate(r.diskLimit),
+        formatRate(r.diskLimit),
         r.ratioToDiskLimit.toFixed(2),
       ]),
     );
 
     const groupCommit: GroupCommitResult[] = [];
     for (const writers of options.writers) groupCommit.push(await measureGroupCommit(root, options, writers, disk));
-    console.log(`\ngroup commit: N writers, each write(1 entry of ${GROUP_ENTRY_BYTES} B) then await sync()`);
     printTable(
+      `group commit: N writers, each write(1 entry of ${GROUP_ENTRY_BYTES} B) then await sync()`,
       ['writers', 'entries/s', 'fdatasync/s', 'entries per fdatasync', 'disk fdatasync/s beside', 'fdatasync / disk limit'],
-      groupCommit.map((r) => [String(r.writers), rate(r.entriesPerSecond), rate(r.fdatasyncsPerSecond), r.entriesPerFdatasync.toFixed(1), rate(r.diskLimit), r.ratioToDiskLimit.toFixed(2)]),
+      groupCommit.map((r) => [String(r.writers), formatRate(r.entriesPerSecond), formatRate(r.fdatasyncsPerSecond), r.entriesPerFdatasync.toFixed(1), formatRate(r.diskLimit), r.ratioToDiskLimit.toFixed(2)]),
     );
 
     const replay = measureReplay(root, options.replayEntries);
     console.log(
-      `\nreplay: ${rate(replay.entries)} entries of ${replay.entryBytes} B in ${replay.segments} segments (${(replay.fileBytes / 1e6).toFixed(1)} MB of files, written in ${replay.writeSeconds.toFixed(2)} s): ` +
+      `\nreplay: ${formatRate(replay.entries)} entries of ${replay.entryBytes} B in ${replay.segments} segments (${(replay.fileBytes / 1e6).toFixed(1)} MB of files, written in ${replay.writeSeconds.toFixed(2)} s): ` +
         `best ${replay.replaySecondsBest.toFixed(2)} s, median ${replay.replaySecondsMedian.toFixed(2)} s of ${REPLAY_RUNS} = ` +
-        `${rate(replay.entriesPerSecond)} entries/s, ${replay.megabytesPerSecond.toFixed(1)} MB/s of files, ${replay.payloadMegabytesPerSecond.toFixed(1)} MB/s of entry data (page cache warm)`,
+        `${formatRate(replay.entriesPerSecond)} entries/s, ${replay.megabytesPerSecond.toFixed(1)} MB/s of files, ${replay.payloadMegabytesPerSecond.toFixed(1)} MB/s of entry data (page cache warm)`,
     );
 
     const rawAfter = await disk.measure(options.seconds);
     disk.close();
-    console.log(`\ndisk limit again at the end: ${rate(rawAfter.fdatasyncPerSecondBlocking)} fdatasync/s blocking, ${rate(rawAfter.fdatasyncPerSecondAsync)} fdatasync/s through the thread pool`);
+    console.log(`\ndisk limit again at the end: ${formatRate(rawAfter.fdatasyncPerSecondBlocking)} fdatasync/s blocking, ${formatRate(rawAfter.fdatasyncPerSecondAsync)} fdatasync/s through the thread pool`);
     const totalSeconds = (performance.now() - began) / 1000;
     console.log(`total ${totalSeconds.toFixed(1)} s`);
 
-    fs.mkdirSync(path.dirname(RESULTS_PATH), { recursive: true });
-    const report = {
-      // Ratios: syncs/s (appends) or fdatasync/s (group commit) over the best raw fdatasync/s beside each case.
+    // Ratios: syncs/s (appends) or fdatasync/s (group commit) over the best raw fdatasync/s beside each case.
+    writeResults(RESULTS_PATH, {
       benchmark: 'storage',
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: os.cpus().length,
+      ...machineFields(),
       dir: options.dir,
       options,
       segmentBytes: WAL_DEFAULTS.segmentBytes,
@@ -404,9 +385,7 @@ async function main(): Promise<void> {
       groupCommit,
       replay,
       totalSeconds,
-    };
-    fs.writeFileSync(RESULTS_PATH, `${JSON.stringify(report, null, 2)}\n`);
-    console.log(`wrote ${RESULTS_PATH}`);
+    });
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

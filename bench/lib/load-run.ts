@@ -1,31 +1,15 @@
 // One load run: the load-client process (bench/load/client.ts) against a server, with this process and the
 // machine observed over the same measured window.
-import * as fs from 'node:fs';
-import { cpus } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../../src/raft/types.js';
 import type { LoadMessage, LoadProtocol, LoadReport, LoadRunConfig } from '../load/harness.js';
+import { CpuSampler } from './cpu-sampler.js';
 import { HOST, forkScript, type Cluster, type Resources } from './resources.js';
 
 const CLIENT_SCRIPT = fileURLToPath(new URL('../load/client.ts', import.meta.url));
 /** Opening connections and prefilling keys before the warm-up may take this long. */
 const LOAD_START_TIMEOUT_MS = 60_000;
 const LOAD_DRAIN_TIMEOUT_MS = 10_000;
-
-/** Busy and total CPU time of the whole machine so far, in clock ticks (Linux /proc/stat), or null elsewhere. */
-function machineTicks(): { busy: number; total: number } | null {
-  try {
-    const line = fs.readFileSync('/proc/stat', 'latin1').split('\n', 1)[0] ?? '';
-    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
-    const total = ticks.slice(0, 8).reduce((sum, t) => sum + t, 0);
-    const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-    return Number.isFinite(total) && total > 0 ? { busy: total - idle, total } : null;
-  } catch {
-    return null;
-  }
-}
 
 /** What the raftkv process (router, HTTP and RESP servers, every node's worker thread) did in the window. */
 export interface ServerSample {
@@ -48,12 +32,9 @@ export interface WindowSample {
 
 /** Samples this process and the machine over a window; `cluster` null when the server is another process. */
 export class WindowProbe {
-  private cpu = process.cpuUsage();
-  private loop = performance.eventLoopUtilization();
+  private readonly cpu = new CpuSampler();
   private stats = { proposals: 0, commands: 0 };
-  private ticks = machineTicks();
   private elections = 0;
-  private started = 0;
   private readonly onLeader = (leader: NodeId | null): void => {
     if (leader !== null) this.elections++;
   };
@@ -61,11 +42,8 @@ export class WindowProbe {
   constructor(private readonly cluster: Cluster | null) {}
 
   start(): void {
-    this.cpu = process.cpuUsage();
-    this.loop = performance.eventLoopUtilization();
-    this.ticks = machineTicks();
+    this.cpu.restart();
     this.elections = 0;
-    this.started = performance.now();
     if (this.cluster === null) return;
     const { router } = this.cluster.service;
     this.stats = { proposals: router.stats.proposals, commands: router.stats.commands };
@@ -73,22 +51,16 @@ export class WindowProbe {
   }
 
   end(): WindowSample {
-    const seconds = (performance.now() - this.started) / 1000;
-    const cpu = process.cpuUsage(this.cpu);
-    const loop = performance.eventLoopUtilization(this.loop);
-    const ticksBefore = this.ticks;
-    const ticksAfter = machineTicks();
-    const machineCores = ticksBefore === null || ticksAfter === null || ticksAfter.total === ticksBefore.total
-      ? Number.NaN
-      : ((ticksAfter.busy - ticksBefore.busy) / (ticksAfter.total - ticksBefore.total)) * cpus().length;
+    const cpu = this.cpu.end();
+    const machineCores = cpu.machineCores;
     if (this.cluster === null) return { server: null, machineCores };
     const { router } = this.cluster.service;
     this.cluster.supervisor.off('leader', this.onLeader);
     const proposals = router.stats.proposals - this.stats.proposals;
     return {
       server: {
-        cpuCores: (cpu.user + cpu.system) / 1e6 / seconds,
-        routerLoopBusy: loop.utilization,
+        cpuCores: cpu.processCores,
+        routerLoopBusy: cpu.loopBusy,
         commandsPerProposal: proposals === 0 ? Number.NaN : (router.stats.commands - this.stats.commands) / proposals,
         elections: this.elections,
       },

@@ -1,17 +1,15 @@
-// Everything a benchmark run starts (raftkv clusters, child processes, temp folders, other servers), kept in one
-// place so that a failure or a Ctrl-C anywhere still stops every process by its PID and removes every folder.
+// Everything a benchmark run starts (raftkv clusters, worker threads, child processes, temp folders, other
+// servers), kept in one place so that a failure or a Ctrl-C anywhere still stops every process by its PID and
+// removes every folder. Starting a cluster: cluster.ts.
 import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { Supervisor } from '../../src/actor/supervisor.js';
-import type { RaftNodeLimits } from '../../src/node/raft-node.js';
-import { startService, type Service } from '../../src/router/service.js';
-import { delay } from '../../src/util/async.js';
-import { waitForLeader } from '../bench-util.js';
+import type { Worker } from 'node:worker_threads';
+import type { Supervisor } from '../../src/actor/supervisor.js';
+import type { Service } from '../../src/router/service.js';
 
 export const HOST = '127.0.0.1';
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -19,11 +17,6 @@ const TSX_LOADER = import.meta.resolve('tsx');
 /** statfs type of tmpfs: on-disk figures refuse to run there. */
 const TMPFS_MAGIC = 0x01021994;
 const CHILD_EXIT_TIMEOUT_MS = 5_000;
-const CLUSTER_START_TIMEOUT_MS = 30_000;
-const LEADER_TIMEOUT_MS = 30_000;
-/** After a run the cluster converges before the next; beyond this the next run starts anyway (and says so). */
-const QUIET_TIMEOUT_MS = 20_000;
-const QUIET_POLL_MS = 20;
 
 export type Storage = 'disk' | 'memory';
 
@@ -80,6 +73,9 @@ export interface Cluster {
 
 export class Resources {
   private readonly clusters = new Set<Cluster>();
+  /** Clusters without a service (no router): only their supervisor to stop. */
+  private readonly supervisors = new Set<Supervisor>();
+  private readonly workers = new Set<Worker>();
   private readonly children = new Set<ChildProcess>();
   private readonly dirs = new Set<string>();
   private readonly releasers = new Set<() => Promise<void>>();
@@ -117,6 +113,26 @@ export class Resources {
     }
   }
 
+  supervisor(supervisor: Supervisor): Supervisor {
+    this.supervisors.add(supervisor);
+    return supervisor;
+  }
+
+  async endSupervisor(supervisor: Supervisor): Promise<void> {
+    this.supervisors.delete(supervisor);
+    await supervisor.stop();
+  }
+
+  worker(worker: Worker): Worker {
+    this.workers.add(worker);
+    return worker;
+  }
+
+  async endWorker(worker: Worker): Promise<void> {
+    this.workers.delete(worker);
+    await worker.terminate();
+  }
+
   child(child: ChildProcess): ChildProcess {
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));
@@ -147,10 +163,14 @@ export class Resources {
     await Promise.all([...this.children].map((child) => this.endChild(child).catch(() => undefined)));
     await Promise.all([...this.releasers].map((release) => release().catch(() => undefined)));
     await Promise.all([...this.clusters].map((cluster) => this.endCluster(cluster).catch(() => undefined)));
+    await Promise.all([...this.supervisors].map((supervisor) => this.endSupervisor(supervisor).catch(() => undefined)));
+    await Promise.all([...this.workers].map((worker) => this.endWorker(worker).catch(() => undefined)));
     for (const dir of this.dirs) fs.rmSync(dir, { recursive: true, force: true });
     this.children.clear();
     this.releasers.clear();
     this.clusters.clear();
+    this.supervisors.clear();
+    this.workers.clear();
     this.dirs.clear();
   }
 }
@@ -178,69 +198,4 @@ export function memoryDir(resources: Resources, prefix: string): string {
 /** A TypeScript script in its own Node.js process (through tsx), with an IPC channel. */
 export function forkScript(resources: Resources, script: string): ChildProcess {
   return resources.child(fork(script, [], { cwd: REPO_ROOT, execArgv: ['--import', TSX_LOADER], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-}
-
-/**
- * A cluster as `raftkv cluster` runs it: on the real disk with fdatasync, or in memory as `--memory` does it
- * (files in /dev/shm, no fsync).
- */
-export async function startCluster(
-  resources: Resources,
-  nodes: number,
-  storage: Storage,
-  limits: Partial<RaftNodeLimits> = {},
-): Promise<Cluster> {
-  const dataDir = storage === 'disk' ? diskDir(resources, 'raftkv-bench-').dir : memoryDir(resources, 'raftkv-bench-');
-  try {
-    const { supervisor, service } = await startRaftkv({ nodes, dataDir, durable: storage === 'disk', limits });
-    return resources.cluster({ nodes, storage, supervisor, service, dataDir });
-  } catch (error) {
-    resources.removeDir(dataDir);
-    throw error;
-  }
-}
-
-/** A Supervisor cluster with its service on loopback, once it has a leader; stopped again if any step fails. */
-export async function startRaftkv(
-  options: { nodes: number; dataDir: string; durable: boolean; limits?: Partial<RaftNodeLimits> },
-): Promise<{ supervisor: Supervisor; service: Service }> {
-  const supervisor = new Supervisor({
-    nodes: options.nodes, dataDir: options.dataDir, durable: options.durable, startTimeoutMs: CLUSTER_START_TIMEOUT_MS,
-    limits: options.limits ?? {},
-  });
-  let service: Service | null = null;
-  try {
-    await supervisor.start();
-    service = await startService(supervisor, { host: HOST, httpPort: 0, respPort: 0, adminToken: null });
-    await waitForLeader(supervisor, LEADER_TIMEOUT_MS);
-  } catch (error) {
-    await service?.close().catch(() => undefined);
-    await supervisor.stop().catch(() => undefined);
-    throw error;
-  }
-  return { supervisor, service };
-}
-
-/**
- * Waits until every node has the leader's term and commit index and has applied it, so a run does not start
- * with the previous run's replication backlog. Returns how long that took; past the timeout, NaN (and the run
- * goes on).
- */
-export async function waitQuiet(supervisor: Supervisor): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    const statuses = await supervisor.status();
-    const leader = statuses.find((s) => s.raft?.role === 'leader')?.raft ?? null;
-    if (leader !== null) {
-      const quiet = statuses.every((s) =>
-        s.status === 'running' && s.raft !== null && s.raft.term === leader.term && s.raft.commitIndex === leader.commitIndex &&
-        s.raft.appliedIndex === leader.commitIndex && s.raft.lastIndex === leader.lastIndex);
-      if (quiet) return performance.now() - start;
-    }
-    if (performance.now() - start > QUIET_TIMEOUT_MS) {
-      console.log(`  (the cluster did not converge within ${QUIET_TIMEOUT_MS} ms; the next run starts anyway)`);
-      return Number.NaN;
-    }
-    await delay(QUIET_POLL_MS);
-  }
 }

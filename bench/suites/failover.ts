@@ -29,24 +29,28 @@
 // caught up, QUIET_ACKS more writes acknowledged) before the next kill.
 //
 // The probe shares this process's event loop with the raftkv router (as a client of an in-process cluster must);
-// the nodes themselves are worker threads. Median and p99 are nearest-rank: with fewer than 100 samples the p99 is
-// the maximum. Results go to bench/results/failover.json.
+// the nodes themselves are worker threads. Median and p99 are nearest-rank (bench/lib/stats.ts): with fewer than
+// 100 samples the p99 is the maximum. Results go to bench/results/failover.json.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SUPERVISOR_DEFAULTS, type Supervisor } from '../../src/actor/supervisor.js';
-import { delay, withTimeout } from '../../src/util/async.js';
-import { formatMillis, printTable, waitForLeader } from '../bench-util.js';
+import { SUPERVISOR_DEFAULTS } from '../../src/actor/supervisor.js';
+import { withTimeout } from '../../src/util/async.js';
+import {
+  describeMachine, formatLoadAverage, formatMillis, isMainModule, machineFields, positiveInteger, printTable, waitForLeader, writeResults,
+} from '../bench-util.js';
 import {
   ETCD_DEFAULT_TIMING, ETCD_INSTALL_HINT, ETCD_TUNED_TIMING, EtcdCluster, findEtcd, httpRequest, killAllEtcd,
   type EtcdTiming, type HttpReply,
 } from '../peers/etcd.js';
-import { HOST, isTmpfs, startRaftkv } from '../lib/resources.js';
+import { startRaftkv, waitConverged } from '../lib/cluster.js';
+import { HOST, isTmpfs } from '../lib/resources.js';
+import { distribution } from '../lib/stats.js';
 
 export interface FailoverOptions {
   /** Leader kills per series. */
@@ -100,7 +104,6 @@ const RETRY_PAUSE_MS = 2;
 const QUIET_ACKS = 5;
 const FAILOVER_TIMEOUT_MS = 30_000;
 const SETTLE_TIMEOUT_MS = 30_000;
-const SETTLE_POLL_MS = 20;
 const PROBE_KEY = 'failover';
 const RESULTS_PATH = fileURLToPath(new URL('../results/failover.json', import.meta.url));
 
@@ -278,17 +281,11 @@ async function runSeries(system: SystemUnderTest, options: FailoverOptions): Pro
     probe.stop();
   }
   const samplesMs = samples.map((s) => s.failoverMs);
+  const failoverMs = distribution(samplesMs);
   return {
     system: system.name, nodes: options.nodes, electionTimeout: system.electionTimeout, kills: samples.length, samplesMs,
-    medianMs: nearestRank(samplesMs, 0.5), p99Ms: nearestRank(samplesMs, 0.99), maxMs: samplesMs.length === 0 ? Number.NaN : Math.max(...samplesMs), samples,
+    medianMs: failoverMs.p50, p99Ms: failoverMs.p99, maxMs: failoverMs.max, samples,
   };
-}
-
-/** The nearest-rank percentile: the smallest sample with at least the share `p` of the samples at or below it. */
-function nearestRank(samples: readonly number[], p: number): number {
-  if (samples.length === 0) return Number.NaN;
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number;
 }
 
 async function raftkvUnderTest(options: FailoverOptions, dataDir: string): Promise<SystemUnderTest> {
@@ -301,7 +298,10 @@ async function raftkvUnderTest(options: FailoverOptions, dataDir: string): Promi
       request: (seq) => ({ method: 'PUT', url: `http://${HOST}:${running.http.port}/v1/kv/${PROBE_KEY}`, body: String(seq) }),
       acknowledged: (reply) => reply.status === 200,
     },
-    settle: () => raftkvSettled(supervisor),
+    // The probe keeps writing meanwhile: settled once every node has applied what the leader had committed at the first look.
+    settle: async () => {
+      await waitConverged(supervisor, { timeoutMs: SETTLE_TIMEOUT_MS, whileWriting: true });
+    },
     leader: () => waitForLeader(supervisor, SETTLE_TIMEOUT_MS),
     kill: (leader) => supervisor.kill(leader),
     restart: (member) => supervisor.restart(member),
@@ -313,27 +313,6 @@ async function raftkvUnderTest(options: FailoverOptions, dataDir: string): Promi
       }
     },
   };
-}
-
-/**
- * Every node running with the leader's term, and each has applied what the leader had committed at the first
- * look (the probe keeps writing, so the commit index moves on meanwhile).
- */
-async function raftkvSettled(supervisor: Supervisor): Promise<void> {
-  const deadlineAt = Date.now() + SETTLE_TIMEOUT_MS;
-  let target = Number.NaN;
-  for (;;) {
-    const statuses = await supervisor.status();
-    const leader = statuses.find((s) => s.raft?.role === 'leader')?.raft ?? null;
-    if (leader !== null && Number.isNaN(target)) target = leader.commitIndex;
-    const settled = leader !== null && statuses.every((s) =>
-      s.status === 'running' && s.raft !== null && s.raft.term === leader.term && s.raft.leaderId === leader.id && s.raft.appliedIndex >= target);
-    if (settled) return;
-    if (Date.now() > deadlineAt) {
-      throw new Error(`raftkv did not settle within ${SETTLE_TIMEOUT_MS} ms: ${JSON.stringify(statuses.map((s) => [s.id, s.status, s.raft?.role, s.raft?.term, s.raft?.appliedIndex]))}`);
-    }
-    await delay(SETTLE_POLL_MS);
-  }
 }
 
 async function startEtcd(options: FailoverOptions, dataDir: string, binary: string, timing: EtcdTiming, label: string): Promise<SystemUnderTest> {
@@ -417,8 +396,8 @@ async function main(): Promise<void> {
       'no-etcd': { type: 'boolean', default: false },
     },
   });
-  const kills = Number(values.kills);
-  const nodes = Number(values.nodes);
+  const kills = positiveInteger('kills', values.kills);
+  const nodes = positiveInteger('nodes', values.nodes);
   const etcdBinary = values['no-etcd'] === true ? null : findEtcd();
   const dataRoot = fs.mkdtempSync(join(tmpdir(), 'raftkv-bench-failover-'));
   const cleanUp = (): void => {
@@ -431,10 +410,7 @@ async function main(): Promise<void> {
       process.exit(130);
     });
   }
-  console.log(
-    `failover bench: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); ${nodes} nodes, ${kills} kills per series; ` +
-      `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; data in ${dataRoot}`,
-  );
+  console.log(`failover bench: ${describeMachine()}; ${nodes} nodes, ${kills} kills per series; load average ${formatLoadAverage()}; data in ${dataRoot}`);
   if (isTmpfs(dataRoot)) console.log(`warning: ${tmpdir()} is tmpfs, so no write here reaches a disk: set TMPDIR to a folder on a real disk`);
   if (values['no-etcd'] !== true && etcdBinary === null) console.log(ETCD_INSTALL_HINT);
   const started = performance.now();
@@ -451,25 +427,17 @@ async function main(): Promise<void> {
     series.map((s) => [s.system, s.electionTimeout, String(s.kills), formatMillis(s.medianMs), formatMillis(s.p99Ms), formatMillis(s.maxMs)]),
   );
   const seconds = (performance.now() - started) / 1000;
-  console.log(`\ntotal ${seconds.toFixed(1)} s; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  fs.mkdirSync(dirname(RESULTS_PATH), { recursive: true });
-  const report = {
+  console.log(`\ntotal ${seconds.toFixed(1)} s; load average ${formatLoadAverage()}`);
+  writeResults(RESULTS_PATH, {
     benchmark: 'failover',
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? null,
+    ...machineFields(),
     options: { kills, nodes, etcd: etcdBinary !== null },
     probe: { attemptTimeoutMs: ATTEMPT_TIMEOUT_MS, hedgeMs: HEDGE_MS, maxInFlight: MAX_IN_FLIGHT, retryPauseMs: RETRY_PAUSE_MS, quietAcks: QUIET_ACKS },
     etcd: { binary: etcdBinary, version: etcdVersion(etcdBinary) },
     diskDir: tmpdir(),
     totalSeconds: seconds,
     series,
-  };
-  fs.writeFileSync(RESULTS_PATH, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`wrote ${RESULTS_PATH}`);
+  });
 }
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await main();
-}
+if (isMainModule(import.meta.url)) await main();

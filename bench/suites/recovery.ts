@@ -17,15 +17,15 @@
 // --scale multiplies every count (0.1 for a quick run). Data goes to a temporary folder on disk, removed at
 // the end; results to bench/results/recovery.json. The whole run at scale 1 takes about 70 s on 2 cores.
 import { fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Supervisor } from '../../src/actor/supervisor.js';
+import type { Supervisor } from '../../src/actor/supervisor.js';
 import { encodeBatch, type KvCommand, type SessionCommand } from '../../src/kv/commands.js';
 import { KvStateMachine } from '../../src/kv/kv-state-machine.js';
 import { NODE_LIMITS_DEFAULTS, RaftNode, type NodeStatus, type RaftNodeLimits } from '../../src/node/raft-node.js';
@@ -34,7 +34,10 @@ import { DiskStorage } from '../../src/storage/disk-storage.js';
 import { NodeFileSystem } from '../../src/storage/file-system.js';
 import type { NodeId } from '../../src/raft/types.js';
 import { delay, withTimeout } from '../../src/util/async.js';
-import { formatFigure, printTable, waitForLeader } from '../bench-util.js';
+import {
+  describeMachine, formatFigure, formatLoadAverage, isMainModule, machineFields, positiveInteger, positiveNumber, printTable, waitForLeader, writeResults,
+} from '../bench-util.js';
+import { startSupervisor } from '../lib/cluster.js';
 import { isTmpfs } from '../lib/resources.js';
 
 export interface RecoveryOptions {
@@ -266,13 +269,16 @@ async function withCluster<T>(
   body: (supervisor: Supervisor, dataDir: string) => Promise<T>,
 ): Promise<T> {
   const dataDir = mkdtempSync(path.join(options.dataRoot, `${name}-`));
-  const supervisor = new Supervisor({ nodes, dataDir, durable: true, limits, startTimeoutMs: START_TIMEOUT_MS, log: (line) => options.log(`  [${name}] ${line}`) });
   try {
-    await supervisor.start();
-    await waitForLeader(supervisor, LEADER_TIMEOUT_MS);
-    return await body(supervisor, dataDir);
+    const supervisor = await startSupervisor({
+      nodes, dataDir, durable: true, stateMachine: 'kv', limits, startTimeoutMs: START_TIMEOUT_MS, log: (line) => options.log(`  [${name}] ${line}`),
+    });
+    try {
+      return await body(supervisor, dataDir);
+    } finally {
+      await supervisor.stop();
+    }
   } finally {
-    await supervisor.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -569,12 +575,10 @@ export async function runRecovery(options: RecoveryOptions): Promise<RecoveryRes
 // ---------------------------------------------------------------------------
 // Run alone.
 
-/** statfs f_type of tmpfs: a "disk" with this type would make the figures meaningless. */
-
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' }, only: { type: 'string' }, nodes: { type: 'string', default: '3' } } });
-  const scale = Number(values.scale);
-  const nodes = Number(values.nodes);
+  const scale = positiveNumber('scale', values.scale);
+  const nodes = positiveInteger('nodes', values.nodes);
   const only = values.only?.split(',').map((part) => part.trim());
   for (const part of only ?? []) {
     if (!(RECOVERY_CASES as readonly string[]).includes(part)) throw new RangeError(`--only takes ${RECOVERY_CASES.join(', ')}; got ${part}`);
@@ -588,7 +592,7 @@ async function main(): Promise<void> {
     rmSync(dataRoot, { recursive: true, force: true });
     process.exit(130);
   });
-  console.log(`recovery bench: scale ${scale}, ${nodes} nodes, node ${process.version}, ${cpus().length} CPUs; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`recovery bench: scale ${scale}, ${nodes} nodes, ${describeMachine()}; load average ${formatLoadAverage()}`);
   const started = performance.now();
   let results: RecoveryResult[];
   try {
@@ -599,16 +603,12 @@ async function main(): Promise<void> {
   const totalSeconds = (performance.now() - started) / 1000;
   printTable(`Recovery and footprint, scale ${scale} (${totalSeconds.toFixed(0)} s)`, ['figure', 'value', 'unit'], results.map((r) => [r.name, formatFigure(r.value), r.unit]));
   for (const r of results) console.log(`  ${r.name}: ${r.detail}`);
-  const file = fileURLToPath(new URL('../results/recovery.json', import.meta.url));
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify({
-    benchmark: 'recovery', date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null,
-    scale, nodes, totalSeconds, loadAverageEnd: loadavg(), results,
-  }, null, 2)}\n`);
-  console.log(`wrote ${file}`);
+  writeResults(fileURLToPath(new URL('../results/recovery.json', import.meta.url)), {
+    benchmark: 'recovery', ...machineFields(), scale, nodes, totalSeconds, loadAverageEnd: loadavg(), results,
+  });
 }
 
-if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (isMainModule(import.meta.url)) {
   if (process.argv[2] === CLUSTER_RSS_CHILD) {
     const rss = await clusterRss(process.argv[4] as string, Number(process.argv[3]));
     process.send?.(rss, () => process.disconnect());

@@ -17,19 +17,23 @@
 // Same N, same B, same payload (ENTRY_PAYLOAD_BYTES per command), same bound on what is in flight. With
 // --repeats the pair runs that many times and the best of each counts (other load only slows a run down).
 // Results go to bench/results/replication.json.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import * as path from 'node:path';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { Supervisor } from '../../src/actor/supervisor.js';
+import type { Supervisor } from '../../src/actor/supervisor.js';
+import type { NodeId } from '../../src/raft/types.js';
 import { delay, withTimeout } from '../../src/util/async.js';
-import { formatRate, nextMessage, printTable, waitForLeader } from '../bench-util.js';
+import {
+  describeMachine, formatLoadAverage, formatRate, isMainModule, machineFields, nextMessage, positiveInteger, positiveIntegers, positiveNumber, printTable,
+  waitForLeader, writeResults,
+} from '../bench-util.js';
 import { commandsFor, ENTRY_PAYLOAD_BYTES } from '../fixtures/port-bench-protocol.js';
 import type { LoopEncoding, LoopReport, LoopRunCommand, LoopStartup } from '../fixtures/replication-loop.worker.js';
-import { testNodeWorker } from '../../test/support/test-node.js';
+import { startSupervisor } from '../lib/cluster.js';
+import { CpuSampler, type CpuSample } from '../lib/cpu-sampler.js';
+import { memoryDir, Resources } from '../lib/resources.js';
 
 export interface ReplicationOptions {
   /** Cluster sizes, e.g. [3, 5]. */
@@ -85,42 +89,9 @@ const LEADER_TIMEOUT_MS = 30_000;
 const DRAIN_TIMEOUT_MS = 30_000;
 
 // ---------------------------------------------------------------------------
-// CPU time per thread of this process (Linux /proc): the busiest thread is the leader, in the loop as in
-// raftkv, and its CPU time per committed entry is what the two are compared by when other work on the machine
-// takes cores away (a thread gets its fair share of a core, not the core).
-
-/** CPU seconds per thread id so far, or null where /proc is missing. */
-function threadCpuSeconds(): Map<string, number> | null {
-  try {
-    const seconds = new Map<string, number>();
-    for (const tid of readdirSync('/proc/self/task')) {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // utime and stime, fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
-      seconds.set(tid, (Number(fields[11]) + Number(fields[12])) / 100);
-    }
-    return seconds;
-  } catch {
-    return null;
-  }
-}
-
-/** CPU over a window: the whole process and its busiest thread, in seconds. */
-class CpuWindow {
-  private readonly process = process.cpuUsage();
-  private readonly threads = threadCpuSeconds();
-
-  end(): { processSeconds: number; busiestThreadSeconds: number } {
-    const usage = process.cpuUsage(this.process);
-    const threads = threadCpuSeconds();
-    let busiest = Number.NaN;
-    if (this.threads !== null && threads !== null) {
-      busiest = 0;
-      for (const [tid, seconds] of threads) busiest = Math.max(busiest, seconds - (this.threads.get(tid) ?? 0));
-    }
-    return { processSeconds: (usage.user + usage.system) / 1e6, busiestThreadSeconds: busiest };
-  }
-}
+// CPU over each window (bench/lib/cpu-sampler.ts): the busiest thread is the leader, in the loop as in raftkv,
+// and its CPU time per committed entry is what the two are compared by when other work on the machine takes
+// cores away (a thread gets its fair share of a core, not the core).
 
 interface Measured {
   readonly perSecond: number;
@@ -131,10 +102,10 @@ interface Measured {
   readonly leaderMicrosPerEntry: number;
 }
 
-function measured(entries: number, seconds: number, cpu: { processSeconds: number; busiestThreadSeconds: number }): Measured {
+function measured(entries: number, seconds: number, cpu: CpuSample): Measured {
   return {
-    perSecond: entries / seconds, cpuCores: cpu.processSeconds / seconds,
-    cpuMicrosPerEntry: (cpu.processSeconds * 1e6) / entries, leaderMicrosPerEntry: (cpu.busiestThreadSeconds * 1e6) / entries,
+    perSecond: entries / seconds, cpuCores: cpu.processCpuSeconds / seconds,
+    cpuMicrosPerEntry: (cpu.processCpuSeconds * 1e6) / entries, leaderMicrosPerEntry: (cpu.busiestThreadCpuSeconds * 1e6) / entries,
   };
 }
 
@@ -145,11 +116,11 @@ function nextReport(worker: Worker): Promise<LoopReport> {
   return nextMessage<LoopReport>(worker, 'loop worker');
 }
 
-async function runLoop(nodes: number, batch: number, options: Required<ReplicationOptions>): Promise<Measured> {
+async function runLoop(resources: Resources, nodes: number, batch: number, options: Required<ReplicationOptions>): Promise<Measured> {
   const workers: Worker[] = [];
   const spawn = (role: LoopStartup['role'], ports: MessagePort[]): Worker => {
     const startup: LoopStartup = { __entry: LOOP_ENTRY, role, ports };
-    const worker = new Worker(TS_ENTRY, { workerData: startup, transferList: ports });
+    const worker = resources.worker(new Worker(TS_ENTRY, { workerData: startup, transferList: ports }));
     workers.push(worker);
     return worker;
   };
@@ -170,16 +141,14 @@ async function runLoop(nodes: number, batch: number, options: Required<Replicati
     leader.postMessage(command);
     await delay(options.warmupSeconds * 1000);
     // The leader times its own window; CPU is taken over about the same one, from here to its report.
-    const cpu = new CpuWindow();
-    const started = performance.now();
+    const cpu = new CpuSampler();
     const report = await withTimeout(result, (options.warmupSeconds + options.seconds) * 1000 + DRAIN_TIMEOUT_MS, 'the loop to report');
-    const cpuSeconds = cpu.end();
-    const cpuWindowSeconds = (performance.now() - started) / 1000;
+    const spent = cpu.end();
     if (report.type !== 'result') throw new Error(`loop leader sent ${report.type}, expected a result`);
     const perSecond = report.committedEntries / report.seconds;
-    return { ...measured(perSecond * cpuWindowSeconds, cpuWindowSeconds, cpuSeconds), perSecond };
+    return { ...measured(perSecond * spent.seconds, spent.seconds, spent), perSecond };
   } finally {
-    await Promise.all(workers.map((worker) => worker.terminate()));
+    await Promise.all(workers.map((worker) => resources.endWorker(worker)));
   }
 }
 
@@ -191,56 +160,62 @@ interface RaftkvRun extends Measured {
   readonly leaderChanges: number;
 }
 
-/** Data folders of the clusters running now: a Ctrl-C removes them (see main). */
-const liveDataDirs = new Set<string>();
-
-async function runRaftkv(nodes: number, batch: number, options: Required<ReplicationOptions>): Promise<RaftkvRun> {
-  const dataDir = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'raftkv-replication-'));
-  liveDataDirs.add(dataDir);
-  const supervisor = new Supervisor({ nodes, dataDir, durable: false, worker: testNodeWorker({ stateMachine: 'counter', crashOnStart: new Map() }), startTimeoutMs: START_TIMEOUT_MS });
-  let leaderChanges = 0;
-  const refusals: Record<string, number> = {};
+async function runRaftkv(resources: Resources, nodes: number, batch: number, options: Required<ReplicationOptions>): Promise<RaftkvRun> {
+  const dataDir = memoryDir(resources, 'raftkv-replication-');
   try {
-    await supervisor.start();
-    await waitForLeader(supervisor, LEADER_TIMEOUT_MS);
-    supervisor.on('leader', (id) => {
-      if (id !== null) leaderChanges++;
-    });
-    const window = { start: Number.POSITIVE_INFINITY, end: Number.POSITIVE_INFINITY, stopping: false };
-    let committed = 0;
-    const proposer = async (id: number): Promise<void> => {
-      for (let call = 0; !window.stopping; call++) {
-        const client = supervisor.client(await waitForLeader(supervisor, LEADER_TIMEOUT_MS));
-        if (client === null) {
-          await delay(1);
-          continue;
-        }
-        const outcome = await client.propose(commandsFor(batch, id, call));
-        const now = performance.now();
-        if (!outcome.ok) refusals[outcome.code] = (refusals[outcome.code] ?? 0) + 1;
-        else if (now >= window.start && now <= window.end) committed += batch;
+    const supervisor = resources.supervisor(await startSupervisor({ nodes, dataDir, durable: false, stateMachine: 'counter' }));
+    try {
+      return await measureProposals(supervisor, batch, options);
+    } finally {
+      await resources.endSupervisor(supervisor);
+    }
+  } finally {
+    resources.removeDir(dataDir);
+  }
+}
+
+/** `options.proposers` proposers, each with one proposal of `batch` commands in flight, over one measured window. */
+async function measureProposals(supervisor: Supervisor, batch: number, options: Required<ReplicationOptions>): Promise<RaftkvRun> {
+  let leaderChanges = 0;
+  const onLeader = (id: NodeId | null): void => {
+    if (id !== null) leaderChanges++;
+  };
+  supervisor.on('leader', onLeader);
+  const refusals: Record<string, number> = {};
+  const window = { start: Number.POSITIVE_INFINITY, end: Number.POSITIVE_INFINITY, stopping: false };
+  let committed = 0;
+  const proposer = async (id: number): Promise<void> => {
+    for (let call = 0; !window.stopping; call++) {
+      const client = supervisor.client(await waitForLeader(supervisor, LEADER_TIMEOUT_MS));
+      if (client === null) {
+        await delay(1);
+        continue;
       }
-    };
+      const outcome = await client.propose(commandsFor(batch, id, call));
+      const now = performance.now();
+      if (!outcome.ok) refusals[outcome.code] = (refusals[outcome.code] ?? 0) + 1;
+      else if (now >= window.start && now <= window.end) committed += batch;
+    }
+  };
+  try {
     const running = Array.from({ length: options.proposers }, (_, id) => proposer(id));
     await delay(options.warmupSeconds * 1000);
     window.start = performance.now();
-    const cpu = new CpuWindow();
+    const cpu = new CpuSampler();
     await delay(options.seconds * 1000);
     window.end = performance.now();
-    const cpuSeconds = cpu.end();
+    const spent = cpu.end();
     window.stopping = true;
     await withTimeout(Promise.all(running), DRAIN_TIMEOUT_MS, 'proposers to finish');
-    return { ...measured(committed, (window.end - window.start) / 1000, cpuSeconds), refusals, leaderChanges };
+    return { ...measured(committed, (window.end - window.start) / 1000, spent), refusals, leaderChanges };
   } finally {
-    await supervisor.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-    liveDataDirs.delete(dataDir);
+    supervisor.off('leader', onLeader);
   }
 }
 
 // ---------------------------------------------------------------------------
 
-export async function runReplication(input: ReplicationOptions): Promise<ReplicationRow[]> {
+export async function runReplication(resources: Resources, input: ReplicationOptions): Promise<ReplicationRow[]> {
   const options: Required<ReplicationOptions> = { repeats: 1, proposers: PROPOSERS, loopEncoding: 'once', ...input };
   if (!(options.seconds > 0) || !(options.warmupSeconds >= 0)) throw new RangeError('seconds must be positive and warmupSeconds not negative');
   if (!Number.isInteger(options.repeats) || options.repeats < 1) throw new RangeError(`repeats must be a positive integer, got ${options.repeats}`);
@@ -255,8 +230,8 @@ export async function runReplication(input: ReplicationOptions): Promise<Replica
       const refusals: Record<string, number> = {};
       let leaderChanges = 0;
       for (let repeat = 0; repeat < options.repeats; repeat++) {
-        const loop = await runLoop(nodes, batch, options);
-        const raftkv = await runRaftkv(nodes, batch, options);
+        const loop = await runLoop(resources, nodes, batch, options);
+        const raftkv = await runRaftkv(resources, nodes, batch, options);
         runs.push({ loop: loop.perSecond, raftkv: raftkv.perSecond });
         if (bestLoop === null || loop.perSecond > bestLoop.perSecond) bestLoop = loop;
         if (bestRaftkv === null || raftkv.perSecond > bestRaftkv.perSecond) bestRaftkv = raftkv;
@@ -301,12 +276,6 @@ export function printReplication(rows: readonly ReplicationRow[], options: Pick<
 // ---------------------------------------------------------------------------
 // Run alone.
 
-function integers(text: string, name: string): number[] {
-  const values = text.split(',').map((part) => Number(part.trim()));
-  if (!values.every((value) => Number.isInteger(value) && value >= 1)) throw new RangeError(`--${name} takes positive integers, got ${text}`);
-  return values;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -321,31 +290,30 @@ async function main(): Promise<void> {
   const loopEncoding = values['loop-encoding'];
   if (loopEncoding !== 'once' && loopEncoding !== 'per-follower') throw new RangeError(`--loop-encoding takes once or per-follower, got ${loopEncoding}`);
   const options = {
-    nodes: integers(values.nodes, 'nodes'),
-    batches: integers(values.batch, 'batch'),
-    seconds: Number(values.seconds),
+    nodes: positiveIntegers('nodes', values.nodes),
+    batches: positiveIntegers('batch', values.batch),
+    seconds: positiveNumber('seconds', values.seconds),
     warmupSeconds: Number(values.warmup),
-    repeats: Number(values.repeats),
+    repeats: positiveInteger('repeats', values.repeats),
     loopEncoding: loopEncoding as LoopEncoding,
     log: (line: string) => console.log(line),
   };
-  console.log(
-    `replication bench: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); ` +
-      `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine slows every figure)`,
-  );
+  console.log(`replication bench: ${describeMachine()}; load average ${formatLoadAverage()} (other work on the machine slows every figure)`);
+  const resources = new Resources();
   process.once('SIGINT', () => {
-    for (const dir of liveDataDirs) rmSync(dir, { recursive: true, force: true });
-    process.exit(130);
+    void resources.releaseAll().finally(() => process.exit(130));
   });
-  const rows = await runReplication(options);
+  let rows: ReplicationRow[];
+  try {
+    rows = await runReplication(resources, options);
+  } finally {
+    await resources.releaseAll();
+  }
   printReplication(rows, options);
-  const file = fileURLToPath(new URL('../results/replication.json', import.meta.url));
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify({
-    benchmark: 'replication', date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null,
-    payloadBytes: ENTRY_PAYLOAD_BYTES, proposers: PROPOSERS, options: { ...options, log: undefined }, loadAverageEnd: loadavg(), rows,
-  }, null, 2)}\n`);
-  console.log(`wrote ${file}`);
+  writeResults(fileURLToPath(new URL('../results/replication.json', import.meta.url)), {
+    benchmark: 'replication', ...machineFields(), payloadBytes: ENTRY_PAYLOAD_BYTES, proposers: PROPOSERS, options: { ...options, log: undefined },
+    loadAverageEnd: loadavg(), rows,
+  });
 }
 
-if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
+if (isMainModule(import.meta.url)) await main();
