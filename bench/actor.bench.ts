@@ -27,7 +27,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { portEndpoint } from '../src/transport/comlink-endpoint.js';
 import type { Supervisor } from '../src/actor/supervisor.js';
-import type { ProposeOutcome } from '../src/node/raft-node.js';
+import type { ProposeOutcome } from '../src/protocol/node.js';
 import type { NodeId } from '../src/raft/types.js';
 import { FRAME_MESSAGES_MAX } from '../src/transport/codec.js';
 import {

@@ -471,5 +471,3 @@ export class RaftNode {
   }
 }
 
-// Temporary, until bench/ imports these from src/protocol/node.ts (being edited elsewhere at the moment).
-export type { NodeEvent, NodeRefusal, NodeStatus, ProposeOutcome, RaftNodeLimits, ReadOutcome } from '../protocol/node.js';

@@ -3,7 +3,7 @@
 // entries themselves, with their handlers, are in resp-commands.ts; the connection loop in resp-server.ts.
 import assert from 'node:assert/strict';
 import type { Supervisor } from '../actor/supervisor.js';
-import { ERRORS, apiError, type ApiError, type ErrorCode } from './errors.js';
+import { ERRORS, apiError, type ApiError, type ErrorCode } from '../protocol/errors.js';
 import type { Limits } from './limits.js';
 import type { RespValue } from './resp-parser.js';
 import type { Router } from './router.js';

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { encodeBatch, type KvQueryResult } from '../../src/kv/commands.js';
 import { KvStateMachine } from '../../src/kv/kv-state-machine.js';
-import { RaftNode, type NodeEvent, type NodeRuntime } from '../../src/node/raft-node.js';
+import { RaftNode, type NodeRuntime } from '../../src/node/raft-node.js';
+import type { NodeEvent } from '../../src/protocol/node.js';
 import { SeededRandom } from '../../src/raft/index.js';
 import { DiskStorage } from '../../src/storage/disk-storage.js';
 import { FaultyFileSystem } from '../../src/storage/faulty-file-system.js';
