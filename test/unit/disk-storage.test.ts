@@ -2,12 +2,11 @@
 // snapshots, corruption (each with its stable code, file and offset) and group commit.
 import { CountingFileSystem } from '../support/counting-file-system.js';
 import * as nodeFs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '../../src/raft/random.js';
-import type { Entry, HardState, Membership, Snapshot, SnapshotMeta } from '../../src/raft/types.js';
+import type { Entry, Membership, Snapshot, SnapshotMeta } from '../../src/raft/types.js';
 import { metaToTuple, storagePackr } from '../../src/storage/codec.js';
 import { DiskStorage, type DiskStorageOptions } from '../../src/storage/disk-storage.js';
 import { STORAGE_ERROR_CODES, StorageError, type StorageErrorCode } from '../../src/storage/errors.js';
@@ -15,6 +14,8 @@ import { FaultyFileSystem } from '../../src/storage/faulty-file-system.js';
 import { NodeFileSystem, type FileSystem } from '../../src/storage/file-system.js';
 import { readAllSnapshot } from '../../src/storage/snapshot-store.js';
 import { RECORD_HEADER_BYTES, encodeRecord } from '../../src/storage/wal-record.js';
+import { command, commands, hardState } from '../support/entries.js';
+import { tempFolders } from '../support/temp-folders.js';
 
 const DIR = '/data';
 const WAL_DIR = '/data/wal';
@@ -22,20 +23,6 @@ const SNAP_DIR = '/data/snap';
 const MEMBERSHIP: Membership = { voters: ['n1', 'n2', 'n3'] };
 const SNAPSHOT_HEADER_BYTES = 32;
 const STORAGE_DOC = fileURLToPath(new URL('../../docs/STORAGE.md', import.meta.url));
-
-function command(index: number, term: number, sizeBytes = 8): Entry {
-  const data = new Uint8Array(sizeBytes);
-  for (let i = 0; i < sizeBytes; i++) data[i] = (index * 13 + term * 5 + i) & 0xff;
-  return { type: 'command', index, term, data };
-}
-
-function commands(first: number, count: number, term: number, sizeBytes = 8): Entry[] {
-  return Array.from({ length: count }, (_, i) => command(first + i, term, sizeBytes));
-}
-
-function hardState(term: number, commitIndex = 0, votedFor: string | null = 'n1'): HardState {
-  return { term, votedFor, commitIndex };
-}
 
 function snapshot(index: number, term: number, sizeBytes = 300): Snapshot {
   const data = new Uint8Array(sizeBytes);
@@ -79,17 +66,7 @@ function expectStorageError(action: () => unknown, code: StorageErrorCode, where
   return error;
 }
 
-const tempDirs: string[] = [];
-
-function tempDataDir(): string {
-  const dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-disk-storage-test-'));
-  tempDirs.push(dir);
-  return path.join(dir, 'node');
-}
-
-afterEach(() => {
-  for (const dir of tempDirs.splice(0)) nodeFs.rmSync(dir, { recursive: true, force: true });
-});
+const tempDataDir = tempFolders('raftkv-disk-storage-test-', 'node');
 
 describe('DiskStorage recovery', () => {
   it('boots a brand-new node empty, with its initial membership', () => {

@@ -7,7 +7,10 @@ import { KV_RESULT_CODES, type KvCommand } from '../../src/kv/commands.js';
 import { KvStateMachine } from '../../src/kv/kv-state-machine.js';
 import { RaftNode, type NodeRuntime } from '../../src/node/raft-node.js';
 import { ERRORS, isErrorCode } from '../../src/protocol/errors.js';
-import { CORE_REFUSAL_CODES, NODE_REFUSAL_CODES, coreRefusalCode, type NodeRefusal, type ProposeOutcome, type ReadOutcome } from '../../src/protocol/node.js';
+import {
+  CORE_REFUSAL_CODES, NODE_REFUSAL_CODES, coreRefusalCode, type NodeRefusal, type ProposeOutcome, type RaftNodeLimits, type ReadOutcome,
+} from '../../src/protocol/node.js';
+import type { StateMachine } from '../../src/raft/state-machine.js';
 import type { Supervisor } from '../../src/actor/supervisor.js';
 import { SeededRandom } from '../../src/raft/random.js';
 import { REFUSAL_REASONS } from '../../src/raft/types.js';
@@ -106,14 +109,23 @@ describe('the router passes on what a retry cannot cure, under its registered co
   });
 });
 
+/** One single-voter node whose turns run by hand: `run()` runs what is queued, turn by turn. */
+function manualNode(limits: Partial<RaftNodeLimits>, stateMachine: StateMachine): { node: RaftNode; run: () => void } {
+  const tasks: (() => void)[] = [];
+  const runtime: NodeRuntime = { schedule: (task) => void tasks.push(task), sync: (_storage, done) => void tasks.push(() => done(null)) };
+  const node = new RaftNode(
+    { core: { id: 'n1', random: new SeededRandom(1), electionTicks: 3, heartbeatTicks: 1 }, limits },
+    new MemoryStorage({ voters: ['n1'] }), stateMachine, { send: () => {}, flush: () => {}, emit: () => {} }, runtime,
+  );
+  const run = (): void => {
+    for (let turns = 0; turns < 1000 && tasks.length > 0; turns++) (tasks.shift() as () => void)();
+  };
+  return { node, run };
+}
+
 describe('a paused node holds at most pausedCallsMax client calls', () => {
   it('refuses the next with NODE_PAUSED_BACKLOG, counts it, and runs the held ones on resume', () => {
-    const tasks: (() => void)[] = [];
-    const runtime: NodeRuntime = { schedule: (task) => void tasks.push(task), sync: (_storage, done) => void tasks.push(() => done(null)) };
-    const node = new RaftNode(
-      { core: { id: 'n1', random: new SeededRandom(1), electionTicks: 3, heartbeatTicks: 1 }, limits: { pausedCallsMax: 2 } },
-      new MemoryStorage({ voters: ['n1'] }), new KvStateMachine(), { send: () => {}, flush: () => {}, emit: () => {} }, runtime,
-    );
+    const { node, run } = manualNode({ pausedCallsMax: 2 }, new KvStateMachine());
     node.pause();
     const outcomes: ReadOutcome[] = [];
     for (let i = 0; i < 3; i++) node.query({ op: 'size' }, (outcome) => void outcomes.push(outcome));
@@ -122,7 +134,7 @@ describe('a paused node holds at most pausedCallsMax client calls', () => {
     expect(node.status().pausedCallsRefused).toBe(1);
     node.resume();
     // The two held reads now run: a lone node that has not yet won an election refuses them as not leader.
-    for (let turns = 0; turns < 100 && tasks.length > 0; turns++) (tasks.shift() as () => void)();
+    run();
     expect(outcomes).toHaveLength(3);
     expect(outcomes.slice(1).map((o) => (o.ok ? 'ok' : o.code))).toEqual(['NOT_LEADER', 'NOT_LEADER']);
   });
@@ -130,15 +142,7 @@ describe('a paused node holds at most pausedCallsMax client calls', () => {
 
 describe('a node bounds what it accepts between two turns (one WAL record): proposedBytesPerTurnMax', () => {
   it('refuses beyond it with QUEUE_FULL, a single larger proposal with PROPOSAL_TOO_LARGE, and takes more after a turn', () => {
-    const tasks: (() => void)[] = [];
-    const runtime: NodeRuntime = { schedule: (task) => void tasks.push(task), sync: (_storage, done) => void tasks.push(() => done(null)) };
-    const node = new RaftNode(
-      { core: { id: 'n1', random: new SeededRandom(1), electionTicks: 3, heartbeatTicks: 1 }, limits: { proposedBytesPerTurnMax: 100 } },
-      new MemoryStorage({ voters: ['n1'] }), new CounterStateMachine(), { send: () => {}, flush: () => {}, emit: () => {} }, runtime,
-    );
-    const run = (): void => {
-      for (let turns = 0; turns < 1000 && tasks.length > 0; turns++) (tasks.shift() as () => void)();
-    };
+    const { node, run } = manualNode({ proposedBytesPerTurnMax: 100 }, new CounterStateMachine());
     for (let i = 0; i < 20 && node.status().role !== 'leader'; i++) {
       node.tick();
       run();

@@ -1,9 +1,8 @@
 // The write-ahead log on its own: record framing, recovery, torn tails, corruption and group commit, on the
 // in-memory faulty disk (deterministic crashes) and on real files in a temporary directory.
 import * as nodeFs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '../../src/raft/random.js';
 import type { Entry, HardState } from '../../src/raft/types.js';
 import { checksum, storagePackr } from '../../src/storage/codec.js';
@@ -21,26 +20,14 @@ import {
   validRecordAfter,
   type WalBatch,
 } from '../../src/storage/wal-record.js';
+import { command, commands, hardState } from '../support/entries.js';
+import { tempFolders } from '../support/temp-folders.js';
 
 const DIR = '/data/wal';
 const SEGMENT_0 = `${DIR}/0000000000000000.wal`;
 const SEGMENT_1 = `${DIR}/0000000000000001.wal`;
 const SEGMENT_2 = `${DIR}/0000000000000002.wal`;
 const SEEDS_TORN_CRASH = 300;
-
-function command(index: number, term: number, sizeBytes = 8): Entry {
-  const data = new Uint8Array(sizeBytes);
-  for (let i = 0; i < sizeBytes; i++) data[i] = (index * 31 + term * 7 + i) & 0xff;
-  return { type: 'command', index, term, data };
-}
-
-function commands(first: number, count: number, term: number, sizeBytes = 8): Entry[] {
-  return Array.from({ length: count }, (_, i) => command(first + i, term, sizeBytes));
-}
-
-function hardState(term: number, commitIndex = 0): HardState {
-  return { term, votedFor: 'n1', commitIndex };
-}
 
 function batch(entries: Entry[], hs: HardState | null = null): WalBatch {
   return { hardState: hs, reset: null, entries };
@@ -678,18 +665,8 @@ describe('WriteAheadLog on the faulty disk', () => {
 });
 
 describe('WriteAheadLog on real files', () => {
-  const dirs: string[] = [];
   const fs = new NodeFileSystem();
-
-  function tempWalDir(): string {
-    const dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-wal-test-'));
-    dirs.push(dir);
-    return path.join(dir, 'wal');
-  }
-
-  afterEach(() => {
-    for (const dir of dirs.splice(0)) nodeFs.rmSync(dir, { recursive: true, force: true });
-  });
+  const tempWalDir = tempFolders('raftkv-wal-test-', 'wal');
 
   it('preallocates segments and recovers after reopening', () => {
     const dir = tempWalDir();
