@@ -1,4 +1,5 @@
 import type { Entry, HardState } from '../../src/raft/types.js';
+import { StorageError } from '../../src/storage/errors.js';
 
 /** A command entry whose bytes follow from its index and term, so a wrong or torn entry shows. */
 export function command(index: number, term: number, sizeBytes = 8): Entry {
@@ -13,4 +14,15 @@ export function commands(first: number, count: number, term: number, sizeBytes =
 
 export function hardState(term: number, commitIndex = 0, votedFor: string | null = 'n1'): HardState {
   return { term, votedFor, commitIndex };
+}
+
+/** The StorageError `action` throws; anything else it throws, or nothing, fails the test. */
+export function storageErrorOf(action: () => unknown): StorageError {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof StorageError) return error;
+    throw error;
+  }
+  throw new Error('expected a StorageError, but nothing was thrown');
 }

@@ -14,7 +14,7 @@ import { FaultyFileSystem } from '../../src/storage/faulty-file-system.js';
 import { NodeFileSystem, type FileSystem } from '../../src/storage/file-system.js';
 import { readAllSnapshot } from '../../src/storage/snapshot-store.js';
 import { RECORD_HEADER_BYTES, encodeRecord } from '../../src/storage/wal-record.js';
-import { command, commands, hardState } from '../support/entries.js';
+import { command, commands, hardState, storageErrorOf } from '../support/entries.js';
 import { tempFolders } from '../support/temp-folders.js';
 
 const DIR = '/data';
@@ -44,16 +44,6 @@ function plain(entries: readonly Entry[]): string[] {
 
 function open(fs: FileSystem, options: Partial<DiskStorageOptions> = {}, dir = DIR): DiskStorage {
   return DiskStorage.open(fs, dir, { initialMembership: MEMBERSHIP, segmentBytes: 64 * 1024, preallocate: false, ...options });
-}
-
-function storageErrorOf(action: () => unknown): StorageError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof StorageError) return error;
-    throw error;
-  }
-  throw new Error('expected a StorageError, but nothing was thrown');
 }
 
 function expectStorageError(action: () => unknown, code: StorageErrorCode, where: { file: string; offset?: number | null }): StorageError {

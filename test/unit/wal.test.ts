@@ -20,7 +20,7 @@ import {
   validRecordAfter,
   type WalBatch,
 } from '../../src/storage/wal-record.js';
-import { command, commands, hardState } from '../support/entries.js';
+import { command, commands, hardState, storageErrorOf } from '../support/entries.js';
 import { tempFolders } from '../support/temp-folders.js';
 
 const DIR = '/data/wal';
@@ -45,16 +45,6 @@ function plain(entries: readonly Entry[]): unknown[] {
         return { type: entry.type, index: entry.index, term: entry.term, voters: [...entry.membership.voters] };
     }
   });
-}
-
-function storageErrorOf(action: () => unknown): StorageError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof StorageError) return error;
-    throw error;
-  }
-  throw new Error('expected a StorageError, but nothing was thrown');
 }
 
 function expectStorageError(action: () => unknown, code: StorageErrorCode, where: { file?: string; offset?: number | null }): StorageError {
