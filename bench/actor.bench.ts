@@ -31,11 +31,27 @@ import type { ProposeOutcome } from '../src/protocol/node.js';
 import type { NodeId } from '../src/raft/types.js';
 import { FRAME_MESSAGES_MAX } from '../src/transport/codec.js';
 import {
-  commandsFor, ENTRY_PAYLOAD_BYTES, type DriverCommand, type FixtureReport, type FixtureStartup, type LatencyReport, type PairRole, type ThroughputReport,
+  commandsFor,
+  ENTRY_PAYLOAD_BYTES,
+  type DriverCommand,
+  type FixtureReport,
+  type FixtureStartup,
+  type LatencyReport,
+  type PairRole,
+  type ThroughputReport,
 } from './fixtures/port-bench-protocol.js';
 import type { ControlApi, ControlMode, ControlStartup, RawProposeRequest, RawProposeResponse } from './fixtures/control.worker.js';
 import {
-  describeMachine, formatLoadAverage, formatRate, formatRatio, machineFields, nextMessage, positiveInteger, printTable, waitForLeader, writeResults,
+  describeMachine,
+  formatLoadAverage,
+  formatRate,
+  formatRatio,
+  machineFields,
+  nextMessage,
+  positiveInteger,
+  printTable,
+  waitForLeader,
+  writeResults,
 } from './bench-util.js';
 import { startSupervisor, waitConverged } from './lib/cluster.js';
 import { diskDir, Resources } from './lib/resources.js';
@@ -100,7 +116,8 @@ function readOptions(): BenchOptions {
   const repeats = values.repeats === undefined ? (quick ? 1 : 2) : positiveInteger('repeats', values.repeats);
   const proposers = positiveInteger('proposers', values.proposers);
   const failoverClient = values['failover-client'];
-  if (failoverClient !== 'direct' && failoverClient !== 'supervisor') throw new RangeError(`--failover-client takes direct or supervisor, got ${failoverClient}`);
+  if (failoverClient !== 'direct' && failoverClient !== 'supervisor')
+    throw new RangeError(`--failover-client takes direct or supervisor, got ${failoverClient}`);
   return {
     quick,
     parts: parts as Set<'port' | 'failover'>,
@@ -205,23 +222,50 @@ interface ControlResult {
   readonly workerMicrosPerCall: number;
 }
 
-async function measureThroughput(resources: Resources, options: BenchOptions, name: string, kind: FixtureKind, transfer: boolean, messagesPerPost: number): Promise<ThroughputResult> {
+async function measureThroughput(
+  resources: Resources,
+  options: BenchOptions,
+  name: string,
+  kind: FixtureKind,
+  transfer: boolean,
+  messagesPerPost: number,
+): Promise<ThroughputResult> {
   const pair = await WorkerPair.start(resources, kind, transfer);
   try {
     const report = await pair.run<ThroughputReport>({
-      type: 'throughput', warmupSeconds: options.portWarmupSeconds, seconds: options.portSeconds, windowMessages: options.windowMessages, messagesPerPost,
+      type: 'throughput',
+      warmupSeconds: options.portWarmupSeconds,
+      seconds: options.portSeconds,
+      windowMessages: options.windowMessages,
+      messagesPerPost,
     });
     const roundTripsPerSecond = report.roundTrips / report.seconds;
-    return { name, roundTripsPerSecond, messagesPerSecond: 2 * roundTripsPerSecond, messagesPerFrame: report.messagesSent / report.framesSent, seconds: report.seconds };
+    return {
+      name,
+      roundTripsPerSecond,
+      messagesPerSecond: 2 * roundTripsPerSecond,
+      messagesPerFrame: report.messagesSent / report.framesSent,
+      seconds: report.seconds,
+    };
   } finally {
     await pair.close();
   }
 }
 
-async function measureLatency(resources: Resources, options: BenchOptions, name: string, kind: FixtureKind, transfer: boolean): Promise<LatencyResult> {
+async function measureLatency(
+  resources: Resources,
+  options: BenchOptions,
+  name: string,
+  kind: FixtureKind,
+  transfer: boolean,
+): Promise<LatencyResult> {
   const pair = await WorkerPair.start(resources, kind, transfer);
   try {
-    const report = await pair.run<LatencyReport>({ type: 'latency', warmupSeconds: options.portWarmupSeconds, seconds: options.portSeconds });
+    const report = await pair.run<LatencyReport>({
+      type: 'latency',
+      warmupSeconds: options.portWarmupSeconds,
+      seconds: options.portSeconds,
+    });
     return { name, micros: distribution(report.samplesMicros) };
   } finally {
     await pair.close();
@@ -293,12 +337,26 @@ async function measureControl(resources: Resources, options: BenchOptions, mode:
 /** Runs every port measurement `repeats` times, interleaved, so load from elsewhere hits raw and actor alike. */
 async function runPortParts(resources: Resources, options: BenchOptions): Promise<PortResults> {
   const perPost = options.framedMessagesPerPost;
-  const runs = { rawCopied1: [] as ThroughputResult[], rawFramed64: [] as ThroughputResult[], rawFramedLarge: [] as ThroughputResult[], actor: [] as ThroughputResult[], rawLatencyCopied: [] as LatencyResult[], rawLatencyTransferred: [] as LatencyResult[], actorLatency: [] as LatencyResult[], controlComlink: [] as ControlResult[], controlRaw: [] as ControlResult[] };
+  const runs = {
+    rawCopied1: [] as ThroughputResult[],
+    rawFramed64: [] as ThroughputResult[],
+    rawFramedLarge: [] as ThroughputResult[],
+    actor: [] as ThroughputResult[],
+    rawLatencyCopied: [] as LatencyResult[],
+    rawLatencyTransferred: [] as LatencyResult[],
+    actorLatency: [] as LatencyResult[],
+    controlComlink: [] as ControlResult[],
+    controlRaw: [] as ControlResult[],
+  };
   for (let repeat = 0; repeat < options.repeats; repeat++) {
     runs.rawCopied1.push(await measureThroughput(resources, options, 'raw, 1 msg/postMessage, copied', 'raw', false, 1));
-    runs.rawFramed64.push(await measureThroughput(resources, options, `raw, ${perPost} msgs/postMessage, transferred frame`, 'raw', true, perPost));
+    runs.rawFramed64.push(
+      await measureThroughput(resources, options, `raw, ${perPost} msgs/postMessage, transferred frame`, 'raw', true, perPost),
+    );
     const large = options.largeFrameMessagesPerPost;
-    runs.rawFramedLarge.push(await measureThroughput(resources, options, `raw, ${large} msgs/postMessage, transferred frame`, 'raw', true, large));
+    runs.rawFramedLarge.push(
+      await measureThroughput(resources, options, `raw, ${large} msgs/postMessage, transferred frame`, 'raw', true, large),
+    );
     runs.actor.push(await measureThroughput(resources, options, 'actor: PeerLink + mailbox turn', 'peerLink', true, 1));
     runs.rawLatencyCopied.push(await measureLatency(resources, options, 'raw ping-pong, copied', 'raw', false));
     runs.rawLatencyTransferred.push(await measureLatency(resources, options, 'raw ping-pong, transferred frame', 'raw', true));
@@ -306,7 +364,8 @@ async function runPortParts(resources: Resources, options: BenchOptions): Promis
     runs.controlComlink.push(await measureControl(resources, options, 'comlink'));
     runs.controlRaw.push(await measureControl(resources, options, 'raw'));
   }
-  const fastest = (list: ThroughputResult[]): ThroughputResult => list.reduce((best, r) => (r.messagesPerSecond > best.messagesPerSecond ? r : best));
+  const fastest = (list: ThroughputResult[]): ThroughputResult =>
+    list.reduce((best, r) => (r.messagesPerSecond > best.messagesPerSecond ? r : best));
   const quickest = (list: LatencyResult[]): LatencyResult => list.reduce((best, r) => (r.micros.p50 < best.micros.p50 ? r : best));
   const rawCopied1 = fastest(runs.rawCopied1);
   const rawFramed64 = fastest(runs.rawFramed64);
@@ -322,8 +381,16 @@ async function runPortParts(resources: Resources, options: BenchOptions): Promis
   const rawRoundTripMicrosP50 = Math.min(rawLatencyCopied.micros.p50, rawLatencyTransferred.micros.p50);
   const rawRoundTripMicrosP99 = Math.min(rawLatencyCopied.micros.p99, rawLatencyTransferred.micros.p99);
   const results: PortResults = {
-    rawCopied1, rawFramed64, rawFramedLarge, actor, rawLatencyCopied, rawLatencyTransferred, actorLatency,
-    rawMessagesPerSecondMax, rawRoundTripMicrosP50, rawRoundTripMicrosP99,
+    rawCopied1,
+    rawFramed64,
+    rawFramedLarge,
+    actor,
+    rawLatencyCopied,
+    rawLatencyTransferred,
+    actorLatency,
+    rawMessagesPerSecondMax,
+    rawRoundTripMicrosP50,
+    rawRoundTripMicrosP99,
     actorOverRawThroughput: actor.messagesPerSecond / rawMessagesPerSecondMax,
     // PeerLink frames what one turn queues, up to FRAME_MESSAGES_MAX: its raw counterpart is the large-frame run.
     actorOverRawThroughputSameFraming: actor.messagesPerSecond / rawFramedLarge.messagesPerSecond,
@@ -339,7 +406,10 @@ async function runPortParts(resources: Resources, options: BenchOptions): Promis
 
 function printPortResults(results: PortResults, options: BenchOptions): void {
   const throughputRows = [results.rawCopied1, results.rawFramed64, results.rawFramedLarge, results.actor].map((r) => [
-    r.name, formatRate(r.messagesPerSecond), formatRate(r.roundTripsPerSecond), r.messagesPerFrame.toFixed(1),
+    r.name,
+    formatRate(r.messagesPerSecond),
+    formatRate(r.roundTripsPerSecond),
+    r.messagesPerFrame.toFixed(1),
     formatRatio(r.messagesPerSecond / results.rawMessagesPerSecondMax),
   ]);
   printTable(
@@ -349,10 +419,18 @@ function printPortResults(results: PortResults, options: BenchOptions): void {
     throughputRows,
   );
   const latencyRows = [results.rawLatencyCopied, results.rawLatencyTransferred, results.actorLatency].map((r) => [
-    r.name, r.micros.p50.toFixed(1), r.micros.p99.toFixed(1), r.micros.mean.toFixed(1), formatRate(r.micros.count),
+    r.name,
+    r.micros.p50.toFixed(1),
+    r.micros.p99.toFixed(1),
+    r.micros.mean.toFixed(1),
+    formatRate(r.micros.count),
     formatRatio(r.micros.p50 / results.rawRoundTripMicrosP50),
   ]);
-  printTable(`1-2. Worker-to-worker round trip (one message each way, one in flight), ${options.portSeconds} s, best p50 of ${options.repeats}`, ['path', 'p50 µs', 'p99 µs', 'mean µs', 'samples', 'x raw p50'], latencyRows);
+  printTable(
+    `1-2. Worker-to-worker round trip (one message each way, one in flight), ${options.portSeconds} s, best p50 of ${options.repeats}`,
+    ['path', 'p50 µs', 'p99 µs', 'mean µs', 'samples', 'x raw p50'],
+    latencyRows,
+  );
   console.log(
     `actor/raw: throughput ${formatRatio(results.actorOverRawThroughput)} of the raw max ` +
       `(${formatRatio(results.actorOverRawThroughputSameFraming)} of raw with the same ${options.largeFrameMessagesPerPost}-message frames); ` +
@@ -361,7 +439,12 @@ function printPortResults(results: PortResults, options: BenchOptions): void {
   printTable(
     `2. Client call path: ${options.proposers} callers in the main thread, propose([one ${ENTRY_PAYLOAD_BYTES}-byte command]) answered at once by one worker, best of ${options.repeats}`,
     ['path', 'calls/s', 'main thread µs/call', 'worker µs/call'],
-    [results.controlComlink, results.controlRaw].map((r) => [r.name, formatRate(r.callsPerSecond), r.clientMicrosPerCall.toFixed(1), r.workerMicrosPerCall.toFixed(1)]),
+    [results.controlComlink, results.controlRaw].map((r) => [
+      r.name,
+      formatRate(r.callsPerSecond),
+      r.clientMicrosPerCall.toFixed(1),
+      r.workerMicrosPerCall.toFixed(1),
+    ]),
   );
 }
 
@@ -459,12 +542,21 @@ async function killAndWrite(supervisor: Supervisor, kill: number, client: Failov
     await supervisor.kill(oldLeader);
     const killedAt = performance.now();
     for (;;) {
-      if (performance.now() - start > FAILOVER_WRITE_TIMEOUT_MS) throw new Error(`no write acknowledged ${FAILOVER_WRITE_TIMEOUT_MS} ms after killing ${oldLeader}`);
+      if (performance.now() - start > FAILOVER_WRITE_TIMEOUT_MS)
+        throw new Error(`no write acknowledged ${FAILOVER_WRITE_TIMEOUT_MS} ms after killing ${oldLeader}`);
       if (client === 'supervisor') attempts++;
-      const outcome = client === 'direct' ? await proposeDirect() : await supervisor.propose(command, { timeoutMs: FAILOVER_PROPOSE_TIMEOUT_MS });
+      const outcome =
+        client === 'direct' ? await proposeDirect() : await supervisor.propose(command, { timeoutMs: FAILOVER_PROPOSE_TIMEOUT_MS });
       if (outcome?.ok === true) {
         const end = performance.now();
-        return { writeMillis: end - start, electedMillis: electedAt - start, killMillis: killedAt - start, attempts, oldLeader, newLeader: supervisor.leaderId ?? '?' };
+        return {
+          writeMillis: end - start,
+          electedMillis: electedAt - start,
+          killMillis: killedAt - start,
+          attempts,
+          oldLeader,
+          newLeader: supervisor.leaderId ?? '?',
+        };
       }
       if (outcome !== null) await delay(POLL_MS);
     }
@@ -475,7 +567,9 @@ async function killAndWrite(supervisor: Supervisor, kill: number, client: Failov
 
 /** `options.kills` times: kill the leader, time the next acknowledged write, restart the node, wait for convergence. */
 async function killRestartConverge(
-  supervisor: Supervisor, options: BenchOptions, out: { samples: FailoverSample[]; restartMillis: number[]; convergeMillis: number[] },
+  supervisor: Supervisor,
+  options: BenchOptions,
+  out: { samples: FailoverSample[]; restartMillis: number[]; convergeMillis: number[] },
 ): Promise<void> {
   for (let kill = 0; kill < options.kills; kill++) {
     const sample = await killAndWrite(supervisor, kill, options.failoverClient);
@@ -497,7 +591,9 @@ async function runFailover(resources: Resources, options: BenchOptions): Promise
   const restartMillis: number[] = [];
   const convergeMillis: number[] = [];
   try {
-    const supervisor = resources.supervisor(await startSupervisor({ nodes: options.failoverNodes, dataDir, durable: true, stateMachine: 'counter' }));
+    const supervisor = resources.supervisor(
+      await startSupervisor({ nodes: options.failoverNodes, dataDir, durable: true, stateMachine: 'counter' }),
+    );
     try {
       await waitConverged(supervisor, { timeoutMs: CONVERGE_TIMEOUT_MS });
       await killRestartConverge(supervisor, options, { samples, restartMillis, convergeMillis });
@@ -530,7 +626,9 @@ async function runFailover(resources: Resources, options: BenchOptions): Promise
       row('kill returned', result.killMillis),
     ],
   );
-  console.log(`  restart of the killed node: median ${result.restartMillis.p50.toFixed(0)} ms; convergence after it: median ${result.convergeMillis.p50.toFixed(0)} ms`);
+  console.log(
+    `  restart of the killed node: median ${result.restartMillis.p50.toFixed(0)} ms; convergence after it: median ${result.convergeMillis.p50.toFixed(0)} ms`,
+  );
   return result;
 }
 

@@ -33,7 +33,9 @@ export function formatFigure(value: number): string {
 export function printTable(title: string, header: readonly string[], rows: readonly (readonly string[])[]): void {
   const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] as number) : cell.padStart(widths[column] as number))).join('  ');
+    cells
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column] as number) : cell.padStart(widths[column] as number)))
+      .join('  ');
   console.log(`\n${title}`);
   console.log(line(header));
   console.log(widths.map((width) => '-'.repeat(width)).join('  '));
@@ -83,7 +85,9 @@ export function describeMachine(): string {
 
 /** The 1, 5 and 15 minute load averages: other work on the machine slows every figure. */
 export function formatLoadAverage(): string {
-  return loadavg().map((load) => load.toFixed(2)).join(' ');
+  return loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ');
 }
 
 /** What every results file says of the machine and the moment. */

@@ -12,7 +12,15 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { checkHistory, checkHistorySync, createCheckerPool, kvModel, parseJepsenHistory, type CheckResult, type CheckerPool } from '../src/chaos/checker/index.js';
+import {
+  checkHistory,
+  checkHistorySync,
+  createCheckerPool,
+  kvModel,
+  parseJepsenHistory,
+  type CheckResult,
+  type CheckerPool,
+} from '../src/chaos/checker/index.js';
 import { describeMachine, positiveInteger, positiveNumber, printTable, writeResults } from './bench-util.js';
 import { distribution, median } from './lib/stats.js';
 
@@ -88,7 +96,10 @@ function readOptions(): BenchOptions {
   };
 }
 
-async function timeCase(run: () => Promise<CheckResult>, runs: number): Promise<{ result: CheckResult; timesMs: number[]; shrinkMs: number[] }> {
+async function timeCase(
+  run: () => Promise<CheckResult>,
+  runs: number,
+): Promise<{ result: CheckResult; timesMs: number[]; shrinkMs: number[] }> {
   const timesMs: number[] = [];
   const shrinkMs: number[] = [];
   let result: CheckResult | null = null;
@@ -147,7 +158,9 @@ async function main(): Promise<void> {
     const first = histories[0];
     if (first === undefined) throw new Error('no history');
     await Promise.all(
-      Array.from({ length: options.threads }, () => checkHistory(first.parsed.operations, kvModel, { partitioned: false, timeLimitMs: 10_000, pool })),
+      Array.from({ length: options.threads }, () =>
+        checkHistory(first.parsed.operations, kvModel, { partitioned: false, timeLimitMs: 10_000, pool }),
+      ),
     );
     poolStartMs = performance.now() - poolStarted;
 
@@ -209,10 +222,33 @@ function formatRow(row: Row): string {
 function printRows(rows: readonly Row[]): void {
   printTable(
     'Porcupine KV histories: checkHistorySync in-process and checkHistory in the pool',
-    ['history', 'ops', 'partitioned', 'where', 'verdict', 'median ms', 'min ms', 'of which shrink ms', 'runs', 'iterations', 'cache entries', 'piece'],
+    [
+      'history',
+      'ops',
+      'partitioned',
+      'where',
+      'verdict',
+      'median ms',
+      'min ms',
+      'of which shrink ms',
+      'runs',
+      'iterations',
+      'cache entries',
+      'piece',
+    ],
     rows.map((r) => [
-      r.history, String(r.operations), r.partitioned ? 'yes' : 'no', r.where, r.verdict, r.medianMs.toFixed(1), r.minMs.toFixed(1), r.shrinkMs.toFixed(1), String(r.runs),
-      String(r.iterations), String(r.cacheEntries), r.piece === null ? '' : String(r.piece),
+      r.history,
+      String(r.operations),
+      r.partitioned ? 'yes' : 'no',
+      r.where,
+      r.verdict,
+      r.medianMs.toFixed(1),
+      r.minMs.toFixed(1),
+      r.shrinkMs.toFixed(1),
+      String(r.runs),
+      String(r.iterations),
+      String(r.cacheEntries),
+      r.piece === null ? '' : String(r.piece),
     ]),
   );
 }

@@ -21,14 +21,30 @@ import { startCluster, waitQuiet } from './lib/cluster.js';
 import { diskDir, forkScript, Resources, type Cluster, type Storage } from './lib/resources.js';
 import { EtcdCluster, ETCD_INSTALL_HINT, findEtcd } from './peers/etcd.js';
 import {
-  findRedisTools, redisBenchmark, REDIS_BENCHMARK_PROBE_REQUESTS, REDIS_INSTALL_HINT, requestsFor, startRedisServer, stopRedisServer,
-  type RedisBenchmarkRun, type RedisServer, type RedisTools,
+  findRedisTools,
+  redisBenchmark,
+  REDIS_BENCHMARK_PROBE_REQUESTS,
+  REDIS_INSTALL_HINT,
+  requestsFor,
+  startRedisServer,
+  stopRedisServer,
+  type RedisBenchmarkRun,
+  type RedisServer,
+  type RedisTools,
 } from './peers/redis.js';
 import { runFailover, type FailoverSeries } from './suites/failover.js';
 import { runRecovery, type RecoveryResult } from './suites/recovery.js';
 import { runReplication, type ReplicationRow } from './suites/replication.js';
 import {
-  describeMachine, formatFigure, formatLoadAverage, formatMillis, formatRate, formatRatio, machineFields, printTable, writeResults,
+  describeMachine,
+  formatFigure,
+  formatLoadAverage,
+  formatMillis,
+  formatRate,
+  formatRatio,
+  machineFields,
+  printTable,
+  writeResults,
 } from './bench-util.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -75,7 +91,14 @@ interface Axes {
   readonly clients: readonly number[];
 }
 
-const FULL_AXES: Axes = { workload: WORKLOADS, api: APIS, nodes: [1, 3, 5], storage: STORAGES, value: [16, 256, 4096], clients: [1, 16, 64, 256] };
+const FULL_AXES: Axes = {
+  workload: WORKLOADS,
+  api: APIS,
+  nodes: [1, 3, 5],
+  storage: STORAGES,
+  value: [16, 256, 4096],
+  clients: [1, 16, 64, 256],
+};
 /** What an axis not named on the command line is held at when others are. */
 const SINGLE_AXES: Axes = { workload: ['write'], api: ['http'], nodes: [3], storage: ['disk'], value: [256], clients: [64] };
 
@@ -87,11 +110,18 @@ function cell(workload: Workload, api: Api, nodes: number, clients = 64, storage
 function defaultPlan(): Cell[] {
   return [
     ...WORKLOADS.map((w) => cell(w, 'http', 3)),
-    cell('write', 'http', 3, 1), cell('write', 'http', 3, 16), cell('write', 'http', 3, 256),
-    cell('write', 'http', 1), cell('write', 'http', 5),
-    cell('write', 'http', 3, 64, 'disk', 16), cell('write', 'http', 3, 64, 'disk', 4096),
-    cell('write', 'http', 3, 64, 'memory'), cell('write', 'http', 5, 64, 'memory'),
-    ...WORKLOADS.map((w) => cell(w, 'resp', 3)), cell('write', 'resp-p16', 3), cell('read', 'resp-p16', 3),
+    cell('write', 'http', 3, 1),
+    cell('write', 'http', 3, 16),
+    cell('write', 'http', 3, 256),
+    cell('write', 'http', 1),
+    cell('write', 'http', 5),
+    cell('write', 'http', 3, 64, 'disk', 16),
+    cell('write', 'http', 3, 64, 'disk', 4096),
+    cell('write', 'http', 3, 64, 'memory'),
+    cell('write', 'http', 5, 64, 'memory'),
+    ...WORKLOADS.map((w) => cell(w, 'resp', 3)),
+    cell('write', 'resp-p16', 3),
+    cell('read', 'resp-p16', 3),
   ];
 }
 
@@ -110,9 +140,13 @@ function comparePlan(peers: readonly Peer[]): Cell[] {
 
 function product(axes: Axes): Cell[] {
   const cells: Cell[] = [];
-  for (const nodes of axes.nodes) for (const storage of axes.storage) for (const valueBytes of axes.value) {
-    for (const api of axes.api) for (const workload of axes.workload) for (const clients of axes.clients) cells.push({ workload, api, nodes, storage, valueBytes, clients });
-  }
+  for (const nodes of axes.nodes)
+    for (const storage of axes.storage)
+      for (const valueBytes of axes.value) {
+        for (const api of axes.api)
+          for (const workload of axes.workload)
+            for (const clients of axes.clients) cells.push({ workload, api, nodes, storage, valueBytes, clients });
+      }
   return cells;
 }
 
@@ -145,7 +179,8 @@ function listOf<T extends string>(name: string, raw: string, allowed: readonly T
 
 function numbersOf(name: string, raw: string, min: number, max: number): number[] {
   const items = raw.split(',').map((part) => Number(part.trim()));
-  for (const item of items) if (!Number.isInteger(item) || item < min || item > max) fail(`--${name} takes integers from ${min} to ${max}; got ${raw}`);
+  for (const item of items)
+    if (!Number.isInteger(item) || item < min || item > max) fail(`--${name} takes integers from ${min} to ${max}; got ${raw}`);
   return items;
 }
 
@@ -155,12 +190,22 @@ function readOptions(argv: readonly string[]): Options {
     parsed = parseArgs({
       args: [...argv],
       options: {
-        quick: { type: 'boolean', default: false }, full: { type: 'boolean', default: false },
-        compare: { type: 'string' }, suites: { type: 'string' },
-        workload: { type: 'string' }, nodes: { type: 'string' }, value: { type: 'string' }, storage: { type: 'string' },
-        clients: { type: 'string' }, api: { type: 'string' },
-        seconds: { type: 'string' }, warmup: { type: 'string' }, kills: { type: 'string' },
-        out: { type: 'string' }, baseline: { type: 'string' }, help: { type: 'boolean', default: false },
+        quick: { type: 'boolean', default: false },
+        full: { type: 'boolean', default: false },
+        compare: { type: 'string' },
+        suites: { type: 'string' },
+        workload: { type: 'string' },
+        nodes: { type: 'string' },
+        value: { type: 'string' },
+        storage: { type: 'string' },
+        clients: { type: 'string' },
+        api: { type: 'string' },
+        seconds: { type: 'string' },
+        warmup: { type: 'string' },
+        kills: { type: 'string' },
+        out: { type: 'string' },
+        baseline: { type: 'string' },
+        help: { type: 'boolean', default: false },
       },
     });
   } catch (error) {
@@ -177,7 +222,7 @@ function readOptions(argv: readonly string[]): Options {
   if (!(seconds > 0)) fail(`--seconds must be positive, got ${v.seconds}`);
   const warmupSeconds = Number(v.warmup ?? 1);
   if (!(warmupSeconds >= 0)) fail(`--warmup must not be negative, got ${v.warmup}`);
-  const kills = v.kills === undefined ? (quick ? 5 : 20) : numbersOf('kills', v.kills, 1, 1000)[0] as number;
+  const kills = v.kills === undefined ? (quick ? 5 : 20) : (numbersOf('kills', v.kills, 1, 1000)[0] as number);
   const named: Partial<Axes> = {
     ...(v.workload === undefined ? {} : { workload: listOf('workload', v.workload, WORKLOADS) }),
     ...(v.api === undefined ? {} : { api: listOf('api', v.api, APIS) }),
@@ -235,9 +280,18 @@ interface Results {
 function rowOf(system: System, c: Cell, result: LoadResult): Row {
   const r = result.report;
   return {
-    ...c, system, opsPerSecond: result.opsPerSecond, readsPerSecond: r.reads / r.seconds, writesPerSecond: r.writes / r.seconds,
-    latency: r.latency, errors: r.errors, abandoned: r.abandoned, server: result.window.server, clientCpuCores: r.clientCpuCores,
-    otherCores: result.otherCores, histogramBase64: r.histogramBase64,
+    ...c,
+    system,
+    opsPerSecond: result.opsPerSecond,
+    readsPerSecond: r.reads / r.seconds,
+    writesPerSecond: r.writes / r.seconds,
+    latency: r.latency,
+    errors: r.errors,
+    abandoned: r.abandoned,
+    server: result.window.server,
+    clientCpuCores: r.clientCpuCores,
+    otherCores: result.otherCores,
+    histogramBase64: r.histogramBase64,
   };
 }
 
@@ -255,7 +309,13 @@ function printRow(row: Row): void {
   console.log(
     `  ${row.system.padEnd(12)} ${(row.system === 'raftkv' || row.system === 'etcd' ? describe(row) : describe(row).replace(/ \d+n /, ' 1 server ')).padEnd(34)} ${formatRate(row.opsPerSecond).padStart(8)} ops/s  ` +
       `p50 ${formatMillis(row.latency.p50Millis)}  p99 ${formatMillis(row.latency.p99Millis)}  p999 ${formatMillis(row.latency.p999Millis)} ms` +
-      `${errors > 0 ? `  errors: ${Object.entries(row.errors).map(([code, n]) => `${n} ${code}`).join(', ')}${row.abandoned > 0 ? `, ${row.abandoned} unanswered` : ''}` : ''}` +
+      `${
+        errors > 0
+          ? `  errors: ${Object.entries(row.errors)
+              .map(([code, n]) => `${n} ${code}`)
+              .join(', ')}${row.abandoned > 0 ? `, ${row.abandoned} unanswered` : ''}`
+          : ''
+      }` +
       `${elections > 0 ? `  (${elections} leader election${elections === 1 ? '' : 's'} during the run)` : ''}`,
   );
 }
@@ -265,8 +325,15 @@ function printRow(row: Row): void {
 
 function specFor(c: Cell, options: Options, protocol: LoadSpec['protocol'], port: number): LoadSpec {
   return {
-    protocol, port, connections: c.clients, pipeline: c.api === 'resp-p16' ? PIPELINE_DEPTH : 1, readRatio: READ_RATIO[c.workload],
-    valueBytes: c.valueBytes, keySpace: KEY_SPACE, warmupSeconds: options.warmupSeconds, seconds: options.seconds,
+    protocol,
+    port,
+    connections: c.clients,
+    pipeline: c.api === 'resp-p16' ? PIPELINE_DEPTH : 1,
+    readRatio: READ_RATIO[c.workload],
+    valueBytes: c.valueBytes,
+    keySpace: KEY_SPACE,
+    warmupSeconds: options.warmupSeconds,
+    seconds: options.seconds,
   };
 }
 
@@ -299,18 +366,26 @@ async function runServiceSuite(resources: Resources, options: Options, peers: Pe
     let etcd: EtcdCluster | null = null;
     let unregisterEtcd = (): void => {};
     try {
-      console.log(`\nraftkv ${nodes} node${nodes === 1 ? '' : 's'} ${storage}: up in ${((performance.now() - started) / 1000).toFixed(1)} s (HTTP :${cluster.service.http.port}, RESP :${cluster.service.resp.port})`);
+      console.log(
+        `\nraftkv ${nodes} node${nodes === 1 ? '' : 's'} ${storage}: up in ${((performance.now() - started) / 1000).toFixed(1)} s (HTTP :${cluster.service.http.port}, RESP :${cluster.service.resp.port})`,
+      );
       if (peers.etcdBinary !== null && cells.some((c) => peersOf(c, options).includes('etcd'))) {
         const { dir } = diskDir(resources, 'raftkv-bench-etcd-');
         etcd = await EtcdCluster.start({ members: nodes, dataDir: dir, binary: peers.etcdBinary });
         const running = etcd;
         unregisterEtcd = resources.onRelease(() => running.stop());
-        console.log(`etcd ${nodes} member${nodes === 1 ? '' : 's'} (heartbeat ${etcd.timing.heartbeatMs} ms, election ${etcd.timing.electionMs} ms) on ${dir}`);
+        console.log(
+          `etcd ${nodes} member${nodes === 1 ? '' : 's'} (heartbeat ${etcd.timing.heartbeatMs} ms, election ${etcd.timing.electionMs} ms) on ${dir}`,
+        );
       }
       for (const c of cells) {
         await waitQuiet(cluster.supervisor);
         const port = c.api === 'http' ? cluster.service.http.port : cluster.service.resp.port;
-        const row = rowOf('raftkv', c, await runLoad(resources, specFor(c, options, c.api === 'http' ? 'raftkv-http' : 'resp', port), cluster));
+        const row = rowOf(
+          'raftkv',
+          c,
+          await runLoad(resources, specFor(c, options, c.api === 'http' ? 'raftkv-http' : 'resp', port), cluster),
+        );
         results.rows.push(row);
         printRow(row);
         for (const peer of peersOf(c, options)) {
@@ -329,7 +404,13 @@ async function runServiceSuite(resources: Resources, options: Options, peers: Pe
           }
         }
       }
-      if (options.peers.includes('redis') && storage === 'disk' && nodes === 3 && peers.redis.benchmark !== null && peers.redisServer !== null) {
+      if (
+        options.peers.includes('redis') &&
+        storage === 'disk' &&
+        nodes === 3 &&
+        peers.redis.benchmark !== null &&
+        peers.redisServer !== null
+      ) {
         await runRedisBenchmarkPairs(resources, options, peers.redis.benchmark, cluster, peers.redisServer, results);
       }
     } finally {
@@ -341,15 +422,30 @@ async function runServiceSuite(resources: Resources, options: Options, peers: Pe
 }
 
 /** redis-benchmark SET, unpipelined and 16 deep, against raftkv and at once against redis-server. */
-async function runRedisBenchmarkPairs(resources: Resources, options: Options, binary: string, cluster: Cluster, server: RedisServer, results: Results): Promise<void> {
+async function runRedisBenchmarkPairs(
+  resources: Resources,
+  options: Options,
+  binary: string,
+  cluster: Cluster,
+  server: RedisServer,
+  results: Results,
+): Promise<void> {
   for (const pipeline of [1, PIPELINE_DEPTH]) {
     const base = { clients: REDIS_BENCHMARK_CLIENTS, valueBytes: REDIS_BENCHMARK_VALUE_BYTES, pipeline };
     const probeRequests = pipeline > 1 ? REDIS_BENCHMARK_PROBE_REQUESTS.pipelined : REDIS_BENCHMARK_PROBE_REQUESTS.unpipelined;
     const raftkvProbe = await redisBenchmark(resources, binary, { ...base, port: cluster.service.resp.port, requests: probeRequests });
     await waitQuiet(cluster.supervisor);
-    const raftkv = await redisBenchmark(resources, binary, { ...base, port: cluster.service.resp.port, requests: requestsFor(options.seconds, raftkvProbe.requestsPerSecond) });
+    const raftkv = await redisBenchmark(resources, binary, {
+      ...base,
+      port: cluster.service.resp.port,
+      requests: requestsFor(options.seconds, raftkvProbe.requestsPerSecond),
+    });
     const redisProbe = await redisBenchmark(resources, binary, { ...base, port: server.port, requests: probeRequests });
-    const redisServer = await redisBenchmark(resources, binary, { ...base, port: server.port, requests: requestsFor(options.seconds, redisProbe.requestsPerSecond) });
+    const redisServer = await redisBenchmark(resources, binary, {
+      ...base,
+      port: server.port,
+      requests: requestsFor(options.seconds, redisProbe.requestsPerSecond),
+    });
     const pair = { pipeline, raftkv, redisServer, ratio: raftkv.requestsPerSecond / redisServer.requestsPerSecond };
     results.redisBenchmark.push(pair);
     console.log(
@@ -364,7 +460,10 @@ async function runBareHttp(resources: Resources, options: Options, results: Resu
   const child = forkScript(resources, BARE_HTTP_SCRIPT);
   try {
     const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`bare HTTP server: not listening within ${BARE_HTTP_START_TIMEOUT_MS} ms`)), BARE_HTTP_START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`bare HTTP server: not listening within ${BARE_HTTP_START_TIMEOUT_MS} ms`)),
+        BARE_HTTP_START_TIMEOUT_MS,
+      );
       child.once('message', (message: BareHttpMessage) => {
         clearTimeout(timer);
         resolve(message.port);
@@ -387,8 +486,16 @@ async function runBareHttp(resources: Resources, options: Options, results: Resu
 // Printing.
 
 function find(rows: readonly Row[], system: System, c: Cell): Row | undefined {
-  return rows.find((r) => r.system === system && r.workload === c.workload && r.api === c.api && r.nodes === c.nodes &&
-    r.storage === c.storage && r.valueBytes === c.valueBytes && r.clients === c.clients);
+  return rows.find(
+    (r) =>
+      r.system === system &&
+      r.workload === c.workload &&
+      r.api === c.api &&
+      r.nodes === c.nodes &&
+      r.storage === c.storage &&
+      r.valueBytes === c.valueBytes &&
+      r.clients === c.clients,
+  );
 }
 
 function printServiceTable(options: Options, results: Results): void {
@@ -396,14 +503,47 @@ function printServiceTable(options: Options, results: Results): void {
   if (raftkv.length === 0) return;
   printTable(
     `raftkv through its front doors: ${options.seconds} s after ${options.warmupSeconds} s of warm-up, closed loop, load from a separate process; latency ${LATENCY_RECORDER}`,
-    ['workload', 'api', 'nodes', 'storage', 'value', 'clients', 'ops/s', 'p50 ms', 'p99 ms', 'p999 ms', 'errors', 'elections', 'raftkv CPU', 'µs CPU/op', 'router loop', 'cmds/proposal', 'client CPU', 'other CPU'],
+    [
+      'workload',
+      'api',
+      'nodes',
+      'storage',
+      'value',
+      'clients',
+      'ops/s',
+      'p50 ms',
+      'p99 ms',
+      'p999 ms',
+      'errors',
+      'elections',
+      'raftkv CPU',
+      'µs CPU/op',
+      'router loop',
+      'cmds/proposal',
+      'client CPU',
+      'other CPU',
+    ],
     raftkv.map((r) => {
       const s = r.server as ServerSample;
       return [
-        r.workload, r.api, String(r.nodes), r.storage, `${r.valueBytes} B`, String(r.clients), formatRate(r.opsPerSecond),
-        formatMillis(r.latency.p50Millis), formatMillis(r.latency.p99Millis), formatMillis(r.latency.p999Millis), String(errorCount(r)),
-        String(s.elections), s.cpuCores.toFixed(2), formatRate((s.cpuCores * 1e6) / r.opsPerSecond), `${(s.routerLoopBusy * 100).toFixed(0)}%`,
-        s.commandsPerProposal.toFixed(1), r.clientCpuCores.toFixed(2), r.otherCores.toFixed(2),
+        r.workload,
+        r.api,
+        String(r.nodes),
+        r.storage,
+        `${r.valueBytes} B`,
+        String(r.clients),
+        formatRate(r.opsPerSecond),
+        formatMillis(r.latency.p50Millis),
+        formatMillis(r.latency.p99Millis),
+        formatMillis(r.latency.p999Millis),
+        String(errorCount(r)),
+        String(s.elections),
+        s.cpuCores.toFixed(2),
+        formatRate((s.cpuCores * 1e6) / r.opsPerSecond),
+        `${(s.routerLoopBusy * 100).toFixed(0)}%`,
+        s.commandsPerProposal.toFixed(1),
+        r.clientCpuCores.toFixed(2),
+        r.otherCores.toFixed(2),
       ];
     }),
   );
@@ -415,18 +555,42 @@ function printServiceTable(options: Options, results: Results): void {
 }
 
 function printCompareTable(peer: System, label: string, results: Results): void {
-  const pairs = results.rows.filter((r) => r.system === peer).flatMap((p) => {
-    const own = find(results.rows, 'raftkv', p);
-    return own === undefined ? [] : [{ own, p }];
-  });
+  const pairs = results.rows
+    .filter((r) => r.system === peer)
+    .flatMap((p) => {
+      const own = find(results.rows, 'raftkv', p);
+      return own === undefined ? [] : [{ own, p }];
+    });
   if (pairs.length === 0) return;
   printTable(
     `raftkv beside ${label}, the same load client and cell, measured back to back`,
-    ['workload', 'api', 'nodes', 'clients', 'raftkv ops/s', `${peer} ops/s`, 'ratio', 'raftkv p50', `${peer} p50`, 'raftkv p99', `${peer} p99`, 'p99 ratio'],
+    [
+      'workload',
+      'api',
+      'nodes',
+      'clients',
+      'raftkv ops/s',
+      `${peer} ops/s`,
+      'ratio',
+      'raftkv p50',
+      `${peer} p50`,
+      'raftkv p99',
+      `${peer} p99`,
+      'p99 ratio',
+    ],
     pairs.map(({ own, p }) => [
-      own.workload, own.api, String(own.nodes), String(own.clients), formatRate(own.opsPerSecond), formatRate(p.opsPerSecond),
-      formatRatio(own.opsPerSecond / p.opsPerSecond), formatMillis(own.latency.p50Millis), formatMillis(p.latency.p50Millis),
-      formatMillis(own.latency.p99Millis), formatMillis(p.latency.p99Millis), formatRatio(own.latency.p99Millis / p.latency.p99Millis),
+      own.workload,
+      own.api,
+      String(own.nodes),
+      String(own.clients),
+      formatRate(own.opsPerSecond),
+      formatRate(p.opsPerSecond),
+      formatRatio(own.opsPerSecond / p.opsPerSecond),
+      formatMillis(own.latency.p50Millis),
+      formatMillis(p.latency.p50Millis),
+      formatMillis(own.latency.p99Millis),
+      formatMillis(p.latency.p99Millis),
+      formatRatio(own.latency.p99Millis / p.latency.p99Millis),
     ]),
   );
 }
@@ -452,7 +616,8 @@ function targets(results: Results): Target[] {
     }
     const ratio = own.opsPerSecond / etcd.opsPerSecond;
     out.push({
-      target: name, wanted: `>= ${wanted}, p99 below`,
+      target: name,
+      wanted: `>= ${wanted}, p99 below`,
       measured: `${formatRatio(ratio)} (p99 ${formatMillis(own.latency.p99Millis)} vs ${formatMillis(etcd.latency.p99Millis)} ms)`,
       met: ratio >= wanted && own.latency.p99Millis < etcd.latency.p99Millis,
     });
@@ -461,46 +626,86 @@ function targets(results: Results): Target[] {
   versus(3, 2.5);
   const bare = results.rows.find((r) => r.system === 'bare-http');
   const http3 = find(results.rows, 'raftkv', cell('write', 'http', 3));
-  out.push(bare === undefined || http3 === undefined
-    ? { target: 'HTTP writes, disk, 3 nodes, 64 clients: raftkv/bare Node.js HTTP', wanted: '> 0.5', measured: 'not measured', met: null }
-    : {
-      target: 'HTTP writes, disk, 3 nodes, 64 clients: raftkv/bare Node.js HTTP', wanted: '> 0.5',
-      measured: formatRatio(http3.opsPerSecond / bare.opsPerSecond), met: http3.opsPerSecond / bare.opsPerSecond > 0.5,
-    });
+  out.push(
+    bare === undefined || http3 === undefined
+      ? { target: 'HTTP writes, disk, 3 nodes, 64 clients: raftkv/bare Node.js HTTP', wanted: '> 0.5', measured: 'not measured', met: null }
+      : {
+          target: 'HTTP writes, disk, 3 nodes, 64 clients: raftkv/bare Node.js HTTP',
+          wanted: '> 0.5',
+          measured: formatRatio(http3.opsPerSecond / bare.opsPerSecond),
+          met: http3.opsPerSecond / bare.opsPerSecond > 0.5,
+        },
+  );
   const one = find(results.rows, 'raftkv', cell('write', 'http', 3, 1));
   const oneEtcd = find(results.rows, 'etcd', cell('write', 'http', 3, 1));
-  out.push(one === undefined || oneEtcd === undefined
-    ? { target: 'one client, disk, 3 nodes: put p50 vs etcd', wanted: '<= etcd', measured: 'not measured (--compare etcd)', met: null }
-    : {
-      target: 'one client, disk, 3 nodes: put p50 vs etcd', wanted: '<= etcd',
-      measured: `${formatMillis(one.latency.p50Millis)} vs ${formatMillis(oneEtcd.latency.p50Millis)} ms`, met: one.latency.p50Millis <= oneEtcd.latency.p50Millis,
-    });
+  out.push(
+    one === undefined || oneEtcd === undefined
+      ? { target: 'one client, disk, 3 nodes: put p50 vs etcd', wanted: '<= etcd', measured: 'not measured (--compare etcd)', met: null }
+      : {
+          target: 'one client, disk, 3 nodes: put p50 vs etcd',
+          wanted: '<= etcd',
+          measured: `${formatMillis(one.latency.p50Millis)} vs ${formatMillis(oneEtcd.latency.p50Millis)} ms`,
+          met: one.latency.p50Millis <= oneEtcd.latency.p50Millis,
+        },
+  );
   for (const pipeline of [1, PIPELINE_DEPTH]) {
     const pair = results.redisBenchmark.find((p) => p.pipeline === pipeline);
     const name = `redis-benchmark SET -c 50${pipeline > 1 ? ` -P ${pipeline}` : ''}, 3 nodes disk: raftkv/redis-server (appendfsync always)`;
-    out.push(pair === undefined
-      ? { target: name, wanted: '>= 0.5', measured: 'not measured (--compare redis)', met: null }
-      : { target: name, wanted: '>= 0.5', measured: formatRatio(pair.ratio), met: pair.ratio >= 0.5 });
+    out.push(
+      pair === undefined
+        ? { target: name, wanted: '>= 0.5', measured: 'not measured (--compare redis)', met: null }
+        : { target: name, wanted: '>= 0.5', measured: formatRatio(pair.ratio), met: pair.ratio >= 0.5 },
+    );
   }
   const loop = results.replication.find((r) => r.nodes === 5 && r.batch === 64);
-  out.push(loop === undefined
-    ? { target: '5-node worker cluster in memory: proposals/s vs minimal replication loop (64/batch)', wanted: '>= 0.5', measured: 'not measured (--suites replication)', met: null }
-    : { target: '5-node worker cluster in memory: proposals/s vs minimal replication loop (64/batch)', wanted: '>= 0.5', measured: formatRatio(loop.ratio), met: loop.ratio >= 0.5 });
+  out.push(
+    loop === undefined
+      ? {
+          target: '5-node worker cluster in memory: proposals/s vs minimal replication loop (64/batch)',
+          wanted: '>= 0.5',
+          measured: 'not measured (--suites replication)',
+          met: null,
+        }
+      : {
+          target: '5-node worker cluster in memory: proposals/s vs minimal replication loop (64/batch)',
+          wanted: '>= 0.5',
+          measured: formatRatio(loop.ratio),
+          met: loop.ratio >= 0.5,
+        },
+  );
   const own = results.failover.find((s) => s.system === 'raftkv');
   const etcdDefault = results.failover.find((s) => s.system.startsWith('etcd default'));
   const etcdTuned = results.failover.find((s) => s.system.startsWith('etcd tuned'));
-  out.push(own === undefined || etcdDefault === undefined
-    ? { target: 'failover median vs etcd default timing (100/1000 ms)', wanted: '<= 0.25', measured: 'not measured (--suites failover --compare etcd)', met: null }
-    : {
-      target: 'failover median vs etcd default timing (100/1000 ms)', wanted: '<= 0.25',
-      measured: `${formatRatio(own.medianMs / etcdDefault.medianMs)} (${own.medianMs.toFixed(0)} vs ${etcdDefault.medianMs.toFixed(0)} ms)`, met: own.medianMs <= etcdDefault.medianMs / 4,
-    });
-  out.push(own === undefined || etcdTuned === undefined
-    ? { target: 'failover median vs etcd tuned (50/300 ms)', wanted: '<= 1', measured: 'not measured (--suites failover --compare etcd)', met: null }
-    : {
-      target: 'failover median vs etcd tuned (50/300 ms)', wanted: '<= 1',
-      measured: `${formatRatio(own.medianMs / etcdTuned.medianMs)} (${own.medianMs.toFixed(0)} vs ${etcdTuned.medianMs.toFixed(0)} ms)`, met: own.medianMs <= etcdTuned.medianMs,
-    });
+  out.push(
+    own === undefined || etcdDefault === undefined
+      ? {
+          target: 'failover median vs etcd default timing (100/1000 ms)',
+          wanted: '<= 0.25',
+          measured: 'not measured (--suites failover --compare etcd)',
+          met: null,
+        }
+      : {
+          target: 'failover median vs etcd default timing (100/1000 ms)',
+          wanted: '<= 0.25',
+          measured: `${formatRatio(own.medianMs / etcdDefault.medianMs)} (${own.medianMs.toFixed(0)} vs ${etcdDefault.medianMs.toFixed(0)} ms)`,
+          met: own.medianMs <= etcdDefault.medianMs / 4,
+        },
+  );
+  out.push(
+    own === undefined || etcdTuned === undefined
+      ? {
+          target: 'failover median vs etcd tuned (50/300 ms)',
+          wanted: '<= 1',
+          measured: 'not measured (--suites failover --compare etcd)',
+          met: null,
+        }
+      : {
+          target: 'failover median vs etcd tuned (50/300 ms)',
+          wanted: '<= 1',
+          measured: `${formatRatio(own.medianMs / etcdTuned.medianMs)} (${own.medianMs.toFixed(0)} vs ${etcdTuned.medianMs.toFixed(0)} ms)`,
+          met: own.medianMs <= etcdTuned.medianMs,
+        },
+  );
   return out;
 }
 
@@ -508,7 +713,9 @@ function printResults(options: Options, results: Results): void {
   printServiceTable(options, results);
   const bare = results.rows.find((r) => r.system === 'bare-http');
   if (bare !== undefined) {
-    console.log(`\nbare Node.js HTTP server (the limit of HTTP here), 64 clients: ${formatRate(bare.opsPerSecond)} PUTs/s, p50 ${formatMillis(bare.latency.p50Millis)} ms, p99 ${formatMillis(bare.latency.p99Millis)} ms`);
+    console.log(
+      `\nbare Node.js HTTP server (the limit of HTTP here), 64 clients: ${formatRate(bare.opsPerSecond)} PUTs/s, p50 ${formatMillis(bare.latency.p50Millis)} ms, p99 ${formatMillis(bare.latency.p99Millis)} ms`,
+    );
   }
   printCompareTable('etcd', 'etcd (v3 JSON gateway, fsync on)', results);
   printCompareTable('redis-server', 'redis-server (appendfsync always)', results);
@@ -517,8 +724,14 @@ function printResults(options: Options, results: Results): void {
       `redis-benchmark SET, ${REDIS_BENCHMARK_CLIENTS} clients, ${REDIS_BENCHMARK_VALUE_BYTES} B: raftkv (3 nodes, disk) and redis-server (appendfsync always) back to back`,
       ['-P', 'raftkv req/s', 'p50 ms', 'p99 ms', 'redis-server req/s', 'p50 ms', 'p99 ms', 'ratio'],
       results.redisBenchmark.map((p) => [
-        String(p.pipeline), formatRate(p.raftkv.requestsPerSecond), formatMillis(p.raftkv.p50Millis), formatMillis(p.raftkv.p99Millis),
-        formatRate(p.redisServer.requestsPerSecond), formatMillis(p.redisServer.p50Millis), formatMillis(p.redisServer.p99Millis), formatRatio(p.ratio),
+        String(p.pipeline),
+        formatRate(p.raftkv.requestsPerSecond),
+        formatMillis(p.raftkv.p50Millis),
+        formatMillis(p.raftkv.p99Millis),
+        formatRate(p.redisServer.requestsPerSecond),
+        formatMillis(p.redisServer.p50Millis),
+        formatMillis(p.redisServer.p99Millis),
+        formatRatio(p.ratio),
       ]),
     );
   }
@@ -526,7 +739,13 @@ function printResults(options: Options, results: Results): void {
     printTable(
       'committed proposals/s: a raftkv worker cluster in memory (no router) beside the minimal replication loop over MessagePorts',
       ['nodes', 'batch', 'minimal loop entries/s', 'raftkv proposals/s', 'ratio'],
-      results.replication.map((r) => [String(r.nodes), String(r.batch), formatRate(r.loopPerSecond), formatRate(r.raftkvPerSecond), formatRatio(r.ratio)]),
+      results.replication.map((r) => [
+        String(r.nodes),
+        String(r.batch),
+        formatRate(r.loopPerSecond),
+        formatRate(r.raftkvPerSecond),
+        formatRatio(r.ratio),
+      ]),
     );
   }
   if (results.failover.length > 0) {
@@ -537,12 +756,20 @@ function printResults(options: Options, results: Results): void {
     );
   }
   if (results.recovery.length > 0) {
-    printTable('recovery and footprint (3 nodes on disk)', ['measure', 'value', 'unit'], results.recovery.map((r) => [r.name, formatFigure(r.value), r.unit]));
+    printTable(
+      'recovery and footprint (3 nodes on disk)',
+      ['measure', 'value', 'unit'],
+      results.recovery.map((r) => [r.name, formatFigure(r.value), r.unit]),
+    );
     for (const r of results.recovery) console.log(`   ${r.name}: ${r.detail}`);
   }
   const list = targets(results);
   if (list.every((t) => t.met === null)) return;
-  printTable('the targets of issue 7, from this run', ['target', 'wanted', 'measured', 'met'], list.map((t) => [t.target, t.wanted, t.measured, t.met === null ? '-' : t.met ? 'yes' : 'NO']));
+  printTable(
+    'the targets of issue 7, from this run',
+    ['target', 'wanted', 'measured', 'met'],
+    list.map((t) => [t.target, t.wanted, t.measured, t.met === null ? '-' : t.met ? 'yes' : 'NO']),
+  );
 }
 
 function printBaseline(path: string, results: Results): void {
@@ -561,8 +788,13 @@ function printBaseline(path: string, results: Results): void {
     `against ${path}`,
     ['system', 'cell', 'before ops/s', 'now ops/s', 'now/before', 'before p99', 'now p99'],
     matched.map(({ r, before }) => [
-      r.system, describe(r), formatRate(before.opsPerSecond), formatRate(r.opsPerSecond), formatRatio(r.opsPerSecond / before.opsPerSecond),
-      formatMillis(before.latency.p99Millis), formatMillis(r.latency.p99Millis),
+      r.system,
+      describe(r),
+      formatRate(before.opsPerSecond),
+      formatRate(r.opsPerSecond),
+      formatRatio(r.opsPerSecond / before.opsPerSecond),
+      formatMillis(before.latency.p99Millis),
+      formatMillis(r.latency.p99Millis),
     ]),
   );
 }
@@ -585,7 +817,9 @@ async function main(): Promise<void> {
     `raftkv bench: ${describeMachine()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
       `load average ${formatLoadAverage()} (other work on the machine slows every figure)`,
   );
-  console.log(`suites: ${options.suites.join(', ')}; ${options.cells.length} service cells; compare: ${options.peers.join(', ') || 'none'}; disk figures in ${tmpdir()}`);
+  console.log(
+    `suites: ${options.suites.join(', ')}; ${options.cells.length} service cells; compare: ${options.peers.join(', ') || 'none'}; disk figures in ${tmpdir()}`,
+  );
   if (options.peers.includes('etcd') && peers.etcdBinary === null) console.log(ETCD_INSTALL_HINT);
   if (options.peers.includes('redis') && peers.redis.server === null) console.log(REDIS_INSTALL_HINT.server);
   if (options.peers.includes('redis') && peers.redis.benchmark === null) console.log(REDIS_INSTALL_HINT.benchmark);
@@ -601,7 +835,8 @@ async function main(): Promise<void> {
     if (options.suites.includes('service') && options.cells.length > 0) {
       console.log('\nthe limit of HTTP on this machine');
       await runBareHttp(resources, options, results);
-      if (options.peers.includes('redis') && peers.redis.server !== null) peers.redisServer = await startRedisServer(resources, peers.redis.server);
+      if (options.peers.includes('redis') && peers.redis.server !== null)
+        peers.redisServer = await startRedisServer(resources, peers.redis.server);
       try {
         await runServiceSuite(resources, options, peers, results);
       } finally {
@@ -613,11 +848,19 @@ async function main(): Promise<void> {
     const log = (line: string): void => console.log(`  ${line}`);
     if (options.suites.includes('replication')) {
       console.log('\nreplication: a worker cluster in memory beside the minimal replication loop');
-      results.replication = await runReplication(resources, { nodes: [5], batches: [1, 64], seconds: options.seconds, warmupSeconds: options.warmupSeconds, log });
+      results.replication = await runReplication(resources, {
+        nodes: [5],
+        batches: [1, 64],
+        seconds: options.seconds,
+        warmupSeconds: options.warmupSeconds,
+        log,
+      });
     }
     if (options.suites.includes('failover')) {
       const withEtcd = options.peers.includes('etcd') && peers.etcdBinary !== null;
-      console.log(`\nfailover: ${options.kills} leader kills, 3 nodes on disk${withEtcd ? ', then etcd with its default and tuned timing' : ''}`);
+      console.log(
+        `\nfailover: ${options.kills} leader kills, 3 nodes on disk${withEtcd ? ', then etcd with its default and tuned timing' : ''}`,
+      );
       results.failover = await runFailover({ kills: options.kills, nodes: 3, dataRoot: dataRoot(), log, etcd: withEtcd });
     }
     if (options.suites.includes('recovery')) {
@@ -634,8 +877,15 @@ async function main(): Promise<void> {
   const out = options.out ?? join(RESULTS_DIR, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   console.log(`\ntotal ${seconds.toFixed(0)} s; compare later runs with --baseline ${out}`);
   writeResults(out, {
-    benchmark: 'raftkv', ...machineFields(), commit: commitOf(), memoryBytes: totalmem(), diskDir: tmpdir(), latencyRecorder: LATENCY_RECORDER,
-    options: { ...options, cells: options.cells.length }, totalSeconds: seconds, ...results,
+    benchmark: 'raftkv',
+    ...machineFields(),
+    commit: commitOf(),
+    memoryBytes: totalmem(),
+    diskDir: tmpdir(),
+    latencyRecorder: LATENCY_RECORDER,
+    options: { ...options, cells: options.cells.length },
+    totalSeconds: seconds,
+    ...results,
   });
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   fs.copyFileSync(out, join(RESULTS_DIR, 'latest.json'));

@@ -17,7 +17,16 @@ import { parseArgs } from 'node:util';
 import { memorySnapshotSource, RaftCore, SeededRandom } from '../src/raft/index.js';
 import type { Message, NodeId } from '../src/raft/index.js';
 import { runSchedule } from '../test/sim/simulator.js';
-import { describeMachine, formatRate, machineFields, positiveInteger, positiveIntegers, positiveNumber, printTable, writeResults } from './bench-util.js';
+import {
+  describeMachine,
+  formatRate,
+  machineFields,
+  positiveInteger,
+  positiveIntegers,
+  positiveNumber,
+  printTable,
+  writeResults,
+} from './bench-util.js';
 
 const PAYLOAD_BYTES = 16;
 const SETTLE_ITERATIONS_MAX = 1_000_000;
@@ -105,7 +114,11 @@ class DirectCluster {
   private queueHead = 0;
   readonly counters: Counters = { leaderCommitted: 0, appliedAllNodes: 0, messages: 0, rounds: 0, ticks: 0, compactions: 0 };
 
-  constructor(size: number, seed: number, private readonly compactEntries: number) {
+  constructor(
+    size: number,
+    seed: number,
+    private readonly compactEntries: number,
+  ) {
     const voters = Array.from({ length: size }, (_, i) => `n${i + 1}`);
     const random = new SeededRandom(seed);
     this.cores = voters.map(
@@ -205,7 +218,13 @@ function makePayloads(batch: number, round: number): Uint8Array[] {
 }
 
 /** Runs rounds for `seconds`; returns the counters accumulated over that window only. */
-function runWindow(cluster: DirectCluster, leader: RaftCore, batch: number, seconds: number, tickMs: number): { counters: Counters; elapsedSeconds: number } {
+function runWindow(
+  cluster: DirectCluster,
+  leader: RaftCore,
+  batch: number,
+  seconds: number,
+  tickMs: number,
+): { counters: Counters; elapsedSeconds: number } {
   const before = { ...cluster.counters };
   const start = performance.now();
   const end = start + seconds * 1000;
@@ -273,14 +292,28 @@ function runSimulator(count: number): SimulatorResult {
     if (!result.ok) failed++;
   }
   const seconds = (performance.now() - start) / 1000;
-  return { firstSeed, schedules: count, failed, seconds, schedulesPerMinute: (count / seconds) * 60, events, eventsPerSecond: events / seconds };
+  return {
+    firstSeed,
+    schedules: count,
+    failed,
+    seconds,
+    schedulesPerMinute: (count / seconds) * 60,
+    events,
+    eventsPerSecond: events / seconds,
+  };
 }
 
 function printResults(results: readonly BatchResult[]): void {
   printTable(
     'committed proposals through in-memory cores, one propose() of `batch` proposals per round',
     ['batch', 'proposals/s (leader)', 'applied entries/s (all)', 'messages/s', 'round µs'],
-    results.map((r) => [String(r.batch), formatRate(r.proposalsPerSecond), formatRate(r.appliedEntriesPerSecond), formatRate(r.messagesPerSecond), r.meanRoundMicros.toFixed(1)]),
+    results.map((r) => [
+      String(r.batch),
+      formatRate(r.proposalsPerSecond),
+      formatRate(r.appliedEntriesPerSecond),
+      formatRate(r.messagesPerSecond),
+      r.meanRoundMicros.toFixed(1),
+    ]),
   );
 }
 

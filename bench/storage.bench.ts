@@ -120,7 +120,6 @@ function readOptions(): BenchOptions {
 
 /** Counts the fdatasyncs storage issues on its files. */
 
-
 function makeEntries(first: number, count: number, sizeBytes: number): Entry[] {
   const data = new Uint8Array(sizeBytes).fill(0x5a);
   return Array.from({ length: count }, (_, i) => ({ type: 'command', index: first + i, term: 1, data }));
@@ -195,7 +194,13 @@ async function beside(disk: RawDisk, options: BenchOptions, runSlice: (seconds: 
   return Math.max(blocking, async);
 }
 
-async function measureAppends(root: string, options: BenchOptions, batchEntries: number, entryBytes: number, disk: RawDisk): Promise<AppendResult> {
+async function measureAppends(
+  root: string,
+  options: BenchOptions,
+  batchEntries: number,
+  entryBytes: number,
+  disk: RawDisk,
+): Promise<AppendResult> {
   const dir = freshDir(root, `append-${batchEntries}-${entryBytes}`);
   const counting = new CountingFileSystem(new NodeFileSystem());
   const storage = DiskStorage.open(counting, dir, { initialMembership: MEMBERSHIP });
@@ -330,8 +335,12 @@ async function main(): Promise<void> {
     );
     const disk = new RawDisk(path.join(root, 'raw-fdatasync'));
     const raw = await disk.measure(options.seconds);
-    console.log(`\ndisk limit: ${formatRate(raw.fdatasyncPerSecondBlocking)} fdatasync/s blocking, ${formatRate(raw.fdatasyncPerSecondAsync)} fdatasync/s through the thread pool (${RAW_BLOCK_BYTES} B writes)`);
-    console.log(`(each case runs in ${options.sliceSeconds} s slices, each after a raw fdatasync window as long; its ratio divides by that raw rate)`);
+    console.log(
+      `\ndisk limit: ${formatRate(raw.fdatasyncPerSecondBlocking)} fdatasync/s blocking, ${formatRate(raw.fdatasyncPerSecondAsync)} fdatasync/s through the thread pool (${RAW_BLOCK_BYTES} B writes)`,
+    );
+    console.log(
+      `(each case runs in ${options.sliceSeconds} s slices, each after a raw fdatasync window as long; its ratio divides by that raw rate)`,
+    );
 
     const appends: AppendResult[] = [];
     for (const entryBytes of ENTRY_SIZES_BYTES) {
@@ -357,7 +366,14 @@ async function main(): Promise<void> {
     printTable(
       `group commit: N writers, each write(1 entry of ${GROUP_ENTRY_BYTES} B) then await sync()`,
       ['writers', 'entries/s', 'fdatasync/s', 'entries per fdatasync', 'disk fdatasync/s beside', 'fdatasync / disk limit'],
-      groupCommit.map((r) => [String(r.writers), formatRate(r.entriesPerSecond), formatRate(r.fdatasyncsPerSecond), r.entriesPerFdatasync.toFixed(1), formatRate(r.diskLimit), r.ratioToDiskLimit.toFixed(2)]),
+      groupCommit.map((r) => [
+        String(r.writers),
+        formatRate(r.entriesPerSecond),
+        formatRate(r.fdatasyncsPerSecond),
+        r.entriesPerFdatasync.toFixed(1),
+        formatRate(r.diskLimit),
+        r.ratioToDiskLimit.toFixed(2),
+      ]),
     );
 
     const replay = measureReplay(root, options.replayEntries);
@@ -369,7 +385,9 @@ async function main(): Promise<void> {
 
     const rawAfter = await disk.measure(options.seconds);
     disk.close();
-    console.log(`\ndisk limit again at the end: ${formatRate(rawAfter.fdatasyncPerSecondBlocking)} fdatasync/s blocking, ${formatRate(rawAfter.fdatasyncPerSecondAsync)} fdatasync/s through the thread pool`);
+    console.log(
+      `\ndisk limit again at the end: ${formatRate(rawAfter.fdatasyncPerSecondBlocking)} fdatasync/s blocking, ${formatRate(rawAfter.fdatasyncPerSecondAsync)} fdatasync/s through the thread pool`,
+    );
     const totalSeconds = (performance.now() - began) / 1000;
     console.log(`total ${totalSeconds.toFixed(1)} s`);
 

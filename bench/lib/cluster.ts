@@ -53,9 +53,12 @@ export async function startSupervisor(options: SupervisorClusterOptions): Promis
 }
 
 /** A KV cluster with its service (router, HTTP and Redis-protocol servers) on loopback; stopped again if any step fails. */
-export async function startRaftkv(
-  options: { nodes: number; dataDir: string; durable: boolean; limits?: Partial<RaftNodeLimits> },
-): Promise<{ supervisor: Supervisor; service: Service }> {
+export async function startRaftkv(options: {
+  nodes: number;
+  dataDir: string;
+  durable: boolean;
+  limits?: Partial<RaftNodeLimits>;
+}): Promise<{ supervisor: Supervisor; service: Service }> {
   const supervisor = await startSupervisor({ ...options, stateMachine: 'kv' });
   try {
     const service = await startService(supervisor, { host: HOST, httpPort: 0, respPort: 0, adminToken: null });
@@ -102,13 +105,27 @@ export async function waitConverged(supervisor: Supervisor, options: { timeoutMs
     if (leader !== null) {
       if (Number.isNaN(firstCommitIndex)) firstCommitIndex = leader.commitIndex;
       const target = options.whileWriting === true ? firstCommitIndex : leader.commitIndex;
-      const converged = statuses.every((s) =>
-        s.status === 'running' && s.raft !== null && s.raft.term === leader.term && s.raft.leaderId === leader.id && s.raft.appliedIndex >= target &&
-        (options.whileWriting === true || (s.raft.commitIndex === leader.commitIndex && s.raft.lastIndex === leader.lastIndex)));
+      const converged = statuses.every(
+        (s) =>
+          s.status === 'running' &&
+          s.raft !== null &&
+          s.raft.term === leader.term &&
+          s.raft.leaderId === leader.id &&
+          s.raft.appliedIndex >= target &&
+          (options.whileWriting === true || (s.raft.commitIndex === leader.commitIndex && s.raft.lastIndex === leader.lastIndex)),
+      );
       if (converged) return performance.now() - start;
     }
     if (performance.now() - start > options.timeoutMs) {
-      const states = statuses.map((s) => [s.id, s.status, s.raft?.role, s.raft?.term, s.raft?.commitIndex, s.raft?.appliedIndex, s.raft?.lastIndex]);
+      const states = statuses.map((s) => [
+        s.id,
+        s.status,
+        s.raft?.role,
+        s.raft?.term,
+        s.raft?.commitIndex,
+        s.raft?.appliedIndex,
+        s.raft?.lastIndex,
+      ]);
       throw new Error(`the cluster did not converge within ${options.timeoutMs} ms: ${JSON.stringify(states)}`);
     }
     await delay(CONVERGE_POLL_MS);

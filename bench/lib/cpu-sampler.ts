@@ -82,9 +82,17 @@ export class CpuSampler {
       for (const [tid, spent] of threads) busiestThreadCpuSeconds = Math.max(busiestThreadCpuSeconds, spent - (this.threads.get(tid) ?? 0));
     }
     const before = this.machine;
-    const machineCores = before === null || machine === null || machine.total === before.total
-      ? Number.NaN
-      : ((machine.busy - before.busy) / (machine.total - before.total)) * cpus().length;
-    return { seconds, processCpuSeconds, processCores: processCpuSeconds / seconds, loopBusy: loop.utilization, busiestThreadCpuSeconds, machineCores };
+    const machineCores =
+      before === null || machine === null || machine.total === before.total
+        ? Number.NaN
+        : ((machine.busy - before.busy) / (machine.total - before.total)) * cpus().length;
+    return {
+      seconds,
+      processCpuSeconds,
+      processCores: processCpuSeconds / seconds,
+      loopBusy: loop.utilization,
+      busiestThreadCpuSeconds,
+      machineCores,
+    };
   }
 }

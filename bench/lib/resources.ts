@@ -43,10 +43,12 @@ export async function freePorts(count: number): Promise<number[]> {
     for (let i = 0; i < count; i++) {
       const server = net.createServer();
       servers.push(server);
-      ports.push(await new Promise<number>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, HOST, () => resolve((server.address() as net.AddressInfo).port));
-      }));
+      ports.push(
+        await new Promise<number>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(0, HOST, () => resolve((server.address() as net.AddressInfo).port));
+        }),
+      );
     }
     return ports;
   } finally {
@@ -197,5 +199,7 @@ export function memoryDir(resources: Resources, prefix: string): string {
 
 /** A TypeScript script in its own Node.js process (through tsx), with an IPC channel. */
 export function forkScript(resources: Resources, script: string): ChildProcess {
-  return resources.child(fork(script, [], { cwd: REPO_ROOT, execArgv: ['--import', TSX_LOADER], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  return resources.child(
+    fork(script, [], { cwd: REPO_ROOT, execArgv: ['--import', TSX_LOADER], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+  );
 }

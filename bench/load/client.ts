@@ -27,7 +27,10 @@ class Connection {
   private readonly replies: Reply[] = [];
   private closedWith: Error | null = null;
 
-  private constructor(private readonly socket: net.Socket, private readonly codec: Codec) {
+  private constructor(
+    private readonly socket: net.Socket,
+    private readonly codec: Codec,
+  ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => this.fail(error));
@@ -135,7 +138,8 @@ class LoadClient implements LoadGenerator {
   private readonly codec: Codec;
 
   constructor(private readonly config: LoadRunConfig) {
-    if (config.protocol !== 'resp' && config.pipeline !== 1) throw new RangeError('HTTP/1.1 load has one request in flight per connection (pipeline 1)');
+    if (config.protocol !== 'resp' && config.pipeline !== 1)
+      throw new RangeError('HTTP/1.1 load has one request in flight per connection (pipeline 1)');
     this.codec = codecFor(config.protocol, config.valueBytes);
     this.keys = new KeyCounter(config.keySpace);
     this.schedule = new ReadSchedule(config.readRatio);
@@ -145,7 +149,9 @@ class LoadClient implements LoadGenerator {
     if (this.config.readRatio > 0) await this.prefill();
     this.connections = await this.connect(this.config.connections);
     // One write on each connection: the server must accept it before the load starts.
-    const first = await Promise.all(this.connections.map((connection) => connection.exchange(this.codec.request(false, this.keys.take()), [false], null)));
+    const first = await Promise.all(
+      this.connections.map((connection) => connection.exchange(this.codec.request(false, this.keys.take()), [false], null)),
+    );
     const refused = first.flat().find((reply) => !reply.ok);
     if (refused !== undefined && !refused.ok) throw new Error(`the server refused the first write: ${refused.code}`);
   }

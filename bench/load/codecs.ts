@@ -25,7 +25,14 @@ export function codecFor(protocol: LoadProtocol, valueBytes: number): Codec {
     case 'raftkv-http':
       return new HttpCodec(
         (key) => Buffer.from(`GET /v1/kv/key-${key} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, 'latin1'),
-        (key) => Buffer.concat([Buffer.from(`PUT /v1/kv/key-${key} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: ${valueBytes}\r\n\r\n`, 'latin1'), value]),
+        (key) =>
+          Buffer.concat([
+            Buffer.from(
+              `PUT /v1/kv/key-${key} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: ${valueBytes}\r\n\r\n`,
+              'latin1',
+            ),
+            value,
+          ]),
         // A read of a key never written is an answer too (404), though prefilled runs do not see one.
         (status) => status === 200 || status === 404,
         raftkvErrorCode,
@@ -34,7 +41,10 @@ export function codecFor(protocol: LoadProtocol, valueBytes: number): Codec {
       // etcd's v3 JSON gateway: keys and values in base64; ranges are linearizable unless "serializable" is set.
       const value64 = value.toString('base64');
       const post = (path: string, body: string): Buffer =>
-        Buffer.from(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, 'latin1');
+        Buffer.from(
+          `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+          'latin1',
+        );
       const key64 = (key: number): string => Buffer.from(`key-${key}`).toString('base64');
       return new HttpCodec(
         (key) => post('/v3/kv/range', `{"key":"${key64(key)}"}`),
@@ -53,7 +63,10 @@ class RequestCache {
   private readonly reads: (Buffer | undefined)[] = [];
   private readonly writes: (Buffer | undefined)[] = [];
 
-  constructor(private readonly read: (key: number) => Buffer, private readonly write: (key: number) => Buffer) {}
+  constructor(
+    private readonly read: (key: number) => Buffer,
+    private readonly write: (key: number) => Buffer,
+  ) {}
 
   get(read: boolean, key: number): Buffer {
     const cache = read ? this.reads : this.writes;
@@ -102,8 +115,10 @@ class HttpCodec implements Codec {
         if (data.byteLength - offset > HEAD_BYTES_MAX) throw new ProtocolMismatch('HTTP header block too long');
         return offset;
       }
-      if (data.toString('latin1', offset, offset + 5) !== 'HTTP/') throw new ProtocolMismatch(`not an HTTP answer: ${JSON.stringify(data.toString('latin1', offset, offset + 40))}`);
-      const status = ((data[offset + 9] as number) - 48) * 100 + ((data[offset + 10] as number) - 48) * 10 + ((data[offset + 11] as number) - 48);
+      if (data.toString('latin1', offset, offset + 5) !== 'HTTP/')
+        throw new ProtocolMismatch(`not an HTTP answer: ${JSON.stringify(data.toString('latin1', offset, offset + 40))}`);
+      const status =
+        ((data[offset + 9] as number) - 48) * 100 + ((data[offset + 10] as number) - 48) * 10 + ((data[offset + 11] as number) - 48);
       const bodyStart = headEnd + 4;
       let bodyEnd: number;
       let next: number;
@@ -123,7 +138,9 @@ class HttpCodec implements Codec {
       } else {
         throw new ProtocolMismatch('an HTTP answer with neither Content-Length nor chunked encoding');
       }
-      replies.push(this.success(status) ? { ok: true } : { ok: false, code: `HTTP ${status} ${this.errorCode(data.subarray(bodyStart, bodyEnd))}` });
+      replies.push(
+        this.success(status) ? { ok: true } : { ok: false, code: `HTTP ${status} ${this.errorCode(data.subarray(bodyStart, bodyEnd))}` },
+      );
       offset = next;
     }
   }
@@ -166,7 +183,8 @@ class RespCodec implements Codec {
     const name = (key: number): string => `key-${key}`;
     this.requests = new RequestCache(
       (key) => Buffer.from(`*2\r\n$3\r\nGET\r\n$${name(key).length}\r\n${name(key)}\r\n`, 'latin1'),
-      (key) => Buffer.concat([Buffer.from(`*3\r\n$3\r\nSET\r\n$${name(key).length}\r\n${name(key)}\r\n`, 'latin1'), valueHeader, value, CRLF]),
+      (key) =>
+        Buffer.concat([Buffer.from(`*3\r\n$3\r\nSET\r\n$${name(key).length}\r\n${name(key)}\r\n`, 'latin1'), valueHeader, value, CRLF]),
     );
   }
 
@@ -193,7 +211,8 @@ class RespCodec implements Codec {
         offset = lineEnd + 2;
       } else if (kind === 0x24 /* $ */) {
         const length = Number(data.toString('latin1', offset + 1, lineEnd));
-        if (!Number.isInteger(length) || length < -1) throw new ProtocolMismatch(`bad bulk length ${data.toString('latin1', offset, lineEnd)}`);
+        if (!Number.isInteger(length) || length < -1)
+          throw new ProtocolMismatch(`bad bulk length ${data.toString('latin1', offset, lineEnd)}`);
         const end = length === -1 ? lineEnd + 2 : lineEnd + 2 + length + 2;
         if (end > data.byteLength) return offset;
         replies.push({ ok: true });

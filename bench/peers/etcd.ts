@@ -86,7 +86,10 @@ export function httpRequest(call: HttpCall): Promise<HttpReply> {
       headers: body === '' ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
       ...(call.signal === undefined ? {} : { signal: call.signal }),
     });
-    const timer = setTimeout(() => request.destroy(new Error(`${call.method} ${call.url}: no answer within ${call.timeoutMs} ms`)), call.timeoutMs);
+    const timer = setTimeout(
+      () => request.destroy(new Error(`${call.method} ${call.url}: no answer within ${call.timeoutMs} ms`)),
+      call.timeoutMs,
+    );
     request.once('error', (error) => {
       clearTimeout(timer);
       reject(error);
@@ -208,11 +211,13 @@ export class EtcdCluster {
 
   /** Spawns every member and resolves once each answers /health (so a leader exists), or stops them all and throws. */
   static async start(options: EtcdClusterOptions): Promise<EtcdCluster> {
-    if (!Number.isInteger(options.members) || options.members < 1) throw new RangeError(`members must be a positive integer, got ${options.members}`);
+    if (!Number.isInteger(options.members) || options.members < 1)
+      throw new RangeError(`members must be a positive integer, got ${options.members}`);
     const binary = options.binary ?? findEtcd();
     if (binary === null) throw new Error(ETCD_INSTALL_HINT);
     const timing = options.timing ?? ETCD_DEFAULT_TIMING;
-    if (timing.electionMs < 5 * timing.heartbeatMs) throw new RangeError(`etcd wants electionMs >= 5 x heartbeatMs, got ${timing.heartbeatMs}/${timing.electionMs}`);
+    if (timing.electionMs < 5 * timing.heartbeatMs)
+      throw new RangeError(`etcd wants electionMs >= 5 x heartbeatMs, got ${timing.heartbeatMs}/${timing.electionMs}`);
     fs.mkdirSync(options.dataDir, { recursive: true });
     const cluster = new EtcdCluster(options, await freePorts(2 * options.members), binary);
     try {
@@ -249,7 +254,8 @@ export class EtcdCluster {
         const member = this.all.find((m) => m.id === id);
         if (count >= quorum && member?.running === true) return member;
       }
-      if (Date.now() > deadline) throw new Error(`etcd: no leader a majority agrees on within ${timeoutMs} ms (${JSON.stringify([...votes])})`);
+      if (Date.now() > deadline)
+        throw new Error(`etcd: no leader a majority agrees on within ${timeoutMs} ms (${JSON.stringify([...votes])})`);
       await delay(READY_POLL_MS);
     }
   }
@@ -266,7 +272,8 @@ export class EtcdCluster {
       const running = this.all.filter((m) => m.running);
       const applied = await Promise.all(running.map(async (m) => Number((await this.status(m))?.raftAppliedIndex ?? Number.NaN)));
       if (applied.every((index) => index >= target)) return;
-      if (Date.now() > deadline) throw new Error(`etcd: members applied ${applied.join(', ')}, not the leader's ${target}, within ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`etcd: members applied ${applied.join(', ')}, not the leader's ${target}, within ${timeoutMs} ms`);
       await delay(READY_POLL_MS);
     }
   }
@@ -309,20 +316,34 @@ export class EtcdCluster {
   private spawn(m: Member, state: 'new' | 'existing'): void {
     if (this.stopped) throw new Error('the etcd cluster is stopped');
     const args = [
-      '--name', m.name,
-      '--data-dir', m.dataDir,
-      '--listen-client-urls', m.clientUrl,
-      '--advertise-client-urls', m.clientUrl,
-      '--listen-peer-urls', m.peerUrl,
-      '--initial-advertise-peer-urls', m.peerUrl,
-      '--initial-cluster', this.all.map((other) => `${other.name}=${other.peerUrl}`).join(','),
-      '--initial-cluster-token', this.token,
-      '--initial-cluster-state', state,
-      '--heartbeat-interval', String(this.timing.heartbeatMs),
-      '--election-timeout', String(this.timing.electionMs),
-      '--logger', 'zap',
-      '--log-outputs', 'stderr',
-      '--log-level', 'error',
+      '--name',
+      m.name,
+      '--data-dir',
+      m.dataDir,
+      '--listen-client-urls',
+      m.clientUrl,
+      '--advertise-client-urls',
+      m.clientUrl,
+      '--listen-peer-urls',
+      m.peerUrl,
+      '--initial-advertise-peer-urls',
+      m.peerUrl,
+      '--initial-cluster',
+      this.all.map((other) => `${other.name}=${other.peerUrl}`).join(','),
+      '--initial-cluster-token',
+      this.token,
+      '--initial-cluster-state',
+      state,
+      '--heartbeat-interval',
+      String(this.timing.heartbeatMs),
+      '--election-timeout',
+      String(this.timing.electionMs),
+      '--logger',
+      'zap',
+      '--log-outputs',
+      'stderr',
+      '--log-level',
+      'error',
     ];
     const child = spawn(this.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     if (child.pid === undefined) throw new Error(`could not start ${this.binary}`);
@@ -366,14 +387,20 @@ export class EtcdCluster {
         await this.status(m); // learn its member id
         return;
       }
-      if (Date.now() > deadline) throw new Error(`${m.name} not healthy after ${READY_TIMEOUT_MS} ms; last stderr lines:\n${m.stderrTail.join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(`${m.name} not healthy after ${READY_TIMEOUT_MS} ms; last stderr lines:\n${m.stderrTail.join('\n')}`);
       await delay(READY_POLL_MS);
     }
   }
 
   /** maintenance/status of one member (and so its member id), or null if it does not answer. */
   private async status(m: Member): Promise<StatusAnswer | null> {
-    const reply = await httpRequest({ method: 'POST', url: `${m.clientUrl}/v3/maintenance/status`, body: '{}', timeoutMs: STATUS_TIMEOUT_MS }).catch(() => null);
+    const reply = await httpRequest({
+      method: 'POST',
+      url: `${m.clientUrl}/v3/maintenance/status`,
+      body: '{}',
+      timeoutMs: STATUS_TIMEOUT_MS,
+    }).catch(() => null);
     if (reply?.status !== 200) return null;
     const answer = parseJson<StatusAnswer>(reply.body);
     const id = answer?.header?.member_id;

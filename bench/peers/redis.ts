@@ -36,11 +36,31 @@ export interface RedisServer {
 export async function startRedisServer(resources: Resources, binary: string): Promise<RedisServer> {
   const { dir } = diskDir(resources, 'raftkv-bench-redis-');
   const [port] = (await freePorts(1)) as [number];
-  const child = resources.child(spawn(binary, [
-    '--port', String(port), '--bind', HOST, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--dir', dir,
-    // No background AOF rewrite in the middle of a run.
-    '--auto-aof-rewrite-percentage', '0', '--daemonize', 'no',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  const child = resources.child(
+    spawn(
+      binary,
+      [
+        '--port',
+        String(port),
+        '--bind',
+        HOST,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--save',
+        '',
+        '--dir',
+        dir,
+        // No background AOF rewrite in the middle of a run.
+        '--auto-aof-rewrite-percentage',
+        '0',
+        '--daemonize',
+        'no',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    ),
+  );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const deadline = performance.now() + REDIS_SERVER_START_TIMEOUT_MS;
@@ -106,7 +126,21 @@ export function requestsFor(seconds: number, rate: number): number {
 /** One `redis-benchmark -t set` run; parses its CSV summary line. */
 export async function redisBenchmark(resources: Resources, binary: string, spec: RedisBenchmarkSpec): Promise<RedisBenchmarkRun> {
   // --csv rather than -q: the same run, and its summary adds p95, p99 and max to -q's rate and p50.
-  const args = ['-h', HOST, '-p', String(spec.port), '-t', 'set', '-n', String(spec.requests), '-c', String(spec.clients), '-d', String(spec.valueBytes), '--csv'];
+  const args = [
+    '-h',
+    HOST,
+    '-p',
+    String(spec.port),
+    '-t',
+    'set',
+    '-n',
+    String(spec.requests),
+    '-c',
+    String(spec.clients),
+    '-d',
+    String(spec.valueBytes),
+    '--csv',
+  ];
   if (spec.pipeline > 1) args.push('-P', String(spec.pipeline));
   const started = performance.now();
   const child = resources.child(spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -116,7 +150,10 @@ export async function redisBenchmark(resources: Resources, binary: string, spec:
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   try {
     const code = await new Promise<number | string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-benchmark ${args.join(' ')}: not done within ${REDIS_BENCHMARK_TIMEOUT_MS} ms`)), REDIS_BENCHMARK_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`redis-benchmark ${args.join(' ')}: not done within ${REDIS_BENCHMARK_TIMEOUT_MS} ms`)),
+        REDIS_BENCHMARK_TIMEOUT_MS,
+      );
       child.once('error', (error) => {
         clearTimeout(timer);
         reject(error);
@@ -128,13 +165,21 @@ export async function redisBenchmark(resources: Resources, binary: string, spec:
     });
     const seconds = (performance.now() - started) / 1000;
     const line = stdout.split('\n').find((l) => l.startsWith('"SET"'));
-    if (code !== 0 || line === undefined) throw new Error(`redis-benchmark ${args.join(' ')} exited with ${code}: ${(stderr || stdout).trim().slice(-400)}`);
+    if (code !== 0 || line === undefined)
+      throw new Error(`redis-benchmark ${args.join(' ')} exited with ${code}: ${(stderr || stdout).trim().slice(-400)}`);
     // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
     const fields = line.split(',').map((field) => Number(field.replace(/"/g, '')));
     const [, rps, avg, , p50, p95, p99, max] = fields as [number, number, number, number, number, number, number, number];
     if (!(rps > 0)) throw new Error(`redis-benchmark printed no rate: ${line}`);
     return {
-      requests: spec.requests, requestsPerSecond: rps, avgMillis: avg, p50Millis: p50, p95Millis: p95, p99Millis: p99, maxMillis: max, seconds,
+      requests: spec.requests,
+      requestsPerSecond: rps,
+      avgMillis: avg,
+      p50Millis: p50,
+      p95Millis: p95,
+      p99Millis: p99,
+      maxMillis: max,
+      seconds,
       command: `redis-benchmark ${args.join(' ')}`,
     };
   } finally {

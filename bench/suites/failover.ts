@@ -42,11 +42,26 @@ import { parseArgs } from 'node:util';
 import { SUPERVISOR_DEFAULTS } from '../../src/actor/supervisor.js';
 import { withTimeout } from '../../src/util/async.js';
 import {
-  describeMachine, formatLoadAverage, formatMillis, isMainModule, machineFields, positiveInteger, printTable, waitForLeader, writeResults,
+  describeMachine,
+  formatLoadAverage,
+  formatMillis,
+  isMainModule,
+  machineFields,
+  positiveInteger,
+  printTable,
+  waitForLeader,
+  writeResults,
 } from '../bench-util.js';
 import {
-  ETCD_DEFAULT_TIMING, ETCD_INSTALL_HINT, ETCD_TUNED_TIMING, EtcdCluster, findEtcd, httpRequest, killAllEtcd,
-  type EtcdTiming, type HttpReply,
+  ETCD_DEFAULT_TIMING,
+  ETCD_INSTALL_HINT,
+  ETCD_TUNED_TIMING,
+  EtcdCluster,
+  findEtcd,
+  httpRequest,
+  killAllEtcd,
+  type EtcdTiming,
+  type HttpReply,
 } from '../peers/etcd.js';
 import { startRaftkv, waitConverged } from '../lib/cluster.js';
 import { HOST, isTmpfs } from '../lib/resources.js';
@@ -269,7 +284,14 @@ async function runSeries(system: SystemUnderTest, options: FailoverOptions): Pro
       const killMs = performance.now() - killAt;
       const ack = await probe.firstAckFromNow(FAILOVER_TIMEOUT_MS);
       const newLeader = await system.leader();
-      const sample: FailoverSample = { failoverMs: ack.at - killAt, killMs, attempts: ack.attempts, timeouts: ack.timeouts, oldLeader, newLeader };
+      const sample: FailoverSample = {
+        failoverMs: ack.at - killAt,
+        killMs,
+        attempts: ack.attempts,
+        timeouts: ack.timeouts,
+        oldLeader,
+        newLeader,
+      };
       samples.push(sample);
       options.log(
         `  ${system.name} kill ${String(kill).padStart(2)}: ${oldLeader} -> ${newLeader}: write after ${sample.failoverMs.toFixed(0)} ms ` +
@@ -283,8 +305,15 @@ async function runSeries(system: SystemUnderTest, options: FailoverOptions): Pro
   const samplesMs = samples.map((s) => s.failoverMs);
   const failoverMs = distribution(samplesMs);
   return {
-    system: system.name, nodes: options.nodes, electionTimeout: system.electionTimeout, kills: samples.length, samplesMs,
-    medianMs: failoverMs.p50, p99Ms: failoverMs.p99, maxMs: failoverMs.max, samples,
+    system: system.name,
+    nodes: options.nodes,
+    electionTimeout: system.electionTimeout,
+    kills: samples.length,
+    samplesMs,
+    medianMs: failoverMs.p50,
+    p99Ms: failoverMs.p99,
+    maxMs: failoverMs.max,
+    samples,
   };
 }
 
@@ -315,7 +344,13 @@ async function raftkvUnderTest(options: FailoverOptions, dataDir: string): Promi
   };
 }
 
-async function startEtcd(options: FailoverOptions, dataDir: string, binary: string, timing: EtcdTiming, label: string): Promise<SystemUnderTest> {
+async function startEtcd(
+  options: FailoverOptions,
+  dataDir: string,
+  binary: string,
+  timing: EtcdTiming,
+  label: string,
+): Promise<SystemUnderTest> {
   const cluster = await EtcdCluster.start({ members: options.nodes, dataDir, timing, binary, log: options.log });
   const member = (name: string) => {
     const found = cluster.members.find((m) => m.name === name);
@@ -344,7 +379,11 @@ async function startEtcd(options: FailoverOptions, dataDir: string, binary: stri
 }
 
 /** One series on a fresh cluster in its own folder below dataRoot, which is removed afterwards. */
-async function measure(options: FailoverOptions, prefix: string, start: (dataDir: string) => Promise<SystemUnderTest>): Promise<FailoverSeries> {
+async function measure(
+  options: FailoverOptions,
+  prefix: string,
+  start: (dataDir: string) => Promise<SystemUnderTest>,
+): Promise<FailoverSeries> {
   const dataDir = fs.mkdtempSync(join(options.dataRoot, prefix));
   try {
     const system = await start(dataDir);
@@ -362,7 +401,8 @@ async function measure(options: FailoverOptions, prefix: string, start: (dataDir
 /** raftkv, then (with options.etcd and the binary) etcd with its default timing and with tuned timing. */
 export async function runFailover(options: FailoverOptions): Promise<FailoverSeries[]> {
   if (!Number.isInteger(options.kills) || options.kills < 1) throw new RangeError(`kills must be a positive integer, got ${options.kills}`);
-  if (!Number.isInteger(options.nodes) || options.nodes < 3) throw new RangeError(`a failover needs at least 3 nodes, got ${options.nodes}`);
+  if (!Number.isInteger(options.nodes) || options.nodes < 3)
+    throw new RangeError(`a failover needs at least 3 nodes, got ${options.nodes}`);
   const series: FailoverSeries[] = [await measure(options, 'raftkv-', (dir) => raftkvUnderTest(options, dir))];
   if (!options.etcd) return series;
   const binary = options.etcdBinary ?? findEtcd();
@@ -370,7 +410,10 @@ export async function runFailover(options: FailoverOptions): Promise<FailoverSer
     options.log(ETCD_INSTALL_HINT);
     return series;
   }
-  for (const [label, timing] of [['default', ETCD_DEFAULT_TIMING], ['tuned', ETCD_TUNED_TIMING]] as const) {
+  for (const [label, timing] of [
+    ['default', ETCD_DEFAULT_TIMING],
+    ['tuned', ETCD_TUNED_TIMING],
+  ] as const) {
     series.push(await measure(options, `etcd-${label}-`, (dir) => startEtcd(options, dir, binary, timing, label)));
   }
   return series;
@@ -410,13 +453,23 @@ async function main(): Promise<void> {
       process.exit(130);
     });
   }
-  console.log(`failover bench: ${describeMachine()}; ${nodes} nodes, ${kills} kills per series; load average ${formatLoadAverage()}; data in ${dataRoot}`);
-  if (isTmpfs(dataRoot)) console.log(`warning: ${tmpdir()} is tmpfs, so no write here reaches a disk: set TMPDIR to a folder on a real disk`);
+  console.log(
+    `failover bench: ${describeMachine()}; ${nodes} nodes, ${kills} kills per series; load average ${formatLoadAverage()}; data in ${dataRoot}`,
+  );
+  if (isTmpfs(dataRoot))
+    console.log(`warning: ${tmpdir()} is tmpfs, so no write here reaches a disk: set TMPDIR to a folder on a real disk`);
   if (values['no-etcd'] !== true && etcdBinary === null) console.log(ETCD_INSTALL_HINT);
   const started = performance.now();
   let series: FailoverSeries[];
   try {
-    series = await runFailover({ kills, nodes, dataRoot, log: (line) => console.log(line), etcd: etcdBinary !== null, ...(etcdBinary === null ? {} : { etcdBinary }) });
+    series = await runFailover({
+      kills,
+      nodes,
+      dataRoot,
+      log: (line) => console.log(line),
+      etcd: etcdBinary !== null,
+      ...(etcdBinary === null ? {} : { etcdBinary }),
+    });
   } finally {
     cleanUp();
   }
@@ -424,7 +477,14 @@ async function main(): Promise<void> {
     `Failover: kill -9 the leader of a ${nodes}-member on-disk cluster with a client writing; time from the kill to the next acknowledged write ` +
       `(HTTP probe, ${ATTEMPT_TIMEOUT_MS} ms attempts, a parallel attempt after ${HEDGE_MS} ms unanswered)${kills < 100 ? '; p99 of fewer than 100 samples is the max' : ''}`,
     ['system', 'election timeout', 'kills', 'median ms', 'p99 ms', 'max ms'],
-    series.map((s) => [s.system, s.electionTimeout, String(s.kills), formatMillis(s.medianMs), formatMillis(s.p99Ms), formatMillis(s.maxMs)]),
+    series.map((s) => [
+      s.system,
+      s.electionTimeout,
+      String(s.kills),
+      formatMillis(s.medianMs),
+      formatMillis(s.p99Ms),
+      formatMillis(s.maxMs),
+    ]),
   );
   const seconds = (performance.now() - started) / 1000;
   console.log(`\ntotal ${seconds.toFixed(1)} s; load average ${formatLoadAverage()}`);
@@ -432,7 +492,13 @@ async function main(): Promise<void> {
     benchmark: 'failover',
     ...machineFields(),
     options: { kills, nodes, etcd: etcdBinary !== null },
-    probe: { attemptTimeoutMs: ATTEMPT_TIMEOUT_MS, hedgeMs: HEDGE_MS, maxInFlight: MAX_IN_FLIGHT, retryPauseMs: RETRY_PAUSE_MS, quietAcks: QUIET_ACKS },
+    probe: {
+      attemptTimeoutMs: ATTEMPT_TIMEOUT_MS,
+      hedgeMs: HEDGE_MS,
+      maxInFlight: MAX_IN_FLIGHT,
+      retryPauseMs: RETRY_PAUSE_MS,
+      quietAcks: QUIET_ACKS,
+    },
     etcd: { binary: etcdBinary, version: etcdVersion(etcdBinary) },
     diskDir: tmpdir(),
     totalSeconds: seconds,

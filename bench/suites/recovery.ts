@@ -36,7 +36,16 @@ import { NodeFileSystem } from '../../src/storage/file-system.js';
 import type { NodeId } from '../../src/raft/types.js';
 import { delay, withTimeout } from '../../src/util/async.js';
 import {
-  describeMachine, formatFigure, formatLoadAverage, isMainModule, machineFields, positiveInteger, positiveNumber, printTable, waitForLeader, writeResults,
+  describeMachine,
+  formatFigure,
+  formatLoadAverage,
+  isMainModule,
+  machineFields,
+  positiveInteger,
+  positiveNumber,
+  printTable,
+  waitForLeader,
+  writeResults,
 } from '../bench-util.js';
 import { startSupervisor } from '../lib/cluster.js';
 import { isTmpfs } from '../lib/resources.js';
@@ -119,7 +128,13 @@ function commandFor(plan: LoadPlan, entry: number): KvCommand {
 }
 
 /** The log entries of `plan` from `first` to `end` (exclusive), each a one-command batch of a client session. */
-function* entryBatches(plan: LoadPlan, session: string, sequence: { seq: number; acked: number }, first: number, end: number): Generator<Uint8Array> {
+function* entryBatches(
+  plan: LoadPlan,
+  session: string,
+  sequence: { seq: number; acked: number },
+  first: number,
+  end: number,
+): Generator<Uint8Array> {
   for (let entry = first; entry < end; entry++) {
     const command: SessionCommand = { session, seq: ++sequence.seq, ack: sequence.acked, command: commandFor(plan, entry) };
     yield encodeBatch({ timeMs: Date.now(), commands: [command] });
@@ -157,13 +172,23 @@ async function load(supervisor: Supervisor, plan: LoadPlan): Promise<LoadResult>
     }
   };
   await Promise.all(Array.from({ length: plan.callsInFlight }, (_, id) => lane(id)));
-  return { seconds: (performance.now() - start) / 1000, entries: plan.entries, keys: plan.entries * plan.keysPerEntry, lastIndex, refusals };
+  return {
+    seconds: (performance.now() - start) / 1000,
+    entries: plan.entries,
+    keys: plan.entries * plan.keysPerEntry,
+    lastIndex,
+    refusals,
+  };
 }
 
 function describeLoad(result: LoadResult): string {
-  const refused = Object.entries(result.refusals).map(([code, count]) => `${code} ${count}`).join(', ');
-  return `loaded ${result.entries.toLocaleString('en-US')} entries (${result.keys.toLocaleString('en-US')} keys) in ${result.seconds.toFixed(1)} s, ` +
-    `${Math.round(result.entries / result.seconds).toLocaleString('en-US')} entries/s${refused === '' ? '' : `; refused: ${refused}`}`;
+  const refused = Object.entries(result.refusals)
+    .map(([code, count]) => `${code} ${count}`)
+    .join(', ');
+  return (
+    `loaded ${result.entries.toLocaleString('en-US')} entries (${result.keys.toLocaleString('en-US')} keys) in ${result.seconds.toFixed(1)} s, ` +
+    `${Math.round(result.entries / result.seconds).toLocaleString('en-US')} entries/s${refused === '' ? '' : `; refused: ${refused}`}`
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -190,7 +215,8 @@ async function waitSnapshotted(supervisor: Supervisor, index: (status: NodeStatu
   for (;;) {
     const leader = await leaderStatus(supervisor);
     if (leader.snapshotIndex >= index(leader)) return leader;
-    if (performance.now() > deadline) throw new Error(`the leader ${leader.id} did not snapshot at ${index(leader)} (snapshot index ${leader.snapshotIndex})`);
+    if (performance.now() > deadline)
+      throw new Error(`the leader ${leader.id} did not snapshot at ${index(leader)} (snapshot index ${leader.snapshotIndex})`);
     await delay(POLL_MS);
   }
 }
@@ -201,7 +227,8 @@ async function waitApplied(supervisor: Supervisor, id: NodeId, index: number): P
   for (;;) {
     const status = await statusOf(supervisor, id);
     if (status !== null && status.appliedIndex >= index) return { at: performance.now(), status };
-    if (performance.now() > deadline) throw new Error(`${id} did not apply ${index} within ${CATCHUP_TIMEOUT_MS} ms (at ${status?.appliedIndex ?? '?'})`);
+    if (performance.now() > deadline)
+      throw new Error(`${id} did not apply ${index} within ${CATCHUP_TIMEOUT_MS} ms (at ${status?.appliedIndex ?? '?'})`);
     await delay(POLL_MS);
   }
 }
@@ -237,10 +264,12 @@ function snapshotFiles(nodeDir: string): { index: number; bytes: number }[] {
   } catch {
     return [];
   }
-  return names.filter((name) => name.endsWith('.snap')).map((name) => ({
-    index: Number.parseInt(name.slice(0, 16), 16),
-    bytes: statSync(path.join(dir, name)).size,
-  }));
+  return names
+    .filter((name) => name.endsWith('.snap'))
+    .map((name) => ({
+      index: Number.parseInt(name.slice(0, 16), 16),
+      bytes: statSync(path.join(dir, name)).size,
+    }));
 }
 
 function folderBytes(dir: string): number {
@@ -266,13 +295,22 @@ function scaled(count: number, scale: number): number {
 
 /** A cluster in its own folder under the data root: started, with a leader, and always stopped and removed. */
 async function withCluster<T>(
-  options: RecoveryOptions, name: string, limits: Partial<RaftNodeLimits>, nodes: number,
+  options: RecoveryOptions,
+  name: string,
+  limits: Partial<RaftNodeLimits>,
+  nodes: number,
   body: (supervisor: Supervisor, dataDir: string) => Promise<T>,
 ): Promise<T> {
   const dataDir = mkdtempSync(path.join(options.dataRoot, `${name}-`));
   try {
     const supervisor = await startSupervisor({
-      nodes, dataDir, durable: true, stateMachine: 'kv', limits, startTimeoutMs: START_TIMEOUT_MS, log: (line) => options.log(`  [${name}] ${line}`),
+      nodes,
+      dataDir,
+      durable: true,
+      stateMachine: 'kv',
+      limits,
+      startTimeoutMs: START_TIMEOUT_MS,
+      log: (line) => options.log(`  [${name}] ${line}`),
     });
     try {
       return await body(supervisor, dataDir);
@@ -301,13 +339,25 @@ async function catchUp(options: RecoveryOptions, keepLog: boolean): Promise<Reco
   const limits: Partial<RaftNodeLimits> = keepLog ? { snapshotEveryEntries: 10 * entries + 1_000 } : {};
   const label = keepLog ? 'log kept' : 'default limits';
   return withCluster(options, keepLog ? 'catchup-log' : 'catchup', limits, options.nodes, async (supervisor, dataDir) => {
-    const warm = await load(supervisor, { entries: 1_000, keysPerEntry: 1, keyPrefix: 'warm:', entriesPerCall: ENTRIES_PER_CALL, callsInFlight: 2 });
+    const warm = await load(supervisor, {
+      entries: 1_000,
+      keysPerEntry: 1,
+      keyPrefix: 'warm:',
+      entriesPerCall: ENTRIES_PER_CALL,
+      callsInFlight: 2,
+    });
     await waitAllApplied(supervisor, warm.lastIndex);
     const follower = await pickFollower(supervisor);
     const before = await statusOf(supervisor, follower, 5_000);
     if (before === null) throw new Error(`no status from ${follower}`);
     await supervisor.kill(follower);
-    const loaded = await load(supervisor, { entries, keysPerEntry: 1, keyPrefix: 'c:', entriesPerCall: ENTRIES_PER_CALL, callsInFlight: CALLS_IN_FLIGHT });
+    const loaded = await load(supervisor, {
+      entries,
+      keysPerEntry: 1,
+      keyPrefix: 'c:',
+      entriesPerCall: ENTRIES_PER_CALL,
+      callsInFlight: CALLS_IN_FLIGHT,
+    });
     options.log(`  catch-up (${label}): ${describeLoad(loaded)}`);
     // Nodes snapshot every `every` entries, a slice per turn: let the one under way finish, so that the
     // path (log or snapshot) is known before the restart.
@@ -324,12 +374,18 @@ async function catchUp(options: RecoveryOptions, keepLog: boolean): Promise<Reco
       ? `InstallSnapshot (the leader's log starts after its snapshot at ${leader.snapshotIndex}, ${mib(snapshotBytes)}; the follower stopped at ${before.lastIndex}), ` +
         `then ${target - leader.snapshotIndex} entries from the log`
       : `the log alone (the leader's snapshot at ${leader.snapshotIndex} is older than the follower's last entry ${before.lastIndex})`;
-    const detail = `${behind.toLocaleString('en-US')} entries of one ${VALUE_BYTES} B SET behind (${label}), path: ${route}; ` +
+    const detail =
+      `${behind.toLocaleString('en-US')} entries of one ${VALUE_BYTES} B SET behind (${label}), path: ${route}; ` +
       `READY after ${seconds(readyMs)}; ${leaders.count()} leader change(s) meanwhile`;
     options.log(`  catch-up (${label}): ${seconds(totalMs)}; ${detail}`);
     return [
       { name: `catch-up ${behind} entries behind (${label})`, value: totalMs / 1000, unit: 's', detail },
-      { name: `catch-up rate (${label})`, value: behind / (totalMs / 1000), unit: 'entries/s', detail: `entries behind / time from supervisor.restart() to applied = the leader's commit, path: ${viaSnapshot ? 'snapshot' : 'log'}` },
+      {
+        name: `catch-up rate (${label})`,
+        value: behind / (totalMs / 1000),
+        unit: 'entries/s',
+        detail: `entries behind / time from supervisor.restart() to applied = the leader's commit, path: ${viaSnapshot ? 'snapshot' : 'log'}`,
+      },
     ];
   });
 }
@@ -346,7 +402,13 @@ async function installSnapshot(options: RecoveryOptions): Promise<RecoveryResult
     const follower = await pickFollower(supervisor);
     await supervisor.kill(follower);
     const leaders = countLeaderChanges(supervisor);
-    const loaded = await load(supervisor, { entries: msets, keysPerEntry: KEYS_PER_MSET, keyPrefix: 'k:', entriesPerCall: MSETS_PER_CALL, callsInFlight: MSET_CALLS_IN_FLIGHT });
+    const loaded = await load(supervisor, {
+      entries: msets,
+      keysPerEntry: KEYS_PER_MSET,
+      keyPrefix: 'k:',
+      entriesPerCall: MSETS_PER_CALL,
+      callsInFlight: MSET_CALLS_IN_FLIGHT,
+    });
     options.log(`  install: ${describeLoad(loaded)}`);
     const loadedAt = performance.now();
     const leader = await waitSnapshotted(supervisor, () => msets);
@@ -359,14 +421,20 @@ async function installSnapshot(options: RecoveryOptions): Promise<RecoveryResult
     rmSync(path.join(dataDir, follower), { recursive: true, force: true });
     const { readyMs, appliedMs: totalMs } = await restartUntilApplied(supervisor, follower, target);
     leaders.stop();
-    const detail = `${keys.toLocaleString('en-US')} keys of ${VALUE_BYTES} B (MSET of ${KEYS_PER_MSET} per entry), snapshot file ${mib(snapshot.bytes)} at index ${snapshot.index}, ` +
+    const detail =
+      `${keys.toLocaleString('en-US')} keys of ${VALUE_BYTES} B (MSET of ${KEYS_PER_MSET} per entry), snapshot file ${mib(snapshot.bytes)} at index ${snapshot.index}, ` +
       `then ${target - snapshot.index} entr${target - snapshot.index === 1 ? 'y' : 'ies'} from the log; follower wiped, READY after ${seconds(readyMs)}, ${(snapshot.bytes / MIB / (totalMs / 1000)).toFixed(1)} MiB/s; ` +
       `the leader's snapshot was done ${seconds(snapshottedMs)} after the last write; leader changes: ${leaderChangesWhileLoading} while loading and snapshotting, ` +
       `${leaders.count() - leaderChangesWhileLoading} during the install`;
     options.log(`  install: ${seconds(totalMs)}; ${detail}`);
     return [
       { name: `snapshot install, ${keys} keys`, value: totalMs / 1000, unit: 's', detail },
-      { name: `snapshot install rate`, value: keys / (totalMs / 1000), unit: 'keys/s', detail: `from supervisor.restart() of a wiped follower to applied = leader's commit` },
+      {
+        name: `snapshot install rate`,
+        value: keys / (totalMs / 1000),
+        unit: 'keys/s',
+        detail: `from supervisor.restart() of a wiped follower to applied = leader's commit`,
+      },
     ];
   });
 }
@@ -383,7 +451,13 @@ async function restartWithLog(options: RecoveryOptions): Promise<RecoveryResult[
     await supervisor.kill(probe);
     await supervisor.restart(probe);
     const emptyMs = performance.now() - emptyStart;
-    const loaded = await load(supervisor, { entries, keysPerEntry: 1, keyPrefix: 'r:', entriesPerCall: ENTRIES_PER_CALL, callsInFlight: CALLS_IN_FLIGHT });
+    const loaded = await load(supervisor, {
+      entries,
+      keysPerEntry: 1,
+      keyPrefix: 'r:',
+      entriesPerCall: ENTRIES_PER_CALL,
+      callsInFlight: CALLS_IN_FLIGHT,
+    });
     options.log(`  restart: ${describeLoad(loaded)}`);
     await waitAllApplied(supervisor, loaded.lastIndex);
     // A follower of the leader of now (the leader may have changed while loading): no election in the figure.
@@ -393,12 +467,18 @@ async function restartWithLog(options: RecoveryOptions): Promise<RecoveryResult[
     const walBytes = folderBytes(path.join(dataDir, follower, 'wal'));
     await supervisor.kill(follower);
     const { readyMs, appliedMs } = await restartUntilApplied(supervisor, follower, before.appliedIndex);
-    const detail = `${before.lastIndex - before.snapshotIndex} entries in the log (WAL ${mib(walBytes)}), snapshot at ${before.snapshotIndex}; ` +
+    const detail =
+      `${before.lastIndex - before.snapshotIndex} entries in the log (WAL ${mib(walBytes)}), snapshot at ${before.snapshotIndex}; ` +
       `READY after ${seconds(readyMs)}, applied everything after ${seconds(appliedMs)}; an empty node restarts in ${seconds(emptyMs)}`;
     options.log(`  restart: ${detail}`);
     return [
       { name: `restart with ${entries} log entries: READY`, value: readyMs / 1000, unit: 's', detail },
-      { name: `restart with ${entries} log entries: applied`, value: appliedMs / 1000, unit: 's', detail: `from supervisor.restart() until its applied index is back where it was (${before.appliedIndex})` },
+      {
+        name: `restart with ${entries} log entries: applied`,
+        value: appliedMs / 1000,
+        unit: 's',
+        detail: `from supervisor.restart() until its applied index is back where it was (${before.appliedIndex})`,
+      },
     ];
   });
 }
@@ -426,7 +506,13 @@ async function heapBytes(gc: () => void): Promise<number> {
 /** The KV store alone: heap and array buffers of this thread, before and after applying `keys` keys. */
 async function storeMemory(keys: number): Promise<{ afterWrites: number; afterRestore: number; snapshotBytes: number }> {
   const gc = exposeGc();
-  const plan: LoadPlan = { entries: Math.ceil(keys / KEYS_PER_MSET), keysPerEntry: KEYS_PER_MSET, keyPrefix: 'm:', entriesPerCall: 1, callsInFlight: 1 };
+  const plan: LoadPlan = {
+    entries: Math.ceil(keys / KEYS_PER_MSET),
+    keysPerEntry: KEYS_PER_MSET,
+    keyPrefix: 'm:',
+    entriesPerCall: 1,
+    callsInFlight: 1,
+  };
   const sequence = { seq: 0, acked: 0 };
   const baseline = await heapBytes(gc);
   let store: KvStateMachine | null = new KvStateMachine();
@@ -454,17 +540,32 @@ async function storeMemory(keys: number): Promise<{ afterWrites: number; afterRe
 async function nodeMemory(dataRoot: string, keys: number): Promise<{ withLog: number; compacted: number }> {
   const gc = exposeGc();
   const dir = mkdtempSync(path.join(dataRoot, 'memory-node-'));
-  const storage = DiskStorage.open(new NodeFileSystem({ durable: true, bufferUnsynced: false }), dir, { initialMembership: { voters: ['n1'] } });
+  const storage = DiskStorage.open(new NodeFileSystem({ durable: true, bufferUnsynced: false }), dir, {
+    initialMembership: { voters: ['n1'] },
+  });
   const host = { send: () => {}, flush: () => {}, emit: () => {} };
-  const node = new RaftNode({ core: { id: 'n1', random: new SeededRandom(1) }, limits: { snapshotEveryEntries: Number.MAX_SAFE_INTEGER } }, storage, new KvStateMachine(), host);
+  const node = new RaftNode(
+    { core: { id: 'n1', random: new SeededRandom(1) }, limits: { snapshotEveryEntries: Number.MAX_SAFE_INTEGER } },
+    storage,
+    new KvStateMachine(),
+    host,
+  );
   const ticker = setInterval(() => node.tick(), 10);
   try {
     while (node.status().role !== 'leader') await delay(POLL_MS);
     const baseline = await heapBytes(gc);
-    const plan: LoadPlan = { entries: Math.ceil(keys / KEYS_PER_MSET), keysPerEntry: KEYS_PER_MSET, keyPrefix: 'm:', entriesPerCall: MSETS_PER_CALL, callsInFlight: 1 };
+    const plan: LoadPlan = {
+      entries: Math.ceil(keys / KEYS_PER_MSET),
+      keysPerEntry: KEYS_PER_MSET,
+      keyPrefix: 'm:',
+      entriesPerCall: MSETS_PER_CALL,
+      callsInFlight: 1,
+    };
     const sequence = { seq: 0, acked: 0 };
     for (let first = 0; first < plan.entries; first += plan.entriesPerCall) {
-      const outcome = await node.propose([...entryBatches(plan, 'memory', sequence, first, Math.min(plan.entries, first + plan.entriesPerCall))]);
+      const outcome = await node.propose([
+        ...entryBatches(plan, 'memory', sequence, first, Math.min(plan.entries, first + plan.entriesPerCall)),
+      ]);
       if (!outcome.ok) throw new Error(`the memory node refused: ${outcome.message}`);
       sequence.acked = sequence.seq;
     }
@@ -482,7 +583,7 @@ async function nodeMemory(dataRoot: string, keys: number): Promise<{ withLog: nu
 async function memory(options: RecoveryOptions): Promise<RecoveryResult[]> {
   const keys = scaled(MEMORY_KEYS, options.scale);
   const storeKeys = Math.ceil(keys / KEYS_PER_MSET) * KEYS_PER_MSET;
-  const perMillion = (bytes: number): number => (bytes / storeKeys) * 1_000_000 / MIB;
+  const perMillion = (bytes: number): number => ((bytes / storeKeys) * 1_000_000) / MIB;
   const perKey = (bytes: number): string => `${Math.round(bytes / storeKeys)} B/key`;
   const keysText = `${storeKeys.toLocaleString('en-US')} keys of ${VALUE_BYTES} B (10 B keys)`;
   const store = await storeMemory(keys);
@@ -490,30 +591,46 @@ async function memory(options: RecoveryOptions): Promise<RecoveryResult[]> {
   // The real thing: a one-node cluster in a fresh process, so that memory this process freed earlier and
   // hands back to the OS meanwhile does not count against it.
   const rss = await clusterRssInChild(options.dataRoot, keys);
-  const rssDetail = `RSS of a fresh process running a one-node on-disk cluster (main thread and the node's worker), minus its RSS with the cluster empty: ` +
+  const rssDetail =
+    `RSS of a fresh process running a one-node on-disk cluster (main thread and the node's worker), minus its RSS with the cluster empty: ` +
     `${mib(rss.withLog - rss.empty)} with ${keysText} and their log, ${mib(rss.compacted - rss.empty)} after a snapshot compacted the log. ` +
     `A high-water mark, not a footprint: garbage of the load (frames, decoded commands) the worker never collects on demand, and freed memory ` +
     `the allocator keeps, count too (${rss.load})`;
-  options.log(`  memory: store ${perKey(store.afterWrites)}, restored ${perKey(store.afterRestore)}, node ${perKey(node.withLog)} with its log, ` +
-    `${perKey(node.compacted)} after a snapshot; ${rssDetail}`);
+  options.log(
+    `  memory: store ${perKey(store.afterWrites)}, restored ${perKey(store.afterRestore)}, node ${perKey(node.withLog)} with its log, ` +
+      `${perKey(node.compacted)} after a snapshot; ${rssDetail}`,
+  );
   return [
     {
-      name: 'KV store memory per 1M keys (after writes)', value: perMillion(store.afterWrites), unit: 'MiB',
+      name: 'KV store memory per 1M keys (after writes)',
+      value: perMillion(store.afterWrites),
+      unit: 'MiB',
       detail: `${perKey(store.afterWrites)}: a KvStateMachine fed ${keysText} as MSETs in this thread; V8 heap used + array buffers after a full GC, minus the same before`,
     },
     {
-      name: 'KV store memory per 1M keys (after restore)', value: perMillion(store.afterRestore), unit: 'MiB',
+      name: 'KV store memory per 1M keys (after restore)',
+      value: perMillion(store.afterRestore),
+      unit: 'MiB',
       detail: `${perKey(store.afterRestore)}: the same store rebuilt from its snapshot (${mib(store.snapshotBytes)}), as on a follower after InstallSnapshot or a restart`,
     },
     {
-      name: 'node memory per 1M keys (log in memory)', value: perMillion(node.withLog), unit: 'MiB',
+      name: 'node memory per 1M keys (log in memory)',
+      value: perMillion(node.withLog),
+      unit: 'MiB',
       detail: `${perKey(node.withLog)}: a whole node (RaftNode, DiskStorage, KV store; one voter, on disk) run in this thread, fed ${keysText}; heap used + array buffers after a full GC, minus the same with the node empty`,
     },
     {
-      name: 'node memory per 1M keys (after snapshot)', value: perMillion(node.compacted), unit: 'MiB',
+      name: 'node memory per 1M keys (after snapshot)',
+      value: perMillion(node.compacted),
+      unit: 'MiB',
       detail: `${perKey(node.compacted)}: the same node after a snapshot compacted its log (the snapshot itself is on disk, read from there when sent)`,
     },
-    { name: 'cluster process RSS growth per 1M keys (after snapshot)', value: perMillion(rss.compacted - rss.empty), unit: 'MiB', detail: rssDetail },
+    {
+      name: 'cluster process RSS growth per 1M keys (after snapshot)',
+      value: perMillion(rss.compacted - rss.empty),
+      unit: 'MiB',
+      detail: rssDetail,
+    },
   ];
 }
 
@@ -534,7 +651,13 @@ async function clusterRss(dataRoot: string, keys: number): Promise<ClusterRss> {
     await delay(500);
     gc();
     const empty = process.memoryUsage().rss;
-    const loaded = await load(supervisor, { entries: msets, keysPerEntry: KEYS_PER_MSET, keyPrefix: 'm:', entriesPerCall: MSETS_PER_CALL, callsInFlight: MSET_CALLS_IN_FLIGHT });
+    const loaded = await load(supervisor, {
+      entries: msets,
+      keysPerEntry: KEYS_PER_MSET,
+      keyPrefix: 'm:',
+      entriesPerCall: MSETS_PER_CALL,
+      callsInFlight: MSET_CALLS_IN_FLIGHT,
+    });
     await waitAllApplied(supervisor, loaded.lastIndex);
     gc();
     const withLog = process.memoryUsage().rss;
@@ -577,12 +700,15 @@ export async function runRecovery(options: RecoveryOptions): Promise<RecoveryRes
 // Run alone.
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' }, only: { type: 'string' }, nodes: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({
+    options: { scale: { type: 'string', default: '1' }, only: { type: 'string' }, nodes: { type: 'string', default: '3' } },
+  });
   const scale = positiveNumber('scale', values.scale);
   const nodes = positiveInteger('nodes', values.nodes);
   const only = values.only?.split(',').map((part) => part.trim());
   for (const part of only ?? []) {
-    if (!(RECOVERY_CASES as readonly string[]).includes(part)) throw new RangeError(`--only takes ${RECOVERY_CASES.join(', ')}; got ${part}`);
+    if (!(RECOVERY_CASES as readonly string[]).includes(part))
+      throw new RangeError(`--only takes ${RECOVERY_CASES.join(', ')}; got ${part}`);
   }
   const dataRoot = mkdtempSync(path.join(tmpdir(), 'raftkv-recovery-'));
   if (isTmpfs(dataRoot)) {
@@ -597,15 +723,31 @@ async function main(): Promise<void> {
   const started = performance.now();
   let results: RecoveryResult[];
   try {
-    results = await runRecovery({ nodes, dataRoot, scale, log: (line) => console.log(line), ...(only === undefined ? {} : { only: only as RecoveryCase[] }) });
+    results = await runRecovery({
+      nodes,
+      dataRoot,
+      scale,
+      log: (line) => console.log(line),
+      ...(only === undefined ? {} : { only: only as RecoveryCase[] }),
+    });
   } finally {
     rmSync(dataRoot, { recursive: true, force: true });
   }
   const totalSeconds = (performance.now() - started) / 1000;
-  printTable(`Recovery and footprint, scale ${scale} (${totalSeconds.toFixed(0)} s)`, ['figure', 'value', 'unit'], results.map((r) => [r.name, formatFigure(r.value), r.unit]));
+  printTable(
+    `Recovery and footprint, scale ${scale} (${totalSeconds.toFixed(0)} s)`,
+    ['figure', 'value', 'unit'],
+    results.map((r) => [r.name, formatFigure(r.value), r.unit]),
+  );
   for (const r of results) console.log(`  ${r.name}: ${r.detail}`);
   writeResults(fileURLToPath(new URL('../results/recovery.json', import.meta.url)), {
-    benchmark: 'recovery', ...machineFields(), scale, nodes, totalSeconds, loadAverageEnd: loadavg(), results,
+    benchmark: 'recovery',
+    ...machineFields(),
+    scale,
+    nodes,
+    totalSeconds,
+    loadAverageEnd: loadavg(),
+    results,
   });
 }
 

@@ -26,8 +26,18 @@ import type { Supervisor } from '../../src/actor/supervisor.js';
 import type { NodeId } from '../../src/raft/types.js';
 import { delay, withTimeout } from '../../src/util/async.js';
 import {
-  describeMachine, formatLoadAverage, formatRate, isMainModule, machineFields, nextMessage, positiveInteger, positiveIntegers, positiveNumber, printTable,
-  waitForLeader, writeResults,
+  describeMachine,
+  formatLoadAverage,
+  formatRate,
+  isMainModule,
+  machineFields,
+  nextMessage,
+  positiveInteger,
+  positiveIntegers,
+  positiveNumber,
+  printTable,
+  waitForLeader,
+  writeResults,
 } from '../bench-util.js';
 import { commandsFor, ENTRY_PAYLOAD_BYTES } from '../fixtures/port-bench-protocol.js';
 import type { LoopEncoding, LoopReport, LoopRunCommand, LoopStartup } from '../fixtures/replication-loop.worker.js';
@@ -104,8 +114,10 @@ interface Measured {
 
 function measured(entries: number, seconds: number, cpu: CpuSample): Measured {
   return {
-    perSecond: entries / seconds, cpuCores: cpu.processCpuSeconds / seconds,
-    cpuMicrosPerEntry: (cpu.processCpuSeconds * 1e6) / entries, leaderMicrosPerEntry: (cpu.busiestThreadCpuSeconds * 1e6) / entries,
+    perSecond: entries / seconds,
+    cpuCores: cpu.processCpuSeconds / seconds,
+    cpuMicrosPerEntry: (cpu.processCpuSeconds * 1e6) / entries,
+    leaderMicrosPerEntry: (cpu.busiestThreadCpuSeconds * 1e6) / entries,
   };
 }
 
@@ -134,8 +146,14 @@ async function runLoop(resources: Resources, nodes: number, batch: number, optio
     const leader = spawn('leader', leaderPorts);
     await withTimeout(Promise.all(workers.map(nextReport)), START_TIMEOUT_MS, 'loop workers to start');
     const command: LoopRunCommand = {
-      type: 'run', nodes, batch, payloadBytes: ENTRY_PAYLOAD_BYTES, windowBatches: options.proposers,
-      warmupSeconds: options.warmupSeconds, seconds: options.seconds, encoding: options.loopEncoding,
+      type: 'run',
+      nodes,
+      batch,
+      payloadBytes: ENTRY_PAYLOAD_BYTES,
+      windowBatches: options.proposers,
+      warmupSeconds: options.warmupSeconds,
+      seconds: options.seconds,
+      encoding: options.loopEncoding,
     };
     const result = nextReport(leader);
     leader.postMessage(command);
@@ -217,8 +235,10 @@ async function measureProposals(supervisor: Supervisor, batch: number, options: 
 
 export async function runReplication(resources: Resources, input: ReplicationOptions): Promise<ReplicationRow[]> {
   const options: Required<ReplicationOptions> = { repeats: 1, proposers: PROPOSERS, loopEncoding: 'once', ...input };
-  if (!(options.seconds > 0) || !(options.warmupSeconds >= 0)) throw new RangeError('seconds must be positive and warmupSeconds not negative');
-  if (!Number.isInteger(options.repeats) || options.repeats < 1) throw new RangeError(`repeats must be a positive integer, got ${options.repeats}`);
+  if (!(options.seconds > 0) || !(options.warmupSeconds >= 0))
+    throw new RangeError('seconds must be positive and warmupSeconds not negative');
+  if (!Number.isInteger(options.repeats) || options.repeats < 1)
+    throw new RangeError(`repeats must be a positive integer, got ${options.repeats}`);
   const rows: ReplicationRow[] = [];
   for (const nodes of options.nodes) {
     if (!Number.isInteger(nodes) || nodes < 2) throw new RangeError(`nodes must be integers of at least 2, got ${nodes}`);
@@ -246,28 +266,63 @@ export async function runReplication(resources: Resources, input: ReplicationOpt
       const loop = bestLoop as Measured;
       const raftkv = bestRaftkv as RaftkvRun;
       rows.push({
-        nodes, batch, loopPerSecond: loop.perSecond, raftkvPerSecond: raftkv.perSecond, ratio: raftkv.perSecond / loop.perSecond,
-        loopCpuCores: loop.cpuCores, raftkvCpuCores: raftkv.cpuCores,
-        loopCpuMicrosPerEntry: loop.cpuMicrosPerEntry, raftkvCpuMicrosPerEntry: raftkv.cpuMicrosPerEntry,
-        loopLeaderMicrosPerEntry: loop.leaderMicrosPerEntry, raftkvLeaderMicrosPerEntry: raftkv.leaderMicrosPerEntry,
-        refusals, leaderChanges, runs,
+        nodes,
+        batch,
+        loopPerSecond: loop.perSecond,
+        raftkvPerSecond: raftkv.perSecond,
+        ratio: raftkv.perSecond / loop.perSecond,
+        loopCpuCores: loop.cpuCores,
+        raftkvCpuCores: raftkv.cpuCores,
+        loopCpuMicrosPerEntry: loop.cpuMicrosPerEntry,
+        raftkvCpuMicrosPerEntry: raftkv.cpuMicrosPerEntry,
+        loopLeaderMicrosPerEntry: loop.leaderMicrosPerEntry,
+        raftkvLeaderMicrosPerEntry: raftkv.leaderMicrosPerEntry,
+        refusals,
+        leaderChanges,
+        runs,
       });
     }
   }
   return rows;
 }
 
-export function printReplication(rows: readonly ReplicationRow[], options: Pick<ReplicationOptions, 'seconds' | 'repeats' | 'loopEncoding'>): void {
+export function printReplication(
+  rows: readonly ReplicationRow[],
+  options: Pick<ReplicationOptions, 'seconds' | 'repeats' | 'loopEncoding'>,
+): void {
   printTable(
     `Committed entries/s, in memory, ${PROPOSERS} in flight, loop encoding ${options.loopEncoding ?? 'once'}, ${options.seconds} s windows${(options.repeats ?? 1) > 1 ? `, best of ${options.repeats}` : ''}; ` +
       `target: raftkv at least 0.5 of the loop`,
-    ['nodes', 'batch', 'loop entries/s', 'raftkv proposals/s', 'raftkv/loop', 'CPU µs/entry loop', 'raftkv', 'leader µs/entry loop', 'raftkv', 'notes'],
+    [
+      'nodes',
+      'batch',
+      'loop entries/s',
+      'raftkv proposals/s',
+      'raftkv/loop',
+      'CPU µs/entry loop',
+      'raftkv',
+      'leader µs/entry loop',
+      'raftkv',
+      'notes',
+    ],
     rows.map((r) => {
-      const refused = Object.entries(r.refusals).map(([code, count]) => `${code} ${count}`).join(', ');
-      const notes = [refused === '' ? '' : `refused: ${refused}`, r.leaderChanges > 0 ? `${r.leaderChanges} leader changes` : ''].filter((n) => n !== '').join('; ');
+      const refused = Object.entries(r.refusals)
+        .map(([code, count]) => `${code} ${count}`)
+        .join(', ');
+      const notes = [refused === '' ? '' : `refused: ${refused}`, r.leaderChanges > 0 ? `${r.leaderChanges} leader changes` : '']
+        .filter((n) => n !== '')
+        .join('; ');
       return [
-        String(r.nodes), String(r.batch), formatRate(r.loopPerSecond), formatRate(r.raftkvPerSecond), r.ratio.toFixed(2),
-        r.loopCpuMicrosPerEntry.toFixed(2), r.raftkvCpuMicrosPerEntry.toFixed(2), r.loopLeaderMicrosPerEntry.toFixed(2), r.raftkvLeaderMicrosPerEntry.toFixed(2), notes,
+        String(r.nodes),
+        String(r.batch),
+        formatRate(r.loopPerSecond),
+        formatRate(r.raftkvPerSecond),
+        r.ratio.toFixed(2),
+        r.loopCpuMicrosPerEntry.toFixed(2),
+        r.raftkvCpuMicrosPerEntry.toFixed(2),
+        r.loopLeaderMicrosPerEntry.toFixed(2),
+        r.raftkvLeaderMicrosPerEntry.toFixed(2),
+        notes,
       ];
     }),
   );
@@ -288,7 +343,8 @@ async function main(): Promise<void> {
     },
   });
   const loopEncoding = values['loop-encoding'];
-  if (loopEncoding !== 'once' && loopEncoding !== 'per-follower') throw new RangeError(`--loop-encoding takes once or per-follower, got ${loopEncoding}`);
+  if (loopEncoding !== 'once' && loopEncoding !== 'per-follower')
+    throw new RangeError(`--loop-encoding takes once or per-follower, got ${loopEncoding}`);
   const options = {
     nodes: positiveIntegers('nodes', values.nodes),
     batches: positiveIntegers('batch', values.batch),
@@ -298,7 +354,9 @@ async function main(): Promise<void> {
     loopEncoding: loopEncoding as LoopEncoding,
     log: (line: string) => console.log(line),
   };
-  console.log(`replication bench: ${describeMachine()}; load average ${formatLoadAverage()} (other work on the machine slows every figure)`);
+  console.log(
+    `replication bench: ${describeMachine()}; load average ${formatLoadAverage()} (other work on the machine slows every figure)`,
+  );
   const resources = new Resources();
   process.once('SIGINT', () => {
     void resources.releaseAll().finally(() => process.exit(130));
@@ -311,8 +369,13 @@ async function main(): Promise<void> {
   }
   printReplication(rows, options);
   writeResults(fileURLToPath(new URL('../results/replication.json', import.meta.url)), {
-    benchmark: 'replication', ...machineFields(), payloadBytes: ENTRY_PAYLOAD_BYTES, proposers: PROPOSERS, options: { ...options, log: undefined },
-    loadAverageEnd: loadavg(), rows,
+    benchmark: 'replication',
+    ...machineFields(),
+    payloadBytes: ENTRY_PAYLOAD_BYTES,
+    proposers: PROPOSERS,
+    options: { ...options, log: undefined },
+    loadAverageEnd: loadavg(),
+    rows,
   });
 }
 

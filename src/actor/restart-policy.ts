@@ -14,8 +14,7 @@ export const RESTART_POLICY_DEFAULTS: RestartPolicyOptions = {
 };
 
 export type RestartDecision =
-  | { readonly kind: 'restart'; readonly delayMs: number }
-  | { readonly kind: 'give-up'; readonly reason: string };
+  { readonly kind: 'restart'; readonly delayMs: number } | { readonly kind: 'give-up'; readonly reason: string };
 
 export class RestartPolicy {
   readonly options: RestartPolicyOptions;
@@ -30,7 +29,10 @@ export class RestartPolicy {
     this.crashes = this.crashes.filter((at) => at > since);
     this.crashes.push(nowMs);
     if (this.crashes.length > this.options.maxRestarts) {
-      return { kind: 'give-up', reason: `${this.crashes.length} crashes within ${this.options.periodMs} ms (limit ${this.options.maxRestarts})` };
+      return {
+        kind: 'give-up',
+        reason: `${this.crashes.length} crashes within ${this.options.periodMs} ms (limit ${this.options.maxRestarts})`,
+      };
     }
     const delayMs = Math.min(this.options.backoffMaxMs, this.options.backoffMs * 2 ** (this.crashes.length - 1));
     return { kind: 'restart', delayMs };

@@ -4,8 +4,15 @@ import * as path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import {
   PROTOCOL_VERSION,
-  type LinkFaults, type NodeControl, type NodeRefusal, type NodeSettings, type NodeStartup, type NodeStatus, type ProposeOutcome,
-  type ReadOutcome, type WorkerReport,
+  type LinkFaults,
+  type NodeControl,
+  type NodeRefusal,
+  type NodeSettings,
+  type NodeStartup,
+  type NodeStatus,
+  type ProposeOutcome,
+  type ReadOutcome,
+  type WorkerReport,
 } from '../protocol/node.js';
 import type { NodeId, Role } from '../raft/types.js';
 import { ClientPortClient } from '../transport/client-port.js';
@@ -86,7 +93,8 @@ const DEFAULT_WORKER_MODULE = import.meta.url.endsWith('.ts')
 
 /** Running from source (tests, tsx), a small JS entry registers tsx, then loads the TypeScript worker. */
 function workerUrlAndData(module: URL): { url: URL; data: Record<string, string> } {
-  if (module.pathname.endsWith('.ts')) return { url: new URL('../../workers/ts-entry.mjs', import.meta.url), data: { __entry: module.href } };
+  if (module.pathname.endsWith('.ts'))
+    return { url: new URL('../../workers/ts-entry.mjs', import.meta.url), data: { __entry: module.href } };
   return { url: module, data: {} };
 }
 
@@ -116,8 +124,17 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
     for (const id of this.ids) {
       this.nodes.set(id, {
-        id, state: 'stopped', worker: null, control: null, controlPort: null, client: null, expectingExit: false,
-        role: 'follower', term: 0, policy: new RestartPolicy(this.options.restart), restartTimer: null,
+        id,
+        state: 'stopped',
+        worker: null,
+        control: null,
+        controlPort: null,
+        client: null,
+        expectingExit: false,
+        role: 'follower',
+        term: 0,
+        policy: new RestartPolicy(this.options.restart),
+        restartTimer: null,
       });
     }
   }
@@ -278,27 +295,31 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   async status(): Promise<ClusterNodeStatus[]> {
-    return Promise.all(this.ids.map(async (id) => {
-      const node = this.node(id);
-      let raft: NodeStatus | null = null;
-      if ((node.state === 'running' || node.state === 'paused') && node.control !== null) {
-        raft = await withTimeout(node.control.status(), 2_000).catch(() => null);
-      }
-      return { id, status: node.state, raft };
-    }));
+    return Promise.all(
+      this.ids.map(async (id) => {
+        const node = this.node(id);
+        let raft: NodeStatus | null = null;
+        if ((node.state === 'running' || node.state === 'paused') && node.control !== null) {
+          raft = await withTimeout(node.control.status(), 2_000).catch(() => null);
+        }
+        return { id, status: node.state, raft };
+      }),
+    );
   }
 
   /** Clean shutdown: every node syncs and closes its log, then its worker ends. */
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all([...this.nodes.values()].map(async (node) => {
-      this.cancelRestart(node);
-      if (node.control !== null && (node.state === 'running' || node.state === 'paused')) {
-        await withTimeout(node.control.shutdown(), 5_000).catch(() => undefined);
-      }
-      await this.terminate(node);
-      node.state = 'stopped';
-    }));
+    await Promise.all(
+      [...this.nodes.values()].map(async (node) => {
+        this.cancelRestart(node);
+        if (node.control !== null && (node.state === 'running' || node.state === 'paused')) {
+          await withTimeout(node.control.shutdown(), 5_000).catch(() => undefined);
+        }
+        await this.terminate(node);
+        node.state = 'stopped';
+      }),
+    );
   }
 
   // -------------------------------------------------------------------------
@@ -365,14 +386,22 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     };
     const entry = workerUrlAndData(this.options.worker?.module ?? DEFAULT_WORKER_MODULE);
     const extra = this.options.worker?.data?.(node.id) ?? {};
-    const worker = new Worker(entry.url, { workerData: { ...extra, ...startup, ...entry.data }, transferList: transfer, stdout: false, stderr: false });
+    const worker = new Worker(entry.url, {
+      workerData: { ...extra, ...startup, ...entry.data },
+      transferList: transfer,
+      stdout: false,
+      stderr: false,
+    });
     node.worker = worker;
     node.expectingExit = false;
     node.controlPort = control.port2;
     node.control = Comlink.wrap<NodeControl>(portEndpoint(control.port2));
     node.client = new ClientPortClient(client.port2);
     const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${node.id} did not report READY within ${this.options.startTimeoutMs} ms`)), this.options.startTimeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`${node.id} did not report READY within ${this.options.startTimeoutMs} ms`)),
+        this.options.startTimeoutMs,
+      );
       worker.on('message', (report: WorkerReport) => {
         if (report.type === 'ready') {
           clearTimeout(timer);
@@ -400,13 +429,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       return;
     }
     // The peers that are up get their end of the new channels.
-    await Promise.all(peerPorts.map(async ([peer, port]) => {
-      if (peer.control === null) {
-        port.close();
-        return;
-      }
-      await peer.control.connectPeer(node.id, Comlink.transfer(port, [port as unknown as never])).catch(() => port.close());
-    }));
+    await Promise.all(
+      peerPorts.map(async ([peer, port]) => {
+        if (peer.control === null) {
+          port.close();
+          return;
+        }
+        await peer.control.connectPeer(node.id, Comlink.transfer(port, [port as unknown as never])).catch(() => port.close());
+      }),
+    );
     this.setState(node, 'running', 'started');
   }
 
@@ -484,7 +515,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.emit('node-state', node.id, state, reason);
   }
 
-  private async viaLeader<T extends ProposeOutcome | ReadOutcome>(call: (client: ClientPortClient) => Promise<T>, timeoutMs: number): Promise<T> {
+  private async viaLeader<T extends ProposeOutcome | ReadOutcome>(
+    call: (client: ClientPortClient) => Promise<T>,
+    timeoutMs: number,
+  ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let hint: NodeId | null = this.leader?.id ?? null;
     let last: T | null = null;
@@ -504,5 +538,3 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return last ?? ({ ok: false, code: 'NOT_LEADER', message: 'no leader within the timeout', leaderId: null, definite: false } as T);
   }
 }
-
-

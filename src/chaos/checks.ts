@@ -14,7 +14,11 @@ export interface CheckVerdict {
 async function linearizable(history: readonly Operation[], pool: CheckerPool | undefined, timeLimitMs: number): Promise<CheckVerdict> {
   const result = await checkHistory(history, registerModel, { partitioned: true, timeLimitMs, pool });
   const verdict = result.verdict === 'ok' ? 'pass' : result.verdict === 'illegal' ? 'fail' : 'unknown';
-  return { name: 'linearizable', verdict, detail: `${result.operations} operations, ${result.partitions.length} keys, ${Math.round(result.elapsedMs)} ms\n${result.explanation}` };
+  return {
+    name: 'linearizable',
+    verdict,
+    detail: `${result.operations} operations, ${result.partitions.length} keys, ${Math.round(result.elapsedMs)} ms\n${result.explanation}`,
+  };
 }
 
 /** Counter: every key's final count lies between its acknowledged increments and those plus the unknown ones. */
@@ -43,7 +47,11 @@ function exactlyOnce(history: readonly Operation[], finals: ReadonlyMap<string, 
 }
 
 /** Set (and register, for acknowledged writes): every acknowledged element is in the final read; nothing appears that was never added. */
-function noLostWrites(workload: WorkloadType, history: readonly Operation[], finals: ReadonlyMap<string, string | number | null>): CheckVerdict {
+function noLostWrites(
+  workload: WorkloadType,
+  history: readonly Operation[],
+  finals: ReadonlyMap<string, string | number | null>,
+): CheckVerdict {
   if (workload !== 'set') {
     return { name: 'no-lost-writes', verdict: 'pass', detail: 'covered by the final reads in the linearizability check' };
   }
@@ -62,10 +70,15 @@ function noLostWrites(workload: WorkloadType, history: readonly Operation[], fin
   }
   const phantom = [...finals.keys()].filter((element) => !attempted.has(element));
   if (lost.length === 0 && phantom.length === 0) {
-    return { name: 'no-lost-writes', verdict: 'pass', detail: `${acknowledged} acknowledged elements all present (${finals.size} in the set)` };
+    return {
+      name: 'no-lost-writes',
+      verdict: 'pass',
+      detail: `${acknowledged} acknowledged elements all present (${finals.size} in the set)`,
+    };
   }
   return {
-    name: 'no-lost-writes', verdict: 'fail',
+    name: 'no-lost-writes',
+    verdict: 'fail',
     detail: `${lost.length} acknowledged elements lost (${lost.slice(0, 10).join(', ')}); ${phantom.length} never added yet present (${phantom.slice(0, 10).join(', ')})`,
   };
 }
@@ -80,11 +93,15 @@ export async function runChecks(
   const verdicts: CheckVerdict[] = [];
   for (const name of checks) {
     if (name === 'linearizable') {
-      verdicts.push(workload === 'register'
-        ? await linearizable(history, options.pool, options.timeLimitMs)
-        : { name, verdict: 'pass', detail: `the ${workload} workload is checked by its own check` });
+      verdicts.push(
+        workload === 'register'
+          ? await linearizable(history, options.pool, options.timeLimitMs)
+          : { name, verdict: 'pass', detail: `the ${workload} workload is checked by its own check` },
+      );
     } else if (name === 'exactly-once') {
-      verdicts.push(workload === 'counter' ? exactlyOnce(history, finals) : { name, verdict: 'pass', detail: 'applies to the counter workload' });
+      verdicts.push(
+        workload === 'counter' ? exactlyOnce(history, finals) : { name, verdict: 'pass', detail: 'applies to the counter workload' },
+      );
     } else verdicts.push(noLostWrites(workload, history, finals));
   }
   return verdicts;

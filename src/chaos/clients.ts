@@ -11,7 +11,11 @@ export type CallOutcome<T> =
 export class KvHttpClient {
   private readonly agent: http.Agent;
 
-  constructor(private readonly port: number, private readonly host = '127.0.0.1', private readonly timeoutMs = 3_000) {
+  constructor(
+    private readonly port: number,
+    private readonly host = '127.0.0.1',
+    private readonly timeoutMs = 3_000,
+  ) {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   }
 
@@ -51,7 +55,9 @@ export class KvHttpClient {
       });
       req.on('error', (error: NodeJS.ErrnoException) => {
         // Refused before anything was sent: surely not applied. Anything else: unknown.
-        settle(error.code === 'ECONNREFUSED' ? { status: 'fail', code: 'ECONNREFUSED' } : { status: 'info', code: error.code ?? 'NETWORK' });
+        settle(
+          error.code === 'ECONNREFUSED' ? { status: 'fail', code: 'ECONNREFUSED' } : { status: 'info', code: error.code ?? 'NETWORK' },
+        );
       });
       if (body !== undefined) req.end(body);
       else req.end();
@@ -71,7 +77,11 @@ export class RespClient {
   private buffer = Buffer.alloc(0);
   private waiting: ((reply: RespReply | Error) => void) | null = null;
 
-  constructor(private readonly port: number, private readonly host = '127.0.0.1', private readonly timeoutMs = 3_000) {}
+  constructor(
+    private readonly port: number,
+    private readonly host = '127.0.0.1',
+    private readonly timeoutMs = 3_000,
+  ) {}
 
   async command(args: readonly string[]): Promise<CallOutcome<RespReply>> {
     try {
@@ -156,13 +166,15 @@ function parseReply(buffer: Buffer, offset: number): { value: RespReply; next: n
       return { value: { error: line }, next: end + 2 };
     case 0x3a: // :
       return { value: Number(line), next: end + 2 };
-    case 0x24: { // $
+    case 0x24: {
+      // $
       const length = Number(line);
       if (length < 0) return { value: null, next: end + 2 };
       if (buffer.byteLength < end + 2 + length + 2) return null;
       return { value: buffer.toString('utf8', end + 2, end + 2 + length), next: end + 2 + length + 2 };
     }
-    case 0x2a: { // *
+    case 0x2a: {
+      // *
       const count = Number(line);
       const items: RespReply[] = [];
       let next = end + 2;

@@ -29,7 +29,11 @@ export class Nemesis {
   private readonly paused = new Set<NodeId>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly supervisor: Supervisor, private readonly startedAt: number, private readonly log: (line: string) => void) {}
+  constructor(
+    private readonly supervisor: Supervisor,
+    private readonly startedAt: number,
+    private readonly log: (line: string) => void,
+  ) {}
 
   private now(): number {
     return performance.now() - this.startedAt;
@@ -38,10 +42,13 @@ export class Nemesis {
   /** Schedules every fault of the scenario. */
   schedule(faults: readonly FaultEvent[]): void {
     for (const fault of faults) {
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        void this.fire(fault);
-      }, Math.max(0, fault.atMs - this.now()));
+      const timer = setTimeout(
+        () => {
+          this.timers.delete(timer);
+          void this.fire(fault);
+        },
+        Math.max(0, fault.atMs - this.now()),
+      );
       this.timers.add(timer);
     }
   }
@@ -101,7 +108,9 @@ export class Nemesis {
         return record(`kill ${ids.join(',') || '(none)'}${action.loseUnsynced ? ' (losing unsynced writes)' : ''}`);
       }
       case 'restart': {
-        const ids = this.resolve(action.target).filter((id) => this.supervisor.stateOf(id) === 'killed' || this.supervisor.stateOf(id) === 'failed');
+        const ids = this.resolve(action.target).filter(
+          (id) => this.supervisor.stateOf(id) === 'killed' || this.supervisor.stateOf(id) === 'failed',
+        );
         await Promise.all(ids.map((id) => this.supervisor.restart(id).catch(() => undefined)));
         for (const id of ids) this.killed.delete(id);
         return record(`restart ${ids.join(',') || '(none)'}`);

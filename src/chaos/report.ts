@@ -15,10 +15,13 @@ export function summarize(result: ChaosResult): string {
   ];
   for (const phase of result.phases) {
     const label = `[${(phase.startMs / 1000).toFixed(1)}s] ${phase.label}`.slice(0, 46).padEnd(46);
-    lines.push(`${label} ${String(phase.ok).padStart(6)} ${String(phase.fail).padStart(6)} ${String(phase.info).padStart(5)} ${(phase.availability * 100).toFixed(0).padStart(5)}% ${ms(phase.latencyMs.p50).padStart(8)} ${ms(phase.latencyMs.p99).padStart(8)}`);
+    lines.push(
+      `${label} ${String(phase.ok).padStart(6)} ${String(phase.fail).padStart(6)} ${String(phase.info).padStart(5)} ${(phase.availability * 100).toFixed(0).padStart(5)}% ${ms(phase.latencyMs.p50).padStart(8)} ${ms(phase.latencyMs.p99).padStart(8)}`,
+    );
   }
   lines.push('');
-  for (const check of result.checks) lines.push(`check ${check.name}: ${check.verdict.toUpperCase()} - ${check.detail.split('\n').join('\n    ')}`);
+  for (const check of result.checks)
+    lines.push(`check ${check.name}: ${check.verdict.toUpperCase()} - ${check.detail.split('\n').join('\n    ')}`);
   lines.push('', `verdict: ${result.ok ? 'PASS' : 'FAIL'}`);
   return lines.join('\n');
 }
@@ -34,7 +37,11 @@ function escape(text: string): string {
 export function htmlReport(result: ChaosResult): string {
   const width = 960;
   const height = 220;
-  const end = Math.max(result.durationMs, ...result.history.filter((op) => Number.isFinite(op.completeTime)).map((op) => op.completeTime), 1);
+  const end = Math.max(
+    result.durationMs,
+    ...result.history.filter((op) => Number.isFinite(op.completeTime)).map((op) => op.completeTime),
+    1,
+  );
   const x = (t: number): number => 50 + (t / end) * (width - 70);
   const bucketMs = Math.max(100, end / 120);
   const buckets = Math.ceil(end / bucketMs);
@@ -52,20 +59,39 @@ export function htmlReport(result: ChaosResult): string {
   const ok = result.history.filter((op) => op.status === 'ok');
   const maxLatency = Math.max(1, ...ok.map((op) => op.completeTime - op.invokeTime));
   const yLat = (v: number): number => height - 30 - (Math.log10(1 + v) / Math.log10(1 + maxLatency)) * (height - 50);
-  const shading = result.faults.map((f) => {
-    const from = x(f.atMs);
-    const to = x(f.endMs ?? end);
-    return `<rect x="${from.toFixed(1)}" y="10" width="${Math.max(2, to - from).toFixed(1)}" height="${height - 40}" fill="#f4a261" opacity="0.18"><title>${escape(f.label)}</title></rect>` +
-      `<text x="${(from + 2).toFixed(1)}" y="${20 + (result.faults.indexOf(f) % 4) * 11}" font-size="9" fill="#9a4a00">${escape(f.label.slice(0, 40))}</text>`;
-  }).join('');
-  const axis = (label: string): string => `<line x1="50" y1="${height - 30}" x2="${width - 20}" y2="${height - 30}" stroke="#888"/>` +
+  const shading = result.faults
+    .map((f) => {
+      const from = x(f.atMs);
+      const to = x(f.endMs ?? end);
+      return (
+        `<rect x="${from.toFixed(1)}" y="10" width="${Math.max(2, to - from).toFixed(1)}" height="${height - 40}" fill="#f4a261" opacity="0.18"><title>${escape(f.label)}</title></rect>` +
+        `<text x="${(from + 2).toFixed(1)}" y="${20 + (result.faults.indexOf(f) % 4) * 11}" font-size="9" fill="#9a4a00">${escape(f.label.slice(0, 40))}</text>`
+      );
+    })
+    .join('');
+  const axis = (label: string): string =>
+    `<line x1="50" y1="${height - 30}" x2="${width - 20}" y2="${height - 30}" stroke="#888"/>` +
     `<text x="50" y="${height - 12}" font-size="10">0 s</text><text x="${width - 60}" y="${height - 12}" font-size="10">${(end / 1000).toFixed(1)} s</text>` +
     `<text x="4" y="20" font-size="10">${label}</text>`;
   const throughput = `<svg width="${width}" height="${height}">${shading}${axis(`ops per ${ms(bucketMs)} ms (max ${maxRate})`)}${line(okPerBucket, '#2a9d8f')}${line(failPerBucket, '#e63946')}</svg>`;
-  const dots = ok.map((op) => `<circle cx="${x(op.invokeTime).toFixed(1)}" cy="${yLat(op.completeTime - op.invokeTime).toFixed(1)}" r="1.2" fill="#264653"/>`).join('');
+  const dots = ok
+    .map(
+      (op) =>
+        `<circle cx="${x(op.invokeTime).toFixed(1)}" cy="${yLat(op.completeTime - op.invokeTime).toFixed(1)}" r="1.2" fill="#264653"/>`,
+    )
+    .join('');
   const latency = `<svg width="${width}" height="${height}">${shading}${axis(`latency, log scale (max ${ms(maxLatency)} ms)`)}${dots}</svg>`;
-  const phases = result.phases.map((p) => `<tr><td>${(p.startMs / 1000).toFixed(1)} s</td><td>${escape(p.label)}</td><td>${p.ok}</td><td>${p.fail}</td><td>${p.info}</td><td>${(p.availability * 100).toFixed(0)}%</td><td>${ms(p.latencyMs.p50)}</td><td>${ms(p.latencyMs.p99)}</td></tr>`).join('');
-  const checks = result.checks.map((c) => `<tr><td>${c.name}</td><td class="${c.verdict}">${c.verdict.toUpperCase()}</td><td><pre>${escape(c.detail)}</pre></td></tr>`).join('');
+  const phases = result.phases
+    .map(
+      (p) =>
+        `<tr><td>${(p.startMs / 1000).toFixed(1)} s</td><td>${escape(p.label)}</td><td>${p.ok}</td><td>${p.fail}</td><td>${p.info}</td><td>${(p.availability * 100).toFixed(0)}%</td><td>${ms(p.latencyMs.p50)}</td><td>${ms(p.latencyMs.p99)}</td></tr>`,
+    )
+    .join('');
+  const checks = result.checks
+    .map(
+      (c) => `<tr><td>${c.name}</td><td class="${c.verdict}">${c.verdict.toUpperCase()}</td><td><pre>${escape(c.detail)}</pre></td></tr>`,
+    )
+    .join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>raftkv chaos: ${escape(result.scenario.name)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}
 .pass{color:#2a9d8f;font-weight:bold}.fail{color:#e63946;font-weight:bold}.unknown{color:#e9c46a;font-weight:bold}pre{margin:0;white-space:pre-wrap;font-size:12px}</style></head><body>

@@ -57,11 +57,17 @@ export function phaseStats(history: readonly Operation[], faults: readonly Fault
     const ops = history.filter((op) => op.invokeTime >= cut.at && op.invokeTime < end);
     const ok = ops.filter((op) => op.status === 'ok');
     // The store was available if it answered, also when the answer was "no": a CAS that found another value.
-    const answered = ops.filter((op) => op.status === 'ok' || (op.status === 'fail' && typeof op.output === 'string' && ANSWERED_REFUSALS.has(op.output)));
+    const answered = ops.filter(
+      (op) => op.status === 'ok' || (op.status === 'fail' && typeof op.output === 'string' && ANSWERED_REFUSALS.has(op.output)),
+    );
     const latencies = ok.map((op) => op.completeTime - op.invokeTime).sort((a, b) => a - b);
     return {
-      label: cut.label, startMs: cut.at, endMs: end,
-      ok: ok.length, fail: ops.filter((op) => op.status === 'fail').length, info: ops.filter((op) => op.status === 'info').length,
+      label: cut.label,
+      startMs: cut.at,
+      endMs: end,
+      ok: ok.length,
+      fail: ops.filter((op) => op.status === 'fail').length,
+      info: ops.filter((op) => op.status === 'info').length,
       availability: ops.length === 0 ? 1 : answered.length / ops.length,
       latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? 0 },
     };
@@ -81,7 +87,13 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
     const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
     const dataDir = fs.mkdtempSync(path.join(memory ? shm : os.tmpdir(), 'raftkv-chaos-'));
     const loseUnsynced = scenario.faults.some((f) => f.action.kind === 'kill' && f.action.loseUnsynced);
-    const supervisor = new Supervisor({ nodes: scenario.nodes, dataDir, durable: !memory, bufferUnsynced: loseUnsynced, log: (line) => log(`  ${line}`) });
+    const supervisor = new Supervisor({
+      nodes: scenario.nodes,
+      dataDir,
+      durable: !memory,
+      bufferUnsynced: loseUnsynced,
+      log: (line) => log(`  ${line}`),
+    });
     await supervisor.start();
     const service = await startService(supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null });
     owned = { supervisor, service, dataDir };
@@ -106,11 +118,17 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
     driver.close();
     const history = driver.recorder.operations();
     const checks = await runChecks(scenario.checks, scenario.workload.type, history, finals, {
-      ...(pool === undefined ? {} : { pool }), timeLimitMs: options.checkTimeLimitMs ?? 30_000,
+      ...(pool === undefined ? {} : { pool }),
+      timeLimitMs: options.checkTimeLimitMs ?? 30_000,
     });
     return {
-      scenario, history, faults: nemesis.records, phases: phaseStats(history, nemesis.records, endMs), checks,
-      ok: checks.every((c) => c.verdict === 'pass'), durationMs: endMs,
+      scenario,
+      history,
+      faults: nemesis.records,
+      phases: phaseStats(history, nemesis.records, endMs),
+      checks,
+      ok: checks.every((c) => c.verdict === 'pass'),
+      durationMs: endMs,
     };
   } finally {
     await pool?.destroy();

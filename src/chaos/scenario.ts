@@ -107,12 +107,22 @@ function parseAction(raw: Record<string, unknown>, where: string): FaultAction {
     let delayMs: [number, number] = [0, 0];
     if (l.delayMs !== undefined) {
       const d = l.delayMs;
-      if (!Array.isArray(d) || d.length !== 2 || !d.every((v) => typeof v === 'number' && v >= 0 && v <= 60_000) || (d[0] as number) > (d[1] as number)) {
+      if (
+        !Array.isArray(d) ||
+        d.length !== 2 ||
+        !d.every((v) => typeof v === 'number' && v >= 0 && v <= 60_000) ||
+        (d[0] as number) > (d[1] as number)
+      ) {
         fail(`${where}.links.delayMs`, 'must be [min, max] milliseconds');
       }
       delayMs = [d[0] as number, d[1] as number];
     }
-    return { kind: 'links', drop: probability(l.drop, `${where}.links.drop`), duplicate: probability(l.duplicate, `${where}.links.duplicate`), delayMs };
+    return {
+      kind: 'links',
+      drop: probability(l.drop, `${where}.links.drop`),
+      duplicate: probability(l.duplicate, `${where}.links.duplicate`),
+      delayMs,
+    };
   }
   if ('heal' in raw) return { kind: 'heal' };
   if ('transfer' in raw) return { kind: 'transfer' };
@@ -132,30 +142,44 @@ export function parseScenario(text: string, name = 'scenario'): Scenario {
   const known = new Set(['name', 'description', 'nodes', 'storage', 'duration', 'workload', 'faults', 'checks']);
   for (const key of Object.keys(r)) if (!known.has(key)) fail(name, `unknown field ${key}`);
   const nodes = r.nodes ?? 3;
-  if (typeof nodes !== 'number' || !Number.isInteger(nodes) || nodes < 1 || nodes > CLUSTER_NODES_MAX) fail(`${name}.nodes`, `must be 1 to ${CLUSTER_NODES_MAX}`);
+  if (typeof nodes !== 'number' || !Number.isInteger(nodes) || nodes < 1 || nodes > CLUSTER_NODES_MAX)
+    fail(`${name}.nodes`, `must be 1 to ${CLUSTER_NODES_MAX}`);
   const storage = r.storage ?? 'disk';
   if (storage !== 'disk' && storage !== 'memory') fail(`${name}.storage`, 'must be disk or memory');
   const durationMs = parseDuration(r.duration ?? '30s', `${name}.duration`);
   if (durationMs <= 0 || durationMs > SCENARIO_DURATION_MS_MAX) fail(`${name}.duration`, 'must be above 0 and at most 1h');
   const workload = parseWorkload(r.workload ?? {}, `${name}.workload`);
   const rawFaults = r.faults ?? [];
-  if (!Array.isArray(rawFaults) || rawFaults.length > SCENARIO_FAULTS_MAX) fail(`${name}.faults`, `must be a list of at most ${SCENARIO_FAULTS_MAX} faults`);
-  const faults = rawFaults.map((f: unknown, i: number): FaultEvent => {
-    const where = `${name}.faults[${i}]`;
-    if (typeof f !== 'object' || f === null) fail(where, 'a fault is a map like { at: 5s, kill: leader }');
-    const fr = f as Record<string, unknown>;
-    const atMs = parseDuration(fr.at, `${where}.at`);
-    if (atMs > durationMs) fail(`${where}.at`, 'is after the end of the scenario');
-    return { atMs, action: parseAction(fr, where), forMs: fr.for === undefined ? null : parseDuration(fr.for, `${where}.for`) };
-  }).sort((a, b) => a.atMs - b.atMs);
-  const defaultChecks: Record<WorkloadType, CheckName[]> = { register: ['linearizable'], counter: ['exactly-once'], set: ['no-lost-writes'] };
+  if (!Array.isArray(rawFaults) || rawFaults.length > SCENARIO_FAULTS_MAX)
+    fail(`${name}.faults`, `must be a list of at most ${SCENARIO_FAULTS_MAX} faults`);
+  const faults = rawFaults
+    .map((f: unknown, i: number): FaultEvent => {
+      const where = `${name}.faults[${i}]`;
+      if (typeof f !== 'object' || f === null) fail(where, 'a fault is a map like { at: 5s, kill: leader }');
+      const fr = f as Record<string, unknown>;
+      const atMs = parseDuration(fr.at, `${where}.at`);
+      if (atMs > durationMs) fail(`${where}.at`, 'is after the end of the scenario');
+      return { atMs, action: parseAction(fr, where), forMs: fr.for === undefined ? null : parseDuration(fr.for, `${where}.for`) };
+    })
+    .sort((a, b) => a.atMs - b.atMs);
+  const defaultChecks: Record<WorkloadType, CheckName[]> = {
+    register: ['linearizable'],
+    counter: ['exactly-once'],
+    set: ['no-lost-writes'],
+  };
   const rawChecks = r.checks ?? defaultChecks[workload.type];
   const allChecks: readonly CheckName[] = ['linearizable', 'no-lost-writes', 'exactly-once'];
-  if (!Array.isArray(rawChecks) || !rawChecks.every((c) => allChecks.includes(c as CheckName))) fail(`${name}.checks`, `must be a list of ${allChecks.join(', ')}`);
+  if (!Array.isArray(rawChecks) || !rawChecks.every((c) => allChecks.includes(c as CheckName)))
+    fail(`${name}.checks`, `must be a list of ${allChecks.join(', ')}`);
   return {
     name: typeof r.name === 'string' ? r.name : name,
     description: typeof r.description === 'string' ? r.description : '',
-    nodes, storage, durationMs, workload, faults, checks: rawChecks as CheckName[],
+    nodes,
+    storage,
+    durationMs,
+    workload,
+    faults,
+    checks: rawChecks as CheckName[],
   };
 }
 
@@ -167,9 +191,14 @@ function parseWorkload(raw: unknown, where: string): Workload {
   const keys = w.keys ?? 8;
   if (typeof keys !== 'number' || !Number.isInteger(keys) || keys < 1 || keys > 100_000) fail(`${where}.keys`, 'must be 1 to 100000');
   const clients = w.clients ?? 8;
-  if (typeof clients !== 'number' || !Number.isInteger(clients) || clients < 1 || clients > SCENARIO_CLIENTS_MAX) fail(`${where}.clients`, `must be 1 to ${SCENARIO_CLIENTS_MAX}`);
+  if (typeof clients !== 'number' || !Number.isInteger(clients) || clients < 1 || clients > SCENARIO_CLIENTS_MAX)
+    fail(`${where}.clients`, `must be 1 to ${SCENARIO_CLIENTS_MAX}`);
   const mixRaw = (w.mix ?? { read: 0.5, write: 0.3, cas: 0.2 }) as Record<string, unknown>;
-  const mix = { read: probability(mixRaw.read, `${where}.mix.read`), write: probability(mixRaw.write, `${where}.mix.write`), cas: probability(mixRaw.cas, `${where}.mix.cas`) };
+  const mix = {
+    read: probability(mixRaw.read, `${where}.mix.read`),
+    write: probability(mixRaw.write, `${where}.mix.write`),
+    cas: probability(mixRaw.cas, `${where}.mix.cas`),
+  };
   if (mix.read + mix.write + mix.cas <= 0) fail(`${where}.mix`, 'needs some reads, writes or cas');
   const api = w.api ?? (type === 'counter' ? 'resp' : 'http');
   if (api !== 'http' && api !== 'resp') fail(`${where}.api`, 'must be http or resp');

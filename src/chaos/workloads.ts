@@ -32,7 +32,11 @@ export class WorkloadDriver {
   private stopped = false;
   private readonly finals = new Map<string, string | number | null>();
 
-  constructor(private readonly workload: Workload, ports: { http: number; resp: number }, startedAt: number) {
+  constructor(
+    private readonly workload: Workload,
+    ports: { http: number; resp: number },
+    startedAt: number,
+  ) {
     this.recorder = new HistoryRecorder({ clock: () => performance.now() - startedAt });
     for (let process = 0; process < workload.clients; process++) {
       this.clients.push({ process, http: new KvHttpClient(ports.http), resp: new RespClient(ports.resp), seen: new Map(), seq: 0 });
@@ -42,16 +46,18 @@ export class WorkloadDriver {
   /** Runs every client until `stop()`; resolves when they have all finished their last operation. */
   async run(): Promise<void> {
     const intervalMs = (1000 * this.workload.clients) / this.workload.ratePerSecond;
-    await Promise.all(this.clients.map(async (client) => {
-      let next = performance.now() + Math.random() * intervalMs;
-      while (!this.stopped) {
-        const wait = next - performance.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        if (this.stopped) break;
-        next = Math.max(next + intervalMs, performance.now());
-        await this.step(client);
-      }
-    }));
+    await Promise.all(
+      this.clients.map(async (client) => {
+        let next = performance.now() + Math.random() * intervalMs;
+        while (!this.stopped) {
+          const wait = next - performance.now();
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+          if (this.stopped) break;
+          next = Math.max(next + intervalMs, performance.now());
+          await this.step(client);
+        }
+      }),
+    );
   }
 
   stop(): void {

@@ -36,7 +36,12 @@ export function reportResult(result: ChaosResult, reportFile: string, out: (line
 export async function runChaosCommand(argv: readonly string[], out: (line: string) => void = console.log): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: { duration: { type: 'string' }, report: { type: 'string' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: [...argv],
+      options: { duration: { type: 'string' }, report: { type: 'string' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     throw new UsageError((error as Error).message, CHAOS_USAGE);
   }

@@ -42,7 +42,8 @@ export interface ClusterCommandOptions {
 
 function port(raw: string, name: string): number {
   const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value > 65_535) throw new UsageError(`${name} must be a port number from 0 to 65535, got ${raw}`, CLUSTER_USAGE);
+  if (!/^\d+$/.test(raw) || value > 65_535)
+    throw new UsageError(`${name} must be a port number from 0 to 65535, got ${raw}`, CLUSTER_USAGE);
   return value;
 }
 
@@ -75,13 +76,15 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
     throw new UsageError(`--nodes must be an integer from 1 to ${CLUSTER_NODES_MAX}, got ${values.nodes}`, CLUSTER_USAGE);
   }
   const tickMs = Number(values['tick-ms']);
-  if (!Number.isInteger(tickMs) || tickMs < 1 || tickMs > 1000) throw new UsageError(`--tick-ms must be an integer from 1 to 1000, got ${values['tick-ms']}`, CLUSTER_USAGE);
+  if (!Number.isInteger(tickMs) || tickMs < 1 || tickMs > 1000)
+    throw new UsageError(`--tick-ms must be an integer from 1 to 1000, got ${values['tick-ms']}`, CLUSTER_USAGE);
   const overrides: Record<string, number> = { tickMs };
   const flags = values as Record<string, string | boolean | undefined>;
   for (const row of SETTABLE_LIMITS) {
     const raw = flags[(row.flag as string).slice(2)];
     if (typeof raw !== 'string') continue;
-    if (!/^\d+$/.test(raw)) throw new UsageError(`${row.flag} must be a positive integer (${row.unit.toLowerCase()}), got ${raw}`, CLUSTER_USAGE);
+    if (!/^\d+$/.test(raw))
+      throw new UsageError(`${row.flag} must be a positive integer (${row.unit.toLowerCase()}), got ${raw}`, CLUSTER_USAGE);
     overrides[row.name] = Number(raw);
   }
   let limits: LimitsInForce;
@@ -93,11 +96,20 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
   }
   const adminToken = values['admin-token'] ?? process.env.RAFTKV_ADMIN_TOKEN ?? null;
   if (!isLoopback(values.host) && (adminToken === null || adminToken.length === 0)) {
-    throw new UsageError(`--host ${values.host} is not loopback: the admin and fault endpoints need --admin-token or RAFTKV_ADMIN_TOKEN`, CLUSTER_USAGE);
+    throw new UsageError(
+      `--host ${values.host} is not loopback: the admin and fault endpoints need --admin-token or RAFTKV_ADMIN_TOKEN`,
+      CLUSTER_USAGE,
+    );
   }
   return {
-    nodes, dataDir: values['data-dir'], memory: values.memory, tickMs, host: values.host,
-    httpPort: port(values['http-port'], '--http-port'), respPort: port(values['resp-port'], '--resp-port'), adminToken,
+    nodes,
+    dataDir: values['data-dir'],
+    memory: values.memory,
+    tickMs,
+    host: values.host,
+    httpPort: port(values['http-port'], '--http-port'),
+    respPort: port(values['resp-port'], '--resp-port'),
+    adminToken,
     scenario: values.scenario ?? null,
     limits,
     printLimits: values['print-limits'] === true,
@@ -110,7 +122,10 @@ function checkClusterFile(dataDir: string, nodes: number): void {
   if (fs.existsSync(file)) {
     const recorded = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes?: unknown };
     if (recorded.nodes !== nodes) {
-      throw new UsageError(`${dataDir} holds a ${String(recorded.nodes)}-node cluster; start it with --nodes ${String(recorded.nodes)} or use another --data-dir`, CLUSTER_USAGE);
+      throw new UsageError(
+        `${dataDir} holds a ${String(recorded.nodes)}-node cluster; start it with --nodes ${String(recorded.nodes)} or use another --data-dir`,
+        CLUSTER_USAGE,
+      );
     }
     return;
   }
@@ -138,9 +153,11 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
     restart: options.limits.restart,
     log: (line) => out(line),
   });
-  out(options.memory
-    ? `raftkv: ${options.nodes} nodes in memory (nothing survives a restart of the cluster)`
-    : `raftkv: ${options.nodes} nodes, data in ${dataDir} (a write is acknowledged once a majority has fsynced it)`);
+  out(
+    options.memory
+      ? `raftkv: ${options.nodes} nodes in memory (nothing survives a restart of the cluster)`
+      : `raftkv: ${options.nodes} nodes, data in ${dataDir} (a write is acknowledged once a majority has fsynced it)`,
+  );
   let service: Awaited<ReturnType<typeof startService>> | null = null;
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
@@ -157,15 +174,21 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
   });
   await supervisor.start();
   service = await startService(supervisor, {
-    host: options.host, httpPort: options.httpPort, respPort: options.respPort, adminToken: options.adminToken,
-    limits: options.limits.frontDoor, router: options.limits.router,
+    host: options.host,
+    httpPort: options.httpPort,
+    respPort: options.respPort,
+    adminToken: options.adminToken,
+    limits: options.limits.frontDoor,
+    router: options.limits.router,
   });
-  const shown = (address: { address: string; port: number }): string => (address.address.includes(':') ? `[${address.address}]` : address.address) + `:${address.port}`;
+  const shown = (address: { address: string; port: number }): string =>
+    (address.address.includes(':') ? `[${address.address}]` : address.address) + `:${address.port}`;
   out(`HTTP API: http://${shown(service.http)}`);
   out(`Redis protocol: redis-cli -h ${service.resp.address} -p ${service.resp.port}`);
   if (options.scenario !== null) {
     const scenario = loadScenario(options.scenario);
-    if (scenario.nodes !== options.nodes) out(`scenario ${scenario.name} is written for ${scenario.nodes} nodes; running it on ${options.nodes}`);
+    if (scenario.nodes !== options.nodes)
+      out(`scenario ${scenario.name} is written for ${scenario.nodes} nodes; running it on ${options.nodes}`);
     out(`chaos: running ${scenario.name} for ${(scenario.durationMs / 1000).toFixed(1)} s against this cluster`);
     const result = await runScenario(scenario, { cluster: { supervisor, service }, log: out });
     reportResult(result, `chaos-report-${scenario.name}.html`, out);

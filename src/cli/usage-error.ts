@@ -2,7 +2,10 @@
 export class UsageError extends Error {
   readonly exitCode = 64;
 
-  constructor(message: string, readonly usage: string) {
+  constructor(
+    message: string,
+    readonly usage: string,
+  ) {
     super(message);
     this.name = 'UsageError';
   }

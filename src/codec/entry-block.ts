@@ -47,7 +47,10 @@ function readFloat64(block: Uint8Array, offset: number): number {
 }
 
 function readUint32(block: Uint8Array, offset: number): number {
-  return ((block[offset] as number) | ((block[offset + 1] as number) << 8) | ((block[offset + 2] as number) << 16)) + (block[offset + 3] as number) * 0x1000000;
+  return (
+    ((block[offset] as number) | ((block[offset + 1] as number) << 8) | ((block[offset + 2] as number) << 16)) +
+    (block[offset + 3] as number) * 0x1000000
+  );
 }
 
 function writeUint32(target: Uint8Array, offset: number, value: number): void {
@@ -135,6 +138,7 @@ function decodeVoters(payload: Uint8Array, index: number): string[] {
   } catch (error) {
     throw new EntryBlockError(`config entry ${index}: ${(error as Error).message}`);
   }
-  if (!Array.isArray(voters) || !voters.every((voter) => typeof voter === 'string')) throw new EntryBlockError(`config entry ${index} has bad voters`);
+  if (!Array.isArray(voters) || !voters.every((voter) => typeof voter === 'string'))
+    throw new EntryBlockError(`config entry ${index} has bad voters`);
   return voters as string[];
 }

@@ -21,8 +21,25 @@ import { FRAME_BYTES_MAX, FRAME_MESSAGES_MAX } from '../transport/codec.js';
 
 /** The unit words a limit's name may carry (the unit comes last, before Max/Min if any). */
 export const LIMIT_UNITS = [
-  'Bytes', 'Ms', 'Ticks', 'Entries', 'Messages', 'Requests', 'Commands', 'Calls', 'Items', 'Arguments', 'Connections',
-  'Sessions', 'Results', 'Reads', 'Restarts', 'Threads', 'Nodes', 'Lanes', 'Mb',
+  'Bytes',
+  'Ms',
+  'Ticks',
+  'Entries',
+  'Messages',
+  'Requests',
+  'Commands',
+  'Calls',
+  'Items',
+  'Arguments',
+  'Connections',
+  'Sessions',
+  'Results',
+  'Reads',
+  'Restarts',
+  'Threads',
+  'Nodes',
+  'Lanes',
+  'Mb',
 ] as const;
 export type LimitUnit = (typeof LIMIT_UNITS)[number];
 
@@ -86,7 +103,10 @@ export const LIMITS_TABLE: readonly LimitRow[] = [
     applyBatchBytesMax: fixed('Bytes', 'most command bytes of committed entries in one Ready (one entry always goes)'),
   }),
   ...rows('node', NODE_LIMITS_DEFAULTS, {
-    mailboxMessagesMax: settable('Messages', 'messages waiting in a node\'s mailbox; beyond, new ones are dropped (counted in mailboxDropped)'),
+    mailboxMessagesMax: settable(
+      'Messages',
+      "messages waiting in a node's mailbox; beyond, new ones are dropped (counted in mailboxDropped)",
+    ),
     mailboxBatchMessagesMax: fixed('Messages', 'messages stepped per turn before the node yields its event loop'),
     snapshotEveryEntries: settable('Entries', 'a node snapshots its store after this many applied entries'),
     snapshotSliceBytes: fixed('Bytes', 'a snapshot is encoded and written this many bytes per turn'),
@@ -111,42 +131,67 @@ export const LIMITS_TABLE: readonly LimitRow[] = [
     respInlineBytesMax: fixed('Bytes', 'longest inline Redis-protocol command; beyond: PROTOCOL_ERROR'),
     connectionsMax: settable('Connections', 'most open client connections, HTTP and Redis protocol each'),
   }),
-  ...rows('router', { ...ROUTER_LIMITS_DEFAULTS, routerLanes: ROUTER_LANES }, {
-    requestTimeoutMs: settable('Ms', 'a request waits this long for its answer; then NO_LEADER or TIMEOUT'),
-    batchCommandsMax: fixed('Commands', 'most commands in one proposal'),
-    batchBytesMax: fixed('Bytes', 'most key and value bytes in one proposal (one command always goes)'),
-    pendingRequestsMax: settable('Requests', 'requests waiting or in flight in the router; beyond: OVERLOADED'),
-    retryDelayMs: fixed('Ms', 'back-off before retrying when no leader is known'),
-    attemptTimeoutMs: fixed('Ms', 'one attempt at one node; past it the router asks who leads again'),
-    routerLanes: fixed('Lanes', 'router lanes, each tracking the leader on its own'),
-  }),
-  ...rows('supervisor', { ...SUPERVISOR_DEFAULTS, clusterNodesMax: CLUSTER_NODES_MAX }, {
-    tickMs: settable('Ms', 'length of one Raft tick'),
-    startTimeoutMs: fixed('Ms', 'a node worker must report READY within this'),
-    clusterNodesMax: fixed('Nodes', 'most nodes in a cluster'),
-  }),
+  ...rows(
+    'router',
+    { ...ROUTER_LIMITS_DEFAULTS, routerLanes: ROUTER_LANES },
+    {
+      requestTimeoutMs: settable('Ms', 'a request waits this long for its answer; then NO_LEADER or TIMEOUT'),
+      batchCommandsMax: fixed('Commands', 'most commands in one proposal'),
+      batchBytesMax: fixed('Bytes', 'most key and value bytes in one proposal (one command always goes)'),
+      pendingRequestsMax: settable('Requests', 'requests waiting or in flight in the router; beyond: OVERLOADED'),
+      retryDelayMs: fixed('Ms', 'back-off before retrying when no leader is known'),
+      attemptTimeoutMs: fixed('Ms', 'one attempt at one node; past it the router asks who leads again'),
+      routerLanes: fixed('Lanes', 'router lanes, each tracking the leader on its own'),
+    },
+  ),
+  ...rows(
+    'supervisor',
+    { ...SUPERVISOR_DEFAULTS, clusterNodesMax: CLUSTER_NODES_MAX },
+    {
+      tickMs: settable('Ms', 'length of one Raft tick'),
+      startTimeoutMs: fixed('Ms', 'a node worker must report READY within this'),
+      clusterNodesMax: fixed('Nodes', 'most nodes in a cluster'),
+    },
+  ),
   ...rows('supervisor', RESTART_POLICY_DEFAULTS, {
     maxRestarts: settable('Restarts', 'crashes tolerated within periodMs; one more and the node is marked failed'),
     periodMs: fixed('Ms', 'the window maxRestarts counts crashes in'),
     backoffMs: fixed('Ms', 'delay before the first restart, doubled for each crash in the window'),
     backoffMaxMs: fixed('Ms', 'longest delay before a restart'),
   }),
-  ...rows('storage', { ...WAL_DEFAULTS, walRecordBytesMax: RECORD_PAYLOAD_BYTES_MAX }, {
-    segmentBytes: fixed('Bytes', 'size a WAL segment is preallocated to'),
-    walRecordBytesMax: fixed('Bytes', 'largest WAL record; a longer length field is read as corruption'),
-  }),
-  ...rows('transport', { frameMessagesMax: FRAME_MESSAGES_MAX, frameBytesMax: FRAME_BYTES_MAX, clientFrameRequestsMax: CLIENT_FRAME_REQUESTS_MAX }, {
-    frameMessagesMax: fixed('Messages', 'most Raft messages in one peer frame; more: TRANSPORT_BAD_FRAME'),
-    frameBytesMax: fixed('Bytes', 'a peer frame takes no further message past this many entry and snapshot bytes'),
-    clientFrameRequestsMax: fixed('Requests', 'most router requests in one client-port frame'),
-  }),
+  ...rows(
+    'storage',
+    { ...WAL_DEFAULTS, walRecordBytesMax: RECORD_PAYLOAD_BYTES_MAX },
+    {
+      segmentBytes: fixed('Bytes', 'size a WAL segment is preallocated to'),
+      walRecordBytesMax: fixed('Bytes', 'largest WAL record; a longer length field is read as corruption'),
+    },
+  ),
+  ...rows(
+    'transport',
+    { frameMessagesMax: FRAME_MESSAGES_MAX, frameBytesMax: FRAME_BYTES_MAX, clientFrameRequestsMax: CLIENT_FRAME_REQUESTS_MAX },
+    {
+      frameMessagesMax: fixed('Messages', 'most Raft messages in one peer frame; more: TRANSPORT_BAD_FRAME'),
+      frameBytesMax: fixed('Bytes', 'a peer frame takes no further message past this many entry and snapshot bytes'),
+      clientFrameRequestsMax: fixed('Requests', 'most router requests in one client-port frame'),
+    },
+  ),
   // The pool's thread count is one per core: a setting of the machine, not a limit, so it has no row.
-  ...rows('checker', { heapMbMax: CHECKER_POOL_DEFAULTS.heapMbMax, ...CHECK_DEFAULTS, ...SEARCH_LIMITS_DEFAULT, checkerThreadsMax: CHECKER_POOL_THREADS_MAX }, {
-    heapMbMax: fixed('Mb', 'heap of one checker thread; a runaway search fails its task, not the process'),
-    shrinkTimeLimitMs: fixed('Ms', 'time allowed for shrinking a failing history'),
-    cacheEntriesMax: fixed('Entries', 'cache of one linearizability search'),
-    checkerThreadsMax: fixed('Threads', 'most linearizability checker threads'),
-  }),
+  ...rows(
+    'checker',
+    {
+      heapMbMax: CHECKER_POOL_DEFAULTS.heapMbMax,
+      ...CHECK_DEFAULTS,
+      ...SEARCH_LIMITS_DEFAULT,
+      checkerThreadsMax: CHECKER_POOL_THREADS_MAX,
+    },
+    {
+      heapMbMax: fixed('Mb', 'heap of one checker thread; a runaway search fails its task, not the process'),
+      shrinkTimeLimitMs: fixed('Ms', 'time allowed for shrinking a failing history'),
+      cacheEntriesMax: fixed('Entries', 'cache of one linearizability search'),
+      checkerThreadsMax: fixed('Threads', 'most linearizability checker threads'),
+    },
+  ),
 ];
 
 export type LimitOverrides = Readonly<Record<string, number>>;
@@ -188,7 +233,12 @@ export function resolveLimits(overrides: LimitOverrides = {}): LimitsInForce {
   };
   const core = pick(CORE_DEFAULTS, 'core');
   return {
-    core: { electionTicks: core.electionTicks, heartbeatTicks: core.heartbeatTicks, uncommittedEntriesMax: core.uncommittedEntriesMax, pendingReadsMax: core.pendingReadsMax },
+    core: {
+      electionTicks: core.electionTicks,
+      heartbeatTicks: core.heartbeatTicks,
+      uncommittedEntriesMax: core.uncommittedEntriesMax,
+      pendingReadsMax: core.pendingReadsMax,
+    },
     node: pick(NODE_LIMITS_DEFAULTS, 'node'),
     kv: pick(KV_LIMITS_DEFAULTS, 'kv'),
     frontDoor: pick(LIMITS_DEFAULTS, 'front door'),
@@ -214,27 +264,56 @@ export function crossCheck(values: ReadonlyMap<string, number>): string[] {
   const rule = (holds: boolean, text: string): void => void (holds || problems.push(text));
   const entryBytesMax = Math.max(v('commandBytesMax'), v('keyBytesMax') + v('bodyBytesMax')) + ENTRY_OVERHEAD_BYTES;
   rule(v('valueBytesMax') <= v('bodyBytesMax'), `valueBytesMax (${v('valueBytesMax')}) must fit in bodyBytesMax (${v('bodyBytesMax')})`);
-  rule(v('keyBytesMax') + v('valueBytesMax') <= v('commandBytesMax'),
-    `a key and a value (keyBytesMax + valueBytesMax = ${v('keyBytesMax') + v('valueBytesMax')}) must fit in commandBytesMax (${v('commandBytesMax')})`);
-  rule(v('batchBytesMax') + entryBytesMax <= v('proposedBytesPerTurnMax'),
-    `a router batch (batchBytesMax ${v('batchBytesMax')} plus one entry of up to ${entryBytesMax}) must fit in proposedBytesPerTurnMax (${v('proposedBytesPerTurnMax')})`);
-  rule(v('proposedBytesPerTurnMax') + entryBytesMax <= v('walRecordBytesMax'),
-    `a leader's turn of proposals (proposedBytesPerTurnMax ${v('proposedBytesPerTurnMax')} plus one entry) must fit in a WAL record (${v('walRecordBytesMax')})`);
+  rule(
+    v('keyBytesMax') + v('valueBytesMax') <= v('commandBytesMax'),
+    `a key and a value (keyBytesMax + valueBytesMax = ${v('keyBytesMax') + v('valueBytesMax')}) must fit in commandBytesMax (${v('commandBytesMax')})`,
+  );
+  rule(
+    v('batchBytesMax') + entryBytesMax <= v('proposedBytesPerTurnMax'),
+    `a router batch (batchBytesMax ${v('batchBytesMax')} plus one entry of up to ${entryBytesMax}) must fit in proposedBytesPerTurnMax (${v('proposedBytesPerTurnMax')})`,
+  );
+  rule(
+    v('proposedBytesPerTurnMax') + entryBytesMax <= v('walRecordBytesMax'),
+    `a leader's turn of proposals (proposedBytesPerTurnMax ${v('proposedBytesPerTurnMax')} plus one entry) must fit in a WAL record (${v('walRecordBytesMax')})`,
+  );
   const followerTurnBytes = 2 * (v('inflightBytesMax') + v('appendBytesMax') + entryBytesMax);
-  rule(followerTurnBytes <= v('walRecordBytesMax'),
-    `a follower's turn of appended entries (2 x (inflightBytesMax + appendBytesMax + one entry) = ${followerTurnBytes}) must fit in a WAL record (${v('walRecordBytesMax')})`);
-  rule(v('appendBytesMax') <= v('frameBytesMax'), `appendBytesMax (${v('appendBytesMax')}) must fit in frameBytesMax (${v('frameBytesMax')})`);
-  rule(v('snapshotChunkBytes') <= v('frameBytesMax'), `snapshotChunkBytes (${v('snapshotChunkBytes')}) must fit in frameBytesMax (${v('frameBytesMax')})`);
-  rule(v('batchCommandsMax') <= v('proposalBatchEntriesMax'),
-    `batchCommandsMax (${v('batchCommandsMax')}) must not exceed proposalBatchEntriesMax (${v('proposalBatchEntriesMax')}), or full batches are refused`);
-  rule(v('sessionResultsMax') >= v('pendingRequestsMax'),
-    `sessionResultsMax (${v('sessionResultsMax')}) must be at least pendingRequestsMax (${v('pendingRequestsMax')}), or a busy router meets SESSION_LIMIT`);
-  rule(v('applyBytesPerTurnMax') >= v('applyBatchBytesMax'), `applyBytesPerTurnMax (${v('applyBytesPerTurnMax')}) must be at least applyBatchBytesMax (${v('applyBatchBytesMax')})`);
-  rule(v('electionTicks') > v('heartbeatTicks'), `electionTicks (${v('electionTicks')}) must exceed heartbeatTicks (${v('heartbeatTicks')})`);
-  rule(v('attemptTimeoutMs') <= v('requestTimeoutMs'), `attemptTimeoutMs (${v('attemptTimeoutMs')}) must not exceed requestTimeoutMs (${v('requestTimeoutMs')})`);
+  rule(
+    followerTurnBytes <= v('walRecordBytesMax'),
+    `a follower's turn of appended entries (2 x (inflightBytesMax + appendBytesMax + one entry) = ${followerTurnBytes}) must fit in a WAL record (${v('walRecordBytesMax')})`,
+  );
+  rule(
+    v('appendBytesMax') <= v('frameBytesMax'),
+    `appendBytesMax (${v('appendBytesMax')}) must fit in frameBytesMax (${v('frameBytesMax')})`,
+  );
+  rule(
+    v('snapshotChunkBytes') <= v('frameBytesMax'),
+    `snapshotChunkBytes (${v('snapshotChunkBytes')}) must fit in frameBytesMax (${v('frameBytesMax')})`,
+  );
+  rule(
+    v('batchCommandsMax') <= v('proposalBatchEntriesMax'),
+    `batchCommandsMax (${v('batchCommandsMax')}) must not exceed proposalBatchEntriesMax (${v('proposalBatchEntriesMax')}), or full batches are refused`,
+  );
+  rule(
+    v('sessionResultsMax') >= v('pendingRequestsMax'),
+    `sessionResultsMax (${v('sessionResultsMax')}) must be at least pendingRequestsMax (${v('pendingRequestsMax')}), or a busy router meets SESSION_LIMIT`,
+  );
+  rule(
+    v('applyBytesPerTurnMax') >= v('applyBatchBytesMax'),
+    `applyBytesPerTurnMax (${v('applyBytesPerTurnMax')}) must be at least applyBatchBytesMax (${v('applyBatchBytesMax')})`,
+  );
+  rule(
+    v('electionTicks') > v('heartbeatTicks'),
+    `electionTicks (${v('electionTicks')}) must exceed heartbeatTicks (${v('heartbeatTicks')})`,
+  );
+  rule(
+    v('attemptTimeoutMs') <= v('requestTimeoutMs'),
+    `attemptTimeoutMs (${v('attemptTimeoutMs')}) must not exceed requestTimeoutMs (${v('requestTimeoutMs')})`,
+  );
   rule(v('backoffMs') <= v('backoffMaxMs'), `backoffMs (${v('backoffMs')}) must not exceed backoffMaxMs (${v('backoffMaxMs')})`);
-  rule(v('electionTicks') * v('tickMs') < v('requestTimeoutMs'),
-    `an election (electionTicks x tickMs = ${v('electionTicks') * v('tickMs')} ms) must be shorter than requestTimeoutMs (${v('requestTimeoutMs')}), or every failover times out`);
+  rule(
+    v('electionTicks') * v('tickMs') < v('requestTimeoutMs'),
+    `an election (electionTicks x tickMs = ${v('electionTicks') * v('tickMs')} ms) must be shorter than requestTimeoutMs (${v('requestTimeoutMs')}), or every failover times out`,
+  );
   return problems;
 }
 
@@ -242,9 +321,16 @@ export function crossCheck(values: ReadonlyMap<string, number>): string[] {
 export function formatLimits(inForce: LimitsInForce): string {
   const header = ['name', 'room', 'value', 'default', 'unit', 'flag', 'what it bounds'];
   const lines = LIMITS_TABLE.map((row) => [
-    row.name, row.room, String(inForce.values.get(row.name)), String(row.defaultValue), row.unit.toLowerCase(), row.flag ?? '-', row.description,
+    row.name,
+    row.room,
+    String(inForce.values.get(row.name)),
+    String(row.defaultValue),
+    row.unit.toLowerCase(),
+    row.flag ?? '-',
+    row.description,
   ]);
   const widths = header.slice(0, -1).map((title, i) => Math.max(title.length, ...lines.map((line) => (line[i] as string).length)));
-  const format = (cells: string[]): string => cells.map((cell, i) => (i < widths.length ? cell.padEnd(widths[i] as number) : cell)).join('  ');
+  const format = (cells: string[]): string =>
+    cells.map((cell, i) => (i < widths.length ? cell.padEnd(widths[i] as number) : cell)).join('  ');
   return [format(header), ...lines.map(format)].join('\n');
 }

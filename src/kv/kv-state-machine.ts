@@ -1,7 +1,14 @@
 import type { CommandEntry } from '../raft/types.js';
 import type { SnapshotSlices, StateMachine } from '../raft/state-machine.js';
 import {
-  decodeBatch, kvPackr, type KvCommand, type KvItem, type KvQuery, type KvQueryResult, type KvResult, type SessionCommand,
+  decodeBatch,
+  kvPackr,
+  type KvCommand,
+  type KvItem,
+  type KvQuery,
+  type KvQueryResult,
+  type KvResult,
+  type SessionCommand,
 } from './commands.js';
 
 export interface KvLimits {
@@ -80,7 +87,12 @@ export class KvStateMachine implements StateMachine {
     if (session === undefined) {
       if (command.ack > 0) {
         // The session existed (it acknowledged answers) but expired: a retry might have applied before.
-        return { ok: false, code: 'SESSION_EXPIRED', index, message: 'client session expired; the outcome of the retried command is unknown' };
+        return {
+          ok: false,
+          code: 'SESSION_EXPIRED',
+          index,
+          message: 'client session expired; the outcome of the retried command is unknown',
+        };
       }
       session = { ack: 0, results: new Map(), lastActiveMs: timeMs };
       this.sessions.set(command.session, session);
@@ -98,7 +110,12 @@ export class KvStateMachine implements StateMachine {
     if (session.results.size >= this.limits.sessionResultsMax) {
       // Applying it without caching its result would lose exactly-once for its retries: refuse it instead,
       // the same way on every node. The client must wait for answers (which acknowledges them) first.
-      return { ok: false, code: 'SESSION_LIMIT', index, message: `the session holds ${session.results.size} unacknowledged results (sessionResultsMax); nothing was applied` };
+      return {
+        ok: false,
+        code: 'SESSION_LIMIT',
+        index,
+        message: `the session holds ${session.results.size} unacknowledged results (sessionResultsMax); nothing was applied`,
+      };
     }
     const result = this.execute(command.command, index);
     session.results.set(command.seq, result);
@@ -128,10 +145,20 @@ export class KvStateMachine implements StateMachine {
     const key = latin1(command.key);
     const current = this.data.get(key);
     if (command.ifIndex !== undefined && (current?.index ?? 0) !== command.ifIndex) {
-      return { ok: false, code: 'CAS_FAILED', index: current?.index ?? 0, message: `key was last modified at index ${current?.index ?? 0}, not ${command.ifIndex}` };
+      return {
+        ok: false,
+        code: 'CAS_FAILED',
+        index: current?.index ?? 0,
+        message: `key was last modified at index ${current?.index ?? 0}, not ${command.ifIndex}`,
+      };
     }
     if ((command.ifAbsent === true && current !== undefined) || (command.ifExists === true && current === undefined)) {
-      return { ok: false, code: 'CONDITION_NOT_MET', index: current?.index ?? 0, message: command.ifAbsent === true ? 'key exists' : 'key does not exist' };
+      return {
+        ok: false,
+        code: 'CONDITION_NOT_MET',
+        index: current?.index ?? 0,
+        message: command.ifAbsent === true ? 'key exists' : 'key does not exist',
+      };
     }
     this.set(key, command.value, index);
     if (command.returnPrevious !== true) return { ok: true, index };
@@ -260,7 +287,9 @@ export class KvStateMachine implements StateMachine {
     let offset = SNAPSHOT_PREFIX_BYTES + headBytes;
     if (offset > bytes.byteLength) bad('head runs past the end');
     // A copy of the head: msgpackr keeps a reference to the last buffer it decoded.
-    const [sessions, commands, checksum, keys] = kvPackr.unpack(Uint8Array.prototype.slice.call(snapshot, SNAPSHOT_PREFIX_BYTES, offset)) as SnapshotHead;
+    const [sessions, commands, checksum, keys] = kvPackr.unpack(
+      Uint8Array.prototype.slice.call(snapshot, SNAPSHOT_PREFIX_BYTES, offset),
+    ) as SnapshotHead;
     this.clear();
     for (let i = 0; i < keys; i++) {
       if (offset + SNAPSHOT_RECORD_BYTES > bytes.byteLength) bad(`record ${i} of ${keys} runs past the end`);
@@ -286,7 +315,11 @@ export class KvStateMachine implements StateMachine {
   /** The msgpack format of the first release; still read, never written. */
   private restoreFormat1(snapshot: Uint8Array): void {
     const decoded = kvPackr.unpack(snapshot) as {
-      v: number; data: [Uint8Array, Uint8Array, number][]; sessions: SnapshotSession[]; commands: number; checksum: number;
+      v: number;
+      data: [Uint8Array, Uint8Array, number][];
+      sessions: SnapshotSession[];
+      commands: number;
+      checksum: number;
     };
     if (decoded.v !== 1) throw new TypeError(`unknown KV snapshot version ${String(decoded.v)}`);
     this.clear();
@@ -321,7 +354,11 @@ class KvSnapshotSlices implements SnapshotSlices {
   private cursor = 0;
   private headWritten = false;
 
-  constructor(private readonly head: Uint8Array, private readonly keys: readonly string[], private readonly stored: readonly Stored[]) {}
+  constructor(
+    private readonly head: Uint8Array,
+    private readonly keys: readonly string[],
+    private readonly stored: readonly Stored[],
+  ) {}
 
   next(maxBytes: number): Uint8Array | null {
     const { keys, stored, head } = this;

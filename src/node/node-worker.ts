@@ -23,15 +23,23 @@ import { RaftNode } from './raft-node.js';
 export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMachine: StateMachine = new KvStateMachine()): void {
   const report = (message: WorkerReport): void => parent.postMessage(message);
   if (startup.protocolVersion !== PROTOCOL_VERSION) {
-    report({ type: 'start-failed', code: 'PROTOCOL_VERSION_MISMATCH', message: `supervisor speaks version ${startup.protocolVersion}, this worker ${PROTOCOL_VERSION}` });
+    report({
+      type: 'start-failed',
+      code: 'PROTOCOL_VERSION_MISMATCH',
+      message: `supervisor speaks version ${startup.protocolVersion}, this worker ${PROTOCOL_VERSION}`,
+    });
     return;
   }
   let storage: DiskStorage;
   try {
-    storage = DiskStorage.open(new NodeFileSystem({ durable: startup.durable, bufferUnsynced: startup.bufferUnsynced }), path.resolve(startup.dataDir), {
-      initialMembership: { voters: startup.voters },
-      log: (message) => console.error(`[${startup.id}] ${message}`),
-    });
+    storage = DiskStorage.open(
+      new NodeFileSystem({ durable: startup.durable, bufferUnsynced: startup.bufferUnsynced }),
+      path.resolve(startup.dataDir),
+      {
+        initialMembership: { voters: startup.voters },
+        log: (message) => console.error(`[${startup.id}] ${message}`),
+      },
+    );
   } catch (error) {
     // Every StorageError code is registered (test/unit/error-registry.test.ts); the check keeps the type honest.
     const code = error instanceof StorageError && isErrorCode(error.code) ? error.code : 'NODE_START_FAILED';
@@ -62,9 +70,15 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
   );
   const connect = (peer: NodeId, port: MessagePort): void => {
     links.get(peer)?.close();
-    const link = new PeerLink(peer, port, (messages) => node.receive(messages), (error) => {
-      console.error(`[${startup.id}] TRANSPORT_BAD_FRAME from ${peer}: ${error.message}`);
-    }, blocks);
+    const link = new PeerLink(
+      peer,
+      port,
+      (messages) => node.receive(messages),
+      (error) => {
+        console.error(`[${startup.id}] TRANSPORT_BAD_FRAME from ${peer}: ${error.message}`);
+      },
+      blocks,
+    );
     const faults = startup.faults[peer];
     if (faults !== undefined) link.setFaults(faults);
     links.set(peer, link);

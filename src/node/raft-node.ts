@@ -5,7 +5,13 @@ import type { Entry, Message, NodeId, PersistedPosition, Ready, Role, Snapshot }
 import { ERRORS } from '../protocol/errors.js';
 import {
   coreRefusalCode,
-  type NodeEvent, type NodeRefusal, type NodeRefusalCode, type NodeStatus, type ProposeOutcome, type RaftNodeLimits, type ReadOutcome,
+  type NodeEvent,
+  type NodeRefusal,
+  type NodeRefusalCode,
+  type NodeStatus,
+  type ProposeOutcome,
+  type RaftNodeLimits,
+  type ReadOutcome,
 } from '../protocol/node.js';
 import type { RaftStorage, SnapshotSink } from '../storage/types.js';
 import { readAllSnapshot } from '../storage/snapshot-store.js';
@@ -44,7 +50,10 @@ export interface NodeRuntime {
 export const WORKER_RUNTIME: NodeRuntime = {
   schedule: (task) => void setImmediate(task),
   sync: (storage, done) => {
-    storage.sync().then(() => done(null), (error: unknown) => done(error instanceof Error ? error : new Error(String(error))));
+    storage.sync().then(
+      () => done(null),
+      (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+    );
   },
 };
 
@@ -166,14 +175,20 @@ export class RaftNode {
       return done(this.refusal('PROPOSAL_TOO_LARGE', `a proposal of ${bytes} bytes, more than proposedBytesPerTurnMax`, true));
     }
     if (this.proposedBytes + bytes > this.limits.proposedBytesPerTurnMax) {
-      return done(this.refusal('QUEUE_FULL', `this turn's proposals already hold ${this.proposedBytes} bytes (proposedBytesPerTurnMax)`, true));
+      return done(
+        this.refusal('QUEUE_FULL', `this turn's proposals already hold ${this.proposedBytes} bytes (proposedBytesPerTurnMax)`, true),
+      );
     }
     const result = this.core.propose(commands);
     if (!result.ok) return done(this.refusalFrom(result.reason));
     this.proposedBytes += bytes;
     this.scheduleDrain();
     this.proposals.set(result.firstIndex + commands.length - 1, {
-      term: result.term, firstIndex: result.firstIndex, count: commands.length, results: [], resolve: done,
+      term: result.term,
+      firstIndex: result.firstIndex,
+      count: commands.length,
+      results: [],
+      resolve: done,
     });
   }
 
@@ -301,7 +316,11 @@ export class RaftNode {
     if (writes) this.storage.write({ snapshot: ready.snapshot, hardState: ready.hardState, entries: ready.entries });
     const last = ready.entries[ready.entries.length - 1];
     const position: PersistedPosition | null =
-      last !== undefined ? { index: last.index, term: last.term } : ready.snapshot !== null ? { index: ready.snapshot.meta.index, term: ready.snapshot.meta.term } : null;
+      last !== undefined
+        ? { index: last.index, term: last.term }
+        : ready.snapshot !== null
+          ? { index: ready.snapshot.meta.index, term: ready.snapshot.meta.term }
+          : null;
     if (writes) {
       const seq = ++this.writeSeq;
       this.persistQueue.push({ seq, afterPersist: ready.messagesAfterPersist, position });
@@ -432,7 +451,8 @@ export class RaftNode {
   private onSoftState(role: Role, leaderId: NodeId | null, term: number): void {
     if (this.role === 'leader' && role !== 'leader') {
       // Unconfirmed reads die with the leadership; they had no effect, so the refusal is definite.
-      for (const waiter of this.reads.values()) waiter.resolve(this.refusal('NOT_LEADER', 'leadership lost before the read was confirmed', true));
+      for (const waiter of this.reads.values())
+        waiter.resolve(this.refusal('NOT_LEADER', 'leadership lost before the read was confirmed', true));
       this.reads.clear();
     }
     this.role = role;
@@ -470,4 +490,3 @@ export class RaftNode {
     return { ok: false, code, message, leaderId: this.core.status().leaderId, definite };
   }
 }
-

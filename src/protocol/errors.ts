@@ -20,7 +20,12 @@ export const ERRORS = {
   NOT_AN_INTEGER: { status: 409, definite: true, redis: 'ERR', message: 'value is not an integer or out of range' },
   NO_LEADER: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'no leader (no quorum): nothing was written; retry' },
   TIMEOUT: { status: 504, definite: false, redis: 'TIMEOUT', message: 'timed out after the command was proposed: the outcome is unknown' },
-  SESSION_EXPIRED: { status: 409, definite: false, redis: 'ERR', message: 'the client session expired while a retry was pending: the outcome is unknown' },
+  SESSION_EXPIRED: {
+    status: 409,
+    definite: false,
+    redis: 'ERR',
+    message: 'the client session expired while a retry was pending: the outcome is unknown',
+  },
   OVERLOADED: { status: 429, definite: true, redis: 'TRYAGAIN', message: 'too many requests in flight; retry' },
   KEY_EMPTY: { status: 400, definite: true, redis: 'ERR', message: 'the key is empty' },
   KEY_TOO_LARGE: { status: 400, definite: true, redis: 'ERR', message: 'the key is larger than the key limit' },
@@ -41,17 +46,52 @@ export const ERRORS = {
   // the leader they name and answers the client only when it gives up or when retrying cannot help.
   NOT_LEADER: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'this node is not the leader; retry at the leader it names' },
   TRANSFER_IN_PROGRESS: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'leadership transfer in progress; retry shortly' },
-  QUEUE_FULL: { status: 429, definite: true, redis: 'TRYAGAIN', message: 'the leader\'s proposal or read queue is full; retry after a short back-off' },
-  PROPOSAL_TOO_LARGE: { status: 413, definite: true, redis: 'ERR', message: 'the proposal has more entries than the leader accepts at once' },
-  CONFIG_CHANGE_IN_PROGRESS: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'a membership change is in progress; retry once it has committed' },
-  PROPOSAL_DROPPED: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'another leader\'s entry took the proposal\'s place; it was never applied' },
+  QUEUE_FULL: {
+    status: 429,
+    definite: true,
+    redis: 'TRYAGAIN',
+    message: "the leader's proposal or read queue is full; retry after a short back-off",
+  },
+  PROPOSAL_TOO_LARGE: {
+    status: 413,
+    definite: true,
+    redis: 'ERR',
+    message: 'the proposal has more entries than the leader accepts at once',
+  },
+  CONFIG_CHANGE_IN_PROGRESS: {
+    status: 503,
+    definite: true,
+    redis: 'TRYAGAIN',
+    message: 'a membership change is in progress; retry once it has committed',
+  },
+  PROPOSAL_DROPPED: {
+    status: 503,
+    definite: true,
+    redis: 'TRYAGAIN',
+    message: "another leader's entry took the proposal's place; it was never applied",
+  },
   NODE_STOPPED: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'the node is not running; nothing was proposed' },
   ANSWER_LOST: { status: 503, definite: false, redis: 'TIMEOUT', message: 'the node stopped before answering: the outcome is unknown' },
-  NODE_PAUSED_BACKLOG: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'the node is paused and holds as many calls as it may; retry' },
-  SESSION_LIMIT: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'the client session has too many unacknowledged commands; nothing was applied' },
+  NODE_PAUSED_BACKLOG: {
+    status: 503,
+    definite: true,
+    redis: 'TRYAGAIN',
+    message: 'the node is paused and holds as many calls as it may; retry',
+  },
+  SESSION_LIMIT: {
+    status: 503,
+    definite: true,
+    redis: 'TRYAGAIN',
+    message: 'the client session has too many unacknowledged commands; nothing was applied',
+  },
   // Failures that stop a node (src/storage, src/transport, the worker): reported as the node's state reason
   // in GET /v1/cluster, in the log and in metrics, never as the answer to one client operation.
-  STORAGE_CORRUPT_RECORD: { status: 500, definite: false, redis: 'ERR', message: 'a WAL record failed its checksum before the end of the log' },
+  STORAGE_CORRUPT_RECORD: {
+    status: 500,
+    definite: false,
+    redis: 'ERR',
+    message: 'a WAL record failed its checksum before the end of the log',
+  },
   STORAGE_MISSING_SEGMENT: { status: 500, definite: false, redis: 'ERR', message: 'a WAL segment is missing' },
   STORAGE_LOG_GAP: { status: 500, definite: false, redis: 'ERR', message: 'the log on disk has a gap' },
   STORAGE_SNAPSHOT_CORRUPT: { status: 500, definite: false, redis: 'ERR', message: 'a snapshot file failed its checksum' },
@@ -60,7 +100,12 @@ export const ERRORS = {
   STORAGE_CLOSED: { status: 500, definite: false, redis: 'ERR', message: 'the storage was used after it was closed' },
   TRANSPORT_BAD_FRAME: { status: 500, definite: false, redis: 'ERR', message: 'a peer frame is malformed; it was dropped' },
   NODE_START_FAILED: { status: 500, definite: false, redis: 'ERR', message: 'the node failed to start' },
-  PROTOCOL_VERSION_MISMATCH: { status: 500, definite: false, redis: 'ERR', message: 'the worker speaks another protocol version than its supervisor' },
+  PROTOCOL_VERSION_MISMATCH: {
+    status: 500,
+    definite: false,
+    redis: 'ERR',
+    message: 'the worker speaks another protocol version than its supervisor',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -76,7 +121,12 @@ export function apiError(code: ErrorCode, message: string = ERRORS[code].message
 }
 
 export function isApiError(value: unknown): value is ApiError {
-  return typeof value === 'object' && value !== null && typeof (value as ApiError).code === 'string' && Object.hasOwn(ERRORS, (value as ApiError).code);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as ApiError).code === 'string' &&
+    Object.hasOwn(ERRORS, (value as ApiError).code)
+  );
 }
 
 export function isErrorCode(value: string): value is ErrorCode {

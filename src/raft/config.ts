@@ -71,8 +71,18 @@ export function resolveOptions(input: RaftOptionsInput): RaftOptions {
   if (!(options.heartbeatTicks >= 1)) throw new RangeError('heartbeatTicks must be at least 1');
   if (options.readMode === 'lease' && !options.checkQuorum) throw new RangeError('lease reads need checkQuorum');
   if (options.readMode === 'lease' && options.electionTicks < 4) throw new RangeError('lease reads need electionTicks of at least 4');
-  for (const key of ['appendEntriesMax', 'appendBytesMax', 'inflightMessagesMax', 'inflightBytesMax', 'uncommittedEntriesMax',
-    'proposalBatchEntriesMax', 'pendingReadsMax', 'snapshotChunkBytes', 'applyBatchEntriesMax', 'applyBatchBytesMax'] as const) {
+  for (const key of [
+    'appendEntriesMax',
+    'appendBytesMax',
+    'inflightMessagesMax',
+    'inflightBytesMax',
+    'uncommittedEntriesMax',
+    'proposalBatchEntriesMax',
+    'pendingReadsMax',
+    'snapshotChunkBytes',
+    'applyBatchEntriesMax',
+    'applyBatchBytesMax',
+  ] as const) {
     if (!Number.isInteger(options[key]) || options[key] < 1) throw new RangeError(`${key} must be a positive integer`);
   }
   return options;

@@ -336,9 +336,9 @@ export class RaftCore {
     this.flushReplication();
     const softState = this.softStateChanged() ? (this.lastSoftState = this.softState()) : null;
     const hardState: HardState | null = this.hardStateDirty
-      // The commit hint never points past what is already durable: a torn write could keep this record
-      // but lose the entries after it, and a restart must not take an overwritten entry for committed.
-      ? { term: this.term, votedFor: this.votedFor, commitIndex: Math.min(this.commitIndex, this.stableIndex) }
+      ? // The commit hint never points past what is already durable: a torn write could keep this record
+        // but lose the entries after it, and a restart must not take an overwritten entry for committed.
+        { term: this.term, votedFor: this.votedFor, commitIndex: Math.min(this.commitIndex, this.stableIndex) }
       : null;
     this.hardStateDirty = false;
     const snapshot = this.pendingSnapshot;
@@ -422,8 +422,16 @@ export class RaftCore {
       case 'SnapshotRequest':
         // Tell a deposed leader about the newer term, so it steps down (Figure 2: "reply false if term < currentTerm").
         this.send({
-          type: 'AppendResponse', from: this.id, to: message.from, term: this.term, success: false, matchIndex: 0,
-          rejectIndex: 0, conflictIndex: 0, conflictTerm: 0, round: 0,
+          type: 'AppendResponse',
+          from: this.id,
+          to: message.from,
+          term: this.term,
+          success: false,
+          matchIndex: 0,
+          rejectIndex: 0,
+          conflictIndex: 0,
+          conflictTerm: 0,
+          round: 0,
         });
         return;
       case 'VoteRequest':
@@ -437,7 +445,9 @@ export class RaftCore {
   }
 
   private inLease(): boolean {
-    return (this.options.checkQuorum || this.options.preVote) && this.leaderId !== null && this.electionElapsed < this.options.electionTicks;
+    return (
+      (this.options.checkQuorum || this.options.preVote) && this.leaderId !== null && this.electionElapsed < this.options.electionTicks
+    );
   }
 
   // -------------------------------------------------------------------------
@@ -596,13 +606,10 @@ export class RaftCore {
 
   private handleVoteRequest(request: VoteRequest): void {
     const canVote =
-      this.votedFor === request.from ||
-      (this.votedFor === null && this.leaderId === null) ||
-      (request.preVote && request.term > this.term);
+      this.votedFor === request.from || (this.votedFor === null && this.leaderId === null) || (request.preVote && request.term > this.term);
     // Section 5.4.1: grant only to a candidate whose log is at least as up to date as ours.
     const upToDate =
-      request.lastLogTerm > this.log.lastTerm ||
-      (request.lastLogTerm === this.log.lastTerm && request.lastLogIndex >= this.log.lastIndex);
+      request.lastLogTerm > this.log.lastTerm || (request.lastLogTerm === this.log.lastTerm && request.lastLogIndex >= this.log.lastIndex);
     const granted = canVote && upToDate;
     if (granted && !request.preVote) {
       this.votedFor = request.from;
@@ -676,8 +683,16 @@ export class RaftCore {
   // Responses are written out field by field: object spread is slow on this hot path.
   private acceptAppend(request: AppendRequest, matchIndex: number): void {
     this.sendAfterPersist({
-      type: 'AppendResponse', from: this.id, to: request.from, term: this.term, success: true, matchIndex,
-      rejectIndex: 0, conflictIndex: 0, conflictTerm: 0, round: request.round,
+      type: 'AppendResponse',
+      from: this.id,
+      to: request.from,
+      term: this.term,
+      success: true,
+      matchIndex,
+      rejectIndex: 0,
+      conflictIndex: 0,
+      conflictTerm: 0,
+      round: request.round,
     });
   }
 
@@ -685,7 +700,12 @@ export class RaftCore {
     const prevIndex = request.prevLogIndex;
     const beyond = prevIndex > this.log.lastIndex;
     this.sendAfterPersist({
-      type: 'AppendResponse', from: this.id, to: request.from, term: this.term, success: false, matchIndex: 0,
+      type: 'AppendResponse',
+      from: this.id,
+      to: request.from,
+      term: this.term,
+      success: false,
+      matchIndex: 0,
       rejectIndex: prevIndex,
       conflictIndex: beyond ? this.log.lastIndex + 1 : this.log.firstIndexOfTermAt(prevIndex),
       conflictTerm: beyond ? 0 : (this.log.termAt(prevIndex) as number),
@@ -730,7 +750,8 @@ export class RaftCore {
 
   /** Only a follower gets here: a candidate steps down first, a leader never accepts another (stepCandidate, stepLeader). */
   private acceptLeader(leaderId: NodeId): void {
-    if (this.role !== 'follower') throw new InvariantError('leader accepted outside the follower role', { role: this.role, other: leaderId });
+    if (this.role !== 'follower')
+      throw new InvariantError('leader accepted outside the follower role', { role: this.role, other: leaderId });
     if (this.leaderId !== null && this.leaderId !== leaderId) {
       throw new InvariantError('two leaders in one term', { term: this.term, known: this.leaderId, other: leaderId });
     }
@@ -812,9 +833,10 @@ export class RaftCore {
       this.startSnapshot(to, progress);
       return false;
     }
-    const last = progress.next <= this.log.lastIndex
-      ? this.log.sliceEnd(progress.next, this.log.lastIndex, this.options.appendEntriesMax, this.options.appendBytesMax)
-      : prevIndex;
+    const last =
+      progress.next <= this.log.lastIndex
+        ? this.log.sliceEnd(progress.next, this.log.lastIndex, this.options.appendEntriesMax, this.options.appendBytesMax)
+        : prevIndex;
     if (last === prevIndex && progress.state === 'replicate') return false; // nothing new; heartbeats cover liveness
     const entries = this.entriesToSend(progress.next, last);
     const bytes = this.log.bytesBetween(progress.next, last);
@@ -855,8 +877,15 @@ export class RaftCore {
     const prevTerm = this.log.termAt(prevIndex);
     if (prevTerm === undefined) return;
     this.send({
-      type: 'AppendRequest', from: this.id, to, term: this.term, prevLogIndex: prevIndex, prevLogTerm: prevTerm,
-      entries: EMPTY, leaderCommit: this.commitIndex, round: this.round,
+      type: 'AppendRequest',
+      from: this.id,
+      to,
+      term: this.term,
+      prevLogIndex: prevIndex,
+      prevLogTerm: prevTerm,
+      entries: EMPTY,
+      leaderCommit: this.commitIndex,
+      round: this.round,
     });
     progress.commitSent = this.commitIndex;
   }
@@ -1132,8 +1161,13 @@ export class RaftCore {
     this.acceptLeader(request.from);
     const reply = (fields: Pick<SnapshotResponse, 'receivedBytes' | 'done' | 'success'>): void => {
       this.sendAfterPersist({
-        type: 'SnapshotResponse', from: this.id, to: request.from, term: this.term,
-        snapshotIndex: request.meta.index, round: request.round, ...fields,
+        type: 'SnapshotResponse',
+        from: this.id,
+        to: request.from,
+        term: this.term,
+        snapshotIndex: request.meta.index,
+        round: request.round,
+        ...fields,
       });
     };
     const meta = request.meta;
@@ -1278,4 +1312,3 @@ function quorumIndex(values: number[], count: number, quorum = Math.floor(count 
   }
   return quorum <= count ? (values[quorum - 1] as number) : 0;
 }
-

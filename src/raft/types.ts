@@ -135,14 +135,7 @@ export interface TimeoutNow extends MessageBase {
   readonly type: 'TimeoutNow';
 }
 
-export type Message =
-  | VoteRequest
-  | VoteResponse
-  | AppendRequest
-  | AppendResponse
-  | SnapshotRequest
-  | SnapshotResponse
-  | TimeoutNow;
+export type Message = VoteRequest | VoteResponse | AppendRequest | AppendResponse | SnapshotRequest | SnapshotResponse | TimeoutNow;
 
 export type MessageType = Message['type'];
 

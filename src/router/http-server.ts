@@ -18,7 +18,10 @@ export interface HttpServerDeps {
 }
 
 class HttpError extends Error {
-  constructor(readonly error: ApiError, readonly extra: Record<string, unknown> = {}) {
+  constructor(
+    readonly error: ApiError,
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super(error.message);
   }
 }
@@ -41,7 +44,12 @@ export function createHttpServer(deps: HttpServerDeps): http.Server {
         const apiErr = error instanceof HttpError ? error.error : apiError('INTERNAL', (error as Error).message);
         const extra = error instanceof HttpError ? error.extra : {};
         const close = apiErr.code === 'BODY_TOO_LARGE';
-        send(res, ERRORS[apiErr.code].status, { error: { code: apiErr.code, message: apiErr.message, definite: ERRORS[apiErr.code].definite, ...extra } }, close);
+        send(
+          res,
+          ERRORS[apiErr.code].status,
+          { error: { code: apiErr.code, message: apiErr.message, definite: ERRORS[apiErr.code].definite, ...extra } },
+          close,
+        );
       })
       .finally(() => {
         deps.metrics.observeRequest('http', route, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
@@ -179,7 +187,8 @@ function integerParam(url: URL, name: string, { min, max }: { min: number; max: 
   const raw = url.searchParams.get(name);
   if (raw === null) return undefined;
   const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) fail('INVALID_ARGUMENT', `${name} must be an integer from ${min} to ${max}`);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max)
+    fail('INVALID_ARGUMENT', `${name} must be an integer from ${min} to ${max}`);
   return value;
 }
 
@@ -206,7 +215,8 @@ function laneFor(socket: object): number {
 async function putKey(req: http.IncomingMessage, url: URL, key: Uint8Array, deps: HttpServerDeps, lane: number): Promise<Reply> {
   const ifIndex = integerParam(url, 'ifIndex', { min: 0, max: Number.MAX_SAFE_INTEGER });
   const value = await readBody(req, deps.limits.bodyBytesMax);
-  if (value.byteLength > deps.limits.valueBytesMax) fail('VALUE_TOO_LARGE', `the value is ${value.byteLength} bytes; the limit is ${deps.limits.valueBytesMax}`);
+  if (value.byteLength > deps.limits.valueBytesMax)
+    fail('VALUE_TOO_LARGE', `the value is ${value.byteLength} bytes; the limit is ${deps.limits.valueBytesMax}`);
   const outcome = await deps.router.write(ifIndex === undefined ? { op: 'put', key, value } : { op: 'put', key, value, ifIndex }, lane);
   if (!outcome.ok) writeFailure(outcome);
   if (!outcome.result.ok) kvFailure(outcome.result);
@@ -285,14 +295,16 @@ function checkAdmin(req: http.IncomingMessage, deps: HttpServerDeps): void {
 }
 
 function nodeIdParam(value: unknown, supervisor: Supervisor, name: string): NodeId {
-  if (typeof value !== 'string' || !supervisor.ids.includes(value)) fail('UNKNOWN_NODE', `${name} must be one of ${supervisor.ids.join(', ')}`);
+  if (typeof value !== 'string' || !supervisor.ids.includes(value))
+    fail('UNKNOWN_NODE', `${name} must be one of ${supervisor.ids.join(', ')}`);
   return value;
 }
 
 async function admin(req: http.IncomingMessage, method: string, path: string, deps: HttpServerDeps): Promise<Reply> {
   const { supervisor } = deps;
   const nodeAction = /^\/v1\/nodes\/([^/]+)\/(kill|restart|pause|resume)$/.exec(path);
-  const known = nodeAction !== null || ['/v1/faults/partition', '/v1/faults/links', '/v1/faults/heal', '/v1/leader/transfer'].includes(path);
+  const known =
+    nodeAction !== null || ['/v1/faults/partition', '/v1/faults/links', '/v1/faults/heal', '/v1/leader/transfer'].includes(path);
   if (!known) fail('NOT_FOUND', `no endpoint ${method} ${path}`);
   if (method !== 'POST') fail('METHOD_NOT_ALLOWED');
   checkAdmin(req, deps);
@@ -307,7 +319,8 @@ async function admin(req: http.IncomingMessage, method: string, path: string, de
   switch (path) {
     case '/v1/faults/partition': {
       const groups = body.groups;
-      if (!Array.isArray(groups) || groups.some((g) => !Array.isArray(g))) fail('INVALID_ARGUMENT', 'groups must be an array of arrays of node ids');
+      if (!Array.isArray(groups) || groups.some((g) => !Array.isArray(g)))
+        fail('INVALID_ARGUMENT', 'groups must be an array of arrays of node ids');
       const checked = (groups as unknown[][]).map((g) => g.map((id) => nodeIdParam(id, supervisor, 'every group member')));
       await supervisor.partition(checked);
       return { status: 200, body: { groups: checked } };
@@ -318,7 +331,12 @@ async function admin(req: http.IncomingMessage, method: string, path: string, de
       if (body.duplicate !== undefined) faults.duplicate = probability(body.duplicate, 'duplicate');
       if (body.delayMs !== undefined) {
         const d = body.delayMs;
-        if (!Array.isArray(d) || d.length !== 2 || !d.every((v) => typeof v === 'number' && v >= 0 && v <= 60_000) || (d[0] as number) > (d[1] as number)) {
+        if (
+          !Array.isArray(d) ||
+          d.length !== 2 ||
+          !d.every((v) => typeof v === 'number' && v >= 0 && v <= 60_000) ||
+          (d[0] as number) > (d[1] as number)
+        ) {
           fail('INVALID_ARGUMENT', 'delayMs must be [min, max] milliseconds, 0 <= min <= max <= 60000');
         }
         faults.delayMs = [d[0] as number, d[1] as number];

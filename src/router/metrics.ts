@@ -19,31 +19,51 @@ export class Metrics {
    */
   private readonly requestSeries = new Map<string, { count: { inc(): void }; latency: { observe(seconds: number): void } }>();
 
-  constructor(private readonly supervisor: Supervisor, router: Router) {
+  constructor(
+    private readonly supervisor: Supervisor,
+    router: Router,
+  ) {
     const registers = [this.registry];
     // Caps that are reached are counted where an operator looks, not only answered (docs/LIMITS.md).
     new Counter({
-      name: 'raftkv_router_refusals_total', help: 'Errors the router answered, by registered code (OVERLOADED, QUEUE_FULL, TIMEOUT, SESSION_LIMIT, ...)',
-      labelNames: ['code'], registers,
+      name: 'raftkv_router_refusals_total',
+      help: 'Errors the router answered, by registered code (OVERLOADED, QUEUE_FULL, TIMEOUT, SESSION_LIMIT, ...)',
+      labelNames: ['code'],
+      registers,
       collect() {
         this.reset();
         for (const [code, count] of router.refusalCounts()) this.inc({ code }, count);
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'raftkv_process_' });
-    this.requests = new Counter({ name: 'raftkv_requests_total', help: 'Client requests by API, route and status', labelNames: ['api', 'route', 'status'], registers });
+    this.requests = new Counter({
+      name: 'raftkv_requests_total',
+      help: 'Client requests by API, route and status',
+      labelNames: ['api', 'route', 'status'],
+      registers,
+    });
     this.latency = new Histogram({
-      name: 'raftkv_request_seconds', help: 'Client request latency', labelNames: ['api', 'route'], registers,
+      name: 'raftkv_request_seconds',
+      help: 'Client request latency',
+      labelNames: ['api', 'route'],
+      registers,
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     });
     this.leaderChanges = new Counter({ name: 'raftkv_leader_changes_total', help: 'Leader changes seen by the supervisor', registers });
-    this.nodeStates = new Counter({ name: 'raftkv_node_state_changes_total', help: 'Node state changes (restarts, failures, kills)', labelNames: ['state'], registers });
+    this.nodeStates = new Counter({
+      name: 'raftkv_node_state_changes_total',
+      help: 'Node state changes (restarts, failures, kills)',
+      labelNames: ['state'],
+      registers,
+    });
     this.actions = new Counter({ name: 'raftkv_fault_actions_total', help: 'Fault-injection actions', labelNames: ['action'], registers });
     this.indexes = new Gauge({ name: 'raftkv_node_index', help: 'Per-node Raft indexes', labelNames: ['node', 'kind'], registers });
     this.terms = new Gauge({ name: 'raftkv_node_term', help: 'Per-node current term', labelNames: ['node'], registers });
     this.limitRefusals = new Gauge({
-      name: 'raftkv_node_limit_refusals', help: 'Per node since its start: messages dropped at a full mailbox (mailboxMessagesMax), calls refused while paused (pausedCallsMax)',
-      labelNames: ['node', 'limit'], registers,
+      name: 'raftkv_node_limit_refusals',
+      help: 'Per node since its start: messages dropped at a full mailbox (mailboxMessagesMax), calls refused while paused (pausedCallsMax)',
+      labelNames: ['node', 'limit'],
+      registers,
     });
     supervisor.on('leader', () => this.leaderChanges.inc());
     supervisor.on('node-state', (_id, state) => this.nodeStates.inc({ state }));

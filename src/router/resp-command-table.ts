@@ -12,7 +12,18 @@ import type { Router } from './router.js';
 export type CommandFlag = 'write' | 'readonly' | 'denyoom' | 'admin' | 'noscript' | 'loading' | 'stale' | 'fast' | 'no_auth' | 'allow_busy';
 
 /** Redis's order of the flags in a COMMAND INFO reply, whatever order an entry lists them in. */
-const FLAG_ORDER: readonly CommandFlag[] = ['write', 'readonly', 'denyoom', 'admin', 'noscript', 'loading', 'stale', 'fast', 'no_auth', 'allow_busy'];
+const FLAG_ORDER: readonly CommandFlag[] = [
+  'write',
+  'readonly',
+  'denyoom',
+  'admin',
+  'noscript',
+  'loading',
+  'stale',
+  'fast',
+  'no_auth',
+  'allow_busy',
+];
 
 /** The groups of Redis's documentation that raftkv's commands belong to. */
 export type CommandGroup = 'connection' | 'generic' | 'server' | 'string';
@@ -122,7 +133,10 @@ function quoted(argument: Buffer, charactersMax: number): string {
 /** Redis's text, with the name and the first arguments, each cut short so a client cannot make it long. */
 export function unknownCommand(argv: readonly Buffer[]): ErrorReply {
   const name = (argv[0] as Buffer).toString('latin1').toLowerCase().slice(0, 64);
-  const preview = argv.slice(1, 4).map((argument) => quoted(argument, 32)).join(' ');
+  const preview = argv
+    .slice(1, 4)
+    .map((argument) => quoted(argument, 32))
+    .join(' ');
   return fail('UNKNOWN_COMMAND', `unknown command '${name}', with args beginning with: ${preview}`);
 }
 
@@ -204,19 +218,34 @@ export class RespCommandTable {
 
 function compile(spec: RespCommandSpec, container: RespCommandSpec | null): RespCommand {
   checkSpec(spec, container);
-  const subcommands = spec.subcommands === undefined ? null : new Map(spec.subcommands.map((sub) => {
-    const compiled = compile(sub, spec);
-    return [compiled.name.slice(spec.name.length + 1), compiled] as const;
-  }));
+  const subcommands =
+    spec.subcommands === undefined
+      ? null
+      : new Map(
+          spec.subcommands.map((sub) => {
+            const compiled = compile(sub, spec);
+            return [compiled.name.slice(spec.name.length + 1), compiled] as const;
+          }),
+        );
   const flags = FLAG_ORDER.filter((flag) => spec.flags.includes(flag));
   const aclCategories = implicitCategories(spec);
   const name = spec.name;
   const command: Omit<RespCommand, 'info' | 'docs'> = {
-    name, arity: spec.arity, arityMax: spec.arityMax ?? Number.POSITIVE_INFINITY, argumentsInPairs: spec.argumentsInPairs ?? false, flags,
-    firstKey: spec.firstKey, lastKey: spec.lastKey, step: spec.step, summary: spec.summary, group: spec.group, since: spec.since,
+    name,
+    arity: spec.arity,
+    arityMax: spec.arityMax ?? Number.POSITIVE_INFINITY,
+    argumentsInPairs: spec.argumentsInPairs ?? false,
+    flags,
+    firstKey: spec.firstKey,
+    lastKey: spec.lastKey,
+    step: spec.step,
+    summary: spec.summary,
+    group: spec.group,
+    since: spec.since,
     handler: spec.handler ?? (() => assert.fail(`${name} was dispatched without a subcommand`)),
     effect: flags.includes('write') ? 'write' : flags.includes('readonly') ? 'read' : 'none',
-    aclCategories, subcommands,
+    aclCategories,
+    subcommands,
   };
   return { ...command, info: infoReply(command, spec), docs: docsReply(command) };
 }
@@ -230,7 +259,10 @@ function checkSpec(spec: RespCommandSpec, container: RespCommandSpec | null): vo
   if (takesKeys) assert.ok(spec.step > 0 && (spec.lastKey === -1 || spec.lastKey >= spec.firstKey), `${spec.name}: bad key positions`);
   else assert.deepEqual([spec.lastKey, spec.step], [0, 0], `${spec.name}: key positions without a first key`);
   assert.ok(!(spec.flags.includes('write') && spec.flags.includes('readonly')), `${spec.name}: both write and readonly`);
-  assert.ok(spec.handler !== undefined || (spec.subcommands !== undefined && spec.arity <= -2), `${spec.name}: no handler and no required subcommand`);
+  assert.ok(
+    spec.handler !== undefined || (spec.subcommands !== undefined && spec.arity <= -2),
+    `${spec.name}: no handler and no required subcommand`,
+  );
   assert.ok(container === null || spec.subcommands === undefined, `${spec.name}: subcommands nest one level only`);
   assert.match(spec.since, /^\d+\.\d+\.\d+$/, `${spec.name}: since is a version`);
 }
@@ -250,15 +282,35 @@ function implicitCategories(spec: RespCommandSpec): readonly AclCategory[] {
  * ACL categories, tips, key specifications (maps as flat arrays), subcommands.
  */
 function infoReply(command: Omit<RespCommand, 'info' | 'docs'>, spec: RespCommandSpec): RespValue {
-  const keySpecs: RespValue[] = spec.keyFlags === undefined ? [] : [[
-    'flags', spec.keyFlags.map((flag) => ({ status: flag })),
-    'begin_search', ['type', 'index', 'spec', ['index', command.firstKey]],
-    // A key specification counts the last key from the first; -1 still means the last argument.
-    'find_keys', ['type', 'range', 'spec', ['lastkey', command.lastKey === -1 ? -1 : command.lastKey - command.firstKey, 'keystep', command.step, 'limit', 0]],
-  ]];
+  const keySpecs: RespValue[] =
+    spec.keyFlags === undefined
+      ? []
+      : [
+          [
+            'flags',
+            spec.keyFlags.map((flag) => ({ status: flag })),
+            'begin_search',
+            ['type', 'index', 'spec', ['index', command.firstKey]],
+            // A key specification counts the last key from the first; -1 still means the last argument.
+            'find_keys',
+            [
+              'type',
+              'range',
+              'spec',
+              ['lastkey', command.lastKey === -1 ? -1 : command.lastKey - command.firstKey, 'keystep', command.step, 'limit', 0],
+            ],
+          ],
+        ];
   return [
-    command.name, command.arity, command.flags.map((flag) => ({ status: flag })), command.firstKey, command.lastKey, command.step,
-    command.aclCategories.map((category) => ({ status: `@${category}` })), [...(spec.tips ?? [])], keySpecs,
+    command.name,
+    command.arity,
+    command.flags.map((flag) => ({ status: flag })),
+    command.firstKey,
+    command.lastKey,
+    command.step,
+    command.aclCategories.map((category) => ({ status: `@${category}` })),
+    [...(spec.tips ?? [])],
+    keySpecs,
     [...(command.subcommands?.values() ?? [])].map((sub) => sub.info),
   ];
 }
@@ -269,7 +321,11 @@ function infoReply(command: Omit<RespCommand, 'info' | 'docs'>, spec: RespComman
  */
 function docsReply(command: Omit<RespCommand, 'info' | 'docs'>): RespValue {
   const docs: RespValue[] = ['summary', command.summary, 'since', command.since, 'group', command.group];
-  if (command.subcommands !== null) docs.push('subcommands', [...command.subcommands.values()].flatMap((sub) => [sub.name, sub.docs]));
+  if (command.subcommands !== null)
+    docs.push(
+      'subcommands',
+      [...command.subcommands.values()].flatMap((sub) => [sub.name, sub.docs]),
+    );
   return docs;
 }
 

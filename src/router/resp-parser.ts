@@ -80,7 +80,8 @@ export class RespParser {
         throw new RespProtocolError(`Protocol error: command larger than ${this.limits.commandBytesMax} bytes`);
       }
       if (end + 2 > this.buffer.byteLength) return null;
-      if (this.buffer[end] !== CR || this.buffer[end + 1] !== LF) throw new RespProtocolError('Protocol error: expected CRLF after bulk data');
+      if (this.buffer[end] !== CR || this.buffer[end + 1] !== LF)
+        throw new RespProtocolError('Protocol error: expected CRLF after bulk data');
       args.push(this.buffer.subarray(bulk.next, end));
       offset = end + 2;
     }
@@ -91,14 +92,19 @@ export class RespParser {
   private parseInline(start: number): { command: ParsedCommand; next: number } | null {
     const end = this.buffer.indexOf(LF, start);
     if (end === -1) {
-      if (this.buffer.byteLength - start > this.limits.inlineBytesMax) throw new RespProtocolError('Protocol error: too big inline request');
+      if (this.buffer.byteLength - start > this.limits.inlineBytesMax)
+        throw new RespProtocolError('Protocol error: too big inline request');
       return null;
     }
     if (end - start > this.limits.inlineBytesMax) throw new RespProtocolError('Protocol error: too big inline request');
     const lineEnd = end > start && this.buffer[end - 1] === CR ? end - 1 : end;
     const line = this.buffer.subarray(start, lineEnd);
     if (line.includes(0)) throw new RespProtocolError('Protocol error: binary data in an inline request');
-    const words = line.toString('latin1').split(' ').filter((w) => w.length > 0).map((w) => Buffer.from(w, 'latin1'));
+    const words = line
+      .toString('latin1')
+      .split(' ')
+      .filter((w) => w.length > 0)
+      .map((w) => Buffer.from(w, 'latin1'));
     if (words.length > this.limits.argumentsMax) throw new RespProtocolError('Protocol error: too many arguments');
     return { command: words, next: end + 1 };
   }

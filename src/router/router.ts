@@ -3,7 +3,15 @@ import type { Supervisor } from '../actor/supervisor.js';
 import type { NodeRefusal, NodeRefusalCode, ReadOutcome } from '../protocol/node.js';
 import type { ClientPortClient } from '../transport/client-port.js';
 import type { NodeId } from '../raft/types.js';
-import { commandBytes, encodeBatch, type KvCommand, type KvQuery, type KvQueryResult, type KvResult, type SessionCommand } from '../kv/commands.js';
+import {
+  commandBytes,
+  encodeBatch,
+  type KvCommand,
+  type KvQuery,
+  type KvQueryResult,
+  type KvResult,
+  type SessionCommand,
+} from '../kv/commands.js';
 import { apiError, type ApiError, type ErrorCode } from '../protocol/errors.js';
 import { delay, withDeadline } from '../util/async.js';
 
@@ -52,11 +60,17 @@ function groupByLane<T extends { lane: number }>(items: readonly T[]): Map<numbe
 const ANSWER_NOW: ReadonlySet<NodeRefusalCode> = new Set<NodeRefusalCode>(['QUEUE_FULL', 'PROPOSAL_TOO_LARGE']);
 
 export const ROUTER_LIMITS_DEFAULTS: RouterLimits = {
-  requestTimeoutMs: 5_000, batchCommandsMax: 1024, batchBytesMax: 8 * 1024 * 1024, pendingRequestsMax: 100_000, retryDelayMs: 25, attemptTimeoutMs: 1_000,
+  requestTimeoutMs: 5_000,
+  batchCommandsMax: 1024,
+  batchBytesMax: 8 * 1024 * 1024,
+  pendingRequestsMax: 100_000,
+  retryDelayMs: 25,
+  attemptTimeoutMs: 1_000,
 };
 
 export type WriteResult = { readonly ok: true; readonly result: KvResult } | { readonly ok: false; readonly error: ApiError };
-export type ReadResult = { readonly ok: true; readonly result: KvQueryResult; readonly index: number } | { readonly ok: false; readonly error: ApiError };
+export type ReadResult =
+  { readonly ok: true; readonly result: KvQueryResult; readonly index: number } | { readonly ok: false; readonly error: ApiError };
 
 interface PendingWrite {
   readonly lane: number;
@@ -113,7 +127,10 @@ export class Router {
   /** Per lane: the node that lane believes leads. */
   private readonly believedLeader: (NodeId | null)[] = new Array<NodeId | null>(ROUTER_LANES).fill(null);
 
-  constructor(private readonly supervisor: Supervisor, limits: Partial<RouterLimits> = {}) {
+  constructor(
+    private readonly supervisor: Supervisor,
+    limits: Partial<RouterLimits> = {},
+  ) {
     this.limits = { ...ROUTER_LIMITS_DEFAULTS, ...limits };
   }
 
@@ -125,7 +142,13 @@ export class Router {
     }
     return new Promise((resolve) => {
       this.writeQueue.push({
-        session: this.session, seq: this.nextSeq++, ack: this.sessionAck(), command, deadline: Date.now() + this.limits.requestTimeoutMs, mayHaveApplied: false, resolve,
+        session: this.session,
+        seq: this.nextSeq++,
+        ack: this.sessionAck(),
+        command,
+        deadline: Date.now() + this.limits.requestTimeoutMs,
+        mayHaveApplied: false,
+        resolve,
         lane: laneOf(lane),
       });
       this.scheduleFlush();
@@ -199,7 +222,10 @@ export class Router {
         if (target === null) continue;
         const { id: leaderId, client: leader } = target;
         const commands: SessionCommand[] = pending.map((w) => ({
-          session: w.session, seq: w.seq, ack: w.session === this.session ? this.sessionAck() : w.ack, command: w.command,
+          session: w.session,
+          seq: w.seq,
+          ack: w.session === this.session ? this.sessionAck() : w.ack,
+          command: w.command,
         }));
         // One log entry per command, all in one proposal: the entry's index is the command's own revision, so
         // compare-and-set by index names exactly one write even when two writes to a key share a batch.
@@ -375,5 +401,3 @@ export class Router {
     return Math.min(Date.now() + this.limits.attemptTimeoutMs, ...pending.map((p) => p.deadline));
   }
 }
-
-

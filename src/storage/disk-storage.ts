@@ -38,7 +38,9 @@ export class DiskStorage implements RaftStorage {
     const snapshot = snapshots.loadNewest();
     const { wal, recovery } = WriteAheadLog.open(fs, path.join(dir, 'wal'), options);
     if (recovery.reset !== null && (snapshot === null || snapshot.meta.index < recovery.reset.index)) {
-      throw new StorageError('STORAGE_SNAPSHOT_CORRUPT', `the log was reset to a snapshot at ${recovery.reset.index} that is not on disk`, { file: path.join(dir, 'snap') });
+      throw new StorageError('STORAGE_SNAPSHOT_CORRUPT', `the log was reset to a snapshot at ${recovery.reset.index} that is not on disk`, {
+        file: path.join(dir, 'snap'),
+      });
     }
     const { entries, consistent } = entriesAfterSnapshot(recovery.entries, snapshot?.meta ?? null, path.join(dir, 'wal'));
     if (!consistent && snapshot !== null) {
@@ -157,7 +159,9 @@ function entriesAfterSnapshot(
   const after = entries.filter((entry) => entry.index > snapshotIndex);
   const first = after[0];
   if (first !== undefined && first.index !== snapshotIndex + 1) {
-    throw new StorageError('STORAGE_LOG_GAP', `the log starts at ${first.index} but the snapshot ends at ${snapshotIndex}`, { file: walDir });
+    throw new StorageError('STORAGE_LOG_GAP', `the log starts at ${first.index} but the snapshot ends at ${snapshotIndex}`, {
+      file: walDir,
+    });
   }
   return { entries: after, consistent: true };
 }

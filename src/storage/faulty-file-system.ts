@@ -66,9 +66,7 @@ class Inode {
   }
 }
 
-type DirOp =
-  | { readonly kind: 'link'; readonly file: string; readonly inode: Inode }
-  | { readonly kind: 'unlink'; readonly file: string };
+type DirOp = { readonly kind: 'link'; readonly file: string; readonly inode: Inode } | { readonly kind: 'unlink'; readonly file: string };
 
 /**
  * An in-memory disk with the failure modes of a real one: writes are lost on a crash unless synced (a

@@ -31,7 +31,11 @@ export interface FileSystem {
 }
 
 class NodeFile implements StorageFile {
-  constructor(readonly path: string, private readonly fd: number, private readonly durable: boolean) {}
+  constructor(
+    readonly path: string,
+    private readonly fd: number,
+    private readonly durable: boolean,
+  ) {}
 
   write(data: Uint8Array, position: number): void {
     let written = 0;

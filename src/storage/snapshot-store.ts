@@ -32,7 +32,11 @@ export class SnapshotWriter {
   private readonly temp: string;
   private readonly file: StorageFile;
 
-  constructor(private readonly fs: FileSystem, private readonly dir: string, readonly meta: SnapshotMeta) {
+  constructor(
+    private readonly fs: FileSystem,
+    private readonly dir: string,
+    readonly meta: SnapshotMeta,
+  ) {
     this.metaBytes = storagePackr.pack(metaToTuple(meta));
     this.temp = path.join(dir, snapshotName(meta) + TEMP_SUFFIX);
     fs.remove(this.temp);
@@ -107,14 +111,20 @@ class DiskSnapshotSource implements SnapshotSource {
   readAll(): Uint8Array {
     const data = this.readChunk(0, this.sizeBytes);
     if (data.byteLength !== this.sizeBytes) {
-      throw new StorageError('STORAGE_SNAPSHOT_CORRUPT', `snapshot data ends after ${data.byteLength} of ${this.sizeBytes} bytes`, { file: this.file, offset: this.dataOffset });
+      throw new StorageError('STORAGE_SNAPSHOT_CORRUPT', `snapshot data ends after ${data.byteLength} of ${this.sizeBytes} bytes`, {
+        file: this.file,
+        offset: this.dataOffset,
+      });
     }
     return data;
   }
 }
 
 export class SnapshotStore {
-  constructor(private readonly fs: FileSystem, private readonly dir: string) {
+  constructor(
+    private readonly fs: FileSystem,
+    private readonly dir: string,
+  ) {
     fs.mkdirp(dir);
     for (const name of fs.list(dir)) if (name.endsWith(TEMP_SUFFIX)) fs.remove(path.join(dir, name));
   }

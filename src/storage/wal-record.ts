@@ -76,7 +76,12 @@ export function parseRecord(data: Uint8Array, offset: number): ParseResult {
   const crc = view.getUint32(4, true);
   const type = view.getUint8(8);
   if (length === 0 && crc === 0 && type === 0) return { kind: 'end' };
-  if ((type !== RECORD_TYPE_BATCH && type !== RECORD_TYPE_BATCH_V2) || view.getUint8(9) !== 0 || view.getUint8(10) !== 0 || view.getUint8(11) !== 0) {
+  if (
+    (type !== RECORD_TYPE_BATCH && type !== RECORD_TYPE_BATCH_V2) ||
+    view.getUint8(9) !== 0 ||
+    view.getUint8(10) !== 0 ||
+    view.getUint8(11) !== 0
+  ) {
     return { kind: 'bad', reason: 'bad record type' };
   }
   if (length > RECORD_PAYLOAD_BYTES_MAX || offset + RECORD_HEADER_BYTES + length > data.byteLength) {

@@ -243,7 +243,10 @@ export class WriteAheadLog {
         if (parsed.kind === 'bad') {
           const later = validRecordAfter(data, offset);
           if (!isLast || later !== null) {
-            throw new StorageError('STORAGE_CORRUPT_RECORD', `${parsed.reason}; valid records follow, so this is not a torn write`, { file, offset });
+            throw new StorageError('STORAGE_CORRUPT_RECORD', `${parsed.reason}; valid records follow, so this is not a torn write`, {
+              file,
+              offset,
+            });
           }
           tornTail = { file, offset };
           break;
@@ -288,7 +291,12 @@ export class WriteAheadLog {
 }
 
 /** Applies one recovered batch's entries: an entry at index i replaces the suffix from i on. */
-function appendRecovered(entries: Entry[], batch: readonly Entry[], reset: WalRecovery['reset'], where: { file: string; offset: number }): Entry[] {
+function appendRecovered(
+  entries: Entry[],
+  batch: readonly Entry[],
+  reset: WalRecovery['reset'],
+  where: { file: string; offset: number },
+): Entry[] {
   const first = batch[0];
   if (first === undefined) return entries;
   const base = entries[0]?.index ?? (reset === null ? first.index : reset.index + 1);

@@ -14,14 +14,20 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 
 function post(port: MessagePort, items: readonly unknown[]): void {
   for (let start = 0; start < items.length; start += CLIENT_FRAME_REQUESTS_MAX) {
-    const frame = new Uint8Array(packr.pack(items.length <= CLIENT_FRAME_REQUESTS_MAX ? items : items.slice(start, start + CLIENT_FRAME_REQUESTS_MAX)));
+    const frame = new Uint8Array(
+      packr.pack(items.length <= CLIENT_FRAME_REQUESTS_MAX ? items : items.slice(start, start + CLIENT_FRAME_REQUESTS_MAX)),
+    );
     port.postMessage(frame, [frame.buffer as ArrayBuffer]);
   }
 }
 
 /** Every answer a request gets when its node goes away before answering: it may or may not have applied. */
 const UNAVAILABLE: NodeRefusal = {
-  ok: false, code: 'ANSWER_LOST', message: ERRORS.ANSWER_LOST.message, leaderId: null, definite: false,
+  ok: false,
+  code: 'ANSWER_LOST',
+  message: ERRORS.ANSWER_LOST.message,
+  leaderId: null,
+  definite: false,
 };
 
 /** The router's end: call() returns the node's answer. */

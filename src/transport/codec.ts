@@ -12,7 +12,13 @@ export const FRAME_MESSAGES_MAX = 256;
 export const FRAME_BYTES_MAX = 4 * 1024 * 1024;
 
 const MESSAGE_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
-  'VoteRequest', 'VoteResponse', 'AppendRequest', 'AppendResponse', 'SnapshotRequest', 'SnapshotResponse', 'TimeoutNow',
+  'VoteRequest',
+  'VoteResponse',
+  'AppendRequest',
+  'AppendResponse',
+  'SnapshotRequest',
+  'SnapshotResponse',
+  'TimeoutNow',
 ]);
 
 export class FrameError extends Error {
@@ -124,8 +130,15 @@ export class FrameEncoder {
 
   private toWire(request: AppendRequest): WireAppendRequest {
     return {
-      type: 'AppendRequest', from: request.from, to: request.to, term: request.term, prevLogIndex: request.prevLogIndex,
-      prevLogTerm: request.prevLogTerm, entries: this.blocks.get(request.entries), leaderCommit: request.leaderCommit, round: request.round,
+      type: 'AppendRequest',
+      from: request.from,
+      to: request.to,
+      term: request.term,
+      prevLogIndex: request.prevLogIndex,
+      prevLogTerm: request.prevLogTerm,
+      entries: this.blocks.get(request.entries),
+      leaderCommit: request.leaderCommit,
+      round: request.round,
     };
   }
 }

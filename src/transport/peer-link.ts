@@ -70,11 +70,14 @@ export class PeerLink {
         this.queue.push(message);
         continue;
       }
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        this.queue.push(message);
-        this.flush();
-      }, min + Math.random() * (max - min));
+      const timer = setTimeout(
+        () => {
+          this.timers.delete(timer);
+          this.queue.push(message);
+          this.flush();
+        },
+        min + Math.random() * (max - min),
+      );
       this.timers.add(timer);
     }
   }

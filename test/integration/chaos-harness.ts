@@ -7,7 +7,10 @@ import { parseScenario, shortened } from '../../src/chaos/scenario.js';
 /** The short form CI runs: the library scenario's timeline squeezed into this many milliseconds. */
 export const SHORT_FORM_MS = 12_000;
 
-export const LIBRARY = fs.readdirSync('scenarios').filter((f) => f.endsWith('.yaml')).sort();
+export const LIBRARY = fs
+  .readdirSync('scenarios')
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 /** Runs one library scenario in its short form and asserts every check passed, with real work done. */
 export async function runLibraryScenario(file: string): Promise<void> {

@@ -3,7 +3,11 @@ import { describe, it } from 'vitest';
 import { LIBRARY, runLibraryScenario } from './chaos-harness.js';
 
 describe('scenario library (first half)', () => {
-  it.each(LIBRARY.slice(0, Math.ceil(LIBRARY.length / 2)))('%s passes its checks', async (file) => {
-    await runLibraryScenario(file);
-  }, 120_000);
+  it.each(LIBRARY.slice(0, Math.ceil(LIBRARY.length / 2)))(
+    '%s passes its checks',
+    async (file) => {
+      await runLibraryScenario(file);
+    },
+    120_000,
+  );
 });

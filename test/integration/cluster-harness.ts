@@ -7,7 +7,11 @@ import type { NodeId } from '../../src/raft/types.js';
 import { testNodeWorker } from '../support/test-node.js';
 
 /** Waits for a condition, polling; fails with `what` after a generous limit. Never a fixed sleep. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -27,7 +31,9 @@ export interface TestCluster {
 }
 
 /** `stateMachine`: the bare counter of test/support (the default) or the KV store. */
-export async function startCluster(options: Partial<SupervisorOptions> & { nodes: number; stateMachine?: 'kv' | 'counter' }): Promise<TestCluster> {
+export async function startCluster(
+  options: Partial<SupervisorOptions> & { nodes: number; stateMachine?: 'kv' | 'counter' },
+): Promise<TestCluster> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-it-'));
   const log: string[] = [];
   const { stateMachine = 'counter', ...supervisorOptions } = options;
@@ -85,11 +91,19 @@ export async function stateOf(supervisor: Supervisor, id: NodeId): Promise<{ cou
 }
 
 /** Waits until every running node has applied the same commands as `reference`. */
-export async function waitConverged(supervisor: Supervisor, ids: readonly NodeId[], timeoutMs = 30_000): Promise<{ count: number; checksum: number }> {
-  return waitFor('all nodes to apply the same commands', async () => {
-    const states = await Promise.all(ids.map((id) => stateOf(supervisor, id).catch(() => null)));
-    const first = states[0];
-    if (first == null) return null;
-    return states.every((s) => s !== null && s.count === first.count && s.checksum === first.checksum) ? first : null;
-  }, timeoutMs);
+export async function waitConverged(
+  supervisor: Supervisor,
+  ids: readonly NodeId[],
+  timeoutMs = 30_000,
+): Promise<{ count: number; checksum: number }> {
+  return waitFor(
+    'all nodes to apply the same commands',
+    async () => {
+      const states = await Promise.all(ids.map((id) => stateOf(supervisor, id).catch(() => null)));
+      const first = states[0];
+      if (first == null) return null;
+      return states.every((s) => s !== null && s.count === first.count && s.checksum === first.checksum) ? first : null;
+    },
+    timeoutMs,
+  );
 }

@@ -1,6 +1,16 @@
 // Real worker-thread clusters: elections, failover, recovery from disk, partitions, loss, supervision.
 import { afterEach, describe, expect, it } from 'vitest';
-import { command, leaderOf, proposeMany, startCluster, stateOf, statuses, waitConverged, waitFor, type TestCluster } from './cluster-harness.js';
+import {
+  command,
+  leaderOf,
+  proposeMany,
+  startCluster,
+  stateOf,
+  statuses,
+  waitConverged,
+  waitFor,
+  type TestCluster,
+} from './cluster-harness.js';
 
 let cluster: TestCluster | null = null;
 afterEach(async () => {
@@ -27,7 +37,9 @@ describe('cluster of worker-thread nodes', () => {
     expect(await proposeMany(supervisor, 30, 'before')).toBe(30);
     const first = await leaderOf(supervisor);
     await supervisor.kill(first);
-    const second = await waitFor('a new leader', () => (supervisor.leaderId !== null && supervisor.leaderId !== first ? supervisor.leaderId : null));
+    const second = await waitFor('a new leader', () =>
+      supervisor.leaderId !== null && supervisor.leaderId !== first ? supervisor.leaderId : null,
+    );
     expect(second).not.toBe(first);
     expect(await proposeMany(supervisor, 30, 'after')).toBe(30);
     const alive = supervisor.ids.filter((id) => id !== first);
@@ -70,7 +82,9 @@ describe('cluster of worker-thread nodes', () => {
     const stuck = control?.propose([command('minority')]);
     const raced = await Promise.race([stuck, new Promise((resolve) => setTimeout(() => resolve('pending'), 1_500))]);
     expect(raced === 'pending' || (raced as { ok: boolean }).ok === false).toBe(true);
-    const newLeader = await waitFor('a majority leader', () => (supervisor.leaderId !== null && majority.includes(supervisor.leaderId) ? supervisor.leaderId : null));
+    const newLeader = await waitFor('a majority leader', () =>
+      supervisor.leaderId !== null && majority.includes(supervisor.leaderId) ? supervisor.leaderId : null,
+    );
     expect(majority).toContain(newLeader);
     expect(await proposeMany(supervisor, 10, 'b')).toBe(10);
     await supervisor.heal();
@@ -96,7 +110,9 @@ describe('cluster of worker-thread nodes', () => {
     const leader = await leaderOf(supervisor);
     const victim = supervisor.ids.find((id) => id !== leader) as string;
     await supervisor.control(victim)?.crash('boom');
-    await waitFor('a restart after the crash', () => cluster?.log.some((line) => line.startsWith(`${victim} restarting: uncaught Error: boom`)));
+    await waitFor('a restart after the crash', () =>
+      cluster?.log.some((line) => line.startsWith(`${victim} restarting: uncaught Error: boom`)),
+    );
     await waitFor('the crashed node running again', () => supervisor.stateOf(victim) === 'running');
     // Now it throws at every start: restarted twice with backoff, then given up on.
     cluster.crashOnStart.set(victim, 'broken on start');

@@ -29,7 +29,13 @@ beforeAll(async () => {
   service = await startService(cluster.supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null });
   await leaderOf(cluster.supervisor);
   for (let i = 0; i < CLIENTS + 1; i++) {
-    const c = new Redis({ host: '127.0.0.1', port: service.resp.port, retryStrategy: () => null, maxRetriesPerRequest: 0, lazyConnect: true });
+    const c = new Redis({
+      host: '127.0.0.1',
+      port: service.resp.port,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+      lazyConnect: true,
+    });
     clients.push(c);
     await c.connect();
   }
@@ -55,14 +61,16 @@ interface Tally {
 const counterKey = (i: number): string => `counter:${i}`;
 
 async function digests(ids: readonly NodeId[]): Promise<string[]> {
-  return Promise.all(ids.map(async (id) => {
-    const control = cluster.supervisor.control(id);
-    if (control === null) return `${id} down`;
-    const outcome = await control.readStale({ op: 'digest' });
-    if (!outcome.ok) return `${id} refused`;
-    const digest = outcome.value as Extract<KvQueryResult, { op: 'digest' }>;
-    return `${digest.keys}/${digest.checksum}/${digest.commands}`;
-  }));
+  return Promise.all(
+    ids.map(async (id) => {
+      const control = cluster.supervisor.control(id);
+      if (control === null) return `${id} down`;
+      const outcome = await control.readStale({ op: 'digest' });
+      if (!outcome.ok) return `${id} refused`;
+      const digest = outcome.value as Extract<KvQueryResult, { op: 'digest' }>;
+      return `${digest.keys}/${digest.checksum}/${digest.commands}`;
+    }),
+  );
 }
 
 describe('exactly-once increments while the leader is killed', () => {
@@ -100,7 +108,9 @@ describe('exactly-once increments while the leader is killed', () => {
       const leader = await leaderOf(supervisor);
       const retriesBefore = service.router.stats.retries;
       await supervisor.kill(leader);
-      const next = await waitFor(`a new leader after killing ${leader}`, () => (supervisor.leaderId !== null && supervisor.leaderId !== leader ? supervisor.leaderId : null));
+      const next = await waitFor(`a new leader after killing ${leader}`, () =>
+        supervisor.leaderId !== null && supervisor.leaderId !== leader ? supervisor.leaderId : null,
+      );
       faults.push(`killed ${leader}, then ${next} led`);
       const afterKill = total();
       await waitFor(`${PROGRESS_BETWEEN_FAULTS} increments under the new leader`, () => total() >= afterKill + PROGRESS_BETWEEN_FAULTS);

@@ -37,7 +37,14 @@ const seen = new Set<ErrorCode>();
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 3, stateMachine: 'kv' });
   main = await startService(cluster.supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null });
-  tight = await startService(cluster.supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: TOKEN, limits: TIGHT_LIMITS, router: TIGHT_ROUTER });
+  tight = await startService(cluster.supervisor, {
+    host: '127.0.0.1',
+    httpPort: 0,
+    respPort: 0,
+    adminToken: TOKEN,
+    limits: TIGHT_LIMITS,
+    router: TIGHT_ROUTER,
+  });
   await leaderOf(cluster.supervisor);
 });
 
@@ -140,7 +147,11 @@ async function waitHealthy(): Promise<void> {
   await waitFor('a write to succeed', async () => (await put(main, 'health', 'ok')).status === 200);
 }
 
-type ClusterJson = { leader: string | null; term: number; nodes: { id: string; status: string; role: string | null; appliedIndex: number | null }[] };
+type ClusterJson = {
+  leader: string | null;
+  term: number;
+  nodes: { id: string; status: string; role: string | null; appliedIndex: number | null }[];
+};
 
 async function clusterJson(): Promise<ClusterJson> {
   const reply = await request(main, 'GET', '/v1/cluster');
@@ -242,7 +253,8 @@ describe('key-value endpoints', () => {
     expect((limited.json?.items as { key: string }[]).map((i) => i.key)).toEqual(['scan/a', 'scan/b']);
     const none = await request(main, 'GET', '/v1/kv?prefix=nothing-here/');
     expect(none.json?.items).toEqual([]);
-    for (const bad of ['0', '-3', 'ten', '10001']) expectError(await request(main, 'GET', `/v1/kv?prefix=scan/&limit=${bad}`), 'INVALID_ARGUMENT', /limit/);
+    for (const bad of ['0', '-3', 'ten', '10001'])
+      expectError(await request(main, 'GET', `/v1/kv?prefix=scan/&limit=${bad}`), 'INVALID_ARGUMENT', /limit/);
     expectError(await request(tight, 'GET', '/v1/kv?limit=6'), 'INVALID_ARGUMENT', /limit/); // scanItemsMax 5
     expectError(await request(tight, 'GET', `/v1/kv?prefix=${'p'.repeat(17)}`), 'KEY_TOO_LARGE', /prefix/);
   });
@@ -253,7 +265,16 @@ describe('key-value endpoints', () => {
     expect(status.term).toBeGreaterThan(0);
     expect(status.nodes.map((n) => n.id)).toEqual(['n1', 'n2', 'n3']);
     for (const node of status.nodes) {
-      expect(Object.keys(node).sort()).toEqual(['appliedIndex', 'commitIndex', 'id', 'lastLogIndex', 'role', 'snapshotIndex', 'status', 'term']);
+      expect(Object.keys(node).sort()).toEqual([
+        'appliedIndex',
+        'commitIndex',
+        'id',
+        'lastLogIndex',
+        'role',
+        'snapshotIndex',
+        'status',
+        'term',
+      ]);
       expect(node.status).toBe('running');
     }
     expect(status.nodes.filter((n) => n.role === 'leader').map((n) => n.id)).toEqual([status.leader]);
@@ -276,7 +297,14 @@ describe('errors of the HTTP front door', () => {
     expectError(await request(main, 'GET', '/nope'), 'NOT_FOUND', /GET \/nope/);
     expectError(await request(main, 'POST', '/v1/nodes/n1/explode'), 'NOT_FOUND');
     expectError(await request(main, 'GET', '/v2/kv/a'), 'NOT_FOUND');
-    for (const [method, path] of [['PATCH', '/v1/kv/a'], ['POST', '/v1/kv/a'], ['POST', '/v1/kv'], ['DELETE', '/v1/cluster'], ['GET', '/v1/faults/heal'], ['GET', '/v1/nodes/n1/kill']] as const) {
+    for (const [method, path] of [
+      ['PATCH', '/v1/kv/a'],
+      ['POST', '/v1/kv/a'],
+      ['POST', '/v1/kv'],
+      ['DELETE', '/v1/cluster'],
+      ['GET', '/v1/faults/heal'],
+      ['GET', '/v1/nodes/n1/kill'],
+    ] as const) {
       expectError(await request(main, method, path), 'METHOD_NOT_ALLOWED');
     }
   });
@@ -284,7 +312,8 @@ describe('errors of the HTTP front door', () => {
   it('400 KEY_EMPTY and KEY_TOO_LARGE, on every key endpoint', async () => {
     for (const method of ['GET', 'PUT', 'DELETE']) expectError(await request(main, method, '/v1/kv/'), 'KEY_EMPTY');
     const huge = 'k'.repeat(4 * 1024 + 1);
-    for (const method of ['GET', 'PUT', 'DELETE']) expectError(await request(main, method, `/v1/kv/${huge}`), 'KEY_TOO_LARGE', /4097 bytes; the limit is 4096/);
+    for (const method of ['GET', 'PUT', 'DELETE'])
+      expectError(await request(main, method, `/v1/kv/${huge}`), 'KEY_TOO_LARGE', /4097 bytes; the limit is 4096/);
     expect((await put(main, 'k'.repeat(4 * 1024), 'at the limit')).status).toBe(200);
     // The limit counts bytes, not characters: 8 two-byte characters fit in 16 bytes, 9 do not.
     expect((await put(tight, 'ж'.repeat(8), 'x')).status).toBe(200);
@@ -309,7 +338,10 @@ describe('errors of the HTTP front door', () => {
     expect(declared.headers.connection).toBe('close');
     const streamed = await request(tight, 'PUT', '/v1/kv/body', { chunks: Array.from({ length: 20 }, () => Buffer.alloc(50, 0x63)) });
     expectError(streamed, 'BODY_TOO_LARGE', /exceeds the limit of 128 bytes/);
-    const adminBody = await request(tight, 'POST', '/v1/faults/links', { body: JSON.stringify({ pad: 'x'.repeat(200) }), headers: { authorization: `Bearer ${TOKEN}` } });
+    const adminBody = await request(tight, 'POST', '/v1/faults/links', {
+      body: JSON.stringify({ pad: 'x'.repeat(200) }),
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     expectError(adminBody, 'BODY_TOO_LARGE');
     expectError(await get(main, 'body'), 'KEY_NOT_FOUND');
     await expectSentinelsIntact();
@@ -339,7 +371,17 @@ describe('errors of the HTTP front door', () => {
 
   it('404 UNKNOWN_NODE for a node id that is not in the cluster', async () => {
     expectError(await request(main, 'POST', '/v1/nodes/n9/kill'), 'UNKNOWN_NODE', /n1, n2, n3/);
-    expectError(await request(main, 'POST', '/v1/faults/partition', { body: JSON.stringify({ groups: [['n1', 'n7'], ['n2', 'n3']] }) }), 'UNKNOWN_NODE');
+    expectError(
+      await request(main, 'POST', '/v1/faults/partition', {
+        body: JSON.stringify({
+          groups: [
+            ['n1', 'n7'],
+            ['n2', 'n3'],
+          ],
+        }),
+      }),
+      'UNKNOWN_NODE',
+    );
     expectError(await request(main, 'POST', '/v1/faults/links', { body: JSON.stringify({ from: 'x', drop: 0.1 }) }), 'UNKNOWN_NODE');
     expectError(await request(main, 'POST', '/v1/leader/transfer', { body: JSON.stringify({ to: 'zz' }) }), 'UNKNOWN_NODE');
     expectError(await request(main, 'POST', '/v1/leader/transfer', { body: '{}' }), 'UNKNOWN_NODE');
@@ -362,7 +404,10 @@ describe('errors of the HTTP front door', () => {
       const reply = await rawHttp(main, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       const [head, body] = reply.split('\r\n\r\n');
       expect(head).toMatch(/^HTTP\/1\.1 400 /);
-      expectError({ status: 400, headers: {}, text: body ?? '', json: JSON.parse(body ?? 'null') as Record<string, unknown> }, 'PROTOCOL_ERROR');
+      expectError(
+        { status: 400, headers: {}, text: body ?? '', json: JSON.parse(body ?? 'null') as Record<string, unknown> },
+        'PROTOCOL_ERROR',
+      );
     }
     expect(await rawHttp(main, 'THIS IS NOT HTTP\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
     expect(await rawHttp(main, '\u0000\u00ff\u0013garbage\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
@@ -407,7 +452,10 @@ describe('errors of the HTTP front door', () => {
     // Each waits out the request timeout; together they take it once. A linearizable read cannot be served
     // either; a stale read can.
     const [refusedPut, refusedDelete, read, stale] = await Promise.all([
-      put(tight, 'fate', 'never'), request(tight, 'DELETE', '/v1/kv/fate'), get(tight, 'fate'), get(tight, 'fate', '?consistency=stale'),
+      put(tight, 'fate', 'never'),
+      request(tight, 'DELETE', '/v1/kv/fate'),
+      get(tight, 'fate'),
+      get(tight, 'fate', '?consistency=stale'),
     ]);
     expectError(refusedPut, 'NO_LEADER', /retry/);
     expectError(refusedDelete, 'NO_LEADER');
@@ -434,7 +482,10 @@ describe('admin and fault-injection endpoints', () => {
     expect((await request(main, 'POST', `/v1/nodes/${follower}/kill`)).status).toBe(200); // again: harmless
     const restarted = await request(main, 'POST', `/v1/nodes/${follower}/restart`);
     expect(restarted.json).toEqual({ id: follower, status: 'running' });
-    await waitFor('the restarted node to apply the write', async () => ((await clusterJson()).nodes.find((n) => n.id === follower)?.appliedIndex ?? 0) >= index);
+    await waitFor(
+      'the restarted node to apply the write',
+      async () => ((await clusterJson()).nodes.find((n) => n.id === follower)?.appliedIndex ?? 0) >= index,
+    );
   });
 
   it('pause and resume a node', async () => {
@@ -477,7 +528,9 @@ describe('admin and fault-injection endpoints', () => {
     const others = cluster.supervisor.ids.filter((id) => id !== leader);
     const reply = await request(main, 'POST', '/v1/faults/partition', { body: JSON.stringify({ groups: [[leader], others] }) });
     expect(reply.json).toEqual({ groups: [[leader], others] });
-    await waitFor('a leader in the majority', () => (cluster.supervisor.leaderId !== null && others.includes(cluster.supervisor.leaderId) ? true : null));
+    await waitFor('a leader in the majority', () =>
+      cluster.supervisor.leaderId !== null && others.includes(cluster.supervisor.leaderId) ? true : null,
+    );
     await putOk('during-partition', 'yes');
     expect((await request(main, 'POST', '/v1/faults/heal')).status).toBe(200);
     await waitHealthy();
@@ -518,8 +571,16 @@ describe('coverage', () => {
     // Node refusals the router retries at another node, or that need a full leader queue or a router that
     // never acknowledges: driven in test/unit/error-registry.test.ts and kv-state-machine.test.ts instead.
     const notOnThisWire: ErrorCode[] = [
-      'NOT_LEADER', 'TRANSFER_IN_PROGRESS', 'CONFIG_CHANGE_IN_PROGRESS', 'PROPOSAL_DROPPED', 'NODE_STOPPED', 'ANSWER_LOST',
-      'NODE_PAUSED_BACKLOG', 'QUEUE_FULL', 'PROPOSAL_TOO_LARGE', 'SESSION_LIMIT',
+      'NOT_LEADER',
+      'TRANSFER_IN_PROGRESS',
+      'CONFIG_CHANGE_IN_PROGRESS',
+      'PROPOSAL_DROPPED',
+      'NODE_STOPPED',
+      'ANSWER_LOST',
+      'NODE_PAUSED_BACKLOG',
+      'QUEUE_FULL',
+      'PROPOSAL_TOO_LARGE',
+      'SESSION_LIMIT',
     ];
     // Failures that stop a node reach the operator (node state, log, metrics), never one client's answer.
     const stopsNode = (code: ErrorCode): boolean => ERRORS[code].status === 500 && code !== 'INTERNAL';

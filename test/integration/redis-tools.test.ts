@@ -23,7 +23,9 @@ function requireTools(): void {
   });
   const missing = missingTools;
   if (missing.length > 0) {
-    throw new Error(`${missing.join(' and ')} not found on PATH: install them with \`apt-get install -y redis-tools\` (CI does; these tests must not be skipped)`);
+    throw new Error(
+      `${missing.join(' and ')} not found on PATH: install them with \`apt-get install -y redis-tools\` (CI does; these tests must not be skipped)`,
+    );
   }
 }
 
@@ -34,7 +36,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
+  for (const child of children)
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
   await service?.close();
   await cluster?.stop();
 });

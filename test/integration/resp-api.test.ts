@@ -22,7 +22,13 @@ const rawSockets = new Set<net.Socket>();
 
 function client(service: Service): Redis {
   // No reconnects: a dropped connection must show up as a failure, not be papered over.
-  const c = new Redis({ host: '127.0.0.1', port: service.resp.port, retryStrategy: () => null, maxRetriesPerRequest: 0, lazyConnect: true });
+  const c = new Redis({
+    host: '127.0.0.1',
+    port: service.resp.port,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    lazyConnect: true,
+  });
   clients.push(c);
   return c;
 }
@@ -30,7 +36,13 @@ function client(service: Service): Redis {
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 3, stateMachine: 'kv' });
   main = await startService(cluster.supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null });
-  tight = await startService(cluster.supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null, router: { requestTimeoutMs: 1_500, pendingRequestsMax: 4 } });
+  tight = await startService(cluster.supervisor, {
+    host: '127.0.0.1',
+    httpPort: 0,
+    respPort: 0,
+    adminToken: null,
+    router: { requestTimeoutMs: 1_500, pendingRequestsMax: 4 },
+  });
   await leaderOf(cluster.supervisor);
   redis = client(main);
   await redis.connect();
@@ -297,18 +309,28 @@ describe('commands (ioredis)', () => {
 
   it('commands pipelined on one connection take effect in the order sent (a GET sees the SET before it, not the one after)', async () => {
     for (let round = 0; round < 50; round++) {
-      const results = (await redis
-        .pipeline()
-        .set('order', `a${round}`)
-        .get('order')
-        .set('order', `b${round}`)
-        .incr('order:n')
-        .get('order:n')
-        .mget('order', 'order:n')
-        .del('order')
-        .exists('order')
-        .exec()) ?? [];
-      expect(results.map(([, value]) => value)).toEqual(['OK', `a${round}`, 'OK', round + 1, String(round + 1), [`b${round}`, String(round + 1)], 1, 0]);
+      const results =
+        (await redis
+          .pipeline()
+          .set('order', `a${round}`)
+          .get('order')
+          .set('order', `b${round}`)
+          .incr('order:n')
+          .get('order:n')
+          .mget('order', 'order:n')
+          .del('order')
+          .exists('order')
+          .exec()) ?? [];
+      expect(results.map(([, value]) => value)).toEqual([
+        'OK',
+        `a${round}`,
+        'OK',
+        round + 1,
+        String(round + 1),
+        [`b${round}`, String(round + 1)],
+        1,
+        0,
+      ]);
     }
   });
 
@@ -342,7 +364,7 @@ function flatMap(reply: unknown): Map<string, unknown> {
 }
 
 describe('the command table, as COMMAND describes it', () => {
-  it('COMMAND COUNT equals the table size; COMMAND and COMMAND INFO give one reply per command, in the table\'s order', async () => {
+  it("COMMAND COUNT equals the table size; COMMAND and COMMAND INFO give one reply per command, in the table's order", async () => {
     expect(await redis.call('COMMAND', 'COUNT')).toBe(RESP_COMMANDS.size);
     const names = RESP_COMMANDS.commands.map((command) => command.name);
     const every = (await redis.call('COMMAND')) as unknown[][];
@@ -350,18 +372,62 @@ describe('the command table, as COMMAND describes it', () => {
     expect(every.every((info) => info.length === 10)).toBe(true);
     expect(await redis.call('COMMAND', 'INFO')).toEqual(every);
     // Every command the other tests send is in it.
-    for (const name of ['get', 'set', 'del', 'exists', 'incr', 'incrby', 'decr', 'decrby', 'mget', 'mset', 'dbsize', 'scan', 'ping', 'echo', 'info', 'hello', 'config', 'client', 'select', 'quit']) {
+    for (const name of [
+      'get',
+      'set',
+      'del',
+      'exists',
+      'incr',
+      'incrby',
+      'decr',
+      'decrby',
+      'mget',
+      'mset',
+      'dbsize',
+      'scan',
+      'ping',
+      'echo',
+      'info',
+      'hello',
+      'config',
+      'client',
+      'select',
+      'quit',
+    ]) {
       expect(names).toContain(name);
     }
   });
 
   it('COMMAND INFO of GET and SET: arity, flags and key positions as Redis 7 gives them; nil for an unknown name', async () => {
-    const [get, set, unknown, configGet] = (await redis.call('COMMAND', 'INFO', 'get', 'SET', 'nosuchcommand', 'config|get')) as unknown[][];
+    const [get, set, unknown, configGet] = (await redis.call(
+      'COMMAND',
+      'INFO',
+      'get',
+      'SET',
+      'nosuchcommand',
+      'config|get',
+    )) as unknown[][];
     const keySpec = (flags: string[]): unknown[] => [
-      'flags', flags, 'begin_search', ['type', 'index', 'spec', ['index', 1]], 'find_keys', ['type', 'range', 'spec', ['lastkey', 0, 'keystep', 1, 'limit', 0]],
+      'flags',
+      flags,
+      'begin_search',
+      ['type', 'index', 'spec', ['index', 1]],
+      'find_keys',
+      ['type', 'range', 'spec', ['lastkey', 0, 'keystep', 1, 'limit', 0]],
     ];
     expect(get).toEqual(['get', 2, ['readonly', 'fast'], 1, 1, 1, ['@read', '@string', '@fast'], [], [keySpec(['RO', 'access'])], []]);
-    expect(set).toEqual(['set', -3, ['write', 'denyoom'], 1, 1, 1, ['@write', '@string', '@slow'], [], [keySpec(['RW', 'access', 'update', 'variable_flags'])], []]);
+    expect(set).toEqual([
+      'set',
+      -3,
+      ['write', 'denyoom'],
+      1,
+      1,
+      1,
+      ['@write', '@string', '@slow'],
+      [],
+      [keySpec(['RW', 'access', 'update', 'variable_flags'])],
+      [],
+    ]);
     expect(unknown).toBeNull();
     expect(configGet?.slice(0, 6)).toEqual(['config|get', -3, ['admin', 'noscript', 'loading', 'stale'], 0, 0, 0]);
     const [mset] = (await redis.call('COMMAND', 'INFO', 'mset')) as unknown[][];
@@ -396,7 +462,11 @@ describe('the command table, as COMMAND describes it', () => {
     expect(list).toContain('config|get');
     expect(await redis.call('COMMAND', 'LIST', 'FILTERBY', 'ACLCAT', 'read')).toEqual(['get', 'mget', 'exists', 'scan', 'dbsize']);
     expect(await redis.call('COMMAND', 'LIST', 'FILTERBY', 'PATTERN', '*incr*')).toEqual(['incr', 'incrby']);
-    expect(await redis.call('COMMAND', 'LIST', 'FILTERBY', 'PATTERN', 'CLIENT|?ET*')).toEqual(['client|setname', 'client|getname', 'client|setinfo']);
+    expect(await redis.call('COMMAND', 'LIST', 'FILTERBY', 'PATTERN', 'CLIENT|?ET*')).toEqual([
+      'client|setname',
+      'client|getname',
+      'client|setinfo',
+    ]);
     expect(await redis.call('COMMAND', 'LIST', 'FILTERBY', 'MODULE', 'json')).toEqual([]);
     await expect(redis.call('COMMAND', 'LIST', 'FILTERBY', 'COLOUR', 'x')).rejects.toThrow(/^ERR syntax error$/);
     await expect(redis.call('COMMAND', 'LIST', 'FILTERBY')).rejects.toThrow(/^ERR syntax error$/);
@@ -477,12 +547,34 @@ describe('errors (each with its registry prefix); the connection stays usable', 
 
   it('WRONG_ARITY for every command with too few or too many arguments', async () => {
     const wrong: [string, ...string[]][] = [
-      ['GET'], ['GET', 'a', 'b'], ['SET', 'a'], ['DEL'], ['EXISTS'], ['INCR'], ['INCR', 'a', 'b'], ['INCRBY', 'a'], ['DECRBY', 'a', '1', '2'],
-      ['MGET'], ['MSET'], ['MSET', 'a'], ['ECHO'], ['ECHO', 'a', 'b'], ['PING', 'a', 'b'], ['SCAN'],
-      ['DBSIZE', 'x'], ['SELECT'], ['SELECT', '0', 'x'], ['CONFIG'], ['CLIENT'],
+      ['GET'],
+      ['GET', 'a', 'b'],
+      ['SET', 'a'],
+      ['DEL'],
+      ['EXISTS'],
+      ['INCR'],
+      ['INCR', 'a', 'b'],
+      ['INCRBY', 'a'],
+      ['DECRBY', 'a', '1', '2'],
+      ['MGET'],
+      ['MSET'],
+      ['MSET', 'a'],
+      ['ECHO'],
+      ['ECHO', 'a', 'b'],
+      ['PING', 'a', 'b'],
+      ['SCAN'],
+      ['DBSIZE', 'x'],
+      ['SELECT'],
+      ['SELECT', '0', 'x'],
+      ['CONFIG'],
+      ['CLIENT'],
     ];
     for (const [name, ...args] of wrong) {
-      await expectRespError(redis.call(name, ...args), 'WRONG_ARITY', new RegExp(`^ERR wrong number of arguments for '${name.toLowerCase()}' command$`));
+      await expectRespError(
+        redis.call(name, ...args),
+        'WRONG_ARITY',
+        new RegExp(`^ERR wrong number of arguments for '${name.toLowerCase()}' command$`),
+      );
     }
     // A subcommand is named as Redis 7 names it, container|sub.
     await expectRespError(redis.call('CONFIG', 'GET'), 'WRONG_ARITY', /^ERR wrong number of arguments for 'config\|get' command$/);
@@ -493,7 +585,11 @@ describe('errors (each with its registry prefix); the connection stays usable', 
   it('an unknown subcommand: UNKNOWN_COMMAND, naming the subcommands raftkv takes', async () => {
     const message = await expectRespError(redis.call('CLIENT', 'KILL', '127.0.0.1:1'), 'UNKNOWN_COMMAND');
     expect(message).toBe("ERR unknown subcommand 'KILL'. raftkv's CLIENT takes SETNAME, GETNAME, ID, SETINFO");
-    await expectRespError(redis.call('CONFIG', 'REWRITE'), 'UNKNOWN_COMMAND', /^ERR unknown subcommand 'REWRITE'\. raftkv's CONFIG takes GET, SET$/);
+    await expectRespError(
+      redis.call('CONFIG', 'REWRITE'),
+      'UNKNOWN_COMMAND',
+      /^ERR unknown subcommand 'REWRITE'\. raftkv's CONFIG takes GET, SET$/,
+    );
     expect(await redis.ping()).toBe('PONG');
   });
 
@@ -546,7 +642,10 @@ describe('bad input on raw sockets: a clear error, the server stays up, no data 
 
   it('binary garbage', async () => {
     for (let i = 0; i < 5; i++) {
-      await expectProtocolError(Buffer.concat([Buffer.from([0, 0xff, 0xfe]), randomBytes(2_000), Buffer.from('\n')]), /binary data in an inline request/);
+      await expectProtocolError(
+        Buffer.concat([Buffer.from([0, 0xff, 0xfe]), randomBytes(2_000), Buffer.from('\n')]),
+        /binary data in an inline request/,
+      );
     }
     // A stream of bytes that never ends a line is cut off at the inline limit (64 KiB).
     await expectProtocolError(Buffer.alloc(70 * 1024, 0x41), /too big inline request/);
@@ -621,13 +720,21 @@ describe('no quorum and timeouts over RESP', () => {
     for (let attempt = 0; attempt < 3 && timedOut === null; attempt++) {
       await leaderOf(supervisor);
       await supervisor.partition([['n1'], ['n2'], ['n3']]);
-      const message = await c.set('fate', 'after').then(() => 'OK', (e: unknown) => (e as Error).message);
+      const message = await c.set('fate', 'after').then(
+        () => 'OK',
+        (e: unknown) => (e as Error).message,
+      );
       if (message.startsWith('TIMEOUT ')) timedOut = message;
       else {
         expect(message).toMatch(/^TRYAGAIN /); // the leader stepped down before the write reached it: try again
         await supervisor.heal();
         await waitFor('a leader again', () => supervisor.leaderId);
-        await waitFor('a write to succeed', () => redis.set('probe', '1').then(() => true, () => false));
+        await waitFor('a write to succeed', () =>
+          redis.set('probe', '1').then(
+            () => true,
+            () => false,
+          ),
+        );
       }
     }
     expect(timedOut, 'a write should reach the isolated leader before it steps down').not.toBeNull();
@@ -636,7 +743,12 @@ describe('no quorum and timeouts over RESP', () => {
     await expectRespError(c.set('fate', 'never'), 'NO_LEADER', /no leader \(no quorum\): nothing was written; retry/);
     await supervisor.heal();
     await waitFor('a leader again', () => supervisor.leaderId);
-    await waitFor('a write to succeed', () => redis.set('probe', '2').then(() => true, () => false));
+    await waitFor('a write to succeed', () =>
+      redis.set('probe', '2').then(
+        () => true,
+        () => false,
+      ),
+    );
     expect(['before', 'after']).toContain(await redis.get('fate'));
     await expectSentinelsIntact();
   });
@@ -644,8 +756,17 @@ describe('no quorum and timeouts over RESP', () => {
 
 describe('coverage', () => {
   it('every error code the Redis protocol can give was seen over the wire, with its registry prefix', () => {
-    expect([...seen].sort()).toEqual(
-      ['KEY_EMPTY', 'KEY_TOO_LARGE', 'NOT_AN_INTEGER', 'NO_LEADER', 'OVERLOADED', 'PROTOCOL_ERROR', 'TIMEOUT', 'UNKNOWN_COMMAND', 'VALUE_TOO_LARGE', 'WRONG_ARITY'],
-    );
+    expect([...seen].sort()).toEqual([
+      'KEY_EMPTY',
+      'KEY_TOO_LARGE',
+      'NOT_AN_INTEGER',
+      'NO_LEADER',
+      'OVERLOADED',
+      'PROTOCOL_ERROR',
+      'TIMEOUT',
+      'UNKNOWN_COMMAND',
+      'VALUE_TOO_LARGE',
+      'WRONG_ARITY',
+    ]);
   });
 });

@@ -122,7 +122,9 @@ function waitFor(run: ChildRun, condition: () => boolean): Promise<void> {
 }
 
 function describeEntry(entry: Entry): string {
-  return entry.type === 'command' ? `${entry.index}/${entry.term}/${Buffer.from(entry.data).toString('hex')}` : `${entry.index}/${entry.term}/${entry.type}`;
+  return entry.type === 'command'
+    ? `${entry.index}/${entry.term}/${Buffer.from(entry.data).toString('hex')}`
+    : `${entry.index}/${entry.term}/${entry.type}`;
 }
 
 function expected(index: number, term: number): string {
@@ -204,7 +206,10 @@ describe('WAL crash safety under SIGKILL', () => {
       } else {
         const syncedTarget = start - 1 + random.int(SYNCED_ENTRIES_BEFORE_KILL_MIN, SYNCED_ENTRIES_BEFORE_KILL_MAX + 1);
         await waitFor(run, () => (run.syncedMax ?? 0) >= syncedTarget);
-        expect(run.syncedMax ?? 0, `seed ${seed}, generation ${term}: the writer stopped before syncing up to ${syncedTarget}; stderr: ${run.stderr}`).toBeGreaterThanOrEqual(syncedTarget);
+        expect(
+          run.syncedMax ?? 0,
+          `seed ${seed}, generation ${term}: the writer stopped before syncing up to ${syncedTarget}; stderr: ${run.stderr}`,
+        ).toBeGreaterThanOrEqual(syncedTarget);
         progressKills++;
         await new Promise((resolve) => setTimeout(resolve, random.int(0, KILL_DELAY_MS_MAX + 1)));
       }
@@ -214,7 +219,11 @@ describe('WAL crash safety under SIGKILL', () => {
       if (run.syncedMax !== null) killsAfterSync++;
       snapshotReports += run.lines.filter((l) => l.startsWith('snapshot')).length;
 
-      const recovered = DiskStorage.open(fs, dir, { initialMembership: MEMBERSHIP, segmentBytes: SEGMENT_BYTES, log: (m) => tornTailMessages.push(m) });
+      const recovered = DiskStorage.open(fs, dir, {
+        initialMembership: MEMBERSHIP,
+        segmentBytes: SEGMENT_BYTES,
+        log: (m) => tornTailMessages.push(m),
+      });
       known = checkRecovery(recovered.boot, known, run, term, start, seed);
       snapshotIndex = recovered.boot.snapshot?.meta.index ?? 0;
       lastIndex = recovered.boot.entries[recovered.boot.entries.length - 1]?.index ?? snapshotIndex;
@@ -227,7 +236,9 @@ describe('WAL crash safety under SIGKILL', () => {
     // SYNCED_ENTRIES_BEFORE_KILL_MIN entries of its own, so the log grew by that much less what the next child
     // replaced, whatever the speed of the disk; and it compacted and snapshotted on the way.
     expect(killsAfterSync).toBeGreaterThanOrEqual(progressKills);
-    expect(recoveredEntries).toBeGreaterThanOrEqual(progressKills * (SYNCED_ENTRIES_BEFORE_KILL_MIN - REPLACED_ENTRIES_MAX) - kills * REPLACED_ENTRIES_MAX);
+    expect(recoveredEntries).toBeGreaterThanOrEqual(
+      progressKills * (SYNCED_ENTRIES_BEFORE_KILL_MIN - REPLACED_ENTRIES_MAX) - kills * REPLACED_ENTRIES_MAX,
+    );
     expect(snapshotReports, `seed ${seed}`).toBeGreaterThan(0);
     // SIGKILL keeps the page cache, but a kill inside a multi-page write can still leave a record cut short:
     // each such repair was logged with the segment and the offset.

@@ -239,7 +239,10 @@ export class InteractionCluster {
     const inbox = this.inboxes.get(to);
     if (inbox === undefined) throw new Error(`unknown node ${to}`);
     const taken = inbox.filter((m) => type === undefined || m.type === type);
-    this.inboxes.set(to, inbox.filter((m) => !(type === undefined || m.type === type)));
+    this.inboxes.set(
+      to,
+      inbox.filter((m) => !(type === undefined || m.type === type)),
+    );
     return taken;
   }
 }

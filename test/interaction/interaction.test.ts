@@ -12,7 +12,9 @@ import { runScript } from './script.js';
 
 const TESTDATA_DIR = fileURLToPath(new URL('./testdata/', import.meta.url));
 const REWRITE = process.env['RAFTKV_REWRITE'] === '1';
-const scripts = readdirSync(TESTDATA_DIR).filter((name) => name.endsWith('.txt')).sort();
+const scripts = readdirSync(TESTDATA_DIR)
+  .filter((name) => name.endsWith('.txt'))
+  .sort();
 
 describe('interaction scripts', () => {
   test('there are scripts to run', () => {

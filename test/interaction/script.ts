@@ -263,11 +263,20 @@ function intArg(value: string | undefined, fallback: number): number {
 /** `(n2,n3)` or `n2` */
 function listArg(value: string | undefined): string[] {
   if (value === undefined) return [];
-  return value.replace(/^\(|\)$/g, '').split(',').filter((v) => v !== '');
+  return value
+    .replace(/^\(|\)$/g, '')
+    .split(',')
+    .filter((v) => v !== '');
 }
 
 const MESSAGE_TYPES: readonly MessageType[] = [
-  'VoteRequest', 'VoteResponse', 'AppendRequest', 'AppendResponse', 'SnapshotRequest', 'SnapshotResponse', 'TimeoutNow',
+  'VoteRequest',
+  'VoteResponse',
+  'AppendRequest',
+  'AppendResponse',
+  'SnapshotRequest',
+  'SnapshotResponse',
+  'TimeoutNow',
 ];
 
 function booleanArg(key: string, value: string): boolean {
@@ -323,11 +332,14 @@ const STABILIZE_ROUNDS_MAX = 200;
 function describeProgress(cluster: InteractionCluster, leader: NodeId, follower: NodeId): string {
   const p = cluster.node(leader).core.progressOf(follower);
   if (p === undefined) return `${follower}: no progress`;
-  const extra = p.state === 'snapshot'
-    ? ` snapshot=${p.snapshotIndex} offset=${p.snapshotOffsetBytes}`
-    : p.state === 'probe'
-      ? (p.probeSent ? ' probe-sent' : '')
-      : ` inflight=${p.inflightCount}`;
+  const extra =
+    p.state === 'snapshot'
+      ? ` snapshot=${p.snapshotIndex} offset=${p.snapshotOffsetBytes}`
+      : p.state === 'probe'
+        ? p.probeSent
+          ? ' probe-sent'
+          : ''
+        : ` inflight=${p.inflightCount}`;
   return `${follower}: match=${p.match} next=${p.next} ${p.state}${extra} acked-round=${p.ackedRound}`;
 }
 
@@ -342,7 +354,8 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
       if (key === 'seed') seed = intArg(value, 1);
       else if (!(key in RAFT_DEFAULTS)) throw new Error(`unknown Raft option ${key}`);
       else if (key === 'preVote' || key === 'checkQuorum') options[key] = booleanArg(key, value);
-      else if (key === 'readMode') options[key] = value; // resolveOptions checks it
+      else if (key === 'readMode')
+        options[key] = value; // resolveOptions checks it
       else options[key] = intArg(value, 0);
     }
     // The keys are RaftOptions names (checked above) and resolveOptions validates the values.
@@ -468,7 +481,9 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     const id = nodeArg(cluster, command.positional[0]);
     const snapshot = cluster.compact(id, intArg(command.positional[1], 0));
     const core = cluster.node(id).core;
-    return [`${id}: snapshot ${snapshot.meta.index}/${snapshot.meta.term} (${snapshot.data.byteLength} bytes); log now ${core.log.firstIndex}..${core.log.lastIndex}`];
+    return [
+      `${id}: snapshot ${snapshot.meta.index}/${snapshot.meta.term} (${snapshot.data.byteLength} bytes); log now ${core.log.firstIndex}..${core.log.lastIndex}`,
+    ];
   },
 
   restart: (context, command) => {
@@ -476,7 +491,9 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     const id = nodeArg(cluster, command.positional[0]);
     cluster.restart(id);
     const s = cluster.node(id).core.status();
-    return [`${id} restarted from storage: term=${s.term} vote=${s.votedFor ?? 'none'} commit=${s.commitIndex} snapshot=${s.snapshotIndex} last=${s.lastIndex}/${s.lastTerm}`];
+    return [
+      `${id} restarted from storage: term=${s.term} vote=${s.votedFor ?? 'none'} commit=${s.commitIndex} snapshot=${s.snapshotIndex} last=${s.lastIndex}/${s.lastTerm}`,
+    ];
   },
 
   status: (context, command) => {

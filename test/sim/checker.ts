@@ -3,15 +3,13 @@ import type { Entry, NodeId } from '../../src/raft/types.js';
 
 /** The five safety properties of Raft (Figure 3) plus linearizable reads. */
 export type SafetyProperty =
-  | 'election-safety'
-  | 'leader-append-only'
-  | 'log-matching'
-  | 'leader-completeness'
-  | 'state-machine-safety'
-  | 'linearizable-reads';
+  'election-safety' | 'leader-append-only' | 'log-matching' | 'leader-completeness' | 'state-machine-safety' | 'linearizable-reads';
 
 export class SafetyViolation extends Error {
-  constructor(readonly property: SafetyProperty, detail: string) {
+  constructor(
+    readonly property: SafetyProperty,
+    detail: string,
+  ) {
     super(`${property}: ${detail}`);
     this.name = 'SafetyViolation';
   }
@@ -165,7 +163,10 @@ export class ReadWriteRegister {
 
   readCompleted(value: number, floorAtInvoke: number, detail: string): void {
     if (value < floorAtInvoke) {
-      throw new SafetyViolation('linearizable-reads', `read returned index ${value} but ${floorAtInvoke} had completed before it began (${detail})`);
+      throw new SafetyViolation(
+        'linearizable-reads',
+        `read returned index ${value} but ${floorAtInvoke} had completed before it began (${detail})`,
+      );
     }
     this.completedReads++;
     if (value > this.floor) this.floor = value;
@@ -173,7 +174,10 @@ export class ReadWriteRegister {
 
   writeCompleted(index: number, floorAtInvoke: number, detail: string): void {
     if (index <= floorAtInvoke) {
-      throw new SafetyViolation('linearizable-reads', `write placed at ${index}, not after ${floorAtInvoke} completed before it began (${detail})`);
+      throw new SafetyViolation(
+        'linearizable-reads',
+        `write placed at ${index}, not after ${floorAtInvoke} completed before it began (${detail})`,
+      );
     }
     this.completedWrites++;
     if (index > this.floor) this.floor = index;

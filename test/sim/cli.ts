@@ -41,7 +41,8 @@ function main(): number {
 
 function printResult(result: ScheduleResult): void {
   const o = result.options;
-  const line = `seed ${result.seed}: ${o.nodeCount} nodes, ${result.stats.events} events, ${result.stats.crashes} crashes, ${result.stats.partitions} partitions, ` +
+  const line =
+    `seed ${result.seed}: ${o.nodeCount} nodes, ${result.stats.events} events, ${result.stats.crashes} crashes, ${result.stats.partitions} partitions, ` +
     `${result.stats.writesOk} writes ok, ${result.stats.readsOk} reads ok, commit ${result.stats.maxCommitIndex}`;
   if (result.ok) console.log(`ok   ${line}`);
   else {

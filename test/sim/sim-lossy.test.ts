@@ -14,7 +14,13 @@ describe('simulator: 5 nodes, 40% loss on some links', () => {
 
   it('commits with 40% loss on every link and nothing else going wrong', () => {
     const run = runSeeds(2_000_001, 100, {
-      nodeCount: 5, lossyLinkShare: 1, lossyDrop: 0.4, crashRate: 0, pauseRate: 0, partitionRate: 0, transferRate: 0,
+      nodeCount: 5,
+      lossyLinkShare: 1,
+      lossyDrop: 0.4,
+      crashRate: 0,
+      pauseRate: 0,
+      partitionRate: 0,
+      transferRate: 0,
     });
     expect(run.failures).toEqual([]);
     for (const result of run.results) expect(result.stats.writesOk).toBeGreaterThan(0);

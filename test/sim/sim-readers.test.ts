@@ -7,7 +7,13 @@ import { runSeeds } from './run-seeds.js';
 describe('simulator: readers against partitioned and paused leaders', () => {
   it('serves only linearizable reads on 300 seeds', () => {
     const run = runSeeds(3_000_001, 300, {
-      checkQuorum: false, partitionRate: 4, crashRate: 0.5, pauseRate: 1, readShare: 0.6, clients: 5, clientThinkUnits: 5,
+      checkQuorum: false,
+      partitionRate: 4,
+      crashRate: 0.5,
+      pauseRate: 1,
+      readShare: 0.6,
+      clients: 5,
+      clientThinkUnits: 5,
     });
     expect(run.failures).toEqual([]);
     expect(run.results.reduce((sum, r) => sum + r.stats.readsOk, 0)).toBeGreaterThan(50_000);

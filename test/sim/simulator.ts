@@ -244,11 +244,27 @@ export class Simulator {
   private livenessProbeIndex = 0;
   private livenessProbeTerm = -1;
   readonly stats: ScheduleStats = {
-    events: 0, messagesSent: 0, messagesDropped: 0, crashes: 0, pauses: 0, partitions: 0, transfers: 0, elections: 0,
-    writesOk: 0, writesFailed: 0, readsOk: 0, opsUnknown: 0, snapshotsSent: 0, maxCommitIndex: 0, livenessTicks: 0,
+    events: 0,
+    messagesSent: 0,
+    messagesDropped: 0,
+    crashes: 0,
+    pauses: 0,
+    partitions: 0,
+    transfers: 0,
+    elections: 0,
+    writesOk: 0,
+    writesFailed: 0,
+    readsOk: 0,
+    opsUnknown: 0,
+    snapshotsSent: 0,
+    maxCommitIndex: 0,
+    livenessTicks: 0,
   };
 
-  constructor(options: ScheduleOptions, private readonly hooks: SimulatorHooks = {}) {
+  constructor(
+    options: ScheduleOptions,
+    private readonly hooks: SimulatorHooks = {},
+  ) {
     this.options = options;
     this.random = new SeededRandom(options.seed ^ 0x5eed);
     this.ids = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}`);
@@ -357,7 +373,9 @@ export class Simulator {
   private livenessReport(): string {
     const lines = [...this.nodes.values()].map((node) => {
       const s = node.core?.status();
-      return s === undefined ? `${node.id}: down` : `${node.id}: ${s.role} term=${s.term} leader=${s.leaderId} commit=${s.commitIndex} last=${s.lastIndex} applied=${node.appliedIndex}`;
+      return s === undefined
+        ? `${node.id}: down`
+        : `${node.id}: ${s.role} term=${s.term} leader=${s.leaderId} commit=${s.commitIndex} last=${s.lastIndex} applied=${node.appliedIndex}`;
     });
     return `no stable leader with the probe applied everywhere within ${this.options.livenessTicksMax} ticks after heal; ${lines.join('; ')}`;
   }
@@ -436,7 +454,9 @@ export class Simulator {
       sync: (target, done) => {
         node.syncDoneAt = Math.max(node.syncDoneAt, this.now + this.random.int(0, o.diskLatencyMaxUnits + 1));
         this.queue.push(node.syncDoneAt, {
-          kind: 'run', node: node.id, incarnation,
+          kind: 'run',
+          node: node.id,
+          incarnation,
           task: () => {
             target.syncNow();
             done(null);
@@ -497,7 +517,8 @@ export class Simulator {
     const hash = (node.sm as SimStateMachine).hash;
     const known = this.hashes.get(entry.index);
     if (known === undefined) this.hashes.set(entry.index, hash);
-    else if (known !== hash) throw new SafetyViolation('state-machine-safety', `${node.id} state after ${entry.index} differs from another node's`);
+    else if (known !== hash)
+      throw new SafetyViolation('state-machine-safety', `${node.id} state after ${entry.index} differs from another node's`);
   }
 
   private onSnapshotInstalled(node: SimNode, snapshot: Snapshot): void {
@@ -723,6 +744,10 @@ export class Simulator {
   }
 }
 
-export function runSchedule(seed: number, overrides: Partial<Omit<ScheduleOptions, 'seed'>> = {}, hooks: SimulatorHooks = {}): ScheduleResult {
+export function runSchedule(
+  seed: number,
+  overrides: Partial<Omit<ScheduleOptions, 'seed'>> = {},
+  hooks: SimulatorHooks = {},
+): ScheduleResult {
   return new Simulator(deriveOptions(seed, overrides), hooks).run();
 }

@@ -34,7 +34,11 @@ describe('bench load codecs', () => {
 
   it('parses RESP answers and refuses a stream out of step', () => {
     expect(parseAll('resp', ['+OK\r\n$3\r\nabc\r\n$-1\r', '\n-ERR no quorum\r\n:7\r\n'])).toEqual([
-      { ok: true }, { ok: true }, { ok: true }, { ok: false, code: 'ERR' }, { ok: true },
+      { ok: true },
+      { ok: true },
+      { ok: true },
+      { ok: false, code: 'ERR' },
+      { ok: true },
     ]);
     expect(() => parseAll('resp', ['?what\r\n'])).toThrow(ProtocolMismatch);
     expect(() => parseAll('raftkv-http', ['garbage\r\n\r\n'])).toThrow(ProtocolMismatch);

@@ -72,7 +72,11 @@ describe('DiskStorage recovery', () => {
     const disk = new FaultyFileSystem();
     const storage = open(disk);
     const config: Entry = { type: 'config', index: 3, term: 1, membership: { voters: ['n1', 'n2'] } };
-    storage.write({ snapshot: null, hardState: hardState(1), entries: [{ type: 'noop', index: 1, term: 1 }, command(2, 1), config, ...commands(4, 3, 1)] });
+    storage.write({
+      snapshot: null,
+      hardState: hardState(1),
+      entries: [{ type: 'noop', index: 1, term: 1 }, command(2, 1), config, ...commands(4, 3, 1)],
+    });
     storage.write({ snapshot: null, hardState: hardState(2, 3, 'n2'), entries: commands(5, 2, 2) });
     storage.syncNow();
     storage.close();
@@ -80,7 +84,9 @@ describe('DiskStorage recovery', () => {
     const boot = open(disk).boot;
     expect(boot.hardState).toEqual(hardState(2, 3, 'n2'));
     expect(boot.entries[2]).toEqual(config);
-    expect(plain(boot.entries)).toEqual(plain([{ type: 'noop', index: 1, term: 1 }, command(2, 1), config, command(4, 1), ...commands(5, 2, 2)]));
+    expect(plain(boot.entries)).toEqual(
+      plain([{ type: 'noop', index: 1, term: 1 }, command(2, 1), config, command(4, 1), ...commands(5, 2, 2)]),
+    );
   });
 
   it('after a crash keeps everything synced and loses only what was not', async () => {
@@ -133,11 +139,14 @@ describe('DiskStorage recovery', () => {
   it('stops with STORAGE_MISSING_SEGMENT when a middle segment is missing', () => {
     const disk = new FaultyFileSystem();
     const storage = open(disk, { segmentBytes: 1024 });
-    for (let i = 1; storage.walSegmentCount < 4; i++) storage.write({ snapshot: null, hardState: hardState(1), entries: [command(i, 1, 200)] });
+    for (let i = 1; storage.walSegmentCount < 4; i++)
+      storage.write({ snapshot: null, hardState: hardState(1), entries: [command(i, 1, 200)] });
     storage.close();
     disk.remove(`${WAL_DIR}/0000000000000002.wal`);
     disk.syncDir(WAL_DIR);
-    const error = expectStorageError(() => open(disk, { segmentBytes: 1024 }), 'STORAGE_MISSING_SEGMENT', { file: `${WAL_DIR}/0000000000000003.wal` });
+    const error = expectStorageError(() => open(disk, { segmentBytes: 1024 }), 'STORAGE_MISSING_SEGMENT', {
+      file: `${WAL_DIR}/0000000000000003.wal`,
+    });
     expect(error.message).toContain('0000000000000002.wal is missing');
   });
 });
@@ -200,7 +209,10 @@ describe('DiskStorage snapshots and compaction', () => {
     storage.write({ snapshot: null, hardState: hardState(1), entries: commands(1, 30, 1) });
     storage.syncNow();
     for (const index of [10, 20, 30]) storage.saveSnapshot(snapshot(index, 1));
-    expect(disk.list(SNAP_DIR)).toEqual([path.basename(snapshotFile(DIR, { index: 20, term: 1 })), path.basename(snapshotFile(DIR, { index: 30, term: 1 }))]);
+    expect(disk.list(SNAP_DIR)).toEqual([
+      path.basename(snapshotFile(DIR, { index: 20, term: 1 })),
+      path.basename(snapshotFile(DIR, { index: 30, term: 1 })),
+    ]);
     expect(open(disk).boot.snapshot?.meta.index).toBe(30);
   });
 

@@ -8,7 +8,13 @@ import { KvStateMachine } from '../../src/kv/kv-state-machine.js';
 import { RaftNode, type NodeRuntime } from '../../src/node/raft-node.js';
 import { ERRORS, isErrorCode } from '../../src/protocol/errors.js';
 import {
-  CORE_REFUSAL_CODES, NODE_REFUSAL_CODES, coreRefusalCode, type NodeRefusal, type ProposeOutcome, type RaftNodeLimits, type ReadOutcome,
+  CORE_REFUSAL_CODES,
+  NODE_REFUSAL_CODES,
+  coreRefusalCode,
+  type NodeRefusal,
+  type ProposeOutcome,
+  type RaftNodeLimits,
+  type ReadOutcome,
 } from '../../src/protocol/node.js';
 import type { StateMachine } from '../../src/raft/state-machine.js';
 import type { Supervisor } from '../../src/actor/supervisor.js';
@@ -68,12 +74,21 @@ class ScriptedNode {
 
 function routerOver(node: ScriptedNode, limits: Partial<Router['limits']> = {}): Router {
   const supervisor = {
-    ids: ['n1'], leaderId: 'n1', stateOf: () => 'running', client: () => node as unknown as ClientPortClient,
+    ids: ['n1'],
+    leaderId: 'n1',
+    stateOf: () => 'running',
+    client: () => node as unknown as ClientPortClient,
   } as unknown as Supervisor;
   return new Router(supervisor, { retryDelayMs: 1, attemptTimeoutMs: 50, requestTimeoutMs: 2_000, ...limits });
 }
 
-const refusal = (code: NodeRefusal['code']): NodeRefusal => ({ ok: false, code, message: ERRORS[code].message, leaderId: 'n1', definite: true });
+const refusal = (code: NodeRefusal['code']): NodeRefusal => ({
+  ok: false,
+  code,
+  message: ERRORS[code].message,
+  leaderId: 'n1',
+  definite: true,
+});
 const put: KvCommand = { op: 'put', key: Buffer.from('k'), value: Buffer.from('v') };
 
 describe('the router passes on what a retry cannot cure, under its registered code', () => {
@@ -86,7 +101,10 @@ describe('the router passes on what a retry cannot cure, under its registered co
 
   it('a read refused with QUEUE_FULL is answered QUEUE_FULL', async () => {
     const node = new ScriptedNode([refusal('QUEUE_FULL')]);
-    expect(await routerOver(node).read({ op: 'get', keys: [Buffer.from('k')] })).toMatchObject({ ok: false, error: { code: 'QUEUE_FULL' } });
+    expect(await routerOver(node).read({ op: 'get', keys: [Buffer.from('k')] })).toMatchObject({
+      ok: false,
+      error: { code: 'QUEUE_FULL' },
+    });
   });
 
   it('a proposal too large for the leader is PROPOSAL_TOO_LARGE', async () => {
@@ -115,7 +133,10 @@ function manualNode(limits: Partial<RaftNodeLimits>, stateMachine: StateMachine)
   const runtime: NodeRuntime = { schedule: (task) => void tasks.push(task), sync: (_storage, done) => void tasks.push(() => done(null)) };
   const node = new RaftNode(
     { core: { id: 'n1', random: new SeededRandom(1), electionTicks: 3, heartbeatTicks: 1 }, limits },
-    new MemoryStorage({ voters: ['n1'] }), stateMachine, { send: () => {}, flush: () => {}, emit: () => {} }, runtime,
+    new MemoryStorage({ voters: ['n1'] }),
+    stateMachine,
+    { send: () => {}, flush: () => {}, emit: () => {} },
+    runtime,
   );
   const run = (): void => {
     for (let turns = 0; turns < 1000 && tasks.length > 0; turns++) (tasks.shift() as () => void)();

@@ -18,7 +18,12 @@ interface DocRow {
 }
 
 function cells(line: string): string[] {
-  return line.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((cell) => cell.trim());
+  return line
+    .trim()
+    .replace(/^\|/, '')
+    .replace(/\|$/, '')
+    .split('|')
+    .map((cell) => cell.trim());
 }
 
 /** The rows of the one table whose header is HEADER. */
@@ -44,9 +49,18 @@ const registered = Object.keys(ERRORS) as ErrorCode[];
 describe('docs/ERRORS.md agrees with the error registry', () => {
   it('documents every registered code, once, and no other', () => {
     const documented = rows.map((row) => row.code);
-    expect(documented.filter((code, i) => documented.indexOf(code) !== i), 'codes documented twice').toEqual([]);
-    expect(registered.filter((code) => !documented.includes(code)), 'registered but not documented').toEqual([]);
-    expect(documented.filter((code) => !(code in ERRORS)), 'documented but not registered').toEqual([]);
+    expect(
+      documented.filter((code, i) => documented.indexOf(code) !== i),
+      'codes documented twice',
+    ).toEqual([]);
+    expect(
+      registered.filter((code) => !documented.includes(code)),
+      'registered but not documented',
+    ).toEqual([]);
+    expect(
+      documented.filter((code) => !(code in ERRORS)),
+      'documented but not registered',
+    ).toEqual([]);
   });
 
   it.each(registered)('%s: the same HTTP status, outcome and Redis prefix, with a meaning and how to solve', (code) => {
@@ -75,7 +89,11 @@ describe('the error registry', () => {
 
   it('only a possibly-applied outcome is indefinite: timeouts, lost answers, expired sessions, and failures that stop a node', () => {
     const stopsNode = (code: ErrorCode): boolean => ERRORS[code].status === 500;
-    expect(registered.filter((code) => !ERRORS[code].definite && !stopsNode(code)).sort()).toEqual(['ANSWER_LOST', 'SESSION_EXPIRED', 'TIMEOUT']);
+    expect(registered.filter((code) => !ERRORS[code].definite && !stopsNode(code)).sort()).toEqual([
+      'ANSWER_LOST',
+      'SESSION_EXPIRED',
+      'TIMEOUT',
+    ]);
     // Every 500 is indefinite: an operation caught in one may or may not have happened.
     expect(registered.filter((code) => stopsNode(code) && ERRORS[code].definite)).toEqual([]);
   });

@@ -60,13 +60,7 @@ export function text(data: Uint8Array): string {
   return new TextDecoder().decode(data);
 }
 
-export function newCore(
-  id: NodeId,
-  voters: readonly NodeId[],
-  options: CoreOptions = {},
-  boot: BootOverride = {},
-  seed = 1,
-): RaftCore {
+export function newCore(id: NodeId, voters: readonly NodeId[], options: CoreOptions = {}, boot: BootOverride = {}, seed = 1): RaftCore {
   return new RaftCore(
     { id, random: new SeededRandom(seed), ...options },
     {

@@ -1,7 +1,15 @@
 // The KV state machine on its own: every command and query, compare-and-set by index, snapshot round trips,
 // and client sessions (thesis 6.3): a retried command applies once and answers with its cached result.
 import { describe, expect, it } from 'vitest';
-import { encodeBatch, type KvCommand, type KvItem, type KvQuery, type KvQueryResult, type KvResult, type SessionCommand } from '../../src/kv/commands.js';
+import {
+  encodeBatch,
+  type KvCommand,
+  type KvItem,
+  type KvQuery,
+  type KvQueryResult,
+  type KvResult,
+  type SessionCommand,
+} from '../../src/kv/commands.js';
 import { KvStateMachine, type KvLimits } from '../../src/kv/kv-state-machine.js';
 import type { CommandEntry } from '../../src/raft/types.js';
 
@@ -144,7 +152,16 @@ describe('KvStateMachine: commands', () => {
 
   it('mput writes every pair at the same index', () => {
     const d = new Driver();
-    expect(d.one({ op: 'mput', pairs: [[bytes('x'), bytes('1')], [bytes('y'), bytes('2')], [bytes('x'), bytes('3')]] })).toEqual({ ok: true, index: 1 });
+    expect(
+      d.one({
+        op: 'mput',
+        pairs: [
+          [bytes('x'), bytes('1')],
+          [bytes('y'), bytes('2')],
+          [bytes('x'), bytes('3')],
+        ],
+      }),
+    ).toEqual({ ok: true, index: 1 });
     expect(text(d.get('x')?.value)).toBe('3'); // the later pair wins
     expect(d.get('y')?.index).toBe(1);
     expect(d.query({ op: 'size' }).keys).toBe(2);
@@ -152,7 +169,12 @@ describe('KvStateMachine: commands', () => {
 
   it('answers every command of a batch, in order, at the batch’s index', () => {
     const d = new Driver();
-    const results = d.batch([put('a', '1'), { op: 'incr', key: bytes('a'), by: 1 }, put('a', 'x', { ifIndex: 0 }), { op: 'delete', keys: [bytes('a')] }]);
+    const results = d.batch([
+      put('a', '1'),
+      { op: 'incr', key: bytes('a'), by: 1 },
+      put('a', 'x', { ifIndex: 0 }),
+      { op: 'delete', keys: [bytes('a')] },
+    ]);
     expect(results).toEqual([
       { ok: true, index: 1 },
       { ok: true, index: 1, value: 2 },
@@ -184,8 +206,15 @@ describe('KvStateMachine: commands', () => {
   it('answers a batch of queries in order', () => {
     const d = new Driver();
     d.one(put('a', '1'));
-    const result = d.query({ op: 'batch', queries: [{ op: 'size' }, { op: 'exists', keys: [bytes('a')] }, { op: 'get', keys: [bytes('zz')] }] });
-    expect(result.results).toEqual([{ op: 'size', keys: 1 }, { op: 'exists', count: 1 }, { op: 'get', items: [null] }]);
+    const result = d.query({
+      op: 'batch',
+      queries: [{ op: 'size' }, { op: 'exists', keys: [bytes('a')] }, { op: 'get', keys: [bytes('zz')] }],
+    });
+    expect(result.results).toEqual([
+      { op: 'size', keys: 1 },
+      { op: 'exists', count: 1 },
+      { op: 'get', items: [null] },
+    ]);
   });
 });
 
@@ -193,7 +222,13 @@ describe('KvStateMachine: snapshots', () => {
   it('restores into a fresh machine with the same data, indexes, digest and sessions', () => {
     const d = new Driver();
     d.one(put('a', '1'));
-    d.one({ op: 'mput', pairs: [[bytes('b'), bytes('2')], [new Uint8Array([0, 200]), new Uint8Array([255, 0])]] });
+    d.one({
+      op: 'mput',
+      pairs: [
+        [bytes('b'), bytes('2')],
+        [new Uint8Array([0, 200]), new Uint8Array([255, 0])],
+      ],
+    });
     d.one({ op: 'incr', key: bytes('n'), by: 7 });
     d.one({ op: 'delete', keys: [bytes('a')] });
     const pending = d.raw([{ session: 's', seq: 5, ack: 0, command: { op: 'incr', key: bytes('n'), by: 1 } }]);
@@ -206,8 +241,13 @@ describe('KvStateMachine: snapshots', () => {
     }
     // The restored session still knows seq 5: a retry is answered from the cache, not applied again.
     const entry: CommandEntry = {
-      type: 'command', term: 2, index: 6,
-      data: encodeBatch({ timeMs: d.timeMs, commands: [{ session: 's', seq: 5, ack: 0, command: { op: 'incr', key: bytes('n'), by: 1 } }] }),
+      type: 'command',
+      term: 2,
+      index: 6,
+      data: encodeBatch({
+        timeMs: d.timeMs,
+        commands: [{ session: 's', seq: 5, ack: 0, command: { op: 'incr', key: bytes('n'), by: 1 } }],
+      }),
     };
     expect(copy.apply(entry)).toEqual([{ ok: true, index: 5, value: 8 }]);
     expect(text((copy.query({ op: 'get', keys: [bytes('n')] }) as Extract<KvQueryResult, { op: 'get' }>).items[0]?.value)).toBe('8');
@@ -230,7 +270,14 @@ describe('KvStateMachine: snapshots', () => {
   it('hands out the snapshot of the moment in slices, whatever is applied meanwhile', () => {
     const d = new Driver();
     const long = 'k'.repeat(100); // past the short-key path
-    d.one({ op: 'mput', pairs: [...Array.from({ length: 50 }, (_, i) => [bytes(`key-${i}`), bytes(`value-${i}`)] as const), [bytes(long), new Uint8Array(300)], [new Uint8Array([0, 255]), new Uint8Array()]] });
+    d.one({
+      op: 'mput',
+      pairs: [
+        ...Array.from({ length: 50 }, (_, i) => [bytes(`key-${i}`), bytes(`value-${i}`)] as const),
+        [bytes(long), new Uint8Array(300)],
+        [new Uint8Array([0, 255]), new Uint8Array()],
+      ],
+    });
     const whole = d.sm.snapshot();
     const slices = d.sm.snapshotSlices();
     // The store changes after the capture: the slices do not.
@@ -240,18 +287,33 @@ describe('KvStateMachine: snapshots', () => {
     for (let part = slices.next(64); part !== null; part = slices.next(64)) parts.push(part);
     expect(parts.length).toBeGreaterThan(10);
     // After the first (the head and a record), only the slice of the one record bigger than 64 bytes is bigger.
-    expect(parts.slice(1).filter((part) => part.byteLength > 64).map((part) => part.byteLength)).toEqual([16 + 100 + 300]);
+    expect(
+      parts
+        .slice(1)
+        .filter((part) => part.byteLength > 64)
+        .map((part) => part.byteLength),
+    ).toEqual([16 + 100 + 300]);
     expect(Buffer.concat(parts)).toEqual(Buffer.from(whole));
     const copy = new KvStateMachine();
     copy.restore(Buffer.concat(parts));
     expect(copy.keyCount).toBe(52);
-    expect(text((copy.query({ op: 'get', keys: [bytes('key-1')] }) as Extract<KvQueryResult, { op: 'get' }>).items[0]?.value)).toBe('value-1');
-    expect((copy.query({ op: 'get', keys: [bytes(long)] }) as Extract<KvQueryResult, { op: 'get' }>).items[0]?.value).toEqual(Buffer.alloc(300));
+    expect(text((copy.query({ op: 'get', keys: [bytes('key-1')] }) as Extract<KvQueryResult, { op: 'get' }>).items[0]?.value)).toBe(
+      'value-1',
+    );
+    expect((copy.query({ op: 'get', keys: [bytes(long)] }) as Extract<KvQueryResult, { op: 'get' }>).items[0]?.value).toEqual(
+      Buffer.alloc(300),
+    );
   });
 
   it('still restores the msgpack snapshots of format 1', async () => {
     const { kvPackr } = await import('../../src/kv/commands.js');
-    const old = kvPackr.pack({ v: 1, data: [[bytes('a'), bytes('1'), 7]], sessions: [['s', 2, 5, [[3, { ok: true, index: 7 }]]]], commands: 3, checksum: 99 });
+    const old = kvPackr.pack({
+      v: 1,
+      data: [[bytes('a'), bytes('1'), 7]],
+      sessions: [['s', 2, 5, [[3, { ok: true, index: 7 }]]]],
+      commands: 3,
+      checksum: 99,
+    });
     const copy = new KvStateMachine();
     copy.restore(old);
     expect(copy.query({ op: 'digest' })).toEqual({ op: 'digest', keys: 1, checksum: 99, commands: 3 });
@@ -267,12 +329,19 @@ describe('KvStateMachine: snapshots', () => {
 
   it('refuses a snapshot of an unknown version', async () => {
     const { kvPackr } = await import('../../src/kv/commands.js');
-    expect(() => new KvStateMachine().restore(kvPackr.pack({ v: 99, data: [], sessions: [], commands: 0, checksum: 0 }))).toThrow(/unknown KV snapshot version/);
+    expect(() => new KvStateMachine().restore(kvPackr.pack({ v: 99, data: [], sessions: [], commands: 0, checksum: 0 }))).toThrow(
+      /unknown KV snapshot version/,
+    );
   });
 });
 
 describe('KvStateMachine: client sessions', () => {
-  const incr = (seq: number, ack = 0, session = 's1'): SessionCommand => ({ session, seq, ack, command: { op: 'incr', key: bytes('n'), by: 1 } });
+  const incr = (seq: number, ack = 0, session = 's1'): SessionCommand => ({
+    session,
+    seq,
+    ack,
+    command: { op: 'incr', key: bytes('n'), by: 1 },
+  });
 
   it('applies a retried command (same session and seq) once and answers with the cached result', () => {
     const d = new Driver();

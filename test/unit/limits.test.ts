@@ -27,14 +27,21 @@ describe('the limits table', () => {
   });
 
   it('holds every numeric default of the rooms it collects, with the same value', () => {
-    const rooms: Record<string, object> = { RAFT_DEFAULTS, NODE_LIMITS_DEFAULTS, KV_LIMITS_DEFAULTS, LIMITS_DEFAULTS, ROUTER_LIMITS_DEFAULTS };
+    const rooms: Record<string, object> = {
+      RAFT_DEFAULTS,
+      NODE_LIMITS_DEFAULTS,
+      KV_LIMITS_DEFAULTS,
+      LIMITS_DEFAULTS,
+      ROUTER_LIMITS_DEFAULTS,
+    };
     const table = defaults();
     for (const [room, object] of Object.entries(rooms)) {
       for (const [name, value] of Object.entries(object)) {
         if (typeof value !== 'number') continue;
         expect(table.has(name), `${room}.${name} is in the table`).toBe(true);
         // The cluster runs the core with the supervisor's election timing, so those two differ from RAFT_DEFAULTS.
-        if (room !== 'RAFT_DEFAULTS' || (name !== 'electionTicks' && name !== 'heartbeatTicks')) expect(table.get(name), `${room}.${name}`).toBe(value);
+        if (room !== 'RAFT_DEFAULTS' || (name !== 'electionTicks' && name !== 'heartbeatTicks'))
+          expect(table.get(name), `${room}.${name}`).toBe(value);
       }
     }
   });
@@ -91,9 +98,15 @@ describe('raftkv cluster limit flags', () => {
 describe('docs/LIMITS.md', () => {
   const markdown = fs.readFileSync(new URL('../../docs/LIMITS.md', import.meta.url), 'utf8');
   const documented = new Map(
-    markdown.split('\n')
+    markdown
+      .split('\n')
       .filter((line) => /^\| `[a-zA-Z]+` \|/.test(line))
-      .map((line) => line.split('|').slice(1, -1).map((cell) => cell.trim().replace(/`/g, '')))
+      .map((line) =>
+        line
+          .split('|')
+          .slice(1, -1)
+          .map((cell) => cell.trim().replace(/`/g, '')),
+      )
       .map((cells) => [cells[0] as string, cells]),
   );
 

@@ -132,7 +132,10 @@ describe('the six Porcupine KV histories, in-process', () => {
           const failure = result.failure;
           if (failure === null) return;
           expect(failure.operations.length).toBeLessThan(60);
-          const again = searchLinearization(asChecked(failure), kvModel, { deadlineEpochMs: Date.now() + 10_000, cacheEntriesMax: 1_000_000 });
+          const again = searchLinearization(asChecked(failure), kvModel, {
+            deadlineEpochMs: Date.now() + 10_000,
+            cacheEntriesMax: 1_000_000,
+          });
           expect(again.verdict).toBe('illegal');
         }
       });
@@ -170,7 +173,8 @@ describe('the piscina pool', () => {
         const pooled = await checkHistory(parsed.operations, kvModel, { ...checkOptions(name, partitioned), pool });
         expectVerdict(pooled, name, partitioned);
         if (mayBeUnknown(name, partitioned)) return;
-        const inProcess = inProcessResults.get(`${name} ${partitioned}`) ?? checkHistorySync(parsed.operations, kvModel, checkOptions(name, partitioned));
+        const inProcess =
+          inProcessResults.get(`${name} ${partitioned}`) ?? checkHistorySync(parsed.operations, kvModel, checkOptions(name, partitioned));
         expect(pooled.verdict).toBe(inProcess.verdict);
         // Both stop at the first illegal partition, not necessarily the same one: where both have a verdict, it agrees.
         expect(pooled.partitions.map((p) => p.key)).toEqual(inProcess.partitions.map((p) => p.key));
@@ -244,15 +248,21 @@ describe('hand-made register histories', () => {
       expect(verdict([op(1, 'write', 'a', 0, 10), op(2, 'write', 'b', 1, 9), op(3, 'read', last, 11, 12)])).toBe('ok');
     }
     // But two reads after both cannot disagree.
-    expect(verdict([op(1, 'write', 'a', 0, 10), op(2, 'write', 'b', 1, 9), op(3, 'read', 'a', 11, 12), op(4, 'read', 'b', 13, 14)])).toBe('illegal');
+    expect(verdict([op(1, 'write', 'a', 0, 10), op(2, 'write', 'b', 1, 9), op(3, 'read', 'a', 11, 12), op(4, 'read', 'b', 13, 14)])).toBe(
+      'illegal',
+    );
   });
 
   it('an info write whose effect is seen later is linearizable, even long after it timed out', () => {
-    expect(verdict([op(1, 'write', 'a', 0, 1), op(2, 'write', 'b', 2, 3, 'info'), op(3, 'read', 'a', 4, 5), op(3, 'read', 'b', 100, 101)])).toBe('ok');
+    expect(
+      verdict([op(1, 'write', 'a', 0, 1), op(2, 'write', 'b', 2, 3, 'info'), op(3, 'read', 'a', 4, 5), op(3, 'read', 'b', 100, 101)]),
+    ).toBe('ok');
   });
 
   it('an info write never seen is linearizable: it may not have happened', () => {
-    expect(verdict([op(1, 'write', 'a', 0, 1), op(2, 'write', 'b', 2, 3, 'info'), op(3, 'read', 'a', 4, 5), op(3, 'read', 'a', 100, 101)])).toBe('ok');
+    expect(
+      verdict([op(1, 'write', 'a', 0, 1), op(2, 'write', 'b', 2, 3, 'info'), op(3, 'read', 'a', 4, 5), op(3, 'read', 'a', 100, 101)]),
+    ).toBe('ok');
     // Once seen, it cannot be unseen.
     expect(verdict([op(2, 'write', 'b', 2, 3, 'info'), op(3, 'read', 'b', 4, 5), op(3, 'read', null, 6, 7)])).toBe('illegal');
   });
@@ -283,7 +293,12 @@ describe('hand-made register histories', () => {
   });
 
   it('keys are independent: partitioned and not agree', () => {
-    const ops = [op(1, 'write', 'a', 0, 1, 'ok', 'x'), op(2, 'write', 'a', 0, 1, 'ok', 'y'), op(3, 'read', 'a', 2, 3, 'ok', 'y'), op(3, 'read', null, 4, 5, 'ok', 'z')];
+    const ops = [
+      op(1, 'write', 'a', 0, 1, 'ok', 'x'),
+      op(2, 'write', 'a', 0, 1, 'ok', 'y'),
+      op(3, 'read', 'a', 2, 3, 'ok', 'y'),
+      op(3, 'read', null, 4, 5, 'ok', 'z'),
+    ];
     expect(checkHistorySync(ops, registerModel, { partitioned: false, timeLimitMs: 1_000 }).verdict).toBe('ok');
     const bad = [...ops, op(4, 'read', null, 6, 7, 'ok', 'x')];
     expect(checkHistorySync(bad, registerModel, { partitioned: false, timeLimitMs: 1_000 }).verdict).toBe('illegal');
@@ -333,8 +348,14 @@ describe('the failing piece', () => {
   });
 
   it('says ok and unknown plainly', () => {
-    expect(checkHistorySync([op(1, 'write', 'a', 0, 1)], registerModel, { partitioned: true, timeLimitMs: 1_000 }).explanation).toMatch(/^linearizable \(1 operation in 1 partition, \d+ ms\)\.$/);
-    const unknown = checkHistorySync(history('c10-ok').operations, kvModel, { partitioned: false, timeLimitMs: 1_000, cacheEntriesMax: 100 });
+    expect(checkHistorySync([op(1, 'write', 'a', 0, 1)], registerModel, { partitioned: true, timeLimitMs: 1_000 }).explanation).toMatch(
+      /^linearizable \(1 operation in 1 partition, \d+ ms\)\.$/,
+    );
+    const unknown = checkHistorySync(history('c10-ok').operations, kvModel, {
+      partitioned: false,
+      timeLimitMs: 1_000,
+      cacheEntriesMax: 100,
+    });
     expect(unknown.verdict).toBe('unknown');
     expect(unknown.partitions[0]?.reason).toBe('cache-limit');
     expect(unknown.explanation).toMatch(/^unknown: 1 of 1 searches gave up \(the history: cache-limit\)/);
@@ -412,8 +433,15 @@ const arbitraryHistory = fc
     specs.map((s, id): Operation => {
       const input: Value = s.f === 'read' ? null : s.f === 'write' ? s.b : [s.a, s.b];
       return {
-        id, process: id, f: s.f, key: 'x', input, output: s.f === 'read' ? s.a : null, status: s.status,
-        invokeTime: s.start, completeTime: s.status === 'info' ? Number.POSITIVE_INFINITY : s.start + s.length,
+        id,
+        process: id,
+        f: s.f,
+        key: 'x',
+        input,
+        output: s.f === 'read' ? s.a : null,
+        status: s.status,
+        invokeTime: s.start,
+        completeTime: s.status === 'info' ? Number.POSITIVE_INFINITY : s.start + s.length,
       };
     }),
   );
@@ -427,7 +455,10 @@ describe('the search against brute force', () => {
         const result = checkHistorySync(ops, model, { partitioned: true, timeLimitMs: 5_000 });
         expect(result.verdict).toBe(expectedOk ? 'ok' : 'illegal');
         if (result.failure !== null) {
-          const again = searchLinearization(asChecked(result.failure), model, { deadlineEpochMs: Date.now() + 5_000, cacheEntriesMax: 100_000 });
+          const again = searchLinearization(asChecked(result.failure), model, {
+            deadlineEpochMs: Date.now() + 5_000,
+            cacheEntriesMax: 100_000,
+          });
           expect(again.verdict).toBe('illegal');
         }
       }),

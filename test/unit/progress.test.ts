@@ -161,7 +161,8 @@ describe('Progress isStalled', () => {
   });
 });
 
-type WindowEvent = { readonly kind: 'send'; readonly count: number; readonly bytes: number } | { readonly kind: 'ack'; readonly back: number };
+type WindowEvent =
+  { readonly kind: 'send'; readonly count: number; readonly bytes: number } | { readonly kind: 'ack'; readonly back: number };
 
 describe('Progress window properties', () => {
   it('never lets more than the window into flight when the sender honours isPaused, and frees exactly what is acknowledged', () => {
@@ -170,33 +171,38 @@ describe('Progress window properties', () => {
       fc.record({ kind: fc.constant('ack' as const), back: fc.nat({ max: 6 }) }),
     );
     fc.assert(
-      fc.property(fc.array(eventArbitrary, { maxLength: 80 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 100, max: 1500 }), (events, messagesMax, bytesMax) => {
-        const progress = replicating(0);
-        const sent: { lastIndex: number; bytes: number }[] = [];
-        let acked = 0;
-        for (const event of events) {
-          if (event.kind === 'send') {
-            if (progress.isPaused(messagesMax, bytesMax)) continue;
-            const lastIndex = progress.next - 1 + event.count;
-            progress.sentEntries(lastIndex, event.bytes, 1);
-            sent.push({ lastIndex, bytes: event.bytes });
-          } else {
-            const highest = sent.at(-1)?.lastIndex ?? 0;
-            const index = Math.max(0, highest - event.back);
-            progress.maybeUpdate(index);
-            acked = Math.max(acked, index);
+      fc.property(
+        fc.array(eventArbitrary, { maxLength: 80 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 100, max: 1500 }),
+        (events, messagesMax, bytesMax) => {
+          const progress = replicating(0);
+          const sent: { lastIndex: number; bytes: number }[] = [];
+          let acked = 0;
+          for (const event of events) {
+            if (event.kind === 'send') {
+              if (progress.isPaused(messagesMax, bytesMax)) continue;
+              const lastIndex = progress.next - 1 + event.count;
+              progress.sentEntries(lastIndex, event.bytes, 1);
+              sent.push({ lastIndex, bytes: event.bytes });
+            } else {
+              const highest = sent.at(-1)?.lastIndex ?? 0;
+              const index = Math.max(0, highest - event.back);
+              progress.maybeUpdate(index);
+              acked = Math.max(acked, index);
+            }
+            const outstanding = sent.filter((message) => message.lastIndex > acked);
+            const outstandingBytes = outstanding.reduce((sum, message) => sum + message.bytes, 0);
+            expect(progress.inflightCount).toBe(outstanding.length);
+            expect(progress.inflightCount).toBeLessThanOrEqual(messagesMax);
+            // The byte limit may be overshot by the last message sent (a message is never split).
+            expect(outstandingBytes - (outstanding.at(-1)?.bytes ?? 0)).toBeLessThan(bytesMax);
+            expect(progress.isPaused(messagesMax, bytesMax)).toBe(outstanding.length >= messagesMax || outstandingBytes >= bytesMax);
+            expect(progress.match).toBe(acked);
+            expect(progress.next).toBe(Math.max(acked, sent.at(-1)?.lastIndex ?? 0) + 1);
           }
-          const outstanding = sent.filter((message) => message.lastIndex > acked);
-          const outstandingBytes = outstanding.reduce((sum, message) => sum + message.bytes, 0);
-          expect(progress.inflightCount).toBe(outstanding.length);
-          expect(progress.inflightCount).toBeLessThanOrEqual(messagesMax);
-          // The byte limit may be overshot by the last message sent (a message is never split).
-          expect(outstandingBytes - (outstanding.at(-1)?.bytes ?? 0)).toBeLessThan(bytesMax);
-          expect(progress.isPaused(messagesMax, bytesMax)).toBe(outstanding.length >= messagesMax || outstandingBytes >= bytesMax);
-          expect(progress.match).toBe(acked);
-          expect(progress.next).toBe(Math.max(acked, sent.at(-1)?.lastIndex ?? 0) + 1);
-        }
-      }),
+        },
+      ),
       { numRuns: 400 },
     );
   });

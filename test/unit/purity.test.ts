@@ -84,7 +84,8 @@ function stripSource(source: string): Stripped {
     }
     if (templates.length > 0 && (ch === '{' || ch === '}')) {
       const depth = templates[templates.length - 1] as number;
-      if (ch === '}' && depth === 0) templates[templates.length - 1] = -1; // back into template text
+      if (ch === '}' && depth === 0)
+        templates[templates.length - 1] = -1; // back into template text
       else templates[templates.length - 1] = depth + (ch === '{' ? 1 : -1);
     }
     emit(ch, 'code');

@@ -16,7 +16,10 @@ function config(index: number, term: number, voters: readonly string[]): Entry {
 
 /** A log holding entries 1..terms.length with the given terms, after an empty snapshot. */
 function logWithTerms(terms: readonly number[]): RaftLog {
-  return new RaftLog(EMPTY_SNAPSHOT, terms.map((term, i) => command(i + 1, term)));
+  return new RaftLog(
+    EMPTY_SNAPSHOT,
+    terms.map((term, i) => command(i + 1, term)),
+  );
 }
 
 function indexes(entries: readonly Entry[]): number[] {
@@ -123,7 +126,10 @@ describe('RaftLog termAt around the snapshot', () => {
 });
 
 describe('RaftLog slice', () => {
-  const log = new RaftLog(EMPTY_SNAPSHOT, Array.from({ length: 10 }, (_, i) => command(i + 1, 1, 100)));
+  const log = new RaftLog(
+    EMPTY_SNAPSHOT,
+    Array.from({ length: 10 }, (_, i) => command(i + 1, 1, 100)),
+  );
 
   it('returns [from, to] clipped to the log', () => {
     expect(indexes(log.slice(3, 5))).toEqual([3, 4, 5]);
@@ -266,7 +272,13 @@ describe('RaftLog conflict search', () => {
 // Property tests: RaftLog against a plain array model with naive queries.
 
 type Operation =
-  | { readonly kind: 'append'; readonly termStep: number; readonly entryType: 'command' | 'noop' | 'config'; readonly sizeBytes: number; readonly voters: number }
+  | {
+      readonly kind: 'append';
+      readonly termStep: number;
+      readonly entryType: 'command' | 'noop' | 'config';
+      readonly sizeBytes: number;
+      readonly voters: number;
+    }
   | { readonly kind: 'truncate'; readonly at: number }
   | { readonly kind: 'compact'; readonly at: number }
   | { readonly kind: 'restore'; readonly gap: number; readonly termStep: number };
@@ -286,7 +298,11 @@ const operationArbitrary: fc.Arbitrary<Operation> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('compact' as const), at: fc.nat() }) },
   {
     weight: 1,
-    arbitrary: fc.record({ kind: fc.constant('restore' as const), gap: fc.integer({ min: 0, max: 5 }), termStep: fc.integer({ min: 0, max: 2 }) }),
+    arbitrary: fc.record({
+      kind: fc.constant('restore' as const),
+      gap: fc.integer({ min: 0, max: 5 }),
+      termStep: fc.integer({ min: 0, max: 2 }),
+    }),
   },
 );
 
@@ -434,7 +450,10 @@ describe('RaftLog against an array model', () => {
         fc.integer({ min: 1, max: 50 }),
         fc.integer({ min: 1, max: 2000 }),
         (sizes, fromSeed, span, maxEntries, maxBytes) => {
-          const log = new RaftLog(EMPTY_SNAPSHOT, sizes.map((size, i) => command(i + 1, 1, size)));
+          const log = new RaftLog(
+            EMPTY_SNAPSHOT,
+            sizes.map((size, i) => command(i + 1, 1, size)),
+          );
           const from = 1 + (fromSeed % sizes.length);
           const out = log.slice(from, from + span - 1, maxEntries, maxBytes);
           expect(out.length).toBeGreaterThanOrEqual(1);

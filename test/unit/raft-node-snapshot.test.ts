@@ -20,18 +20,29 @@ class Harness {
   readonly node: RaftNode;
   private seq = 0;
 
-  constructor(readonly disk: FaultyFileSystem, sliceBytes: number, snapshotEveryEntries = 1_000_000) {
+  constructor(
+    readonly disk: FaultyFileSystem,
+    sliceBytes: number,
+    snapshotEveryEntries = 1_000_000,
+  ) {
     this.storage = DiskStorage.open(disk, '/data', { initialMembership: { voters: ['n1'] } });
     const runtime: NodeRuntime = {
       schedule: (task) => void this.tasks.push(task),
-      sync: (storage, done) => void this.tasks.push(() => {
-        storage.syncNow();
-        done(null);
-      }),
+      sync: (storage, done) =>
+        void this.tasks.push(() => {
+          storage.syncNow();
+          done(null);
+        }),
     };
     this.node = new RaftNode(
-      { core: { id: 'n1', random: new SeededRandom(1), electionTicks: 3, heartbeatTicks: 1 }, limits: { snapshotEveryEntries, snapshotSliceBytes: sliceBytes } },
-      this.storage, this.sm, { send: () => {}, flush: () => {}, emit: (event) => void this.events.push(event) }, runtime,
+      {
+        core: { id: 'n1', random: new SeededRandom(1), electionTicks: 3, heartbeatTicks: 1 },
+        limits: { snapshotEveryEntries, snapshotSliceBytes: sliceBytes },
+      },
+      this.storage,
+      this.sm,
+      { send: () => {}, flush: () => {}, emit: (event) => void this.events.push(event) },
+      runtime,
     );
   }
 
@@ -49,9 +60,14 @@ class Harness {
   }
 
   write(keys: number, prefix: string): void {
-    const commands = Array.from({ length: keys }, (_, i) => encodeBatch({
-      timeMs: 1, commands: [{ session: 's', seq: ++this.seq, ack: this.seq - 1, command: { op: 'put', key: Buffer.from(`${prefix}${i}`), value: VALUE } }],
-    }));
+    const commands = Array.from({ length: keys }, (_, i) =>
+      encodeBatch({
+        timeMs: 1,
+        commands: [
+          { session: 's', seq: ++this.seq, ack: this.seq - 1, command: { op: 'put', key: Buffer.from(`${prefix}${i}`), value: VALUE } },
+        ],
+      }),
+    );
     let done = false;
     this.node.submit(commands, (outcome) => {
       expect(outcome.ok).toBe(true);
@@ -148,14 +164,21 @@ describe('RaftNode: applying a long log', () => {
     const tasks: (() => void)[] = [];
     const runtime: NodeRuntime = {
       schedule: (task) => void tasks.push(task),
-      sync: (s, done) => void tasks.push(() => {
-        s.syncNow();
-        done(null);
-      }),
+      sync: (s, done) =>
+        void tasks.push(() => {
+          s.syncNow();
+          done(null);
+        }),
     };
     const node = new RaftNode(
-      { core: { id: 'n1', random: new SeededRandom(2), electionTicks: 3, heartbeatTicks: 1, applyBatchBytesMax: 1024 }, limits: { applyBytesPerTurnMax: 4096 } },
-      storage, new KvStateMachine(), { send: () => {}, flush: () => {}, emit: () => {} }, runtime,
+      {
+        core: { id: 'n1', random: new SeededRandom(2), electionTicks: 3, heartbeatTicks: 1, applyBatchBytesMax: 1024 },
+        limits: { applyBytesPerTurnMax: 4096 },
+      },
+      storage,
+      new KvStateMachine(),
+      { send: () => {}, flush: () => {}, emit: () => {} },
+      runtime,
     );
     const appliedPerTurn: number[] = [];
     for (let i = 0; i < 10 && node.status().role !== 'leader'; i++) {

@@ -16,15 +16,7 @@ import type {
   VoteRequest,
   VoteResponse,
 } from '../../src/raft/index.js';
-import {
-  bytes,
-  commandEntry,
-  type CoreOptions,
-  entriesWithTerms,
-  InMemoryCluster,
-  newCore,
-  nodeIds,
-} from './in-memory-cluster.js';
+import { bytes, commandEntry, type CoreOptions, entriesWithTerms, InMemoryCluster, newCore, nodeIds } from './in-memory-cluster.js';
 
 const ELECTION_TICKS = 10;
 const THREE = nodeIds(3);
@@ -132,7 +124,9 @@ describe('5.1 Raft basics: terms', () => {
   it('a request with a stale term is rejected and changes nothing', () => {
     const core = newCore('n1', THREE, PLAIN, { hardState: { term: 3, votedFor: null, commitIndex: 0 }, entries: entriesWithTerms([1, 2]) });
     drain(core);
-    core.step(appendRequest({ from: 'n2', to: 'n1', term: 2, prevLogIndex: 2, prevLogTerm: 2, entries: [commandEntry(3, 2)], leaderCommit: 3 }));
+    core.step(
+      appendRequest({ from: 'n2', to: 'n1', term: 2, prevLogIndex: 2, prevLogTerm: 2, entries: [commandEntry(3, 2)], leaderCommit: 3 }),
+    );
     core.step(voteRequest({ from: 'n3', to: 'n1', term: 2, lastLogIndex: 9, lastLogTerm: 2 }));
     const ready = drain(core);
     const replies = allMessages(ready);
@@ -335,12 +329,22 @@ describe('5.3 Log replication', () => {
   // Reference: section 5.3 ("if an existing entry conflicts with a new one, delete it and all that follow")
   it.each([
     { prev: [2, 2], entries: [[3, 3]], want: [1, 2, 3] },
-    { prev: [1, 1], entries: [[2, 3], [3, 4]], want: [1, 3, 4] },
+    {
+      prev: [1, 1],
+      entries: [
+        [2, 3],
+        [3, 4],
+      ],
+      want: [1, 3, 4],
+    },
     { prev: [0, 0], entries: [[1, 1]], want: [1, 2, 3] },
     { prev: [0, 0], entries: [[1, 3]], want: [3] },
     { prev: [3, 3], entries: [], want: [1, 2, 3] },
   ])('a follower with log [1, 2, 3] given prev $prev and entries $entries ends with $want', ({ prev, entries, want }) => {
-    const core = newCore('n1', THREE, PLAIN, { hardState: { term: 3, votedFor: null, commitIndex: 0 }, entries: entriesWithTerms([1, 2, 3]) });
+    const core = newCore('n1', THREE, PLAIN, {
+      hardState: { term: 3, votedFor: null, commitIndex: 0 },
+      entries: entriesWithTerms([1, 2, 3]),
+    });
     const [prevLogIndex, prevLogTerm] = prev as [number, number];
     const newEntries = entries.map(([index, term]) => commandEntry(index as number, term as number));
     core.step(appendRequest({ from: 'n2', to: 'n1', term: 4, prevLogIndex, prevLogTerm, entries: newEntries }));
@@ -442,14 +446,20 @@ describe('5.4 Safety', () => {
     { lastLogTerm: 2, lastLogIndex: 1, granted: false },
     { lastLogTerm: 1, lastLogIndex: 5, granted: false },
     { lastLogTerm: 0, lastLogIndex: 0, granted: false },
-  ])('a voter with log [1, 2] answers a candidate with last entry (term $lastLogTerm, index $lastLogIndex): $granted', ({ lastLogTerm, lastLogIndex, granted }) => {
-    const core = newCore('n1', THREE, PLAIN, { hardState: { term: 2, votedFor: null, commitIndex: 0 }, entries: entriesWithTerms([1, 2]) });
-    core.step(voteRequest({ from: 'n2', to: 'n1', term: 3, lastLogTerm, lastLogIndex }));
-    const ready = drain(core);
-    const reply = ready.messagesAfterPersist.find((m): m is VoteResponse => m.type === 'VoteResponse');
-    expect(reply).toMatchObject({ to: 'n2', term: 3, granted });
-    expect(core.status().votedFor).toBe(granted ? 'n2' : null);
-  });
+  ])(
+    'a voter with log [1, 2] answers a candidate with last entry (term $lastLogTerm, index $lastLogIndex): $granted',
+    ({ lastLogTerm, lastLogIndex, granted }) => {
+      const core = newCore('n1', THREE, PLAIN, {
+        hardState: { term: 2, votedFor: null, commitIndex: 0 },
+        entries: entriesWithTerms([1, 2]),
+      });
+      core.step(voteRequest({ from: 'n2', to: 'n1', term: 3, lastLogTerm, lastLogIndex }));
+      const ready = drain(core);
+      const reply = ready.messagesAfterPersist.find((m): m is VoteResponse => m.type === 'VoteResponse');
+      expect(reply).toMatchObject({ to: 'n2', term: 3, granted });
+      expect(core.status().votedFor).toBe(granted ? 'n2' : null);
+    },
+  );
 
   // Reference: section 5.4.1 (Election restriction: a candidate missing committed entries cannot win)
   it('a node that missed committed entries cannot be elected, and the entries survive', () => {
@@ -484,7 +494,11 @@ describe('5.4 Safety', () => {
     // Once an entry of the current term is on a majority, it and everything before it commit.
     core.step(appendResponse({ from: 'n2', to: 'n1', term, matchIndex: 3 }));
     expect(core.status().commitIndex).toBe(3);
-    expect(drain(core).committedEntries.map((e) => [e.index, e.term])).toEqual([[1, 1], [2, 2], [3, 3]]);
+    expect(drain(core).committedEntries.map((e) => [e.index, e.term])).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ]);
   });
 
   // Reference: section 5.4.2, Figure 8 (c)-(d) played out on a five-node cluster
@@ -673,7 +687,10 @@ describe('thesis 9.6 PreVote', () => {
     });
     cluster.campaign('n3');
     const votes = cluster.delivered.filter((m): m is VoteResponse => m.type === 'VoteResponse');
-    expect(votes.map((m) => [m.from, m.preVote, m.granted])).toEqual([['n1', true, false], ['n2', true, false]]);
+    expect(votes.map((m) => [m.from, m.preVote, m.granted])).toEqual([
+      ['n1', true, false],
+      ['n2', true, false],
+    ]);
     for (const id of THREE) expect(cluster.node(id).status()).toMatchObject({ term: 1, role: 'follower' });
     const hardStates = [...cluster.readies.values()].flat().filter((ready) => ready.hardState !== null);
     expect(hardStates).toEqual([]);
@@ -971,7 +988,9 @@ describe('limits', () => {
       steps++;
     }
     expect(widest).toBe(3); // the window did fill up
-    expect(cluster.sent.slice(sentFrom).filter((m) => isAppend(m) && m.to === 'n2' && m.entries.length > 0).length).toBeGreaterThanOrEqual(20);
+    expect(cluster.sent.slice(sentFrom).filter((m) => isAppend(m) && m.to === 'n2' && m.entries.length > 0).length).toBeGreaterThanOrEqual(
+      20,
+    );
     for (const id of THREE) expect(cluster.appliedCommands(id)).toHaveLength(40);
   });
 
@@ -1040,7 +1059,13 @@ describe('section 7 Log compaction: InstallSnapshot', () => {
     expect(installed[0]?.data).toEqual(data);
     const n3 = cluster.node('n3').status();
     const n1 = leader.status();
-    expect(n3).toMatchObject({ snapshotIndex: meta.index, lastIndex: n1.lastIndex, lastTerm: n1.lastTerm, commitIndex: n1.commitIndex, term: n1.term });
+    expect(n3).toMatchObject({
+      snapshotIndex: meta.index,
+      lastIndex: n1.lastIndex,
+      lastTerm: n1.lastTerm,
+      commitIndex: n1.commitIndex,
+      term: n1.term,
+    });
     expect(logTerms(cluster.node('n3'))).toEqual(logTerms(leader));
     expect(cluster.appliedCommands('n3')).toEqual(['after snapshot']);
   });

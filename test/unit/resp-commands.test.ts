@@ -48,20 +48,44 @@ describe('the entries', () => {
       expect(['connection', 'generic', 'server', 'string']).toContain(command.group);
       expect(command.since).toMatch(/^\d+\.\d+\.\d+$/);
       // Redis gives every command exactly one of @fast and @slow.
-      expect(command.aclCategories.filter((category) => category === 'fast' || category === 'slow'), command.name).toHaveLength(1);
+      expect(
+        command.aclCategories.filter((category) => category === 'fast' || category === 'slow'),
+        command.name,
+      ).toHaveLength(1);
     }
   });
 
   it('holds every command raftkv answered before the table, and nothing else at the top level', () => {
-    expect(RESP_COMMANDS.commands.map((command) => command.name).sort()).toEqual(
-      ['client', 'command', 'config', 'dbsize', 'decr', 'decrby', 'del', 'echo', 'exists', 'get', 'hello', 'incr', 'incrby', 'info', 'mget', 'mset', 'ping', 'quit', 'scan', 'select', 'set'],
-    );
+    expect(RESP_COMMANDS.commands.map((command) => command.name).sort()).toEqual([
+      'client',
+      'command',
+      'config',
+      'dbsize',
+      'decr',
+      'decrby',
+      'del',
+      'echo',
+      'exists',
+      'get',
+      'hello',
+      'incr',
+      'incrby',
+      'info',
+      'mget',
+      'mset',
+      'ping',
+      'quit',
+      'scan',
+      'select',
+      'set',
+    ]);
   });
 
-  it('orders a command against the connection\'s others by its flags: the store\'s reads, its writes, and the rest', () => {
+  it("orders a command against the connection's others by its flags: the store's reads, its writes, and the rest", () => {
     for (const name of ['get', 'mget', 'exists', 'dbsize', 'scan']) expect(commandNamed(name).effect, name).toBe('read');
     for (const name of ['set', 'del', 'incr', 'decr', 'incrby', 'decrby', 'mset']) expect(commandNamed(name).effect, name).toBe('write');
-    for (const name of ['ping', 'echo', 'info', 'hello', 'select', 'quit', 'config|get', 'client|id', 'command|docs']) expect(commandNamed(name).effect, name).toBe('none');
+    for (const name of ['ping', 'echo', 'info', 'hello', 'select', 'quit', 'config|get', 'client|id', 'command|docs'])
+      expect(commandNamed(name).effect, name).toBe('none');
   });
 
   it('finds a command by its full name in any case, and nothing for a name it does not hold', () => {
@@ -117,24 +141,60 @@ describe('subcommands', () => {
 
   it('an unknown subcommand is the registered UNKNOWN_COMMAND error, listing the ones raftkv takes', () => {
     expect(ERRORS.UNKNOWN_COMMAND.redis).toBe('ERR');
-    expect(resolve('client', 'kill', 'addr')).toEqual({ error: "ERR unknown subcommand 'kill'. raftkv's CLIENT takes SETNAME, GETNAME, ID, SETINFO" });
-    expect(resolve('command', 'getkeys', 'get', 'a')).toEqual({ error: "ERR unknown subcommand 'getkeys'. raftkv's COMMAND takes COUNT, INFO, DOCS, LIST" });
+    expect(resolve('client', 'kill', 'addr')).toEqual({
+      error: "ERR unknown subcommand 'kill'. raftkv's CLIENT takes SETNAME, GETNAME, ID, SETINFO",
+    });
+    expect(resolve('command', 'getkeys', 'get', 'a')).toEqual({
+      error: "ERR unknown subcommand 'getkeys'. raftkv's COMMAND takes COUNT, INFO, DOCS, LIST",
+    });
   });
 });
 
 describe('COMMAND INFO replies, shaped as Redis 7 returns them', () => {
   it('GET: arity 2, readonly and fast, one key at 1', () => {
     expect(commandNamed('get').info).toEqual([
-      'get', 2, statuses('readonly', 'fast'), 1, 1, 1, statuses('@read', '@string', '@fast'), [],
-      [['flags', statuses('RO', 'access'), 'begin_search', ['type', 'index', 'spec', ['index', 1]], 'find_keys', ['type', 'range', 'spec', ['lastkey', 0, 'keystep', 1, 'limit', 0]]]],
+      'get',
+      2,
+      statuses('readonly', 'fast'),
+      1,
+      1,
+      1,
+      statuses('@read', '@string', '@fast'),
+      [],
+      [
+        [
+          'flags',
+          statuses('RO', 'access'),
+          'begin_search',
+          ['type', 'index', 'spec', ['index', 1]],
+          'find_keys',
+          ['type', 'range', 'spec', ['lastkey', 0, 'keystep', 1, 'limit', 0]],
+        ],
+      ],
       [],
     ]);
   });
 
   it('SET: arity -3, write and denyoom, one key at 1', () => {
     expect(commandNamed('set').info).toEqual([
-      'set', -3, statuses('write', 'denyoom'), 1, 1, 1, statuses('@write', '@string', '@slow'), [],
-      [['flags', statuses('RW', 'access', 'update', 'variable_flags'), 'begin_search', ['type', 'index', 'spec', ['index', 1]], 'find_keys', ['type', 'range', 'spec', ['lastkey', 0, 'keystep', 1, 'limit', 0]]]],
+      'set',
+      -3,
+      statuses('write', 'denyoom'),
+      1,
+      1,
+      1,
+      statuses('@write', '@string', '@slow'),
+      [],
+      [
+        [
+          'flags',
+          statuses('RW', 'access', 'update', 'variable_flags'),
+          'begin_search',
+          ['type', 'index', 'spec', ['index', 1]],
+          'find_keys',
+          ['type', 'range', 'spec', ['lastkey', 0, 'keystep', 1, 'limit', 0]],
+        ],
+      ],
       [],
     ]);
   });
@@ -142,20 +202,35 @@ describe('COMMAND INFO replies, shaped as Redis 7 returns them', () => {
   it('MSET and DEL: keys to the last argument, every second one for MSET', () => {
     const mset = commandNamed('mset').info as RespValue[];
     expect(mset.slice(0, 6)).toEqual(['mset', -3, statuses('write', 'denyoom'), 1, -1, 2]);
-    expect(mset[8]).toEqual([['flags', statuses('OW', 'update'), 'begin_search', ['type', 'index', 'spec', ['index', 1]], 'find_keys', ['type', 'range', 'spec', ['lastkey', -1, 'keystep', 2, 'limit', 0]]]]);
+    expect(mset[8]).toEqual([
+      [
+        'flags',
+        statuses('OW', 'update'),
+        'begin_search',
+        ['type', 'index', 'spec', ['index', 1]],
+        'find_keys',
+        ['type', 'range', 'spec', ['lastkey', -1, 'keystep', 2, 'limit', 0]],
+      ],
+    ]);
     const del = commandNamed('del').info as RespValue[];
     expect(del.slice(0, 7)).toEqual(['del', -2, statuses('write'), 1, -1, 1, statuses('@keyspace', '@write', '@slow')]);
   });
 
-  it('a command without keys has 0, 0, 0 and no key specification; a container lists its subcommands\' replies', () => {
+  it("a command without keys has 0, 0, 0 and no key specification; a container lists its subcommands' replies", () => {
     const ping = commandNamed('ping').info as RespValue[];
     expect(ping).toEqual(['ping', -1, statuses('fast'), 0, 0, 0, statuses('@fast', '@connection'), [], [], []]);
     const config = commandNamed('config').info as RespValue[];
     expect(config.slice(0, 7)).toEqual(['config', -2, [], 0, 0, 0, statuses('@slow')]);
     expect(config[9]).toEqual([commandNamed('config|get').info, commandNamed('config|set').info]);
-    expect((commandNamed('config|get').info as RespValue[]).slice(0, 7)).toEqual(
-      ['config|get', -3, statuses('admin', 'noscript', 'loading', 'stale'), 0, 0, 0, statuses('@admin', '@slow', '@dangerous')],
-    );
+    expect((commandNamed('config|get').info as RespValue[]).slice(0, 7)).toEqual([
+      'config|get',
+      -3,
+      statuses('admin', 'noscript', 'loading', 'stale'),
+      0,
+      0,
+      0,
+      statuses('@admin', '@slow', '@dangerous'),
+    ]);
   });
 });
 
@@ -166,11 +241,13 @@ describe('COMMAND DOCS maps', () => {
       expect(docs.summary).toBe(command.summary);
       expect(docs.since).toBe(command.since);
       expect(docs.group).toBe(command.group);
-      expect(Object.keys(docs).sort()).toEqual(command.subcommands === null ? ['group', 'since', 'summary'] : ['group', 'since', 'subcommands', 'summary']);
+      expect(Object.keys(docs).sort()).toEqual(
+        command.subcommands === null ? ['group', 'since', 'summary'] : ['group', 'since', 'subcommands', 'summary'],
+      );
     }
   });
 
-  it('a container\'s subcommands as a map by full name (redis-cli reads the word after the |)', () => {
+  it("a container's subcommands as a map by full name (redis-cli reads the word after the |)", () => {
     const subcommands = fields(fields(commandNamed('client').docs).subcommands as RespValue);
     expect(Object.keys(subcommands)).toEqual(['client|setname', 'client|getname', 'client|id', 'client|setinfo']);
     expect(subcommands['client|id']).toBe(commandNamed('client|id').docs);

@@ -208,7 +208,11 @@ describe('encodeReply', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 30 }), { minLength: 1, maxLength: 6 }), (args) => {
         const bytes = encodeReply(args.map((a) => Buffer.from(a)));
-        expect(parser().feed(bytes).map((c) => c.map((a) => a.toString('hex')))).toEqual([args.map((a) => Buffer.from(a).toString('hex'))]);
+        expect(
+          parser()
+            .feed(bytes)
+            .map((c) => c.map((a) => a.toString('hex'))),
+        ).toEqual([args.map((a) => Buffer.from(a).toString('hex'))]);
       }),
     );
   });

@@ -152,7 +152,8 @@ function bytes(seed: number, sizeBytes: number): Uint8Array {
 
 function makeEntry(index: number, term: number, kind: number, salt: number): Entry {
   if (kind === 1) return { type: 'noop', index, term };
-  if (kind === 2) return { type: 'config', index, term, membership: { voters: salt % 2 === 0 ? ['n1', 'n2', 'n3'] : ['n1', 'n2', 'n3', 'n4'] } };
+  if (kind === 2)
+    return { type: 'config', index, term, membership: { voters: salt % 2 === 0 ? ['n1', 'n2', 'n3'] : ['n1', 'n2', 'n3', 'n4'] } };
   return { type: 'command', index, term, data: bytes(index + salt, (salt + index) % 90) };
 }
 
@@ -163,7 +164,10 @@ function describeState(state: State): string {
     if (e.type === 'config') return `${e.index}/${e.term}/v:${e.membership.voters.join(',')}`;
     return `${e.index}/${e.term}/noop`;
   });
-  const snap = state.snapshot === null ? 'none' : `${state.snapshot.meta.index}/${state.snapshot.meta.term}/${state.snapshot.meta.membership.voters.join(',')}/${Buffer.from(state.snapshot.data).toString('hex')}`;
+  const snap =
+    state.snapshot === null
+      ? 'none'
+      : `${state.snapshot.meta.index}/${state.snapshot.meta.term}/${state.snapshot.meta.membership.voters.join(',')}/${Buffer.from(state.snapshot.data).toString('hex')}`;
   const hs = state.hardState;
   return `hs ${hs.term}/${hs.votedFor ?? '-'}/${hs.commitIndex} snap ${snap} log [${entries.join(' ')}]`;
 }
@@ -209,7 +213,8 @@ function crashAndRecover(real: Real, allowed: readonly State[], crash: { torn: b
  */
 function installOver(state: State, meta: SnapshotMeta, data: Uint8Array): State {
   const keep = termAt(state, meta.index) === meta.term && lastIndex(state) >= meta.index;
-  const hardState = meta.term > state.hardState.term ? { term: meta.term, votedFor: null, commitIndex: state.hardState.commitIndex } : state.hardState;
+  const hardState =
+    meta.term > state.hardState.term ? { term: meta.term, votedFor: null, commitIndex: state.hardState.commitIndex } : state.hardState;
   return { hardState, snapshot: { meta, data }, entries: keep ? state.entries.filter((e) => e.index > meta.index) : [] };
 }
 
@@ -258,11 +263,18 @@ class AppendCommand extends StorageCommand {
     const first = Math.max(snapshotIndex(state) + 1, lastIndex(state) + 1 - this.back);
     // As in Raft, no entry has a term beyond the hard state's: a new term is logged with the entries.
     const term = Math.max(1, state.hardState.term + this.termBump);
-    const entries = Array.from({ length: this.count }, (_, i) => makeEntry(first + i, term, this.kinds[i % this.kinds.length] ?? 0, this.salt));
+    const entries = Array.from({ length: this.count }, (_, i) =>
+      makeEntry(first + i, term, this.kinds[i % this.kinds.length] ?? 0, this.salt),
+    );
     const withHardState = this.withHardState || term > state.hardState.term;
-    const hardState = withHardState ? { term, votedFor: `n${1 + (this.salt % 3)}`, commitIndex: Math.min(first - 1, state.hardState.commitIndex + 1) } : null;
+    const hardState = withHardState
+      ? { term, votedFor: `n${1 + (this.salt % 3)}`, commitIndex: Math.min(first - 1, state.hardState.commitIndex + 1) }
+      : null;
     const kept = state.entries.filter((e) => e.index < first);
-    const after = [...model.candidates, { hardState: hardState ?? state.hardState, snapshot: state.snapshot, entries: [...kept, ...entries] }];
+    const after = [
+      ...model.candidates,
+      { hardState: hardState ?? state.hardState, snapshot: state.snapshot, entries: [...kept, ...entries] },
+    ];
     return {
       cut: after,
       act: async (real) => {
@@ -305,7 +317,10 @@ class SyncCommand extends StorageCommand {
 
 /** The node's own snapshot at an index of its log: the log below it may be compacted. */
 class CompactCommand extends StorageCommand {
-  constructor(private readonly pick: number, private readonly sizeBytes: number) {
+  constructor(
+    private readonly pick: number,
+    private readonly sizeBytes: number,
+  ) {
     super();
   }
 
@@ -379,7 +394,10 @@ class InstallCommand extends StorageCommand {
 }
 
 class CrashCommand extends StorageCommand {
-  constructor(private readonly torn: boolean, private readonly seed: number) {
+  constructor(
+    private readonly torn: boolean,
+    private readonly seed: number,
+  ) {
     super();
   }
 
@@ -452,7 +470,11 @@ const commandArbitraries = [
   fc.boolean().map((blocking) => new SyncCommand(blocking)),
   fc.tuple(fc.nat(10_000), fc.integer({ min: 0, max: 3000 })).map(([pick, size]) => new CompactCommand(pick, size)),
   fc
-    .tuple(fc.constantFrom('ahead', 'matching', 'conflicting') as fc.Arbitrary<'ahead' | 'matching' | 'conflicting'>, fc.nat(50), fc.integer({ min: 0, max: 3 }))
+    .tuple(
+      fc.constantFrom('ahead', 'matching', 'conflicting') as fc.Arbitrary<'ahead' | 'matching' | 'conflicting'>,
+      fc.nat(50),
+      fc.integer({ min: 0, max: 3 }),
+    )
     .map(([where, distance, after]) => new InstallCommand(where, distance, after)),
   fc.tuple(fc.boolean(), fc.nat(1_000_000)).map(([torn, seed]) => new CrashCommand(torn, seed)),
   fc.constant(new RestartCommand()),
@@ -566,7 +588,8 @@ describe('storage against an in-memory model', () => {
     // The segment size shapes where rotations fall, and so whether the recovery after CrashCommand has torn
     // bytes to zero (disk operations a cut can land in): 700 B does with WAL records of type 2.
     const options = { segmentBytes: 700, preallocate: true, commands: script };
-    const total = (await runWithPowerCut({ ...options, operationsBeforeCut: Number.POSITIVE_INFINITY, crash: { torn: false, seed: 0 } })).operationsDone;
+    const total = (await runWithPowerCut({ ...options, operationsBeforeCut: Number.POSITIVE_INFINITY, crash: { torn: false, seed: 0 } }))
+      .operationsDone;
     expect(total).toBeGreaterThan(50);
     const interrupted = new Set<string>();
     for (let cut = 0; cut < total; cut++) {
@@ -576,7 +599,14 @@ describe('storage against an in-memory model', () => {
         interrupted.add(result.interrupted?.constructor.name ?? '');
       }
     }
-    expect([...interrupted].sort()).toEqual(['AppendCommand', 'CompactCommand', 'CrashCommand', 'InstallCommand', 'RestartCommand', 'SyncCommand']);
+    expect([...interrupted].sort()).toEqual([
+      'AppendCommand',
+      'CompactCommand',
+      'CrashCommand',
+      'InstallCommand',
+      'RestartCommand',
+      'SyncCommand',
+    ]);
   });
 
   it('MemoryStorage always boots from the current state of the model', async () => {

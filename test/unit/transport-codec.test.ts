@@ -6,7 +6,14 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import type { AppendRequest, Entry, Message } from '../../src/raft/types.js';
 import {
-  decodeEntries, encodeEntries, EntryBlocks, FRAME_BYTES_MAX, FRAME_MESSAGES_MAX, FrameDecoder, FrameEncoder, FrameError,
+  decodeEntries,
+  encodeEntries,
+  EntryBlocks,
+  FRAME_BYTES_MAX,
+  FRAME_MESSAGES_MAX,
+  FrameDecoder,
+  FrameEncoder,
+  FrameError,
 } from '../../src/transport/codec.js';
 import { PeerLink } from '../../src/transport/peer-link.js';
 
@@ -30,10 +37,29 @@ const EVERY_MESSAGE: readonly Message[] = [
   { type: 'VoteResponse', from: 'n2', to: 'n1', term: 4, preVote: true, granted: true },
   append(ENTRIES),
   append([]),
-  { type: 'AppendResponse', from: 'n2', to: 'n1', term: 3, success: true, matchIndex: 12, rejectIndex: 0, conflictIndex: 0, conflictTerm: 0, round: 9 },
   {
-    type: 'SnapshotRequest', from: 'n1', to: 'n2', term: 3, meta: { index: 100, term: 3, membership: { voters: ['n1', 'n2'] } },
-    offsetBytes: 0, totalBytes: 3, data: bytes(9, 8, 7), done: true, round: 2,
+    type: 'AppendResponse',
+    from: 'n2',
+    to: 'n1',
+    term: 3,
+    success: true,
+    matchIndex: 12,
+    rejectIndex: 0,
+    conflictIndex: 0,
+    conflictTerm: 0,
+    round: 9,
+  },
+  {
+    type: 'SnapshotRequest',
+    from: 'n1',
+    to: 'n2',
+    term: 3,
+    meta: { index: 100, term: 3, membership: { voters: ['n1', 'n2'] } },
+    offsetBytes: 0,
+    totalBytes: 3,
+    data: bytes(9, 8, 7),
+    done: true,
+    round: 2,
   },
   { type: 'SnapshotResponse', from: 'n2', to: 'n1', term: 3, snapshotIndex: 100, receivedBytes: 3, done: true, success: true, round: 2 },
   { type: 'TimeoutNow', from: 'n1', to: 'n2', term: 3 },
@@ -89,7 +115,9 @@ describe('frames', () => {
     const packr = new Packr({ sequential: true, useRecords: true });
     expectBadFrame(() => new FrameDecoder().decode(new Packr({ sequential: true, useRecords: true }).pack({ type: 'VoteRequest' })));
     expectBadFrame(() => new FrameDecoder().decode(packr.pack([{ type: 'Gossip' }])));
-    expectBadFrame(() => new FrameDecoder().decode(new Packr({ sequential: true, useRecords: true }).pack([{ ...append([]), entries: [] }])));
+    expectBadFrame(() =>
+      new FrameDecoder().decode(new Packr({ sequential: true, useRecords: true }).pack([{ ...append([]), entries: [] }])),
+    );
     expectBadFrame(() => new FrameDecoder().decode(Uint8Array.from([0xc1, 0xc1, 0xc1])));
     const tooMany = Array.from({ length: FRAME_MESSAGES_MAX + 1 }, () => EVERY_MESSAGE[0] as Message);
     expectBadFrame(() => new FrameDecoder().decode(new FrameEncoder(new EntryBlocks()).encode(tooMany)));
@@ -115,9 +143,14 @@ describe('frames', () => {
 /** Frames a PeerLink posts, received raw on the other end of its channel. */
 async function flushed(queue: (link: PeerLink) => void): Promise<Uint8Array[]> {
   const { port1, port2 } = new MessageChannel();
-  const link = new PeerLink('n2', port1, () => {}, (error) => {
-    throw error;
-  });
+  const link = new PeerLink(
+    'n2',
+    port1,
+    () => {},
+    (error) => {
+      throw error;
+    },
+  );
   const frames: Uint8Array[] = [];
   port2.on('message', (frame: Uint8Array) => frames.push(frame));
   queue(link);

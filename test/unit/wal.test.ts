@@ -145,7 +145,10 @@ describe('WAL record framing', () => {
     for (let length = 1; length < record.byteLength; length++) {
       expect(parseRecord(record.subarray(0, length), 0).kind, `cut at ${length}`).not.toBe('record');
     }
-    expect(parseRecord(record.subarray(0, RECORD_HEADER_BYTES + 1), 0)).toMatchObject({ kind: 'bad', reason: 'record runs past the end of the segment' });
+    expect(parseRecord(record.subarray(0, RECORD_HEADER_BYTES + 1), 0)).toMatchObject({
+      kind: 'bad',
+      reason: 'record runs past the end of the segment',
+    });
     expect(parseRecord(record.subarray(0, 7), 0)).toMatchObject({ kind: 'bad', reason: 'truncated header' });
   });
 
@@ -222,11 +225,13 @@ describe('WAL record types: 1 (old msgpack payload, read) and 2 (head and entrie
     const b = parsed(new Uint8Array(fixture));
     expect(b.hardState).toEqual({ term: 2, votedFor: 'n1', commitIndex: 1 });
     expect(b.reset).toEqual({ index: 0, term: 1 });
-    expect(plain(b.entries)).toEqual(plain([
-      { type: 'command', term: 2, index: 1, data: Uint8Array.from([1, 2, 3]) },
-      { type: 'noop', term: 2, index: 2 },
-      { type: 'config', term: 2, index: 3, membership: { voters: ['n1', 'n2'] } },
-    ]));
+    expect(plain(b.entries)).toEqual(
+      plain([
+        { type: 'command', term: 2, index: 1, data: Uint8Array.from([1, 2, 3]) },
+        { type: 'noop', term: 2, index: 2 },
+        { type: 'config', term: 2, index: 3, membership: { voters: ['n1', 'n2'] } },
+      ]),
+    );
     // The test's old encoder writes exactly those bytes.
     const again = encodeRecordV1({ hardState: b.hardState, reset: b.reset, entries: b.entries });
     expect(Buffer.from(again).toString('hex')).toBe(fixture.toString('hex'));
@@ -245,34 +250,86 @@ describe('WAL record types: 1 (old msgpack payload, read) and 2 (head and entrie
     });
   }
 
-  it('keeps a command\'s data as a view into the segment, not a copy', () => {
+  it("keeps a command's data as a view into the segment, not a copy", () => {
     const record = encodeRecord(batch([command(1, 1, 50)]));
     const [entry] = parsed(record).entries;
     expect(entry?.type === 'command' && entry.data.buffer === record.buffer).toBe(true);
   });
 
   it('refuses a type-2 record whose checksum matches but whose head or block is malformed', () => {
-    const good = encodeRecord({ hardState: hardState(3, 2), reset: null, entries: [command(5, 3, 10), { type: 'noop', index: 6, term: 3 }] });
+    const good = encodeRecord({
+      hardState: hardState(3, 2),
+      reset: null,
+      entries: [command(5, 3, 10), { type: 'noop', index: 6, term: 3 }],
+    });
     const headBytes = new DataView(good.buffer).getUint32(RECORD_HEADER_BYTES, true);
     const blockAt = RECORD_HEADER_BYTES + 4 + headBytes;
     const broken: [string, (r: Uint8Array) => Uint8Array][] = [
-      ['a head length past the payload', (r) => { new DataView(r.buffer).setUint32(RECORD_HEADER_BYTES, r.byteLength, true); return r; }],
-      ['a head that is not a 2-tuple', (r) => { r[RECORD_HEADER_BYTES + 4] = 0x93; return r; }],
-      ['a bad first index', (r) => { new DataView(r.buffer).setFloat64(blockAt, 0.5, true); return r; }],
-      ['a bad entry kind', (r) => { r[blockAt + 8] = 9; return r; }],
-      ['a bad term', (r) => { new DataView(r.buffer).setFloat64(blockAt + 9, -1, true); return r; }],
-      ['an entry length past the block', (r) => { new DataView(r.buffer).setUint32(blockAt + 17, 1000, true); return r; }],
-      ['a noop with a payload', (r) => { new DataView(r.buffer).setUint32(blockAt + 8 + 13 + 10 + 9, 1, true); return r; }],
-      ['a payload cut short inside the block', (r) => {
-        const cut = r.slice(0, r.byteLength - 3);
-        new DataView(cut.buffer).setUint32(0, cut.byteLength - RECORD_HEADER_BYTES, true);
-        return cut;
-      }],
-      ['a payload shorter than its head length', (r) => {
-        const cut = r.slice(0, RECORD_HEADER_BYTES + 2);
-        new DataView(cut.buffer).setUint32(0, 2, true);
-        return cut;
-      }],
+      [
+        'a head length past the payload',
+        (r) => {
+          new DataView(r.buffer).setUint32(RECORD_HEADER_BYTES, r.byteLength, true);
+          return r;
+        },
+      ],
+      [
+        'a head that is not a 2-tuple',
+        (r) => {
+          r[RECORD_HEADER_BYTES + 4] = 0x93;
+          return r;
+        },
+      ],
+      [
+        'a bad first index',
+        (r) => {
+          new DataView(r.buffer).setFloat64(blockAt, 0.5, true);
+          return r;
+        },
+      ],
+      [
+        'a bad entry kind',
+        (r) => {
+          r[blockAt + 8] = 9;
+          return r;
+        },
+      ],
+      [
+        'a bad term',
+        (r) => {
+          new DataView(r.buffer).setFloat64(blockAt + 9, -1, true);
+          return r;
+        },
+      ],
+      [
+        'an entry length past the block',
+        (r) => {
+          new DataView(r.buffer).setUint32(blockAt + 17, 1000, true);
+          return r;
+        },
+      ],
+      [
+        'a noop with a payload',
+        (r) => {
+          new DataView(r.buffer).setUint32(blockAt + 8 + 13 + 10 + 9, 1, true);
+          return r;
+        },
+      ],
+      [
+        'a payload cut short inside the block',
+        (r) => {
+          const cut = r.slice(0, r.byteLength - 3);
+          new DataView(cut.buffer).setUint32(0, cut.byteLength - RECORD_HEADER_BYTES, true);
+          return cut;
+        },
+      ],
+      [
+        'a payload shorter than its head length',
+        (r) => {
+          const cut = r.slice(0, RECORD_HEADER_BYTES + 2);
+          new DataView(cut.buffer).setUint32(0, 2, true);
+          return cut;
+        },
+      ],
     ];
     for (const [what, breakIt] of broken) {
       const result = parseRecord(reseal(breakIt(good.slice())), 0);
@@ -324,7 +381,13 @@ describe('WAL record types: 1 (old msgpack payload, read) and 2 (head and entrie
     }
     file.sync();
     disk.syncDir(DIR);
-    const expectedOld = [...commands(1, 5, 1, 40), old[1]?.entries[0] as Entry, old[2]?.entries[0] as Entry, ...commands(8, 1, 2, 40), ...commands(9, 2, 3, 40)];
+    const expectedOld = [
+      ...commands(1, 5, 1, 40),
+      old[1]?.entries[0] as Entry,
+      old[2]?.entries[0] as Entry,
+      ...commands(8, 1, 2, 40),
+      ...commands(9, 2, 3, 40),
+    ];
     const first = open(disk, { segmentBytes: 2048 });
     expect(first.recovery.tornTail).toBeNull();
     expect(first.recovery.hardState).toEqual(hardState(3, 8));
@@ -342,7 +405,8 @@ describe('WAL record types: 1 (old msgpack payload, read) and 2 (head and entrie
     const types = new Set<number>();
     for (const name of disk.list(DIR)) {
       const data = disk.readFile(`${DIR}/${name}`);
-      for (let offset = 0, p = parseRecord(data, 0); p.kind === 'record'; offset += p.bytes, p = parseRecord(data, offset)) types.add(data[offset + 8] as number);
+      for (let offset = 0, p = parseRecord(data, 0); p.kind === 'record'; offset += p.bytes, p = parseRecord(data, offset))
+        types.add(data[offset + 8] as number);
     }
     expect([...types].sort()).toEqual([RECORD_TYPE_BATCH, RECORD_TYPE_BATCH_V2]);
     const again = open(disk, { segmentBytes: 2048 }).recovery;
@@ -355,7 +419,11 @@ describe('WAL record types: 1 (old msgpack payload, read) and 2 (head and entrie
     const disk = new FaultyFileSystem();
     disk.mkdirp(DIR);
     const file = disk.open(SEGMENT_0, { create: true });
-    const records = [encodeRecordV1(batch(commands(1, 3, 1), hardState(1))), encodeRecord(batch(commands(4, 3, 1))), encodeRecordV1(batch(commands(7, 3, 1)))];
+    const records = [
+      encodeRecordV1(batch(commands(1, 3, 1), hardState(1))),
+      encodeRecord(batch(commands(4, 3, 1))),
+      encodeRecordV1(batch(commands(7, 3, 1))),
+    ];
     const offsets: number[] = [];
     let at = 0;
     for (const record of records) {
@@ -492,7 +560,9 @@ describe('WriteAheadLog on the faulty disk', () => {
       expect(plain(recovery.entries), `seed ${seed}`).toEqual(plain(states[k] as Entry[]));
       if (recovery.tornTail !== null) {
         tornTails++;
-        expect(messages.some((m) => m.includes(recovery.tornTail?.file ?? '?') && m.includes(`offset ${recovery.tornTail?.offset}`))).toBe(true);
+        expect(messages.some((m) => m.includes(recovery.tornTail?.file ?? '?') && m.includes(`offset ${recovery.tornTail?.offset}`))).toBe(
+          true,
+        );
       }
       if (k < batchCount) lostUnsynced++;
     }
@@ -660,7 +730,12 @@ describe('WriteAheadLog on real files', () => {
 
   it('preallocates segments and recovers after reopening', () => {
     const dir = tempWalDir();
-    writeSynced(fs, [batch(commands(1, 10, 1, 100), hardState(1)), batch(commands(11, 10, 1, 100), hardState(1, 10))], { segmentBytes: 256 * 1024, preallocate: true }, dir);
+    writeSynced(
+      fs,
+      [batch(commands(1, 10, 1, 100), hardState(1)), batch(commands(11, 10, 1, 100), hardState(1, 10))],
+      { segmentBytes: 256 * 1024, preallocate: true },
+      dir,
+    );
     const segment = path.join(dir, '0000000000000000.wal');
     expect(nodeFs.statSync(segment).size).toBe(256 * 1024);
     const { recovery } = open(fs, { segmentBytes: 256 * 1024, preallocate: true }, dir);
@@ -693,13 +768,21 @@ describe('WriteAheadLog on real files', () => {
 
   it('stops with STORAGE_CORRUPT_RECORD at a flipped bit in the middle of a real file', () => {
     const dir = tempWalDir();
-    const offsets = writeSynced(fs, [batch(commands(1, 5, 1, 50), hardState(1)), batch(commands(6, 5, 1, 50)), batch(commands(11, 5, 1, 50))], { preallocate: true }, dir);
+    const offsets = writeSynced(
+      fs,
+      [batch(commands(1, 5, 1, 50), hardState(1)), batch(commands(6, 5, 1, 50)), batch(commands(11, 5, 1, 50))],
+      { preallocate: true },
+      dir,
+    );
     const segment = path.join(dir, '0000000000000000.wal');
     const bytes = nodeFs.readFileSync(segment);
     const at = (offsets[1] as number) + RECORD_HEADER_BYTES + 40;
     bytes[at] = (bytes[at] as number) ^ 0x10;
     nodeFs.writeFileSync(segment, bytes);
-    expectStorageError(() => open(fs, { preallocate: true }, dir), 'STORAGE_CORRUPT_RECORD', { file: segment, offset: offsets[1] as number });
+    expectStorageError(() => open(fs, { preallocate: true }, dir), 'STORAGE_CORRUPT_RECORD', {
+      file: segment,
+      offset: offsets[1] as number,
+    });
   });
 
   it('stops with STORAGE_MISSING_SEGMENT when a real middle segment is deleted', () => {

@@ -61,7 +61,11 @@ export interface CheckResult {
 }
 
 /** Checks `operations` against `model`, in `options.pool` when given. */
-export async function checkHistory<State>(operations: readonly Operation[], model: Model<State>, options: CheckOptions): Promise<CheckResult> {
+export async function checkHistory<State>(
+  operations: readonly Operation[],
+  model: Model<State>,
+  options: CheckOptions,
+): Promise<CheckResult> {
   const pool = options.pool;
   if (pool === undefined) return checkHistorySync(operations, model, options);
   const plan = planCheck(operations, model, options);
@@ -75,10 +79,18 @@ export async function checkHistory<State>(operations: readonly Operation[], mode
     order.map(async (i) => {
       const partition = plan.partitions[i];
       assert.ok(partition !== undefined);
-      const task = { kind: 'search', model: modelName, key: partition.key, operations: partition.operations, limits: plan.limits, cancel: cancelBuffer } as const;
+      const task = {
+        kind: 'search',
+        model: modelName,
+        key: partition.key,
+        operations: partition.operations,
+        limits: plan.limits,
+        cancel: cancelBuffer,
+      } as const;
       // A search that outgrows its worker's heap is a search that gave up; anything else is a bug.
       const result = await pool.search(task).catch((error: unknown): PartitionResult => {
-        if (isOutOfMemory(error)) return { key: partition.key, verdict: 'unknown', reason: 'memory-limit', stats: emptyStats(partition), failure: null };
+        if (isOutOfMemory(error))
+          return { key: partition.key, verdict: 'unknown', reason: 'memory-limit', stats: emptyStats(partition), failure: null };
         throw error;
       });
       if (result.verdict === 'illegal' && plan.stopOnIllegal) Atomics.store(cancel, 0, 1);
@@ -92,7 +104,14 @@ export async function checkHistory<State>(operations: readonly Operation[], mode
     await Promise.all(
       shrinkTargets(searched, pool.threads).map(async (i) => {
         const { partition, failure } = illegalAt(searched, plan, i);
-        const task = { kind: 'shrink', model: modelName, key: partition.key, operations: partition.operations, limits, stuck: failure.stuck } as const;
+        const task = {
+          kind: 'shrink',
+          model: modelName,
+          key: partition.key,
+          operations: partition.operations,
+          limits,
+          stuck: failure.stuck,
+        } as const;
         // A shrink that outgrows its worker's heap leaves the unshrunk partition as the piece.
         const piece = await pool.shrink(task).catch((error: unknown) => {
           if (isOutOfMemory(error)) return failure;
@@ -106,7 +125,11 @@ export async function checkHistory<State>(operations: readonly Operation[], mode
 }
 
 /** Checks `operations` against `model` in this thread. */
-export function checkHistorySync<State>(operations: readonly Operation[], model: Model<State>, options: Omit<CheckOptions, 'pool'>): CheckResult {
+export function checkHistorySync<State>(
+  operations: readonly Operation[],
+  model: Model<State>,
+  options: Omit<CheckOptions, 'pool'>,
+): CheckResult {
   const plan = planCheck(operations, model, options);
   // Smallest first: with stopOnIllegal, a failure in a small partition is found before the big searches.
   const order = plan.partitions.map((_, i) => i).sort((a, b) => size(plan.partitions[a]) - size(plan.partitions[b]));
@@ -144,12 +167,19 @@ interface CheckPlan {
 }
 
 function planCheck<State>(operations: readonly Operation[], model: Model<State>, options: Omit<CheckOptions, 'pool'>): CheckPlan {
-  assert.ok(Number.isFinite(options.timeLimitMs) && options.timeLimitMs >= 0, `timeLimitMs must be a finite number >= 0, got ${options.timeLimitMs}`);
+  assert.ok(
+    Number.isFinite(options.timeLimitMs) && options.timeLimitMs >= 0,
+    `timeLimitMs must be a finite number >= 0, got ${options.timeLimitMs}`,
+  );
   const startedMs = performance.now();
   // An `info` read constrains nothing (its result is unknown, and it changes no state): leave it out of the search.
   const normalized = normalizeOperations(operations).filter((op) => !(op.status === 'info' && model.isReadOnly(op)));
   const partitions = options.partitioned ? model.partition(normalized) : [{ key: '*', operations: normalized }];
-  assert.equal(partitions.reduce((sum, p) => sum + p.operations.length, 0), normalized.length, 'the partitions must cover the history');
+  assert.equal(
+    partitions.reduce((sum, p) => sum + p.operations.length, 0),
+    normalized.length,
+    'the partitions must cover the history',
+  );
   const cacheEntriesMax = options.cacheEntriesMax ?? SEARCH_LIMITS_DEFAULT.cacheEntriesMax;
   assert.ok(Number.isInteger(cacheEntriesMax) && cacheEntriesMax > 0, `cacheEntriesMax must be a positive integer, got ${cacheEntriesMax}`);
   return {
@@ -243,7 +273,10 @@ function explain<State>(
 
 function pooledModelName<State>(model: Model<State>): ModelName {
   const name = model.name as ModelName;
-  assert.ok(Object.hasOwn(MODELS, name) && (MODELS[name] as unknown) === model, `model "${model.name}" is not in MODELS: check it in-process`);
+  assert.ok(
+    Object.hasOwn(MODELS, name) && (MODELS[name] as unknown) === model,
+    `model "${model.name}" is not in MODELS: check it in-process`,
+  );
   return name;
 }
 

@@ -41,9 +41,16 @@ export function formatFailure<State>(partition: PartitionResult, failure: Failin
   if (failure.readsDropped > 0) how.push(`${plural(failure.readsDropped, 'read')} that did not matter dropped`);
   lines.push(
     `smallest failing piece found: ${failure.operations.length} of ${failure.shrunkFrom} operations` +
-      (how.length > 0 ? ` (${how.join('; ')})` : '') + ', itself not linearizable:',
+      (how.length > 0 ? ` (${how.join('; ')})` : '') +
+      ', itself not linearizable:',
   );
-  lines.push(...listed(failure.operations.map((op) => op.id), show, 'earlier'));
+  lines.push(
+    ...listed(
+      failure.operations.map((op) => op.id),
+      show,
+      'earlier',
+    ),
+  );
   const { stuck } = failure;
   if (stuck.linearized.length === 0) {
     lines.push(`no operation can be linearized first, from the initial state ${stuck.state}.`);

@@ -121,11 +121,15 @@ export class HistoryRecorder {
       const done = this.completions.get(id);
       const status = done?.completion.status ?? 'info';
       return {
-        id, process: call.process, f: call.f, key: call.key, input: call.input,
-        output: status === 'info' ? null : done?.completion.output ?? null,
+        id,
+        process: call.process,
+        f: call.f,
+        key: call.key,
+        input: call.input,
+        output: status === 'info' ? null : (done?.completion.output ?? null),
         status,
         invokeTime,
-        completeTime: status === 'info' ? Number.POSITIVE_INFINITY : done?.time ?? Number.NaN,
+        completeTime: status === 'info' ? Number.POSITIVE_INFINITY : (done?.time ?? Number.NaN),
       };
     });
   }
@@ -144,7 +148,10 @@ interface EdnKeyword {
 }
 
 export class HistoryParseError extends Error {
-  constructor(message: string, readonly line: number) {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
     super(`line ${line}: ${message}`);
     this.name = 'HistoryParseError';
   }
@@ -160,7 +167,10 @@ export function parseJepsenHistory(text: string): ParsedHistory {
   const timed = events.length > 0 && events.every((event) => event.timeNs !== null);
   const timeOf = (event: ParsedEvent): number => (timed ? (event.timeNs ?? 0) / 1e6 : event.index);
 
-  interface Open { readonly event: ParsedEvent; readonly slot: number }
+  interface Open {
+    readonly event: ParsedEvent;
+    readonly slot: number;
+  }
   const open = new Map<number, Open>();
   const slots: (Operation | null)[] = [];
   const pendingSlots: Open[] = [];
@@ -176,14 +186,20 @@ export function parseJepsenHistory(text: string): ParsedHistory {
       continue;
     }
     const invocation = open.get(event.process);
-    if (invocation === undefined) throw new HistoryParseError(`process ${event.process} completes with no operation outstanding`, event.line);
+    if (invocation === undefined)
+      throw new HistoryParseError(`process ${event.process} completes with no operation outstanding`, event.line);
     if (invocation.event.f !== event.f) {
       throw new HistoryParseError(`process ${event.process} invoked :${invocation.event.f} but completes :${event.f}`, event.line);
     }
     open.delete(event.process);
     slots[invocation.slot] = {
-      id: invocation.slot, process: event.process, f: invocation.event.f, key: invocation.event.key,
-      input: invocation.event.value, output: event.type === 'info' ? null : event.value, status: event.type,
+      id: invocation.slot,
+      process: event.process,
+      f: invocation.event.f,
+      key: invocation.event.key,
+      input: invocation.event.value,
+      output: event.type === 'info' ? null : event.value,
+      status: event.type,
       invokeTime: timeOf(invocation.event),
       completeTime: event.type === 'info' ? Number.POSITIVE_INFINITY : timeOf(event),
     };
@@ -191,8 +207,15 @@ export function parseJepsenHistory(text: string): ParsedHistory {
   for (const { event, slot } of pendingSlots) {
     if (slots[slot] !== null) continue;
     slots[slot] = {
-      id: slot, process: event.process, f: event.f, key: event.key, input: event.value, output: null, status: 'info',
-      invokeTime: timeOf(event), completeTime: Number.POSITIVE_INFINITY,
+      id: slot,
+      process: event.process,
+      f: event.f,
+      key: event.key,
+      input: event.value,
+      output: null,
+      status: 'info',
+      invokeTime: timeOf(event),
+      completeTime: Number.POSITIVE_INFINITY,
     };
   }
   const operations = slots.map((op) => {
@@ -235,7 +258,11 @@ function parseEvents(text: string): ParsedEvent[] {
     const key = parsed.get('key');
     const time = parsed.get('time');
     events.push({
-      line: lineNumber, index: events.length, process, type, f,
+      line: lineNumber,
+      index: events.length,
+      process,
+      type,
+      f,
       key: typeof key === 'string' ? key : key === undefined || key === null ? '' : String(toValue(key, lineNumber)),
       value: toValue(parsed.get('value') ?? null, lineNumber),
       timeNs: typeof time === 'number' ? time : null,

@@ -12,7 +12,16 @@
  *   await pool.destroy();
  */
 export { HistoryRecorder, HistoryParseError, normalizeOperations, parseJepsenHistory } from './history.js';
-export type { Completion, InvokeArguments, Operation, OperationStatus, ParsedHistory, PendingOperation, TimeUnit, Value } from './history.js';
+export type {
+  Completion,
+  InvokeArguments,
+  Operation,
+  OperationStatus,
+  ParsedHistory,
+  PendingOperation,
+  TimeUnit,
+  Value,
+} from './history.js';
 export { MODELS, kvModel, modelByName, registerModel } from './models.js';
 export type { KeyedState, Model, ModelName, Partition, StepResult } from './models.js';
 export { CHECK_DEFAULTS, checkHistory, checkHistorySync } from './check.js';

@@ -222,7 +222,8 @@ export const kvModel: Model<KeyedState> = keyedModel('kv', {
 /** The `[expected, new]` of a CAS. */
 export function casArguments(op: Operation): { readonly expected: string | null; readonly value: string } {
   const input = op.input;
-  if (!Array.isArray(input) || input.length !== 2) assert.fail(`operation ${op.id}: a cas takes [expected, new], got ${formatValue(input)}`);
+  if (!Array.isArray(input) || input.length !== 2)
+    assert.fail(`operation ${op.id}: a cas takes [expected, new], got ${formatValue(input)}`);
   const [expected, value] = input as readonly Value[];
   if (expected !== null && typeof expected !== 'string') assert.fail(`operation ${op.id}: cas expected value must be a string or nil`);
   return { expected: expected as string | null, value: expectString(op, value ?? null, 'the new value of a cas') };

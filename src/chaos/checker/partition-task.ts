@@ -61,7 +61,13 @@ export function searchPartition<State>(
   cancel?: Int32Array,
 ): PartitionResult {
   if (cancel !== undefined && Atomics.load(cancel, 0) !== 0) {
-    return { key, verdict: 'unknown', reason: 'cancelled', stats: { operations: operations.length, iterations: 0, cacheEntries: 0, elapsedMs: 0 }, failure: null };
+    return {
+      key,
+      verdict: 'unknown',
+      reason: 'cancelled',
+      stats: { operations: operations.length, iterations: 0, cacheEntries: 0, elapsedMs: 0 },
+      failure: null,
+    };
   }
   const result = searchLinearization(operations, model, { ...limits, cancel });
   switch (result.verdict) {
@@ -72,7 +78,14 @@ export function searchPartition<State>(
     case 'illegal': {
       const sorted = [...operations].sort((a, b) => a.invokeTime - b.invokeTime || a.id - b.id);
       const failure: FailingPiece = {
-        operations: sorted, runningAtCut: [], cutTime: null, narrowedToKey: null, readsDropped: 0, stuck: result.stuck, shrunkFrom: operations.length, shrinkChecks: 0,
+        operations: sorted,
+        runningAtCut: [],
+        cutTime: null,
+        narrowedToKey: null,
+        readsDropped: 0,
+        stuck: result.stuck,
+        shrunkFrom: operations.length,
+        shrinkChecks: 0,
       };
       return { key, verdict: 'illegal', reason: null, stats: result.stats, failure };
     }

@@ -49,7 +49,12 @@ interface Candidate {
  * `operations` is normalized and known not to be linearizable, with `stuck` its search's stuck point. Stops
  * shrinking at the deadline or after SHRINK_CHECKS_MAX searches; what it returns is always verified.
  */
-export function shrinkFailure<State>(operations: readonly Operation[], stuck: StuckPoint, model: Model<State>, limits: ShrinkLimits): FailingPiece {
+export function shrinkFailure<State>(
+  operations: readonly Operation[],
+  stuck: StuckPoint,
+  model: Model<State>,
+  limits: ShrinkLimits,
+): FailingPiece {
   let checks = 0;
   let best: Candidate = { operations, cutTime: null };
   let bestStuck = stuck;

@@ -102,7 +102,8 @@ export function searchLinearization<State>(operations: readonly Operation[], mod
   while (remaining > 0) {
     iterations++;
     if ((iterations & (SEARCH_CHECK_EVERY_ITERATIONS - 1)) === 0) {
-      if (limits.cancel !== undefined && Atomics.load(limits.cancel, 0) !== 0) return { verdict: 'unknown', reason: 'cancelled', stats: stats() };
+      if (limits.cancel !== undefined && Atomics.load(limits.cancel, 0) !== 0)
+        return { verdict: 'unknown', reason: 'cancelled', stats: stats() };
       if (Date.now() > limits.deadlineEpochMs) return { verdict: 'unknown', reason: 'time-limit', stats: stats() };
     }
     // Definite operations remain, so a return lies ahead before the end of the list.
@@ -283,7 +284,10 @@ class VisitedCache<State> {
   private arena: Uint32Array;
   private readonly states: State[] = [];
 
-  constructor(private readonly words: number, private readonly model: Model<State>) {
+  constructor(
+    private readonly words: number,
+    private readonly model: Model<State>,
+  ) {
     this.arena = new Uint32Array(1024 * words);
   }
 
