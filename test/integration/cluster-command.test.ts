@@ -32,12 +32,14 @@ describe('raftkv cluster', () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-cli-'));
     const { child: proc, output, exited } = run(['cluster', '--nodes', '3', '--data-dir', dataDir]);
     await waitFor('a leader line', () => /^leader n\d \(term \d+\)$/m.test(output()), 60_000);
+    // A leader needs two of the three; wait for the third too (a node whose start failed is restarted, and says why).
+    await waitFor('every node running', () => ['n1', 'n2', 'n3'].every((id) => output().includes(`${id} running`)), 60_000);
     expect(output()).toContain(`raftkv: 3 nodes, data in ${dataDir}`);
     proc.kill('SIGINT');
     expect(await exited, output()).toBe(0);
     expect(output()).toMatch(/stopped\s*$/);
     // The data survives for the next start.
-    expect(fs.readdirSync(dataDir).sort()).toEqual(['cluster.json', 'n1', 'n2', 'n3']);
+    expect(fs.readdirSync(dataDir).sort(), output()).toEqual(['cluster.json', 'n1', 'n2', 'n3']);
   });
 
   it('refuses a node count that does not match the data folder, and bad options, with exit code 64', async () => {
