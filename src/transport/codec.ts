@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { decodeEntries as decodeEntryBlock, encodeEntries, EntryBlockError } from '../codec/entry-block.js';
+import type { PeerFrame } from '../protocol/peer.js';
 import type { AppendRequest, Entry, Message, MessageType } from '../raft/types.js';
 
 /** Most Raft messages in one frame (one postMessage); a frame with more is refused. */
@@ -113,7 +114,7 @@ export class FrameEncoder {
   constructor(private readonly blocks: EntryBlocks) {}
 
   /** An exact-size copy: posting msgpackr's shared buffer view would copy its whole 8 KiB backing store. */
-  encode(messages: readonly Message[]): Uint8Array {
+  encode(messages: PeerFrame): Uint8Array {
     const wire = new Array<Message | WireAppendRequest>(messages.length);
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i] as Message;
