@@ -13,6 +13,7 @@ export class Metrics {
   private readonly indexes: Gauge<'node' | 'kind'>;
   private readonly terms: Gauge<'node'>;
   private readonly limitRefusals: Gauge<'node' | 'limit'>;
+  private readonly connectionsDropped: Counter<'api'>;
   /**
    * The labelled children of the request metrics, by api, route and status: prom-client hashes the label object
    * on every call otherwise, once per request on the hot path. Routes and statuses are small fixed sets.
@@ -59,6 +60,12 @@ export class Metrics {
     this.actions = new Counter({ name: 'raftkv_fault_actions_total', help: 'Fault-injection actions', labelNames: ['action'], registers });
     this.indexes = new Gauge({ name: 'raftkv_node_index', help: 'Per-node Raft indexes', labelNames: ['node', 'kind'], registers });
     this.terms = new Gauge({ name: 'raftkv_node_term', help: 'Per-node current term', labelNames: ['node'], registers });
+    this.connectionsDropped = new Counter({
+      name: 'raftkv_connections_dropped_total',
+      help: 'Client connections closed at once because connectionsMax were open',
+      labelNames: ['api'],
+      registers,
+    });
     this.limitRefusals = new Gauge({
       name: 'raftkv_node_limit_refusals',
       help: 'Per node since its start: messages dropped at a full mailbox (mailboxMessagesMax), calls refused while paused (pausedCallsMax)',
@@ -78,6 +85,10 @@ export class Metrics {
     }
     series.count.inc();
     series.latency.observe(seconds);
+  }
+
+  connectionDropped(api: 'http' | 'resp'): void {
+    this.connectionsDropped.inc({ api });
   }
 
   nodeAction(action: string): void {

@@ -39,6 +39,9 @@ export async function startService(supervisor: Supervisor, options: ServiceOptio
   const httpServer = createHttpServer({ router, supervisor, limits, metrics, adminToken: options.adminToken });
   httpServer.maxConnections = limits.connectionsMax;
   const respServer = createRespServer({ router, supervisor, limits, metrics });
+  // Past connectionsMax, Node closes a new connection at once: count it, so the cap is seen, not only felt.
+  httpServer.on('drop', () => metrics.connectionDropped('http'));
+  respServer.on('drop', () => metrics.connectionDropped('resp'));
   const respSockets = new Set<import('node:net').Socket>();
   respServer.on('connection', (socket) => {
     respSockets.add(socket);

@@ -292,6 +292,48 @@ describe('key-value endpoints', () => {
   });
 });
 
+describe('connectionsMax', () => {
+  it('closes a connection past the cap at once, on both front doors, and counts it', async () => {
+    const few = await startService(cluster.supervisor, {
+      host: '127.0.0.1',
+      httpPort: 0,
+      respPort: 0,
+      adminToken: null,
+      limits: { connectionsMax: 1 },
+    });
+    const connect = (port: number): Promise<net.Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+        socket.once('error', reject);
+      });
+    const closed = (socket: net.Socket): Promise<void> => new Promise((resolve) => socket.once('close', () => resolve()));
+    try {
+      for (const port of [few.http.port, few.resp.port]) {
+        const held = await connect(port);
+        await waitFor('the server to count the held connection', async () => {
+          const extra = await connect(port);
+          const gone = closed(extra);
+          extra.on('error', () => undefined);
+          // The server closes the one past the cap; the first stays open.
+          return Promise.race([gone.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 500))]);
+        });
+        held.destroy();
+        await closed(held);
+      }
+      const metrics = await waitFor('the metrics, once the held connections are gone', async () => {
+        const reply = await request(few, 'GET', '/metrics').catch(() => null);
+        return reply !== null && reply.status === 200 ? reply.text : null;
+      });
+      for (const api of ['http', 'resp']) {
+        const counted = new RegExp(`^raftkv_connections_dropped_total\\{api="${api}"\\} (\\d+)$`, 'm').exec(metrics);
+        expect(Number(counted?.[1]), api).toBeGreaterThanOrEqual(1);
+      }
+    } finally {
+      await few.close();
+    }
+  });
+});
+
 describe('errors of the HTTP front door', () => {
   it('404 NOT_FOUND for an unknown endpoint, 405 METHOD_NOT_ALLOWED for a known one with the wrong method', async () => {
     expectError(await request(main, 'GET', '/nope'), 'NOT_FOUND', /GET \/nope/);
