@@ -1,4 +1,5 @@
 import * as Comlink from 'comlink';
+import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
@@ -14,6 +15,7 @@ import {
   type ReadOutcome,
   type WorkerReport,
 } from '../protocol/node.js';
+import { SeededRandom } from '../raft/random.js';
 import type { NodeId, Role } from '../raft/types.js';
 import { ClientPortClient } from '../transport/client-port.js';
 import { portEndpoint } from '../transport/comlink-endpoint.js';
@@ -25,6 +27,11 @@ export type NodeState = 'starting' | 'running' | 'paused' | 'killed' | 'restarti
 
 export interface SupervisorOptions extends NodeSettings {
   readonly nodes: number;
+  /**
+   * Seeds every node start's randomness (election timeouts, link-fault draws); null draws one. Printed by the
+   * chaos runner, so a run's faults can be replayed as far as thread timing allows.
+   */
+  readonly seed: number | null;
   /** Parent folder; each node gets `<dataDir>/<id>`. */
   readonly dataDir: string;
   readonly restart: Partial<RestartPolicyOptions>;
@@ -47,6 +54,7 @@ export const SUPERVISOR_DEFAULTS: Omit<SupervisorOptions, 'nodes' | 'dataDir'> =
   limits: {},
   restart: {},
   worker: null,
+  seed: null,
   startTimeoutMs: 30_000,
   log: () => {},
 };
@@ -106,6 +114,10 @@ function workerUrlAndData(module: URL): { url: URL; data: Record<string, string>
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly options: SupervisorOptions;
+  /** The run's seed (the option, or one drawn at construction). */
+  readonly seed: number;
+  /** One seed per node start, drawn in order from `seed`. */
+  private readonly seeds: SeededRandom;
   readonly ids: readonly NodeId[];
   private readonly nodes = new Map<NodeId, ManagedNode>();
   /** "from>to" -> faults on that directed link. */
@@ -117,6 +129,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   constructor(options: Partial<SupervisorOptions> & Pick<SupervisorOptions, 'nodes' | 'dataDir'>) {
     super();
     this.options = { ...SUPERVISOR_DEFAULTS, ...options };
+    this.seed = this.options.seed ?? randomInt(0, 2 ** 47);
+    this.seeds = new SeededRandom(this.seed);
     const count = this.options.nodes;
     if (!Number.isInteger(count) || count < 1 || count > CLUSTER_NODES_MAX) {
       throw new RangeError(`nodes must be an integer from 1 to ${CLUSTER_NODES_MAX}, got ${count}`);
@@ -371,6 +385,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
     const startup: NodeStartup = {
       protocolVersion: PROTOCOL_VERSION,
+      seed: this.seeds.nextUint32(),
       id: node.id,
       voters: this.ids,
       dataDir: path.join(this.options.dataDir, node.id),

@@ -1,4 +1,5 @@
 import type { Supervisor } from '../actor/supervisor.js';
+import type { SeededRandom } from '../raft/random.js';
 import type { NodeId } from '../raft/types.js';
 import type { FaultAction, FaultEvent, Target } from './scenario.js';
 
@@ -9,14 +10,6 @@ export interface FaultRecord {
   /** When it was undone (its `for` ran out, or the final heal). */
   endMs: number | null;
   readonly kind: FaultAction['kind'];
-}
-
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j] as T, items[i] as T];
-  }
-  return items;
 }
 
 /**
@@ -33,6 +26,8 @@ export class Nemesis {
     private readonly supervisor: Supervisor,
     private readonly startedAt: number,
     private readonly log: (line: string) => void,
+    /** Every random choice (which follower, which minority): the run's seed replays them. */
+    private readonly random: SeededRandom,
   ) {}
 
   private now(): number {
@@ -63,15 +58,15 @@ export class Nemesis {
     const n = this.supervisor.ids.length;
     switch (target) {
       case 'leader':
-        return leader !== null && running.includes(leader) ? [leader] : shuffle(running).slice(0, 1);
+        return leader !== null && running.includes(leader) ? [leader] : this.random.shuffle(running).slice(0, 1);
       case 'random':
-        return shuffle(running).slice(0, 1);
+        return this.random.shuffle(running).slice(0, 1);
       case 'follower':
-        return shuffle(running.filter((id) => id !== leader)).slice(0, 1);
+        return this.random.shuffle(running.filter((id) => id !== leader)).slice(0, 1);
       case 'minority':
-        return shuffle(running).slice(0, Math.floor((n - 1) / 2));
+        return this.random.shuffle(running).slice(0, Math.floor((n - 1) / 2));
       case 'majority':
-        return shuffle(running).slice(0, Math.floor(n / 2) + 1);
+        return this.random.shuffle(running).slice(0, Math.floor(n / 2) + 1);
       case 'all':
         return [...this.supervisor.ids];
       case 'killed':
@@ -137,7 +132,7 @@ export class Nemesis {
         return record('heal');
       case 'transfer': {
         const leader = this.supervisor.leaderId;
-        const target = shuffle(this.running().filter((id) => id !== leader))[0];
+        const target = this.random.shuffle(this.running().filter((id) => id !== leader))[0];
         if (leader === null || target === undefined) return record('transfer (no leader)');
         await this.supervisor.transferLeadership(target);
         return record(`transfer ${leader} -> ${target}`);
@@ -146,7 +141,7 @@ export class Nemesis {
   }
 
   private async partition(shape: Extract<FaultAction, { kind: 'partition' }>['shape']): Promise<string> {
-    const ids = shuffle([...this.supervisor.ids]);
+    const ids = this.random.shuffle([...this.supervisor.ids]);
     const leader = this.supervisor.leaderId;
     switch (shape) {
       case 'isolate-leader': {

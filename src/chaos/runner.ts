@@ -1,7 +1,9 @@
+import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Supervisor } from '../actor/supervisor.js';
+import { SeededRandom } from '../raft/random.js';
 import { startService, type Service } from '../router/service.js';
 import type { Operation } from './checker/history.js';
 import { createCheckerPool } from './checker/pool.js';
@@ -30,6 +32,8 @@ export interface ChaosResult {
   readonly checks: readonly CheckVerdict[];
   readonly ok: boolean;
   readonly durationMs: number;
+  /** Drove the nemesis's choices, every client's keys and operations, and (on a cluster it started) the link faults. */
+  readonly seed: number;
 }
 
 export interface ChaosRunOptions {
@@ -39,6 +43,8 @@ export interface ChaosRunOptions {
   /** How long the final reads may take after healing. */
   readonly finalReadTimeoutMs?: number;
   readonly checkTimeLimitMs?: number;
+  /** Replays a run's random choices (`raftkv chaos FILE --seed S`); a fresh one is drawn and printed otherwise. */
+  readonly seed?: number;
 }
 
 /** Refusals that are answers from a working store, not unavailability. */
@@ -80,6 +86,9 @@ export function phaseStats(history: readonly Operation[], faults: readonly Fault
  */
 export async function runScenario(scenario: Scenario, options: ChaosRunOptions = {}): Promise<ChaosResult> {
   const log = options.log ?? (() => {});
+  const seed = options.seed ?? randomInt(0, 2 ** 47);
+  const random = new SeededRandom(seed);
+  log(`seed ${seed} (replay the same random choices: --seed ${seed})`);
   let owned: { supervisor: Supervisor; service: Service; dataDir: string } | null = null;
   let cluster = options.cluster;
   if (cluster === undefined) {
@@ -92,6 +101,7 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
       dataDir,
       durable: !memory,
       bufferUnsynced: loseUnsynced,
+      seed,
       log: (line) => log(`  ${line}`),
     });
     await supervisor.start();
@@ -104,8 +114,8 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
   try {
     await supervisor.waitForLeader(30_000);
     const startedAt = performance.now();
-    const driver = new WorkloadDriver(scenario.workload, { http: service.http.port, resp: service.resp.port }, startedAt);
-    const nemesis = new Nemesis(supervisor, startedAt, log);
+    const driver = new WorkloadDriver(scenario.workload, { http: service.http.port, resp: service.resp.port }, startedAt, random.fork());
+    const nemesis = new Nemesis(supervisor, startedAt, log, random.fork());
     nemesis.schedule(scenario.faults);
     const running = driver.run();
     await new Promise((resolve) => setTimeout(resolve, scenario.durationMs));
@@ -129,6 +139,7 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
       checks,
       ok: checks.every((c) => c.verdict === 'pass'),
       durationMs: endMs,
+      seed,
     };
   } finally {
     await pool?.destroy();

@@ -1,6 +1,7 @@
 import { HistoryRecorder, type Operation } from './checker/history.js';
 import { KvHttpClient, RespClient, type CallOutcome } from './clients.js';
 import type { Workload } from './scenario.js';
+import type { SeededRandom } from '../raft/random.js';
 
 /** What a workload leaves behind for the checks: its history and the final state read after healing. */
 export interface WorkloadRun {
@@ -16,6 +17,8 @@ interface ClientContext {
   /** Register workload: the value and index this client last saw per key (for index-based CAS). */
   readonly seen: Map<string, { value: string | null; index: number }>;
   seq: number;
+  /** This client's choices (keys, operations, its first delay), forked from the run's seed. */
+  readonly random: SeededRandom;
 }
 
 const registerKey = (k: number): string => `r${k}`;
@@ -36,10 +39,18 @@ export class WorkloadDriver {
     private readonly workload: Workload,
     ports: { http: number; resp: number },
     startedAt: number,
+    random: SeededRandom,
   ) {
     this.recorder = new HistoryRecorder({ clock: () => performance.now() - startedAt });
     for (let process = 0; process < workload.clients; process++) {
-      this.clients.push({ process, http: new KvHttpClient(ports.http), resp: new RespClient(ports.resp), seen: new Map(), seq: 0 });
+      this.clients.push({
+        process,
+        http: new KvHttpClient(ports.http),
+        resp: new RespClient(ports.resp),
+        seen: new Map(),
+        seq: 0,
+        random: random.fork(),
+      });
     }
   }
 
@@ -48,7 +59,7 @@ export class WorkloadDriver {
     const intervalMs = (1000 * this.workload.clients) / this.workload.ratePerSecond;
     await Promise.all(
       this.clients.map(async (client) => {
-        let next = performance.now() + Math.random() * intervalMs;
+        let next = performance.now() + client.random.next() * intervalMs;
         while (!this.stopped) {
           const wait = next - performance.now();
           if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
@@ -71,8 +82,8 @@ export class WorkloadDriver {
     }
   }
 
-  private randomKey(): number {
-    return Math.floor(Math.random() * this.workload.keys);
+  private randomKey(client: ClientContext): number {
+    return client.random.int(0, this.workload.keys);
   }
 
   private async step(client: ClientContext): Promise<void> {
@@ -86,17 +97,17 @@ export class WorkloadDriver {
     }
   }
 
-  private pick(): 'read' | 'write' | 'cas' {
+  private pick(client: ClientContext): 'read' | 'write' | 'cas' {
     const { read, write, cas } = this.workload.mix;
-    const roll = Math.random() * (read + write + cas);
+    const roll = client.random.next() * (read + write + cas);
     return roll < read ? 'read' : roll < read + write ? 'write' : 'cas';
   }
 
   /** Read, write and compare-and-set on a few keys; every written value is unique. */
   private async registerStep(client: ClientContext): Promise<void> {
-    const key = registerKey(this.randomKey());
+    const key = registerKey(this.randomKey(client));
     const path = `/v1/kv/${key}`;
-    const f = this.pick();
+    const f = this.pick(client);
     if (f === 'read') {
       const op = this.recorder.invoke({ process: client.process, f: 'read', key, input: null });
       const outcome = await client.http.request('GET', path);
@@ -124,7 +135,7 @@ export class WorkloadDriver {
 
   /** Increments over the Redis protocol; exactly-once is checked against the final counts. */
   private async counterStep(client: ClientContext): Promise<void> {
-    const key = counterKey(this.randomKey());
+    const key = counterKey(this.randomKey(client));
     const op = this.recorder.invoke({ process: client.process, f: 'incr', key, input: 1 });
     const outcome = await client.resp.command(['INCR', key]);
     this.recorder.complete(op, outcome.status === 'ok' ? { status: 'ok', output: outcome.value as number } : { status: outcome.status });

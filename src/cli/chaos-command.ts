@@ -8,7 +8,9 @@ import { UsageError } from './usage-error.js';
 
 export const CHAOS_USAGE = `usage: raftkv chaos FILE.yaml [options]
   --duration D    squeeze the scenario's timeline into D (e.g. 15s)
-  --report FILE   where to write the HTML report (default chaos-report-<name>.html)`;
+  --report FILE   where to write the HTML report (default chaos-report-<name>.html)
+  --seed S        replay a run's random choices: the nemesis's targets, every client's keys and operations,
+                  the link-fault draws (the run prints its seed; thread timing still varies)`;
 
 export function loadScenario(file: string): Scenario {
   let text: string;
@@ -38,7 +40,7 @@ export async function runChaosCommand(argv: readonly string[], out: (line: strin
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: { duration: { type: 'string' }, report: { type: 'string' } },
+      options: { duration: { type: 'string' }, report: { type: 'string' }, seed: { type: 'string' } },
       allowPositionals: true,
       strict: true,
     });
@@ -55,7 +57,10 @@ export async function runChaosCommand(argv: readonly string[], out: (line: strin
       throw new UsageError((error as Error).message, CHAOS_USAGE);
     }
   }
+  const seedText = parsed.values.seed;
+  if (seedText !== undefined && !/^\d{1,15}$/.test(seedText))
+    throw new UsageError(`--seed must be a non-negative integer, got ${seedText}`, CHAOS_USAGE);
   out(`chaos: ${scenario.name} on a fresh ${scenario.nodes}-node cluster for ${(scenario.durationMs / 1000).toFixed(1)} s`);
-  const result = await runScenario(scenario, { log: out });
+  const result = await runScenario(scenario, { log: out, ...(seedText === undefined ? {} : { seed: Number(seedText) }) });
   return reportResult(result, parsed.values.report ?? `chaos-report-${scenario.name}.html`, out);
 }

@@ -61,9 +61,10 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
       report({ type: 'event', event });
     },
   };
-  const seed = Number.parseInt(startup.id.replace(/\D/g, ''), 10) * 7919 + Date.now();
+  // One seeded stream for the core, one forked for each peer link's fault filter: the supervisor's seed names both.
+  const random = new SeededRandom(startup.seed);
   const node = new RaftNode(
-    { core: { ...startup.core, id: startup.id, random: new SeededRandom(seed) }, limits: startup.limits },
+    { core: { ...startup.core, id: startup.id, random: random.fork() }, limits: startup.limits },
     storage,
     stateMachine,
     host,
@@ -78,6 +79,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
         console.error(`[${startup.id}] TRANSPORT_BAD_FRAME from ${peer}: ${error.message}`);
       },
       blocks,
+      random.fork(),
     );
     const faults = startup.faults[peer];
     if (faults !== undefined) link.setFaults(faults);

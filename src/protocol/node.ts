@@ -129,6 +129,8 @@ export interface NodeSettings {
 export interface NodeStartup extends NodeSettings {
   readonly protocolVersion: number;
   readonly id: NodeId;
+  /** Seeds this start's randomness (election timeouts, link faults): from the supervisor's seed, so a run replays. */
+  readonly seed: number;
   readonly voters: readonly NodeId[];
   readonly dataDir: string;
   /** One MessagePort per running peer: the data plane (frames of the core's messages, src/transport/codec.ts). */

@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import { SeededRandom, type Random } from '../raft/random.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { EntryBlocks, FRAME_BYTES_MAX, FRAME_MESSAGES_MAX, FrameDecoder, FrameEncoder } from './codec.js';
 import { isFaultFree, NO_FAULTS, type LinkFaults } from './link-faults.js';
@@ -32,6 +33,8 @@ export class PeerLink {
     onBadFrame: (error: Error) => void,
     /** Shared by every link of the node (see EntryBlocks), which clears it after each turn's flush. */
     blocks: EntryBlocks | null = null,
+    /** Drives the fault filter (drop, duplicate, delay): seeded by the supervisor, so a run's seed names its faults. */
+    private readonly random: Random = new SeededRandom(0),
   ) {
     const shared = blocks ?? new EntryBlocks();
     this.ownBlocks = blocks === null ? shared : null;
@@ -59,11 +62,11 @@ export class PeerLink {
       return;
     }
     const faults = this.faults;
-    if (faults.cut || Math.random() < faults.drop) {
+    if (faults.cut || this.random.next() < faults.drop) {
       this.stats.messagesDropped++;
       return;
     }
-    const copies = Math.random() < faults.duplicate ? 2 : 1;
+    const copies = this.random.next() < faults.duplicate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const [min, max] = faults.delayMs;
       if (max === 0) {
@@ -76,7 +79,7 @@ export class PeerLink {
           this.queue.push(message);
           this.flush();
         },
-        min + Math.random() * (max - min),
+        min + this.random.next() * (max - min),
       );
       this.timers.add(timer);
     }
