@@ -47,7 +47,9 @@ export interface SupervisorOptions extends NodeSettings {
 
 export const SUPERVISOR_DEFAULTS: Omit<SupervisorOptions, 'nodes' | 'dataDir'> = {
   durable: true,
-  bufferUnsynced: false,
+  // Every kill (admin API, CLI, chaos, tests) is a crash: a node holds its unsynced writes in the worker, so
+  // worker.terminate drops them, where the page cache would have kept them. A clean stop syncs first.
+  bufferUnsynced: true,
   tickMs: 10,
   // Elections after 150-300 ms of silence, heartbeats every 30 ms.
   core: { electionTicks: 15, heartbeatTicks: 3 },

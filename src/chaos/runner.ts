@@ -89,18 +89,23 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
   const seed = options.seed ?? randomInt(0, 2 ** 47);
   const random = new SeededRandom(seed);
   log(`seed ${seed} (replay the same random choices: --seed ${seed})`);
+  const asksLoseUnsynced = scenario.faults.some((f) => f.action.kind === 'kill' && f.action.loseUnsynced);
+  if (asksLoseUnsynced && options.cluster !== undefined && !options.cluster.supervisor.options.bufferUnsynced) {
+    // Its kills would lose nothing (the page cache keeps what the nodes wrote), and the log would say otherwise.
+    throw new Error(`${scenario.name}: kills that lose unsynced writes need a cluster whose nodes hold them (bufferUnsynced)`);
+  }
   let owned: { supervisor: Supervisor; service: Service; dataDir: string } | null = null;
   let cluster = options.cluster;
   if (cluster === undefined) {
     const memory = scenario.storage === 'memory';
     const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
     const dataDir = fs.mkdtempSync(path.join(memory ? shm : os.tmpdir(), 'raftkv-chaos-'));
-    const loseUnsynced = scenario.faults.some((f) => f.action.kind === 'kill' && f.action.loseUnsynced);
     const supervisor = new Supervisor({
       nodes: scenario.nodes,
       dataDir,
       durable: !memory,
-      bufferUnsynced: loseUnsynced,
+      // Every kill loses what its node had not synced, with or without `lose-unsynced` in the scenario.
+      bufferUnsynced: true,
       seed,
       log: (line) => log(`  ${line}`),
     });

@@ -2,8 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /**
- * The few file operations storage needs. Two implementations: the real disk (NodeFileSystem) and an
- * in-memory disk that loses unsynced writes on a simulated crash (FaultyFileSystem).
+ * The few file operations storage needs. Two implementations: the real disk (NodeFileSystem, whose files hold
+ * unsynced writes in the process so that a kill loses them) and an in-memory disk that loses unsynced writes
+ * on a simulated crash (FaultyFileSystem).
  */
 export interface StorageFile {
   readonly path: string;
@@ -44,6 +45,28 @@ class NodeFile implements StorageFile {
     }
   }
 
+  /** Buffers that follow each other on disk from `position`, in one writev when there are several. */
+  writeRun(buffers: readonly Uint8Array[], position: number): void {
+    const only = buffers[0];
+    if (buffers.length === 1 && only !== undefined) {
+      this.write(only, position);
+      return;
+    }
+    const total = buffers.reduce((sum, buffer) => sum + buffer.byteLength, 0);
+    const written = fs.writevSync(this.fd, buffers as Uint8Array[], position);
+    if (written === total) return;
+    // A short writev (rare on a regular file): the rest, buffer by buffer.
+    let offset = 0;
+    for (const buffer of buffers) {
+      const end = offset + buffer.byteLength;
+      if (end > written) {
+        const from = Math.max(0, written - offset);
+        this.write(buffer.subarray(from), position + offset + from);
+      }
+      offset = end;
+    }
+  }
+
   read(position: number, length: number): Uint8Array {
     const out = Buffer.allocUnsafe(length);
     let got = 0;
@@ -77,10 +100,16 @@ class NodeFile implements StorageFile {
   }
 }
 
+/** At most this many buffers go to one writev (Linux's IOV_MAX). */
+const WRITEV_BUFFERS_MAX = 1024;
+
 /**
- * A file whose writes stay in this process until synced, so that killing the process loses them, as power
- * loss would (the page cache survives a process kill). Chaos scenarios use it for "kill with loss of
- * unsynced writes".
+ * A file whose writes stay in this process until synced, so that killing the process (a worker's terminate,
+ * SIGKILL) loses them, as a crash of the machine would: the page cache survives a process kill, so with
+ * plain writes a kill would lose nothing, and a missing sync could go unnoticed. `sync` and `syncAsync` hand
+ * the held writes to the OS (contiguous ones as one writev) and then fdatasync; `close` hands them over too
+ * (a clean close), without a sync of its own. A read or truncate hands them over first: no storage path reads
+ * or truncates a file while it holds unsynced writes to it, so this costs the loss nothing in practice.
  */
 class BufferedNodeFile implements StorageFile {
   private pending: { data: Uint8Array; position: number }[] = [];
@@ -92,6 +121,7 @@ class BufferedNodeFile implements StorageFile {
   }
 
   write(data: Uint8Array, position: number): void {
+    // A copy: the caller may reuse its buffer once write returns, as it may with a plain file.
     this.pending.push({ data: data.slice(), position });
   }
 
@@ -126,16 +156,43 @@ class BufferedNodeFile implements StorageFile {
     this.file.close();
   }
 
+  /** Hands the held writes to the OS in order; a run of contiguous ones (a WAL's records) is one writev. */
   private flush(): void {
-    for (const write of this.pending) this.file.write(write.data, write.position);
+    const pending = this.pending;
     this.pending = [];
+    let runStart = 0;
+    while (runStart < pending.length) {
+      const first = pending[runStart] as { data: Uint8Array; position: number };
+      let runEnd = runStart + 1;
+      let end = first.position + first.data.byteLength;
+      while (runEnd < pending.length && runEnd - runStart < WRITEV_BUFFERS_MAX) {
+        const next = pending[runEnd] as { data: Uint8Array; position: number };
+        if (next.position !== end) break;
+        end += next.data.byteLength;
+        runEnd++;
+      }
+      this.file.writeRun(
+        pending.slice(runStart, runEnd).map((write) => write.data),
+        first.position,
+      );
+      runStart = runEnd;
+    }
   }
 }
 
 export interface NodeFileSystemOptions {
-  /** False skips every fsync: for `--memory` clusters in /dev/shm, where nothing is meant to survive the machine. */
+  /**
+   * False skips every fsync: for `--memory` clusters in /dev/shm, where nothing is meant to survive the
+   * machine. Their writes are still held until `sync` (with bufferUnsynced, the default), which then hands
+   * them to the files in /dev/shm: a killed node loses what it had not synced, as a node on disk does, and
+   * keeps the rest, as a RAM disk outlives the crash of a process (not of the machine).
+   */
   readonly durable: boolean;
-  /** Hold writes in the process until synced, so a killed worker loses them (chaos testing). */
+  /**
+   * True (the default): writes stay in the process until synced, so a kill loses them as a crash would
+   * (BufferedNodeFile). False: writes go to the OS at once, so a killed process loses nothing it wrote (the
+   * page cache keeps it); for measuring what holding them costs, and for tools that run no node.
+   */
   readonly bufferUnsynced?: boolean;
 }
 
@@ -145,7 +202,7 @@ export class NodeFileSystem implements FileSystem {
   open(file: string, options: { create: boolean }): StorageFile {
     const flags = options.create ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDWR;
     const handle = new NodeFile(file, fs.openSync(file, flags, 0o644), this.options.durable);
-    return this.options.bufferUnsynced === true ? new BufferedNodeFile(handle) : handle;
+    return this.options.bufferUnsynced === false ? handle : new BufferedNodeFile(handle);
   }
 
   exists(file: string): boolean {
