@@ -11,6 +11,16 @@
  *
  * `info` operations return at +infinity, so they never force a backtrack; the search succeeds without them once
  * all the `ok` operations are linearized: an `info` operation may be left out (it never happened).
+ *
+ * Pruning by locality (a partial-order reduction): the model's partitions are independent (an operation's effect
+ * and legality depend only on the operations of its own partition), so at each step the search tries only the
+ * calls of the partition of the first return in the list, the operation that must be linearized soonest. That
+ * loses no linearization: take any legal continuation X, o, Y where o is that first return's operation; moving the
+ * operations of X from other partitions to just after o keeps every partition's order (so every step stays legal)
+ * and breaks no real-time order, because each of them returns after o does (o's return comes first in the list)
+ * while every operation put before them was invoked before o returned. Without this, an unpartitioned search of
+ * many keys visits every combination of the keys' interleavings (the product of their state spaces); with it, the
+ * other keys wait until one of their returns is due.
  */
 import assert from 'node:assert/strict';
 import type { Operation } from './history.js';
@@ -65,8 +75,8 @@ const HEAD = 0;
 const NIL = -1;
 
 /**
- * Searches one partition. `operations` must be normalized (`normalizeOperations`): no `fail`, `info` ops
- * completing at +infinity.
+ * Searches one partition of the checker (the whole history when unpartitioned). `operations` must be normalized
+ * (`normalizeOperations`): no `fail`, `info` ops completing at +infinity.
  */
 export function searchLinearization<State>(operations: readonly Operation[], model: Model<State>, limits: SearchLimits): SearchResult {
   const startedMs = performance.now();
@@ -82,21 +92,25 @@ export function searchLinearization<State>(operations: readonly Operation[], mod
     if (isDefinite) remaining++;
   }
 
-  const words = Math.max(1, Math.ceil(n / 32));
-  const linearized = new Uint32Array(words);
+  const groups = new ModelPartitions(operations, model);
+  const { partitionOfOp, localIndexOfOp } = groups;
   const salts = zobristSalts(n);
-  let linearizedHash = 0;
-  const cache = new VisitedCache(words, model);
 
   const stackNodes: number[] = [];
+  /** The state of the choice's partition before it. */
   const stackStates: State[] = [];
-  let state = model.init();
   let node = next[HEAD] ?? NIL;
+  let focus = remaining > 0 ? firstReturnPartition(list, partitionOfOp) : NIL;
   let iterations = 0;
   let deepest = -1;
   let stuck: StuckPoint | null = null;
 
-  const stats = (): SearchStats => ({ operations: n, iterations, cacheEntries: cache.size, elapsedMs: performance.now() - startedMs });
+  const stats = (): SearchStats => ({
+    operations: n,
+    iterations,
+    cacheEntries: groups.cacheEntries(),
+    elapsedMs: performance.now() - startedMs,
+  });
   const opIds = (nodes: readonly number[]): number[] => nodes.map((callNode) => operationAt(operations, opOfNode[callNode] ?? NIL).id);
 
   while (remaining > 0) {
@@ -110,55 +124,159 @@ export function searchLinearization<State>(operations: readonly Operation[], mod
     if (node === NIL) assert.fail('the search ran off the end of the event list');
     const match = matchOfNode[node] ?? NIL;
     if (match !== NIL) {
-      // A call: try to linearize its operation now.
+      // A call: try to linearize its operation now, if it is of the partition whose return is due first.
       const opIndex = opOfNode[node] ?? NIL;
-      const result = model.step(state, operations[opIndex] as Operation);
+      if (partitionOfOp[opIndex] !== focus) {
+        node = next[node] ?? NIL;
+        continue;
+      }
+      const group = groups.of(focus);
+      const result = model.step(group.state, operations[opIndex] as Operation);
       if (result.ok) {
-        const word = opIndex >>> 5;
-        const bit = 1 << (opIndex & 31);
-        linearized[word] = (linearized[word] ?? 0) | bit;
-        const hash = cacheKey(linearizedHash ^ (salts[opIndex] ?? 0), model.hash(result.newState));
-        if (!cache.has(hash, linearized, result.newState)) {
-          if (cache.size >= limits.cacheEntriesMax) return { verdict: 'unknown', reason: 'cache-limit', stats: stats() };
-          cache.add(hash, linearized, result.newState);
-          linearizedHash ^= salts[opIndex] ?? 0;
+        const local = localIndexOfOp[opIndex] ?? NIL;
+        const word = local >>> 5;
+        const bit = 1 << (local & 31);
+        group.linearized[word] = (group.linearized[word] ?? 0) | bit;
+        const salt = salts[opIndex] ?? 0;
+        const hash = cacheKey(group.linearizedHash ^ salt, model.hash(result.newState));
+        const seen = group.cache.find(hash, group.linearized, result.newState);
+        if (seen === NIL || !group.cache.failed(seen)) {
+          if (seen === NIL) {
+            if (groups.cacheEntries() >= limits.cacheEntriesMax) return { verdict: 'unknown', reason: 'cache-limit', stats: stats() };
+            group.cache.add(hash, group.linearized, result.newState);
+          }
+          group.linearizedHash ^= salt;
           stackNodes.push(node);
-          stackStates.push(state);
-          state = result.newState;
+          stackStates.push(group.state);
+          group.state = result.newState;
+          group.cacheKey = hash;
           lift(list, node);
           if (definite[opIndex] === 1) remaining--;
           node = next[HEAD] ?? NIL;
+          if (remaining > 0) focus = firstReturnPartition(list, partitionOfOp);
           continue;
         }
-        linearized[word] = (linearized[word] ?? 0) & ~bit;
+        group.linearized[word] = (group.linearized[word] ?? 0) & ~bit;
       }
       node = next[node] ?? NIL;
       continue;
     }
-    // A return: its operation should be linearized by now. Note the deepest such point, then backtrack.
+    // A return, of the focus partition: every call of that partition before it was tried, and none led to a
+    // linearization. So the focus partition cannot go on from where it stands (whatever the other partitions
+    // do: they are independent). Note the deepest such point, then backtrack.
     if (stackNodes.length > deepest) {
       deepest = stackNodes.length;
       stuck = {
         linearized: opIds(stackNodes),
-        state: model.describeState(state),
+        state: model.describeState(groups.of(focus).state),
         blocking: operationAt(operations, opOfNode[node] ?? NIL).id,
-        candidates: opIds(openCalls(list, node)),
+        candidates: opIds(openCalls(list, node).filter((call) => partitionOfOp[opOfNode[call] ?? NIL] === focus)),
       };
     }
-    const top = stackNodes.pop();
-    if (top === undefined) {
-      assert.ok(stuck !== null);
-      return { verdict: 'illegal', stuck, stats: stats() };
+    // Backjump: undo choices until the last one of the stuck partition. Undoing a choice of another partition
+    // leaves the stuck partition where it is, so trying that choice's alternatives could not help.
+    const culprit = focus;
+    const culpritGroup = groups.of(culprit);
+    for (;;) {
+      const top = stackNodes.pop();
+      if (top === undefined) {
+        assert.ok(stuck !== null);
+        return { verdict: 'illegal', stuck, stats: stats() };
+      }
+      const opIndex = opOfNode[top] ?? NIL;
+      const partition = partitionOfOp[opIndex] ?? NIL;
+      const group = groups.of(partition);
+      // The culprit's place is now proven a dead end: no later visit explores it again.
+      if (partition === culprit) culpritGroup.cache.markFailed(culpritGroup.cacheKey, culpritGroup.linearized, culpritGroup.state);
+      group.state = stackStates.pop() as State;
+      const local = localIndexOfOp[opIndex] ?? NIL;
+      group.linearized[local >>> 5] = (group.linearized[local >>> 5] ?? 0) & ~(1 << (local & 31));
+      group.linearizedHash ^= salts[opIndex] ?? 0;
+      group.cacheKey = cacheKey(group.linearizedHash, model.hash(group.state));
+      if (definite[opIndex] === 1) remaining++;
+      unlift(list, top);
+      if (partition === culprit) {
+        node = next[top] ?? NIL;
+        focus = culprit;
+        break;
+      }
     }
-    state = stackStates.pop() as State;
-    const opIndex = opOfNode[top] ?? NIL;
-    linearized[opIndex >>> 5] = (linearized[opIndex >>> 5] ?? 0) & ~(1 << (opIndex & 31));
-    linearizedHash ^= salts[opIndex] ?? 0;
-    if (definite[opIndex] === 1) remaining++;
-    unlift(list, top);
-    node = next[top] ?? NIL;
   }
   return { verdict: 'ok', linearization: opIds(stackNodes), stats: stats() };
+}
+
+/** What the search knows of one of the model's partitions: where it stands, and which places it has visited. */
+interface PartitionProgress<State> {
+  state: State;
+  /** Its operations linearized so far, as a set by their index within the partition. */
+  readonly linearized: Uint32Array;
+  /** Zobrist hash of `linearized` (the XOR of its operations' salts). */
+  linearizedHash: number;
+  /** The cache key of (linearized, state). */
+  cacheKey: number;
+  readonly cache: VisitedCache<State>;
+}
+
+/**
+ * The model's partitions of the history (Herlihy and Wing's locality: each can be linearized on its own), each
+ * with its own state and cache of visited places, so a dead end of one partition is remembered whatever the others
+ * had done when it was found.
+ */
+class ModelPartitions<State> {
+  readonly partitionOfOp: Int32Array;
+  /** An operation's index within its partition. */
+  readonly localIndexOfOp: Int32Array;
+  private readonly progress: PartitionProgress<State>[];
+
+  constructor(operations: readonly Operation[], model: Model<State>) {
+    const indexOfOperation = new Map<Operation, number>(operations.map((op, i) => [op, i]));
+    this.partitionOfOp = new Int32Array(operations.length).fill(NIL);
+    this.localIndexOfOp = new Int32Array(operations.length).fill(NIL);
+    const partitions = model.partition(operations);
+    for (const [partition, { operations: members }] of partitions.entries()) {
+      for (const [local, op] of members.entries()) {
+        const index = indexOfOperation.get(op);
+        assert.ok(index !== undefined, `the model's partitions hold operation ${op.id}, which is not in the history`);
+        assert.ok(this.partitionOfOp[index] === NIL, `operation ${op.id} is in two partitions`);
+        this.partitionOfOp[index] = partition;
+        this.localIndexOfOp[index] = local;
+      }
+    }
+    for (const [i, partition] of this.partitionOfOp.entries())
+      assert.ok(partition !== NIL, `operation ${operationAt(operations, i).id} is in no partition`);
+    const initial = model.init();
+    const initialKey = cacheKey(0, model.hash(initial));
+    this.progress = partitions.map(({ operations: members }) => {
+      const words = Math.max(1, Math.ceil(members.length / 32));
+      return {
+        state: initial,
+        linearized: new Uint32Array(words),
+        linearizedHash: 0,
+        cacheKey: initialKey,
+        cache: new VisitedCache(words, model),
+      };
+    });
+  }
+
+  of(partition: number): PartitionProgress<State> {
+    const progress = this.progress[partition];
+    assert.ok(progress !== undefined, `no partition ${partition}`);
+    return progress;
+  }
+
+  cacheEntries(): number {
+    let entries = 0;
+    for (const { cache } of this.progress) entries += cache.size;
+    return entries;
+  }
+}
+
+/** The partition of the first return in the list: its operation must be linearized before any other return. */
+function firstReturnPartition(list: EventList, partitionOfOp: Int32Array): number {
+  let node = list.next[HEAD] ?? NIL;
+  while (node !== NIL && (list.matchOfNode[node] ?? NIL) !== NIL) node = list.next[node] ?? NIL;
+  assert.ok(node !== NIL, 'no return left in the event list');
+  return partitionOfOp[list.opOfNode[node] ?? NIL] ?? NIL;
 }
 
 function operationAt(operations: readonly Operation[], index: number): Operation {
@@ -273,14 +391,16 @@ function cacheKey(linearizedHash: number, stateHash: number): number {
 }
 
 /**
- * Visited (linearized set, state) pairs, as hash chains: the Map gives a chain's first entry, `chain` the next.
- * The sets are copied into one growing arena of words rather than one typed array each (fewer, larger objects
- * for the garbage collector).
+ * Visited (linearized set, state) pairs of one partition, as hash chains: the Map gives a chain's first entry,
+ * `chain` the next. Each entry is marked once it is proven a dead end; an unmarked one was left by a backjump on
+ * account of another partition, so it may yet lead somewhere. The sets are copied into one growing arena of words
+ * rather than one typed array each (fewer, larger objects for the garbage collector).
  */
 class VisitedCache<State> {
   size = 0;
   private readonly heads = new Map<number, number>();
   private chain = new Int32Array(1024);
+  private deadEnd = new Uint8Array(1024);
   private arena: Uint32Array;
   private readonly states: State[] = [];
 
@@ -291,7 +411,8 @@ class VisitedCache<State> {
     this.arena = new Uint32Array(1024 * words);
   }
 
-  has(key: number, linearized: Uint32Array, state: State): boolean {
+  /** The entry of the pair, or NIL. */
+  find(key: number, linearized: Uint32Array, state: State): number {
     const { words, arena, chain, states, model } = this;
     for (let entry = this.heads.get(key) ?? NIL; entry !== NIL; entry = chain[entry] ?? NIL) {
       const base = entry * words;
@@ -302,9 +423,13 @@ class VisitedCache<State> {
           break;
         }
       }
-      if (same && model.equal(states[entry] as State, state)) return true;
+      if (same && model.equal(states[entry] as State, state)) return entry;
     }
-    return false;
+    return NIL;
+  }
+
+  failed(entry: number): boolean {
+    return this.deadEnd[entry] === 1;
   }
 
   add(key: number, linearized: Uint32Array, state: State): void {
@@ -317,10 +442,20 @@ class VisitedCache<State> {
     this.size++;
   }
 
+  /** The pair was added when the search reached it: marks it a dead end. */
+  markFailed(key: number, linearized: Uint32Array, state: State): void {
+    const entry = this.find(key, linearized, state);
+    assert.ok(entry !== NIL, 'a dead end the search never entered');
+    this.deadEnd[entry] = 1;
+  }
+
   private grow(): void {
     const chain = new Int32Array(this.chain.length * 2);
     chain.set(this.chain);
     this.chain = chain;
+    const deadEnd = new Uint8Array(this.deadEnd.length * 2);
+    deadEnd.set(this.deadEnd);
+    this.deadEnd = deadEnd;
     const arena = new Uint32Array(this.arena.length * 2);
     arena.set(this.arena);
     this.arena = arena;
