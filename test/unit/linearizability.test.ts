@@ -466,3 +466,62 @@ describe('the search against brute force', () => {
     );
   });
 });
+
+// The unpartitioned search works one key at a time (the key whose return is due first), keeps each key's place
+// apart and backjumps over other keys' choices on a dead end: on histories over several keys, unpartitioned, it
+// must still agree with brute force, for the register model and for the KV model (appends: order matters).
+const arbitraryMultiKeyHistory = fc
+  .array(
+    fc.record({
+      f: fc.constantFrom('get', 'put', 'append'),
+      key: fc.constantFrom('x', 'y', 'z'),
+      value: fc.constantFrom('a', 'b', 'ab', ''),
+      start: fc.integer({ min: 0, max: 20 }),
+      length: fc.integer({ min: 0, max: 8 }),
+      status: fc.constantFrom<OperationStatus>('ok', 'ok', 'ok', 'info', 'fail'),
+    }),
+    { minLength: 1, maxLength: 8 },
+  )
+  .map((specs) =>
+    specs.map((s, id): Operation => ({
+      id,
+      process: id,
+      f: s.f,
+      key: s.key,
+      input: s.f === 'get' ? null : s.value,
+      output: s.f === 'get' ? s.value : null,
+      status: s.status,
+      invokeTime: s.start,
+      completeTime: s.status === 'info' ? Number.POSITIVE_INFINITY : s.start + s.length,
+    })),
+  );
+
+const arbitraryMultiKeyRegisterHistory = arbitraryHistory.chain((ops) =>
+  fc
+    .array(fc.constantFrom('x', 'y'), { minLength: ops.length, maxLength: ops.length })
+    .map((keys) => ops.map((o, i): Operation => ({ ...o, key: keys[i] ?? 'x' }))),
+);
+
+describe('the unpartitioned search over several keys against brute force', () => {
+  for (const [name, model, histories] of [
+    ['KV', kvModel as Model<unknown>, arbitraryMultiKeyHistory],
+    ['register', registerModel as Model<unknown>, arbitraryMultiKeyRegisterHistory],
+  ] as const) {
+    it(`agrees on random small ${name} histories over several keys, and with the partitioned search`, () => {
+      let illegal = 0;
+      fc.assert(
+        fc.property(histories, (ops) => {
+          const expectedOk = bruteForceLinearizable(ops, model);
+          const whole = checkHistorySync(ops, model, { partitioned: false, timeLimitMs: 5_000 });
+          const partitioned = checkHistorySync(ops, model, { partitioned: true, timeLimitMs: 5_000 });
+          expect(whole.verdict).toBe(expectedOk ? 'ok' : 'illegal');
+          expect(partitioned.verdict).toBe(whole.verdict);
+          if (!expectedOk) illegal++;
+        }),
+        { numRuns: 600, seed: 13 },
+      );
+      // The property covered both verdicts.
+      expect(illegal).toBeGreaterThan(0);
+    });
+  }
+});

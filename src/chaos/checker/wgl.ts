@@ -81,7 +81,9 @@ const NIL = -1;
 export function searchLinearization<State>(operations: readonly Operation[], model: Model<State>, limits: SearchLimits): SearchResult {
   const startedMs = performance.now();
   const n = operations.length;
-  const list = buildEventList(operations);
+  const groups = new ModelPartitions(operations, model);
+  const { partitionOfOp, localIndexOfOp } = groups;
+  const list = buildEventList(operations, partitionOfOp, groups.count);
   const { next, opOfNode, matchOfNode } = list;
   const definite = new Uint8Array(n);
   let remaining = 0;
@@ -92,15 +94,19 @@ export function searchLinearization<State>(operations: readonly Operation[], mod
     if (isDefinite) remaining++;
   }
 
-  const groups = new ModelPartitions(operations, model);
-  const { partitionOfOp, localIndexOfOp } = groups;
   const salts = zobristSalts(n);
 
   const stackNodes: number[] = [];
   /** The state of the choice's partition before it. */
   const stackStates: State[] = [];
-  let node = next[HEAD] ?? NIL;
+  /** 1 for a read taken as the only choice (see `legalRead`): its alternatives need no trying. */
+  const stackForced: number[] = [];
+  /** The search has just arrived at a new place: look for a read to take first. */
+  let arrived = true;
+  /** `node` is that read. */
+  let forced = false;
   let focus = remaining > 0 ? firstReturnPartition(list, partitionOfOp) : NIL;
+  let node = remaining > 0 ? (next[list.headOf(focus)] ?? NIL) : NIL;
   let iterations = 0;
   let deepest = -1;
   let stuck: StuckPoint | null = null;
@@ -120,16 +126,20 @@ export function searchLinearization<State>(operations: readonly Operation[], mod
         return { verdict: 'unknown', reason: 'cancelled', stats: stats() };
       if (Date.now() > limits.deadlineEpochMs) return { verdict: 'unknown', reason: 'time-limit', stats: stats() };
     }
+    if (arrived) {
+      arrived = false;
+      const read = legalRead(list, focus, operations, model, groups.of(focus).state);
+      if (read !== NIL) {
+        node = read;
+        forced = true;
+      }
+    }
     // Definite operations remain, so a return lies ahead before the end of the list.
     if (node === NIL) assert.fail('the search ran off the end of the event list');
     const match = matchOfNode[node] ?? NIL;
     if (match !== NIL) {
-      // A call: try to linearize its operation now, if it is of the partition whose return is due first.
+      // A call of the focus partition: try to linearize its operation now.
       const opIndex = opOfNode[node] ?? NIL;
-      if (partitionOfOp[opIndex] !== focus) {
-        node = next[node] ?? NIL;
-        continue;
-      }
       const group = groups.of(focus);
       const result = model.step(group.state, operations[opIndex] as Operation);
       if (result.ok) {
@@ -148,15 +158,26 @@ export function searchLinearization<State>(operations: readonly Operation[], mod
           group.linearizedHash ^= salt;
           stackNodes.push(node);
           stackStates.push(group.state);
+          stackForced.push(forced ? 1 : 0);
+          forced = false;
+          arrived = true;
           group.state = result.newState;
           group.cacheKey = hash;
           lift(list, node);
           if (definite[opIndex] === 1) remaining--;
-          node = next[HEAD] ?? NIL;
-          if (remaining > 0) focus = firstReturnPartition(list, partitionOfOp);
+          if (remaining > 0) {
+            focus = firstReturnPartition(list, partitionOfOp);
+            node = next[list.headOf(focus)] ?? NIL;
+          }
           continue;
         }
         group.linearized[word] = (group.linearized[word] ?? 0) & ~bit;
+      }
+      if (forced) {
+        // The read, the only choice needed here, leads to a dead end: so does this place.
+        forced = false;
+        node = firstReturnOf(list, focus);
+        continue;
       }
       node = next[node] ?? NIL;
       continue;
@@ -170,7 +191,7 @@ export function searchLinearization<State>(operations: readonly Operation[], mod
         linearized: opIds(stackNodes),
         state: model.describeState(groups.of(focus).state),
         blocking: operationAt(operations, opOfNode[node] ?? NIL).id,
-        candidates: opIds(openCalls(list, node).filter((call) => partitionOfOp[opOfNode[call] ?? NIL] === focus)),
+        candidates: opIds(openCalls(list, focus, node)),
       };
     }
     // Backjump: undo choices until the last one of the stuck partition. Undoing a choice of another partition
@@ -189,13 +210,15 @@ export function searchLinearization<State>(operations: readonly Operation[], mod
       // The culprit's place is now proven a dead end: no later visit explores it again.
       if (partition === culprit) culpritGroup.cache.markFailed(culpritGroup.cacheKey, culpritGroup.linearized, culpritGroup.state);
       group.state = stackStates.pop() as State;
+      const wasForced = stackForced.pop() === 1;
       const local = localIndexOfOp[opIndex] ?? NIL;
       group.linearized[local >>> 5] = (group.linearized[local >>> 5] ?? 0) & ~(1 << (local & 31));
       group.linearizedHash ^= salts[opIndex] ?? 0;
       group.cacheKey = cacheKey(group.linearizedHash, model.hash(group.state));
       if (definite[opIndex] === 1) remaining++;
       unlift(list, top);
-      if (partition === culprit) {
+      // Back before a forced read, the place is a dead end too: keep going.
+      if (partition === culprit && !wasForced) {
         node = next[top] ?? NIL;
         focus = culprit;
         break;
@@ -226,6 +249,7 @@ class ModelPartitions<State> {
   readonly partitionOfOp: Int32Array;
   /** An operation's index within its partition. */
   readonly localIndexOfOp: Int32Array;
+  readonly count: number;
   private readonly progress: PartitionProgress<State>[];
 
   constructor(operations: readonly Operation[], model: Model<State>) {
@@ -233,6 +257,7 @@ class ModelPartitions<State> {
     this.partitionOfOp = new Int32Array(operations.length).fill(NIL);
     this.localIndexOfOp = new Int32Array(operations.length).fill(NIL);
     const partitions = model.partition(operations);
+    this.count = partitions.length;
     for (const [partition, { operations: members }] of partitions.entries()) {
       for (const [local, op] of members.entries()) {
         const index = indexOfOperation.get(op);
@@ -271,12 +296,34 @@ class ModelPartitions<State> {
   }
 }
 
-/** The partition of the first return in the list: its operation must be linearized before any other return. */
-function firstReturnPartition(list: EventList, partitionOfOp: Int32Array): number {
-  let node = list.next[HEAD] ?? NIL;
+/**
+ * A read-only call of `partition`, open now (before its first return), that is legal in `state`; NIL if none.
+ * Taking it next loses no linearization (a partial-order reduction of reads): it does not change the state, and
+ * every operation that returned before it was invoked is already linearized (its return came before the first
+ * one left), so moving it to the front of any legal continuation keeps the continuation legal.
+ */
+function legalRead<State>(list: EventList, partition: number, operations: readonly Operation[], model: Model<State>, state: State): number {
+  for (let node = list.next[list.headOf(partition)] ?? NIL; node !== NIL; node = list.next[node] ?? NIL) {
+    if ((list.matchOfNode[node] ?? NIL) === NIL) return NIL;
+    const op = operationAt(operations, list.opOfNode[node] ?? NIL);
+    if (model.isReadOnly(op) && model.step(state, op).ok) return node;
+  }
+  return NIL;
+}
+
+/** The first return left in `partition`'s list. */
+function firstReturnOf(list: EventList, partition: number): number {
+  let node = list.next[list.headOf(partition)] ?? NIL;
   while (node !== NIL && (list.matchOfNode[node] ?? NIL) !== NIL) node = list.next[node] ?? NIL;
-  assert.ok(node !== NIL, 'no return left in the event list');
-  return partitionOfOp[list.opOfNode[node] ?? NIL] ?? NIL;
+  assert.ok(node !== NIL, `partition ${partition} has no return left`);
+  return node;
+}
+
+/** The partition of the first return left: its operation must be linearized before any other return. */
+function firstReturnPartition(list: EventList, partitionOfOp: Int32Array): number {
+  const first = list.returnNext[HEAD] ?? NIL;
+  assert.ok(first !== NIL, 'no return left in the event list');
+  return partitionOfOp[list.opOfNode[first] ?? NIL] ?? NIL;
 }
 
 function operationAt(operations: readonly Operation[], index: number): Operation {
@@ -286,18 +333,25 @@ function operationAt(operations: readonly Operation[], index: number): Operation
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The event list. Node 0 is the head; nodes 1..2n are the events. A call node's match is its return node; a
-// return node's match is NIL. Lifting removes a call and its return; unlifting in reverse order restores them
-// (the removed nodes keep their own links: dancing links).
+// The event lists. Nodes 1..2n are the events; a call node's match is its return node, a return node's match is
+// NIL. Each partition has its own list of its events in time order (`next`/`prev`, headed by node `headOf(p)`,
+// past the events), which the search walks; one more list holds every return in time order (`returnNext`/
+// `returnPrev`, headed by node 0), whose first names the partition to work on. Lifting removes a call and its
+// return from them; unlifting in reverse order restores them (the removed nodes keep their own links: dancing
+// links).
 
 interface EventList {
   readonly next: Int32Array;
   readonly prev: Int32Array;
+  readonly returnNext: Int32Array;
+  readonly returnPrev: Int32Array;
   readonly opOfNode: Int32Array;
   readonly matchOfNode: Int32Array;
+  /** The head node of a partition's list. */
+  headOf(partition: number): number;
 }
 
-function buildEventList(operations: readonly Operation[]): EventList {
+function buildEventList(operations: readonly Operation[], partitionOfOp: Int32Array, partitionCount: number): EventList {
   const n = operations.length;
   // Event e < n is the call of operation e, event e >= n the return of operation e - n.
   const events = Array.from({ length: 2 * n }, (_, e) => e);
@@ -307,19 +361,33 @@ function buildEventList(operations: readonly Operation[]): EventList {
   };
   // In time order; at equal times calls come first, so operations that touch are taken as concurrent.
   events.sort((a, b) => timeOf(a) - timeOf(b) || Number(a >= n) - Number(b >= n) || a - b);
-  const next = new Int32Array(2 * n + 1).fill(NIL);
-  const prev = new Int32Array(2 * n + 1).fill(NIL);
-  const opOfNode = new Int32Array(2 * n + 1).fill(NIL);
-  const matchOfNode = new Int32Array(2 * n + 1).fill(NIL);
+  const nodes = 2 * n + 1 + partitionCount;
+  const headOf = (partition: number): number => 2 * n + 1 + partition;
+  const next = new Int32Array(nodes).fill(NIL);
+  const prev = new Int32Array(nodes).fill(NIL);
+  const returnNext = new Int32Array(2 * n + 1).fill(NIL);
+  const returnPrev = new Int32Array(2 * n + 1).fill(NIL);
+  const opOfNode = new Int32Array(nodes).fill(NIL);
+  const matchOfNode = new Int32Array(nodes).fill(NIL);
   const nodeOfEvent = new Int32Array(2 * n);
-  let last = HEAD;
+  const lastOfPartition = Int32Array.from({ length: partitionCount }, (_, p) => headOf(p));
+  let lastReturn = HEAD;
   for (const [position, e] of events.entries()) {
     const nodeId = position + 1;
+    const opIndex = e < n ? e : e - n;
     nodeOfEvent[e] = nodeId;
-    opOfNode[nodeId] = e < n ? e : e - n;
+    opOfNode[nodeId] = opIndex;
+    const partition = partitionOfOp[opIndex] ?? NIL;
+    const last = lastOfPartition[partition] ?? NIL;
+    assert.ok(last !== NIL, `operation ${operationAt(operations, opIndex).id} is in no partition`);
     next[last] = nodeId;
     prev[nodeId] = last;
-    last = nodeId;
+    lastOfPartition[partition] = nodeId;
+    if (e >= n) {
+      returnNext[lastReturn] = nodeId;
+      returnPrev[nodeId] = lastReturn;
+      lastReturn = nodeId;
+    }
   }
   for (let i = 0; i < n; i++) {
     const call = nodeOfEvent[i] ?? NIL;
@@ -327,14 +395,15 @@ function buildEventList(operations: readonly Operation[]): EventList {
     assert.ok(call < ret, `operation ${operationAt(operations, i).id} returns before it is called`);
     matchOfNode[call] = ret;
   }
-  return { next, prev, opOfNode, matchOfNode };
+  return { next, prev, returnNext, returnPrev, opOfNode, matchOfNode, headOf };
 }
 
 function lift(list: EventList, call: number): void {
-  const { next, prev, matchOfNode } = list;
+  const { next, prev, returnNext, returnPrev, matchOfNode } = list;
   const ret = matchOfNode[call] ?? NIL;
   unlink(next, prev, call);
   unlink(next, prev, ret);
+  unlink(returnNext, returnPrev, ret);
 }
 
 function unlink(next: Int32Array, prev: Int32Array, node: number): void {
@@ -345,8 +414,9 @@ function unlink(next: Int32Array, prev: Int32Array, node: number): void {
 }
 
 function unlift(list: EventList, call: number): void {
-  const { next, prev, matchOfNode } = list;
+  const { next, prev, returnNext, returnPrev, matchOfNode } = list;
   const ret = matchOfNode[call] ?? NIL;
+  relink(returnNext, returnPrev, ret);
   relink(next, prev, ret);
   relink(next, prev, call);
 }
@@ -358,10 +428,10 @@ function relink(next: Int32Array, prev: Int32Array, node: number): void {
   if (after !== NIL) prev[after] = node;
 }
 
-/** The call nodes between the head and `until`: the operations open at that point. */
-function openCalls(list: EventList, until: number): number[] {
+/** The call nodes of `partition` before `until`: its operations open at that point. */
+function openCalls(list: EventList, partition: number, until: number): number[] {
   const calls: number[] = [];
-  for (let node = list.next[HEAD] ?? NIL; node !== NIL && node !== until; node = list.next[node] ?? NIL) {
+  for (let node = list.next[list.headOf(partition)] ?? NIL; node !== NIL && node !== until; node = list.next[node] ?? NIL) {
     if ((list.matchOfNode[node] ?? NIL) !== NIL) calls.push(node);
   }
   return calls;
