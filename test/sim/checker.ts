@@ -1,9 +1,15 @@
 import type { RaftCore } from '../../src/raft/raft.js';
 import type { Entry, NodeId } from '../../src/raft/types.js';
 
-/** The five safety properties of Raft (Figure 3) plus linearizable reads. */
+/** The five safety properties of Raft (Figure 3), a commit index that never goes back, and linearizable reads. */
 export type SafetyProperty =
-  'election-safety' | 'leader-append-only' | 'log-matching' | 'leader-completeness' | 'state-machine-safety' | 'linearizable-reads';
+  | 'election-safety'
+  | 'leader-append-only'
+  | 'log-matching'
+  | 'leader-completeness'
+  | 'state-machine-safety'
+  | 'commit-monotonic'
+  | 'linearizable-reads';
 
 export class SafetyViolation extends Error {
   constructor(
@@ -29,115 +35,195 @@ export function entryIdentity(entry: Entry): string {
   }
 }
 
-interface LeaderWatch {
-  readonly term: number;
+/** What the checker last saw of one node incarnation, so each step looks only at what changed. */
+interface NodeView {
+  readonly incarnation: number;
+  /** mirror[index] is the entry object the log held there at the last step (entries are never mutated). */
+  readonly mirror: (Entry | undefined)[];
+  /** The term it led at the last step, or -1. */
+  leaderTerm: number;
   lastIndex: number;
-  lastTerm: number;
+  /** Entries up to here have been compared with the committed entries. */
+  commitChecked: number;
+  commitIndex: number;
+}
+
+/** The part of a node's state the checker reads after every step. */
+export interface ObservedNode {
+  readonly id: NodeId;
+  readonly incarnation: number;
+  readonly core: RaftCore;
 }
 
 /**
- * Checks the Raft safety properties incrementally, at the points where they could first break:
- *  - election safety when a node becomes leader;
- *  - leader completeness when a node becomes leader (its log holds every committed entry);
- *  - log matching when entries enter any log (same index and term => same entry and same predecessor);
- *  - leader append-only after every step of a leader;
- *  - state machine safety on every apply;
- *  - linearizable reads on every read response (see ReadWriteRegister).
+ * Checks the Raft safety properties from the nodes' actual state after every simulator step. Each step costs
+ * what changed: a log is compared with what the checker saw of it by scanning back from its end only while
+ * the entry objects differ (entries are immutable, so an unchanged suffix is the same objects).
+ *  - election safety: at most one leader per term, ever;
+ *  - log matching: every (index, term) ever held by any log names one entry with one predecessor term, so
+ *    two logs that share an (index, term) share the entry and, by induction, the whole prefix;
+ *  - leader append-only: while a node leads one term, no entry it held changes and its log never shrinks;
+ *  - commit monotonic: a node's commit index never decreases within an incarnation; a recovered one is at
+ *    most the highest the node ever had (the durable hint is min(commit, stable)) and is re-checked below;
+ *  - state machine safety: every entry at or below any node's commit index is the one committed there;
+ *  - leader completeness: every leader holds every entry committed in an earlier term. An entry's commit
+ *    term is bounded by the term of a node whose commit index covers it (it learned the commit from a
+ *    leader of at most its own term); leaders of that term or older are not bound by it, as a candidate
+ *    may still win with votes granted before the commit.
  */
 export class SafetyChecker {
   private readonly leaders = new Map<number, NodeId>();
+  /** "index:term" -> identity of the entry and the term of its predecessor, for every entry ever in a log. */
+  private readonly logEntries = new Map<string, string>();
+  /** index -> identity of the entry committed there. */
+  private readonly committed = new Map<number, string>();
+  /** index -> the lowest term of any node seen with a commit index covering it. */
+  private readonly commitTerms = new Map<number, number>();
+  private maxCommitted = 0;
+  /** identities of committed commands, so a client's write can be found committed. */
+  private readonly committedIdentities = new Set<string>();
+  private readonly views = new Map<NodeId, NodeView>();
+  /** The highest commit index each node ever had, across incarnations. */
+  private readonly commitEver = new Map<NodeId, number>();
   /** index -> identity of the entry applied there (first application anywhere). */
   private readonly applied = new Map<number, string>();
-  /**
-   * index -> an upper bound on the term in which it was committed: the applying node's term at the first
-   * application. Leader Completeness binds only leaders of later terms; a candidate of an older term may
-   * still win with votes granted before the commit and delivered late, and that is not a violation.
-   */
-  private readonly commitTerms = new Map<number, number>();
-  private maxApplied = 0;
-  /** "index:term" -> identity and the term of its predecessor. */
-  private readonly logEntries = new Map<string, string>();
-  private readonly watches = new Map<NodeId, LeaderWatch>();
+  private readonly currentLeaders = new Map<NodeId, RaftCore>();
 
-  onBecameLeader(core: RaftCore): void {
-    const { term, id } = core.status();
-    const previous = this.leaders.get(term);
-    if (previous !== undefined && previous !== id) {
-      throw new SafetyViolation('election-safety', `term ${term} has two leaders: ${previous} and ${id}`);
+  /** After every step: check each running node's state against everything seen so far. */
+  afterStep(nodes: readonly ObservedNode[]): void {
+    this.currentLeaders.clear();
+    for (const node of nodes) {
+      const status = node.core.status();
+      if (status.role === 'leader') this.currentLeaders.set(node.id, node.core);
     }
-    this.leaders.set(term, id);
-    this.checkCompleteness(core);
-    this.watches.set(id, { term, lastIndex: core.log.lastIndex, lastTerm: core.log.lastTerm });
+    for (const node of nodes) this.checkNode(node);
   }
 
-  /** Every committed (applied anywhere) entry above the leader's snapshot is in its log. */
-  private checkCompleteness(core: RaftCore): void {
-    const log = core.log;
-    const term = core.status().term;
-    for (let index = log.snapshotIndex + 1; index <= this.maxApplied; index++) {
-      const committed = this.applied.get(index);
-      if (committed === undefined) continue; // only ever applied from snapshots so far
-      if ((this.commitTerms.get(index) as number) >= term) continue;
-      const entry = log.entryAt(index);
-      if (entry === undefined || entryIdentity(entry) !== committed) {
+  private checkNode(node: ObservedNode): void {
+    const status = node.core.status();
+    let view = this.views.get(node.id);
+    if (view === undefined || view.incarnation !== node.incarnation) {
+      const ever = this.commitEver.get(node.id) ?? 0;
+      if (status.commitIndex > ever) {
         throw new SafetyViolation(
-          'leader-completeness',
-          `leader ${core.id} of term ${term} lacks committed entry ${index} (${committed}); has ${entry === undefined ? 'nothing' : entryIdentity(entry)}`,
+          'commit-monotonic',
+          `${node.id} recovered commit index ${status.commitIndex}, above the highest it ever had (${ever})`,
         );
       }
+      view = {
+        incarnation: node.incarnation,
+        mirror: [],
+        leaderTerm: -1,
+        lastIndex: 0,
+        commitChecked: status.snapshotIndex,
+        commitIndex: 0,
+      };
+      this.views.set(node.id, view);
+    } else if (status.commitIndex < view.commitIndex) {
+      throw new SafetyViolation('commit-monotonic', `${node.id} commit index went back from ${view.commitIndex} to ${status.commitIndex}`);
     }
+    const leading = status.role === 'leader' ? status.term : -1;
+    if (leading !== -1) this.checkElection(status.term, node.id);
+    const firstChanged = this.checkLogChanges(node, view);
+    if (leading !== -1 && leading === view.leaderTerm && (firstChanged <= view.lastIndex || status.lastIndex < view.lastIndex)) {
+      throw new SafetyViolation(
+        'leader-append-only',
+        `leader ${node.id} of term ${leading} changed its log from index ${firstChanged} (last was ${view.lastIndex}, now ${status.lastIndex})`,
+      );
+    }
+    this.checkCommitted(node, view, status.commitIndex, status.term, status.snapshotIndex);
+    if (leading !== -1 && leading !== view.leaderTerm) this.checkCompleteness(node.core, leading);
+    view.leaderTerm = leading;
+    view.lastIndex = status.lastIndex;
+    view.commitIndex = status.commitIndex;
+    if (status.commitIndex > (this.commitEver.get(node.id) ?? 0)) this.commitEver.set(node.id, status.commitIndex);
   }
 
-  /** Entries handed out for persistence: the moment they entered this node's log. */
-  onEntriesAppended(node: NodeId, entries: readonly Entry[], termBefore: number): void {
-    let prevTerm = termBefore;
-    for (const entry of entries) {
-      const key = `${entry.index}:${entry.term}`;
-      const value = `${entryIdentity(entry)}|${prevTerm}`;
+  private checkElection(term: number, id: NodeId): void {
+    const previous = this.leaders.get(term);
+    if (previous === undefined) this.leaders.set(term, id);
+    else if (previous !== id) throw new SafetyViolation('election-safety', `term ${term} has two leaders: ${previous} and ${id}`);
+  }
+
+  /** Checks the entries that differ from the last step; returns the first index that changed (lastIndex + 1 if none). */
+  private checkLogChanges(node: ObservedNode, view: NodeView): number {
+    const log = node.core.log;
+    const mirror = view.mirror;
+    let index = log.lastIndex;
+    while (index > log.snapshotIndex && log.entryAt(index) !== mirror[index]) index--;
+    const firstChanged = index + 1;
+    for (let changed = firstChanged; changed <= log.lastIndex; changed++) {
+      const entry = log.entryAt(changed) as Entry;
+      const key = `${changed}:${entry.term}`;
+      const value = `${entryIdentity(entry)}|${log.termAt(changed - 1) ?? -1}`;
       const known = this.logEntries.get(key);
       if (known === undefined) this.logEntries.set(key, value);
-      else if (known !== value) {
-        throw new SafetyViolation('log-matching', `${node} has ${key} = ${value}, another log has ${known}`);
+      else if (known !== value) throw new SafetyViolation('log-matching', `${node.id} has ${key} = ${value}, another log has ${known}`);
+      mirror[changed] = entry;
+    }
+    mirror.length = log.lastIndex + 1;
+    return firstChanged;
+  }
+
+  /** Entries newly covered by the node's commit index are the committed ones (recording them when first seen). */
+  private checkCommitted(node: ObservedNode, view: NodeView, commitIndex: number, term: number, snapshotIndex: number): void {
+    if (view.commitChecked < snapshotIndex) view.commitChecked = snapshotIndex; // compacted: its snapshot state is checked on install
+    const log = node.core.log;
+    for (let index = view.commitChecked + 1; index <= commitIndex; index++) {
+      const identity = entryIdentity(log.entryAt(index) as Entry);
+      const known = this.committed.get(index);
+      if (known === undefined) {
+        this.committed.set(index, identity);
+        this.committedIdentities.add(identity);
+        if (index > this.maxCommitted) this.maxCommitted = index;
+      } else if (known !== identity) {
+        throw new SafetyViolation(
+          'state-machine-safety',
+          `${node.id} has ${identity} committed at ${index}, another node committed ${known}`,
+        );
       }
-      prevTerm = entry.term;
+      const bound = this.commitTerms.get(index);
+      if (bound === undefined || term < bound) {
+        this.commitTerms.set(index, term);
+        for (const leader of this.currentLeaders.values()) this.checkCompletenessAt(leader, index);
+      }
+    }
+    if (commitIndex > view.commitChecked) view.commitChecked = commitIndex;
+  }
+
+  /** A new leader: every entry committed in an earlier term above its snapshot is in its log. */
+  private checkCompleteness(core: RaftCore, term: number): void {
+    for (let index = core.log.snapshotIndex + 1; index <= this.maxCommitted; index++) this.checkCompletenessAt(core, index, term);
+  }
+
+  private checkCompletenessAt(core: RaftCore, index: number, term = core.status().term): void {
+    const committed = this.committed.get(index);
+    const commitTerm = this.commitTerms.get(index);
+    if (committed === undefined || commitTerm === undefined || commitTerm >= term || index <= core.log.snapshotIndex) return;
+    const entry = core.log.entryAt(index);
+    if (entry === undefined || entryIdentity(entry) !== committed) {
+      throw new SafetyViolation(
+        'leader-completeness',
+        `leader ${core.id} of term ${term} lacks entry ${index} (${committed}) committed by term ${commitTerm}; has ${entry === undefined ? 'nothing' : entryIdentity(entry)}`,
+      );
     }
   }
 
-  onApplied(node: NodeId, entry: Entry, nodeTerm: number): void {
+  /** An applied entry is the one every other node applied at its index. */
+  onApplied(node: NodeId, entry: Entry): void {
     const identity = entryIdentity(entry);
     const known = this.applied.get(entry.index);
     if (known === undefined) {
       this.applied.set(entry.index, identity);
-      this.commitTerms.set(entry.index, nodeTerm);
-      if (entry.index > this.maxApplied) this.maxApplied = entry.index;
+      this.committedIdentities.add(identity); // applied means committed, even if compacted before a step saw it
     } else if (known !== identity) {
       throw new SafetyViolation('state-machine-safety', `${node} applied ${identity} at ${entry.index}, another node applied ${known}`);
     }
   }
 
-  appliedIdentity(index: number): string | undefined {
-    return this.applied.get(index);
-  }
-
-  /** While a node stays leader of one term, its log only grows: the last entry it had is still there. */
-  afterStep(core: RaftCore): void {
-    const watch = this.watches.get(core.id);
-    if (watch === undefined) return;
-    const status = core.status();
-    if (status.role !== 'leader' || status.term !== watch.term) {
-      this.watches.delete(core.id);
-      return;
-    }
-    const log = core.log;
-    if (log.lastIndex < watch.lastIndex || (watch.lastIndex >= log.snapshotIndex && log.termAt(watch.lastIndex) !== watch.lastTerm)) {
-      throw new SafetyViolation('leader-append-only', `leader ${core.id} of term ${watch.term} lost or changed entry ${watch.lastIndex}`);
-    }
-    watch.lastIndex = log.lastIndex;
-    watch.lastTerm = log.lastTerm;
-  }
-
-  forget(node: NodeId): void {
-    this.watches.delete(node);
+  /** Whether an entry with this identity was ever committed (commands are unique). */
+  isCommitted(identity: string): boolean {
+    return this.committedIdentities.has(identity);
   }
 
   get leaderCount(): number {

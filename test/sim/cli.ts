@@ -1,69 +1,76 @@
-// npm run sim -- --seeds N     run N schedules from fresh random seeds
-// npm run sim -- --seed S      replay one schedule, printing its options
+// npm run sim -- --seeds N [--family F] [--override JSON]   run N schedules from fresh random seeds
+// npm run sim -- --seed S [--family F] [--override JSON]    replay one schedule, printing its options
+// The family defaults to the one whose seed range holds S (replay.ts); every failure prints the exact command.
 // Exit codes name the kind of failure (as TigerBeetle's VOPR does): 0 passed, 1 correctness, 2 liveness, 3 crash, 64 usage.
-import { parseArgs } from 'node:util';
 import { randomInt } from 'node:crypto';
-import { runSchedule, type FailureKind, type ScheduleResult } from './simulator.js';
+import type { FailureKind, ScheduleResult } from './simulator.js';
+import { FRESH_SEED_MIN, parseCliArgs, replayCommand, requestOf, type CliRequest, type RunRequest } from './replay.js';
+import { runRequest } from './run-seeds.js';
 
 const EXIT_CODES: Record<FailureKind, number> = { correctness: 1, liveness: 2, crash: 3 };
 
-function main(): number {
-  const { values } = parseArgs({
-    options: {
-      seeds: { type: 'string' },
-      seed: { type: 'string' },
-      verbose: { type: 'boolean', default: false },
-    },
-  });
-  if (values.seed !== undefined) {
-    const seed = Number(values.seed);
-    if (!Number.isSafeInteger(seed) || seed < 0) return usage(`--seed must be a non-negative integer, got ${values.seed}`);
-    const result = runSchedule(seed);
-    console.log(`seed ${seed}`);
-    console.log(`options ${JSON.stringify(result.options)}`);
-    console.log(`stats ${JSON.stringify(result.stats)}`);
-    return report([result]);
-  }
-  const count = values.seeds === undefined ? 100 : Number(values.seeds);
-  if (!Number.isSafeInteger(count) || count < 1) return usage(`--seeds must be a positive integer, got ${values.seeds}`);
-  const started = process.hrtime.bigint();
-  const results: ScheduleResult[] = [];
-  for (let i = 0; i < count; i++) {
-    // Fresh seeds every run: each run explores new ground; a failure prints the seed that replays it.
-    const result = runSchedule(randomInt(0, 2 ** 47));
-    results.push(result);
-    if (values.verbose || !result.ok) printResult(result);
-  }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  console.log(`${results.length} schedules in ${seconds.toFixed(1)} s (${Math.round((results.length / seconds) * 60)} schedules/min)`);
-  return report(results);
+/** Fresh seeds lie past every family's range, so a printed seed alone would replay as mixed. */
+const FRESH_SEED_MAX = 2 ** 47;
+
+interface Run {
+  readonly request: RunRequest;
+  readonly result: ScheduleResult;
 }
 
-function printResult(result: ScheduleResult): void {
+function main(): number {
+  let cli: CliRequest;
+  try {
+    cli = parseCliArgs(process.argv.slice(2));
+  } catch (error) {
+    return usage(error instanceof Error ? error.message : String(error));
+  }
+  if (cli.seed !== null) {
+    const request = requestOf(cli, cli.seed);
+    const result = runRequest(request);
+    console.log(`seed ${request.seed} family ${request.family}`);
+    console.log(`options ${JSON.stringify(result.options)}`);
+    console.log(`stats ${JSON.stringify(result.stats)}`);
+    return report([{ request, result }]);
+  }
+  const started = process.hrtime.bigint();
+  const runs: Run[] = [];
+  for (let i = 0; i < cli.seeds; i++) {
+    // Fresh seeds every run: each run explores new ground; a failure prints the command that replays it.
+    const request = requestOf({ ...cli, family: cli.family ?? 'mixed' }, randomInt(FRESH_SEED_MIN, FRESH_SEED_MAX));
+    const run = { request, result: runRequest(request) };
+    runs.push(run);
+    if (cli.verbose || !run.result.ok) printRun(run);
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  console.log(`${runs.length} schedules in ${seconds.toFixed(1)} s (${Math.round((runs.length / seconds) * 60)} schedules/min)`);
+  return report(runs);
+}
+
+function printRun({ request, result }: Run): void {
   const o = result.options;
   const line =
-    `seed ${result.seed}: ${o.nodeCount} nodes, ${result.stats.events} events, ${result.stats.crashes} crashes, ${result.stats.partitions} partitions, ` +
-    `${result.stats.writesOk} writes ok, ${result.stats.readsOk} reads ok, commit ${result.stats.maxCommitIndex}`;
+    `seed ${result.seed} (${request.family}): ${o.nodeCount} nodes, ${result.stats.events} events, ${result.stats.crashes} crashes, ` +
+    `${result.stats.partitions} partitions, ${result.stats.writesOk} writes ok, ${result.stats.readsOk} reads ok, commit ${result.stats.maxCommitIndex}`;
   if (result.ok) console.log(`ok   ${line}`);
   else {
     const failure = result.failure;
     console.log(`FAIL ${line}`);
     console.log(`     ${failure?.kind} (${failure?.property}) at ${failure?.atUnits} units: ${failure?.message}`);
-    console.log(`     replay: npm run sim -- --seed ${result.seed}`);
+    console.log(`     replay: ${replayCommand(request)}`);
   }
 }
 
-function report(results: readonly ScheduleResult[]): number {
-  const failed = results.filter((result) => !result.ok);
+function report(runs: readonly Run[]): number {
+  const failed = runs.filter((run) => !run.result.ok);
   const first = failed[0];
-  if (results.length === 1 && first !== undefined) printResult(first);
-  console.log(`${results.length - failed.length} passed, ${failed.length} failed`);
-  return first?.failure ? EXIT_CODES[first.failure.kind] : 0;
+  if (runs.length === 1 && first !== undefined) printRun(first);
+  console.log(`${runs.length - failed.length} passed, ${failed.length} failed`);
+  return first?.result.failure ? EXIT_CODES[first.result.failure.kind] : 0;
 }
 
 function usage(message: string): number {
   console.error(message);
-  console.error('usage: npm run sim -- --seeds N | --seed S [--verbose]');
+  console.error(`usage: npm run sim -- --seeds N | --seed S [--family mixed|lossy|lossy-everywhere|readers] [--override JSON] [--verbose]`);
   return 64;
 }
 

@@ -1,19 +1,28 @@
-import { runSchedule, type ScheduleOptions, type ScheduleResult } from './simulator.js';
+import { Simulator, type ScheduleResult } from './simulator.js';
+import { FAMILIES, optionsOf, replayCommand, type FamilyName, type RunRequest } from './replay.js';
 
 export interface SeedRun {
   readonly results: readonly ScheduleResult[];
+  /** One line per failing run: what failed, then the command that replays it. */
   readonly failures: readonly string[];
 }
 
-/** Runs a range of fixed seeds (so CI is deterministic) and describes every failure with its replay command. */
-export function runSeeds(firstSeed: number, count: number, overrides: Partial<Omit<ScheduleOptions, 'seed'>> = {}): SeedRun {
+/** Runs one run request; the result's options are exactly what its replay command derives. */
+export function runRequest(request: RunRequest): ScheduleResult {
+  return new Simulator(optionsOf(request)).run();
+}
+
+/** Runs a family's first `count` seeds (fixed, so CI is deterministic) and describes every failure with its replay command. */
+export function runFamily(family: FamilyName, count: number): SeedRun {
   const results: ScheduleResult[] = [];
   const failures: string[] = [];
+  const { firstSeed } = FAMILIES[family];
   for (let seed = firstSeed; seed < firstSeed + count; seed++) {
-    const result = runSchedule(seed, overrides);
+    const request: RunRequest = { seed, family, overrides: {} };
+    const result = runRequest(request);
     results.push(result);
     if (!result.ok) {
-      failures.push(`seed ${seed} ${JSON.stringify(overrides)}: ${result.failure?.kind} ${result.failure?.message.slice(0, 400)}`);
+      failures.push(`seed ${seed}: ${result.failure?.kind} ${result.failure?.message.slice(0, 400)}; replay: ${replayCommand(request)}`);
     }
   }
   return { results, failures };

@@ -1,10 +1,10 @@
 // 1,000 schedules of 5 nodes where some or all links drop 40% of messages, on top of the seed's other faults.
 import { describe, expect, it } from 'vitest';
-import { runSeeds } from './run-seeds.js';
+import { runFamily } from './run-seeds.js';
 
 describe('simulator: 5 nodes, 40% loss on some links', () => {
   it('keeps every safety property and recovers after heal on 1,000 seeds', () => {
-    const run = runSeeds(1_000_001, 1000, { nodeCount: 5, lossyLinkShare: 0.5, lossyDrop: 0.4 });
+    const run = runFamily('lossy', 1000);
     expect(run.failures).toEqual([]);
     const dropped = run.results.reduce((sum, r) => sum + r.stats.messagesDropped, 0);
     const sent = run.results.reduce((sum, r) => sum + r.stats.messagesSent, 0);
@@ -13,15 +13,7 @@ describe('simulator: 5 nodes, 40% loss on some links', () => {
   });
 
   it('commits with 40% loss on every link and nothing else going wrong', () => {
-    const run = runSeeds(2_000_001, 100, {
-      nodeCount: 5,
-      lossyLinkShare: 1,
-      lossyDrop: 0.4,
-      crashRate: 0,
-      pauseRate: 0,
-      partitionRate: 0,
-      transferRate: 0,
-    });
+    const run = runFamily('lossy-everywhere', 100);
     expect(run.failures).toEqual([]);
     for (const result of run.results) expect(result.stats.writesOk).toBeGreaterThan(0);
   });

@@ -1,12 +1,12 @@
 // 1,000 schedules with every option drawn from the seed: 3, 5 and 7 nodes, crashes with torn writes,
 // pauses, partitions of every shape, drops, duplicates, leadership transfers, lease and ReadIndex reads.
-// Replay a failing seed with: npm run sim -- --seed S
+// A failure names the command that replays it: npm run sim -- --seed S --family mixed
 import { describe, expect, it } from 'vitest';
-import { runSeeds } from './run-seeds.js';
+import { runFamily } from './run-seeds.js';
 
 describe('simulator: mixed fault schedules', () => {
   it('keeps every safety property and recovers after heal on 1,000 seeds', () => {
-    const run = runSeeds(1, 1000);
+    const run = runFamily('mixed', 1000);
     expect(run.failures).toEqual([]);
     const crashes = run.results.reduce((sum, r) => sum + r.stats.crashes, 0);
     const readsOk = run.results.reduce((sum, r) => sum + r.stats.readsOk, 0);

@@ -2,19 +2,11 @@
 // CheckQuorum, so a deposed leader keeps believing it leads until it hears a newer term. A leader that
 // answered reads without confirming its leadership (ReadIndex) is caught here within a few seeds.
 import { describe, expect, it } from 'vitest';
-import { runSeeds } from './run-seeds.js';
+import { runFamily } from './run-seeds.js';
 
 describe('simulator: readers against partitioned and paused leaders', () => {
   it('serves only linearizable reads on 300 seeds', () => {
-    const run = runSeeds(3_000_001, 300, {
-      checkQuorum: false,
-      partitionRate: 4,
-      crashRate: 0.5,
-      pauseRate: 1,
-      readShare: 0.6,
-      clients: 5,
-      clientThinkUnits: 5,
-    });
+    const run = runFamily('readers', 300);
     expect(run.failures).toEqual([]);
     expect(run.results.reduce((sum, r) => sum + r.stats.readsOk, 0)).toBeGreaterThan(50_000);
     expect(run.results.reduce((sum, r) => sum + r.stats.partitions, 0)).toBeGreaterThan(1_000);

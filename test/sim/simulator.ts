@@ -9,7 +9,7 @@ import { RaftNode, type NodeRuntime } from '../../src/node/raft-node.js';
 import type { ProposeOutcome, ReadOutcome } from '../../src/protocol/node.js';
 import type { StateMachine } from '../../src/raft/state-machine.js';
 import { EventQueue } from './event-queue.js';
-import { ReadWriteRegister, SafetyChecker, SafetyViolation, entryIdentity } from './checker.js';
+import { ReadWriteRegister, SafetyChecker, SafetyViolation, entryIdentity, type ObservedNode } from './checker.js';
 import { DiskStorage } from '../../src/storage/disk-storage.js';
 import { FaultyFileSystem } from '../../src/storage/faulty-file-system.js';
 
@@ -50,6 +50,12 @@ export interface ScheduleOptions {
   readonly inflightMessagesMax: number;
   readonly chaosTicks: number;
   readonly livenessTicksMax: number;
+  /**
+   * After the heal, every write still waiting on a running node must be answered by that node, not only
+   * decided (committed, or provably never to commit). Never drawn from the seed; off until RaftNode answers
+   * proposals whose entry was cut from its log or covered by an installed snapshot.
+   */
+  readonly requireAnswers: boolean;
 }
 
 export type FailureKind = 'correctness' | 'liveness' | 'crash';
@@ -75,6 +81,8 @@ export interface ScheduleStats {
   writesFailed: number;
   readsOk: number;
   opsUnknown: number;
+  /** Writes decided lost after the heal that their (still running) node never answered. */
+  writesLostUnanswered: number;
   snapshotsSent: number;
   maxCommitIndex: number;
   livenessTicks: number;
@@ -120,6 +128,7 @@ export function deriveOptions(seed: number, overrides: Partial<Omit<ScheduleOpti
     inflightMessagesMax: random.pick([1, 4, 64]),
     chaosTicks: random.pick([300, 500, 800]),
     livenessTicksMax: 0,
+    requireAnswers: false,
     ...overrides,
   };
   // Lease reads assume clocks that do not stop: never combine them with pauses, even when overrides ask.
@@ -144,6 +153,16 @@ interface PendingOp {
   readonly node: NodeId;
   readonly floorAtInvoke: number;
   readonly deadline: number;
+}
+
+/** A client write whose outcome nobody has learned yet: it must be answered or decided after the heal. */
+interface OpenWrite {
+  readonly identity: string;
+  readonly client: number;
+  readonly node: NodeId;
+  readonly incarnation: number;
+  /** The node's term when the write was proposed: a leader appends it in that term. */
+  readonly term: number;
 }
 
 interface Link {
@@ -237,6 +256,8 @@ export class Simulator {
   private readonly pendingOps = new Map<number, PendingOp>();
   private readonly leaderHint = new Map<number, NodeId>();
   private readonly clientSeq = new Map<number, number>();
+  /** Every write not yet answered by its node, even after its client gave up waiting. */
+  private readonly openWrites = new Set<OpenWrite>();
   now = 0;
   private phase: 'chaos' | 'liveness' = 'chaos';
   private livenessStartUnits = 0;
@@ -256,6 +277,7 @@ export class Simulator {
     writesFailed: 0,
     readsOk: 0,
     opsUnknown: 0,
+    writesLostUnanswered: 0,
     snapshotsSent: 0,
     maxCommitIndex: 0,
     livenessTicks: 0,
@@ -291,6 +313,7 @@ export class Simulator {
         }
         this.stats.events++;
         this.handle(next.event);
+        this.checker.afterStep(this.runningNodes());
       }
       this.stats.livenessTicks = Math.ceil((this.now - this.livenessStartUnits) / this.options.tickUnits);
       return this.result(null);
@@ -367,7 +390,32 @@ export class Simulator {
     for (const node of this.nodes.values()) {
       if (node.appliedIndex < this.livenessProbeIndex) return false;
     }
-    return true;
+    return this.undecidedWrites().length === 0;
+  }
+
+  /**
+   * Writes made before the heal that are neither answered, nor committed, nor definitely lost. Called once
+   * every node follows the leader of term T and has applied the probe (an entry of term T): every log then
+   * holds that entry, and log terms only grow, so no entry of an older term can commit any more. A write
+   * proposed in an older term, or to a crashed incarnation, is not committed now, it never will be. Only
+   * the leader's writes of term T can still commit, and it must answer them.
+   */
+  private undecidedWrites(): OpenWrite[] {
+    const leader = this.currentLeader();
+    const undecided: OpenWrite[] = [];
+    for (const write of this.openWrites) {
+      const waiting = this.node(write.node).incarnation === write.incarnation;
+      if (this.checker.isCommitted(write.identity)) {
+        if (this.options.requireAnswers && waiting) undecided.push(write);
+        else this.openWrites.delete(write);
+      } else if (waiting && write.node === leader?.id && write.term === leader.core?.status().term) undecided.push(write);
+      else if (this.options.requireAnswers && waiting) undecided.push(write);
+      else {
+        if (waiting) this.stats.writesLostUnanswered++;
+        this.openWrites.delete(write);
+      }
+    }
+    return undecided;
   }
 
   private livenessReport(): string {
@@ -377,7 +425,21 @@ export class Simulator {
         ? `${node.id}: down`
         : `${node.id}: ${s.role} term=${s.term} leader=${s.leaderId} commit=${s.commitIndex} last=${s.lastIndex} applied=${node.appliedIndex}`;
     });
-    return `no stable leader with the probe applied everywhere within ${this.options.livenessTicksMax} ticks after heal; ${lines.join('; ')}`;
+    const open = [...this.openWrites].slice(0, 5).map((write) => `${write.identity} (client ${write.client} via ${write.node})`);
+    return (
+      `no stable leader with the probe applied everywhere and every earlier write answered within ${this.options.livenessTicksMax} ticks ` +
+      `after heal; ${lines.join('; ')}; ${this.openWrites.size} writes unanswered: ${open.join(', ')}`
+    );
+  }
+
+  /** The state the checker reads after every step: each running node's core and incarnation. */
+  private runningNodes(): ObservedNode[] {
+    const running: ObservedNode[] = [];
+    for (const node of this.nodes.values()) {
+      const core = node.core;
+      if (core !== null) running.push({ id: node.id, incarnation: node.incarnation, core });
+    }
+    return running;
   }
 
   private currentLeader(): SimNode | null {
@@ -410,7 +472,6 @@ export class Simulator {
         const node = this.node(event.node);
         if (node.node === null || node.incarnation !== event.incarnation) return; // a crashed incarnation
         event.task();
-        if (node.core !== null) this.checker.afterStep(node.core);
         this.hooks.onStep?.(this, event.node);
         return;
       }
@@ -490,7 +551,7 @@ export class Simulator {
       { send: (message) => this.send(message), flush: () => {}, emit: () => {} },
       runtime,
       {
-        onReady: (ready, core) => this.onReady(node, ready, core),
+        onReady: (ready) => this.onReady(ready),
         onApplied: (entry) => this.onApplied(node, entry),
         onSnapshotInstalled: (snapshot) => this.onSnapshotInstalled(node, snapshot),
       },
@@ -498,13 +559,8 @@ export class Simulator {
     this.checkState(node, node.appliedIndex, 'recovered from its snapshot');
   }
 
-  private onReady(node: SimNode, ready: Ready, core: RaftCore): void {
-    if (ready.softState !== null && ready.softState.role === 'leader') {
-      this.stats.elections++;
-      this.checker.onBecameLeader(core);
-    }
-    const first = ready.entries[0];
-    if (first !== undefined) this.checker.onEntriesAppended(node.id, ready.entries, core.log.termAt(first.index - 1) ?? -1);
+  private onReady(ready: Ready): void {
+    if (ready.softState !== null && ready.softState.role === 'leader') this.stats.elections++;
   }
 
   private onApplied(node: SimNode, entry: Entry): void {
@@ -512,7 +568,7 @@ export class Simulator {
       throw new SafetyViolation('state-machine-safety', `${node.id} applied ${entry.index} after ${node.appliedIndex}`);
     }
     node.appliedIndex = entry.index;
-    this.checker.onApplied(node.id, entry, node.core?.status().term ?? 0);
+    this.checker.onApplied(node.id, entry);
     if (this.livenessProbe !== null && entryIdentity(entry) === this.livenessProbe) this.livenessProbeIndex = entry.index;
     const hash = (node.sm as SimStateMachine).hash;
     const known = this.hashes.get(entry.index);
@@ -594,7 +650,6 @@ export class Simulator {
     node.storage = null;
     node.node = null;
     node.sm = null;
-    this.checker.forget(node.id);
   }
 
   private pauseOne(): void {
@@ -700,7 +755,19 @@ export class Simulator {
     } else {
       const seq = (this.clientSeq.get(client) ?? 0) + 1;
       this.clientSeq.set(client, seq);
-      target.submit([encoder.encode(`w${client}.${seq}`)], (outcome) => this.writeDone(op, outcome));
+      const command = `w${client}.${seq}`;
+      const open: OpenWrite = {
+        identity: `c:${command}`,
+        client,
+        node: id,
+        incarnation: this.node(id).incarnation,
+        term: target.core.status().term,
+      };
+      this.openWrites.add(open);
+      target.submit([encoder.encode(command)], (outcome) => {
+        this.openWrites.delete(open);
+        this.writeDone(op, outcome);
+      });
     }
   }
 
