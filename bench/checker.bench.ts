@@ -7,6 +7,8 @@
 // pool (checkHistory with a pool), with the checker's defaults otherwise (stop at the first illegal partition,
 // then shrink it). A case runs `--runs` times and the median is reported; a case that hit its time limit runs
 // once. The pool is started and warmed up before timing: its start-up (tsx in each worker) is reported apart.
+// Then the target of issue 13: the unpartitioned c50 histories get their verdict (ok / illegal, not `unknown`)
+// in-process within DECIDE_TIME_LIMIT_MS (the unit test lets them say `unknown`: time belongs here).
 // Last, how promptly a search gives up: c50-bad unpartitioned (too large to finish) with a short time limit, the
 // time until it answers `unknown` and how far past the limit that is (the unit test bounds it in search steps).
 import { readFileSync } from 'node:fs';
@@ -28,8 +30,19 @@ const DATA_DIR = new URL('../test/fixtures/porcupine-kv/', import.meta.url);
 const HISTORY_NAMES = ['c01-ok', 'c01-bad', 'c10-ok', 'c10-bad', 'c50-ok', 'c50-bad'] as const;
 /** A history whose unpartitioned search runs far past any short time limit. */
 const GIVE_UP_HISTORY = 'c50-bad';
+/** The unpartitioned searches that must end with a verdict, and within how long (in-process, the median run). */
+const DECIDE_HISTORIES = ['c50-ok', 'c50-bad'] as const;
+const DECIDE_TIME_LIMIT_MS = 5_000;
 /** Bounds the options a user may pass. */
 const RUNS_MAX = 100;
+
+/** Whether one unpartitioned history got its verdict within DECIDE_TIME_LIMIT_MS. */
+interface DecideResult {
+  readonly history: string;
+  readonly verdict: string;
+  readonly medianMs: number;
+  readonly met: boolean;
+}
 
 interface BenchOptions {
   readonly runs: number;
@@ -203,6 +216,13 @@ async function main(): Promise<void> {
   const giveUpHistory = histories.find((h) => h.name === GIVE_UP_HISTORY);
   if (giveUpHistory === undefined) throw new Error(`no history ${GIVE_UP_HISTORY}`);
   const giveUp = measureGiveUp(giveUpHistory.parsed.operations, options);
+  const decide = DECIDE_HISTORIES.map((history): DecideResult => {
+    const row = rows.find((r) => r.history === history && !r.partitioned && r.where === 'in-process');
+    if (row === undefined) throw new Error(`no unpartitioned in-process row for ${history}`);
+    // A time limit below the target would answer `unknown` early: the verdict must come from a search allowed the whole target.
+    const decided = row.verdict !== 'unknown' && options.timeLimitMs >= DECIDE_TIME_LIMIT_MS;
+    return { history, verdict: row.verdict, medianMs: row.medianMs, met: decided && row.medianMs <= DECIDE_TIME_LIMIT_MS };
+  });
 
   process.stdout.write(`\nparse: ${histories.map((h) => `${h.name} ${h.parseMs.toFixed(1)} ms`).join(', ')}\n`);
   process.stdout.write(`pool start-up and warm-up (${options.threads} threads): ${poolStartMs.toFixed(0)} ms\n`);
@@ -212,7 +232,20 @@ async function main(): Promise<void> {
       `${[...new Set(giveUp.verdicts)].join(' / ')} after ${giveUp.medianMs.toFixed(1)} ms (median of ${giveUp.runs}, max ${giveUp.maxMs.toFixed(1)} ms): ` +
       `${giveUp.pastLimitMs.toFixed(1)} ms past the limit; ${giveUp.iterations} search steps, ${Math.round(giveUp.iterationsPerMs)} per ms\n`,
   );
-  if (options.jsonPath !== null) writeResults(options.jsonPath, { benchmark: 'checker', options, poolStartMs, rows, giveUp });
+  process.stdout.write(
+    `\nunpartitioned, in-process, a verdict within ${DECIDE_TIME_LIMIT_MS} ms: ` +
+      `${decide.map((d) => `${d.history} ${d.verdict} in ${d.medianMs.toFixed(0)} ms (${d.met ? 'met' : 'not met'})`).join('; ')}\n`,
+  );
+  if (options.jsonPath !== null)
+    writeResults(options.jsonPath, {
+      benchmark: 'checker',
+      options,
+      poolStartMs,
+      rows,
+      decideTimeLimitMs: DECIDE_TIME_LIMIT_MS,
+      decide,
+      giveUp,
+    });
 }
 
 function formatRow(row: Row): string {
