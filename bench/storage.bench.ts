@@ -1,7 +1,7 @@
 // Benchmark of durable storage on the real disk, against the disk's own limit.
 //
 //   npx tsx bench/storage.bench.ts [--seconds 2] [--warmup-seconds 0.3] [--replay-entries 1000000]
-//                                  [--writers 1,4,16,64] [--slice-seconds 0.25] [--dir /tmp]
+//                                  [--writers 1,4,16,64] [--slice-seconds 0.25] [--dir /tmp] [--held-writes-only]
 //
 // 1. The disk: fdatasyncs per second of a plain file (4 KiB overwrites of preallocated blocks, then fdatasync),
 //    blocking and through libuv's thread pool. This is the physical limit every durable append pays.
@@ -11,6 +11,12 @@
 //    per fdatasync shows how many writers share one.
 // 4. Replay: DiskStorage.open (full recovery) of a log of 1,000,000 entries of 100 B: MB/s and entries/s.
 //    The log was just written, so it is read from the page cache: this is the CPU cost of recovery.
+// 5. Held writes: what holding unsynced writes in the process until sync costs (NodeFileSystem's default, so
+//    that a kill loses them), against plain writes handed to the OS at once: the same write-then-sync loops
+//    on two storages side by side, in alternating slices, on the disk with fdatasync and without fsync (as a
+//    --memory cluster runs). entries/s of each and the process's CPU per entry. --held-writes-only runs just
+//    this (its results go to results/storage-held-writes.json).
+// Cases 1 to 4 use NodeFileSystem's default: writes held until sync.
 // Each case runs in short slices, each after a raw fdatasync window as long, and its ratio divides by the raw
 // rate of those windows: this disk's speed drifts by a factor of two or more within a minute, so a limit
 // measured once at the start would not be comparable. The long measurement is repeated at the end.
@@ -29,6 +35,7 @@ import { describeMachine, formatRate, machineFields, positiveIntegers, positiveN
 import { distribution } from './lib/stats.js';
 
 const RESULTS_PATH = fileURLToPath(new URL('./results/storage.json', import.meta.url));
+const HELD_WRITES_RESULTS_PATH = fileURLToPath(new URL('./results/storage-held-writes.json', import.meta.url));
 const MEMBERSHIP: Membership = { voters: ['n1', 'n2', 'n3'] };
 const RAW_BLOCK_BYTES = 4096;
 const RAW_FILE_BYTES = 64 * 1024 * 1024;
@@ -38,6 +45,14 @@ const GROUP_ENTRY_BYTES = 100;
 const REPLAY_ENTRY_BYTES = 100;
 const REPLAY_WRITE_BATCH_ENTRIES = 1000;
 const REPLAY_RUNS = 3;
+const HELD_ENTRY_BYTES = 100;
+/** The held-writes cases: one writer with batches of these sizes, then many writers of one entry each. */
+const HELD_CASES: readonly { readonly writers: number; readonly batchEntries: number }[] = [
+  { writers: 1, batchEntries: 1 },
+  { writers: 1, batchEntries: 16 },
+  { writers: 1, batchEntries: 256 },
+  { writers: 16, batchEntries: 1 },
+];
 
 interface BenchOptions {
   readonly seconds: number;
@@ -47,6 +62,8 @@ interface BenchOptions {
   readonly dir: string;
   /** A case runs in slices this long, each after a raw fdatasync window as long (half blocking, half async). */
   readonly sliceSeconds: number;
+  /** Run only case 5, held writes against plain ones. */
+  readonly heldWritesOnly: boolean;
 }
 
 interface RawResult {
@@ -106,6 +123,7 @@ function readOptions(): BenchOptions {
       writers: { type: 'string', default: '1,4,16,64' },
       dir: { type: 'string', default: os.tmpdir() },
       'slice-seconds': { type: 'string', default: '0.25' },
+      'held-writes-only': { type: 'boolean', default: false },
     },
   });
   return {
@@ -115,10 +133,9 @@ function readOptions(): BenchOptions {
     writers: positiveIntegers('writers', values.writers),
     dir: values.dir ?? os.tmpdir(),
     sliceSeconds: positiveNumber('slice-seconds', values['slice-seconds']),
+    heldWritesOnly: values['held-writes-only'] === true,
   };
 }
-
-/** Counts the fdatasyncs storage issues on its files. */
 
 function makeEntries(first: number, count: number, sizeBytes: number): Entry[] {
   const data = new Uint8Array(sizeBytes).fill(0x5a);
@@ -324,11 +341,160 @@ function measureReplay(root: string, entryCount: number): ReplayResult {
   };
 }
 
+interface HeldWritesSide {
+  readonly entriesPerSecond: number;
+  /** The whole process's CPU (user + system) per entry, fdatasync's thread included. */
+  readonly cpuMicrosecondsPerEntry: number;
+}
+
+interface HeldWritesResult {
+  readonly writers: number;
+  readonly batchEntries: number;
+  readonly entryBytes: number;
+  /** fdatasync on the disk, or none (files in /dev/shm, as a --memory cluster keeps them). */
+  readonly durable: boolean;
+  readonly plain: HeldWritesSide;
+  readonly held: HeldWritesSide;
+  /** held entries/s over plain entries/s. */
+  readonly throughputRatio: number;
+}
+
+/** One storage of the comparison: `writers` loops of write(batch) then await sync(), a slice at a time. */
+class WriteSyncLoop {
+  private next = 1;
+  private entries = 0;
+  private seconds = 0;
+  private cpuMicroseconds = 0;
+
+  constructor(
+    private readonly storage: DiskStorage,
+    private readonly writers: number,
+    private readonly batchEntries: number,
+  ) {}
+
+  async runFor(sliceSeconds: number): Promise<void> {
+    const cpuBefore = process.cpuUsage();
+    const start = performance.now();
+    const deadline = start + sliceSeconds * 1000;
+    const writer = async (): Promise<void> => {
+      while (performance.now() < deadline) {
+        this.storage.write({ snapshot: null, hardState: null, entries: makeEntries(this.next, this.batchEntries, HELD_ENTRY_BYTES) });
+        this.next += this.batchEntries;
+        await this.storage.sync();
+        this.entries += this.batchEntries;
+      }
+    };
+    await Promise.all(Array.from({ length: this.writers }, writer));
+    this.seconds += (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    this.cpuMicroseconds += cpu.user + cpu.system;
+  }
+
+  reset(): void {
+    [this.entries, this.seconds, this.cpuMicroseconds] = [0, 0, 0];
+  }
+
+  result(): HeldWritesSide {
+    return { entriesPerSecond: this.entries / this.seconds, cpuMicrosecondsPerEntry: this.cpuMicroseconds / Math.max(1, this.entries) };
+  }
+}
+
+/**
+ * Plain writes against writes held until sync, on two storages in folders of the same file system, run in
+ * alternating slices (plain first, then held first) so that drift of the disk and of the machine's other load
+ * falls on both alike.
+ */
+async function measureHeldWrites(
+  root: string,
+  options: BenchOptions,
+  durable: boolean,
+  writers: number,
+  batchEntries: number,
+): Promise<HeldWritesResult> {
+  const open = (bufferUnsynced: boolean): { loop: WriteSyncLoop; storage: DiskStorage; dir: string } => {
+    const dir = freshDir(root, `held-${bufferUnsynced ? 'held' : 'plain'}-${durable ? 'disk' : 'memory'}-${writers}-${batchEntries}`);
+    const storage = DiskStorage.open(new NodeFileSystem({ durable, bufferUnsynced }), dir, { initialMembership: MEMBERSHIP });
+    storage.write({ snapshot: null, hardState: { term: 1, votedFor: 'n1', commitIndex: 0 }, entries: [] });
+    return { loop: new WriteSyncLoop(storage, writers, batchEntries), storage, dir };
+  };
+  const plain = open(false);
+  const held = open(true);
+  try {
+    await plain.loop.runFor(options.warmupSeconds);
+    await held.loop.runFor(options.warmupSeconds);
+    plain.loop.reset();
+    held.loop.reset();
+    const slices = Math.max(2, Math.round(options.seconds / options.sliceSeconds));
+    for (let i = 0; i < slices; i++) {
+      const order = i % 2 === 0 ? [plain, held] : [held, plain];
+      for (const side of order) await side.loop.runFor(options.sliceSeconds);
+    }
+  } finally {
+    for (const side of [plain, held]) {
+      side.storage.close();
+      fs.rmSync(side.dir, { recursive: true, force: true });
+    }
+  }
+  const plainResult = plain.loop.result();
+  const heldResult = held.loop.result();
+  return {
+    writers,
+    batchEntries,
+    entryBytes: HELD_ENTRY_BYTES,
+    durable,
+    plain: plainResult,
+    held: heldResult,
+    throughputRatio: heldResult.entriesPerSecond / plainResult.entriesPerSecond,
+  };
+}
+
+/** Case 5 on the disk (`root`) and without fsync (in /dev/shm where there is one). */
+async function measureAllHeldWrites(root: string, options: BenchOptions): Promise<HeldWritesResult[]> {
+  const memoryRoot = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'raftkv-storage-bench-'));
+  const results: HeldWritesResult[] = [];
+  try {
+    for (const durable of [true, false]) {
+      for (const { writers, batchEntries } of HELD_CASES) {
+        results.push(await measureHeldWrites(durable ? root : memoryRoot, options, durable, writers, batchEntries));
+      }
+    }
+  } finally {
+    fs.rmSync(memoryRoot, { recursive: true, force: true });
+  }
+  printTable(
+    `held writes (until sync, so a kill loses them) against plain ones (to the OS at once), ${HELD_ENTRY_BYTES} B entries, alternating slices`,
+    ['storage', 'writers', 'batch', 'plain entries/s', 'held entries/s', 'held / plain', 'plain CPU µs/entry', 'held CPU µs/entry'],
+    results.map((r) => [
+      r.durable ? 'disk, fdatasync' : 'no fsync (shm)',
+      String(r.writers),
+      String(r.batchEntries),
+      formatRate(r.plain.entriesPerSecond),
+      formatRate(r.held.entriesPerSecond),
+      r.throughputRatio.toFixed(2),
+      r.plain.cpuMicrosecondsPerEntry.toFixed(1),
+      r.held.cpuMicrosecondsPerEntry.toFixed(1),
+    ]),
+  );
+  return results;
+}
+
 async function main(): Promise<void> {
   const options = readOptions();
   const root = fs.mkdtempSync(path.join(options.dir, 'raftkv-storage-bench-'));
   const began = performance.now();
   try {
+    if (options.heldWritesOnly) {
+      console.log(`storage bench, held writes only, in ${root}: ${options.seconds}s per case and side, ${describeMachine()}`);
+      const heldWrites = await measureAllHeldWrites(root, options);
+      writeResults(HELD_WRITES_RESULTS_PATH, {
+        benchmark: 'storage-held-writes',
+        ...machineFields(),
+        dir: options.dir,
+        options,
+        heldWrites,
+      });
+      return;
+    }
     console.log(
       `storage bench in ${root}: ${options.seconds}s per case (after ${options.warmupSeconds}s warm-up), ` +
         `segments of ${WAL_DEFAULTS.segmentBytes / 1024 / 1024} MiB preallocated, ${describeMachine()}`,
@@ -383,6 +549,8 @@ async function main(): Promise<void> {
         `${formatRate(replay.entriesPerSecond)} entries/s, ${replay.megabytesPerSecond.toFixed(1)} MB/s of files, ${replay.payloadMegabytesPerSecond.toFixed(1)} MB/s of entry data (page cache warm)`,
     );
 
+    const heldWrites = await measureAllHeldWrites(root, options);
+
     const rawAfter = await disk.measure(options.seconds);
     disk.close();
     console.log(
@@ -402,6 +570,7 @@ async function main(): Promise<void> {
       appends,
       groupCommit,
       replay,
+      heldWrites,
       totalSeconds,
     });
   } finally {
