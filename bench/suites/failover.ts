@@ -14,7 +14,16 @@
 //
 // The probe is the same for both systems: small writes over HTTP to one key, one at a time while they are
 // answered promptly (a client writing continuously). raftkv: PUT /v1/kv/failover on the router, which hides the
-// leader; etcd: POST /v3/kv/put on its JSON gateway, round robin over the members still running. An attempt is
+// leader; etcd: POST /v3/kv/put on its JSON gateway, round robin over every member, the killed one included (a
+// client learns a member is down only from its refused connection, never from the harness).
+//
+// What each side learns of the kill, and from where: etcd's probe only from errors and timeouts (a refused
+// connection to the dead member, a write forwarded by a follower to the dead leader that goes unanswered). raftkv's
+// router learns more than a client could: the supervisor in its process detaches the killed worker at once (its
+// client port closes, like a refused connection: fair) and, after an attempt fails, the router asks the supervisor
+// who leads now (Supervisor.leaderId, pushed by the new leader's role event the moment it wins): a client would
+// have to find the new leader by trying members and following their hints. Removing that needs a change in
+// src/router (see docs/BENCHMARKS.md, Failover). An attempt is
 // abandoned after ATTEMPT_TIMEOUT_MS; a failed one is retried after RETRY_PAUSE_MS; and while an attempt goes
 // unanswered for HEDGE_MS another one starts beside it (at most MAX_IN_FLIGHT): an etcd follower forwards a
 // write to the leader it knows, and one forwarded to the dead leader is lost without an answer, so a lone
@@ -363,9 +372,10 @@ async function startEtcd(
     name: `etcd ${label} ${timing.heartbeatMs}/${timing.electionMs} ms`,
     electionTimeout: `${timing.electionMs}-${2 * timing.electionMs} ms`,
     target: {
+      // Every member, the killed one included: the probe learns a member is down only when its connection is
+      // refused, as a client would, not from the harness that killed it.
       request: (seq) => {
-        const urls = cluster.clientUrls();
-        const url = urls[turn++ % Math.max(1, urls.length)] ?? cluster.members[0]?.clientUrl ?? '';
+        const url = cluster.members[turn++ % cluster.members.length]?.clientUrl ?? '';
         return { method: 'POST', url: `${url}/v3/kv/put`, body: JSON.stringify({ key: base64(PROBE_KEY), value: base64(String(seq)) }) };
       },
       acknowledged: (reply) => reply.status === 200 && reply.body.includes('"header"'),
@@ -498,6 +508,9 @@ async function main(): Promise<void> {
       maxInFlight: MAX_IN_FLIGHT,
       retryPauseMs: RETRY_PAUSE_MS,
       quietAcks: QUIET_ACKS,
+      // What each side's client learns of a kill from other than errors and timeouts (see docs/BENCHMARKS.md).
+      etcdTargets: 'every member, the killed one included',
+      raftkvLeaderSource: 'the router asks its supervisor after a failed attempt',
     },
     etcd: { binary: etcdBinary, version: etcdVersion(etcdBinary) },
     diskDir: tmpdir(),
