@@ -180,7 +180,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.node(id).state;
   }
 
-  /** Abrupt kill (worker.terminate): what was not fsynced may be gone. */
+  /** Abrupt kill (worker.terminate), a crash: with bufferUnsynced (the default) what the node had not synced is gone. */
   async kill(id: NodeId): Promise<void> {
     const node = this.node(id);
     if (node.state === 'killed' || node.state === 'stopped') return;

@@ -118,7 +118,7 @@ export interface NodeStatus extends RaftStatus {
 export interface NodeSettings {
   /** False for --memory clusters: files in /dev/shm, no fsync. */
   readonly durable: boolean;
-  /** Writes stay in the worker until synced, so a kill loses them (chaos: loss of unsynced writes). */
+  /** Writes stay in the worker until synced, so a kill loses them as a crash would (on by default: SUPERVISOR_DEFAULTS). */
   readonly bufferUnsynced: boolean;
   readonly tickMs: number;
   readonly core: CoreSettings;
