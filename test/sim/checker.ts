@@ -1,4 +1,4 @@
-import type { RaftCore } from '../../src/raft/raft.js';
+import type { RaftCore, RaftStatus } from '../../src/raft/raft.js';
 import type { Entry, NodeId } from '../../src/raft/types.js';
 
 /** The five safety properties of Raft (Figure 3), a commit index that never goes back, and linearizable reads. */
@@ -75,8 +75,8 @@ export class SafetyChecker {
   private readonly leaders = new Map<number, NodeId>();
   /** "index:term" -> identity of the entry and the term of its predecessor, for every entry ever in a log. */
   private readonly logEntries = new Map<string, string>();
-  /** index -> identity of the entry committed there. */
-  private readonly committed = new Map<number, string>();
+  /** index -> the entry committed there (its term and identity). */
+  private readonly committed = new Map<number, Entry>();
   /** index -> the lowest term of any node seen with a commit index covering it. */
   private readonly commitTerms = new Map<number, number>();
   private maxCommitted = 0;
@@ -87,20 +87,34 @@ export class SafetyChecker {
   private readonly commitEver = new Map<NodeId, number>();
   /** index -> identity of the entry applied there (first application anywhere). */
   private readonly applied = new Map<number, string>();
+  /** The running nodes that lead, as of their last check. */
   private readonly currentLeaders = new Map<NodeId, RaftCore>();
+  /** Decoding a command is the costliest part of a check: each entry object is named once. */
+  private readonly identities = new WeakMap<Entry, string>();
 
-  /** After every step: check each running node's state against everything seen so far. */
+  /**
+   * After every step: check the nodes the step could have changed (the simulator passes every node an event
+   * touched; a node's state changes only through its own events, as messages between nodes are events too).
+   */
   afterStep(nodes: readonly ObservedNode[]): void {
-    this.currentLeaders.clear();
-    for (const node of nodes) {
-      const status = node.core.status();
-      if (status.role === 'leader') this.currentLeaders.set(node.id, node.core);
-    }
-    for (const node of nodes) this.checkNode(node);
+    for (const node of nodes) this.checkNode(node, node.core.status());
   }
 
-  private checkNode(node: ObservedNode): void {
-    const status = node.core.status();
+  /** A crashed node leads nothing any more. */
+  nodeStopped(id: NodeId): void {
+    this.currentLeaders.delete(id);
+  }
+
+  private identityOf(entry: Entry): string {
+    let identity = this.identities.get(entry);
+    if (identity === undefined) {
+      identity = entryIdentity(entry);
+      this.identities.set(entry, identity);
+    }
+    return identity;
+  }
+
+  private checkNode(node: ObservedNode, status: RaftStatus): void {
     let view = this.views.get(node.id);
     if (view === undefined || view.incarnation !== node.incarnation) {
       const ever = this.commitEver.get(node.id) ?? 0;
@@ -123,7 +137,10 @@ export class SafetyChecker {
       throw new SafetyViolation('commit-monotonic', `${node.id} commit index went back from ${view.commitIndex} to ${status.commitIndex}`);
     }
     const leading = status.role === 'leader' ? status.term : -1;
-    if (leading !== -1) this.checkElection(status.term, node.id);
+    if (leading !== -1) {
+      this.checkElection(status.term, node.id);
+      this.currentLeaders.set(node.id, node.core);
+    } else this.currentLeaders.delete(node.id);
     const firstChanged = this.checkLogChanges(node, view);
     if (leading !== -1 && leading === view.leaderTerm && (firstChanged <= view.lastIndex || status.lastIndex < view.lastIndex)) {
       throw new SafetyViolation(
@@ -155,13 +172,13 @@ export class SafetyChecker {
     for (let changed = firstChanged; changed <= log.lastIndex; changed++) {
       const entry = log.entryAt(changed) as Entry;
       const key = `${changed}:${entry.term}`;
-      const value = `${entryIdentity(entry)}|${log.termAt(changed - 1) ?? -1}`;
+      const value = `${this.identityOf(entry)}|${log.termAt(changed - 1) ?? -1}`;
       const known = this.logEntries.get(key);
       if (known === undefined) this.logEntries.set(key, value);
       else if (known !== value) throw new SafetyViolation('log-matching', `${node.id} has ${key} = ${value}, another log has ${known}`);
       mirror[changed] = entry;
     }
-    mirror.length = log.lastIndex + 1;
+    if (mirror.length !== log.lastIndex + 1) mirror.length = log.lastIndex + 1;
     return firstChanged;
   }
 
@@ -170,16 +187,17 @@ export class SafetyChecker {
     if (view.commitChecked < snapshotIndex) view.commitChecked = snapshotIndex; // compacted: its snapshot state is checked on install
     const log = node.core.log;
     for (let index = view.commitChecked + 1; index <= commitIndex; index++) {
-      const identity = entryIdentity(log.entryAt(index) as Entry);
+      const entry = log.entryAt(index) as Entry;
       const known = this.committed.get(index);
       if (known === undefined) {
-        this.committed.set(index, identity);
-        this.committedIdentities.add(identity);
+        this.committed.set(index, entry);
+        this.committedIdentities.add(this.identityOf(entry));
         if (index > this.maxCommitted) this.maxCommitted = index;
-      } else if (known !== identity) {
+      } else if (known.term !== entry.term) {
+        // The same index and term is the same entry: log matching has held every logged entry to that.
         throw new SafetyViolation(
           'state-machine-safety',
-          `${node.id} has ${identity} committed at ${index}, another node committed ${known}`,
+          `${node.id} has ${this.identityOf(entry)} committed at ${index}, another node committed ${this.identityOf(known)}`,
         );
       }
       const bound = this.commitTerms.get(index);
@@ -201,10 +219,10 @@ export class SafetyChecker {
     const commitTerm = this.commitTerms.get(index);
     if (committed === undefined || commitTerm === undefined || commitTerm >= term || index <= core.log.snapshotIndex) return;
     const entry = core.log.entryAt(index);
-    if (entry === undefined || entryIdentity(entry) !== committed) {
+    if (entry === undefined || entry.term !== committed.term) {
       throw new SafetyViolation(
         'leader-completeness',
-        `leader ${core.id} of term ${term} lacks entry ${index} (${committed}) committed by term ${commitTerm}; has ${entry === undefined ? 'nothing' : entryIdentity(entry)}`,
+        `leader ${core.id} of term ${term} lacks entry ${index} (${this.identityOf(committed)}) committed by term ${commitTerm}; has ${entry === undefined ? 'nothing' : this.identityOf(entry)}`,
       );
     }
   }

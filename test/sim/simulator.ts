@@ -9,7 +9,7 @@ import { RaftNode, type NodeRuntime } from '../../src/node/raft-node.js';
 import type { ProposeOutcome, ReadOutcome } from '../../src/protocol/node.js';
 import type { StateMachine } from '../../src/raft/state-machine.js';
 import { EventQueue } from './event-queue.js';
-import { ReadWriteRegister, SafetyChecker, SafetyViolation, entryIdentity, type ObservedNode } from './checker.js';
+import { ReadWriteRegister, SafetyChecker, SafetyViolation, entryIdentity } from './checker.js';
 import { DiskStorage } from '../../src/storage/disk-storage.js';
 import { FaultyFileSystem } from '../../src/storage/faulty-file-system.js';
 
@@ -312,8 +312,9 @@ export class Simulator {
           return this.result({ kind: 'liveness', property: 'liveness', message: this.livenessReport() });
         }
         this.stats.events++;
+        const phase = this.phase;
         this.handle(next.event);
-        this.checker.afterStep(this.runningNodes());
+        this.checkAfter(next.event, phase !== this.phase);
       }
       this.stats.livenessTicks = Math.ceil((this.now - this.livenessStartUnits) / this.options.tickUnits);
       return this.result(null);
@@ -384,6 +385,7 @@ export class Simulator {
       (leader.node as RaftNode).submit([encoder.encode(probe)], (outcome) => {
         if (!outcome.ok && this.livenessProbeIndex === 0) this.livenessProbeTerm = -1; // refused: ask again
       });
+      this.checkNode(leader); // the proposal entered its log between two steps
       return false;
     }
     if (this.livenessProbeIndex === 0) return false;
@@ -425,21 +427,46 @@ export class Simulator {
         ? `${node.id}: down`
         : `${node.id}: ${s.role} term=${s.term} leader=${s.leaderId} commit=${s.commitIndex} last=${s.lastIndex} applied=${node.appliedIndex}`;
     });
-    const open = [...this.openWrites].slice(0, 5).map((write) => `${write.identity} (client ${write.client} via ${write.node})`);
-    return (
-      `no stable leader with the probe applied everywhere and every earlier write answered within ${this.options.livenessTicksMax} ticks ` +
-      `after heal; ${lines.join('; ')}; ${this.openWrites.size} writes unanswered: ${open.join(', ')}`
-    );
+    const limit = `within ${this.options.livenessTicksMax} ticks after heal`;
+    const probed = this.livenessProbeIndex > 0 && [...this.nodes.values()].every((node) => node.appliedIndex >= this.livenessProbeIndex);
+    if (!probed) return `no stable leader with the probe applied everywhere ${limit}; ${lines.join('; ')}`;
+    const open = [...this.openWrites]
+      .slice(0, 5)
+      .map((write) => `${write.identity} (client ${write.client} via ${write.node}, term ${write.term})`);
+    return `${this.openWrites.size} writes made before the heal neither answered nor decided ${limit}: ${open.join(', ')}; ${lines.join('; ')}`;
   }
 
-  /** The state the checker reads after every step: each running node's core and incarnation. */
-  private runningNodes(): ObservedNode[] {
-    const running: ObservedNode[] = [];
-    for (const node of this.nodes.values()) {
-      const core = node.core;
-      if (core !== null) running.push({ id: node.id, incarnation: node.incarnation, core });
+  /**
+   * The safety checks after a step, on every node the step could have changed: a node's core changes only in
+   * its own events (a message between nodes is a delivery event of its own), so checking those is checking
+   * every node. Client calls, faults and the start of the liveness phase may touch any node.
+   */
+  private checkAfter(event: SimEvent, phaseChanged: boolean): void {
+    const target = phaseChanged ? null : this.targetOf(event);
+    if (target === null) {
+      for (const node of this.nodes.values()) this.checkNode(node);
+    } else this.checkNode(this.node(target));
+  }
+
+  private targetOf(event: SimEvent): NodeId | null {
+    switch (event.kind) {
+      case 'tick':
+      case 'run':
+      case 'restart':
+      case 'resume':
+        return event.node;
+      case 'deliver':
+        return event.message.to;
+      case 'client':
+      case 'fault':
+      case 'heal-partition':
+        return null;
     }
-    return running;
+  }
+
+  private checkNode(node: SimNode): void {
+    const core = node.core;
+    if (core !== null) this.checker.afterStep([{ id: node.id, incarnation: node.incarnation, core }]);
   }
 
   private currentLeader(): SimNode | null {
@@ -650,6 +677,7 @@ export class Simulator {
     node.storage = null;
     node.node = null;
     node.sm = null;
+    this.checker.nodeStopped(node.id);
   }
 
   private pauseOne(): void {
