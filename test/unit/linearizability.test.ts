@@ -516,6 +516,13 @@ describe('the unpartitioned search over several keys against brute force', () =>
           const partitioned = checkHistorySync(ops, model, { partitioned: true, timeLimitMs: 5_000 });
           expect(whole.verdict).toBe(expectedOk ? 'ok' : 'illegal');
           expect(partitioned.verdict).toBe(whole.verdict);
+          // Setting a partition aside at its first dead end: rounds without it, then a last round with everything.
+          const eager = searchLinearization(normalizeOperations(ops), model, {
+            deadlineEpochMs: Date.now() + 5_000,
+            cacheEntriesMax: 100_000,
+            setAsideDeadEnds: 0,
+          });
+          expect(eager.verdict).toBe(whole.verdict);
           if (!expectedOk) illegal++;
         }),
         { numRuns: 600, seed: 13 },

@@ -37,6 +37,8 @@ export interface SearchLimits {
   readonly cacheEntriesMax: number;
   /** Another thread sets element 0 to non-zero to stop the search (`unknown`, reason `cancelled`). */
   readonly cancel?: Int32Array | undefined;
+  /** Dead ends a model partition may cost in the first round before it is set aside (default SEARCH_SET_ASIDE_DEAD_ENDS). */
+  readonly setAsideDeadEnds?: number | undefined;
 }
 
 /** How often (in search steps, a power of two) the deadline and the cancel flag are looked at. */
@@ -75,10 +77,78 @@ const HEAD = 0;
 const NIL = -1;
 
 /**
+ * Dead ends a model partition may cost before a search of several sets it aside for the first round (see
+ * `searchLinearization`).
+ */
+export const SEARCH_SET_ASIDE_DEAD_ENDS = 20_000;
+
+/**
  * Searches one partition of the checker (the whole history when unpartitioned). `operations` must be normalized
  * (`normalizeOperations`): no `fail`, `info` ops completing at +infinity.
+ *
+ * With several model partitions, the first round sets aside any partition that reaches SEARCH_SET_ASIDE_DEAD_ENDS
+ * dead ends and searches again without it, so one partition that is costly to refute does not hide another that
+ * is cheap to refute: if the rest is illegal, so is the whole (locality). If the rest is linearizable, a last round
+ * searches everything without that limit.
  */
 export function searchLinearization<State>(operations: readonly Operation[], model: Model<State>, limits: SearchLimits): SearchResult {
+  const startedMs = performance.now();
+  const partitionOf = new Map<Operation, number>();
+  for (const [partition, { operations: members }] of model.partition(operations).entries())
+    for (const op of members) partitionOf.set(op, partition);
+  const setAside = new Set<number>();
+  let iterations = 0;
+  let limited = partitionOf.size > 0 && new Set(partitionOf.values()).size > 1;
+  for (;;) {
+    const included = setAside.size === 0 ? operations : operations.filter((op) => !setAside.has(partitionOf.get(op) ?? NIL));
+    const round = searchRound(included, model, limits, {
+      iterationsBefore: iterations,
+      deadEndsMax: limited ? (limits.setAsideDeadEnds ?? SEARCH_SET_ASIDE_DEAD_ENDS) : Infinity,
+    });
+    iterations = round.iterations;
+    if (round.costly !== null) {
+      setAside.add(partitionOf.get(round.costly) ?? NIL);
+      continue;
+    }
+    const result = round.result;
+    if (result.verdict === 'ok' && setAside.size > 0) {
+      setAside.clear();
+      limited = false;
+      continue;
+    }
+    return { ...result, stats: { ...result.stats, operations: operations.length, elapsedMs: performance.now() - startedMs } };
+  }
+}
+
+interface RoundOptions {
+  /** Search steps of the earlier rounds: the deadline checks keep their spacing across rounds. */
+  readonly iterationsBefore: number;
+  /** Past this many dead ends in one partition, the round stops and names it. */
+  readonly deadEndsMax: number;
+}
+
+/** One round: a result, or a partition (named by one of its operations) that cost more than `deadEndsMax`. */
+type RoundResult =
+  | { readonly costly: null; readonly result: SearchResult; readonly iterations: number }
+  | { readonly costly: Operation; readonly iterations: number };
+
+function searchRound<State>(
+  operations: readonly Operation[],
+  model: Model<State>,
+  limits: SearchLimits,
+  options: RoundOptions,
+): RoundResult {
+  const result = searchPartitions(operations, model, limits, options);
+  if ('costly' in result) return result;
+  return { costly: null, result, iterations: result.stats.iterations };
+}
+
+function searchPartitions<State>(
+  operations: readonly Operation[],
+  model: Model<State>,
+  limits: SearchLimits,
+  options: RoundOptions,
+): SearchResult | { readonly costly: Operation; readonly iterations: number } {
   const startedMs = performance.now();
   const n = operations.length;
   const groups = new ModelPartitions(operations, model);
@@ -107,7 +177,8 @@ export function searchLinearization<State>(operations: readonly Operation[], mod
   let forced = false;
   let focus = remaining > 0 ? firstReturnPartition(list, partitionOfOp) : NIL;
   let node = remaining > 0 ? (next[list.headOf(focus)] ?? NIL) : NIL;
-  let iterations = 0;
+  let iterations = options.iterationsBefore;
+  const deadEnds = new Int32Array(groups.count);
   let deepest = -1;
   let stuck: StuckPoint | null = null;
 
@@ -208,7 +279,11 @@ export function searchLinearization<State>(operations: readonly Operation[], mod
       const partition = partitionOfOp[opIndex] ?? NIL;
       const group = groups.of(partition);
       // The culprit's place is now proven a dead end: no later visit explores it again.
-      if (partition === culprit) culpritGroup.cache.markFailed(culpritGroup.cacheKey, culpritGroup.linearized, culpritGroup.state);
+      if (partition === culprit) {
+        culpritGroup.cache.markFailed(culpritGroup.cacheKey, culpritGroup.linearized, culpritGroup.state);
+        deadEnds[culprit] = (deadEnds[culprit] ?? 0) + 1;
+        if ((deadEnds[culprit] ?? 0) > options.deadEndsMax) return { costly: operationAt(operations, opIndex), iterations };
+      }
       group.state = stackStates.pop() as State;
       const wasForced = stackForced.pop() === 1;
       const local = localIndexOfOp[opIndex] ?? NIL;
