@@ -21,6 +21,13 @@
  * while every operation put before them was invoked before o returned. Without this, an unpartitioned search of
  * many keys visits every combination of the keys' interleavings (the product of their state spaces); with it, the
  * other keys wait until one of their returns is due.
+ *
+ * For the same reason each partition keeps its own state, its own event list and its own cache, and a dead end
+ * is a dead end of one partition: the search backjumps over the other partitions' choices to that partition's
+ * last one (undoing them cannot help it) and marks the place dead in that partition's cache, whatever the other
+ * partitions had done when it was found. Two more reductions: a legal read is taken as the only choice
+ * (`legalRead`), and a partition that is costly to refute is set aside for a first round
+ * (`searchLinearization`).
  */
 import assert from 'node:assert/strict';
 import type { Operation } from './history.js';
