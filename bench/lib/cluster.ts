@@ -58,10 +58,13 @@ export async function startRaftkv(options: {
   dataDir: string;
   durable: boolean;
   limits?: Partial<RaftNodeLimits>;
+  /** How the router finds a new leader (see Router): the failover suite probes, as etcd's client must. */
+  leaderDiscovery?: 'supervisor' | 'probe';
 }): Promise<{ supervisor: Supervisor; service: Service }> {
-  const supervisor = await startSupervisor({ ...options, stateMachine: 'kv' });
+  const { leaderDiscovery = 'supervisor', ...clusterOptions } = options;
+  const supervisor = await startSupervisor({ ...clusterOptions, stateMachine: 'kv' });
   try {
-    const service = await startService(supervisor, { host: HOST, httpPort: 0, respPort: 0, adminToken: null });
+    const service = await startService(supervisor, { host: HOST, httpPort: 0, respPort: 0, adminToken: null, leaderDiscovery });
     return { supervisor, service };
   } catch (error) {
     await supervisor.stop().catch(() => undefined);

@@ -327,7 +327,8 @@ async function runSeries(system: SystemUnderTest, options: FailoverOptions): Pro
 }
 
 async function raftkvUnderTest(options: FailoverOptions, dataDir: string): Promise<SystemUnderTest> {
-  const { supervisor, service: running } = await startRaftkv({ nodes: options.nodes, dataDir, durable: true });
+  // The router finds the new leader by probing the nodes, as etcd's client does, not from the supervisor.
+  const { supervisor, service: running } = await startRaftkv({ nodes: options.nodes, dataDir, durable: true, leaderDiscovery: 'probe' });
   const electionMs = (SUPERVISOR_DEFAULTS.core.electionTicks ?? 0) * SUPERVISOR_DEFAULTS.tickMs;
   return {
     name: 'raftkv',

@@ -127,9 +127,20 @@ export class Router {
   /** Per lane: the node that lane believes leads. */
   private readonly believedLeader: (NodeId | null)[] = new Array<NodeId | null>(ROUTER_LANES).fill(null);
 
+  /** Per lane, in 'probe' discovery: the node to try next when no leader is believed. */
+  private readonly probeNext: number[] = new Array<number>(ROUTER_LANES).fill(0);
+
   constructor(
     private readonly supervisor: Supervisor,
     limits: Partial<RouterLimits> = {},
+    /**
+     * How a lane finds the leader once the one it believed in failed without naming another. 'supervisor':
+     * ask the supervisor, which hears of every election over the control plane (the default: fastest).
+     * 'probe': try the nodes in turn and follow the hints of their refusals, as an outside client must (as
+     * etcd's client does); a node whose worker is gone counts as a refused connection. The failover bench
+     * uses 'probe', so that raftkv's figure includes finding the new leader.
+     */
+    private readonly leaderDiscovery: 'supervisor' | 'probe' = 'supervisor',
   ) {
     this.limits = { ...ROUTER_LIMITS_DEFAULTS, ...limits };
   }
@@ -377,11 +388,32 @@ export class Router {
    * a deposed leader's mistakes from the chaos checks.)
    */
   private leaderTarget(lane: number): { id: NodeId; client: ClientPortClient } | null {
+    if (this.leaderDiscovery === 'probe') return this.probeTarget(lane);
     let id = this.believedLeader[lane] ?? null;
     if (id === null || this.supervisor.stateOf(id) !== 'running') id = this.supervisor.leaderId;
     this.believedLeader[lane] = id;
     const client = id === null ? null : this.supervisor.client(id);
     return id === null || client === null ? null : { id, client };
+  }
+
+  /** The believed leader, else the next node in turn; nodes whose worker is gone are skipped like refused connections. */
+  private probeTarget(lane: number): { id: NodeId; client: ClientPortClient } | null {
+    const ids = this.supervisor.ids;
+    for (let tries = 0; tries < ids.length; tries++) {
+      let id = this.believedLeader[lane] ?? null;
+      if (id === null) {
+        const next = this.probeNext[lane] ?? 0;
+        id = ids[next % ids.length] as NodeId;
+        this.probeNext[lane] = (next + 1) % ids.length;
+      }
+      const client = this.supervisor.client(id);
+      if (client !== null) {
+        this.believedLeader[lane] = id;
+        return { id, client };
+      }
+      this.believedLeader[lane] = null;
+    }
+    return null;
   }
 
   /** The lane's leader, or null after the retry delay when none is known (the caller tries again). */

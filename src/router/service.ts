@@ -14,6 +14,8 @@ export interface ServiceOptions {
   readonly adminToken: string | null;
   readonly limits?: Partial<Limits>;
   readonly router?: Partial<RouterLimits>;
+  /** How the router's lanes find a new leader (see Router): the supervisor's word (default) or probing the nodes. */
+  readonly leaderDiscovery?: 'supervisor' | 'probe';
 }
 
 export interface Service {
@@ -34,7 +36,7 @@ export async function startService(supervisor: Supervisor, options: ServiceOptio
     throw new Error(`binding ${options.host} exposes the admin and fault endpoints: set --admin-token or RAFTKV_ADMIN_TOKEN`);
   }
   const limits: Limits = { ...LIMITS_DEFAULTS, ...options.limits };
-  const router = new Router(supervisor, options.router);
+  const router = new Router(supervisor, options.router, options.leaderDiscovery);
   const metrics = new Metrics(supervisor, router);
   const httpServer = createHttpServer({ router, supervisor, limits, metrics, adminToken: options.adminToken });
   httpServer.maxConnections = limits.connectionsMax;
