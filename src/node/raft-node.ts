@@ -400,7 +400,21 @@ export class RaftNode {
     this.stateMachine.restore(snapshot.data);
     this.appliedIndex = snapshot.meta.index;
     this.observer.onSnapshotInstalled?.(snapshot);
+    this.abandonProposalsUpTo(snapshot.meta.index);
     this.serveReads();
+  }
+
+  /**
+   * Proposals whose entries a leader's snapshot now covers will never be applied here one by one: whether they
+   * made it into that snapshot is unknown to this node, so they are answered ANSWER_LOST (indefinite), not left
+   * waiting for an apply that never comes.
+   */
+  private abandonProposalsUpTo(index: number): void {
+    for (const [lastIndex, waiter] of this.proposals) {
+      if (waiter.firstIndex > index) continue;
+      this.proposals.delete(lastIndex);
+      waiter.resolve(this.refusal('ANSWER_LOST', `a snapshot up to index ${index} replaced the proposal's entries here`, false));
+    }
   }
 
   /**
