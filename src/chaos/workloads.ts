@@ -24,6 +24,8 @@ interface ClientContext {
 const registerKey = (k: number): string => `r${k}`;
 const counterKey = (k: number): string => `c${k}`;
 const SET_PREFIX = 'set/';
+/** The set's final read pages through the elements this many at a time (the server's scanItemsMax is 10,000). */
+const FINAL_READ_PAGE_ITEMS = 1000;
 
 /**
  * Drives `clients` concurrent clients against the real HTTP or Redis-protocol API for `durationMs`, at about
@@ -179,10 +181,23 @@ export class WorkloadDriver {
       }
     }
     if (this.workload.type === 'set') {
-      const value = await retry(() => client.http.request('GET', `/v1/kv?prefix=${encodeURIComponent(SET_PREFIX)}&limit=10000`));
-      const items = (value?.json.items ?? []) as { key: string }[];
-      for (const item of items) this.finals.set(item.key.slice(SET_PREFIX.length), 1);
-      if (value === undefined) this.finals.set('__unreadable__', null);
+      // Page through every element: a run longer than one page must not report the rest as lost.
+      let after: string | null = null;
+      for (;;) {
+        const page = `/v1/kv?prefix=${encodeURIComponent(SET_PREFIX)}&limit=${FINAL_READ_PAGE_ITEMS}`;
+        const value = await retry(() =>
+          client.http.request('GET', after === null ? page : `${page}&after=${encodeURIComponent(after as string)}`),
+        );
+        if (value === undefined) {
+          this.finals.set('__unreadable__', null);
+          break;
+        }
+        const items = (value.json.items ?? []) as { key: string }[];
+        for (const item of items) this.finals.set(item.key.slice(SET_PREFIX.length), 1);
+        const last = items[items.length - 1];
+        if (value.json.more !== true || last === undefined) break;
+        after = last.key;
+      }
     }
     return this.finals;
   }

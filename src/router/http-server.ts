@@ -263,10 +263,14 @@ async function scan(url: URL, deps: HttpServerDeps, lane: number): Promise<Reply
   const prefix = encoder.encode(url.searchParams.get('prefix') ?? '');
   if (prefix.byteLength > deps.limits.keyBytesMax) fail('KEY_TOO_LARGE', 'the prefix is larger than the key limit');
   const limit = integerParam(url, 'limit', { min: 1, max: deps.limits.scanItemsMax }) ?? 100;
-  const outcome = await deps.router.read({ op: 'scan', prefix, after: null, limit }, consistencyOf(url), lane);
+  // Paging: the next page starts after the last key of this one; `more` says whether there is one.
+  const afterText = url.searchParams.get('after');
+  const after = afterText === null ? null : encoder.encode(afterText);
+  if (after !== null && after.byteLength > deps.limits.keyBytesMax) fail('KEY_TOO_LARGE', 'after is larger than the key limit');
+  const outcome = await deps.router.read({ op: 'scan', prefix, after, limit }, consistencyOf(url), lane);
   if (!outcome.ok) writeFailure(outcome);
   const result = outcome.result as Extract<KvQueryResult, { op: 'scan' }>;
-  return { status: 200, body: { items: result.items.map((item) => itemJson(item, url)), index: outcome.index } };
+  return { status: 200, body: { items: result.items.map((item) => itemJson(item, url)), index: outcome.index, more: result.more } };
 }
 
 async function clusterStatus(supervisor: Supervisor): Promise<unknown> {

@@ -251,6 +251,13 @@ describe('key-value endpoints', () => {
     expect(all.json?.index).toBeGreaterThanOrEqual(Math.max(...items.map((i) => i.index)));
     const limited = await request(main, 'GET', '/v1/kv?prefix=scan/&limit=2');
     expect((limited.json?.items as { key: string }[]).map((i) => i.key)).toEqual(['scan/a', 'scan/b']);
+    expect(limited.json?.more).toBe(true);
+    // The next page starts after the last key of this one; the last page says there is no more.
+    const next = await request(main, 'GET', '/v1/kv?prefix=scan/&limit=2&after=scan/b');
+    expect((next.json?.items as { key: string }[]).map((i) => i.key)).toEqual(['scan/c', 'scan/d']);
+    expect(next.json?.more).toBe(false);
+    expect(all.json?.more).toBe(false);
+    expectError(await request(tight, 'GET', `/v1/kv?after=${'a'.repeat(17)}`), 'KEY_TOO_LARGE', /after/);
     const none = await request(main, 'GET', '/v1/kv?prefix=nothing-here/');
     expect(none.json?.items).toEqual([]);
     for (const bad of ['0', '-3', 'ten', '10001'])
