@@ -6,7 +6,8 @@ import type { CheckName, WorkloadType } from './scenario.js';
 
 export interface CheckVerdict {
   readonly name: CheckName;
-  readonly verdict: 'pass' | 'fail' | 'unknown';
+  /** `n/a`: the check does not fit the workload and ran nothing. */
+  readonly verdict: 'pass' | 'fail' | 'unknown' | 'n/a';
   readonly detail: string;
 }
 
@@ -53,7 +54,7 @@ function noLostWrites(
   finals: ReadonlyMap<string, string | number | null>,
 ): CheckVerdict {
   if (workload !== 'set') {
-    return { name: 'no-lost-writes', verdict: 'pass', detail: 'covered by the final reads in the linearizability check' };
+    return { name: 'no-lost-writes', verdict: 'n/a', detail: `applies to the set workload, not ${workload}: nothing was checked` };
   }
   if (finals.has('__unreadable__')) return { name: 'no-lost-writes', verdict: 'unknown', detail: 'the final read never succeeded' };
   const attempted = new Set<string>();
@@ -96,11 +97,13 @@ export async function runChecks(
       verdicts.push(
         workload === 'register'
           ? await linearizable(history, options.pool, options.timeLimitMs)
-          : { name, verdict: 'pass', detail: `the ${workload} workload is checked by its own check` },
+          : { name, verdict: 'n/a', detail: `applies to the register workload, not ${workload}: nothing was checked` },
       );
     } else if (name === 'exactly-once') {
       verdicts.push(
-        workload === 'counter' ? exactlyOnce(history, finals) : { name, verdict: 'pass', detail: 'applies to the counter workload' },
+        workload === 'counter'
+          ? exactlyOnce(history, finals)
+          : { name, verdict: 'n/a', detail: `applies to the counter workload, not ${workload}: nothing was checked` },
       );
     } else verdicts.push(noLostWrites(workload, history, finals));
   }

@@ -10,6 +10,8 @@ export interface FaultRecord {
   /** When it was undone (its `for` ran out, or the final heal). */
   endMs: number | null;
   readonly kind: FaultAction['kind'];
+  /** It found no target (nothing to kill, restart, resume, no leader to move): recorded, not counted as a fault. */
+  readonly skipped: boolean;
 }
 
 /**
@@ -94,13 +96,19 @@ export class Nemesis {
 
   private async apply(action: FaultAction): Promise<FaultRecord | null> {
     const atMs = this.now();
-    const record = (label: string): FaultRecord => ({ atMs, label, endMs: null, kind: action.kind });
+    const record = (label: string, skipped = false): FaultRecord => ({
+      atMs,
+      label: skipped ? `${label} skipped: no target` : label,
+      endMs: null,
+      kind: action.kind,
+      skipped,
+    });
     switch (action.kind) {
       case 'kill': {
         const ids = this.resolve(action.target).filter((id) => !this.killed.has(id));
         for (const id of ids) this.killed.add(id);
         await Promise.all(ids.map((id) => this.supervisor.kill(id)));
-        return record(`kill ${ids.join(',') || '(none)'}${action.loseUnsynced ? ' (losing unsynced writes)' : ''}`);
+        return record(`kill ${ids.join(',')}${action.loseUnsynced ? ' (losing unsynced writes)' : ''}`, ids.length === 0);
       }
       case 'restart': {
         const ids = this.resolve(action.target).filter(
@@ -108,19 +116,19 @@ export class Nemesis {
         );
         await Promise.all(ids.map((id) => this.supervisor.restart(id).catch(() => undefined)));
         for (const id of ids) this.killed.delete(id);
-        return record(`restart ${ids.join(',') || '(none)'}`);
+        return record(`restart ${ids.join(',')}`, ids.length === 0);
       }
       case 'pause': {
         const ids = this.resolve(action.target).filter((id) => !this.paused.has(id));
         for (const id of ids) this.paused.add(id);
         await Promise.all(ids.map((id) => this.supervisor.pause(id)));
-        return record(`pause ${ids.join(',')}`);
+        return record(`pause ${ids.join(',')}`, ids.length === 0);
       }
       case 'resume': {
         const ids = this.resolve(action.target).filter((id) => this.paused.has(id));
         await Promise.all(ids.map((id) => this.supervisor.resume(id)));
         for (const id of ids) this.paused.delete(id);
-        return record(`resume ${ids.join(',') || '(none)'}`);
+        return record(`resume ${ids.join(',')}`, ids.length === 0);
       }
       case 'partition':
         return record(await this.partition(action.shape));
@@ -133,7 +141,7 @@ export class Nemesis {
       case 'transfer': {
         const leader = this.supervisor.leaderId;
         const target = this.random.shuffle(this.running().filter((id) => id !== leader))[0];
-        if (leader === null || target === undefined) return record('transfer (no leader)');
+        if (leader === null || target === undefined) return record('transfer', true);
         await this.supervisor.transferLeadership(target);
         return record(`transfer ${leader} -> ${target}`);
       }

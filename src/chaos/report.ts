@@ -22,7 +22,10 @@ export function summarize(result: ChaosResult): string {
   lines.push('');
   for (const check of result.checks)
     lines.push(`check ${check.name}: ${check.verdict.toUpperCase()} - ${check.detail.split('\n').join('\n    ')}`);
-  lines.push('', `verdict: ${result.ok ? 'PASS' : 'FAIL'}`);
+  const skipped = result.faults.filter((f) => f.skipped);
+  if (skipped.length > 0) lines.push(`faults skipped (no target, not counted): ${skipped.map((f) => f.label).join('; ')}`);
+  const ran = result.checks.filter((c) => c.verdict !== 'n/a').map((c) => c.name);
+  lines.push('', `verdict: ${result.ok ? 'PASS' : 'FAIL'} (checks run: ${ran.length === 0 ? 'none' : ran.join(', ')})`);
   return lines.join('\n');
 }
 
@@ -60,6 +63,7 @@ export function htmlReport(result: ChaosResult): string {
   const maxLatency = Math.max(1, ...ok.map((op) => op.completeTime - op.invokeTime));
   const yLat = (v: number): number => height - 30 - (Math.log10(1 + v) / Math.log10(1 + maxLatency)) * (height - 50);
   const shading = result.faults
+    .filter((f) => !f.skipped)
     .map((f) => {
       const from = x(f.atMs);
       const to = x(f.endMs ?? end);

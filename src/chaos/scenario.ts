@@ -202,6 +202,10 @@ function parseWorkload(raw: unknown, where: string): Workload {
   if (mix.read + mix.write + mix.cas <= 0) fail(`${where}.mix`, 'needs some reads, writes or cas');
   const api = w.api ?? (type === 'counter' ? 'resp' : 'http');
   if (api !== 'http' && api !== 'resp') fail(`${where}.api`, 'must be http or resp');
+  // Each workload runs over the API it names; a pair raftkv cannot run is refused, not quietly swapped.
+  if (type === 'register' && api !== 'http')
+    fail(`${where}.api`, 'the register workload needs http: its compare-and-set by index has no Redis-protocol command');
+  if (type === 'counter' && api !== 'resp') fail(`${where}.api`, 'the counter workload needs resp: the HTTP API has no increment');
   return { type, keys, clients, ratePerSecond: parseRate(w.rate ?? '200/s', `${where}.rate`), mix, api };
 }
 

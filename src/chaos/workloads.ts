@@ -147,6 +147,11 @@ export class WorkloadDriver {
   private async setStep(client: ClientContext): Promise<void> {
     const element = `${client.process}.${++client.seq}`;
     const op = this.recorder.invoke({ process: client.process, f: 'add', key: 'set', input: element });
+    if (this.workload.api === 'resp') {
+      const outcome = await client.resp.command(['SET', `${SET_PREFIX}${element}`, '1']);
+      this.recorder.complete(op, { status: outcome.status });
+      return;
+    }
     const outcome = await client.http.request('PUT', `/v1/kv/${SET_PREFIX}${element}`, '1');
     this.recorder.complete(op, { status: outcome.status });
   }

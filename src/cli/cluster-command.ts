@@ -142,7 +142,22 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
   const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const dataDir = options.memory ? fs.mkdtempSync(path.join(shm, 'raftkv-')) : path.resolve(options.dataDir);
   if (!options.memory) checkClusterFile(dataDir, options.nodes);
-  if (options.scenario !== null) loadScenario(options.scenario); // a bad file is refused before anything starts
+  if (options.scenario !== null) {
+    // A bad file, or one written for another cluster, is refused before anything starts.
+    const scenario = loadScenario(options.scenario);
+    if (scenario.nodes !== options.nodes) {
+      throw new UsageError(
+        `scenario ${scenario.name} is written for ${scenario.nodes} nodes: start the cluster with --nodes ${scenario.nodes}`,
+        CLUSTER_USAGE,
+      );
+    }
+    if ((scenario.storage === 'memory') !== options.memory) {
+      throw new UsageError(
+        `scenario ${scenario.name} is written for ${scenario.storage} storage: start the cluster ${scenario.storage === 'memory' ? 'with' : 'without'} --memory`,
+        CLUSTER_USAGE,
+      );
+    }
+  }
   const supervisor = new Supervisor({
     nodes: options.nodes,
     dataDir,
@@ -187,8 +202,6 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
   out(`Redis protocol: redis-cli -h ${service.resp.address} -p ${service.resp.port}`);
   if (options.scenario !== null) {
     const scenario = loadScenario(options.scenario);
-    if (scenario.nodes !== options.nodes)
-      out(`scenario ${scenario.name} is written for ${scenario.nodes} nodes; running it on ${options.nodes}`);
     out(`chaos: running ${scenario.name} for ${(scenario.durationMs / 1000).toFixed(1)} s against this cluster`);
     const result = await runScenario(scenario, { cluster: { supervisor, service }, log: out });
     reportResult(result, `chaos-report-${scenario.name}.html`, out);

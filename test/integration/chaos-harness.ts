@@ -20,6 +20,7 @@ export async function runLibraryScenario(file: string): Promise<void> {
   const ok = result.history.filter((op) => op.status === 'ok').length;
   const failures = result.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.name}: ${c.verdict}\n${c.detail}`);
   expect(failures, `${file}\n${log.join('\n')}`).toEqual([]);
+  expect(result.ok, `${file}: passed only if something was checked`).toBe(true);
   expect(ok).toBeGreaterThan(100);
   expect(result.faults.length).toBeGreaterThanOrEqual(scenario.faults.length);
 }

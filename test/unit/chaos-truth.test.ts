@@ -1,0 +1,43 @@
+// The chaos DSL says only what it does: a workload runs over the API it names or is refused; a check that
+// does not fit the workload says n/a and checks nothing; a fault with no target is recorded as skipped and
+// does not start a phase. (The runs themselves are in test/integration/chaos-scenarios-*.test.ts.)
+import { describe, expect, it } from 'vitest';
+import { runChecks } from '../../src/chaos/checks.js';
+import type { FaultRecord } from '../../src/chaos/nemesis.js';
+import { phaseStats } from '../../src/chaos/runner.js';
+import { parseScenario } from '../../src/chaos/scenario.js';
+
+const scenario = (workload: string, checks = '[linearizable]'): string =>
+  `name: t\nnodes: 3\nduration: 5s\nworkload: ${workload}\nfaults: []\nchecks: ${checks}\n`;
+
+describe('the scenario API', () => {
+  it('runs each workload over the API it names, and refuses a pair it cannot run', () => {
+    expect(parseScenario(scenario('{ type: set, api: resp }', '[no-lost-writes]')).workload.api).toBe('resp');
+    expect(parseScenario(scenario('{ type: set }', '[no-lost-writes]')).workload.api).toBe('http');
+    expect(() => parseScenario(scenario('{ type: register, api: resp }'))).toThrow(/register workload needs http/);
+    expect(() => parseScenario(scenario('{ type: counter, api: http }', '[exactly-once]'))).toThrow(/counter workload needs resp/);
+  });
+});
+
+describe('checks that do not fit the workload', () => {
+  it('say n/a and check nothing', async () => {
+    const verdicts = await runChecks(['linearizable', 'exactly-once', 'no-lost-writes'], 'set', [], new Map(), { timeLimitMs: 1_000 });
+    expect(verdicts.map((v) => [v.name, v.verdict])).toEqual([
+      ['linearizable', 'n/a'],
+      ['exactly-once', 'n/a'],
+      ['no-lost-writes', 'pass'],
+    ]);
+    const onRegister = await runChecks(['no-lost-writes'], 'register', [], new Map(), { timeLimitMs: 1_000 });
+    expect(onRegister[0]?.verdict).toBe('n/a');
+  });
+});
+
+describe('faults with no target', () => {
+  it('are recorded as skipped and start no phase', () => {
+    const faults: FaultRecord[] = [
+      { atMs: 100, label: 'kill n1', endMs: null, kind: 'kill', skipped: false },
+      { atMs: 200, label: 'resume  skipped: no target', endMs: null, kind: 'resume', skipped: true },
+    ];
+    expect(phaseStats([], faults, 300).map((p) => p.label)).toEqual(['start', 'kill n1']);
+  });
+});
