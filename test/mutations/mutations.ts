@@ -1,0 +1,81 @@
+// Known Raft bugs the simulator must catch (issue 13, item 2). Each is a source patch applied to a temporary
+// copy of the repository by run.ts, so src/ carries no test switches. A patch must match its file exactly
+// once: a refactor that breaks one makes the suite fail loudly instead of silently testing nothing.
+
+export interface Mutation {
+  /** Short kebab-case name, used on the command line and in the table. */
+  readonly name: string;
+  /** Path from the repository root. */
+  readonly file: string;
+  /** Exact text that must occur once in `file`. */
+  readonly find: string;
+  readonly replace: string;
+  readonly description: string;
+}
+
+export const MUTATIONS: readonly Mutation[] = [
+  {
+    name: 'commit-earlier-term',
+    file: 'src/raft/raft.ts',
+    find: "    if (this.log.termAt(candidate) !== this.term) return; // never commit an older term's entry by counting replicas\n",
+    replace: '',
+    description: 'commits an entry of an earlier term by counting replicas (Figure 8: no current-term check in maybeCommit)',
+  },
+  {
+    name: 'vote-twice',
+    file: 'src/raft/raft.ts',
+    find: '(this.votedFor === null && this.leaderId === null)',
+    replace: '(this.leaderId === null)',
+    description: 'grants a vote in a term although votedFor names another candidate',
+  },
+  {
+    name: 'read-without-confirmation',
+    file: 'src/raft/raft.ts',
+    find:
+      '    // All reads admitted before the next ready() share one heartbeat round.\n' +
+      '    this.pendingReads.push({ context, index: this.commitIndex, round: this.round + 1 });\n' +
+      '    this.roundRequested = true;\n',
+    replace: '    this.readStates.push({ context, index: this.commitIndex });\n',
+    description: 'a leader answers a read at once, without a quorum confirming it still leads (no ReadIndex round)',
+  },
+  {
+    name: 'skip-log-matching',
+    file: 'src/raft/raft.ts',
+    find: '    if (!this.log.matchTerm(request.prevLogIndex, request.prevLogTerm)) {\n      this.rejectAppend(request);',
+    replace: '    if (request.prevLogIndex > this.log.lastIndex) {\n      this.rejectAppend(request);',
+    description: 'a follower accepts AppendRequest entries whatever prevLogTerm (only checks that prevLogIndex exists)',
+  },
+  {
+    name: 'vote-not-persisted',
+    file: 'src/raft/raft.ts',
+    find: '{ term: this.term, votedFor: this.votedFor, commitIndex: Math.min(this.commitIndex, this.stableIndex) }',
+    replace: '{ term: this.term, votedFor: null, commitIndex: Math.min(this.commitIndex, this.stableIndex) }',
+    description: 'the hard state is written with votedFor null, so a restarted node forgets its vote',
+  },
+  {
+    name: 'apply-before-commit',
+    file: 'src/raft/raft.ts',
+    find: '  private applicableIndex(): number {\n    return Math.min(this.commitIndex, this.stableIndex);\n  }',
+    replace: '  private applicableIndex(): number {\n    return this.log.lastIndex;\n  }',
+    description: 'entries are handed out to apply up to the last log index, not the commit index',
+  },
+  {
+    name: 'no-fsync',
+    file: 'src/storage/wal.ts',
+    find: '    this.unsyncedBytes = 0;\n    this.active.sync();\n',
+    replace: '    this.unsyncedBytes = 0;\n',
+    description:
+      "the WAL's blocking sync (what the simulator's disk completion calls) never fsyncs; FaultyFileSystem loses unsynced writes on a crash",
+  },
+];
+
+/**
+ * Known bugs the suite cannot inject yet, and why. The simulator never calls proposeMembership, so a
+ * membership change without the current-term barrier would survive every seed: listing it would only prove that.
+ */
+export const NOT_COVERED: readonly { readonly name: string; readonly reason: string }[] = [
+  {
+    name: 'membership-without-term-barrier',
+    reason: 'the simulator makes no membership changes (test/sim/simulator.ts never calls proposeMembership)',
+  },
+];
