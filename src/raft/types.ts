@@ -139,6 +139,19 @@ export type Message = VoteRequest | VoteResponse | AppendRequest | AppendRespons
 
 export type MessageType = Message['type'];
 
+/** Every message type, once: a Record over the union, so a new message type without an entry fails to compile. */
+const MESSAGE_TYPE_SET: Readonly<Record<MessageType, true>> = {
+  VoteRequest: true,
+  VoteResponse: true,
+  AppendRequest: true,
+  AppendResponse: true,
+  SnapshotRequest: true,
+  SnapshotResponse: true,
+  TimeoutNow: true,
+};
+
+export const MESSAGE_TYPES = Object.keys(MESSAGE_TYPE_SET) as readonly MessageType[];
+
 // ---------------------------------------------------------------------------
 // Outputs.
 

@@ -1,7 +1,7 @@
 import { Packr } from 'msgpackr';
 import { decodeEntries as decodeEntryBlock, encodeEntries, EntryBlockError } from '../codec/entry-block.js';
 import type { PeerFrame } from '../protocol/peer.js';
-import type { AppendRequest, Entry, Message, MessageType } from '../raft/types.js';
+import { MESSAGE_TYPES, type AppendRequest, type Entry, type Message, type MessageType } from '../raft/types.js';
 
 /** Most Raft messages in one frame (one postMessage); a frame with more is refused. */
 export const FRAME_MESSAGES_MAX = 256;
@@ -12,15 +12,7 @@ export const FRAME_MESSAGES_MAX = 256;
  */
 export const FRAME_BYTES_MAX = 4 * 1024 * 1024;
 
-const MESSAGE_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
-  'VoteRequest',
-  'VoteResponse',
-  'AppendRequest',
-  'AppendResponse',
-  'SnapshotRequest',
-  'SnapshotResponse',
-  'TimeoutNow',
-]);
+const KNOWN_MESSAGE_TYPES: ReadonlySet<MessageType> = new Set<MessageType>(MESSAGE_TYPES);
 
 export class FrameError extends Error {
   readonly code = 'TRANSPORT_BAD_FRAME';
@@ -158,7 +150,8 @@ export class FrameDecoder {
     if (decoded.length > FRAME_MESSAGES_MAX) throw new FrameError(`frame of ${decoded.length} messages, more than ${FRAME_MESSAGES_MAX}`);
     for (const message of decoded) {
       const type = (message as { type?: unknown } | null)?.type;
-      if (typeof type !== 'string' || !MESSAGE_TYPES.has(type as MessageType)) throw new FrameError(`unknown message type ${String(type)}`);
+      if (typeof type !== 'string' || !KNOWN_MESSAGE_TYPES.has(type as MessageType))
+        throw new FrameError(`unknown message type ${String(type)}`);
       if (type === 'AppendRequest') {
         const request = message as { entries: unknown };
         if (!(request.entries instanceof Uint8Array)) throw new FrameError('AppendRequest entries are not a block');

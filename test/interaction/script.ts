@@ -17,6 +17,7 @@
 import assert from 'node:assert/strict';
 import { decodeCommand, encodeCommand, InteractionCluster, type CoreOptions, type Delivery } from './harness.js';
 import { InvariantError, RAFT_DEFAULTS } from '../../src/raft/index.js';
+import { MESSAGE_TYPES } from '../../src/raft/types.js';
 import type { Entry, Message, MessageType, NodeId, Ready, RefusalReason } from '../../src/raft/index.js';
 
 // ---------------------------------------------------------------------------
@@ -268,16 +269,6 @@ function listArg(value: string | undefined): string[] {
     .split(',')
     .filter((v) => v !== '');
 }
-
-const MESSAGE_TYPES: readonly MessageType[] = [
-  'VoteRequest',
-  'VoteResponse',
-  'AppendRequest',
-  'AppendResponse',
-  'SnapshotRequest',
-  'SnapshotResponse',
-  'TimeoutNow',
-];
 
 function booleanArg(key: string, value: string): boolean {
   if (value !== 'true' && value !== 'false') throw new Error(`${key} must be true or false, not ${value}`);
