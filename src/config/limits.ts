@@ -231,14 +231,9 @@ export function resolveLimits(overrides: LimitOverrides = {}): LimitsInForce {
     for (const row of LIMITS_TABLE) if (row.room === room && row.name in picked) picked[row.name] = values.get(row.name);
     return picked as T;
   };
-  const core = pick(CORE_DEFAULTS, 'core');
   return {
-    core: {
-      electionTicks: core.electionTicks,
-      heartbeatTicks: core.heartbeatTicks,
-      uncommittedEntriesMax: core.uncommittedEntriesMax,
-      pendingReadsMax: core.pendingReadsMax,
-    },
+    // Every core value in force, not a hand-picked few: a row made settable later reaches the core by itself.
+    core: pick(CORE_DEFAULTS, 'core'),
     node: pick(NODE_LIMITS_DEFAULTS, 'node'),
     kv: pick(KV_LIMITS_DEFAULTS, 'kv'),
     frontDoor: pick(LIMITS_DEFAULTS, 'front door'),

@@ -75,6 +75,10 @@ describe('the limits table', () => {
     expect(inForce.node.pausedCallsMax).toBe(7);
     expect(inForce.router.requestTimeoutMs).toBe(9000);
     expect(inForce.core.electionTicks).toBe(20);
+    // Every core row reaches the core, settable or not, at its value in force.
+    for (const row of LIMITS_TABLE.filter((r) => r.room === 'core')) {
+      expect((inForce.core as Record<string, unknown>)[row.name], row.name).toBe(inForce.values.get(row.name));
+    }
     expect(formatLimits(inForce)).toMatch(/^valueBytesMax\s+front door\s+1000\s+1048576\s+bytes\s+--value-bytes-max\s/m);
   });
 });
