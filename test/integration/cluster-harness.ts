@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Redis } from 'ioredis';
 import { Supervisor, type SupervisorOptions } from '../../src/actor/supervisor.js';
 import type { NodeStatus } from '../../src/protocol/node.js';
 import type { NodeId } from '../../src/raft/types.js';
@@ -106,4 +107,9 @@ export async function waitConverged(
     },
     timeoutMs,
   );
+}
+
+/** An ioredis client on loopback that never reconnects or retries: a dropped connection shows up as a failure. */
+export function strictRedisClient(port: number): Redis {
+  return new Redis({ host: '127.0.0.1', port, retryStrategy: () => null, maxRetriesPerRequest: 0, lazyConnect: true });
 }

@@ -3,12 +3,12 @@
 // and sequence number, so a command the old leader already committed is not applied a second time. In the
 // end every counter equals the number of acknowledged increments, and the values the increments returned
 // are exactly 1..N: none lost, none doubled.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KvQueryResult } from '../../src/kv/commands.js';
 import { startService, type Service } from '../../src/router/service.js';
 import type { NodeId } from '../../src/raft/types.js';
-import { leaderOf, startCluster, waitFor, type TestCluster } from './cluster-harness.js';
+import { leaderOf, startCluster, strictRedisClient, waitFor, type TestCluster } from './cluster-harness.js';
 
 const CLIENTS = 24;
 const COUNTERS = 6;
@@ -29,13 +29,7 @@ beforeAll(async () => {
   service = await startService(cluster.supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null });
   await leaderOf(cluster.supervisor);
   for (let i = 0; i < CLIENTS + 1; i++) {
-    const c = new Redis({
-      host: '127.0.0.1',
-      port: service.resp.port,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-      lazyConnect: true,
-    });
+    const c = strictRedisClient(service.resp.port);
     clients.push(c);
     await c.connect();
   }

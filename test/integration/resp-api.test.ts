@@ -5,12 +5,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS, type ErrorCode } from '../../src/protocol/errors.js';
 import { RESP_COMMANDS } from '../../src/router/resp-commands.js';
 import { startService, type Service } from '../../src/router/service.js';
-import { leaderOf, startCluster, waitFor, type TestCluster } from './cluster-harness.js';
+import { leaderOf, startCluster, strictRedisClient, waitFor, type TestCluster } from './cluster-harness.js';
 
 let cluster: TestCluster;
 let main: Service;
@@ -22,13 +22,7 @@ const rawSockets = new Set<net.Socket>();
 
 function client(service: Service): Redis {
   // No reconnects: a dropped connection must show up as a failure, not be papered over.
-  const c = new Redis({
-    host: '127.0.0.1',
-    port: service.resp.port,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    lazyConnect: true,
-  });
+  const c = strictRedisClient(service.resp.port);
   clients.push(c);
   return c;
 }
