@@ -1,7 +1,7 @@
 import { RaftCore } from '../raft/raft.js';
 import type { RaftOptionsInput } from '../raft/config.js';
 import { wholeSnapshotSlices, type SnapshotSlices, type StateMachine } from '../raft/state-machine.js';
-import type { Entry, Message, NodeId, PersistedPosition, Ready, Role, Snapshot } from '../raft/types.js';
+import type { Entry, Membership, Message, NodeId, PersistedPosition, Ready, Role, Snapshot } from '../raft/types.js';
 import { ERRORS } from '../protocol/errors.js';
 import {
   coreRefusalCode,
@@ -216,6 +216,18 @@ export class RaftNode {
     const result = this.core.transferLeadership(to);
     this.scheduleDrain();
     return result.ok ? result : this.refusalFrom(result.reason);
+  }
+
+  /**
+   * Proposes a new set of voters (one voter added or removed; see RaftCore.proposeMembership). The answer says
+   * only whether the leader appended it, at which index: the change takes effect as it enters each log.
+   */
+  changeMembership(membership: Membership): { ok: true; index: number } | NodeRefusal {
+    if (this.stopped) return this.refusal('NODE_STOPPED', ERRORS.NODE_STOPPED.message, true);
+    const result = this.core.proposeMembership(membership);
+    if (!result.ok) return this.refusalFrom(result.reason);
+    this.scheduleDrain();
+    return { ok: true, index: result.firstIndex };
   }
 
   /** Like SIGSTOP or a long GC pause: no ticks, no processing; messages and client calls wait. */

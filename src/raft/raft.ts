@@ -248,6 +248,10 @@ export class RaftCore {
     const refusal = this.checkProposal(1);
     if (refusal !== null) return refusal;
     if (this.pendingConfigIndex > this.commitIndex) return this.refuse('config-change-in-progress');
+    // The current-term barrier: append a configuration only once an entry of this term has committed. An earlier
+    // leader's change still in some logs could otherwise commit later beside this one, whose majorities need not
+    // overlap (the single-server change bug, Ongaro's raft-dev post of 2015, thesis 4.1 errata).
+    if (!this.committedInCurrentTerm()) return this.refuse('config-change-in-progress');
     const current = new Set(this.membership.voters);
     const next = new Set(membership.voters);
     const added = [...next].filter((id) => !current.has(id)).length;

@@ -761,6 +761,34 @@ describe('thesis 6.2 CheckQuorum', () => {
   });
 });
 
+describe('thesis 4.1 Membership changes, one voter at a time', () => {
+  it('a new leader appends no configuration until an entry of its own term has committed (the current-term barrier)', () => {
+    const cluster = new InMemoryCluster({ size: 3, core: PLAIN });
+    const n1 = cluster.node('n1');
+    while (n1.status().role !== 'candidate') n1.tick();
+    // Only the election's messages move: n1 leads with its no-op appended but not yet replicated.
+    for (let i = 0; i < 10 && !n1.isLeader; i++) {
+      cluster.processAll();
+      cluster.deliver((message) => message.type === 'VoteRequest' || message.type === 'VoteResponse');
+    }
+    cluster.processAll();
+    expect(n1.isLeader).toBe(true);
+    expect(n1.status().commitIndex).toBeLessThan(n1.status().lastIndex);
+    expect(n1.proposeMembership({ voters: ['n1', 'n2'] })).toMatchObject({ ok: false, reason: 'config-change-in-progress' });
+    cluster.stabilize();
+    expect(n1.status().commitIndex).toBe(n1.status().lastIndex);
+    expect(n1.proposeMembership({ voters: ['n1', 'n2'] }).ok).toBe(true);
+  });
+
+  it('refuses a change of more than one voter, and a second change while one is uncommitted', () => {
+    const cluster = new InMemoryCluster({ size: 3, core: PLAIN });
+    const leader = cluster.elect('n1');
+    expect(leader.proposeMembership({ voters: ['n1'] })).toMatchObject({ ok: false, reason: 'too-large' });
+    expect(leader.proposeMembership({ voters: ['n1', 'n2', 'n3', 'n4'] }).ok).toBe(true);
+    expect(leader.proposeMembership({ voters: ['n1', 'n2', 'n3'] })).toMatchObject({ ok: false, reason: 'config-change-in-progress' });
+  });
+});
+
 describe('thesis 3.10 Leadership transfer', () => {
   // Reference: thesis section 3.10
   it('an up-to-date target gets TimeoutNow at once and wins the next term', () => {
