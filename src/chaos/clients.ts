@@ -39,11 +39,12 @@ export class KvHttpClient {
             return;
           }
           const status = res.statusCode ?? 0;
-          if (status < 300 || status === 404) {
+          const error = json.error as { code?: string; definite?: boolean } | undefined;
+          // A 404 is an answer (no such key), unless it names another error (UNKNOWN_NODE for a pinned read).
+          if (status < 300 || (status === 404 && (error?.code ?? 'KEY_NOT_FOUND') === 'KEY_NOT_FOUND')) {
             settle({ status: 'ok', value: { status, json } });
             return;
           }
-          const error = json.error as { code?: string; definite?: boolean } | undefined;
           const code = error?.code ?? `HTTP_${status}`;
           settle(error?.definite === true ? { status: 'fail', code } : { status: 'info', code });
         });

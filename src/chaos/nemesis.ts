@@ -22,6 +22,8 @@ export class Nemesis {
   readonly records: FaultRecord[] = [];
   private readonly killed = new Set<NodeId>();
   private readonly paused = new Set<NodeId>();
+  /** The node the last isolate-leader partition cut off, until a heal: the `isolated` target. */
+  private isolated: NodeId | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(
@@ -54,7 +56,7 @@ export class Nemesis {
     return this.supervisor.ids.filter((id) => this.supervisor.stateOf(id) === 'running');
   }
 
-  private resolve(target: Target | 'killed' | 'paused'): NodeId[] {
+  private resolve(target: Target | 'killed' | 'paused' | 'isolated'): NodeId[] {
     const running = this.running();
     const leader = this.supervisor.leaderId;
     const n = this.supervisor.ids.length;
@@ -75,6 +77,8 @@ export class Nemesis {
         return [...this.killed];
       case 'paused':
         return [...this.paused];
+      case 'isolated':
+        return this.isolated !== null && running.includes(this.isolated) ? [this.isolated] : [];
       default:
         return this.supervisor.ids.includes(target) ? [target] : [];
     }
@@ -136,6 +140,7 @@ export class Nemesis {
         await this.supervisor.setLinkFaults({}, { drop: action.drop, delayMs: action.delayMs, duplicate: action.duplicate });
         return record(`links drop=${action.drop} delay=${action.delayMs.join('-')}ms duplicate=${action.duplicate}`);
       case 'heal':
+        this.isolated = null;
         await this.supervisor.heal();
         return record('heal');
       case 'transfer': {
@@ -151,9 +156,12 @@ export class Nemesis {
   private async partition(shape: Extract<FaultAction, { kind: 'partition' }>['shape']): Promise<string> {
     const ids = this.random.shuffle([...this.supervisor.ids]);
     const leader = this.supervisor.leaderId;
+    // Any other shape replaces the isolation (cutLinks reconnects the links it does not cut).
+    this.isolated = null;
     switch (shape) {
       case 'isolate-leader': {
         const isolated = leader ?? (ids[0] as NodeId);
+        this.isolated = isolated;
         await this.supervisor.partition([[isolated], ids.filter((id) => id !== isolated)]);
         return `partition: isolate ${isolated}`;
       }
@@ -192,6 +200,7 @@ export class Nemesis {
         break;
       case 'partition':
       case 'links':
+        this.isolated = null;
         await this.supervisor.heal();
         break;
       default:
@@ -205,6 +214,7 @@ export class Nemesis {
   async healAll(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    this.isolated = null;
     await this.supervisor.heal();
     await this.apply({ kind: 'resume', target: 'paused' });
     await this.apply({ kind: 'restart', target: 'all' });

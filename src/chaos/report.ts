@@ -3,12 +3,21 @@ import type { ChaosResult } from './runner.js';
 
 const ms = (value: number): string => (value >= 100 ? value.toFixed(0) : value.toFixed(1));
 
+/** How the workload's reads were routed, as the summary and the HTML report state it. */
+function readRouting(result: ChaosResult): string {
+  const { workload, nodes } = result.scenario;
+  if (workload.type !== 'register') return '';
+  return workload.reads === 'every-node'
+    ? `, reads pinned through every node (client i reads through node i mod ${nodes})`
+    : ', reads through the router';
+}
+
 /** The terminal summary: operations, availability and latency per phase, and each check's verdict. */
 export function summarize(result: ChaosResult): string {
   const ops = result.history;
   const count = (status: Operation['status']): number => ops.filter((op) => op.status === status).length;
   const lines = [
-    `scenario ${result.scenario.name}: ${result.scenario.nodes} nodes, ${result.scenario.storage}, ${result.scenario.workload.type} workload, ${(result.durationMs / 1000).toFixed(1)} s`,
+    `scenario ${result.scenario.name}: ${result.scenario.nodes} nodes, ${result.scenario.storage}, ${result.scenario.workload.type} workload${readRouting(result)}, ${(result.durationMs / 1000).toFixed(1)} s`,
     `operations: ${ops.length} (ok ${count('ok')}, fail ${count('fail')}, info ${count('info')})`,
     '',
     'phase                                             ok   fail  info  avail   p50 ms   p99 ms',
@@ -101,7 +110,7 @@ export function htmlReport(result: ChaosResult): string {
 .pass{color:#2a9d8f;font-weight:bold}.fail{color:#e63946;font-weight:bold}.unknown{color:#e9c46a;font-weight:bold}pre{margin:0;white-space:pre-wrap;font-size:12px}</style></head><body>
 <h1>${escape(result.scenario.name)}: ${result.ok ? '<span class="pass">PASS</span>' : '<span class="fail">FAIL</span>'}</h1>
 <p>${escape(result.scenario.description)}</p>
-<p>${result.scenario.nodes} nodes, ${result.scenario.storage}, ${result.scenario.workload.type} workload over ${result.scenario.workload.api}, ${result.scenario.workload.clients} clients, ${(result.durationMs / 1000).toFixed(1)} s, ${result.history.length} operations. Shaded: fault windows.</p>
+<p>${result.scenario.nodes} nodes, ${result.scenario.storage}, ${result.scenario.workload.type} workload over ${result.scenario.workload.api}${escape(readRouting(result))}, ${result.scenario.workload.clients} clients, ${(result.durationMs / 1000).toFixed(1)} s, ${result.history.length} operations. Shaded: fault windows.</p>
 <h2>Throughput (green ok, red fail or info)</h2>${throughput}
 <h2>Latency of ok operations</h2>${latency}
 <h2>Phases</h2><table><tr><th>from</th><th>phase</th><th>ok</th><th>fail</th><th>info</th><th>availability</th><th>p50 ms</th><th>p99 ms</th></tr>${phases}</table>

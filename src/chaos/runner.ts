@@ -122,7 +122,13 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
   try {
     await supervisor.waitForLeader(30_000);
     const startedAt = performance.now();
-    const driver = new WorkloadDriver(scenario.workload, { http: service.http.port, resp: service.resp.port }, startedAt, random.fork());
+    const driver = new WorkloadDriver(
+      scenario.workload,
+      { http: service.http.port, resp: service.resp.port },
+      startedAt,
+      random.fork(),
+      supervisor.ids,
+    );
     const nemesis = new Nemesis(supervisor, startedAt, log, random.fork());
     nemesis.schedule(scenario.faults);
     const running = driver.run();

@@ -7,7 +7,7 @@ export type Target = 'leader' | 'random' | 'follower' | 'minority' | 'majority' 
 export type FaultAction =
   | { readonly kind: 'kill'; readonly target: Target; readonly loseUnsynced: boolean }
   | { readonly kind: 'restart'; readonly target: 'killed' | Target }
-  | { readonly kind: 'pause'; readonly target: Target }
+  | { readonly kind: 'pause'; readonly target: 'isolated' | Target }
   | { readonly kind: 'resume'; readonly target: 'paused' | Target }
   | { readonly kind: 'partition'; readonly shape: 'isolate-leader' | 'majority-minority' | 'bridge' | 'ring' }
   | { readonly kind: 'links'; readonly drop: number; readonly delayMs: readonly [number, number]; readonly duplicate: number }
@@ -32,7 +32,17 @@ export interface Workload {
   readonly ratePerSecond: number;
   readonly mix: { readonly read: number; readonly write: number; readonly cas: number };
   readonly api: 'http' | 'resp';
+  /**
+   * Register workload: 'router' (default) sends every read through the router, which finds the leader;
+   * 'every-node' pins client i's reads to node i mod nodes (`GET /v1/kv/{key}?node=...`), so some clients keep
+   * reading through a deposed or isolated leader, as Jepsen's clients bound to one node do. Writes and CAS
+   * still go through the router. A pinned read that its node refuses is a failed operation.
+   */
+  readonly reads: ReadRouting;
 }
+
+export type ReadRouting = 'router' | 'every-node';
+export const READ_ROUTINGS: readonly ReadRouting[] = ['router', 'every-node'];
 
 export interface Scenario {
   readonly name: string;
@@ -92,7 +102,7 @@ function probability(value: unknown, where: string): number {
 function parseAction(raw: Record<string, unknown>, where: string): FaultAction {
   if ('kill' in raw) return { kind: 'kill', target: parseTarget(raw.kill, `${where}.kill`), loseUnsynced: raw['lose-unsynced'] === true };
   if ('restart' in raw) return { kind: 'restart', target: parseTarget(raw.restart, `${where}.restart`, ['killed']) };
-  if ('pause' in raw) return { kind: 'pause', target: parseTarget(raw.pause, `${where}.pause`) };
+  if ('pause' in raw) return { kind: 'pause', target: parseTarget(raw.pause, `${where}.pause`, ['isolated']) };
   if ('resume' in raw) return { kind: 'resume', target: parseTarget(raw.resume, `${where}.resume`, ['paused']) };
   if ('partition' in raw) {
     const shapes = ['isolate-leader', 'majority-minority', 'bridge', 'ring'] as const;
@@ -206,7 +216,10 @@ function parseWorkload(raw: unknown, where: string): Workload {
   if (type === 'register' && api !== 'http')
     fail(`${where}.api`, 'the register workload needs http: its compare-and-set by index has no Redis-protocol command');
   if (type === 'counter' && api !== 'resp') fail(`${where}.api`, 'the counter workload needs resp: the HTTP API has no increment');
-  return { type, keys, clients, ratePerSecond: parseRate(w.rate ?? '200/s', `${where}.rate`), mix, api };
+  const reads = READ_ROUTINGS.find((r) => r === (w.reads ?? 'router'));
+  if (reads === undefined) fail(`${where}.reads`, `must be one of ${READ_ROUTINGS.join(', ')}, got ${JSON.stringify(w.reads)}`);
+  if (reads !== 'router' && type !== 'register') fail(`${where}.reads`, `${reads} needs the register workload: only it reads`);
+  return { type, keys, clients, ratePerSecond: parseRate(w.rate ?? '200/s', `${where}.rate`), mix, api, reads };
 }
 
 /** The same scenario squeezed into `durationMs` (CI runs each library scenario in a short form). */

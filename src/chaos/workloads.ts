@@ -16,6 +16,8 @@ interface ClientContext {
   readonly resp: RespClient;
   /** Register workload: the value and index this client last saw per key (for index-based CAS). */
   readonly seen: Map<string, { value: string | null; index: number }>;
+  /** Register workload with `reads: every-node`: the node this client's reads are pinned to. */
+  readonly readNode: string | null;
   seq: number;
   /** This client's choices (keys, operations, its first delay), forked from the run's seed. */
   readonly random: SeededRandom;
@@ -42,7 +44,10 @@ export class WorkloadDriver {
     ports: { http: number; resp: number },
     startedAt: number,
     random: SeededRandom,
+    /** The cluster's node ids: with `reads: every-node`, client i reads through node i mod their count. */
+    nodeIds: readonly string[] = [],
   ) {
+    if (workload.reads === 'every-node' && nodeIds.length === 0) throw new Error('reads: every-node needs the node ids');
     this.recorder = new HistoryRecorder({ clock: () => performance.now() - startedAt });
     for (let process = 0; process < workload.clients; process++) {
       this.clients.push({
@@ -50,6 +55,7 @@ export class WorkloadDriver {
         http: new KvHttpClient(ports.http),
         resp: new RespClient(ports.resp),
         seen: new Map(),
+        readNode: workload.reads === 'every-node' ? (nodeIds[process % nodeIds.length] as string) : null,
         seq: 0,
         random: random.fork(),
       });
@@ -112,7 +118,7 @@ export class WorkloadDriver {
     const f = this.pick(client);
     if (f === 'read') {
       const op = this.recorder.invoke({ process: client.process, f: 'read', key, input: null });
-      const outcome = await client.http.request('GET', path);
+      const outcome = await client.http.request('GET', client.readNode === null ? path : `${path}?node=${client.readNode}`);
       if (outcome.status !== 'ok') return this.recorder.complete(op, { status: outcome.status });
       const found = outcome.value.status === 200;
       const value = found ? String(outcome.value.json.value) : null;

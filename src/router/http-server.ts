@@ -6,7 +6,7 @@ import type { NodeId } from '../raft/types.js';
 import { ERRORS, apiError, type ApiError, type ErrorCode } from '../protocol/errors.js';
 import type { Limits } from './limits.js';
 import type { Metrics } from './metrics.js';
-import type { Router } from './router.js';
+import type { ReadResult, Router } from './router.js';
 
 export interface HttpServerDeps {
   readonly router: Router;
@@ -196,6 +196,11 @@ function writeFailure(result: { ok: false; error: ApiError }): never {
   throw new HttpError(result.error);
 }
 
+/** A read's failure; a pinned read refused by its node adds the leader that node names (`leader`, null if none). */
+function readFailure(result: Extract<ReadResult, { ok: false }>): never {
+  throw new HttpError(result.error, result.leaderId === undefined ? {} : { leader: result.leaderId });
+}
+
 function kvFailure(result: Extract<KvResult, { ok: false }>): never {
   throw new HttpError(apiError(result.code, result.message), { index: result.index });
 }
@@ -229,6 +234,11 @@ function consistencyOf(url: URL): 'linearizable' | 'stale' {
   return raw;
 }
 
+/** `?node=n2`: the read is pinned to that node (the router checks the id: UNKNOWN_NODE otherwise). */
+function nodeOf(url: URL): NodeId | null {
+  return url.searchParams.get('node');
+}
+
 function encodeValue(value: Uint8Array, url: URL): string {
   const encoding = url.searchParams.get('encoding') ?? 'utf8';
   if (encoding === 'base64') return Buffer.from(value).toString('base64');
@@ -245,8 +255,8 @@ function itemJson(item: KvItem, url: URL): { key: string; value: string; index: 
 }
 
 async function getKey(url: URL, key: Uint8Array, deps: HttpServerDeps, lane: number): Promise<Reply> {
-  const outcome = await deps.router.read({ op: 'get', keys: [key] }, consistencyOf(url), lane);
-  if (!outcome.ok) writeFailure(outcome);
+  const outcome = await deps.router.read({ op: 'get', keys: [key] }, consistencyOf(url), lane, nodeOf(url));
+  if (!outcome.ok) readFailure(outcome);
   const item = (outcome.result as Extract<KvQueryResult, { op: 'get' }>).items[0];
   if (item == null) fail('KEY_NOT_FOUND', `no key ${Buffer.from(key).toString('utf8')}`);
   return { status: 200, body: itemJson(item, url) };
@@ -267,8 +277,8 @@ async function scan(url: URL, deps: HttpServerDeps, lane: number): Promise<Reply
   const afterText = url.searchParams.get('after');
   const after = afterText === null ? null : encoder.encode(afterText);
   if (after !== null && after.byteLength > deps.limits.keyBytesMax) fail('KEY_TOO_LARGE', 'after is larger than the key limit');
-  const outcome = await deps.router.read({ op: 'scan', prefix, after, limit }, consistencyOf(url), lane);
-  if (!outcome.ok) writeFailure(outcome);
+  const outcome = await deps.router.read({ op: 'scan', prefix, after, limit }, consistencyOf(url), lane, nodeOf(url));
+  if (!outcome.ok) readFailure(outcome);
   const result = outcome.result as Extract<KvQueryResult, { op: 'scan' }>;
   return { status: 200, body: { items: result.items.map((item) => itemJson(item, url)), index: outcome.index, more: result.more } };
 }

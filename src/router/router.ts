@@ -70,7 +70,13 @@ export const ROUTER_LIMITS_DEFAULTS: RouterLimits = {
 
 export type WriteResult = { readonly ok: true; readonly result: KvResult } | { readonly ok: false; readonly error: ApiError };
 export type ReadResult =
-  { readonly ok: true; readonly result: KvQueryResult; readonly index: number } | { readonly ok: false; readonly error: ApiError };
+  | { readonly ok: true; readonly result: KvQueryResult; readonly index: number }
+  | {
+      readonly ok: false;
+      readonly error: ApiError;
+      /** A pinned read refused by its node: the leader that node names (null: it knows none). */
+      readonly leaderId?: NodeId | null;
+    };
 
 interface PendingWrite {
   readonly lane: number;
@@ -88,6 +94,8 @@ interface PendingWrite {
 
 interface PendingRead {
   readonly lane: number;
+  /** A pinned read: ReadIndex at this node only, and its refusal is the answer. */
+  readonly node: NodeId | null;
   readonly query: KvQuery;
   readonly deadline: number;
   readonly resolve: (result: ReadResult) => void;
@@ -166,14 +174,26 @@ export class Router {
     });
   }
 
-  read(query: KvQuery, consistency: 'linearizable' | 'stale' = 'linearizable', lane = 0): Promise<ReadResult> {
+  /**
+   * `node`: pin the read to that node (a client bound to one node, as Jepsen's are). A linearizable pinned read
+   * is one ReadIndex attempt at that node, bounded by `attemptTimeoutMs`; whatever that node answers is the
+   * answer (a follower's NOT_LEADER with the leader it names, a timeout), never a retry at another node. A
+   * stale pinned read is served by that node from what it has applied.
+   */
+  read(query: KvQuery, consistency: 'linearizable' | 'stale' = 'linearizable', lane = 0, node: NodeId | null = null): Promise<ReadResult> {
     if (this.closed) return Promise.resolve({ ok: false, error: this.refusal('NO_LEADER', 'the router is shutting down') });
-    if (consistency === 'stale') return this.readStale(query);
+    if (node !== null && !this.supervisor.ids.includes(node)) {
+      return Promise.resolve({
+        ok: false,
+        error: this.refusal('UNKNOWN_NODE', `no node ${node}: the node must be one of ${this.supervisor.ids.join(', ')}`),
+      });
+    }
+    if (consistency === 'stale') return this.readStale(query, node);
     if (this.inFlight + this.writeQueue.length + this.readQueue.length >= this.limits.pendingRequestsMax) {
       return Promise.resolve({ ok: false, error: this.refusal('OVERLOADED') });
     }
     return new Promise((resolve) => {
-      this.readQueue.push({ query, deadline: Date.now() + this.limits.requestTimeoutMs, resolve, lane: laneOf(lane) });
+      this.readQueue.push({ query, node, deadline: Date.now() + this.limits.requestTimeoutMs, resolve, lane: laneOf(lane) });
       this.scheduleFlush();
     });
   }
@@ -218,7 +238,16 @@ export class Router {
       }
       void this.sendWrites(batch.slice(start), lane);
     }
-    for (const [lane, batch] of groupByLane(reads)) void this.sendReads(batch, lane);
+    for (const [lane, batch] of groupByLane(reads.filter((r) => r.node === null))) void this.sendReads(batch, lane);
+    // Pinned reads: one ReadIndex round per node per turn, whatever their lanes.
+    const pinned = new Map<NodeId, PendingRead[]>();
+    for (const read of reads) {
+      if (read.node === null) continue;
+      const list = pinned.get(read.node);
+      if (list === undefined) pinned.set(read.node, [read]);
+      else list.push(read);
+    }
+    for (const [node, batch] of pinned) void this.sendPinnedReads(batch, node);
   }
 
   /** Proposes one batch through the leader, retrying under the same sequence numbers until answered or timed out. */
@@ -370,10 +399,48 @@ export class Router {
     }
   }
 
-  /** A stale read is served by any running node from what it has applied, round robin. */
-  private async readStale(query: KvQuery): Promise<ReadResult> {
+  /**
+   * Reads pinned to `node`: one attempt there (ReadIndex at that node), bounded by attemptTimeoutMs. Its refusal
+   * is the answer, with the leader it names: a pinned read is never retried at another node.
+   */
+  private async sendPinnedReads(batch: PendingRead[], node: NodeId): Promise<void> {
+    this.inFlight += batch.length;
+    try {
+      const client = this.supervisor.client(node);
+      if (client === null) {
+        for (const r of batch)
+          r.resolve({ ok: false, error: this.refusal('NODE_STOPPED', `node ${node} is not running; nothing was read`) });
+        return;
+      }
+      this.stats.readRounds++;
+      this.stats.reads += batch.length;
+      const outcome: ReadOutcome | null = await withDeadline(
+        client.read({ op: 'batch', queries: batch.map((r) => r.query) }),
+        this.attemptDeadline(batch),
+      );
+      if (outcome === null) {
+        const message = `node ${node} did not answer the read within ${this.limits.attemptTimeoutMs} ms`;
+        for (const r of batch) r.resolve({ ok: false, error: this.refusal('TIMEOUT', message) });
+        return;
+      }
+      if (outcome.ok) {
+        const results = (outcome.value as Extract<KvQueryResult, { op: 'batch' }>).results;
+        batch.forEach((r, i) => r.resolve({ ok: true, result: results[i] as KvQueryResult, index: outcome.index }));
+        return;
+      }
+      for (const r of batch) r.resolve({ ok: false, error: this.refusal(outcome.code, outcome.message), leaderId: outcome.leaderId });
+    } finally {
+      this.inFlight -= batch.length;
+    }
+  }
+
+  /** A stale read is served by any running node from what it has applied, round robin; or by `node`, if pinned. */
+  private async readStale(query: KvQuery, node: NodeId | null): Promise<ReadResult> {
+    if (node !== null && this.supervisor.stateOf(node) !== 'running') {
+      return { ok: false, error: this.refusal('NODE_STOPPED', `node ${node} is not running; nothing was read`) };
+    }
     const running = this.supervisor.ids.filter((id) => this.supervisor.stateOf(id) === 'running');
-    const id = running[this.staleTurn++ % Math.max(1, running.length)];
+    const id = node ?? running[this.staleTurn++ % Math.max(1, running.length)];
     const control = id === undefined ? null : this.supervisor.client(id);
     if (control === null) return { ok: false, error: this.refusal('NO_LEADER', 'no node is running') };
     const outcome = await withDeadline<ReadOutcome>(control.readStale(query), Date.now() + this.limits.requestTimeoutMs);

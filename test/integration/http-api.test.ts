@@ -299,6 +299,55 @@ describe('key-value endpoints', () => {
   });
 });
 
+describe('reads pinned to one node (?node=)', () => {
+  it('pinned to the leader: ReadIndex there, the value and its index', async () => {
+    await waitHealthy();
+    const index = await putOk('pinned', 'p1');
+    const leader = await leaderOf(cluster.supervisor);
+    const read = await get(main, 'pinned', `?node=${leader}`);
+    expect(read.status, read.text).toBe(200);
+    expect(read.json).toEqual({ key: 'pinned', value: 'p1', index });
+    const scanned = await request(main, 'GET', `/v1/kv?prefix=pinned&node=${leader}`);
+    expect(scanned.status, scanned.text).toBe(200);
+    expect(scanned.json?.items).toEqual([{ key: 'pinned', value: 'p1', index }]);
+  });
+
+  it('pinned to a follower: 503 NOT_LEADER naming the leader, not a retry at the leader; stale reads are served there', async () => {
+    await putOk('pinned', 'p2');
+    const leader = await leaderOf(cluster.supervisor);
+    const follower = cluster.supervisor.ids.find((id) => id !== leader) as string;
+    const before = cluster.supervisor.leaderId;
+    const refused = expectError(await get(main, 'pinned', `?node=${follower}`), 'NOT_LEADER');
+    // The refusal names the leader the follower knows (null only while it knows none).
+    if (cluster.supervisor.leaderId === before) expect(refused.leader).toBe(leader);
+    expectError(await request(main, 'GET', `/v1/kv?prefix=pinned&node=${follower}`), 'NOT_LEADER');
+    await waitFor('the follower to apply the write', async () => {
+      const stale = await get(main, 'pinned', `?node=${follower}&consistency=stale`);
+      return stale.status === 200 && stale.json?.value === 'p2';
+    });
+  });
+
+  it('404 UNKNOWN_NODE for a node id not in the cluster, naming the valid ones', async () => {
+    expectError(await get(main, 'pinned', '?node=n9'), 'UNKNOWN_NODE', /n1, n2, n3/);
+    expectError(await get(main, 'pinned', '?node=n9&consistency=stale'), 'UNKNOWN_NODE');
+    expectError(await request(main, 'GET', '/v1/kv?prefix=pinned&node=leader'), 'UNKNOWN_NODE');
+  });
+
+  it('503 NODE_STOPPED when the pinned node is not running; the others still answer', async () => {
+    const leader = await leaderOf(cluster.supervisor);
+    const follower = cluster.supervisor.ids.find((id) => id !== leader) as string;
+    await cluster.supervisor.kill(follower);
+    try {
+      expectError(await get(main, 'pinned', `?node=${follower}`), 'NODE_STOPPED', new RegExp(`${follower} is not running`));
+      expectError(await get(main, 'pinned', `?node=${follower}&consistency=stale`), 'NODE_STOPPED');
+      expect((await get(main, 'pinned')).json?.value).toBe('p2');
+    } finally {
+      await cluster.supervisor.restart(follower);
+    }
+    await waitHealthy();
+  });
+});
+
 describe('connectionsMax', () => {
   it('closes a connection past the cap at once, on both front doors, and counts it', async () => {
     const few = await startService(cluster.supervisor, {
@@ -619,12 +668,11 @@ describe('coverage', () => {
     const notHttp: ErrorCode[] = ['UNKNOWN_COMMAND', 'WRONG_ARITY', 'NOT_AN_INTEGER', 'CONDITION_NOT_MET', 'INTERNAL'];
     // Node refusals the router retries at another node, or that need a full leader queue or a router that
     // never acknowledges: driven in test/unit/error-registry.test.ts and kv-state-machine.test.ts instead.
+    // (NOT_LEADER and NODE_STOPPED reach this wire as the answers of pinned reads.)
     const notOnThisWire: ErrorCode[] = [
-      'NOT_LEADER',
       'TRANSFER_IN_PROGRESS',
       'CONFIG_CHANGE_IN_PROGRESS',
       'PROPOSAL_DROPPED',
-      'NODE_STOPPED',
       'ANSWER_LOST',
       'NODE_PAUSED_BACKLOG',
       'QUEUE_FULL',

@@ -17,6 +17,25 @@ describe('the scenario API', () => {
     expect(() => parseScenario(scenario('{ type: register, api: resp }'))).toThrow(/register workload needs http/);
     expect(() => parseScenario(scenario('{ type: counter, api: http }', '[exactly-once]'))).toThrow(/counter workload needs resp/);
   });
+
+  it('routes register reads through the router, or pins them to every node; refuses anything else', () => {
+    expect(parseScenario(scenario('{ type: register }')).workload.reads).toBe('router');
+    expect(parseScenario(scenario('{ type: register, reads: every-node }')).workload.reads).toBe('every-node');
+    expect(() => parseScenario(scenario('{ type: register, reads: leader }'))).toThrow(
+      /workload\.reads: must be one of router, every-node/,
+    );
+    expect(() => parseScenario(scenario('{ type: set, reads: every-node }', '[no-lost-writes]'))).toThrow(/needs the register workload/);
+  });
+
+  it('pause: isolated names the node an isolate-leader partition cut off; other faults do not take it', () => {
+    const faults = (list: string): string => `name: t\nnodes: 3\nduration: 5s\nfaults: ${list}\n`;
+    const parsed = parseScenario(faults('[{ at: 1s, partition: isolate-leader, for: 2s }, { at: 1s, pause: isolated, for: 1s }]'));
+    expect(parsed.faults.map((f) => f.action)).toEqual([
+      { kind: 'partition', shape: 'isolate-leader' },
+      { kind: 'pause', target: 'isolated' },
+    ]);
+    expect(() => parseScenario(faults('[{ at: 1s, kill: isolated }]'))).toThrow(/kill: target must be one of/);
+  });
 });
 
 describe('checks that do not fit the workload', () => {

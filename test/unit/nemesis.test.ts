@@ -31,6 +31,7 @@ function standIn(calls: string[]): Supervisor {
     stateOf: (id: NodeId) => states.get(id),
     kill: (id: NodeId) => (states.set(id, 'killed'), record(`kill ${id}`)),
     pause: (id: NodeId) => (states.set(id, 'paused'), record(`pause ${id}`)),
+    resume: (id: NodeId) => (states.set(id, 'running'), record(`resume ${id}`)),
     partition: (groups: NodeId[][]) => record(`partition ${JSON.stringify(groups)}`),
     cutLinks: (cut: (a: NodeId, b: NodeId) => boolean) => {
       const ids = [...states.keys()];
@@ -58,5 +59,28 @@ describe('the nemesis replays from a seed', () => {
     const schedules = new Set<string>();
     for (let seed = 1; seed <= 8; seed++) schedules.add(JSON.stringify(await schedule(seed)));
     expect(schedules.size).toBeGreaterThan(1);
+  });
+});
+
+describe('the isolated target', () => {
+  it('pauses the node the isolate-leader partition cut off, while that partition lasts', async () => {
+    const calls: string[] = [];
+    const nemesis = new Nemesis(standIn(calls), performance.now(), () => {}, new SeededRandom(3));
+    const fire = (action: FaultEvent['action']): Promise<void> => nemesis.fire({ atMs: 0, action, forMs: null });
+    await fire({ kind: 'pause', target: 'isolated' });
+    await fire({ kind: 'partition', shape: 'isolate-leader' });
+    await fire({ kind: 'pause', target: 'isolated' });
+    await fire({ kind: 'resume', target: 'paused' });
+    await fire({ kind: 'heal' });
+    await fire({ kind: 'pause', target: 'isolated' });
+    expect(nemesis.records.map((r) => r.label)).toEqual([
+      'pause  skipped: no target',
+      'partition: isolate n1',
+      'pause n1',
+      'resume n1',
+      'heal',
+      'pause  skipped: no target',
+    ]);
+    expect(calls).toContain('pause n1');
   });
 });
