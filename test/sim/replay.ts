@@ -4,7 +4,7 @@ import { deriveOptions, type ScheduleOptions } from './simulator.js';
 
 export type Overrides = Partial<Omit<ScheduleOptions, 'seed'>>;
 
-export const FAMILY_NAMES = ['mixed', 'lossy', 'lossy-everywhere', 'readers'] as const;
+export const FAMILY_NAMES = ['mixed', 'lossy', 'lossy-everywhere', 'readers', 'membership'] as const;
 export type FamilyName = (typeof FAMILY_NAMES)[number];
 
 export interface Family {
@@ -30,6 +30,26 @@ export const FAMILIES: Readonly<Record<FamilyName, Family>> = {
   readers: {
     firstSeed: 3_000_001,
     overrides: { checkQuorum: false, partitionRate: 4, crashRate: 0.5, pauseRate: 1, readShare: 0.6, clients: 5, clientThinkUnits: 5 },
+  },
+  // Built to catch unsafe membership changes: four voters (an even count, where a change and a concurrent one
+  // from another leader can have disjoint majorities), frequent changes, lossy links, and no PreVote or
+  // CheckQuorum, so that a cut-off leader's term climbs and its stale configuration can win an election.
+  membership: {
+    firstSeed: 4_000_001,
+    overrides: {
+      nodeCount: 4,
+      membershipRate: 20,
+      preVote: false,
+      checkQuorum: false,
+      readMode: 'safe',
+      partitionRate: 1,
+      crashRate: 1,
+      pauseRate: 0,
+      transferRate: 0,
+      lossyLinkShare: 0.5,
+      lossyDrop: 0.4,
+      chaosTicks: 800,
+    },
   },
 };
 

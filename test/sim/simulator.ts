@@ -40,6 +40,17 @@ export interface ScheduleOptions {
   readonly pauseRate: number;
   readonly partitionRate: number;
   readonly transferRate: number;
+  /**
+   * Expected membership changes per 100 ticks of the chaos phase (one voter added or removed, among the nodes
+   * plus two spares). With any, a new leader also tries a change at once, half the time: the moment a leader
+   * without the current-term barrier would append a configuration beside an earlier leader's.
+   */
+  readonly membershipRate: number;
+  /**
+   * The chance that a node which has just granted a vote (not a pre-vote) crashes and restarts within a
+   * message delay: a node that forgets its vote then grants a second one in the same term.
+   */
+  readonly voteCrash: number;
   readonly clients: number;
   readonly clientThinkUnits: number;
   readonly readShare: number;
@@ -76,6 +87,7 @@ export interface ScheduleStats {
   pauses: number;
   partitions: number;
   transfers: number;
+  membershipChanges: number;
   elections: number;
   writesOk: number;
   writesFailed: number;
@@ -129,6 +141,9 @@ export function deriveOptions(seed: number, overrides: Partial<Omit<ScheduleOpti
     chaosTicks: random.pick([300, 500, 800]),
     livenessTicksMax: 0,
     requireAnswers: false,
+    // Drawn last, so the options drawn before them stay what they were for every seed.
+    membershipRate: random.pick([0, 0, 0, 1, 3]),
+    voteCrash: random.pick([0, 0, 0.1, 0.3]),
     ...overrides,
   };
   // Lease reads assume clocks that do not stop: never combine them with pauses, even when overrides ask.
@@ -144,6 +159,10 @@ type SimEvent =
   | { readonly kind: 'client'; readonly client: number }
   | { readonly kind: 'fault' }
   | { readonly kind: 'restart'; readonly node: NodeId }
+  /** A crash aimed at one incarnation (it may already be gone); the node restarts `downUnits` later. */
+  | { readonly kind: 'crash'; readonly node: NodeId; readonly incarnation: number; readonly downUnits: number }
+  /** A membership change through the current leader; `leader` pins it to the node that led when it was planned. */
+  | { readonly kind: 'membership'; readonly leader: NodeId | null }
   | { readonly kind: 'resume'; readonly node: NodeId }
   | { readonly kind: 'heal-partition' };
 
@@ -172,6 +191,10 @@ interface Link {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** Nodes beyond the initial voters that membership changes may add. */
+const SPARE_NODES = 2;
+/** Membership changes never leave fewer voters than this. */
+const VOTERS_MIN = 3;
 
 /** The replicated state machine of the simulation: a rolling hash over the applied commands. */
 class SimStateMachine implements StateMachine {
@@ -217,6 +240,10 @@ class SimNode {
   syncDoneAt = 0;
   readonly disk = new FaultyFileSystem();
   storage: DiskStorage | null = null;
+  /** Booted at least once: a spare is not, until a membership change adds it. */
+  joined = false;
+  /** Taken out of service for good (the heal's operator: a node outside the leader's configuration). */
+  retired = false;
 
   constructor(readonly id: NodeId) {}
 
@@ -247,7 +274,9 @@ export class Simulator {
   private readonly random: SeededRandom;
   private readonly queue = new EventQueue<SimEvent>();
   private readonly nodes = new Map<NodeId, SimNode>();
+  /** Every node the run may use: the initial voters, then the spares membership changes may add. */
   private readonly ids: NodeId[];
+  private readonly initialVoters: NodeId[];
   private readonly links = new Map<string, Link>();
   readonly checker = new SafetyChecker();
   readonly register = new ReadWriteRegister();
@@ -272,6 +301,7 @@ export class Simulator {
     pauses: 0,
     partitions: 0,
     transfers: 0,
+    membershipChanges: 0,
     elections: 0,
     writesOk: 0,
     writesFailed: 0,
@@ -289,7 +319,9 @@ export class Simulator {
   ) {
     this.options = options;
     this.random = new SeededRandom(options.seed ^ 0x5eed);
-    this.ids = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}`);
+    const spares = options.membershipRate > 0 ? SPARE_NODES : 0;
+    this.ids = Array.from({ length: options.nodeCount + spares }, (_, i) => `n${i + 1}`);
+    this.initialVoters = this.ids.slice(0, options.nodeCount);
     for (const id of this.ids) this.nodes.set(id, new SimNode(id));
     for (const from of this.ids) {
       for (const to of this.ids) {
@@ -344,9 +376,13 @@ export class Simulator {
   // Set-up and phases.
 
   private start(): void {
-    for (const id of this.ids) {
+    for (const id of this.initialVoters) {
       this.boot(this.node(id));
       // Nodes tick at the same rate but out of phase.
+      this.queue.push(this.random.int(0, this.options.tickUnits), { kind: 'tick', node: id });
+    }
+    // Spares tick from the start too, though they only run once a membership change boots them.
+    for (const id of this.ids.slice(this.initialVoters.length)) {
       this.queue.push(this.random.int(0, this.options.tickUnits), { kind: 'tick', node: id });
     }
     for (let client = 0; client < this.options.clients; client++) {
@@ -363,9 +399,29 @@ export class Simulator {
       link.drop = 0;
     }
     for (const node of this.nodes.values()) {
-      if (!node.up) this.boot(node);
+      if (!node.up && node.joined) this.boot(node);
       node.node?.resume();
     }
+  }
+
+  /**
+   * The nodes the heal waits for: the leader's voters still in service. Any other node is taken out of service
+   * for good, as an operator decommissions a removed server (it may never learn of its removal, and without
+   * PreVote and CheckQuorum its elections would disrupt the cluster for ever).
+   */
+  private servingVoters(leader: SimNode): SimNode[] {
+    const voters = new Set((leader.core as RaftCore).status().membership.voters);
+    for (const node of this.nodes.values()) {
+      // A leader that removed itself leads until its removal commits, then steps down: retired after that.
+      if (!voters.has(node.id) && node.joined && !node.retired && node !== leader) this.retire(node);
+    }
+    return [...this.nodes.values()].filter((node) => voters.has(node.id) && !node.retired);
+  }
+
+  private retire(node: SimNode): void {
+    if (node.up) this.crash(node);
+    node.retired = true;
+    node.incarnation++; // its waiting writes will never be answered
   }
 
   /** Healed: one leader that every node follows, and a fresh proposal applied everywhere. */
@@ -373,7 +429,8 @@ export class Simulator {
     const leader = this.currentLeader();
     if (leader === null) return false;
     const term = (leader.core as RaftCore).status().term;
-    for (const node of this.nodes.values()) {
+    const voters = this.servingVoters(leader);
+    for (const node of voters) {
       const status = node.core?.status();
       if (status === undefined || status.leaderId !== leader.id || status.term !== term) return false;
     }
@@ -389,7 +446,7 @@ export class Simulator {
       return false;
     }
     if (this.livenessProbeIndex === 0) return false;
-    for (const node of this.nodes.values()) {
+    for (const node of voters) {
       if (node.appliedIndex < this.livenessProbeIndex) return false;
     }
     return this.undecidedWrites().length === 0;
@@ -454,12 +511,14 @@ export class Simulator {
       case 'run':
       case 'restart':
       case 'resume':
+      case 'crash':
         return event.node;
       case 'deliver':
         return event.message.to;
       case 'client':
       case 'fault':
       case 'heal-partition':
+      case 'membership':
         return null;
     }
   }
@@ -513,9 +572,19 @@ export class Simulator {
         return;
       case 'restart': {
         const node = this.node(event.node);
-        if (!node.up) this.boot(node);
+        if (!node.up && !node.retired) this.boot(node);
         return;
       }
+      case 'crash': {
+        const node = this.node(event.node);
+        if (this.phase !== 'chaos' || !node.up || node.incarnation !== event.incarnation) return;
+        this.crash(node);
+        this.queue.push(this.now + event.downUnits, { kind: 'restart', node: event.node });
+        return;
+      }
+      case 'membership':
+        if (this.phase === 'chaos') this.changeMembership(event.leader);
+        return;
       case 'resume':
         this.node(event.node).node?.resume();
         return;
@@ -531,8 +600,9 @@ export class Simulator {
   private boot(node: SimNode): void {
     const o = this.options;
     // Recovery runs the real on-disk code: torn tails are cut; anything else it finds wrong fails the run.
+    node.joined = true;
     const storage = DiskStorage.open(node.disk, '/data', {
-      initialMembership: { voters: this.ids },
+      initialMembership: { voters: this.initialVoters },
       segmentBytes: o.segmentBytes,
       preallocate: o.preallocate,
     });
@@ -578,7 +648,7 @@ export class Simulator {
       { send: (message) => this.send(message), flush: () => {}, emit: () => {} },
       runtime,
       {
-        onReady: (ready) => this.onReady(ready),
+        onReady: (ready) => this.onReady(node, ready),
         onApplied: (entry) => this.onApplied(node, entry),
         onSnapshotInstalled: (snapshot) => this.onSnapshotInstalled(node, snapshot),
       },
@@ -586,8 +656,12 @@ export class Simulator {
     this.checkState(node, node.appliedIndex, 'recovered from its snapshot');
   }
 
-  private onReady(ready: Ready): void {
-    if (ready.softState !== null && ready.softState.role === 'leader') this.stats.elections++;
+  private onReady(node: SimNode, ready: Ready): void {
+    if (ready.softState === null || ready.softState.role !== 'leader') return;
+    this.stats.elections++;
+    if (this.options.membershipRate > 0 && this.phase === 'chaos' && this.random.chance(0.5)) {
+      this.queue.push(this.now, { kind: 'membership', leader: node.id });
+    }
   }
 
   private onApplied(node: SimNode, entry: Entry): void {
@@ -623,6 +697,7 @@ export class Simulator {
 
   private send(message: Message): void {
     this.stats.messagesSent++;
+    if (message.type === 'VoteResponse' && message.granted && !message.preVote) this.maybeCrashVoter(message.from);
     const link = this.links.get(`${message.from}>${message.to}`);
     if (link === undefined || link.cut || this.random.chance(link.drop)) {
       this.stats.messagesDropped++;
@@ -639,7 +714,8 @@ export class Simulator {
   // Faults.
 
   private scheduleFault(): void {
-    const perTick = (this.options.crashRate + this.options.pauseRate + this.options.partitionRate + this.options.transferRate) / 100;
+    const o = this.options;
+    const perTick = (o.crashRate + o.pauseRate + o.partitionRate + o.transferRate + o.membershipRate) / 100;
     if (perTick === 0) return;
     const meanUnits = this.options.tickUnits / perTick;
     this.queue.push(this.now + 1 + this.random.int(0, Math.ceil(2 * meanUnits)), { kind: 'fault' });
@@ -647,12 +723,13 @@ export class Simulator {
 
   private injectFault(): void {
     const o = this.options;
-    const total = o.crashRate + o.pauseRate + o.partitionRate + o.transferRate;
+    const total = o.crashRate + o.pauseRate + o.partitionRate + o.transferRate + o.membershipRate;
     let roll = this.random.next() * total;
     if ((roll -= o.crashRate) < 0) this.crashSome();
     else if ((roll -= o.pauseRate) < 0) this.pauseOne();
     else if ((roll -= o.partitionRate) < 0) this.partition();
-    else this.transfer();
+    else if ((roll -= o.transferRate) < 0) this.transfer();
+    else this.changeMembership(null);
   }
 
   private crashSome(): void {
@@ -669,6 +746,55 @@ export class Simulator {
       const downTicks = this.random.int(1, 6 * this.options.electionTicks);
       this.queue.push(this.now + downTicks * this.options.tickUnits, { kind: 'restart', node: id });
     }
+  }
+
+  /** A voter that crashes right after granting its vote, and is back before the other candidates' requests land. */
+  private maybeCrashVoter(id: NodeId): void {
+    const o = this.options;
+    if (o.voteCrash === 0 || this.phase !== 'chaos' || !this.random.chance(o.voteCrash)) return;
+    const node = this.node(id);
+    const downUnits = this.random.int(1, o.delayMaxUnits + 1);
+    this.queue.push(this.now, { kind: 'crash', node: id, incarnation: node.incarnation, downUnits });
+  }
+
+  /**
+   * Adds or removes one voter through the leader (the one named, if it still leads). A spare added for the
+   * first time boots with an empty disk. Now and then the leader crashes soon after, leaving the new
+   * configuration in a minority of logs.
+   */
+  private changeMembership(pinned: NodeId | null): void {
+    const leader = pinned === null ? this.currentLeader() : this.node(pinned);
+    const status = leader?.core?.status();
+    if (leader?.node == null || leader.paused || status?.role !== 'leader') return;
+    const voters = status.membership.voters;
+    const addable = this.ids.filter((id) => !voters.includes(id) && !this.node(id).retired);
+    const add = addable.length > 0 && (voters.length <= VOTERS_MIN || this.random.chance(0.5));
+    if (!add && voters.length <= VOTERS_MIN) return;
+    const next = add ? [...voters, this.random.pick(addable)] : voters.filter((id) => id !== this.random.pick(voters));
+    const result = leader.node.changeMembership({ voters: next });
+    if (!result.ok) return;
+    this.stats.membershipChanges++;
+    for (const id of next) {
+      const node = this.node(id);
+      if (!node.joined) this.boot(node);
+    }
+    const roll = this.random.next();
+    if (roll < 0.3) {
+      const downUnits = this.random.int(1, 6 * this.options.electionTicks) * this.options.tickUnits;
+      const at = this.now + this.random.int(0, 3 * this.options.tickUnits);
+      this.queue.push(at, { kind: 'crash', node: leader.id, incarnation: leader.incarnation, downUnits });
+    } else if (roll < 0.6) this.isolate(leader.id);
+  }
+
+  /** Cuts one node off from every other, both ways, until the partition heals. */
+  private isolate(id: NodeId): void {
+    this.stats.partitions++;
+    for (const [key, link] of this.links) {
+      const [from, to] = key.split('>') as [NodeId, NodeId];
+      link.cut = from === id || to === id;
+    }
+    const healTicks = this.random.int(this.options.electionTicks, 8 * this.options.electionTicks);
+    this.queue.push(this.now + healTicks * this.options.tickUnits, { kind: 'heal-partition' });
   }
 
   private crash(node: SimNode): void {
