@@ -1,6 +1,7 @@
 // Known Raft bugs the simulator must catch (issue 13, item 2). Each is a source patch applied to a temporary
 // copy of the repository by run.ts, so src/ carries no test switches. A patch must match its file exactly
 // once: a refactor that breaks one makes the suite fail loudly instead of silently testing nothing.
+import type { FamilyName } from '../sim/replay.js';
 
 export interface Mutation {
   /** Short kebab-case name, used on the command line and in the table. */
@@ -11,6 +12,10 @@ export interface Mutation {
   readonly find: string;
   readonly replace: string;
   readonly description: string;
+  /** The simulator families whose seeds hunt it, in turn (the ones built for this kind of bug). */
+  readonly families: readonly FamilyName[];
+  /** A chaos scenario that must fail too, with the mutation built into a real cluster. */
+  readonly scenario?: string;
 }
 
 export const MUTATIONS: readonly Mutation[] = [
@@ -20,6 +25,7 @@ export const MUTATIONS: readonly Mutation[] = [
     find: "    if (this.log.termAt(candidate) !== this.term) return; // never commit an older term's entry by counting replicas\n",
     replace: '',
     description: 'commits an entry of an earlier term by counting replicas (Figure 8: no current-term check in maybeCommit)',
+    families: ['membership', 'readers', 'lossy', 'mixed'],
   },
   {
     name: 'vote-twice',
@@ -27,6 +33,7 @@ export const MUTATIONS: readonly Mutation[] = [
     find: '(this.votedFor === null && this.leaderId === null)',
     replace: '(this.leaderId === null)',
     description: 'grants a vote in a term although votedFor names another candidate',
+    families: ['mixed', 'lossy', 'readers', 'membership', 'elections'],
   },
   {
     name: 'read-without-confirmation',
@@ -37,6 +44,8 @@ export const MUTATIONS: readonly Mutation[] = [
       '    this.roundRequested = true;\n',
     replace: '    this.readStates.push({ context, index: this.commitIndex });\n',
     description: 'a leader answers a read at once, without a quorum confirming it still leads (no ReadIndex round)',
+    families: ['readers'],
+    scenario: 'scenarios/stale-read.yaml',
   },
   {
     name: 'skip-log-matching',
@@ -44,6 +53,7 @@ export const MUTATIONS: readonly Mutation[] = [
     find: '    if (!this.log.matchTerm(request.prevLogIndex, request.prevLogTerm)) {\n      this.rejectAppend(request);',
     replace: '    if (request.prevLogIndex > this.log.lastIndex) {\n      this.rejectAppend(request);',
     description: 'a follower accepts AppendRequest entries whatever prevLogTerm (only checks that prevLogIndex exists)',
+    families: ['mixed', 'lossy', 'readers', 'membership'],
   },
   {
     name: 'vote-not-persisted',
@@ -51,6 +61,7 @@ export const MUTATIONS: readonly Mutation[] = [
     find: '{ term: this.term, votedFor: this.votedFor, commitIndex: Math.min(this.commitIndex, this.stableIndex) }',
     replace: '{ term: this.term, votedFor: null, commitIndex: Math.min(this.commitIndex, this.stableIndex) }',
     description: 'the hard state is written with votedFor null, so a restarted node forgets its vote',
+    families: ['elections'],
   },
   {
     name: 'apply-before-commit',
@@ -58,6 +69,7 @@ export const MUTATIONS: readonly Mutation[] = [
     find: '  private applicableIndex(): number {\n    return Math.min(this.commitIndex, this.stableIndex);\n  }',
     replace: '  private applicableIndex(): number {\n    return this.log.lastIndex;\n  }',
     description: 'entries are handed out to apply up to the last log index, not the commit index',
+    families: ['mixed', 'lossy', 'lossy-everywhere', 'readers', 'membership'],
   },
   {
     name: 'membership-without-term-barrier',
@@ -66,6 +78,7 @@ export const MUTATIONS: readonly Mutation[] = [
     replace: '',
     description:
       "a new leader appends a configuration before an entry of its own term has committed, beside an earlier leader's uncommitted one",
+    families: ['membership'],
   },
   {
     name: 'no-fsync',
@@ -74,6 +87,7 @@ export const MUTATIONS: readonly Mutation[] = [
     replace: '    this.unsyncedBytes = 0;\n',
     description:
       "the WAL's blocking sync (what the simulator's disk completion calls) never fsyncs; FaultyFileSystem loses unsynced writes on a crash",
+    families: ['mixed', 'lossy', 'readers', 'membership'],
   },
 ];
 

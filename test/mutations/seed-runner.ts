@@ -1,6 +1,6 @@
 // Runs simulator seeds in the tree it is started from, until one fails or the budget is spent, and prints
 // one JSON line (a SeedRunnerReport). run.ts starts it with `npx tsx` inside each patched copy.
-// Usage: npx tsx test/mutations/seed-runner.ts SEEDS_MAX SECONDS_MAX   (fresh random seeds, families in turn)
+// Usage: npx tsx test/mutations/seed-runner.ts SEEDS_MAX SECONDS_MAX FAMILY[,FAMILY...]   (fresh seeds, families in turn)
 //        npx tsx test/mutations/seed-runner.ts --seed S --family F    (replay one run)
 import { randomInt } from 'node:crypto';
 import { FAMILY_NAMES, FRESH_SEED_MIN, replayCommand, type FamilyName, type RunRequest } from '../sim/replay.js';
@@ -45,13 +45,11 @@ function main(args: readonly string[]): SeedRunnerReport {
   }
   const seedsMax = Number(args[0] ?? 2000);
   const secondsMax = Number(args[1] ?? 120);
+  const families = (args[2] ?? FAMILY_NAMES.join(',')).split(',') as FamilyName[];
+  for (const family of families) if (!FAMILY_NAMES.includes(family)) throw new Error(`unknown family ${family}`);
   // A fresh random start each time, then consecutive seeds; the families take turns.
   const firstSeed = randomInt(FRESH_SEED_MIN, FRESH_SEED_MAX - seedsMax);
-  return run(
-    (i) => ({ seed: firstSeed + i, family: FAMILY_NAMES[i % FAMILY_NAMES.length] as FamilyName, overrides: {} }),
-    seedsMax,
-    secondsMax,
-  );
+  return run((i) => ({ seed: firstSeed + i, family: families[i % families.length] as FamilyName, overrides: {} }), seedsMax, secondsMax);
 }
 
 console.log(JSON.stringify(main(process.argv.slice(2))));

@@ -4,7 +4,7 @@ import { deriveOptions, type ScheduleOptions } from './simulator.js';
 
 export type Overrides = Partial<Omit<ScheduleOptions, 'seed'>>;
 
-export const FAMILY_NAMES = ['mixed', 'lossy', 'lossy-everywhere', 'readers', 'membership'] as const;
+export const FAMILY_NAMES = ['mixed', 'lossy', 'lossy-everywhere', 'readers', 'membership', 'elections'] as const;
 export type FamilyName = (typeof FAMILY_NAMES)[number];
 
 export interface Family {
@@ -39,6 +39,7 @@ export const FAMILIES: Readonly<Record<FamilyName, Family>> = {
     overrides: {
       nodeCount: 4,
       membershipRate: 20,
+      membershipAtElection: 1,
       preVote: false,
       checkQuorum: false,
       readMode: 'safe',
@@ -50,6 +51,12 @@ export const FAMILIES: Readonly<Record<FamilyName, Family>> = {
       lossyDrop: 0.4,
       chaosTicks: 800,
     },
+  },
+  // Built to catch forgotten votes: every voter crashes right after granting and is back within a message
+  // delay; no PreVote, short election timeouts and long delays, so candidates often share a term.
+  elections: {
+    firstSeed: 5_000_001,
+    overrides: { voteCrash: 1, preVote: false, electionTicks: 6, delayMaxUnits: 25, crashRate: 4 },
   },
 };
 

@@ -42,10 +42,12 @@ export interface ScheduleOptions {
   readonly transferRate: number;
   /**
    * Expected membership changes per 100 ticks of the chaos phase (one voter added or removed, among the nodes
-   * plus two spares). With any, a new leader also tries a change at once, half the time: the moment a leader
-   * without the current-term barrier would append a configuration beside an earlier leader's.
+   * plus two spares). With any, a new leader may also try one at once (membershipAtElection): the moment a
+   * leader without the current-term barrier would append a configuration beside an earlier leader's.
    */
   readonly membershipRate: number;
+  /** With membership changes on: the chance that a new leader tries one at once. */
+  readonly membershipAtElection: number;
   /**
    * The chance that a node which has just granted a vote (not a pre-vote) crashes and restarts within a
    * message delay: a node that forgets its vote then grants a second one in the same term.
@@ -143,6 +145,7 @@ export function deriveOptions(seed: number, overrides: Partial<Omit<ScheduleOpti
     requireAnswers: false,
     // Drawn last, so the options drawn before them stay what they were for every seed.
     membershipRate: random.pick([0, 0, 0, 1, 3]),
+    membershipAtElection: 0.5,
     voteCrash: random.pick([0, 0, 0.1, 0.3]),
     ...overrides,
   };
@@ -659,7 +662,7 @@ export class Simulator {
   private onReady(node: SimNode, ready: Ready): void {
     if (ready.softState === null || ready.softState.role !== 'leader') return;
     this.stats.elections++;
-    if (this.options.membershipRate > 0 && this.phase === 'chaos' && this.random.chance(0.5)) {
+    if (this.options.membershipRate > 0 && this.phase === 'chaos' && this.random.chance(this.options.membershipAtElection)) {
       this.queue.push(this.now, { kind: 'membership', leader: node.id });
     }
   }
