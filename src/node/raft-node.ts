@@ -68,6 +68,7 @@ interface ProposalWaiter {
   readonly term: number;
   readonly firstIndex: number;
   readonly count: number;
+  readonly lastIndex: number;
   readonly results: unknown[];
   readonly resolve: (outcome: ProposeOutcome) => void;
 }
@@ -115,7 +116,13 @@ export class RaftNode {
   private durableSeq = 0;
   private persistQueue: PendingPersist[] = [];
   private appliedIndex: number;
-  private proposals = new Map<number, ProposalWaiter>();
+  /** The term of the last entry applied here (terms never decrease along the log). */
+  private appliedTerm = 0;
+  /**
+   * Proposals waiting to be applied. Two may cover one index: a node that led, lost its entries and leads
+   * again proposes anew at indexes its old proposals held (each is settled by the entry applied there).
+   */
+  private proposals = new Set<ProposalWaiter>();
   private reads = new Map<number, ReadWaiter>();
   private readsAwaitingApply: ReadWaiter[] = [];
   private nextReadContext = 1;
@@ -183,10 +190,11 @@ export class RaftNode {
     if (!result.ok) return done(this.refusalFrom(result.reason));
     this.proposedBytes += bytes;
     this.scheduleDrain();
-    this.proposals.set(result.firstIndex + commands.length - 1, {
+    this.proposals.add({
       term: result.term,
       firstIndex: result.firstIndex,
       count: commands.length,
+      lastIndex: result.firstIndex + commands.length - 1,
       results: [],
       resolve: done,
     });
@@ -374,26 +382,45 @@ export class RaftNode {
     this.appliedIndex = entry.index;
     const result = entry.type === 'command' ? this.stateMachine.apply(entry) : null;
     this.observer.onApplied?.(entry);
+    if (entry.term !== this.appliedTerm) {
+      this.appliedTerm = entry.term;
+      this.dropProposalsBefore(entry);
+    }
     this.settleProposal(entry, result);
     if (entry.index - this.core.log.snapshotIndex >= this.limits.snapshotEveryEntries) this.takeSnapshot();
   }
 
   private settleProposal(entry: Entry, result: unknown): void {
     if (this.proposals.size === 0) return;
-    for (const [lastIndex, waiter] of this.proposals) {
-      if (entry.index < waiter.firstIndex || entry.index > lastIndex) continue;
+    for (const waiter of this.proposals) {
+      if (entry.index < waiter.firstIndex || entry.index > waiter.lastIndex) continue;
       if (entry.term !== waiter.term) {
         // Another leader's entry took this index: the proposal was never applied and never will be.
-        this.proposals.delete(lastIndex);
+        this.proposals.delete(waiter);
         waiter.resolve(this.refusal('PROPOSAL_DROPPED', `entry ${entry.index} went to another leader's command`, true));
-        return;
+        continue;
       }
       waiter.results.push(result);
-      if (entry.index === lastIndex) {
-        this.proposals.delete(lastIndex);
+      if (entry.index === waiter.lastIndex) {
+        this.proposals.delete(waiter);
         waiter.resolve({ ok: true, index: waiter.firstIndex, results: waiter.results });
       }
-      return;
+    }
+  }
+
+  /**
+   * A committed entry of term T at index i rules out every proposal of an older term at a later index: terms
+   * never decrease along a log, and every later leader holds (i, T). Such a proposal was cut from this node's
+   * log by a newer leader, or never replicated, and no index may ever be applied here to settle it (the new
+   * leader's log can end before it), so it is answered now: PROPOSAL_DROPPED, definite. Checked once per term
+   * change in the applied entries, which is when it can first hold.
+   */
+  private dropProposalsBefore(entry: Entry): void {
+    for (const waiter of this.proposals) {
+      if (waiter.term >= entry.term || waiter.firstIndex <= entry.index) continue;
+      this.proposals.delete(waiter);
+      const message = `entry ${entry.index} of term ${entry.term} committed before the proposal's entries of term ${waiter.term}`;
+      waiter.resolve(this.refusal('PROPOSAL_DROPPED', message, true));
     }
   }
 
@@ -422,9 +449,9 @@ export class RaftNode {
    * waiting for an apply that never comes.
    */
   private abandonProposalsUpTo(index: number): void {
-    for (const [lastIndex, waiter] of this.proposals) {
+    for (const waiter of this.proposals) {
       if (waiter.firstIndex > index) continue;
-      this.proposals.delete(lastIndex);
+      this.proposals.delete(waiter);
       waiter.resolve(this.refusal('ANSWER_LOST', `a snapshot up to index ${index} replaced the proposal's entries here`, false));
     }
   }
@@ -488,7 +515,7 @@ export class RaftNode {
   /** The node stops: calls in flight may have been applied (ANSWER_LOST); reads had no effect (NODE_STOPPED). */
   private failAll(): void {
     const lost = ERRORS.ANSWER_LOST.message;
-    for (const waiter of this.proposals.values()) waiter.resolve(this.refusal('ANSWER_LOST', lost, false));
+    for (const waiter of this.proposals) waiter.resolve(this.refusal('ANSWER_LOST', lost, false));
     for (const waiter of this.reads.values()) waiter.resolve(this.refusal('NODE_STOPPED', 'node stopped', true));
     for (const waiter of this.readsAwaitingApply) waiter.resolve(this.refusal('NODE_STOPPED', 'node stopped', true));
     this.proposals.clear();
