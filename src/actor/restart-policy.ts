@@ -38,6 +38,12 @@ export class RestartPolicy {
     return { kind: 'restart', delayMs };
   }
 
+  /** The crashes counted against the limit now (those within the last periodMs). */
+  recentCrashes(nowMs: number): number {
+    const since = nowMs - this.options.periodMs;
+    return this.crashes.filter((at) => at > since).length;
+  }
+
   /** A deliberate restart clears the record. */
   reset(): void {
     this.crashes = [];

@@ -15,6 +15,8 @@ import {
   type ReadOutcome,
   type WorkerReport,
 } from '../protocol/node.js';
+import type { LinkFaultEntry, LinkTraffic, NodeFrameState, SupervisionState } from '../protocol/explorer.js';
+import type { NodeEvent } from '../protocol/node.js';
 import { SeededRandom } from '../raft/random.js';
 import type { NodeId, Role } from '../raft/types.js';
 import { ClientPortClient } from '../transport/client-port.js';
@@ -73,6 +75,12 @@ export interface ClusterNodeStatus {
 export interface SupervisorEvents {
   leader: [leader: NodeId | null, term: number];
   'node-state': [id: NodeId, state: NodeState, reason: string];
+  /** A node's explorer frame (src/protocol/explorer.ts). */
+  frame: [id: NodeId, state: NodeFrameState, links: Readonly<Record<NodeId, LinkTraffic>>];
+  /** Every event a node reports (role changes, votes, snapshots). */
+  'node-event': [event: NodeEvent];
+  /** The link faults in force changed: the whole list. */
+  links: [faults: readonly LinkFaultEntry[]];
 }
 
 interface ManagedNode {
@@ -88,6 +96,10 @@ interface ManagedNode {
   term: number;
   readonly policy: RestartPolicy;
   restartTimer: NodeJS.Timeout | null;
+  /** Why the node is in its state (the last setState's reason). */
+  reason: string;
+  /** While restarting: the backoff before the next start. */
+  backoffMs: number | null;
 }
 
 /** A node worker's entry module and extra workerData for each start of a node. */
@@ -151,6 +163,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         term: 0,
         policy: new RestartPolicy(this.options.restart),
         restartTimer: null,
+        reason: 'not started',
+        backoffMs: null,
       });
     }
   }
@@ -178,6 +192,24 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   stateOf(id: NodeId): NodeState {
     return this.node(id).state;
+  }
+
+  /** The supervision tree's view of one node, as the explorer draws it. */
+  supervision(id: NodeId): SupervisionState {
+    const node = this.node(id);
+    return { state: node.state, restarts: node.policy.recentCrashes(Date.now()), backoffMs: node.backoffMs, reason: node.reason };
+  }
+
+  /** The directed links with faults in force (every link not listed has none). */
+  linkFaults(): LinkFaultEntry[] {
+    const entries: LinkFaultEntry[] = [];
+    for (const [key, faults] of this.faults) {
+      if (faults.cut || faults.drop > 0 || faults.duplicate > 0 || faults.delayMs[1] > 0) {
+        const [from, to] = key.split('>') as [NodeId, NodeId];
+        entries.push({ from, to, faults });
+      }
+    }
+    return entries;
   }
 
   /** Abrupt kill (worker.terminate), a crash: with bufferUnsynced (the default) what the node had not synced is gone. */
@@ -260,6 +292,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
     await Promise.all(updates);
     this.faults.clear();
+    this.scheduleLinksEvent();
     this.options.log('healed all links');
   }
 
@@ -459,9 +492,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private onEvent(node: ManagedNode, report: WorkerReport): void {
+    if (report.type === 'frame') {
+      this.emit('frame', node.id, report.state, report.links);
+      return;
+    }
     if (report.type !== 'event') return;
     const event = report.event;
     if (event.type === 'role') this.updateRole(node, event.role, event.term, false);
+    this.emit('node-event', event);
   }
 
   private updateRole(node: ManagedNode, role: Role, term: number, synthetic: boolean): void {
@@ -490,6 +528,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.setState(node, 'failed', `${reason}; ${decision.reason}`);
       return;
     }
+    node.backoffMs = decision.delayMs;
     this.setState(node, 'restarting', `${reason}; restart in ${decision.delayMs} ms`);
     node.restartTimer = setTimeout(() => {
       node.restartTimer = null;
@@ -522,12 +561,27 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   private async applyFaults(from: NodeId, to: NodeId, faults: LinkFaults): Promise<void> {
     this.faults.set(`${from}>${to}`, faults);
+    this.scheduleLinksEvent();
     const node = this.node(from);
     if (node.control !== null) await node.control.setLinkFaults(to, faults).catch(() => undefined);
   }
 
+  private linksEventScheduled = false;
+
+  /** One 'links' event for all the links one call changes (a partition changes dozens). */
+  private scheduleLinksEvent(): void {
+    if (this.linksEventScheduled) return;
+    this.linksEventScheduled = true;
+    setImmediate(() => {
+      this.linksEventScheduled = false;
+      this.emit('links', this.linkFaults());
+    });
+  }
+
   private setState(node: ManagedNode, state: NodeState, reason: string): void {
     node.state = state;
+    node.reason = reason;
+    if (state !== 'restarting') node.backoffMs = null;
     this.options.log(`${node.id} ${state}: ${reason}`);
     this.emit('node-state', node.id, state, reason);
   }

@@ -39,6 +39,8 @@ export const LIMIT_UNITS = [
   'Threads',
   'Nodes',
   'Lanes',
+  'Events',
+  'Subscribers',
   'Mb',
 ] as const;
 export type LimitUnit = (typeof LIMIT_UNITS)[number];
@@ -130,6 +132,12 @@ export const LIMITS_TABLE: readonly LimitRow[] = [
     respPipelineCommandsMax: settable('Commands', 'unanswered commands pipelined on one Redis-protocol connection before it stops reading'),
     respInlineBytesMax: fixed('Bytes', 'longest inline Redis-protocol command; beyond: PROTOCOL_ERROR'),
     connectionsMax: settable('Connections', 'most open client connections, HTTP and Redis protocol each'),
+    explorerEventsMax: settable('Events', 'explorer events kept for a page that reconnects; one further behind gets a resync'),
+    explorerSubscribersMax: fixed('Subscribers', 'explorer event streams open at once; beyond: OVERLOADED'),
+    explorerSubscriberBufferBytes: fixed(
+      'Bytes',
+      'bytes queued to one explorer event stream; beyond, it is closed (the page reconnects and replays)',
+    ),
   }),
   ...rows(
     'router',

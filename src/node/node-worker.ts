@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
 import { KvStateMachine } from '../kv/kv-state-machine.js';
 import { isErrorCode } from '../protocol/errors.js';
+import { EXPLORER_FRAME_MS, type LinkTraffic } from '../protocol/explorer.js';
 import { PROTOCOL_VERSION, type NodeControl, type NodeEvent, type NodeStartup, type WorkerReport } from '../protocol/node.js';
 import { SeededRandom } from '../raft/random.js';
 import type { StateMachine } from '../raft/state-machine.js';
@@ -105,12 +106,37 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
     },
     shutdown: () => {
       clearInterval(ticker);
+      clearInterval(framer);
       node.stop();
       for (const link of links.values()) link.close();
     },
   };
   Comlink.expose(control, portEndpoint(startup.control));
   serveClientPort(startup.client, node);
+  // The explorer's frame, at most one per EXPLORER_FRAME_MS: the node's numbers and each link's traffic since
+  // the last frame (a reconnected link counts from zero again), skipped when nothing changed.
+  const ZERO = { messages: 0, bytes: 0, dropped: 0 };
+  const sentBefore = new Map<NodeId, LinkTraffic>();
+  let lastState = '';
+  const reportFrame = (): void => {
+    const traffic: Record<NodeId, LinkTraffic> = {};
+    let flowed = false;
+    for (const [peer, link] of links) {
+      const now = { messages: link.stats.messagesSent, bytes: link.stats.bytesSent, dropped: link.stats.messagesDropped };
+      const prior = sentBefore.get(peer);
+      const base = prior === undefined || now.messages < prior.messages ? ZERO : prior;
+      const delta = { messages: now.messages - base.messages, bytes: now.bytes - base.bytes, dropped: now.dropped - base.dropped };
+      traffic[peer] = delta;
+      if (delta.messages > 0 || delta.dropped > 0) flowed = true;
+      sentBefore.set(peer, now);
+    }
+    const state = node.frameState();
+    const key = JSON.stringify(state);
+    if (!flowed && key === lastState) return;
+    lastState = key;
+    report({ type: 'frame', state, links: traffic });
+  };
   const ticker = setInterval(() => node.tick(), startup.tickMs);
+  const framer = setInterval(reportFrame, EXPLORER_FRAME_MS);
   report({ type: 'ready' });
 }

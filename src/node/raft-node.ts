@@ -3,6 +3,7 @@ import type { RaftOptionsInput } from '../raft/config.js';
 import { wholeSnapshotSlices, type SnapshotSlices, type StateMachine } from '../raft/state-machine.js';
 import type { Entry, Membership, Message, NodeId, PersistedPosition, Ready, Role, Snapshot } from '../raft/types.js';
 import { ERRORS } from '../protocol/errors.js';
+import type { NodeFrameState } from '../protocol/explorer.js';
 import {
   coreRefusalCode,
   type NodeEvent,
@@ -275,6 +276,34 @@ export class RaftNode {
     };
   }
 
+  /** What the explorer draws of this node (src/protocol/explorer.ts). */
+  frameState(): NodeFrameState {
+    const status = this.status();
+    const progress: Record<NodeId, { match: number; next: number }> = {};
+    if (status.role === 'leader') {
+      for (const voter of status.membership.voters) {
+        const view = this.core.progressOf(voter);
+        if (voter !== this.id && view !== undefined) progress[voter] = { match: view.match, next: view.next };
+      }
+    }
+    const timer = this.core.electionTimer();
+    return {
+      role: status.role,
+      term: status.term,
+      leaderId: status.leaderId,
+      votedFor: status.votedFor,
+      commitIndex: status.commitIndex,
+      appliedIndex: status.appliedIndex,
+      lastIndex: status.lastIndex,
+      snapshotIndex: status.snapshotIndex,
+      mailboxDepth: status.mailboxDepth,
+      paused: status.paused,
+      electionElapsed: timer.elapsed,
+      electionTimeout: timer.timeout,
+      progress,
+    };
+  }
+
   /** Clean shutdown: nothing more is processed, the log is synced and closed. */
   stop(): void {
     if (this.stopped) return;
@@ -356,6 +385,11 @@ export class RaftNode {
       this.persistQueue.push({ seq: this.writeSeq, afterPersist: ready.messagesAfterPersist, position: null });
     } else {
       for (const message of ready.messagesAfterPersist) this.host.send(message);
+    }
+    for (const message of ready.messagesAfterPersist) {
+      if (message.type === 'VoteResponse' && !message.preVote) {
+        this.host.emit({ type: 'vote', id: this.id, candidate: message.to, term: message.term, granted: message.granted });
+      }
     }
     for (const entry of ready.committedEntries) this.apply(entry);
     for (const readState of ready.readStates) {
@@ -439,6 +473,7 @@ export class RaftNode {
     this.stateMachine.restore(snapshot.data);
     this.appliedIndex = snapshot.meta.index;
     this.observer.onSnapshotInstalled?.(snapshot);
+    this.host.emit({ type: 'snapshot', id: this.id, index: snapshot.meta.index, how: 'installed' });
     this.abandonProposalsUpTo(snapshot.meta.index);
     this.serveReads();
   }
@@ -497,7 +532,7 @@ export class RaftNode {
       return false;
     }
     this.core.compact(job.sink.finish());
-    this.host.emit({ type: 'snapshot', id: this.id, index: job.index });
+    this.host.emit({ type: 'snapshot', id: this.id, index: job.index, how: 'taken' });
     return false;
   }
 

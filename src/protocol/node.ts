@@ -6,12 +6,14 @@ import type { RaftOptions } from '../raft/config.js';
 import type { RaftStatus } from '../raft/raft.js';
 import type { NodeId, RefusalReason, Role } from '../raft/types.js';
 import type { ErrorCode } from './errors.js';
+import type { LinkTraffic, NodeFrameState } from './explorer.js';
+import type { LinkFaults } from './link-faults.js';
 
 /**
  * The version of everything in src/protocol. A worker started with another version refuses to run
  * (PROTOCOL_VERSION_MISMATCH). Bump it when a message changes shape.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The tunables of the core that cross to a worker (plain data: no PRNG object). */
 export type CoreSettings = Partial<Omit<RaftOptions, 'id' | 'random'>>;
@@ -39,17 +41,7 @@ export interface RaftNodeLimits {
   readonly proposedBytesPerTurnMax: number;
 }
 
-/** Faults the supervisor sets on one directed link (sender side). */
-export interface LinkFaults {
-  /** Cut: nothing goes through (a partition). */
-  readonly cut: boolean;
-  /** Probability a message is dropped. */
-  readonly drop: number;
-  /** Each message is held for a uniform delay in [min, max] milliseconds (reorders messages). */
-  readonly delayMs: readonly [number, number];
-  /** Probability a message is delivered twice. */
-  readonly duplicate: number;
-}
+export type { LinkFaults } from './link-faults.js';
 
 /** The codes a node may refuse a client call with; each is in the registry. */
 export const NODE_REFUSAL_CODES = [
@@ -102,7 +94,9 @@ export type ReadOutcome = { readonly ok: true; readonly index: number; readonly 
 
 export type NodeEvent =
   | { readonly type: 'role'; readonly id: NodeId; readonly role: Role; readonly leaderId: NodeId | null; readonly term: number }
-  | { readonly type: 'snapshot'; readonly id: NodeId; readonly index: number };
+  | { readonly type: 'snapshot'; readonly id: NodeId; readonly index: number; readonly how: 'taken' | 'installed' }
+  /** A vote this node granted or refused (not a pre-vote). */
+  | { readonly type: 'vote'; readonly id: NodeId; readonly candidate: NodeId; readonly term: number; readonly granted: boolean };
 
 export interface NodeStatus extends RaftStatus {
   readonly paused: boolean;
@@ -146,6 +140,8 @@ export interface NodeStartup extends NodeSettings {
 export type WorkerReport =
   | { readonly type: 'ready' }
   | { readonly type: 'event'; readonly event: NodeEvent }
+  /** The explorer's frame (every EXPLORER_FRAME_MS while something changed): the node's numbers and its links' traffic. */
+  | { readonly type: 'frame'; readonly state: NodeFrameState; readonly links: Readonly<Record<NodeId, LinkTraffic>> }
   | { readonly type: 'start-failed'; readonly code: ErrorCode; readonly message: string };
 
 /** The control plane of one node, called through comlink. */

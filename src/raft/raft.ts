@@ -203,6 +203,11 @@ export class RaftCore {
     return this.role === 'leader';
   }
 
+  /** Ticks since the election timer was last reset, and the (randomized) timeout it runs to: for the explorer. */
+  electionTimer(): { readonly elapsed: number; readonly timeout: number } {
+    return { elapsed: this.electionElapsed, timeout: this.randomizedElectionTicks };
+  }
+
   /** The leader's view of a follower, for tests and metrics. */
   progressOf(id: NodeId): Readonly<Progress> | undefined {
     return this.progress.get(id);

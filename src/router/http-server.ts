@@ -4,6 +4,8 @@ import type { Supervisor } from '../actor/supervisor.js';
 import type { KvItem, KvQueryResult, KvResult } from '../kv/commands.js';
 import type { NodeId } from '../raft/types.js';
 import { ERRORS, apiError, type ApiError, type ErrorCode } from '../protocol/errors.js';
+import type { ExplorerHub } from './explorer.js';
+import { explorerFile, streamEvents } from './explorer-http.js';
 import type { Limits } from './limits.js';
 import type { Metrics } from './metrics.js';
 import type { ReadResult, Router } from './router.js';
@@ -13,8 +15,10 @@ export interface HttpServerDeps {
   readonly supervisor: Supervisor;
   readonly limits: Limits;
   readonly metrics: Metrics;
-  /** Required on admin and fault endpoints when not null. */
+  /** Required on admin and fault endpoints, and on the explorer, when not null. */
   readonly adminToken: string | null;
+  /** The explorer's event hub; null serves no explorer (404 on its paths). */
+  readonly explorer: ExplorerHub | null;
 }
 
 class HttpError extends Error {
@@ -38,8 +42,12 @@ export function createHttpServer(deps: HttpServerDeps): http.Server {
   const server = http.createServer((req, res) => {
     const started = process.hrtime.bigint();
     let route = 'unknown';
-    handle(req, deps, (r) => (route = r))
-      .then((reply) => send(res, reply.status, reply.body))
+    handle(req, res, deps, (r) => (route = r))
+      .then((reply) => {
+        if (reply === null) return; // streamed
+        if (reply.contentType !== undefined) sendFile(res, reply.status, reply.contentType, reply.body as Buffer);
+        else send(res, reply.status, reply.body);
+      })
       .catch((error: unknown) => {
         const apiErr = error instanceof HttpError ? error.error : apiError('INTERNAL', (error as Error).message);
         const extra = error instanceof HttpError ? error.extra : {};
@@ -74,18 +82,60 @@ function send(res: http.ServerResponse, status: number, body: unknown, close = f
   res.end(text);
 }
 
+function sendFile(res: http.ServerResponse, status: number, contentType: string, body: Buffer): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': contentType, 'content-length': body.byteLength, 'cache-control': 'no-cache' });
+  res.end(body);
+}
+
 interface Reply {
   readonly status: number;
   readonly body: unknown;
+  /** Set for a file of the explorer's page: the body is its bytes. */
+  readonly contentType?: string;
 }
 
-async function handle(req: http.IncomingMessage, deps: HttpServerDeps, setRoute: (route: string) => void): Promise<Reply> {
+/** The explorer's routes (explorer-http.ts); null when the path is not one of them. */
+async function explorerRoute(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+  deps: HttpServerDeps,
+  setRoute: (route: string) => void,
+): Promise<Reply | null | 'not-explorer'> {
+  const path = url.pathname;
+  const isPage = path === '/' || path.startsWith('/explorer/');
+  if (!isPage) return 'not-explorer';
+  setRoute('explorer');
+  const hub = deps.explorer;
+  if (hub === null) fail('NOT_FOUND', 'this server runs no explorer');
+  if (req.method !== 'GET') fail('METHOD_NOT_ALLOWED');
+  checkAdmin(req, deps, url);
+  if (path === '/explorer/state') return { status: 200, body: hub.state() };
+  if (path === '/explorer/events') {
+    if (!streamEvents(req, res, url, hub))
+      fail('OVERLOADED', `${hub.limits.explorerSubscribersMax} explorer event streams are open (explorerSubscribersMax)`);
+    return null;
+  }
+  const file = await explorerFile(path);
+  if (file === null) fail('NOT_FOUND', `no explorer file ${path}`);
+  return file;
+}
+
+async function handle(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  deps: HttpServerDeps,
+  setRoute: (route: string) => void,
+): Promise<Reply | null> {
   let url: URL;
   try {
     url = new URL(req.url ?? '/', 'http://localhost');
   } catch {
     return fail('PROTOCOL_ERROR', 'the request target is not a valid URL');
   }
+  const explorer = await explorerRoute(req, res, url, deps, setRoute);
+  if (explorer !== 'not-explorer') return explorer;
   const path = url.pathname;
   const method = req.method ?? 'GET';
   if (path.startsWith('/v1/kv/')) {
@@ -112,7 +162,17 @@ async function handle(req: http.IncomingMessage, deps: HttpServerDeps, setRoute:
     return { status: 200, body: await clusterStatus(deps.supervisor) };
   }
   setRoute('admin');
-  return admin(req, method, path, deps);
+  try {
+    const reply = await admin(req, method, path, deps);
+    deps.explorer?.recordAction(`${method} ${path}`, null, true, JSON.stringify(reply.body));
+    return reply;
+  } catch (error) {
+    // Only actions the server knows: a 404 or a refused token is no action.
+    if (error instanceof HttpError && error.error.code !== 'NOT_FOUND' && error.error.code !== 'UNAUTHORIZED') {
+      deps.explorer?.recordAction(`${method} ${path}`, null, false, `${error.error.code}: ${error.error.message}`);
+    }
+    throw error;
+  }
 }
 
 function decodeKey(raw: string, limits: Limits): Uint8Array {
@@ -301,10 +361,13 @@ async function clusterStatus(supervisor: Supervisor): Promise<unknown> {
   };
 }
 
-function checkAdmin(req: http.IncomingMessage, deps: HttpServerDeps): void {
+/** The admin token, when one is set: as a bearer token, an x-admin-token header, or (the explorer's page only) ?token=. */
+function checkAdmin(req: http.IncomingMessage, deps: HttpServerDeps, url: URL | null = null): void {
   if (deps.adminToken === null) return;
   const header = req.headers.authorization ?? '';
-  const token = header.startsWith('Bearer ') ? header.slice(7) : (req.headers['x-admin-token'] as string | undefined);
+  const token = header.startsWith('Bearer ')
+    ? header.slice(7)
+    : ((req.headers['x-admin-token'] as string | undefined) ?? url?.searchParams.get('token') ?? undefined);
   if (token !== deps.adminToken) fail('UNAUTHORIZED');
 }
 
@@ -340,7 +403,11 @@ async function admin(req: http.IncomingMessage, method: string, path: string, de
       return { status: 200, body: { groups: checked } };
     }
     case '/v1/faults/links': {
-      const faults: { drop?: number; duplicate?: number; delayMs?: [number, number] } = {};
+      const faults: { cut?: boolean; drop?: number; duplicate?: number; delayMs?: [number, number] } = {};
+      if (body.cut !== undefined) {
+        if (typeof body.cut !== 'boolean') fail('INVALID_ARGUMENT', 'cut must be true or false');
+        faults.cut = body.cut;
+      }
       if (body.drop !== undefined) faults.drop = probability(body.drop, 'drop');
       if (body.duplicate !== undefined) faults.duplicate = probability(body.duplicate, 'duplicate');
       if (body.delayMs !== undefined) {

@@ -14,6 +14,10 @@ export interface Limits {
   readonly respInlineBytesMax: number;
   /** Most open client connections (HTTP and Redis protocol each). */
   readonly connectionsMax: number;
+  /** The explorer (src/router/explorer.ts): events kept for replay, subscribers, bytes queued to one subscriber. */
+  readonly explorerEventsMax: number;
+  readonly explorerSubscribersMax: number;
+  readonly explorerSubscriberBufferBytes: number;
 }
 
 export const LIMITS_DEFAULTS: Limits = {
@@ -26,4 +30,7 @@ export const LIMITS_DEFAULTS: Limits = {
   respPipelineCommandsMax: 1024,
   respInlineBytesMax: 64 * 1024,
   connectionsMax: 10_000,
+  explorerEventsMax: 10_000,
+  explorerSubscribersMax: 16,
+  explorerSubscriberBufferBytes: 1024 * 1024,
 };

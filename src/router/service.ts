@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Supervisor } from '../actor/supervisor.js';
+import { ExplorerHub } from './explorer.js';
 import { createHttpServer, listen } from './http-server.js';
 import { LIMITS_DEFAULTS, type Limits } from './limits.js';
 import { Metrics } from './metrics.js';
@@ -21,6 +22,7 @@ export interface ServiceOptions {
 export interface Service {
   readonly router: Router;
   readonly metrics: Metrics;
+  readonly explorer: ExplorerHub;
   readonly http: AddressInfo;
   readonly resp: AddressInfo;
   close(): Promise<void>;
@@ -38,7 +40,8 @@ export async function startService(supervisor: Supervisor, options: ServiceOptio
   const limits: Limits = { ...LIMITS_DEFAULTS, ...options.limits };
   const router = new Router(supervisor, options.router, options.leaderDiscovery);
   const metrics = new Metrics(supervisor, router);
-  const httpServer = createHttpServer({ router, supervisor, limits, metrics, adminToken: options.adminToken });
+  const explorer = new ExplorerHub(supervisor, limits);
+  const httpServer = createHttpServer({ router, supervisor, limits, metrics, adminToken: options.adminToken, explorer });
   httpServer.maxConnections = limits.connectionsMax;
   const respServer = createRespServer({ router, supervisor, limits, metrics });
   // Past connectionsMax, Node closes a new connection at once: count it, so the cap is seen, not only felt.
@@ -59,7 +62,9 @@ export async function startService(supervisor: Supervisor, options: ServiceOptio
     metrics,
     http,
     resp,
+    explorer,
     async close() {
+      explorer.close();
       router.close();
       httpServer.closeAllConnections();
       for (const socket of respSockets) socket.destroy();

@@ -8,6 +8,8 @@ export interface LinkStats {
   messagesSent: number;
   messagesDropped: number;
   framesSent: number;
+  /** Bytes of the frames posted (the encoded size). */
+  bytesSent: number;
   messagesReceived: number;
 }
 
@@ -24,7 +26,7 @@ export class PeerLink {
   private readonly ownBlocks: EntryBlocks | null;
   private readonly decoder = new FrameDecoder();
   private readonly timers = new Set<NodeJS.Timeout>();
-  readonly stats: LinkStats = { messagesSent: 0, messagesDropped: 0, framesSent: 0, messagesReceived: 0 };
+  readonly stats: LinkStats = { messagesSent: 0, messagesDropped: 0, framesSent: 0, bytesSent: 0, messagesReceived: 0 };
 
   constructor(
     readonly peer: NodeId,
@@ -102,6 +104,7 @@ export class PeerLink {
       const frame = this.encoder.encode(batch);
       this.port.postMessage(frame, [frame.buffer as ArrayBuffer]);
       this.stats.framesSent++;
+      this.stats.bytesSent += frame.byteLength;
       this.stats.messagesSent += batch.length;
       start = end;
     }

@@ -101,7 +101,7 @@ describe('RaftNode: its own snapshot, a slice per turn', () => {
     expect(h.node.status().snapshotIndex).toBe(0);
     h.run();
     expect(h.node.status().snapshotIndex).toBe(applied);
-    expect(h.events.filter((event) => event.type === 'snapshot')).toEqual([{ type: 'snapshot', id: 'n1', index: applied }]);
+    expect(h.events.filter((event) => event.type === 'snapshot')).toEqual([{ type: 'snapshot', id: 'n1', index: applied, how: 'taken' }]);
     expect(h.snapshotFiles().filter((name) => name.endsWith('.snap'))).toHaveLength(1);
     // A restart from the disk: the snapshot plus the log after it give the same store.
     const digest = h.digest();
