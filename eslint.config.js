@@ -61,6 +61,11 @@ export default defineConfig(
     },
   },
   {
+    // The explorer's page (src/explorer/page): plain browser modules served as they are, no Node.
+    files: ['src/explorer/page/**/*.js'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     // The .cjs config files are CommonJS.
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs' },
