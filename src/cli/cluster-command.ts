@@ -198,6 +198,7 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
   });
   const shown = (address: { address: string; port: number }): string =>
     (address.address.includes(':') ? `[${address.address}]` : address.address) + `:${address.port}`;
+  out(`explorer: http://${shown(service.http)}/${options.adminToken === null ? '' : '?token=<the admin token>'}`);
   out(`HTTP API: http://${shown(service.http)}`);
   out(`Redis protocol: redis-cli -h ${service.resp.address} -p ${service.resp.port}`);
   if (options.scenario !== null) {
