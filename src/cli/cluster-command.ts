@@ -20,6 +20,9 @@ export const CLUSTER_USAGE = `usage: raftkv cluster [options]
   --resp-port P    Redis-protocol port (default 6380; 0 picks a free port)
   --admin-token T  token for the admin and fault endpoints (or RAFTKV_ADMIN_TOKEN); required off loopback
   --tick-ms MS     length of one Raft tick in milliseconds (default 10)
+  --timing T       normal (default: elections after 150-300 ms, heartbeats every 30 ms) or demo, slow enough to
+                   watch in the explorer (100 ms ticks: elections after 2-4 s, heartbeats every 0.5 s); the tick
+                   and election flags still override it
   --scenario FILE  run a failure-injection scenario (scenarios/*.yaml) against this cluster, report, keep running
   --print-limits   print every limit with the value in force (after the flags below), its unit and flag; exit
 limits (positive integers; units in the names; cross-checked at start, see docs/LIMITS.md):
@@ -40,6 +43,13 @@ export interface ClusterCommandOptions {
   readonly printLimits: boolean;
 }
 
+/** --timing presets: the tick and election limits they set (flags given explicitly win). */
+const TIMINGS = {
+  normal: { tickMs: 10 },
+  // For teaching with the explorer: an election after 2 to 4 s of silence, a heartbeat every 0.5 s.
+  demo: { tickMs: 100, electionTicks: 20, heartbeatTicks: 5 },
+} as const;
+
 function port(raw: string, name: string): number {
   const value = Number(raw);
   if (!/^\d+$/.test(raw) || value > 65_535)
@@ -56,7 +66,8 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
         nodes: { type: 'string', default: '3' },
         'data-dir': { type: 'string', default: './data' },
         memory: { type: 'boolean', default: false },
-        'tick-ms': { type: 'string', default: '10' },
+        'tick-ms': { type: 'string' },
+        timing: { type: 'string', default: 'normal' },
         host: { type: 'string', default: '127.0.0.1' },
         'http-port': { type: 'string', default: '7379' },
         'resp-port': { type: 'string', default: '6380' },
@@ -75,10 +86,12 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > CLUSTER_NODES_MAX) {
     throw new UsageError(`--nodes must be an integer from 1 to ${CLUSTER_NODES_MAX}, got ${values.nodes}`, CLUSTER_USAGE);
   }
-  const tickMs = Number(values['tick-ms']);
+  const timing = TIMINGS[values.timing as keyof typeof TIMINGS] as Readonly<Record<string, number>> | undefined;
+  if (timing === undefined) throw new UsageError(`--timing must be normal or demo, got ${values.timing}`, CLUSTER_USAGE);
+  const tickMs = Number(values['tick-ms'] ?? timing.tickMs);
   if (!Number.isInteger(tickMs) || tickMs < 1 || tickMs > 1000)
     throw new UsageError(`--tick-ms must be an integer from 1 to 1000, got ${values['tick-ms']}`, CLUSTER_USAGE);
-  const overrides: Record<string, number> = { tickMs };
+  const overrides: Record<string, number> = { ...timing, tickMs };
   const flags = values as Record<string, string | boolean | undefined>;
   for (const row of SETTABLE_LIMITS) {
     const raw = flags[(row.flag as string).slice(2)];

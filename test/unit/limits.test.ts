@@ -91,6 +91,19 @@ describe('raftkv cluster limit flags', () => {
     expect(options.limits.node.pausedCallsMax).toBe(5);
   });
 
+  it('--timing demo slows the ticks and elections down for watching; explicit flags still win; an unknown timing is refused', () => {
+    const normal = parseClusterArgs([]);
+    expect(normal.tickMs).toBe(10);
+    const demo = parseClusterArgs(['--timing', 'demo']);
+    expect(demo.tickMs).toBe(100);
+    expect(demo.limits.core.electionTicks).toBe(20);
+    expect(demo.limits.core.heartbeatTicks).toBe(5);
+    const mixed = parseClusterArgs(['--timing', 'demo', '--tick-ms', '50', '--election-ticks', '30']);
+    expect(mixed.tickMs).toBe(50);
+    expect(mixed.limits.core.electionTicks).toBe(30);
+    expect(() => parseClusterArgs(['--timing', 'fast'])).toThrow(/--timing must be normal or demo, got fast/);
+  });
+
   it('refuses a malformed value or limits that do not agree, as a usage error (exit 64)', () => {
     expect(() => parseClusterArgs(['--key-bytes-max', '4k'])).toThrow(UsageError);
     expect(() => parseClusterArgs(['--key-bytes-max', '4k'])).toThrow(/--key-bytes-max must be a positive integer \(bytes\), got 4k/);
