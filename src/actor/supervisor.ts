@@ -44,6 +44,10 @@ export interface SupervisorOptions extends NodeSettings {
   readonly worker: WorkerEntry | null;
   /** How long a node may take to report READY. */
   readonly startTimeoutMs: number;
+  /** The watchdog asks every running node for its status this often... */
+  readonly watchdogIntervalMs: number;
+  /** ...and a node that has not answered within this is hung: terminated and restarted like a crashed one. */
+  readonly watchdogTimeoutMs: number;
   readonly log: (line: string) => void;
 }
 
@@ -60,6 +64,8 @@ export const SUPERVISOR_DEFAULTS: Omit<SupervisorOptions, 'nodes' | 'dataDir'> =
   worker: null,
   seed: null,
   startTimeoutMs: 30_000,
+  watchdogIntervalMs: 1_000,
+  watchdogTimeoutMs: 5_000,
   log: () => {},
 };
 
@@ -92,6 +98,8 @@ interface ManagedNode {
   client: ClientPortClient | null;
   /** Set before a deliberate terminate, so the exit is not taken for a crash. */
   expectingExit: boolean;
+  /** The watchdog's question to this node is still unanswered. */
+  watchdogAsking: boolean;
   role: Role;
   term: number;
   readonly policy: RestartPolicy;
@@ -100,6 +108,17 @@ interface ManagedNode {
   reason: string;
   /** While restarting: the backoff before the next start. */
   backoffMs: number | null;
+}
+
+/** An actor fault asked of a node that is not running (killed, restarting, failed, stopped). */
+export class NodeNotRunningError extends Error {
+  constructor(
+    readonly id: NodeId,
+    readonly state: NodeState,
+  ) {
+    super(`${id} is ${state}: only a running or paused node can take this fault`);
+    this.name = 'NodeNotRunningError';
+  }
 }
 
 /** A node worker's entry module and extra workerData for each start of a node. */
@@ -138,6 +157,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private readonly faults = new Map<string, LinkFaults>();
   private leader: { id: NodeId; term: number } | null = null;
   private stopping = false;
+  private watchdog: NodeJS.Timeout | null = null;
   private respawns: Promise<void> = Promise.resolve();
 
   constructor(options: Partial<SupervisorOptions> & Pick<SupervisorOptions, 'nodes' | 'dataDir'>) {
@@ -159,6 +179,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         controlPort: null,
         client: null,
         expectingExit: false,
+        watchdogAsking: false,
         role: 'follower',
         term: 0,
         policy: new RestartPolicy(this.options.restart),
@@ -180,6 +201,26 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       }
     }
     await Promise.all(this.ids.map((id) => this.spawn(this.node(id), mesh.get(id) ?? {})));
+    this.watchdog ??= setInterval(() => this.watch(), this.options.watchdogIntervalMs);
+    this.watchdog.unref();
+  }
+
+  /** A node that does not answer its status within watchdogTimeoutMs is hung: end it and restart it by policy. */
+  private watch(): void {
+    for (const node of this.nodes.values()) {
+      const { control, worker } = node;
+      if (control === null || worker === null || node.watchdogAsking) continue;
+      if (node.state !== 'running' && node.state !== 'paused') continue;
+      node.watchdogAsking = true;
+      const timeoutMs = this.options.watchdogTimeoutMs;
+      withTimeout(control.status(), timeoutMs).then(
+        () => (node.watchdogAsking = false),
+        () => {
+          node.watchdogAsking = false;
+          if (node.worker === worker) this.onCrash(node, worker, `hung: no answer to the watchdog within ${timeoutMs} ms`);
+        },
+      );
+    }
   }
 
   get leaderId(): NodeId | null {
@@ -243,6 +284,39 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (node.state !== 'paused' || node.control === null) return;
     await node.control.resume();
     this.setState(node, 'running', 'resumed on request');
+  }
+
+  /**
+   * The actor faults (the explorer's buttons, the admin API): an exception inside the node's turn (let it crash:
+   * the supervisor restarts it by policy), a hang (the thread stops answering; the watchdog ends it), every
+   * turn delayed by `ms` (0 ends it), or a burst of `messages` stale messages into its mailbox.
+   */
+  async actorFault(
+    id: NodeId,
+    fault: { kind: 'crash' } | { kind: 'hang' } | { kind: 'slow'; ms: number } | { kind: 'flood'; messages: number },
+  ): Promise<void> {
+    const node = this.node(id);
+    const control = node.control;
+    if (control === null || (node.state !== 'running' && node.state !== 'paused')) {
+      throw new NodeNotRunningError(id, node.state);
+    }
+    switch (fault.kind) {
+      case 'crash':
+        await control.crash(`crashed on request: an exception thrown inside ${id}'s turn`);
+        break;
+      case 'hang':
+        await control.hang();
+        break;
+      case 'slow':
+        await control.slow(fault.ms);
+        break;
+      case 'flood':
+        await control.flood(fault.messages);
+        break;
+    }
+    this.options.log(
+      `${id} ${fault.kind}${fault.kind === 'slow' ? ` ${fault.ms} ms` : fault.kind === 'flood' ? ` ${fault.messages} messages` : ''} on request`,
+    );
   }
 
   /** Sets faults on the directed links from `from` (default all) to `to` (default all). */
@@ -359,6 +433,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** Clean shutdown: every node syncs and closes its log, then its worker ends. */
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.watchdog !== null) clearInterval(this.watchdog);
     await Promise.all(
       [...this.nodes.values()].map(async (node) => {
         this.cancelRestart(node);

@@ -134,6 +134,8 @@ export const LIMITS_TABLE: readonly LimitRow[] = [
     connectionsMax: settable('Connections', 'most open client connections, HTTP and Redis protocol each'),
     explorerEventsMax: settable('Events', 'explorer events kept for a page that reconnects; one further behind gets a resync'),
     explorerSubscribersMax: fixed('Subscribers', 'explorer event streams open at once; beyond: OVERLOADED'),
+    floodMessagesMax: fixed('Messages', 'most messages one flood fault (POST /v1/nodes/{id}/flood) sends; beyond: INVALID_ARGUMENT'),
+    slowTurnMsMax: fixed('Ms', 'longest turn delay one slow fault (POST /v1/nodes/{id}/slow) sets; beyond: INVALID_ARGUMENT'),
     explorerSubscriberBufferBytes: fixed(
       'Bytes',
       'bytes queued to one explorer event stream; beyond, it is closed (the page reconnects and replays)',
@@ -158,6 +160,8 @@ export const LIMITS_TABLE: readonly LimitRow[] = [
     {
       tickMs: settable('Ms', 'length of one Raft tick'),
       startTimeoutMs: fixed('Ms', 'a node worker must report READY within this'),
+      watchdogIntervalMs: fixed('Ms', 'the watchdog asks every running node for its status this often'),
+      watchdogTimeoutMs: fixed('Ms', 'a node that has not answered the watchdog within this is hung: terminated, restarted by policy'),
       clusterNodesMax: fixed('Nodes', 'most nodes in a cluster'),
     },
   ),

@@ -15,7 +15,13 @@ import { serveClientPort } from '../transport/client-port.js';
 import { EntryBlocks } from '../transport/codec.js';
 import { portEndpoint } from '../transport/comlink-endpoint.js';
 import { PeerLink } from '../transport/peer-link.js';
-import { RaftNode } from './raft-node.js';
+import { RaftNode, WORKER_RUNTIME, type NodeRuntime } from './raft-node.js';
+
+/** Blocks the thread for `ms` (the slow and hang faults) without burning a core; worker.terminate() interrupts it. */
+const BLOCKER = new Int32Array(new SharedArrayBuffer(4));
+function block(ms: number): void {
+  Atomics.wait(BLOCKER, 0, 0, ms);
+}
 
 /**
  * Runs one Raft node inside a worker thread: opens its storage, connects its peer links, exposes its
@@ -64,11 +70,22 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
   };
   // One seeded stream for the core, one forked for each peer link's fault filter: the supervisor's seed names both.
   const random = new SeededRandom(startup.seed);
+  // The slow fault: every turn starts late, the thread blocked meanwhile, as under a slow CPU or a stalled disk.
+  let slowMs = 0;
+  const runtime: NodeRuntime = {
+    schedule: (task) =>
+      void setImmediate(() => {
+        if (slowMs > 0) block(slowMs);
+        task();
+      }),
+    sync: WORKER_RUNTIME.sync,
+  };
   const node = new RaftNode(
     { core: { ...startup.core, id: startup.id, random: random.fork() }, limits: startup.limits },
     storage,
     stateMachine,
     host,
+    runtime,
   );
   const connect = (peer: NodeId, port: MessagePort): void => {
     links.get(peer)?.close();
@@ -103,6 +120,32 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
       setImmediate(() => {
         throw new Error(reason);
       });
+    },
+    hang: () => {
+      // After this call has answered: from then on nothing runs here, the control plane included.
+      setImmediate(() => {
+        for (;;) block(60_000);
+      });
+    },
+    slow: (ms) => {
+      slowMs = ms;
+    },
+    flood: (messages) => {
+      // Stale AppendResponses (term 0) from a peer: each costs a mailbox slot and a step, and changes nothing.
+      const from = Object.keys(startup.peers)[0] ?? startup.id;
+      const stale: Message = {
+        type: 'AppendResponse',
+        from,
+        to: startup.id,
+        term: 0,
+        success: false,
+        matchIndex: 0,
+        rejectIndex: 0,
+        conflictIndex: 0,
+        conflictTerm: 0,
+        round: 0,
+      };
+      node.receive(new Array<Message>(messages).fill(stale));
     },
     shutdown: () => {
       clearInterval(ticker);

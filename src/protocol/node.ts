@@ -158,6 +158,12 @@ export interface NodeControl {
   snapshotNow(): number;
   /** Fault injection: an uncaught exception in the node's event loop, as a bug would throw. */
   crash(reason: string): void;
+  /** Fault injection: the thread stops answering (blocked for good) while it stays alive; the watchdog ends it. */
+  hang(): void;
+  /** Fault injection: every turn of the node starts `ms` late (the thread blocked meanwhile); 0 ends it. */
+  slow(ms: number): void;
+  /** Fault injection: `messages` stale messages land in the mailbox at once (dropped past mailboxMessagesMax). */
+  flood(messages: number): void;
   /** Clean stop: sync and close the log. */
   shutdown(): void;
 }

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Supervisor } from '../actor/supervisor.js';
+import { NodeNotRunningError, type Supervisor } from '../actor/supervisor.js';
 import type { KvItem, KvQueryResult, KvResult } from '../kv/commands.js';
 import type { NodeId } from '../raft/types.js';
 import { ERRORS, apiError, type ApiError, type ErrorCode } from '../protocol/errors.js';
@@ -380,8 +380,11 @@ function nodeIdParam(value: unknown, supervisor: Supervisor, name: string): Node
 async function admin(req: http.IncomingMessage, method: string, path: string, deps: HttpServerDeps): Promise<Reply> {
   const { supervisor } = deps;
   const nodeAction = /^\/v1\/nodes\/([^/]+)\/(kill|restart|pause|resume)$/.exec(path);
+  const actorFault = /^\/v1\/nodes\/([^/]+)\/(crash|hang|slow|flood)$/.exec(path);
   const known =
-    nodeAction !== null || ['/v1/faults/partition', '/v1/faults/links', '/v1/faults/heal', '/v1/leader/transfer'].includes(path);
+    nodeAction !== null ||
+    actorFault !== null ||
+    ['/v1/faults/partition', '/v1/faults/links', '/v1/faults/heal', '/v1/leader/transfer'].includes(path);
   if (!known) fail('NOT_FOUND', `no endpoint ${method} ${path}`);
   if (method !== 'POST') fail('METHOD_NOT_ALLOWED');
   checkAdmin(req, deps);
@@ -393,6 +396,7 @@ async function admin(req: http.IncomingMessage, method: string, path: string, de
     return { status: 200, body: { id, status: supervisor.stateOf(id) } };
   }
   const body = await readJson(req, deps);
+  if (actorFault !== null) return injectActorFault(nodeIdParam(actorFault[1], supervisor, 'the node'), actorFault[2] as string, body, deps);
   switch (path) {
     case '/v1/faults/partition': {
       const groups = body.groups;
@@ -438,6 +442,27 @@ async function admin(req: http.IncomingMessage, method: string, path: string, de
       return { status: 200, body: { to } };
     }
   }
+}
+
+/** POST /v1/nodes/{id}/crash, /hang, /slow {"ms":N}, /flood {"messages":N}: the actor faults (Supervisor.actorFault). */
+async function injectActorFault(id: NodeId, kind: string, body: Record<string, unknown>, deps: HttpServerDeps): Promise<Reply> {
+  let fault: Parameters<Supervisor['actorFault']>[1];
+  if (kind === 'slow') fault = { kind, ms: boundedInteger(body.ms, 'ms', 0, deps.limits.slowTurnMsMax) };
+  else if (kind === 'flood') fault = { kind, messages: boundedInteger(body.messages, 'messages', 1, deps.limits.floodMessagesMax) };
+  else fault = { kind: kind as 'crash' | 'hang' };
+  try {
+    await deps.supervisor.actorFault(id, fault);
+  } catch (error) {
+    if (error instanceof NodeNotRunningError) fail('NODE_STOPPED', error.message);
+    throw error;
+  }
+  return { status: 200, body: { id, fault: kind, ...fault } };
+}
+
+function boundedInteger(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    fail('INVALID_ARGUMENT', `${name} must be an integer from ${min} to ${max}`);
+  return value;
 }
 
 function probability(value: unknown, name: string): number {

@@ -18,6 +18,9 @@ export interface Limits {
   readonly explorerEventsMax: number;
   readonly explorerSubscribersMax: number;
   readonly explorerSubscriberBufferBytes: number;
+  /** The actor faults of the admin API: most messages one flood sends, longest turn delay one slow fault sets. */
+  readonly floodMessagesMax: number;
+  readonly slowTurnMsMax: number;
 }
 
 export const LIMITS_DEFAULTS: Limits = {
@@ -33,4 +36,6 @@ export const LIMITS_DEFAULTS: Limits = {
   explorerEventsMax: 10_000,
   explorerSubscribersMax: 16,
   explorerSubscriberBufferBytes: 1024 * 1024,
+  floodMessagesMax: 1_000_000,
+  slowTurnMsMax: 10_000,
 };
