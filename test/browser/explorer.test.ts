@@ -272,6 +272,30 @@ describe('the explorer page on a 5-node cluster', () => {
     await expect.poll(async () => (await node(follower))?.state, WAIT).toBe('running');
   });
 
+  it('shows an alarm event loudly, in the red banner at the top', async () => {
+    // A healthy cluster raises no alarm, so this one is handed to the page's event handler as the stream would
+    // deliver it: it checks the page's drawing of an alarm, not the hub's detection. It carries the seq the page has
+    // already applied, so no real event of the stream is taken for it and skipped.
+    const banner = page.getByTestId('alarm-banner');
+    expect(await banner.isVisible()).toBe(false);
+    await page.evaluate(() => {
+      const explorer = (globalThis as unknown as { __explorer: { model: { seq: number }; receive(event: unknown): void } }).__explorer;
+      const seq = explorer.model.seq;
+      explorer.receive({
+        seq,
+        t: 0,
+        kind: 'alarm',
+        alarm: 'two-leaders',
+        detail: 'term 99 has two leaders: n1 and n2 (injected by the test)',
+      });
+    });
+    await expect.poll(() => banner.isVisible(), WAIT).toBe(true);
+    expect(await banner.textContent()).toContain('two-leaders');
+    await shot('alarm');
+    await page.getByTestId('alarm-dismiss').click();
+    await expect.poll(() => banner.isVisible(), WAIT).toBe(false);
+  });
+
   it('logged no console error and no page error', () => {
     // Chromium logs the stream the test cut on purpose as a failed load of /explorer/events (a net:: error, such as
     // ERR_INCOMPLETE_CHUNKED_ENCODING): that one, and only while the test was dropping it, is expected. Nothing else.

@@ -395,7 +395,7 @@ function render() {
     view.timer.setAttribute('stroke-dasharray', `${(elapsed * 100).toFixed(1)} 100`);
 
     const strip = stripViews.get(id);
-    strip.strip.dataset.role = role;
+    strip.strip.classList.toggle('leader', role === 'leader');
     const snapIndex = frame?.snapshotIndex ?? 0;
     const applied = frame?.appliedIndex ?? 0;
     const commit = frame?.commitIndex ?? 0;
@@ -752,6 +752,8 @@ const exposed = {
   stream: /** @type {EventSource | null} */ (null),
   model,
   reconnect: openStream,
+  /** Hands the page one event as if the stream had sent it (tests: an alarm the cluster cannot be made to raise). */
+  receive,
 };
 Object.defineProperty(window, '__explorer', { value: exposed });
 
