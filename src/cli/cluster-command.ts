@@ -7,6 +7,7 @@ import { formatLimits, LIMITS_TABLE, LimitsError, resolveLimits, type LimitsInFo
 import { isLoopback, startService } from '../router/service.js';
 import { runScenario } from '../chaos/runner.js';
 import { loadScenario, reportResult } from './chaos-command.js';
+import { startConsole } from './console.js';
 import { UsageError } from './usage-error.js';
 
 const SETTABLE_LIMITS = LIMITS_TABLE.filter((row) => row.flag !== null && row.name !== 'tickMs');
@@ -187,10 +188,12 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
       : `raftkv: ${options.nodes} nodes, data in ${dataDir} (a write is acknowledged once a majority has fsynced it)`,
   );
   let service: Awaited<ReturnType<typeof startService>> | null = null;
+  let terminal: ReturnType<typeof startConsole> | null = null;
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    terminal?.close();
     out(`${signal}: stopping; every node syncs its log`);
     await service?.close();
     await supervisor.stop();
@@ -220,6 +223,10 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
     const result = await runScenario(scenario, { cluster: { supervisor, service }, log: out });
     reportResult(result, `chaos-report-${scenario.name}.html`, out);
     out('the cluster keeps running; Ctrl-C stops it');
+  }
+  if (process.stdin.isTTY && !stopping) {
+    const baseUrl = `http://${service.http.address.includes(':') ? `[${service.http.address}]` : service.http.address}:${service.http.port}`;
+    terminal = startConsole({ baseUrl, adminToken: options.adminToken }, process.stdin, process.stdout);
   }
   await done;
 }

@@ -1,0 +1,66 @@
+// The terminal console of `raftkv cluster` (issue 14): each line is a request to the cluster's own HTTP API,
+// answered or refused with the registered codes, like a click in the explorer.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSOLE_HELP, parsePartitionSpec, runConsoleLine, type ConsoleTarget } from '../../src/cli/console.js';
+import { startService, type Service } from '../../src/router/service.js';
+import { leaderOf, startCluster, waitFor, type TestCluster } from './cluster-harness.js';
+
+let cluster: TestCluster;
+let service: Service;
+let target: ConsoleTarget;
+
+beforeAll(async () => {
+  cluster = await startCluster({ nodes: 3, stateMachine: 'kv' });
+  service = await startService(cluster.supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null });
+  target = { baseUrl: `http://127.0.0.1:${service.http.port}`, adminToken: null };
+  await leaderOf(cluster.supervisor);
+}, 60_000);
+
+afterAll(async () => {
+  await service?.close();
+  await cluster?.stop();
+});
+
+describe('the terminal console', () => {
+  it('status, put, get and delete', async () => {
+    expect(await runConsoleLine('status', target)).toMatch(/^leader n\d, term \d+\n {2}n1 {3}running/);
+    expect(await runConsoleLine('put greeting hello there', target)).toMatch(/^ok \{"index":\d+\}$/);
+    expect(await runConsoleLine('get greeting', target)).toMatch(/^hello there \(index \d+\)$/);
+    expect(await runConsoleLine('delete greeting', target)).toMatch(/"deleted":true/);
+    expect(await runConsoleLine('get greeting', target)).toMatch(/^KEY_NOT_FOUND: /);
+    expect(await runConsoleLine('   ', target)).toBe('');
+    expect(await runConsoleLine('help', target)).toBe(CONSOLE_HELP);
+  });
+
+  it('kills and restarts a node, cuts a link and heals, transfers leadership', async () => {
+    const leader = await leaderOf(cluster.supervisor);
+    const other = cluster.supervisor.ids.find((id) => id !== leader) as string;
+    expect(await runConsoleLine(`kill ${other}`, target)).toBe(`ok {"id":"${other}","status":"killed"}`);
+    expect(await runConsoleLine(`restart ${other}`, target)).toMatch(/^ok /);
+    await waitFor(`${other} running`, () => cluster.supervisor.stateOf(other) === 'running');
+    expect(await runConsoleLine(`cut ${leader} ${other}`, target)).toMatch(/^ok /);
+    expect(cluster.supervisor.linkFaults()).toEqual([expect.objectContaining({ from: leader, to: other })]);
+    expect(await runConsoleLine('heal', target)).toBe('ok {"healed":true}');
+    expect(cluster.supervisor.linkFaults()).toEqual([]);
+    const transferred = await waitFor('a transfer', async () => {
+      const line = await runConsoleLine(`transfer ${other}`, target);
+      return line.startsWith('ok') ? line : null;
+    });
+    expect(transferred).toBe(`ok {"to":"${other}"}`);
+    await waitFor(`${other} leads`, () => cluster.supervisor.leaderId === other);
+  });
+
+  it('partitions by a spec, and refuses bad input with registered codes', async () => {
+    expect(parsePartitionSpec('n1,n2|n3')).toEqual([['n1', 'n2'], ['n3']]);
+    expect(await runConsoleLine('partition n1|n2,n3', target)).toMatch(/^ok /);
+    expect(await runConsoleLine('heal', target)).toMatch(/^ok /);
+    expect(await runConsoleLine('partition n1,n2', target)).toMatch(/^INVALID_ARGUMENT: a partition is two or more groups/);
+    expect(await runConsoleLine('partition n1,,n2|n3', target)).toMatch(/^INVALID_ARGUMENT: /);
+    expect(await runConsoleLine('partition n1|n9', target)).toMatch(/^UNKNOWN_NODE: /);
+    expect(await runConsoleLine('kill n9', target)).toMatch(/^UNKNOWN_NODE: /);
+    expect(await runConsoleLine('kill', target)).toBe('INVALID_ARGUMENT: usage: kill NODE');
+    expect(await runConsoleLine('slow n1 forever', target)).toMatch(/^INVALID_ARGUMENT: ms must be an integer/);
+    expect(await runConsoleLine('frobnicate n1', target)).toBe('NOT_FOUND: unknown command frobnicate; type help');
+    expect(await runConsoleLine('status', { baseUrl: 'http://127.0.0.1:1', adminToken: null })).toMatch(/^cannot reach /);
+  });
+});
