@@ -164,16 +164,20 @@ export function startConsole(target: ConsoleTarget, input: NodeJS.ReadableStream
   rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
   output.write('console: type help for the commands (the same actions as the explorer)\n');
   rl.prompt();
+  // One command at a time, in the order typed (or pasted).
+  let previous: Promise<void> = Promise.resolve();
   rl.on('line', (line) => {
-    void runConsoleLine(line, target).then(
-      (text) => {
-        if (text !== '') output.write(`${text}\n`);
-        rl.prompt();
-      },
-      (error: unknown) => {
-        output.write(`error: ${(error as Error).message}\n`);
-        rl.prompt();
-      },
+    previous = previous.then(() =>
+      runConsoleLine(line, target).then(
+        (text) => {
+          if (text !== '') output.write(`${text}\n`);
+          rl.prompt();
+        },
+        (error: unknown) => {
+          output.write(`error: ${(error as Error).message}\n`);
+          rl.prompt();
+        },
+      ),
     );
   });
   return rl;
