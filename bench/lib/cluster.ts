@@ -28,6 +28,8 @@ export interface SupervisorClusterOptions {
   readonly limits?: Partial<RaftNodeLimits>;
   /** How long a node may take to report READY (restarting one with a large log takes longer than the default). */
   readonly startTimeoutMs?: number;
+  /** The nodes' explorer frames (on by default; the explorer bench prices them). */
+  readonly explorerFrames?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -39,6 +41,7 @@ export async function startSupervisor(options: SupervisorClusterOptions): Promis
     durable: options.durable,
     limits: options.limits ?? {},
     startTimeoutMs: options.startTimeoutMs ?? CLUSTER_START_TIMEOUT_MS,
+    explorerFrames: options.explorerFrames ?? true,
     ...(options.stateMachine === 'counter' ? { worker: testNodeWorker({ stateMachine: 'counter', crashOnStart: new Map() }) } : {}),
     ...(options.log === undefined ? {} : { log: options.log }),
   });
@@ -60,6 +63,7 @@ export async function startRaftkv(options: {
   limits?: Partial<RaftNodeLimits>;
   /** How the router finds a new leader (see Router): the failover suite probes, as etcd's client must. */
   leaderDiscovery?: 'supervisor' | 'probe';
+  explorerFrames?: boolean;
 }): Promise<{ supervisor: Supervisor; service: Service }> {
   const { leaderDiscovery = 'supervisor', ...clusterOptions } = options;
   const supervisor = await startSupervisor({ ...clusterOptions, stateMachine: 'kv' });
@@ -81,10 +85,11 @@ export async function startCluster(
   nodes: number,
   storage: Storage,
   limits: Partial<RaftNodeLimits> = {},
+  explorerFrames = true,
 ): Promise<Cluster> {
   const dataDir = storage === 'disk' ? diskDir(resources, 'raftkv-bench-').dir : memoryDir(resources, 'raftkv-bench-');
   try {
-    const { supervisor, service } = await startRaftkv({ nodes, dataDir, durable: storage === 'disk', limits });
+    const { supervisor, service } = await startRaftkv({ nodes, dataDir, durable: storage === 'disk', limits, explorerFrames });
     return resources.cluster({ nodes, storage, supervisor, service, dataDir });
   } catch (error) {
     resources.removeDir(dataDir);

@@ -56,6 +56,7 @@ export const SUPERVISOR_DEFAULTS: Omit<SupervisorOptions, 'nodes' | 'dataDir'> =
   // Every kill (admin API, CLI, chaos, tests) is a crash: a node holds its unsynced writes in the worker, so
   // worker.terminate drops them, where the page cache would have kept them. A clean stop syncs first.
   bufferUnsynced: true,
+  explorerFrames: true,
   tickMs: 10,
   // Elections after 150-300 ms of silence, heartbeats every 30 ms.
   core: { electionTicks: 15, heartbeatTicks: 3 },
@@ -501,6 +502,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       dataDir: path.join(this.options.dataDir, node.id),
       durable: this.options.durable,
       bufferUnsynced: this.options.bufferUnsynced,
+      explorerFrames: this.options.explorerFrames,
       tickMs: this.options.tickMs,
       core: this.options.core,
       limits: this.options.limits,

@@ -180,6 +180,6 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
     report({ type: 'frame', state, links: traffic });
   };
   const ticker = setInterval(() => node.tick(), startup.tickMs);
-  const framer = setInterval(reportFrame, EXPLORER_FRAME_MS);
+  const framer = startup.explorerFrames ? setInterval(reportFrame, EXPLORER_FRAME_MS) : undefined;
   report({ type: 'ready' });
 }

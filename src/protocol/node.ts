@@ -114,6 +114,8 @@ export interface NodeSettings {
   readonly durable: boolean;
   /** Writes stay in the worker until synced, so a kill loses them as a crash would (on by default: SUPERVISOR_DEFAULTS). */
   readonly bufferUnsynced: boolean;
+  /** Each node reports an explorer frame every EXPLORER_FRAME_MS (on by default; the explorer bench turns it off to price it). */
+  readonly explorerFrames: boolean;
   readonly tickMs: number;
   readonly core: CoreSettings;
   readonly limits: Partial<RaftNodeLimits>;
