@@ -96,6 +96,8 @@ const consoleErrors: { text: string; duringDrop: boolean }[] = [];
 let dropping = false;
 
 beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM))
+    throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (as .ci/run does), or set RAFTKV_CHROMIUM`);
   fs.mkdirSync(SHOTS, { recursive: true });
   cluster = await startCluster({ nodes: 5, stateMachine: 'kv' });
   service = await startService(cluster.supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null });
