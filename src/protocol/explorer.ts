@@ -74,8 +74,11 @@ export type ExplorerEventBody =
   | { readonly kind: 'links'; readonly faults: readonly LinkFaultEntry[] }
   /** An action someone took through the admin API (the page, the console, curl, a scenario). */
   | { readonly kind: 'action'; readonly action: string; readonly target: string | null; readonly ok: boolean; readonly detail: string }
-  /** An invariant broken, seen from the frames: two leaders in one term, a commit index that went back. */
-  | { readonly kind: 'alarm'; readonly alarm: 'two-leaders' | 'commit-went-back'; readonly detail: string }
+  /**
+   * An invariant broken: two leaders in one term or a commit index that went back (the hub sees these in the
+   * frames); in a simulator trace, any safety property the checker found broken.
+   */
+  | { readonly kind: 'alarm'; readonly alarm: 'two-leaders' | 'commit-went-back' | 'safety-violation'; readonly detail: string }
   /** Sent to one subscriber whose Last-Event-ID is older than the buffer holds: fetch the state again. */
   | { readonly kind: 'resync'; readonly reason: string };
 

@@ -1,11 +1,15 @@
 // npm run sim -- --seeds N [--family F] [--override JSON]   run N schedules from fresh random seeds
 // npm run sim -- --seed S [--family F] [--override JSON]    replay one schedule, printing its options
+// npm run sim -- --seed S ... --trace FILE                  and write it as an explorer trace (test/sim/trace.ts)
 // The family defaults to the one whose seed range holds S (replay.ts); every failure prints the exact command.
 // Exit codes name the kind of failure (as TigerBeetle's VOPR does): 0 passed, 1 correctness, 2 liveness, 3 crash, 64 usage.
 import { randomInt } from 'node:crypto';
-import type { FailureKind, ScheduleResult } from './simulator.js';
-import { FRESH_SEED_MIN, parseCliArgs, replayCommand, requestOf, type CliRequest, type RunRequest } from './replay.js';
+import { simulatedNodeIds, type FailureKind, type ScheduleResult } from './simulator.js';
+import { FAMILY_NAMES, FRESH_SEED_MIN, parseCliArgs, replayCommand, requestOf, type CliRequest, type RunRequest } from './replay.js';
 import { runRequest } from './run-seeds.js';
+import { writeFileSync } from 'node:fs';
+import { TraceRecorder } from './trace.js';
+import { optionsOf } from './replay.js';
 
 const EXIT_CODES: Record<FailureKind, number> = { correctness: 1, liveness: 2, crash: 3 };
 
@@ -26,7 +30,12 @@ function main(): number {
   }
   if (cli.seed !== null) {
     const request = requestOf(cli, cli.seed);
-    const result = runRequest(request);
+    const trace = cli.trace === null ? null : traceRecorderFor(request);
+    const result = runRequest(request, trace);
+    if (trace !== null && cli.trace !== null) {
+      writeFileSync(cli.trace, JSON.stringify(trace.trace()));
+      console.log(`trace ${cli.trace}: ${trace.trace().events.length} events (open it in the explorer's replay mode)`);
+    }
     console.log(`seed ${request.seed} family ${request.family}`);
     console.log(`options ${JSON.stringify(result.options)}`);
     console.log(`stats ${JSON.stringify(result.stats)}`);
@@ -44,6 +53,15 @@ function main(): number {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   console.log(`${runs.length} schedules in ${seconds.toFixed(1)} s (${Math.round((runs.length / seconds) * 60)} schedules/min)`);
   return report(runs);
+}
+
+function traceRecorderFor(request: RunRequest): TraceRecorder {
+  const options = optionsOf(request);
+  return new TraceRecorder(simulatedNodeIds(options), {
+    tickMs: options.tickUnits,
+    electionTicks: options.electionTicks,
+    heartbeatTicks: options.heartbeatTicks,
+  });
 }
 
 function printRun({ request, result }: Run): void {
@@ -70,7 +88,9 @@ function report(runs: readonly Run[]): number {
 
 function usage(message: string): number {
   console.error(message);
-  console.error(`usage: npm run sim -- --seeds N | --seed S [--family mixed|lossy|lossy-everywhere|readers] [--override JSON] [--verbose]`);
+  console.error(
+    `usage: npm run sim -- --seeds N | --seed S [--trace FILE] [--family ${FAMILY_NAMES.join('|')}] [--override JSON] [--verbose]`,
+  );
   return 64;
 }
 

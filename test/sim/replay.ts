@@ -102,6 +102,8 @@ export interface CliRequest {
   readonly family: FamilyName | null;
   readonly overrides: Overrides;
   readonly verbose: boolean;
+  /** With --seed: write the run as an explorer trace to this file. */
+  readonly trace: string | null;
 }
 
 /** Parses the simulator's arguments; throws a usage message when they are wrong. */
@@ -114,6 +116,7 @@ export function parseCliArgs(args: readonly string[]): CliRequest {
       family: { type: 'string' },
       override: { type: 'string' },
       verbose: { type: 'boolean', default: false },
+      trace: { type: 'string' },
     },
   });
   const family = values.family ?? null;
@@ -126,7 +129,8 @@ export function parseCliArgs(args: readonly string[]): CliRequest {
   }
   const seeds = values.seeds === undefined ? 100 : Number(values.seeds);
   if (!Number.isSafeInteger(seeds) || seeds < 1) throw new Error(`--seeds must be a positive integer, got ${values.seeds}`);
-  return { seed, seeds, family, overrides, verbose: values.verbose };
+  if (values.trace !== undefined && seed === null) throw new Error('--trace needs --seed: it records one run');
+  return { seed, seeds, family, overrides, verbose: values.verbose, trace: values.trace ?? null };
 }
 
 function isFamilyName(name: string): name is FamilyName {

@@ -1,4 +1,5 @@
 import { Simulator, type ScheduleResult } from './simulator.js';
+import type { TraceRecorder } from './trace.js';
 import { FAMILIES, optionsOf, replayCommand, type FamilyName, type RunRequest } from './replay.js';
 
 export interface SeedRun {
@@ -8,8 +9,8 @@ export interface SeedRun {
 }
 
 /** Runs one run request; the result's options are exactly what its replay command derives. */
-export function runRequest(request: RunRequest): ScheduleResult {
-  return new Simulator(optionsOf(request)).run();
+export function runRequest(request: RunRequest, trace: TraceRecorder | null = null): ScheduleResult {
+  return new Simulator(optionsOf(request), {}, trace).run();
 }
 
 /** Runs a family's first `count` seeds (fixed, so CI is deterministic) and describes every failure with its replay command. */

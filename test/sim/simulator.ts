@@ -12,6 +12,8 @@ import { EventQueue } from './event-queue.js';
 import { ReadWriteRegister, SafetyChecker, SafetyViolation, entryIdentity } from './checker.js';
 import { DiskStorage } from '../../src/storage/disk-storage.js';
 import { FaultyFileSystem } from '../../src/storage/faulty-file-system.js';
+import type { LinkFaultEntry, NodeFrameState } from '../../src/protocol/explorer.js';
+import type { TraceRecorder } from './trace.js';
 
 export interface ScheduleOptions {
   readonly seed: number;
@@ -196,6 +198,12 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** Nodes beyond the initial voters that membership changes may add. */
 const SPARE_NODES = 2;
+/** Every node a run may use: the initial voters n1..nN, then the spares membership changes may add. */
+export function simulatedNodeIds(options: ScheduleOptions): NodeId[] {
+  const spares = options.membershipRate > 0 ? SPARE_NODES : 0;
+  return Array.from({ length: options.nodeCount + spares }, (_, i) => `n${i + 1}`);
+}
+
 /** Membership changes never leave fewer voters than this. */
 const VOTERS_MIN = 3;
 
@@ -319,11 +327,12 @@ export class Simulator {
   constructor(
     options: ScheduleOptions,
     private readonly hooks: SimulatorHooks = {},
+    /** Records the run as an explorer trace (test/sim/trace.ts), or null. */
+    private readonly trace: TraceRecorder | null = null,
   ) {
     this.options = options;
     this.random = new SeededRandom(options.seed ^ 0x5eed);
-    const spares = options.membershipRate > 0 ? SPARE_NODES : 0;
-    this.ids = Array.from({ length: options.nodeCount + spares }, (_, i) => `n${i + 1}`);
+    this.ids = simulatedNodeIds(options);
     this.initialVoters = this.ids.slice(0, options.nodeCount);
     for (const id of this.ids) this.nodes.set(id, new SimNode(id));
     for (const from of this.ids) {
@@ -350,6 +359,7 @@ export class Simulator {
         const phase = this.phase;
         this.handle(next.event);
         this.checkAfter(next.event, phase !== this.phase);
+        this.trace?.frames(this.now, () => this.frameStates());
       }
       this.stats.livenessTicks = Math.ceil((this.now - this.livenessStartUnits) / this.options.tickUnits);
       return this.result(null);
@@ -361,7 +371,30 @@ export class Simulator {
     }
   }
 
+  private frameStates(): Map<NodeId, NodeFrameState> {
+    const states = new Map<NodeId, NodeFrameState>();
+    for (const node of this.nodes.values()) if (node.node !== null) states.set(node.id, node.node.frameState());
+    return states;
+  }
+
+  /** The links with faults now, as the explorer draws them. */
+  private linkFaults(): LinkFaultEntry[] {
+    const entries: LinkFaultEntry[] = [];
+    for (const [key, link] of this.links) {
+      if (!link.cut && link.drop === 0) continue;
+      const [from, to] = key.split('>') as [NodeId, NodeId];
+      entries.push({ from, to, faults: { cut: link.cut, drop: link.drop, delayMs: [0, 0], duplicate: this.options.duplicate } });
+    }
+    return entries;
+  }
+
   private result(failure: Omit<NonNullable<ScheduleResult['failure']>, 'atUnits'> | null): ScheduleResult {
+    if (failure !== null)
+      this.trace?.record(this.now, {
+        kind: 'alarm',
+        alarm: 'safety-violation',
+        detail: `${failure.kind} (${failure.property}): ${failure.message}`,
+      });
     for (const node of this.nodes.values()) {
       const commit = node.core?.status().commitIndex ?? 0;
       if (commit > this.stats.maxCommitIndex) this.stats.maxCommitIndex = commit;
@@ -388,6 +421,7 @@ export class Simulator {
     for (const id of this.ids.slice(this.initialVoters.length)) {
       this.queue.push(this.random.int(0, this.options.tickUnits), { kind: 'tick', node: id });
     }
+    this.trace?.links(0, this.linkFaults());
     for (let client = 0; client < this.options.clients; client++) {
       this.queue.push(this.random.int(0, 50), { kind: 'client', client });
     }
@@ -401,6 +435,7 @@ export class Simulator {
       link.cut = false;
       link.drop = 0;
     }
+    this.trace?.links(this.now, []);
     for (const node of this.nodes.values()) {
       if (!node.up && node.joined) this.boot(node);
       node.node?.resume();
@@ -424,6 +459,7 @@ export class Simulator {
   private retire(node: SimNode): void {
     if (node.up) this.crash(node);
     node.retired = true;
+    this.trace?.supervise(this.now, node.id, 'stopped', "outside the leader's configuration at the heal");
     node.incarnation++; // its waiting writes will never be answered
   }
 
@@ -591,11 +627,15 @@ export class Simulator {
       case 'membership':
         if (this.phase === 'chaos') this.changeMembership(event.leader);
         return;
-      case 'resume':
-        this.node(event.node).node?.resume();
+      case 'resume': {
+        const node = this.node(event.node);
+        if (node.paused) this.trace?.supervise(this.now, node.id, 'running', 'resumed');
+        node.node?.resume();
         return;
+      }
       case 'heal-partition':
         if (this.phase === 'chaos') for (const link of this.links.values()) link.cut = false;
+        this.trace?.links(this.now, this.linkFaults());
         return;
     }
   }
@@ -607,6 +647,7 @@ export class Simulator {
     const o = this.options;
     // Recovery runs the real on-disk code: torn tails are cut; anything else it finds wrong fails the run.
     node.joined = true;
+    this.trace?.supervise(this.now, node.id, 'running', node.incarnation === 0 ? 'started' : 'restarted after a crash');
     const storage = DiskStorage.open(node.disk, '/data', {
       initialMembership: { voters: this.initialVoters },
       segmentBytes: o.segmentBytes,
@@ -663,6 +704,10 @@ export class Simulator {
   }
 
   private onReady(node: SimNode, ready: Ready): void {
+    if (ready.softState !== null) {
+      const { role, term, leaderId } = ready.softState;
+      this.trace?.record(this.now, { kind: 'role', node: node.id, role, term, leaderId });
+    }
     if (ready.softState === null || ready.softState.role !== 'leader') return;
     this.stats.elections++;
     if (this.options.membershipRate > 0 && this.phase === 'chaos' && this.random.chance(this.options.membershipAtElection)) {
@@ -686,6 +731,7 @@ export class Simulator {
 
   private onSnapshotInstalled(node: SimNode, snapshot: Snapshot): void {
     this.stats.snapshotsSent++;
+    this.trace?.record(this.now, { kind: 'snapshot', node: node.id, index: snapshot.meta.index, how: 'installed' });
     node.appliedIndex = snapshot.meta.index;
     this.checkState(node, snapshot.meta.index, 'installed a snapshot');
   }
@@ -704,11 +750,22 @@ export class Simulator {
   private send(message: Message): void {
     this.stats.messagesSent++;
     if (message.type === 'VoteResponse' && message.granted && !message.preVote) this.maybeCrashVoter(message.from);
+    if (this.trace !== null && message.type === 'VoteResponse' && !message.preVote) {
+      this.trace.record(this.now, {
+        kind: 'vote',
+        node: message.from,
+        candidate: message.to,
+        term: message.term,
+        granted: message.granted,
+      });
+    }
     const link = this.links.get(`${message.from}>${message.to}`);
     if (link === undefined || link.cut || this.random.chance(link.drop)) {
       this.stats.messagesDropped++;
+      this.trace?.sent(message.from, message.to, true);
       return;
     }
+    this.trace?.sent(message.from, message.to, false);
     const copies = this.random.chance(this.options.duplicate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const delay = this.random.int(this.options.delayMinUnits, this.options.delayMaxUnits + 1);
@@ -799,12 +856,14 @@ export class Simulator {
       const [from, to] = key.split('>') as [NodeId, NodeId];
       link.cut = from === id || to === id;
     }
+    this.trace?.links(this.now, this.linkFaults());
     const healTicks = this.random.int(this.options.electionTicks, 8 * this.options.electionTicks);
     this.queue.push(this.now + healTicks * this.options.tickUnits, { kind: 'heal-partition' });
   }
 
   private crash(node: SimNode): void {
     this.stats.crashes++;
+    this.trace?.supervise(this.now, node.id, 'restarting', 'crashed (unsynced writes lost)');
     node.disk.crash(this.random, { torn: this.options.tornWrites });
     node.storage = null;
     node.node = null;
@@ -819,6 +878,7 @@ export class Simulator {
     const id = this.random.chance(0.6) && leader !== null && !leader.paused ? leader.id : this.random.pick(up);
     this.stats.pauses++;
     this.node(id).node?.pause();
+    this.trace?.supervise(this.now, id, 'paused', 'paused');
     const pauseTicks = this.random.int(1, 4 * this.options.electionTicks);
     this.queue.push(this.now + pauseTicks * this.options.tickUnits, { kind: 'resume', node: id });
   }
@@ -869,6 +929,7 @@ export class Simulator {
     }
     const healTicks = this.random.int(this.options.electionTicks, 8 * this.options.electionTicks);
     this.queue.push(this.now + healTicks * this.options.tickUnits, { kind: 'heal-partition' });
+    this.trace?.links(this.now, this.linkFaults());
   }
 
   private transfer(): void {
