@@ -684,6 +684,10 @@ function rowOf(event) {
       text = `ALARM ${event.alarm}: ${event.detail}`;
       cls = 'bad';
       break;
+    case 'scenario':
+      text = `scenario ${event.name} ${event.phase}: ${event.detail}${event.report ? ` (report ${event.report})` : ''}`;
+      cls = event.phase === 'verdict' ? (event.ok ? 'action' : 'bad') : '';
+      break;
     default:
       text = JSON.stringify(event);
   }
