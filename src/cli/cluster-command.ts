@@ -8,6 +8,7 @@ import { isLoopback, startService } from '../router/service.js';
 import { runScenario } from '../chaos/runner.js';
 import { loadScenario, reportResult } from './chaos-command.js';
 import { startConsole } from './console.js';
+import { SCENARIO_DIR, scenarioCatalog } from './explorer-scenarios.js';
 import { UsageError } from './usage-error.js';
 
 const SETTABLE_LIMITS = LIMITS_TABLE.filter((row) => row.flag !== null && row.name !== 'tickMs');
@@ -189,11 +190,13 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
   );
   let service: Awaited<ReturnType<typeof startService>> | null = null;
   let terminal: ReturnType<typeof startConsole> | null = null;
+  let catalog: ReturnType<typeof scenarioCatalog> | null = null;
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     terminal?.close();
+    catalog?.close();
     out(`${signal}: stopping; every node syncs its log`);
     await service?.close();
     await supervisor.stop();
@@ -211,6 +214,10 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
     adminToken: options.adminToken,
     limits: options.limits.frontDoor,
     router: options.limits.router,
+    scenarios: (hub, running) => {
+      catalog = scenarioCatalog({ dir: SCENARIO_DIR, supervisor, service: running, hub, memory: options.memory });
+      return catalog;
+    },
   });
   const shown = (address: { address: string; port: number }): string =>
     (address.address.includes(':') ? `[${address.address}]` : address.address) + `:${address.port}`;

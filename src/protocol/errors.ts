@@ -38,6 +38,12 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, definite: true, redis: 'ERR', message: 'no such endpoint' },
   METHOD_NOT_ALLOWED: { status: 405, definite: true, redis: 'ERR', message: 'method not allowed on this endpoint' },
   UNAUTHORIZED: { status: 401, definite: true, redis: 'NOAUTH', message: 'admin endpoints need the admin token' },
+  SCENARIO_RUNNING: {
+    status: 409,
+    definite: true,
+    redis: 'ERR',
+    message: 'a scenario is already running on this cluster: wait for its verdict',
+  },
   UNKNOWN_COMMAND: { status: 400, definite: true, redis: 'ERR', message: 'unknown command' },
   WRONG_ARITY: { status: 400, definite: true, redis: 'ERR', message: 'wrong number of arguments' },
   PROTOCOL_ERROR: { status: 400, definite: true, redis: 'ERR', message: 'malformed request' },

@@ -79,6 +79,19 @@ export type ExplorerEventBody =
    * frames); in a simulator trace, any safety property the checker found broken.
    */
   | { readonly kind: 'alarm'; readonly alarm: 'two-leaders' | 'commit-went-back' | 'safety-violation'; readonly detail: string }
+  /**
+   * A scenario run from the explorer (POST /explorer/scenarios/{name}/run): started (with its seed), each line of
+   * its log, and its verdict with the checks that ran and the URL of its HTML report.
+   */
+  | {
+      readonly kind: 'scenario';
+      readonly name: string;
+      readonly phase: 'started' | 'log' | 'verdict';
+      readonly detail: string;
+      /** The verdict: passed or not, and the report's URL (GET /explorer/reports/...). */
+      readonly ok?: boolean;
+      readonly report?: string;
+    }
   /** Sent to one subscriber whose Last-Event-ID is older than the buffer holds: fetch the state again. */
   | { readonly kind: 'resync'; readonly reason: string };
 

@@ -31,6 +31,35 @@ const ALARMS_KEPT = 100;
 
 export type Subscriber = (event: ExplorerEvent) => void;
 
+/** A scenario as the explorer lists it: runnable only if it fits this cluster (node count and storage). */
+export interface ScenarioListing {
+  readonly name: string;
+  readonly description: string;
+  readonly nodes: number;
+  readonly storage: string;
+  readonly durationMs: number;
+  /** Why it cannot run here (another node count or storage, or a file that does not parse), or null. */
+  readonly unfit: string | null;
+}
+
+/**
+ * The scenario library the explorer may run against its own cluster. The router only routes; the command that
+ * started the cluster (src/cli) implements it with the chaos runner, which the router may not import.
+ */
+export interface ScenarioCatalog {
+  list(): ScenarioListing[];
+  /** The running scenario's name, or null. */
+  running(): string | null;
+  /** Starts a run; its progress and verdict arrive as `scenario` events. */
+  run(
+    name: string,
+  ):
+    | { readonly ok: true; readonly seed: number }
+    | { readonly ok: false; readonly why: 'unknown' | 'running' | 'unfit'; readonly detail: string };
+  /** An HTML report a run wrote, by file name, or null. */
+  report(file: string): Buffer | null;
+}
+
 export class ExplorerHub {
   private readonly events: ExplorerEvent[] = [];
   /** Index in `events` of the oldest kept event (the array is compacted when half of it is stale). */
@@ -87,6 +116,11 @@ export class ExplorerHub {
       supervisor.off('node-state', onState);
       supervisor.off('links', onLinks);
     };
+  }
+
+  /** A scenario's progress (started, a log line, the verdict with its report's URL). */
+  recordScenario(name: string, phase: 'started' | 'log' | 'verdict', detail: string, verdict?: { ok: boolean; report: string }): void {
+    this.record({ kind: 'scenario', name, phase, detail, ...(verdict === undefined ? {} : verdict) });
   }
 
   /** An admin action someone took (the page, the console, curl), with its outcome. */

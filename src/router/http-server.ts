@@ -4,7 +4,7 @@ import { NodeNotRunningError, type Supervisor } from '../actor/supervisor.js';
 import type { KvItem, KvQueryResult, KvResult } from '../kv/commands.js';
 import type { NodeId } from '../raft/types.js';
 import { ERRORS, apiError, type ApiError, type ErrorCode } from '../protocol/errors.js';
-import type { ExplorerHub } from './explorer.js';
+import type { ExplorerHub, ScenarioCatalog } from './explorer.js';
 import { explorerFile, streamEvents } from './explorer-http.js';
 import type { Limits } from './limits.js';
 import type { Metrics } from './metrics.js';
@@ -19,6 +19,8 @@ export interface HttpServerDeps {
   readonly adminToken: string | null;
   /** The explorer's event hub; null serves no explorer (404 on its paths). */
   readonly explorer: ExplorerHub | null;
+  /** The scenarios the explorer may run against this cluster; null: none (404 on those paths). */
+  readonly scenarios: ScenarioCatalog | null;
 }
 
 class HttpError extends Error {
@@ -109,8 +111,9 @@ async function explorerRoute(
   setRoute('explorer');
   const hub = deps.explorer;
   if (hub === null) fail('NOT_FOUND', 'this server runs no explorer');
-  if (req.method !== 'GET') fail('METHOD_NOT_ALLOWED');
   checkAdmin(req, deps, url);
+  if (path.startsWith('/explorer/scenarios') || path.startsWith('/explorer/reports/')) return scenarioRoute(req, path, deps, hub);
+  if (req.method !== 'GET') fail('METHOD_NOT_ALLOWED');
   if (path === '/explorer/state') return { status: 200, body: hub.state() };
   if (path === '/explorer/events') {
     if (!streamEvents(req, res, url, hub))
@@ -120,6 +123,36 @@ async function explorerRoute(
   const file = await explorerFile(path);
   if (file === null) fail('NOT_FOUND', `no explorer file ${path}`);
   return file;
+}
+
+/** GET /explorer/scenarios, POST /explorer/scenarios/{name}/run, GET /explorer/reports/{file}. */
+function scenarioRoute(req: http.IncomingMessage, path: string, deps: HttpServerDeps, hub: ExplorerHub): Reply {
+  const catalog = deps.scenarios;
+  if (catalog === null) fail('NOT_FOUND', 'this server runs no scenarios');
+  const run = /^\/explorer\/scenarios\/([a-z0-9-]+)\/run$/.exec(path);
+  if (path === '/explorer/scenarios') {
+    if (req.method !== 'GET') fail('METHOD_NOT_ALLOWED');
+    return { status: 200, body: { scenarios: catalog.list(), running: catalog.running() } };
+  }
+  if (run !== null) {
+    if (req.method !== 'POST') fail('METHOD_NOT_ALLOWED');
+    const name = run[1] as string;
+    const started = catalog.run(name);
+    if (!started.ok) {
+      const code = started.why === 'unknown' ? 'NOT_FOUND' : started.why === 'running' ? 'SCENARIO_RUNNING' : 'INVALID_ARGUMENT';
+      hub.recordAction(`POST ${path}`, name, false, `${code}: ${started.detail}`);
+      fail(code, started.detail);
+    }
+    hub.recordAction(`POST ${path}`, name, true, `seed ${started.seed}`);
+    return { status: 202, body: { name, seed: started.seed } };
+  }
+  if (path.startsWith('/explorer/reports/')) {
+    if (req.method !== 'GET') fail('METHOD_NOT_ALLOWED');
+    const report = catalog.report(path.slice('/explorer/reports/'.length));
+    if (report === null) fail('NOT_FOUND', `no report ${path}`);
+    return { status: 200, body: report, contentType: 'text/html; charset=utf-8' };
+  }
+  return fail('NOT_FOUND', `no endpoint ${path}`);
 }
 
 async function handle(

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Supervisor } from '../actor/supervisor.js';
-import { ExplorerHub } from './explorer.js';
+import { ExplorerHub, type ScenarioCatalog } from './explorer.js';
 import { createHttpServer, listen } from './http-server.js';
 import { LIMITS_DEFAULTS, type Limits } from './limits.js';
 import { Metrics } from './metrics.js';
@@ -17,6 +17,8 @@ export interface ServiceOptions {
   readonly router?: Partial<RouterLimits>;
   /** How the router's lanes find a new leader (see Router): the supervisor's word (default) or probing the nodes. */
   readonly leaderDiscovery?: 'supervisor' | 'probe';
+  /** The scenarios the explorer may run (raftkv cluster gives its library); none by default. */
+  readonly scenarios?: (hub: ExplorerHub, service: Omit<Service, 'close'>) => ScenarioCatalog;
 }
 
 export interface Service {
@@ -41,7 +43,23 @@ export async function startService(supervisor: Supervisor, options: ServiceOptio
   const router = new Router(supervisor, options.router, options.leaderDiscovery);
   const metrics = new Metrics(supervisor, router);
   const explorer = new ExplorerHub(supervisor, limits);
-  const httpServer = createHttpServer({ router, supervisor, limits, metrics, adminToken: options.adminToken, explorer });
+  // Set once the service exists (a scenario runs against it); until then no request can ask for one.
+  let scenarios = null as ScenarioCatalog | null;
+  const catalog: ScenarioCatalog = {
+    list: () => scenarios?.list() ?? [],
+    running: () => scenarios?.running() ?? null,
+    run: (name) => scenarios?.run(name) ?? { ok: false, why: 'unknown', detail: `no scenario ${name}` },
+    report: (file) => scenarios?.report(file) ?? null,
+  };
+  const httpServer = createHttpServer({
+    router,
+    supervisor,
+    limits,
+    metrics,
+    adminToken: options.adminToken,
+    explorer,
+    scenarios: options.scenarios === undefined ? null : catalog,
+  });
   httpServer.maxConnections = limits.connectionsMax;
   const respServer = createRespServer({ router, supervisor, limits, metrics });
   // Past connectionsMax, Node closes a new connection at once: count it, so the cap is seen, not only felt.
@@ -57,7 +75,7 @@ export async function startService(supervisor: Supervisor, options: ServiceOptio
     respServer.once('error', reject);
     respServer.listen(options.respPort, options.host, () => resolve(respServer.address() as AddressInfo));
   });
-  return {
+  const service: Service = {
     router,
     metrics,
     http,
@@ -76,4 +94,6 @@ export async function startService(supervisor: Supervisor, options: ServiceOptio
       ]);
     },
   };
+  scenarios = options.scenarios?.(explorer, service) ?? null;
+  return service;
 }
