@@ -328,7 +328,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       for (const to of target.to === undefined ? this.ids : [this.checkId(target.to)]) {
         if (from === to) continue;
         const current = this.faults.get(`${from}>${to}`) ?? NO_FAULTS;
-        updates.push(this.applyFaults(from, to, { ...valid, cut: current.cut || valid.cut }));
+        // `cut` given: it decides; not given: a cut link stays cut (drop or delay do not join it again).
+        updates.push(this.applyFaults(from, to, { ...valid, cut: faults.cut ?? current.cut }));
       }
     }
     await Promise.all(updates);

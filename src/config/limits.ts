@@ -135,6 +135,14 @@ export const LIMITS_TABLE: readonly LimitRow[] = [
     explorerEventsMax: settable('Events', 'explorer events kept for a page that reconnects; one further behind gets a resync'),
     explorerSubscribersMax: fixed('Subscribers', 'explorer event streams open at once; beyond: OVERLOADED'),
     floodMessagesMax: fixed('Messages', 'most messages one flood fault (POST /v1/nodes/{id}/flood) sends; beyond: INVALID_ARGUMENT'),
+    explorerLoadRequestsPerSecondMax: fixed(
+      'Requests',
+      "highest rate (per second) the explorer's load generator may be set to; beyond: INVALID_ARGUMENT",
+    ),
+    explorerLoadInFlightRequestsMax: fixed(
+      'Requests',
+      "operations the explorer's load generator keeps in flight at most; beyond, it skips and counts them",
+    ),
     slowTurnMsMax: fixed('Ms', 'longest turn delay one slow fault (POST /v1/nodes/{id}/slow) sets; beyond: INVALID_ARGUMENT'),
     explorerSubscriberBufferBytes: fixed(
       'Bytes',

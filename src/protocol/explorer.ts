@@ -92,6 +92,18 @@ export type ExplorerEventBody =
       readonly ok?: boolean;
       readonly report?: string;
     }
+  /** Each second while the explorer's load generator runs: what it did in that second. */
+  | {
+      readonly kind: 'load';
+      readonly rate: number;
+      readonly readShare: number;
+      readonly ok: number;
+      readonly failed: number;
+      /** Operations not issued because loadInFlightMax were in flight. */
+      readonly skipped: number;
+      readonly p50Ms: number;
+      readonly p99Ms: number;
+    }
   /** Sent to one subscriber whose Last-Event-ID is older than the buffer holds: fetch the state again. */
   | { readonly kind: 'resync'; readonly reason: string };
 
@@ -119,6 +131,8 @@ export interface ExplorerState {
   readonly links: readonly LinkFaultEntry[];
   /** The alarms raised so far (at most the buffer's limit). */
   readonly alarms: readonly ExplorerEvent[];
+  /** The load generator's settings (rate 0: off). */
+  readonly load: { readonly rate: number; readonly readShare: number };
 }
 
 /** A trace file (export and import; the simulator writes the same): the state it starts from, then its events. */

@@ -118,6 +118,14 @@ export class ExplorerHub {
     };
   }
 
+  /** The load generator's settings, for the state (set by ExplorerLoad's owner). */
+  load: { rate: number; readShare: number } = { rate: 0, readShare: 0.5 };
+
+  /** One second of the load generator. */
+  recordLoad(second: Omit<Extract<ExplorerEventBody, { kind: 'load' }>, 'kind'>): void {
+    this.record({ kind: 'load', ...second });
+  }
+
   /** A scenario's progress (started, a log line, the verdict with its report's URL). */
   recordScenario(name: string, phase: 'started' | 'log' | 'verdict', detail: string, verdict?: { ok: boolean; report: string }): void {
     this.record({ kind: 'scenario', name, phase, detail, ...(verdict === undefined ? {} : verdict) });
@@ -151,6 +159,7 @@ export class ExplorerHub {
       node,
       links: this.links,
       alarms: [...this.alarms],
+      load: { ...this.load },
     };
   }
 

@@ -5,6 +5,7 @@ import type { KvItem, KvQueryResult, KvResult } from '../kv/commands.js';
 import type { NodeId } from '../raft/types.js';
 import { ERRORS, apiError, type ApiError, type ErrorCode } from '../protocol/errors.js';
 import type { ExplorerHub, ScenarioCatalog } from './explorer.js';
+import type { ExplorerLoad } from './explorer-load.js';
 import { explorerFile, streamEvents } from './explorer-http.js';
 import type { Limits } from './limits.js';
 import type { Metrics } from './metrics.js';
@@ -19,6 +20,8 @@ export interface HttpServerDeps {
   readonly adminToken: string | null;
   /** The explorer's event hub; null serves no explorer (404 on its paths). */
   readonly explorer: ExplorerHub | null;
+  /** The explorer's load generator; null: none (404 on its path). */
+  readonly load: ExplorerLoad | null;
   /** The scenarios the explorer may run against this cluster; null: none (404 on those paths). */
   readonly scenarios: ScenarioCatalog | null;
 }
@@ -113,6 +116,7 @@ async function explorerRoute(
   if (hub === null) fail('NOT_FOUND', 'this server runs no explorer');
   checkAdmin(req, deps, url);
   if (path.startsWith('/explorer/scenarios') || path.startsWith('/explorer/reports/')) return scenarioRoute(req, path, deps, hub);
+  if (path === '/explorer/load') return loadRoute(req, deps, hub);
   if (req.method !== 'GET') fail('METHOD_NOT_ALLOWED');
   if (path === '/explorer/state') return { status: 200, body: hub.state() };
   if (path === '/explorer/events') {
@@ -123,6 +127,18 @@ async function explorerRoute(
   const file = await explorerFile(path);
   if (file === null) fail('NOT_FOUND', `no explorer file ${path}`);
   return file;
+}
+
+/** POST /explorer/load {"rate":N,"readShare":S}: sets the load generator (rate 0 stops it). */
+async function loadRoute(req: http.IncomingMessage, deps: HttpServerDeps, hub: ExplorerHub): Promise<Reply> {
+  if (deps.load === null) fail('NOT_FOUND', 'this server runs no load generator');
+  if (req.method !== 'POST') fail('METHOD_NOT_ALLOWED');
+  const body = await readJson(req, deps);
+  const rate = boundedInteger(body.rate, 'rate', 0, deps.limits.explorerLoadRequestsPerSecondMax);
+  const readShare = body.readShare === undefined ? 0.5 : probability(body.readShare, 'readShare');
+  deps.load.set({ rate, readShare });
+  hub.recordAction('POST /explorer/load', null, true, JSON.stringify({ rate, readShare }));
+  return { status: 200, body: { rate, readShare } };
 }
 
 /** GET /explorer/scenarios, POST /explorer/scenarios/{name}/run, GET /explorer/reports/{file}. */
@@ -424,6 +440,9 @@ async function admin(req: http.IncomingMessage, method: string, path: string, de
   if (nodeAction !== null) {
     const id = nodeIdParam(nodeAction[1], supervisor, 'the node');
     const action = nodeAction[2] as 'kill' | 'restart' | 'pause' | 'resume';
+    const state = supervisor.stateOf(id);
+    if ((action === 'pause' || action === 'resume') && state !== 'running' && state !== 'paused')
+      fail('NODE_STOPPED', `${id} is ${state}: only a running or paused node can be paused or resumed`);
     await supervisor[action](id);
     deps.metrics.nodeAction(action);
     return { status: 200, body: { id, status: supervisor.stateOf(id) } };
@@ -470,6 +489,8 @@ async function admin(req: http.IncomingMessage, method: string, path: string, de
       return { status: 200, body: { healed: true } };
     default: {
       const to = nodeIdParam(body.to, supervisor, 'to');
+      if (supervisor.stateOf(to) !== 'running')
+        fail('NODE_STOPPED', `${to} is ${supervisor.stateOf(to)}: leadership goes only to a running node`);
       const outcome = await supervisor.transferLeadership(to);
       if (!outcome.ok) fail(outcome.code === 'NOT_LEADER' ? 'NO_LEADER' : outcome.code, outcome.message);
       return { status: 200, body: { to } };

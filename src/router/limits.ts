@@ -21,6 +21,9 @@ export interface Limits {
   /** The actor faults of the admin API: most messages one flood sends, longest turn delay one slow fault sets. */
   readonly floodMessagesMax: number;
   readonly slowTurnMsMax: number;
+  /** The explorer's load generator: the highest rate it may be set to, and operations it keeps in flight at most. */
+  readonly explorerLoadRequestsPerSecondMax: number;
+  readonly explorerLoadInFlightRequestsMax: number;
 }
 
 export const LIMITS_DEFAULTS: Limits = {
@@ -38,4 +41,6 @@ export const LIMITS_DEFAULTS: Limits = {
   explorerSubscriberBufferBytes: 1024 * 1024,
   floodMessagesMax: 1_000_000,
   slowTurnMsMax: 10_000,
+  explorerLoadRequestsPerSecondMax: 5_000,
+  explorerLoadInFlightRequestsMax: 1_000,
 };

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Supervisor } from '../actor/supervisor.js';
 import { ExplorerHub, type ScenarioCatalog } from './explorer.js';
+import { ExplorerLoad } from './explorer-load.js';
 import { createHttpServer, listen } from './http-server.js';
 import { LIMITS_DEFAULTS, type Limits } from './limits.js';
 import { Metrics } from './metrics.js';
@@ -43,6 +44,7 @@ export async function startService(supervisor: Supervisor, options: ServiceOptio
   const router = new Router(supervisor, options.router, options.leaderDiscovery);
   const metrics = new Metrics(supervisor, router);
   const explorer = new ExplorerHub(supervisor, limits);
+  const load = new ExplorerLoad(router, explorer, limits.explorerLoadInFlightRequestsMax);
   // Set once the service exists (a scenario runs against it); until then no request can ask for one.
   let scenarios = null as ScenarioCatalog | null;
   const catalog: ScenarioCatalog = {
@@ -58,6 +60,7 @@ export async function startService(supervisor: Supervisor, options: ServiceOptio
     metrics,
     adminToken: options.adminToken,
     explorer,
+    load,
     scenarios: options.scenarios === undefined ? null : catalog,
   });
   httpServer.maxConnections = limits.connectionsMax;
@@ -82,6 +85,7 @@ export async function startService(supervisor: Supervisor, options: ServiceOptio
     resp,
     explorer,
     async close() {
+      load.stop();
       explorer.close();
       router.close();
       httpServer.closeAllConnections();

@@ -171,6 +171,47 @@ describe('explorer: state and event stream', () => {
     }
   });
 
+  it('runs the load generator at a set rate, reports each second, and stops at rate 0', async () => {
+    const post = (body: unknown): Promise<Response> => fetch(url(open, '/explorer/load'), { method: 'POST', body: JSON.stringify(body) });
+    const stream = await subscribe(open);
+    try {
+      expect((await post({ rate: 50, readShare: 0.5 })).status).toBe(200);
+      const second = await waitFor('a second of load with answers', () =>
+        stream.events.find((e) => e.kind === 'load' && e.ok > 0 && e.rate === 50),
+      );
+      expect(second.kind === 'load' && second.p99Ms).toBeGreaterThan(0);
+      const state = (await (await fetch(url(open, '/explorer/state'))).json()) as ExplorerState;
+      expect(state.load).toEqual({ rate: 50, readShare: 0.5 });
+      expect((await post({ rate: 0 })).status).toBe(200);
+      const tooFast = await post({ rate: 1_000_000 });
+      expect(((await tooFast.json()) as { error: { code: string } }).error.code).toBe('INVALID_ARGUMENT');
+      const badShare = await post({ rate: 10, readShare: 2 });
+      expect(((await badShare.json()) as { error: { code: string } }).error.code).toBe('INVALID_ARGUMENT');
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('joins a cut link with cut:false; refuses pause and transfer for a node that is not running', async () => {
+    await fetch(url(open, '/v1/faults/links'), { method: 'POST', body: JSON.stringify({ from: 'n2', to: 'n3', cut: true }) });
+    expect(cluster.supervisor.linkFaults().some((f) => f.from === 'n2' && f.to === 'n3' && f.faults.cut)).toBe(true);
+    await fetch(url(open, '/v1/faults/links'), { method: 'POST', body: JSON.stringify({ from: 'n2', to: 'n3', drop: 0.1 }) });
+    expect(cluster.supervisor.linkFaults().some((f) => f.from === 'n2' && f.to === 'n3' && f.faults.cut)).toBe(true);
+    await fetch(url(open, '/v1/faults/links'), { method: 'POST', body: JSON.stringify({ from: 'n2', to: 'n3', cut: false, drop: 0 }) });
+    expect(cluster.supervisor.linkFaults()).toEqual([]);
+    const leader = await leaderOf(cluster.supervisor);
+    const other = cluster.supervisor.ids.find((id) => id !== leader) as string;
+    await fetch(url(open, `/v1/nodes/${other}/kill`), { method: 'POST' });
+    try {
+      const pause = await fetch(url(open, `/v1/nodes/${other}/pause`), { method: 'POST' });
+      expect(((await pause.json()) as { error: { code: string } }).error.code).toBe('NODE_STOPPED');
+      const transfer = await fetch(url(open, '/v1/leader/transfer'), { method: 'POST', body: JSON.stringify({ to: other }) });
+      expect(((await transfer.json()) as { error: { code: string } }).error.code).toBe('NODE_STOPPED');
+    } finally {
+      await fetch(url(open, `/v1/nodes/${other}/restart`), { method: 'POST' });
+    }
+  });
+
   it('answers unknown explorer paths and methods with registered errors', async () => {
     const missing = await fetch(url(open, '/explorer/assets/nothing-here.js'));
     expect(missing.status).toBe(404);

@@ -93,6 +93,7 @@ export class TraceRecorder {
       node,
       links: [],
       alarms: [],
+      load: { rate: 0, readShare: 0.5 },
     };
     return { schema: EXPLORER_SCHEMA_VERSION, source: 'simulator', start, events: this.events };
   }
