@@ -678,6 +678,8 @@ describe('coverage', () => {
       'QUEUE_FULL',
       'PROPOSAL_TOO_LARGE',
       'SESSION_LIMIT',
+      // The explorer's scenario runner, which this service does not run: seen over HTTP in explorer-scenarios.test.ts.
+      'SCENARIO_RUNNING',
     ];
     // Failures that stop a node reach the operator (node state, log, metrics), never one client's answer.
     const stopsNode = (code: ErrorCode): boolean => ERRORS[code].status === 500 && code !== 'INTERNAL';
