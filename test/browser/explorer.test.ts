@@ -5,9 +5,11 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { scenarioCatalog } from '../../src/cli/explorer-scenarios.js';
 import { startService, type Service } from '../../src/router/service.js';
 import { leaderOf, startCluster, type TestCluster } from '../integration/cluster-harness.js';
 
@@ -88,6 +90,9 @@ interface NodeView {
 
 let cluster: TestCluster;
 let service: Service;
+/** An empty scenario library: the page lists the scenarios when it loads (raftkv cluster always has a library). */
+let scenarioDir: string;
+let closeCatalog: () => void = () => {};
 let proxy: DroppingProxy;
 let browser: Browser;
 let page: Page;
@@ -109,7 +114,18 @@ beforeAll(async () => {
     throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (as .ci/run does), or set RAFTKV_CHROMIUM`);
   fs.mkdirSync(SHOTS, { recursive: true });
   cluster = await startCluster({ nodes: 5, stateMachine: 'kv' });
-  service = await startService(cluster.supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null });
+  scenarioDir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-explorer-no-scenarios-'));
+  service = await startService(cluster.supervisor, {
+    host: '127.0.0.1',
+    httpPort: 0,
+    respPort: 0,
+    adminToken: null,
+    scenarios: (hub, running) => {
+      const catalog = scenarioCatalog({ dir: scenarioDir, supervisor: cluster.supervisor, service: running, hub, memory: false });
+      closeCatalog = () => catalog.close();
+      return catalog;
+    },
+  });
   proxy = new DroppingProxy(service.http.port);
   await proxy.listen();
   await leaderOf(cluster.supervisor);
@@ -128,8 +144,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await proxy?.close();
+  closeCatalog();
   await service?.close();
   await cluster?.stop();
+  if (scenarioDir !== undefined) fs.rmSync(scenarioDir, { recursive: true, force: true });
 });
 
 // When a step fails, say what the page showed then (its nodes, links, stream status and last events) and keep a

@@ -13,6 +13,17 @@ const TRAFFIC_STALE_MS = 1_000;
 const REOPEN_MS = 2_000;
 const RING = { cx: 320, cy: 320, r: 220, node: 44 };
 const UP_STATES = new Set(['running', 'paused']);
+/** The trace schema this page reads and writes (EXPLORER_SCHEMA_VERSION of src/protocol/explorer.ts). */
+const SCHEMA = 1;
+/** Events kept for export; past this the oldest are folded into the trace's start state. */
+const RECORD_EVENTS_MAX = 20_000;
+/** The load charts' window. */
+const CHART_WINDOW_MS = 60_000;
+/** Supervision states kept per node (the tree's history, for tests and the tooltip). */
+const SUPERVISION_HISTORY_MAX = 20;
+const SCENARIO_LINES_MAX = 300;
+/** Replay: how often the player advances, in wall-clock ms. */
+const PLAY_STEP_MS = 50;
 
 /** Everything the page knows; `state` follows the ExplorerState shape and is updated by events. */
 const model = {
@@ -38,6 +49,25 @@ const model = {
   rows: /** @type {{seq: number, kind: string, text: string, cls: string}[]} */ ([]),
   alarms: /** @type {string[]} */ ([]),
   alarmsDismissed: 0,
+  /** node -> the supervision states it went through (latest last), and the reason of the last change. */
+  supervisionHistory: /** @type {Map<string, string[]>} */ (new Map()),
+  /** One point per `load` event, the last CHART_WINDOW_MS of them. */
+  loadPoints:
+    /** @type {{t: number, rate: number, ok: number, failed: number, skipped: number, p50Ms: number, p99Ms: number, fault: boolean}[]} */ ([]),
+  /** Stream time when a node was last seen not running or a link cut (the charts shade such seconds). */
+  lastFaultT: -Infinity,
+  chartsDirty: true,
+  /** GET /explorer/scenarios, and the run the page follows through `scenario` events. */
+  scenarios: /** @type {any[] | null} */ (null),
+  scenarioRunning: /** @type {string | null} */ (null),
+  scenarioLines: /** @type {string[]} */ ([]),
+  scenarioVerdict: /** @type {any} */ (null),
+  /** The live session for export: the state fetched at connect and every event applied since (bounded). */
+  recording: /** @type {{start: any, events: any[]} | null} */ (null),
+  /** Set when the next state fetched starts a new recording (a new stream, or a resync: events were lost). */
+  recordingReset: true,
+  /** Replay mode: the trace, how far it is applied, the player. */
+  replay: /** @type {{trace: any, index: number, t: number, endT: number, timer: number, name: string} | null} */ (null),
 };
 
 /** The admin token when the server requires one: the page is opened as /?token=..., and passes it on. */
@@ -67,6 +97,31 @@ const el = {
   partitionPick: /** @type {HTMLInputElement} */ ($('partition-pick')),
   kvKey: /** @type {HTMLInputElement} */ ($('kv-key')),
   kvValue: /** @type {HTMLInputElement} */ ($('kv-value')),
+  slowMs: /** @type {HTMLInputElement} */ ($('slow-ms')),
+  floodCount: /** @type {HTMLInputElement} */ ($('flood-count')),
+  tree: $('supervision-tree'),
+  treeSummary: $('supervision-summary'),
+  loadRate: /** @type {HTMLInputElement} */ ($('load-rate')),
+  loadRateValue: $('load-rate-value'),
+  loadReadShare: /** @type {HTMLInputElement} */ ($('load-read-share')),
+  loadStatus: $('load-status'),
+  loadResult: $('load-result'),
+  throughput: /** @type {HTMLCanvasElement} */ ($('load-throughput')),
+  latency: /** @type {HTMLCanvasElement} */ ($('load-latency')),
+  scenarioList: $('scenario-list'),
+  scenarioRunning: $('scenario-running'),
+  scenarioResult: $('scenario-result'),
+  scenarioVerdict: $('scenario-verdict'),
+  scenarioLog: $('scenario-log'),
+  traceInfo: $('trace-info'),
+  traceError: $('trace-error'),
+  traceImport: /** @type {HTMLInputElement} */ ($('trace-import')),
+  replayLive: /** @type {HTMLButtonElement} */ ($('replay-live')),
+  replayControls: $('replay-controls'),
+  replayPlay: /** @type {HTMLButtonElement} */ ($('replay-play')),
+  replaySpeed: /** @type {HTMLSelectElement} */ ($('replay-speed')),
+  replayTime: $('replay-time'),
+  replaySlider: /** @type {HTMLInputElement} */ ($('replay-slider')),
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -82,10 +137,19 @@ function setStatus(status) {
   el.status.dataset.status = status;
 }
 
-function openStream() {
+/** Stops listening to the live stream (replay mode, or before opening a new one). */
+function closeStream() {
   clearTimeout(reopenTimer);
   if (stream !== null) stream.close();
+  stream = null;
+  exposed.stream = null;
+}
+
+function openStream() {
+  closeStream();
   needState = true;
+  // A new EventSource sends no Last-Event-ID: what happened meanwhile is not replayed, so the export starts anew.
+  model.recordingReset = true;
   setStatus('connecting');
   const source = new EventSource(withToken('/explorer/events'));
   stream = source;
@@ -124,7 +188,10 @@ async function loadState() {
     const response = await fetch(withToken('/explorer/state'), { cache: 'no-store' });
     if (!response.ok) throw new Error(`GET /explorer/state answered ${response.status}`);
     const state = await response.json();
+    // Replay began while the state was on its way: the live state is not wanted now.
+    if (model.replay !== null) return;
     installState(state);
+    if (model.scenarios === null) void loadScenarios();
   } catch (error) {
     needState = true;
     showResult(el.actionResult, false, `could not load the state: ${error instanceof Error ? error.message : String(error)}`);
@@ -135,20 +202,32 @@ async function loadState() {
 
 function installState(state) {
   const fresh = model.state === null || model.state.nodes.join() !== state.nodes.join();
+  state.links ??= [];
+  state.alarms ??= [];
+  state.load ??= { rate: 0, readShare: 0.5 };
   model.state = state;
   model.seq = state.seq;
-  for (const alarm of state.alarms ?? []) noteAlarm(alarm);
+  if (model.recordingReset || model.recording === null) {
+    model.recordingReset = false;
+    model.recording = { start: structuredClone(state), events: [] };
+  }
+  for (const alarm of state.alarms) noteAlarm(alarm);
+  for (const id of state.nodes) noteSupervision(id, state.node[id]?.supervision);
   if (fresh) buildRing();
+  showLoadSettings(state.load);
   const pending = model.pending;
   model.pending = [];
-  for (const event of pending) if (event.seq > model.seq) apply(event);
+  for (const event of pending) if (event.seq > model.seq) applyLive(event);
   render();
 }
 
 function receive(event) {
+  // Replay mode listens to nothing live.
+  if (model.replay !== null) return;
   if (event.kind === 'resync') {
     logRow({ seq: event.seq, kind: 'resync', text: `resync: ${event.reason}`, cls: 'warn' });
     model.pending = [];
+    model.recordingReset = true;
     void loadState();
     return;
   }
@@ -163,21 +242,41 @@ function receive(event) {
     return;
   }
   if (event.seq <= model.seq) return;
-  apply(event);
+  applyLive(event);
   scheduleRender();
 }
 
-/** Applies one event to the model (the state as of `event.seq`) and logs it. */
-function apply(event) {
-  const state = model.state;
-  model.seq = event.seq;
+/** A live event after the state: applied to the model and kept for export (the oldest folded into the start). */
+function applyLive(event) {
+  apply(event);
+  const recording = model.recording;
+  if (recording === null) return;
+  recording.events.push(event);
+  if (recording.events.length > RECORD_EVENTS_MAX) {
+    const folded = recording.events.splice(0, recording.events.length - RECORD_EVENTS_MAX + RECORD_EVENTS_MAX / 10);
+    const shadow = { state: recording.start };
+    for (const old of folded) apply(old, shadow);
+  }
+}
+
+/**
+ * Applies one event to a view whose `state` is an ExplorerState, which then stands as of `event.seq`. The one place
+ * an event changes what the page knows: the live stream, replay and the export's rolling start all go through it.
+ * The page's own model (live or replay) also gets the drawing's traffic, the supervision history, the load series
+ * and the scenario panel; any other view only its state.
+ */
+function apply(event, view = model) {
+  const state = view.state;
+  const shown = view === model;
+  if (shown) model.seq = event.seq;
   state.seq = event.seq;
   state.t = event.t;
   switch (event.kind) {
     case 'node-frame': {
-      const entry = nodeEntry(event.node);
+      const entry = nodeEntry(state, event.node, shown);
       entry.frame = event.state;
       entry.frameT = event.t;
+      if (!shown) break;
       for (const peer of state.nodes) {
         if (peer === event.node) continue;
         const traffic = event.links[peer];
@@ -188,10 +287,10 @@ function apply(event) {
           if (traffic.messages > 0) dot(event.node, peer);
         }
       }
-      return;
+      break;
     }
     case 'role': {
-      const entry = nodeEntry(event.node);
+      const entry = nodeEntry(state, event.node, shown);
       entry.frame = { ...(entry.frame ?? emptyFrame()), role: event.role, term: event.term, leaderId: event.leaderId };
       if (event.role === 'leader') {
         state.leader = event.node;
@@ -200,13 +299,14 @@ function apply(event) {
       break;
     }
     case 'snapshot': {
-      const entry = nodeEntry(event.node);
+      const entry = nodeEntry(state, event.node, shown);
       if (entry.frame !== null) entry.frame = { ...entry.frame, snapshotIndex: Math.max(entry.frame.snapshotIndex, event.index) };
       break;
     }
     case 'supervision': {
-      const entry = nodeEntry(event.node);
+      const entry = nodeEntry(state, event.node, shown);
       entry.supervision = event.supervision;
+      if (shown) noteSupervision(event.node, event.supervision);
       // A node that is not up has no live numbers: its last frame would show a role it no longer has.
       if (!UP_STATES.has(event.supervision.state)) {
         entry.frame = null;
@@ -217,21 +317,95 @@ function apply(event) {
     case 'links':
       state.links = event.faults;
       break;
+    case 'load':
+      state.load = { rate: event.rate, readShare: event.readShare };
+      if (shown) addLoadPoint(event);
+      break;
+    case 'action':
+      // The load generator's settings change by an action (a rate of 0 sends no more load events to say so).
+      if (event.ok && event.action === 'POST /explorer/load') {
+        try {
+          const settings = JSON.parse(event.detail);
+          if (typeof settings?.rate === 'number') state.load = { rate: settings.rate, readShare: settings.readShare ?? 0.5 };
+        } catch {
+          // not the settings: leave them
+        }
+      }
+      break;
+    case 'alarm':
+      state.alarms = [...(state.alarms ?? []), event].slice(-100);
+      break;
+    case 'scenario':
+      if (shown) noteScenario(event);
+      break;
     default:
       break;
   }
+  if (shown && (event.kind === 'supervision' || event.kind === 'links') && faultNow()) model.lastFaultT = event.t;
 }
 
-function nodeEntry(id) {
-  const nodes = model.state.node;
+function nodeEntry(state, id, shown) {
+  const nodes = state.node;
   if (nodes[id] === undefined) {
     nodes[id] = { supervision: { state: 'running', restarts: 0, backoffMs: null, reason: '' }, frame: null, frameT: null };
   }
-  if (!model.state.nodes.includes(id)) {
-    model.state.nodes = [...model.state.nodes, id];
-    buildRing();
+  if (!state.nodes.includes(id)) {
+    state.nodes = [...state.nodes, id];
+    if (shown) buildRing();
   }
   return nodes[id];
+}
+
+/** A node not running, or a link cut, now. */
+function faultNow() {
+  const state = model.state;
+  if (state === null) return false;
+  return (
+    state.nodes.some((id) => (state.node[id]?.supervision?.state ?? 'running') !== 'running') ||
+    (state.links ?? []).some((entry) => entry.faults?.cut === true)
+  );
+}
+
+function noteSupervision(id, supervision) {
+  if (supervision === undefined) return;
+  const history = model.supervisionHistory.get(id) ?? [];
+  if (history.at(-1) !== supervision.state) history.push(supervision.state);
+  if (history.length > SUPERVISION_HISTORY_MAX) history.splice(0, history.length - SUPERVISION_HISTORY_MAX);
+  model.supervisionHistory.set(id, history);
+}
+
+function addLoadPoint(event) {
+  // The second this point covers is shaded when a fault was in force at any time in it.
+  const fault = faultNow() || model.lastFaultT > event.t - 1_000;
+  model.loadPoints.push({
+    t: event.t,
+    rate: event.rate,
+    ok: event.ok,
+    failed: event.failed,
+    skipped: event.skipped,
+    p50Ms: event.p50Ms,
+    p99Ms: event.p99Ms,
+    fault,
+  });
+  while (model.loadPoints.length > 0 && (model.loadPoints[0].t <= event.t - CHART_WINDOW_MS || model.loadPoints.length > 600)) {
+    model.loadPoints.shift();
+  }
+  model.chartsDirty = true;
+}
+
+function noteScenario(event) {
+  if (event.phase === 'started') {
+    model.scenarioRunning = event.name;
+    model.scenarioLines = [];
+    model.scenarioVerdict = null;
+  }
+  model.scenarioLines.push(`${event.phase === 'verdict' ? 'verdict' : event.phase === 'started' ? 'started' : '·'} ${event.detail}`);
+  if (model.scenarioLines.length > SCENARIO_LINES_MAX) model.scenarioLines.splice(0, model.scenarioLines.length - SCENARIO_LINES_MAX);
+  if (event.phase === 'verdict') {
+    model.scenarioRunning = null;
+    model.scenarioVerdict = { name: event.name, ok: event.ok === true, detail: event.detail, report: event.report ?? null };
+  }
+  renderScenarios();
 }
 
 function emptyFrame() {
@@ -276,6 +450,7 @@ const positions = new Map();
 const nodeViews = new Map();
 const linkViews = new Map();
 const stripViews = new Map();
+const treeViews = new Map();
 
 function buildRing() {
   const ids = model.state.nodes;
@@ -287,6 +462,8 @@ function buildRing() {
   el.nodes.replaceChildren();
   el.dots.replaceChildren();
   el.strips.replaceChildren();
+  el.tree.replaceChildren();
+  treeViews.clear();
   ids.forEach((id, i) => {
     const angle = -Math.PI / 2 + (2 * Math.PI * i) / ids.length;
     positions.set(id, { x: RING.cx + RING.r * Math.cos(angle), y: RING.cy + RING.r * Math.sin(angle) });
@@ -339,6 +516,14 @@ function buildRing() {
     const last = html('b', { 'data-testid': `node-${id}-last` }, numbers);
     const progress = html('div', { class: 'progress', 'data-testid': `node-${id}-progress` }, strip);
     stripViews.set(id, { strip, segments, snap, applied, commit, last, progress });
+
+    const row = html('li', { class: 'actor', 'data-testid': `supervision-${id}`, 'data-node': id }, el.tree);
+    html('span', { class: 'actor-name' }, row, id);
+    const actorState = html('span', { class: 'actor-state', 'data-testid': `supervision-${id}-state` }, row);
+    const restarts = html('span', { class: 'actor-restarts', 'data-testid': `supervision-${id}-restarts` }, row);
+    const reason = html('span', { class: 'actor-reason', 'data-testid': `supervision-${id}-reason` }, row);
+    row.addEventListener('click', () => clickNode(id));
+    treeViews.set(id, { row, state: actorState, restarts, reason });
   }
 }
 
@@ -447,7 +632,38 @@ function render() {
     }
     view.label.textContent = cut || lossy ? describe.join(', ') : messages > 0 ? String(messages) : '';
   }
+  renderTree();
+  renderLoad();
   renderSelection();
+}
+
+/** The supervision tree: one row per node actor under the supervisor. */
+function renderTree() {
+  const state = model.state;
+  const counts = new Map();
+  for (const id of state.nodes) {
+    const view = treeViews.get(id);
+    const sup = state.node[id]?.supervision ?? { state: 'unknown', restarts: 0, backoffMs: null, reason: '' };
+    counts.set(sup.state, (counts.get(sup.state) ?? 0) + 1);
+    if (view === undefined) continue;
+    const history = model.supervisionHistory.get(id) ?? [];
+    view.row.dataset.state = sup.state;
+    view.row.dataset.restarts = String(sup.restarts);
+    view.row.dataset.history = history.join(',');
+    view.row.dataset.selected = String(model.selected.includes(id));
+    view.row.className = `actor state-${sup.state}`;
+    view.state.textContent =
+      sup.state === 'restarting' && sup.backoffMs !== null
+        ? `restarting (backoff ${sup.backoffMs} ms)`
+        : sup.state === 'failed'
+          ? 'FAILED'
+          : sup.state;
+    view.restarts.textContent = `restarts ${sup.restarts}`;
+    view.reason.textContent = sup.reason === '' ? '' : sup.state === 'failed' ? `gave up: ${sup.reason}` : sup.reason;
+    view.row.title = `states: ${history.join(' → ')}`;
+  }
+  el.treeSummary.textContent = [...counts].map(([name, n]) => `${n} ${name}`).join(' · ');
+  el.treeSummary.dataset.failed = String(counts.get('failed') ?? 0);
 }
 
 function trafficOf(from, to) {
@@ -505,10 +721,16 @@ function renderSelection() {
   const sel = model.selected;
   el.selection.textContent = sel.length === 0 ? 'nothing selected' : sel.length === 1 ? `node ${sel[0]}` : `link ${sel[0]} – ${sel[1]}`;
   el.selection.dataset.selected = sel.join(',');
+  // Replay shows a recording: nothing on the page acts on the live cluster then.
+  const replaying = model.replay !== null;
   for (const button of document.querySelectorAll('[data-action]')) {
     const action = button.getAttribute('data-action');
-    const needs = action.startsWith('link-') ? 2 : ['kill', 'restart', 'pause', 'resume', 'transfer'].includes(action) ? 1 : 0;
-    /** @type {HTMLButtonElement} */ (button).disabled = needs === 1 ? sel.length < 1 : needs === 2 ? sel.length !== 2 : false;
+    const needs = action.startsWith('link-') ? 2 : action in nodeActions || action === 'transfer' ? 1 : 0;
+    /** @type {HTMLButtonElement} */ (button).disabled =
+      replaying || (needs === 1 ? sel.length < 1 : needs === 2 ? sel.length !== 2 : false);
+  }
+  for (const button of document.querySelectorAll('[data-kv], #load-start, #load-stop')) {
+    /** @type {HTMLButtonElement} */ (button).disabled = replaying;
   }
 }
 
@@ -558,7 +780,27 @@ function parseGroups(text) {
   return groups;
 }
 
-const nodeActions = { kill: 'kill', restart: 'restart', pause: 'pause', resume: 'resume' };
+const nodeActions = {
+  kill: 'kill',
+  restart: 'restart',
+  pause: 'pause',
+  resume: 'resume',
+  crash: 'crash',
+  hang: 'hang',
+  slow: 'slow',
+  flood: 'flood',
+};
+
+/** A whole number from an input, or null (with the reason shown) when it is not one. */
+function integerOf(input, name, min) {
+  const text = input.value.trim();
+  const value = Number(text);
+  if (text === '' || !Number.isInteger(value) || value < min) {
+    showResult(el.actionResult, false, `${name}: type a whole number of at least ${min}`);
+    return null;
+  }
+  return value;
+}
 
 async function act(action) {
   const [first, second] = model.selected;
@@ -566,8 +808,20 @@ async function act(action) {
   let calls = [];
   let what = action;
   if (action in nodeActions) {
-    calls = [['POST', `/v1/nodes/${encodeURIComponent(first)}/${nodeActions[action]}`, undefined]];
+    let body;
     what = `${action} ${first}`;
+    if (action === 'slow') {
+      const ms = integerOf(el.slowMs, 'slow', 0);
+      if (ms === null) return;
+      body = { ms };
+      what = ms === 0 ? `slow ${first} off` : `slow ${first} by ${ms} ms a turn`;
+    } else if (action === 'flood') {
+      const messages = integerOf(el.floodCount, 'flood', 1);
+      if (messages === null) return;
+      body = { messages };
+      what = `flood ${first} with ${messages} messages`;
+    }
+    calls = [['POST', `/v1/nodes/${encodeURIComponent(first)}/${nodeActions[action]}`, body]];
   } else if (action === 'transfer') {
     calls = [['POST', '/v1/leader/transfer', { to: first }]];
     what = `transfer leadership to ${first}`;
@@ -597,8 +851,10 @@ async function act(action) {
     model.groups.clear();
   }
   showResult(el.actionResult, true, `${what}…`);
+  let lastReply = null;
   for (const [method, path, body] of calls) {
     const reply = await call(method, path, body);
+    lastReply = reply;
     if (!reply.ok) {
       showResult(el.actionResult, false, `${what} failed: ${errorText(reply)}`);
       return;
@@ -609,7 +865,9 @@ async function act(action) {
       return;
     }
   }
-  showResult(el.actionResult, true, `${what}: ok`);
+  const answer = lastReply?.body;
+  const shown = ['crash', 'hang', 'slow', 'flood'].includes(action) && answer !== null && typeof answer === 'object';
+  showResult(el.actionResult, true, `${what}: ok${shown ? ` ${JSON.stringify(answer)}` : ''}`);
 }
 
 async function kv(op) {
@@ -631,6 +889,403 @@ async function kv(op) {
   if (op === 'put') showResult(el.kvResult, true, `put ${key}: ok at index ${body.index}`);
   else if (op === 'get') showResult(el.kvResult, true, `get ${key} = ${JSON.stringify(body.value)} (written at index ${body.index})`);
   else showResult(el.kvResult, true, `delete ${key}: ${body.deleted ? 'deleted' : 'was not there'} at index ${body.index}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Load: the generator's settings, and its per-second results drawn on two canvases
+
+function showLoadSettings(load) {
+  if (load === undefined || load === null) return;
+  if (load.rate > 0) {
+    el.loadRate.value = String(load.rate);
+    el.loadRateValue.textContent = String(load.rate);
+  }
+  el.loadReadShare.value = String(load.readShare);
+}
+
+async function setLoad(start) {
+  const rate = start ? Number(el.loadRate.value) : 0;
+  const readShare = Number(el.loadReadShare.value);
+  if (!Number.isFinite(readShare) || readShare < 0 || readShare > 1) {
+    showResult(el.loadResult, false, 'reads: a share from 0 to 1');
+    return;
+  }
+  const what = start ? `load ${rate} ops/s, ${Math.round(readShare * 100)}% reads` : 'stop the load';
+  showResult(el.loadResult, true, `${what}…`);
+  const reply = await call('POST', '/explorer/load', { rate, readShare });
+  if (!reply.ok) {
+    showResult(el.loadResult, false, `${what} failed: ${errorText(reply)}`);
+    return;
+  }
+  if (model.state !== null && model.replay === null) model.state.load = { rate: reply.body.rate, readShare: reply.body.readShare };
+  showResult(el.loadResult, true, `${what}: ok`);
+  render();
+}
+
+let chartsDrawnAt = 0;
+
+function renderLoad() {
+  const load = model.state.load ?? { rate: 0, readShare: 0.5 };
+  el.loadStatus.textContent = load.rate > 0 ? `running: ${load.rate} ops/s, ${Math.round(load.readShare * 100)}% reads` : 'off';
+  el.loadStatus.dataset.rate = String(load.rate);
+  // The window scrolls with stream time; redrawn when a point arrives, else at most once a second.
+  const now = performance.now();
+  if (!model.chartsDirty && now - chartsDrawnAt < 1_000) return;
+  model.chartsDirty = false;
+  chartsDrawnAt = now;
+  const endT = Math.max(model.state.t, model.loadPoints.at(-1)?.t ?? 0);
+  drawChart(el.throughput, endT, [
+    { key: 'ok', colour: '#3ecf8e' },
+    { key: 'failed', colour: '#ff4d4f' },
+  ]);
+  drawChart(el.latency, endT, [
+    { key: 'p50Ms', colour: '#4ea1ff' },
+    { key: 'p99Ms', colour: '#f0b429' },
+  ]);
+}
+
+/** A rounded-up axis top: 1, 2 or 5 times a power of ten. */
+function niceCeiling(value) {
+  if (value <= 1) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 5, 10]) if (step * power >= value) return step * power;
+  return 10 * power;
+}
+
+/** One chart of the load points: the fault seconds shaded, a line per series, the last CHART_WINDOW_MS. */
+function drawChart(canvas, endT, series) {
+  const ctx = canvas.getContext('2d');
+  if (ctx === null) return;
+  const w = canvas.width;
+  const h = canvas.height;
+  const pad = { left: 44, right: 8, top: 8, bottom: 18 };
+  const startT = endT - CHART_WINDOW_MS;
+  const points = model.loadPoints.filter((p) => p.t > startT);
+  const x = (t) => pad.left + ((t - startT) / CHART_WINDOW_MS) * (w - pad.left - pad.right);
+  let top = 0;
+  for (const p of points) for (const s of series) top = Math.max(top, p[s.key]);
+  top = niceCeiling(top);
+  const y = (v) => h - pad.bottom - (v / top) * (h - pad.top - pad.bottom);
+  ctx.clearRect(0, 0, w, h);
+  ctx.fillStyle = 'rgba(255, 77, 79, 0.22)';
+  for (const p of points) {
+    if (!p.fault) continue;
+    const left = Math.max(pad.left, x(p.t - 1_000));
+    ctx.fillRect(left, pad.top, x(p.t) - left, h - pad.top - pad.bottom);
+  }
+  ctx.strokeStyle = '#3a3f49';
+  ctx.fillStyle = '#8a919c';
+  ctx.lineWidth = 1;
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.textAlign = 'right';
+  ctx.textBaseline = 'middle';
+  for (const v of [0, top / 2, top]) {
+    ctx.beginPath();
+    ctx.moveTo(pad.left, Math.round(y(v)) + 0.5);
+    ctx.lineTo(w - pad.right, Math.round(y(v)) + 0.5);
+    ctx.stroke();
+    ctx.fillText(String(Number.isInteger(v) ? v : v.toFixed(1)), pad.left - 4, y(v));
+  }
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'top';
+  for (const back of [60, 45, 30, 15, 0]) {
+    ctx.fillText(back === 0 ? 'now' : `-${back}s`, x(endT - back * 1_000), h - pad.bottom + 4);
+  }
+  for (const s of series) {
+    ctx.strokeStyle = s.colour;
+    ctx.fillStyle = s.colour;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    points.forEach((p, i) => (i === 0 ? ctx.moveTo(x(p.t), y(p[s.key])) : ctx.lineTo(x(p.t), y(p[s.key]))));
+    ctx.stroke();
+    const last = points.at(-1);
+    if (last !== undefined) {
+      ctx.beginPath();
+      ctx.arc(x(last.t), y(last[s.key]), 2.5, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+  }
+  canvas.dataset.points = String(points.length);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenarios: the library of the server, one run at a time, its log and verdict from `scenario` events
+
+async function loadScenarios() {
+  const reply = await call('GET', '/explorer/scenarios');
+  if (!reply.ok) {
+    model.scenarios = [];
+    showResult(
+      el.scenarioResult,
+      false,
+      reply.status === 404 ? 'this server runs no scenarios' : `could not list the scenarios: ${errorText(reply)}`,
+    );
+    renderScenarios();
+    return;
+  }
+  model.scenarios = reply.body.scenarios ?? [];
+  if (model.replay === null) model.scenarioRunning = reply.body.running ?? model.scenarioRunning;
+  renderScenarios();
+}
+
+function renderScenarios() {
+  const list = model.scenarios ?? [];
+  const running = model.scenarioRunning;
+  const items = list.map((scenario) => {
+    const item = html('li', { class: 'scenario', 'data-testid': `scenario-${scenario.name}`, 'data-unfit': scenario.unfit ?? '' });
+    const head = html('div', { class: 'scenario-head' }, item);
+    const run = /** @type {HTMLButtonElement} */ (
+      html('button', { type: 'button', 'data-testid': `scenario-run-${scenario.name}`, 'data-scenario': scenario.name }, head, 'run')
+    );
+    run.disabled = scenario.unfit !== null || running !== null || model.replay !== null;
+    if (scenario.unfit !== null) run.title = `cannot run here: ${scenario.unfit}`;
+    html('b', {}, head, scenario.name);
+    html(
+      'span',
+      { class: 'muted' },
+      head,
+      ` ${scenario.nodes ?? '?'} nodes · ${scenario.storage ?? '?'} · ${Math.round((scenario.durationMs ?? 0) / 1000)} s${running === scenario.name ? ' · running' : ''}`,
+    );
+    html('div', { class: 'scenario-description' }, item, scenario.description ?? '');
+    if (scenario.unfit !== null)
+      html(
+        'div',
+        { class: 'scenario-unfit', 'data-testid': `scenario-unfit-${scenario.name}` },
+        item,
+        `cannot run here: ${scenario.unfit}`,
+      );
+    run.addEventListener('click', () => void runScenario(scenario.name));
+    return item;
+  });
+  el.scenarioList.replaceChildren(...items);
+  if (list.length === 0 && model.scenarios !== null) el.scenarioList.replaceChildren(html('li', { class: 'muted' }, null, 'no scenarios'));
+  el.scenarioRunning.textContent = running === null ? '' : `running ${running}`;
+  el.scenarioRunning.dataset.running = running ?? '';
+  el.scenarioLog.replaceChildren(...model.scenarioLines.map((line) => html('li', {}, null, line)));
+  el.scenarioLog.scrollTop = el.scenarioLog.scrollHeight;
+  const verdict = model.scenarioVerdict;
+  el.scenarioVerdict.hidden = verdict === null;
+  if (verdict !== null) {
+    el.scenarioVerdict.dataset.ok = String(verdict.ok);
+    el.scenarioVerdict.dataset.name = verdict.name;
+    const children = [
+      html('strong', {}, null, verdict.ok ? 'PASS' : 'FAIL'),
+      document.createTextNode(` ${verdict.name}: ${verdict.detail} `),
+    ];
+    if (verdict.report !== null) {
+      children.push(
+        html('a', { href: withToken(verdict.report), target: '_blank', rel: 'noopener', 'data-testid': 'scenario-report' }, null, 'report'),
+      );
+    }
+    el.scenarioVerdict.replaceChildren(...children);
+  } else el.scenarioVerdict.replaceChildren();
+}
+
+async function runScenario(name) {
+  showResult(el.scenarioResult, true, `run ${name}…`);
+  const reply = await call('POST', `/explorer/scenarios/${encodeURIComponent(name)}/run`);
+  if (!reply.ok) {
+    showResult(el.scenarioResult, false, `run ${name} failed: ${errorText(reply)}`);
+    return;
+  }
+  // The started event follows on the stream; until then the run is known from the answer.
+  if (model.scenarioRunning === null) {
+    model.scenarioRunning = name;
+    model.scenarioLines = [];
+    model.scenarioVerdict = null;
+  }
+  showResult(el.scenarioResult, true, `run ${name}: started, seed ${reply.body.seed}`);
+  renderScenarios();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Traces: export the live session, import one (the simulator writes the same), replay it with a time slider
+
+function currentTrace() {
+  if (model.replay !== null) return model.replay.trace;
+  const recording = model.recording;
+  if (recording === null) return null;
+  return { schema: SCHEMA, source: 'live', start: recording.start, events: recording.events };
+}
+
+function exportTrace() {
+  const trace = currentTrace();
+  if (trace === null) {
+    showResult(el.traceError, false, 'nothing to export yet: the state has not loaded');
+    return;
+  }
+  const blob = new Blob([JSON.stringify(trace)], { type: 'application/json' });
+  const url = URL.createObjectURL(blob);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const link = html('a', { href: url, download: `raftkv-trace-${trace.source}-${stamp}.json` }, document.body);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  showResult(el.traceError, true, `exported ${trace.events.length} events`);
+}
+
+/** Reads a trace file, refusing another schema or a malformed one with a message that says why. */
+function parseTrace(text) {
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (value === null || typeof value !== 'object') throw new Error('a trace is a JSON object');
+  if (value.schema !== SCHEMA) throw new Error(`trace schema ${String(value.schema)}, this page reads schema ${SCHEMA}`);
+  if (value.source !== 'live' && value.source !== 'simulator') throw new Error('trace source must be live or simulator');
+  const start = value.start;
+  if (start === null || typeof start !== 'object' || !Array.isArray(start.nodes) || typeof start.node !== 'object')
+    throw new Error('a trace has a start state with nodes');
+  if (!Array.isArray(value.events)) throw new Error('a trace has an events array');
+  let seq = -Infinity;
+  for (const event of value.events) {
+    if (typeof event?.seq !== 'number' || event.seq <= seq) throw new Error(`trace events must have increasing seq (after ${seq})`);
+    if (typeof event.t !== 'number' || typeof event.kind !== 'string') throw new Error(`trace event ${event.seq} has no t or kind`);
+    seq = event.seq;
+  }
+  return value;
+}
+
+async function importTrace(file) {
+  let trace;
+  try {
+    trace = parseTrace(await file.text());
+  } catch (error) {
+    showResult(el.traceError, false, `${file.name} refused: ${error instanceof Error ? error.message : String(error)}`);
+    return;
+  } finally {
+    el.traceImport.value = '';
+  }
+  enterReplay(trace, file.name);
+}
+
+function enterReplay(trace, name) {
+  closeStream();
+  stopPlaying();
+  const events = trace.events;
+  const startT = trace.start.t ?? 0;
+  const endT = Math.max(startT, events.at(-1)?.t ?? startT);
+  model.replay = { trace, index: 0, t: startT, endT, timer: 0, name };
+  model.pending = [];
+  setStatus('replay');
+  document.body.dataset.mode = 'replay';
+  el.replayControls.hidden = false;
+  el.replayLive.hidden = false;
+  el.replaySlider.min = String(startT);
+  el.replaySlider.max = String(endT);
+  showResult(el.traceError, true, `replaying ${name}: ${trace.source}, ${trace.start.nodes.length} nodes, ${events.length} events`);
+  resetView(trace.start);
+  seekReplay(startT);
+}
+
+/** The page as of a state: the model, the drawing, the log, the panels' series all start again from it. */
+function resetView(state) {
+  model.state = structuredClone(state);
+  model.state.links ??= [];
+  model.state.alarms ??= [];
+  model.state.load ??= { rate: 0, readShare: 0.5 };
+  model.seq = model.state.seq;
+  model.loggedSeq = model.state.seq;
+  model.traffic.clear();
+  model.supervisionHistory.clear();
+  model.loadPoints = [];
+  model.lastFaultT = -Infinity;
+  model.chartsDirty = true;
+  model.scenarioRunning = null;
+  model.scenarioLines = [];
+  model.scenarioVerdict = null;
+  model.rows = [];
+  model.alarms = [];
+  el.alarm.hidden = true;
+  el.dots.replaceChildren();
+  model.dotsLive = 0;
+  rebuildLog();
+  for (const alarm of model.state.alarms) noteAlarm(alarm);
+  for (const id of model.state.nodes) noteSupervision(id, model.state.node[id]?.supervision);
+  buildRing();
+  renderScenarios();
+}
+
+/** Replay up to time `t`: forward from where it is, or from the start again when going back. */
+function seekReplay(t) {
+  const replay = model.replay;
+  if (replay === null) return;
+  const target = Math.max(Number(el.replaySlider.min), Math.min(replay.endT, t));
+  if (target < replay.t) {
+    resetView(replay.trace.start);
+    replay.index = 0;
+  }
+  const events = replay.trace.events;
+  while (replay.index < events.length && events[replay.index].t <= target) {
+    const event = events[replay.index++];
+    if (event.kind === 'resync' || event.seq <= model.seq) continue;
+    model.loggedSeq = event.seq;
+    if (event.kind !== 'node-frame' || el.frames.checked) logRow(rowOf(event));
+    if (event.kind === 'alarm') noteAlarm(event);
+    apply(event);
+  }
+  replay.t = target;
+  el.replaySlider.value = String(target);
+  el.replaySlider.dataset.t = String(target);
+  el.replayTime.textContent = `${(target / 1000).toFixed(2)} s of ${(replay.endT / 1000).toFixed(2)} s · event ${replay.index}/${events.length}`;
+  render();
+}
+
+function stopPlaying() {
+  const replay = model.replay;
+  if (replay !== null && replay.timer !== 0) clearInterval(replay.timer);
+  if (replay !== null) replay.timer = 0;
+  el.replayPlay.textContent = 'play';
+  el.replayPlay.dataset.playing = 'false';
+}
+
+function togglePlay() {
+  const replay = model.replay;
+  if (replay === null) return;
+  if (replay.timer !== 0) {
+    stopPlaying();
+    return;
+  }
+  if (replay.t >= replay.endT) seekReplay(Number(el.replaySlider.min));
+  let last = performance.now();
+  replay.timer = setInterval(() => {
+    const now = performance.now();
+    const step = (now - last) * Number(el.replaySpeed.value);
+    last = now;
+    seekReplay(replay.t + step);
+    if (replay.t >= replay.endT) stopPlaying();
+  }, PLAY_STEP_MS);
+  el.replayPlay.textContent = 'pause';
+  el.replayPlay.dataset.playing = 'true';
+}
+
+function backToLive() {
+  stopPlaying();
+  model.replay = null;
+  document.body.dataset.mode = 'live';
+  el.replayControls.hidden = true;
+  el.replayLive.hidden = true;
+  showResult(el.traceError, true, '');
+  // Everything is fetched again: the state (on open), the scenarios; the log starts afresh.
+  model.state = null;
+  model.recording = null;
+  model.pending = [];
+  model.rows = [];
+  model.loggedSeq = 0;
+  model.alarms = [];
+  el.alarm.hidden = true;
+  model.supervisionHistory.clear();
+  model.loadPoints = [];
+  model.chartsDirty = true;
+  model.scenarioLines = [];
+  model.scenarioVerdict = null;
+  model.scenarioRunning = null;
+  rebuildLog();
+  openStream();
+  void loadScenarios();
+  renderSelection();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -683,6 +1338,10 @@ function rowOf(event) {
     case 'alarm':
       text = `ALARM ${event.alarm}: ${event.detail}`;
       cls = 'bad';
+      break;
+    case 'load':
+      text = `load ${event.rate} ops/s: ${event.ok} ok, ${event.failed} failed, ${event.skipped} skipped, p50 ${event.p50Ms} ms, p99 ${event.p99Ms} ms`;
+      cls = event.failed > 0 ? 'warn' : '';
       break;
     case 'scenario':
       text = `scenario ${event.name} ${event.phase}: ${event.detail}${event.report ? ` (report ${event.report})` : ''}`;
@@ -750,6 +1409,20 @@ el.partitionPick.addEventListener('change', () => {
   if (!el.partitionPick.checked) model.groups.clear();
   render();
 });
+el.loadRate.addEventListener('input', () => (el.loadRateValue.textContent = el.loadRate.value));
+$('load-start').addEventListener('click', () => void setLoad(true));
+$('load-stop').addEventListener('click', () => void setLoad(false));
+$('trace-export').addEventListener('click', exportTrace);
+el.traceImport.addEventListener('change', () => {
+  const file = el.traceImport.files?.[0];
+  if (file !== undefined) void importTrace(file);
+});
+el.replaySlider.addEventListener('input', () => {
+  stopPlaying();
+  seekReplay(Number(el.replaySlider.value));
+});
+el.replayPlay.addEventListener('click', togglePlay);
+el.replayLive.addEventListener('click', backToLive);
 
 /** For tests and the console: the live stream, the model, and a way to reopen the stream. */
 const exposed = {
@@ -758,8 +1431,25 @@ const exposed = {
   reconnect: openStream,
   /** Hands the page one event as if the stream had sent it (tests: an alarm the cluster cannot be made to raise). */
   receive,
+  /** The load charts' series, oldest first: what the canvases draw. */
+  series: {
+    get throughput() {
+      return model.loadPoints.map((p) => ({ t: p.t, ok: p.ok, failed: p.failed, skipped: p.skipped, fault: p.fault }));
+    },
+    get latency() {
+      return model.loadPoints.map((p) => ({ t: p.t, p50Ms: p.p50Ms, p99Ms: p.p99Ms, fault: p.fault }));
+    },
+  },
+  /** The trace the export button downloads (the live session, or the one being replayed). */
+  trace: currentTrace,
+  /** Replay: where it stands (null when live). */
+  get replay() {
+    const replay = model.replay;
+    return replay === null ? null : { t: replay.t, endT: replay.endT, index: replay.index, events: replay.trace.events.length };
+  },
 };
 Object.defineProperty(window, '__explorer', { value: exposed });
 
+document.body.dataset.mode = 'live';
 renderSelection();
 openStream();
