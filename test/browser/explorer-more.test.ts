@@ -65,7 +65,14 @@ beforeAll(async () => {
   schema2Path = path.join(dir, 'schema-2.json');
   fs.writeFileSync(schema2Path, JSON.stringify({ ...trace, schema: 2 }));
 
-  cluster = await startCluster({ nodes: 3, stateMachine: 'kv', watchdogIntervalMs: 200, watchdogTimeoutMs: 1_500 });
+  // A fast watchdog, and a restart intensity of 2 crashes in 30 s (the third marks a node failed).
+  cluster = await startCluster({
+    nodes: 3,
+    stateMachine: 'kv',
+    watchdogIntervalMs: 200,
+    watchdogTimeoutMs: 1_500,
+    restart: { maxRestarts: 2 },
+  });
   service = await startService(cluster.supervisor, {
     host: '127.0.0.1',
     httpPort: 0,
@@ -179,7 +186,10 @@ function explorer<T>(read: (explorer: ExplorerHandle) => T): Promise<T> {
   return page.evaluate(`(${read.toString()})(window.__explorer)`) as Promise<T>;
 }
 interface ExplorerHandle {
-  readonly series: { readonly throughput: { t: number; ok: number; failed: number }[]; readonly latency: { p50Ms: number }[] };
+  readonly series: {
+    readonly throughput: { t: number; ok: number; failed: number; fault: boolean }[];
+    readonly latency: { p50Ms: number; fault: boolean }[];
+  };
   trace(): ExplorerTrace | null;
   readonly replay: { t: number; endT: number; index: number; events: number } | null;
 }
@@ -204,6 +214,7 @@ async function aFollower(except: string[] = []): Promise<string> {
 
 describe('the explorer page: actor faults, supervision, load, scenarios, replay', () => {
   let hung = '';
+  let crashed = '';
 
   it('draws the supervision tree: the supervisor and one running actor per node', async () => {
     await expect.poll(() => page.getByTestId('stream-status').textContent(), WAIT).toBe('live');
@@ -226,6 +237,10 @@ describe('the explorer page: actor faults, supervision, load, scenarios, replay'
     expect(row.restarts).toBe('1');
     expect(row.history).toMatch(/^running,.*restarting/);
     expect(await page.getByTestId(`supervision-${hung}`).getAttribute('title')).toContain('restarting');
+    // Back to running, the row still says why it was restarted.
+    expect(await page.getByTestId(`supervision-${hung}-last-fault`).textContent()).toMatch(
+      /^last restarting at .*hung: no answer to the watchdog/,
+    );
     // The reason of the restart names the watchdog's finding (the row keeps the reason of the last change).
     const log = page.getByTestId('event-log').locator('li[data-kind="supervision"]', { hasText: `${hung} restarting` });
     await expect.poll(() => log.count(), WAIT).toBeGreaterThan(0);
@@ -234,7 +249,7 @@ describe('the explorer page: actor faults, supervision, load, scenarios, replay'
   });
 
   it('crashes a node from the page (restarted by policy); slow and flood answer ok', async () => {
-    const crashed = await aFollower([hung]);
+    crashed = await aFollower([hung]);
     await select(crashed);
     await page.getByTestId('action-crash').click();
     await resultOk('action-result');
@@ -258,6 +273,30 @@ describe('the explorer page: actor faults, supervision, load, scenarios, replay'
     await expect.poll(async () => (await actor(crashed)).state, WAIT).toBe('running');
   });
 
+  it('marks a node that crashes past the restart intensity failed, loudly, with the reason; restart brings it back', async () => {
+    await select(crashed);
+    // Its second crash in the period is restarted (the limit is 2); the third is one too many.
+    await page.getByTestId('action-crash').click();
+    await resultOk('action-result');
+    await expect
+      .poll(async () => (await actor(crashed)).history ?? '', WAIT)
+      .toMatch(/restarting,(starting,)?running,restarting,(starting,)?running$/);
+    expect((await actor(crashed)).restarts).toBe('2');
+    await page.getByTestId('action-crash').click();
+    await resultOk('action-result');
+    await expect.poll(async () => (await actor(crashed)).state, WAIT).toBe('failed');
+    expect(await page.getByTestId(`supervision-${crashed}-state`).textContent()).toBe('FAILED');
+    expect(await page.getByTestId(`supervision-${crashed}-reason`).textContent()).toMatch(
+      /^gave up: .*3 crashes within 30000 ms \(limit 2\)/,
+    );
+    expect(await page.getByTestId('supervision-summary').getAttribute('data-failed')).toBe('1');
+    await shot('supervision-failed');
+    await page.getByTestId('action-restart').click();
+    await resultOk('action-result');
+    await expect.poll(async () => (await actor(crashed)).state, WAIT).toBe('running');
+    expect((await actor(crashed)).restarts).toBe('0');
+  });
+
   it('runs load from the panel: the throughput series gets points with ok > 0, drawn on the canvases; stops', async () => {
     await setRange('load-rate', 300);
     expect(await page.getByTestId('load-rate-value').textContent()).toBe('300');
@@ -270,6 +309,23 @@ describe('the explorer page: actor faults, supervision, load, scenarios, replay'
     expect(latency.some((p) => p.p50Ms > 0)).toBe(true);
     expect(Number(await page.getByTestId('load-throughput').getAttribute('data-points'))).toBeGreaterThan(0);
     expect(Number(await page.getByTestId('load-latency').getAttribute('data-points'))).toBeGreaterThan(0);
+    expect(await explorer((e) => e.series.throughput.some((p) => p.fault))).toBe(false);
+
+    // A follower paused under load: the seconds it is paused are shaded, and the seconds after it resumes are not.
+    const paused = await aFollower();
+    await select(paused);
+    await page.getByTestId('action-pause').click();
+    await resultOk('action-result');
+    await expect.poll(() => explorer((e) => e.series.throughput.filter((p) => p.fault).length), WAIT).toBeGreaterThanOrEqual(2);
+    await page.getByTestId('action-resume').click();
+    await resultOk('action-result');
+    await expect
+      .poll(
+        () => explorer((e) => e.series.throughput.findLastIndex((p) => !p.fault) > e.series.throughput.findLastIndex((p) => p.fault)),
+        WAIT,
+      )
+      .toBe(true);
+    await expect.poll(() => explorer((e) => e.series.throughput.at(-1)?.ok ?? 0), WAIT).toBeGreaterThan(0);
     await shot('load');
     await page.getByTestId('load-stop').click();
     await resultOk('load-result');

@@ -13,6 +13,8 @@ const TRAFFIC_STALE_MS = 1_000;
 const REOPEN_MS = 2_000;
 const RING = { cx: 320, cy: 320, r: 220, node: 44 };
 const UP_STATES = new Set(['running', 'paused']);
+/** Supervision states the tree remembers the reason of once the node is running again (not the way back: starting). */
+const TROUBLE_STATES = new Set(['killed', 'paused', 'restarting', 'failed']);
 /** The trace schema this page reads and writes (EXPLORER_SCHEMA_VERSION of src/protocol/explorer.ts). */
 const SCHEMA = 1;
 /** Events kept for export; past this the oldest are folded into the trace's start state. */
@@ -51,6 +53,8 @@ const model = {
   alarmsDismissed: 0,
   /** node -> the supervision states it went through (latest last), and the reason of the last change. */
   supervisionHistory: /** @type {Map<string, string[]>} */ (new Map()),
+  /** node -> the last time it was not running: that state, its reason, the stream time. */
+  lastTrouble: /** @type {Map<string, {state: string, reason: string, t: number | null}>} */ (new Map()),
   /** One point per `load` event, the last CHART_WINDOW_MS of them. */
   loadPoints:
     /** @type {{t: number, rate: number, ok: number, failed: number, skipped: number, p50Ms: number, p99Ms: number, fault: boolean}[]} */ ([]),
@@ -268,6 +272,9 @@ function applyLive(event) {
 function apply(event, view = model) {
   const state = view.state;
   const shown = view === model;
+  const faultChange = shown && (event.kind === 'supervision' || event.kind === 'links');
+  // A fault that this event ends was in force until now: its last second is shaded too.
+  if (faultChange && faultNow()) model.lastFaultT = event.t;
   if (shown) model.seq = event.seq;
   state.seq = event.seq;
   state.t = event.t;
@@ -306,7 +313,7 @@ function apply(event, view = model) {
     case 'supervision': {
       const entry = nodeEntry(state, event.node, shown);
       entry.supervision = event.supervision;
-      if (shown) noteSupervision(event.node, event.supervision);
+      if (shown) noteSupervision(event.node, event.supervision, event.t);
       // A node that is not up has no live numbers: its last frame would show a role it no longer has.
       if (!UP_STATES.has(event.supervision.state)) {
         entry.frame = null;
@@ -341,7 +348,7 @@ function apply(event, view = model) {
     default:
       break;
   }
-  if (shown && (event.kind === 'supervision' || event.kind === 'links') && faultNow()) model.lastFaultT = event.t;
+  if (faultChange && faultNow()) model.lastFaultT = event.t;
 }
 
 function nodeEntry(state, id, shown) {
@@ -366,10 +373,13 @@ function faultNow() {
   );
 }
 
-function noteSupervision(id, supervision) {
+function noteSupervision(id, supervision, t = null) {
   if (supervision === undefined) return;
   const history = model.supervisionHistory.get(id) ?? [];
   if (history.at(-1) !== supervision.state) history.push(supervision.state);
+  // The tree keeps saying why a node last left `running`, after it is back.
+  if (TROUBLE_STATES.has(supervision.state) && supervision.reason !== '')
+    model.lastTrouble.set(id, { state: supervision.state, reason: supervision.reason, t });
   if (history.length > SUPERVISION_HISTORY_MAX) history.splice(0, history.length - SUPERVISION_HISTORY_MAX);
   model.supervisionHistory.set(id, history);
 }
@@ -399,7 +409,7 @@ function noteScenario(event) {
     model.scenarioLines = [];
     model.scenarioVerdict = null;
   }
-  model.scenarioLines.push(`${event.phase === 'verdict' ? 'verdict' : event.phase === 'started' ? 'started' : '·'} ${event.detail}`);
+  model.scenarioLines.push(event.phase === 'started' ? `started: ${event.detail}` : event.detail);
   if (model.scenarioLines.length > SCENARIO_LINES_MAX) model.scenarioLines.splice(0, model.scenarioLines.length - SCENARIO_LINES_MAX);
   if (event.phase === 'verdict') {
     model.scenarioRunning = null;
@@ -522,8 +532,9 @@ function buildRing() {
     const actorState = html('span', { class: 'actor-state', 'data-testid': `supervision-${id}-state` }, row);
     const restarts = html('span', { class: 'actor-restarts', 'data-testid': `supervision-${id}-restarts` }, row);
     const reason = html('span', { class: 'actor-reason', 'data-testid': `supervision-${id}-reason` }, row);
+    const trouble = html('span', { class: 'actor-trouble', 'data-testid': `supervision-${id}-last-fault` }, row);
     row.addEventListener('click', () => clickNode(id));
-    treeViews.set(id, { row, state: actorState, restarts, reason });
+    treeViews.set(id, { row, state: actorState, restarts, reason, trouble });
   }
 }
 
@@ -661,6 +672,11 @@ function renderTree() {
     view.restarts.textContent = `restarts ${sup.restarts}`;
     view.reason.textContent = sup.reason === '' ? '' : sup.state === 'failed' ? `gave up: ${sup.reason}` : sup.reason;
     view.row.title = `states: ${history.join(' → ')}`;
+    const trouble = model.lastTrouble.get(id);
+    view.trouble.textContent =
+      trouble === undefined || sup.state !== 'running'
+        ? ''
+        : `last ${trouble.state}${trouble.t === null ? '' : ` at ${(trouble.t / 1000).toFixed(1)}s`}: ${trouble.reason}`;
   }
   el.treeSummary.textContent = [...counts].map(([name, n]) => `${n} ${name}`).join(' · ');
   el.treeSummary.dataset.failed = String(counts.get('failed') ?? 0);
@@ -989,6 +1005,7 @@ function drawChart(canvas, endT, series) {
   ctx.textAlign = 'center';
   ctx.textBaseline = 'top';
   for (const back of [60, 45, 30, 15, 0]) {
+    ctx.textAlign = back === 0 ? 'right' : back === 60 ? 'left' : 'center';
     ctx.fillText(back === 0 ? 'now' : `-${back}s`, x(endT - back * 1_000), h - pad.bottom + 4);
   }
   for (const s of series) {
@@ -1190,6 +1207,7 @@ function resetView(state) {
   model.loggedSeq = model.state.seq;
   model.traffic.clear();
   model.supervisionHistory.clear();
+  model.lastTrouble.clear();
   model.loadPoints = [];
   model.lastFaultT = -Infinity;
   model.chartsDirty = true;
@@ -1277,6 +1295,7 @@ function backToLive() {
   model.alarms = [];
   el.alarm.hidden = true;
   model.supervisionHistory.clear();
+  model.lastTrouble.clear();
   model.loadPoints = [];
   model.chartsDirty = true;
   model.scenarioLines = [];
@@ -1313,7 +1332,7 @@ function rowOf(event) {
     case 'supervision': {
       const s = event.supervision;
       text = `${event.node} ${s.state}${s.backoffMs !== null ? ` (backoff ${s.backoffMs} ms)` : ''}${s.restarts > 0 ? ` restarts ${s.restarts}` : ''}: ${s.reason}`;
-      cls = s.state === 'failed' || s.state === 'killed' ? 'warn' : '';
+      cls = s.state === 'failed' ? 'bad' : s.state === 'killed' || s.state === 'restarting' ? 'warn' : '';
       break;
     }
     case 'links':
@@ -1340,7 +1359,7 @@ function rowOf(event) {
       cls = 'bad';
       break;
     case 'load':
-      text = `load ${event.rate} ops/s: ${event.ok} ok, ${event.failed} failed, ${event.skipped} skipped, p50 ${event.p50Ms} ms, p99 ${event.p99Ms} ms`;
+      text = `load ${event.rate} ops/s: ${event.ok} ok, ${event.failed} failed, ${event.skipped} skipped, p50 ${event.p50Ms.toFixed(1)} ms, p99 ${event.p99Ms.toFixed(1)} ms`;
       cls = event.failed > 0 ? 'warn' : '';
       break;
     case 'scenario':
