@@ -358,6 +358,38 @@ describe('the explorer page: actor faults, supervision, load, scenarios, replay'
     await expect.poll(() => page.getByTestId('scenario-run-short').isDisabled(), WAIT).toBe(false);
   });
 
+  it('exports the live session as a trace, which replays: the load series, the restarts and the verdict come back', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('trace-export').click()]);
+    const file = await download.path();
+    const exported = JSON.parse(fs.readFileSync(file, 'utf8')) as ExplorerTrace;
+    expect(exported.schema).toBe(1);
+    expect(exported.source).toBe('live');
+    expect(exported.start.nodes).toEqual(['n1', 'n2', 'n3']);
+    // The state fetched at connect, then every event since, in order.
+    expect(exported.events.length).toBeGreaterThan(100);
+    expect((exported.events[0] as { seq: number }).seq).toBeGreaterThan(exported.start.seq);
+    expect(exported.events.every((e, i) => i === 0 || e.seq > (exported.events[i - 1] as { seq: number }).seq)).toBe(true);
+    const kinds = new Set(exported.events.map((e) => e.kind));
+    for (const kind of ['node-frame', 'supervision', 'action', 'load', 'scenario'] as const) expect(kinds).toContain(kind);
+
+    const saved = path.join(dir, 'live.json');
+    fs.copyFileSync(file, saved);
+    await page.getByTestId('trace-import').setInputFiles(saved);
+    await expect.poll(() => page.getByTestId('stream-status').textContent(), WAIT).toBe('replay');
+    const endT = exported.events.at(-1)?.t as number;
+    expect(await page.getByTestId('replay-slider').getAttribute('max')).toBe(String(endT));
+    await setRange('replay-slider', endT);
+    await expect.poll(() => explorer((e) => e.replay?.index), WAIT).toBe(exported.events.length);
+    expect(await explorer((e) => e.series.throughput.filter((p) => p.ok > 0).length)).toBeGreaterThanOrEqual(2);
+    expect(await explorer((e) => e.series.throughput.some((p) => p.fault))).toBe(true);
+    expect((await actor(hung)).restarts).toBe('1');
+    expect((await actor(hung)).history).toMatch(/restarting/);
+    const hungRow = page.getByTestId('event-log').locator('li[data-kind="supervision"]', { hasText: 'hung: no answer to the watchdog' });
+    expect(await hungRow.count()).toBeGreaterThan(0);
+    expect(await page.getByTestId('scenario-verdict').getAttribute('data-ok')).toBe('true');
+    await shot('replay-live-export');
+  });
+
   it('replays a simulator trace from a file: the slider plays to the end, the trace nodes with a leader; refuses schema 2', async () => {
     const endT = trace.events.at(-1)?.t as number;
     await page.getByTestId('trace-import').setInputFiles(tracePath);
@@ -395,19 +427,6 @@ describe('the explorer page: actor faults, supervision, load, scenarios, replay'
     await expect.poll(() => page.getByTestId('stream-status').textContent(), WAIT).toBe('live');
     await expect.poll(async () => (await nodes()).filter((n) => n.role === 'leader' && n.state === 'running').length, WAIT).toBe(1);
     expect(await page.getByTestId('action-heal-all').isDisabled()).toBe(false);
-  });
-
-  it('exports the live session as a trace (schema 1, live, the state at connect and the events since)', async () => {
-    await expect.poll(() => explorer((e) => e.trace()?.events.length ?? 0), WAIT).toBeGreaterThan(0);
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('trace-export').click()]);
-    const file = await download.path();
-    const exported = JSON.parse(fs.readFileSync(file, 'utf8')) as ExplorerTrace;
-    expect(exported.schema).toBe(1);
-    expect(exported.source).toBe('live');
-    expect(exported.start.nodes).toEqual(['n1', 'n2', 'n3']);
-    expect(exported.events.length).toBeGreaterThan(0);
-    expect(exported.events.every((e, i) => i === 0 || e.seq > (exported.events[i - 1] as { seq: number }).seq)).toBe(true);
-    expect((exported.events[0] as { seq: number }).seq).toBeGreaterThan(exported.start.seq);
   });
 
   it('logged no console error and no page error', () => {

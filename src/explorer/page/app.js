@@ -1186,6 +1186,8 @@ function enterReplay(trace, name) {
   const endT = Math.max(startT, events.at(-1)?.t ?? startT);
   model.replay = { trace, index: 0, t: startT, endT, timer: 0, name };
   model.pending = [];
+  // Results of live requests say nothing about the recording.
+  for (const result of [el.actionResult, el.kvResult, el.loadResult, el.scenarioResult]) showResult(result, true, '');
   setStatus('replay');
   document.body.dataset.mode = 'replay';
   el.replayControls.hidden = false;
