@@ -38,6 +38,12 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, definite: true, redis: 'ERR', message: 'no such endpoint' },
   METHOD_NOT_ALLOWED: { status: 405, definite: true, redis: 'ERR', message: 'method not allowed on this endpoint' },
   UNAUTHORIZED: { status: 401, definite: true, redis: 'NOAUTH', message: 'admin endpoints need the admin token' },
+  FORBIDDEN_ORIGIN: {
+    status: 403,
+    definite: true,
+    redis: 'ERR',
+    message: 'a browser page of another origin may not call this server: nothing was done',
+  },
   SCENARIO_RUNNING: {
     status: 409,
     definite: true,

@@ -183,6 +183,7 @@ async function handle(
   } catch {
     return fail('PROTOCOL_ERROR', 'the request target is not a valid URL');
   }
+  checkOrigin(req);
   const explorer = await explorerRoute(req, res, url, deps, setRoute);
   if (explorer !== 'not-explorer') return explorer;
   const path = url.pathname;
@@ -408,6 +409,24 @@ async function clusterStatus(supervisor: Supervisor): Promise<unknown> {
       snapshotIndex: n.raft?.snapshotIndex ?? null,
     })),
   };
+}
+
+/**
+ * A browser sends Origin with every POST (and with cross-origin requests): a page of another origin may not
+ * act on this server, or a site the user visits could kill nodes on their loopback cluster (a POST with a
+ * text/plain body needs no CORS preflight). Clients that are not browsers (curl, the bench, redis tools) send
+ * no Origin and are not affected; the explorer's own page has this server's origin.
+ */
+function checkOrigin(req: http.IncomingMessage): void {
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return fail('FORBIDDEN_ORIGIN', `Origin ${origin} is not a URL`);
+  }
+  if (host !== req.headers.host) fail('FORBIDDEN_ORIGIN', `a page of ${origin} may not call ${req.headers.host ?? 'this server'}`);
 }
 
 /** The admin token, when one is set: as a bearer token, an x-admin-token header, or (the explorer's page only) ?token=. */

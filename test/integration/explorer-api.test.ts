@@ -222,6 +222,16 @@ describe('explorer: state and event stream', () => {
     expect(((await post.json()) as { error: { code: string } }).error.code).toBe('METHOD_NOT_ALLOWED');
   });
 
+  it('refuses a page of another origin, and lets its own page act', async () => {
+    const foreign = await fetch(url(open, '/v1/faults/heal'), { method: 'POST', headers: { origin: 'http://evil.example' } });
+    expect(foreign.status).toBe(403);
+    expect(((await foreign.json()) as { error: { code: string } }).error.code).toBe('FORBIDDEN_ORIGIN');
+    const read = await fetch(url(open, '/explorer/state'), { headers: { origin: 'http://127.0.0.1:1' } });
+    expect(((await read.json()) as { error: { code: string } }).error.code).toBe('FORBIDDEN_ORIGIN');
+    const own = await fetch(url(open, '/v1/faults/heal'), { method: 'POST', headers: { origin: `http://127.0.0.1:${open.http.port}` } });
+    expect(own.status).toBe(200);
+  });
+
   it('requires the admin token when one is set, for the state, the stream and the page alike', async () => {
     for (const path of ['/explorer/state', '/explorer/events', '/']) {
       const refused = await fetch(url(guarded, path));

@@ -486,6 +486,12 @@ describe('errors of the HTTP front door', () => {
     expect((await clusterJson()).nodes.every((n) => n.status === 'running')).toBe(true);
   });
 
+  it('403 FORBIDDEN_ORIGIN for a browser page of another origin, on data and admin endpoints alike', async () => {
+    expectError(await request(main, 'POST', '/v1/faults/heal', { headers: { origin: 'http://evil.example' } }), 'FORBIDDEN_ORIGIN');
+    expectError(await request(main, 'PUT', '/v1/kv/csrf', { body: 'x', headers: { origin: 'https://127.0.0.1:9' } }), 'FORBIDDEN_ORIGIN');
+    expect(await valueOf('csrf')).toBeNull();
+  });
+
   it('401 UNAUTHORIZED on admin endpoints without the admin token, when one is set; data endpoints need none', async () => {
     expectError(await request(tight, 'POST', '/v1/faults/heal'), 'UNAUTHORIZED');
     expectError(await request(tight, 'POST', '/v1/faults/heal', { headers: { authorization: 'Bearer wrong' } }), 'UNAUTHORIZED');
