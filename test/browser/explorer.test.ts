@@ -350,6 +350,13 @@ describe('the explorer page on a 5-node cluster', () => {
     await page.getByTestId('action-resume').click();
     await actionOk();
     await expect.poll(async () => (await node(follower))?.state, WAIT).toBe('running');
+    // The session the page would export has no hole where the stream was down: the events the stream replayed on
+    // reconnecting are kept even though the state fetched meanwhile already covered them.
+    const recorded = (await page.evaluate(
+      '(() => { const t = window.__explorer.trace(); return { start: t.start.seq, seqs: t.events.map((e) => e.seq) }; })()',
+    )) as { start: number; seqs: number[] };
+    expect(recorded.seqs.length).toBeGreaterThan(0);
+    expect(recorded.seqs.every((seq, i) => seq === recorded.start + 1 + i)).toBe(true);
   });
 
   it('shows an alarm event loudly, in the red banner at the top', async () => {

@@ -221,7 +221,10 @@ function installState(state) {
   showLoadSettings(state.load);
   const pending = model.pending;
   model.pending = [];
-  for (const event of pending) if (event.seq > model.seq) applyLive(event);
+  for (const event of pending) {
+    record(event);
+    if (event.seq > model.seq) apply(event);
+  }
   render();
 }
 
@@ -241,20 +244,25 @@ function receive(event) {
     if (event.kind !== 'node-frame' || el.frames.checked) logRow(rowOf(event));
   }
   if (event.kind === 'alarm') noteAlarm(event);
+  record(event);
   if (model.state === null || model.fetchingState) {
     model.pending.push(event);
     return;
   }
   if (event.seq <= model.seq) return;
-  applyLive(event);
+  apply(event);
   scheduleRender();
 }
 
-/** A live event after the state: applied to the model and kept for export (the oldest folded into the start). */
-function applyLive(event) {
-  apply(event);
+/**
+ * Keeps a live event for export when it follows the recording (by seq: after a reconnect the stream replays what
+ * was missed, which a state fetched meanwhile may already cover, and the recording still needs). While a new
+ * recording waits for its start state, installState records the events that arrived meanwhile.
+ */
+function record(event) {
   const recording = model.recording;
-  if (recording === null) return;
+  if (recording === null || model.recordingReset) return;
+  if (event.seq <= (recording.events.at(-1)?.seq ?? recording.start.seq)) return;
   recording.events.push(event);
   if (recording.events.length > RECORD_EVENTS_MAX) {
     const folded = recording.events.splice(0, recording.events.length - RECORD_EVENTS_MAX + RECORD_EVENTS_MAX / 10);
