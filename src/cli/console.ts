@@ -17,6 +17,9 @@ export const CONSOLE_HELP = `commands:
   cut A B                     cut the link from A to B (both directions: cut A B and cut B A)
   heal                        remove every partition and link fault
   transfer N                  hand leadership to N
+  load RATE [READ_SHARE]      the explorer's load generator at RATE ops/s (load 0 stops it)
+  scenarios                   the scenario library, and which can run on this cluster
+  run NAME                    run a scenario against this cluster (its verdict shows in the explorer)
   help                        this list`;
 
 export interface ConsoleTarget {
@@ -98,6 +101,19 @@ function requestOf(words: readonly string[]): Request | 'help' {
     case 'transfer':
       want(1, 'NODE');
       return { method: 'POST', path: '/v1/leader/transfer', body: JSON.stringify({ to: a }) };
+    case 'load':
+      if (words.length !== 2 && words.length !== 3) usage('usage: load RATE [READ_SHARE]');
+      return {
+        method: 'POST',
+        path: '/explorer/load',
+        body: JSON.stringify({ rate: Number(a), ...(b === undefined ? {} : { readShare: Number(b) }) }),
+      };
+    case 'scenarios':
+      want(0, '');
+      return { method: 'GET', path: '/explorer/scenarios' };
+    case 'run':
+      want(1, 'NAME');
+      return { method: 'POST', path: `/explorer/scenarios/${enc(a as string)}/run` };
     default:
       throw new ConsoleUsage(apiError('NOT_FOUND', `unknown command ${command}; type help`));
   }
@@ -114,6 +130,16 @@ interface ClusterView {
     commitIndex: number | null;
     appliedIndex: number | null;
   }[];
+}
+
+interface ScenarioList {
+  scenarios: { name: string; description: string; unfit: string | null }[];
+  running: string | null;
+}
+
+function formatScenarios(list: ScenarioList): string {
+  const lines = list.scenarios.map((s) => `  ${s.name.padEnd(22)} ${s.unfit === null ? s.description : `(cannot run here: ${s.unfit})`}`);
+  return [`${list.scenarios.length} scenarios${list.running === null ? '' : `; running: ${list.running}`}`, ...lines].join('\n');
 }
 
 function formatStatus(view: ClusterView): string {
@@ -154,6 +180,7 @@ export async function runConsoleLine(line: string, target: ConsoleTarget): Promi
   if (error !== undefined) return `${error.code}: ${error.message}`;
   if (words[0] === 'status') return formatStatus(json as unknown as ClusterView);
   if (words[0] === 'get') return `${String(json.value)} (index ${String(json.index)})`;
+  if (words[0] === 'scenarios') return formatScenarios(json as unknown as ScenarioList);
   return `ok ${JSON.stringify(json)}`;
 }
 

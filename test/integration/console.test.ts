@@ -50,6 +50,15 @@ describe('the terminal console', () => {
     await waitFor(`${other} leads`, () => cluster.supervisor.leaderId === other);
   });
 
+  it('drives the load generator, and answers scenario commands even where the service runs none', async () => {
+    expect(await runConsoleLine('load 20 0.5', target)).toBe('ok {"rate":20,"readShare":0.5}');
+    expect(service.explorer.load).toEqual({ rate: 20, readShare: 0.5 });
+    expect(await runConsoleLine('load 0', target)).toBe('ok {"rate":0,"readShare":0.5}');
+    expect(await runConsoleLine('load fast', target)).toMatch(/^INVALID_ARGUMENT: rate must be an integer/);
+    expect(await runConsoleLine('scenarios', target)).toBe('NOT_FOUND: this server runs no scenarios');
+    expect(await runConsoleLine('run leader-kill', target)).toBe('NOT_FOUND: this server runs no scenarios');
+  });
+
   it('partitions by a spec, and refuses bad input with registered codes', async () => {
     expect(parsePartitionSpec('n1,n2|n3')).toEqual([['n1', 'n2'], ['n3']]);
     expect(await runConsoleLine('partition n1|n2,n3', target)).toMatch(/^ok /);

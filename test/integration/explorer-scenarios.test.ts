@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runConsoleLine } from '../../src/cli/console.js';
 import { scenarioCatalog } from '../../src/cli/explorer-scenarios.js';
 import type { ExplorerEvent } from '../../src/protocol/explorer.js';
 import type { ScenarioListing } from '../../src/router/explorer.js';
@@ -65,6 +66,14 @@ describe('the explorer runs scenarios', () => {
     expect(body.scenarios.find((s) => s.name === 'short')?.unfit).toBeNull();
     expect(body.scenarios.find((s) => s.name === 'five')?.unfit).toBe('written for 5 nodes; this cluster has 3');
     expect(body.scenarios.find((s) => s.name === 'broken')?.unfit).toMatch(/^does not parse: /);
+  });
+
+  it('lists them in the terminal console too', async () => {
+    const text = await runConsoleLine('scenarios', { baseUrl: url(''), adminToken: null });
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('3 scenarios');
+    expect(lines.find((line) => line.trim().startsWith('five'))).toMatch(/\(cannot run here: written for 5 nodes; this cluster has 3\)$/);
+    expect(lines.find((line) => line.trim().startsWith('short'))).toMatch(/A leader killed once/);
   });
 
   it('runs one at a time, streams its progress, and serves its report', async () => {
