@@ -429,6 +429,37 @@ describe('the explorer page: actor faults, supervision, load, scenarios, replay'
     expect(await page.getByTestId('action-heal-all').isDisabled()).toBe(false);
   });
 
+  it('keeps at most 20,000 events for export, folding the oldest into the start state', async () => {
+    // A second page, fed synthetic link events past the stream's seq (it is closed afterwards: its model is spoiled).
+    const other = await browser.newPage();
+    const errors: string[] = [];
+    other.on('pageerror', (error) => errors.push(error.message));
+    other.on('console', (message) => void (message.type() === 'error' && errors.push(message.text())));
+    try {
+      await other.goto(`http://127.0.0.1:${service.http.port}/`);
+      await expect.poll(() => other.evaluate('window.__explorer.trace() !== null'), WAIT).toBe(true);
+      const result = (await other.evaluate(`(() => {
+        const explorer = window.__explorer;
+        const base = explorer.model.seq + 1000000;
+        for (let i = 1; i <= 20500; i++) {
+          const faults = i % 2 === 0 ? [] : [{ from: 'n1', to: 'n2', faults: { cut: true, drop: 0, duplicate: 0, delayMs: [0, 0] } }];
+          explorer.receive({ seq: base + i, t: explorer.model.state.t, kind: 'links', faults });
+        }
+        const trace = explorer.trace();
+        return { base, count: trace.events.length, first: trace.events[0].seq, last: trace.events.at(-1).seq, start: trace.start.seq, links: trace.start.links.length };
+      })()`)) as { base: number; count: number; first: number; last: number; start: number; links: number };
+      expect(result.count).toBeLessThanOrEqual(20_000);
+      expect(result.last).toBe(result.base + 20_500);
+      // The start stands as of the event before the first one kept, with that event's links (an odd one: a cut).
+      expect(result.first).toBe(result.start + 1);
+      expect(result.start).toBeGreaterThan(result.base);
+      expect(result.links).toBe((result.start - result.base) % 2 === 1 ? 1 : 0);
+      expect(errors).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('logged no console error and no page error', () => {
     expect(consoleErrors).toEqual([]);
   });
