@@ -320,6 +320,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     );
   }
 
+  /** Makes a running node start an election now. */
+  async forceElection(id: NodeId): Promise<{ ok: true } | NodeRefusal> {
+    const node = this.node(id);
+    if (node.control === null || node.state !== 'running') throw new NodeNotRunningError(id, node.state);
+    const result = await node.control.forceElection();
+    this.options.log(`${id} forced to start an election`);
+    return result;
+  }
+
   /** Sets faults on the directed links from `from` (default all) to `to` (default all). */
   async setLinkFaults(target: { from?: NodeId; to?: NodeId }, faults: Partial<LinkFaults>): Promise<void> {
     const valid = validateFaults(faults);

@@ -17,6 +17,7 @@ export const CONSOLE_HELP = `commands:
   cut A B                     cut the link from A to B (both directions: cut A B and cut B A)
   heal                        remove every partition and link fault
   transfer N                  hand leadership to N
+  campaign N                  N starts an election now (a forced one: it wins if its log is up to date)
   load RATE [READ_SHARE]      the explorer's load generator at RATE ops/s (load 0 stops it)
   scenarios                   the scenario library, and which can run on this cluster
   run NAME                    run a scenario against this cluster (its verdict shows in the explorer)
@@ -81,6 +82,7 @@ function requestOf(words: readonly string[]): Request | 'help' {
     case 'resume':
     case 'crash':
     case 'hang':
+    case 'campaign':
       want(1, 'NODE');
       return { method: 'POST', path: `/v1/nodes/${enc(a as string)}/${command}` };
     case 'slow':

@@ -111,6 +111,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
     read: (query) => node.read(query),
     readStale: (query) => node.readStale(query),
     transferLeadership: (to) => node.transferLeadership(to),
+    forceElection: () => node.forceElection(),
     pause: () => node.pause(),
     resume: () => node.resume(),
     setLinkFaults: (peer, faults) => links.get(peer)?.setFaults(faults),

@@ -239,6 +239,13 @@ export class RaftNode {
     return { ok: true, index: result.firstIndex };
   }
 
+  /** Starts an election at this node now (RaftCore.forceElection). */
+  forceElection(): { ok: true } | NodeRefusal {
+    const result = this.core.forceElection();
+    this.scheduleDrain();
+    return result.ok ? result : this.refusalFrom(result.reason);
+  }
+
   /** Like SIGSTOP or a long GC pause: no ticks, no processing; messages and client calls wait. */
   pause(): void {
     this.paused = true;

@@ -160,6 +160,8 @@ export interface NodeControl {
   snapshotNow(): number;
   /** Fault injection: an uncaught exception in the node's event loop, as a bug would throw. */
   crash(reason: string): void;
+  /** Starts an election at this node now (the explorer's "force an election"). */
+  forceElection(): { ok: true } | NodeRefusal;
   /** Fault injection: the thread stops answering (blocked for good) while it stays alive; the watchdog ends it. */
   hang(): void;
   /** Fault injection: every turn of the node starts `ms` late (the thread blocked meanwhile); 0 ends it. */

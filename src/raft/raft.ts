@@ -299,6 +299,17 @@ export class RaftCore {
   }
 
   /**
+   * Starts an election now, as a leadership transfer's TimeoutNow does (etcd's forced campaign): no PreVote,
+   * and the vote requests carry the transfer flag, so voters that hear from a leader do not ignore them. The
+   * explorer's "force an election". Only a voter may; it wins only with a log as up to date as a majority's.
+   */
+  forceElection(): TransferResult {
+    if (!this.isVoter()) return this.refuse('unknown-node');
+    this.campaign('candidate', true);
+    return { ok: true };
+  }
+
+  /**
    * The caller reports that everything handed out up to `position` is durable. A position whose entry
    * has since been replaced is ignored: a later report will cover the replacement.
    */

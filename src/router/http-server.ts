@@ -449,9 +449,11 @@ async function admin(req: http.IncomingMessage, method: string, path: string, de
   const { supervisor } = deps;
   const nodeAction = /^\/v1\/nodes\/([^/]+)\/(kill|restart|pause|resume)$/.exec(path);
   const actorFault = /^\/v1\/nodes\/([^/]+)\/(crash|hang|slow|flood)$/.exec(path);
+  const campaign = /^\/v1\/nodes\/([^/]+)\/campaign$/.exec(path);
   const known =
     nodeAction !== null ||
     actorFault !== null ||
+    campaign !== null ||
     ['/v1/faults/partition', '/v1/faults/links', '/v1/faults/heal', '/v1/leader/transfer'].includes(path);
   if (!known) fail('NOT_FOUND', `no endpoint ${method} ${path}`);
   if (method !== 'POST') fail('METHOD_NOT_ALLOWED');
@@ -465,6 +467,18 @@ async function admin(req: http.IncomingMessage, method: string, path: string, de
     await supervisor[action](id);
     deps.metrics.nodeAction(action);
     return { status: 200, body: { id, status: supervisor.stateOf(id) } };
+  }
+  if (campaign !== null) {
+    const id = nodeIdParam(campaign[1], supervisor, 'the node');
+    let outcome: Awaited<ReturnType<Supervisor['forceElection']>>;
+    try {
+      outcome = await supervisor.forceElection(id);
+    } catch (error) {
+      if (error instanceof NodeNotRunningError) fail('NODE_STOPPED', error.message);
+      throw error;
+    }
+    if (!outcome.ok) fail(outcome.code, outcome.message);
+    return { status: 200, body: { id, campaign: true } };
   }
   const body = await readJson(req, deps);
   if (actorFault !== null) return injectActorFault(nodeIdParam(actorFault[1], supervisor, 'the node'), actorFault[2] as string, body, deps);

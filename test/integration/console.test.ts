@@ -48,6 +48,11 @@ describe('the terminal console', () => {
     });
     expect(transferred).toBe(`ok {"to":"${other}"}`);
     await waitFor(`${other} leads`, () => cluster.supervisor.leaderId === other);
+    // A forced election at the old leader, now a follower with an up-to-date log: it wins, in a higher term.
+    const term = cluster.supervisor.leaderTerm;
+    expect(await runConsoleLine(`campaign ${leader}`, target)).toBe(`ok {"id":"${leader}","campaign":true}`);
+    await waitFor(`${leader} leads again`, () => cluster.supervisor.leaderId === leader && cluster.supervisor.leaderTerm > term);
+    expect(await runConsoleLine('campaign n9', target)).toMatch(/^UNKNOWN_NODE: /);
   });
 
   it('drives the load generator, and answers scenario commands even where the service runs none', async () => {

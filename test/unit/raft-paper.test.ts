@@ -789,6 +789,25 @@ describe('thesis 4.1 Membership changes, one voter at a time', () => {
   });
 });
 
+describe('forced elections (the explorer)', () => {
+  it('a follower forced to campaign wins at once: its requests carry the transfer flag, so voters in contact with the leader answer', () => {
+    const cluster = new InMemoryCluster({ size: 3, core: { preVote: true, checkQuorum: true } });
+    const leader = cluster.elect('n1');
+    const term = leader.status().term;
+    const n2 = cluster.node('n2');
+    expect(n2.forceElection()).toEqual({ ok: true });
+    expect(n2.status()).toMatchObject({ role: 'candidate', term: term + 1 });
+    cluster.stabilize();
+    expect(n2.status()).toMatchObject({ role: 'leader', term: term + 1 });
+    expect(leader.status().role).toBe('follower');
+  });
+
+  it('a node outside the configuration cannot be forced', () => {
+    const outsider = newCore('n9', THREE, PLAIN);
+    expect(outsider.forceElection()).toMatchObject({ ok: false, reason: 'unknown-node' });
+  });
+});
+
 describe('thesis 3.10 Leadership transfer', () => {
   // Reference: thesis section 3.10
   it('an up-to-date target gets TimeoutNow at once and wins the next term', () => {
