@@ -22,6 +22,7 @@ export class Nemesis {
   readonly records: FaultRecord[] = [];
   private readonly killed = new Set<NodeId>();
   private readonly paused = new Set<NodeId>();
+  private readonly slowed = new Set<NodeId>();
   /** The node the last isolate-leader partition cut off, until a heal: the `isolated` target. */
   private isolated: NodeId | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -143,6 +144,23 @@ export class Nemesis {
         this.isolated = null;
         await this.supervisor.heal();
         return record('heal');
+      case 'crash':
+      case 'hang':
+      case 'flood':
+      case 'slow': {
+        const ids = this.resolve(action.target).filter((id) => this.supervisor.stateOf(id) === 'running');
+        const fault =
+          action.kind === 'slow'
+            ? { kind: action.kind, ms: action.ms }
+            : action.kind === 'flood'
+              ? { kind: action.kind, messages: action.messages }
+              : { kind: action.kind };
+        // A node that stopped meanwhile is refused (NodeNotRunningError): it simply takes no fault.
+        await Promise.all(ids.map((id) => this.supervisor.actorFault(id, fault).catch(() => undefined)));
+        if (action.kind === 'slow') for (const id of ids) this.slowed.add(id);
+        const detail = action.kind === 'slow' ? ` ${action.ms} ms` : action.kind === 'flood' ? ` ${action.messages} messages` : '';
+        return record(`${action.kind} ${ids.join(',')}${detail}`, ids.length === 0);
+      }
       case 'transfer': {
         const leader = this.supervisor.leaderId;
         const target = this.random.shuffle(this.running().filter((id) => id !== leader))[0];
@@ -203,11 +221,21 @@ export class Nemesis {
         this.isolated = null;
         await this.supervisor.heal();
         break;
+      case 'slow':
+        await this.unslow();
+        break;
       default:
         return;
     }
     record.endMs = this.now();
     this.log(`[${(record.endMs / 1000).toFixed(1)}s] undo: ${record.label}`);
+  }
+
+  /** Every slowed node back to full speed (one that crashed or restarted meanwhile is already). */
+  private async unslow(): Promise<void> {
+    const ids = [...this.slowed];
+    this.slowed.clear();
+    await Promise.all(ids.map((id) => this.supervisor.actorFault(id, { kind: 'slow', ms: 0 }).catch(() => undefined)));
   }
 
   /** The end of the run: stop scheduling, heal every link, resume and restart every node. */
@@ -217,6 +245,7 @@ export class Nemesis {
     this.isolated = null;
     await this.supervisor.heal();
     await this.apply({ kind: 'resume', target: 'paused' });
+    await this.unslow();
     await this.apply({ kind: 'restart', target: 'all' });
     const end = this.now();
     for (const record of this.records) record.endMs ??= end;

@@ -12,7 +12,13 @@ export type FaultAction =
   | { readonly kind: 'partition'; readonly shape: 'isolate-leader' | 'majority-minority' | 'bridge' | 'ring' }
   | { readonly kind: 'links'; readonly drop: number; readonly delayMs: readonly [number, number]; readonly duplicate: number }
   | { readonly kind: 'heal' }
-  | { readonly kind: 'transfer' };
+  | { readonly kind: 'transfer' }
+  /** The actor faults: an exception in the turn (the supervisor restarts the node), a hang (the watchdog does). */
+  | { readonly kind: 'crash'; readonly target: Target }
+  | { readonly kind: 'hang'; readonly target: Target }
+  /** Every turn of the node delayed by `ms`; undone (0) after `for`, and at the end. */
+  | { readonly kind: 'slow'; readonly target: Target; readonly ms: number }
+  | { readonly kind: 'flood'; readonly target: Target; readonly messages: number };
 
 export interface FaultEvent {
   readonly atMs: number;
@@ -93,6 +99,16 @@ function parseTarget(value: unknown, where: string, extra: readonly string[] = [
   return fail(where, `target must be one of ${allowed.join(', ')} or a node id like n2, got ${JSON.stringify(value)}`);
 }
 
+/** The same bounds as the admin API's slowTurnMsMax and floodMessagesMax (src/router/limits.ts). */
+const SLOW_MS_MAX = 10_000;
+const FLOOD_MESSAGES_MAX = 1_000_000;
+
+function integerIn(value: unknown, where: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    fail(where, `must be an integer from ${min} to ${max}`);
+  return value;
+}
+
 function probability(value: unknown, where: string): number {
   if (value === undefined) return 0;
   if (typeof value !== 'number' || !(value >= 0 && value <= 1)) fail(where, 'must be a number from 0 to 1');
@@ -136,7 +152,18 @@ function parseAction(raw: Record<string, unknown>, where: string): FaultAction {
   }
   if ('heal' in raw) return { kind: 'heal' };
   if ('transfer' in raw) return { kind: 'transfer' };
-  return fail(where, 'a fault needs one of kill, restart, pause, resume, partition, links, heal, transfer');
+  if ('crash' in raw) return { kind: 'crash', target: parseTarget(raw.crash, `${where}.crash`) };
+  if ('hang' in raw) return { kind: 'hang', target: parseTarget(raw.hang, `${where}.hang`) };
+  if ('slow' in raw)
+    return { kind: 'slow', target: parseTarget(raw.slow, `${where}.slow`), ms: integerIn(raw.ms, `${where}.ms`, 1, SLOW_MS_MAX) };
+  if ('flood' in raw) {
+    return {
+      kind: 'flood',
+      target: parseTarget(raw.flood, `${where}.flood`),
+      messages: integerIn(raw.messages, `${where}.messages`, 1, FLOOD_MESSAGES_MAX),
+    };
+  }
+  return fail(where, 'a fault needs one of kill, restart, pause, resume, partition, links, heal, transfer, crash, hang, slow, flood');
 }
 
 /** Parses and validates a scenario (YAML text). Every mistake is a ScenarioError naming where it is. */

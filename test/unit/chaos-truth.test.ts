@@ -60,3 +60,30 @@ describe('faults with no target', () => {
     expect(phaseStats([], faults, 300).map((p) => p.label)).toEqual(['start', 'kill n1']);
   });
 });
+
+describe('actor faults in the scenario language', () => {
+  const scenario = (fault: string): string =>
+    `name: s\nnodes: 3\nduration: 10s\nworkload: { type: register, keys: 2, clients: 2, rate: 10/s }\nfaults:\n  - ${fault}\nchecks: [linearizable]\n`;
+
+  it('parses crash, hang, slow and flood with their targets and amounts', () => {
+    expect(parseScenario(scenario('{ at: 1s, crash: leader }')).faults[0]?.action).toEqual({ kind: 'crash', target: 'leader' });
+    expect(parseScenario(scenario('{ at: 1s, hang: n2 }')).faults[0]?.action).toEqual({ kind: 'hang', target: 'n2' });
+    expect(parseScenario(scenario('{ at: 1s, slow: follower, ms: 200, for: 2s }')).faults[0]).toMatchObject({
+      action: { kind: 'slow', target: 'follower', ms: 200 },
+      forMs: 2000,
+    });
+    expect(parseScenario(scenario('{ at: 1s, flood: random, messages: 5000 }')).faults[0]?.action).toEqual({
+      kind: 'flood',
+      target: 'random',
+      messages: 5000,
+    });
+  });
+
+  it('refuses a slow without ms, a flood past its bound, and an unknown target', () => {
+    expect(() => parseScenario(scenario('{ at: 1s, slow: leader }'))).toThrow(/ms: must be an integer from 1 to 10000/);
+    expect(() => parseScenario(scenario('{ at: 1s, flood: leader, messages: 2000000 }'))).toThrow(
+      /messages: must be an integer from 1 to 1000000/,
+    );
+    expect(() => parseScenario(scenario('{ at: 1s, crash: everyone }'))).toThrow(/target must be one of/);
+  });
+});

@@ -30,6 +30,7 @@ function standIn(calls: string[]): Supervisor {
     leaderId: 'n1',
     stateOf: (id: NodeId) => states.get(id),
     kill: (id: NodeId) => (states.set(id, 'killed'), record(`kill ${id}`)),
+    restart: (id: NodeId) => (states.set(id, 'running'), record(`restart ${id}`)),
     pause: (id: NodeId) => (states.set(id, 'paused'), record(`pause ${id}`)),
     resume: (id: NodeId) => (states.set(id, 'running'), record(`resume ${id}`)),
     partition: (groups: NodeId[][]) => record(`partition ${JSON.stringify(groups)}`),
@@ -38,6 +39,10 @@ function standIn(calls: string[]): Supervisor {
       return record(`cut ${ids.flatMap((a) => ids.filter((b) => a < b && cut(a, b)).map((b) => `${a}-${b}`)).join(' ')}`);
     },
     transferLeadership: (to: NodeId) => record(`transfer ${to}`),
+    actorFault: (id: NodeId, fault: { kind: string; ms?: number; messages?: number }) =>
+      record(
+        `${fault.kind} ${id}${fault.ms === undefined ? '' : ` ${fault.ms}`}${fault.messages === undefined ? '' : ` ${fault.messages}`}`,
+      ),
     heal: () => record('heal'),
   } as unknown as Supervisor;
 }
@@ -82,5 +87,35 @@ describe('the isolated target', () => {
       'pause  skipped: no target',
     ]);
     expect(calls).toContain('pause n1');
+  });
+});
+
+describe('actor faults in scenarios', () => {
+  it('crash, hang, slow and flood reach the supervisor for running targets; a slow node is sped up again at the end', async () => {
+    const calls: string[] = [];
+    const nemesis = new Nemesis(standIn(calls), performance.now(), () => {}, new SeededRandom(5));
+    const fire = (action: FaultEvent['action']): Promise<void> => nemesis.fire({ atMs: 0, action, forMs: null });
+    await fire({ kind: 'crash', target: 'leader' });
+    await fire({ kind: 'hang', target: 'n2' });
+    await fire({ kind: 'slow', target: 'n3', ms: 200 });
+    await fire({ kind: 'flood', target: 'n4', messages: 5000 });
+    await fire({ kind: 'kill', target: 'n5', loseUnsynced: false });
+    await fire({ kind: 'crash', target: 'n5' });
+    expect(nemesis.records.map((r) => r.label)).toEqual([
+      'crash n1',
+      'hang n2',
+      'slow n3 200 ms',
+      'flood n4 5000 messages',
+      'kill n5',
+      'crash  skipped: no target',
+    ]);
+    await nemesis.healAll();
+    expect(calls.filter((call) => /^(crash|hang|slow|flood) /.test(call))).toEqual([
+      'crash n1',
+      'hang n2',
+      'slow n3 200',
+      'flood n4 5000',
+      'slow n3 0',
+    ]);
   });
 });
