@@ -460,6 +460,17 @@ describe('the explorer page: actor faults, supervision, load, scenarios, replay'
     }
   });
 
+  it('forces an election at a follower: it leads, in a higher term', async () => {
+    await expect.poll(() => page.getByTestId('stream-status').textContent(), WAIT).toBe('live');
+    const candidate = await aFollower([]);
+    const term = cluster.supervisor.leaderTerm;
+    await select(candidate);
+    await page.getByTestId('action-campaign').click();
+    await resultOk('action-result');
+    await expect.poll(() => cluster.supervisor.leaderId === candidate && cluster.supervisor.leaderTerm > term, WAIT).toBe(true);
+    await expect.poll(() => page.getByTestId(`node-${candidate}`).getAttribute('data-role'), WAIT).toBe('leader');
+  });
+
   it('logged no console error and no page error', () => {
     expect(consoleErrors).toEqual([]);
   });

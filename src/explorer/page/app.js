@@ -813,6 +813,7 @@ const nodeActions = {
   hang: 'hang',
   slow: 'slow',
   flood: 'flood',
+  campaign: 'campaign',
 };
 
 /** A whole number from an input, or null (with the reason shown) when it is not one. */
