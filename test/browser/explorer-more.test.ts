@@ -15,20 +15,12 @@ import { optionsOf, type RunRequest } from '../sim/replay.js';
 import { runRequest } from '../sim/run-seeds.js';
 import { simulatedNodeIds } from '../sim/simulator.js';
 import { TraceRecorder } from '../sim/trace.js';
+import { writeTinyLibrary } from '../support/scenario-library.js';
+import { reportFailedPage } from './page-report.js';
 
 const CHROMIUM = process.env.RAFTKV_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = path.resolve('test-results/explorer');
 const WAIT = { timeout: 20_000, interval: 100 };
-
-const SHORT = `name: short
-description: A leader killed once, for the explorer's browser test.
-nodes: 3
-duration: 3s
-workload: { type: register, keys: 2, clients: 2, rate: 50/s }
-faults:
-  - { at: 1s, kill: leader, for: 1s }
-checks: [linearizable]
-`;
 
 let dir: string;
 let tracePath: string;
@@ -47,8 +39,7 @@ beforeAll(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-explorer-browser-'));
   fs.mkdirSync(path.join(dir, 'scenarios'));
-  fs.writeFileSync(path.join(dir, 'scenarios', 'short.yaml'), SHORT);
-  fs.writeFileSync(path.join(dir, 'scenarios', 'five.yaml'), SHORT.replace('nodes: 3', 'nodes: 5').replace('name: short', 'name: five'));
+  writeTinyLibrary(path.join(dir, 'scenarios'));
 
   // Seed 17 of the simulator, recorded in-process as the explorer's trace (what `npm run sim -- --trace` writes).
   const request: RunRequest = { seed: 17, family: 'mixed', overrides: {} };
@@ -109,28 +100,25 @@ afterAll(async () => {
 });
 
 beforeEach(({ onTestFailed, task }) => {
-  onTestFailed(async () => {
-    if (page === undefined || page.isClosed()) return;
-    const view = await page
-      .evaluate(() => {
-        const doc = (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document;
-        const text = (selector: string): string | null => doc.querySelector(selector)?.textContent ?? null;
-        return {
-          status: text('[data-testid=stream-status]'),
-          summary: text('[data-testid=summary]'),
-          action: text('[data-testid=action-result]'),
-          supervision: text('[data-testid=supervision-tree]'),
-          load: text('[data-testid=load-result]'),
-          scenario: text('[data-testid=scenario-result]'),
-          scenarioLog: text('[data-testid=scenario-log]')?.slice(-1500),
-          trace: text('[data-testid=trace-error]'),
-          log: text('[data-testid=event-log]')?.slice(0, 1500),
-        };
-      })
-      .catch((error: unknown) => ({ error: String(error) }));
-    console.error(`the page when "${task.name}" failed:`, JSON.stringify({ nodes: await nodes().catch(() => []), ...view }));
-    await shot(`failed-${task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => undefined);
-  });
+  onTestFailed(() =>
+    reportFailedPage(
+      page,
+      task.name,
+      [
+        'stream-status',
+        'summary',
+        'action-result',
+        'supervision-tree',
+        'load-result',
+        'scenario-result',
+        'scenario-log',
+        'trace-error',
+        'event-log',
+      ],
+      async () => ({ nodes: await nodes() }),
+      shot,
+    ),
+  );
 });
 
 interface NodeView {
@@ -382,7 +370,8 @@ describe('the explorer page: actor faults, supervision, load, scenarios, replay'
     await expect.poll(() => explorer((e) => e.replay?.index), WAIT).toBe(exported.events.length);
     expect(await explorer((e) => e.series.throughput.filter((p) => p.ok > 0).length)).toBeGreaterThanOrEqual(2);
     expect(await explorer((e) => e.series.throughput.some((p) => p.fault))).toBe(true);
-    expect((await actor(hung)).restarts).toBe('1');
+    // Not the restart count at the end: if the hung node led when the scenario killed the leader, the
+    // scenario's restart (a deliberate one) cleared its count, as the supervisor does. Its history keeps it.
     expect((await actor(hung)).history).toMatch(/restarting/);
     const hungRow = page.getByTestId('event-log').locator('li[data-kind="supervision"]', { hasText: 'hung: no answer to the watchdog' });
     expect(await hungRow.count()).toBeGreaterThan(0);

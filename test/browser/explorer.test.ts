@@ -12,6 +12,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { scenarioCatalog } from '../../src/cli/explorer-scenarios.js';
 import { startService, type Service } from '../../src/router/service.js';
 import { leaderOf, startCluster, type TestCluster } from '../integration/cluster-harness.js';
+import { reportFailedPage } from './page-report.js';
 
 const CHROMIUM = process.env.RAFTKV_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = path.resolve('test-results/explorer');
@@ -150,29 +151,21 @@ afterAll(async () => {
   if (scenarioDir !== undefined) fs.rmSync(scenarioDir, { recursive: true, force: true });
 });
 
-// When a step fails, say what the page showed then (its nodes, links, stream status and last events) and keep a
-// screenshot of it: a timeout alone would not tell a slow election from a page that stopped drawing.
 beforeEach(({ onTestFailed, task }) => {
-  onTestFailed(async () => {
-    if (page === undefined || page.isClosed()) return;
-    const view = await page
-      .evaluate(() => {
-        const doc = (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document;
-        const text = (selector: string): string | null => doc.querySelector(selector)?.textContent ?? null;
-        return {
-          status: text('[data-testid=stream-status]'),
-          summary: text('[data-testid=summary]'),
-          log: text('[data-testid=event-log]')?.slice(0, 1500),
-        };
-      })
-      .catch((error: unknown) => ({ error: String(error) }));
-    const links = await page
-      .locator('#links-layer [data-from]')
-      .evaluateAll((elements) => elements.map((e) => (e as unknown as { dataset: Record<string, string | undefined> }).dataset))
-      .catch(() => []);
-    console.error(`the page when "${task.name}" failed:`, JSON.stringify({ nodes: await nodes().catch(() => []), links, ...view }));
-    await shot(`failed-${task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => undefined);
-  });
+  onTestFailed(() =>
+    reportFailedPage(
+      page,
+      task.name,
+      ['stream-status', 'summary', 'event-log'],
+      async () => ({
+        nodes: await nodes(),
+        links: await page
+          .locator('#links-layer [data-from]')
+          .evaluateAll((elements) => elements.map((e) => (e as unknown as { dataset: Record<string, string | undefined> }).dataset)),
+      }),
+      shot,
+    ),
+  );
 });
 
 /** Every node as the page draws it, read from the data attributes of the ring (no DOM types here: tsconfig has no DOM lib). */

@@ -9,6 +9,7 @@ import { scenarioCatalog } from '../../src/cli/explorer-scenarios.js';
 import type { ExplorerEvent } from '../../src/protocol/explorer.js';
 import type { ScenarioListing } from '../../src/router/explorer.js';
 import { startService, type Service } from '../../src/router/service.js';
+import { writeTinyLibrary } from '../support/scenario-library.js';
 import { leaderOf, startCluster, waitFor, type TestCluster } from './cluster-harness.js';
 
 let cluster: TestCluster;
@@ -17,21 +18,9 @@ let dir: string;
 const events: ExplorerEvent[] = [];
 let closeCatalog: () => void = () => {};
 
-const SHORT = `name: short
-description: A leader killed once, for the explorer's tests.
-nodes: 3
-duration: 3s
-workload: { type: register, keys: 2, clients: 2, rate: 50/s }
-faults:
-  - { at: 1s, kill: leader, for: 1s }
-checks: [linearizable]
-`;
-
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-scenarios-'));
-  fs.writeFileSync(path.join(dir, 'short.yaml'), SHORT);
-  fs.writeFileSync(path.join(dir, 'five.yaml'), SHORT.replace('nodes: 3', 'nodes: 5').replace('name: short', 'name: five'));
-  fs.writeFileSync(path.join(dir, 'broken.yaml'), 'name: broken\nnodes: three\n');
+  writeTinyLibrary(dir, { broken: true });
   cluster = await startCluster({ nodes: 3, stateMachine: 'kv' });
   service = await startService(cluster.supervisor, {
     host: '127.0.0.1',
