@@ -17,6 +17,9 @@ import { portEndpoint } from '../transport/comlink-endpoint.js';
 import { PeerLink } from '../transport/peer-link.js';
 import { RaftNode, WORKER_RUNTIME, type NodeRuntime } from './raft-node.js';
 
+/** Heartbeat rounds remembered per peer for the explorer's round-trip times. */
+const RTT_ROUNDS_KEPT = 64;
+
 /** Blocks the thread for `ms` (the slow and hang faults) without burning a core; worker.terminate() interrupts it. */
 const BLOCKER = new Int32Array(new SharedArrayBuffer(4));
 function block(ms: number): void {
@@ -56,8 +59,34 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
   const links = new Map<NodeId, PeerLink>();
   // A turn's AppendRequests to followers at the same position carry the same entries, encoded once for all.
   const blocks = new EntryBlocks();
+  // The explorer's round-trip times: when a heartbeat round's first AppendRequest left for each peer, and the
+  // samples of this frame (see LinkTraffic.rttMs). Bounded: a peer that never answers keeps RTT_ROUNDS_KEPT rounds.
+  const roundSentAt = new Map<NodeId, Map<number, number>>();
+  const rtt = new Map<NodeId, { sum: number; count: number }>();
+  const noteSent = (message: Message): void => {
+    if (message.type !== 'AppendRequest') return;
+    let rounds = roundSentAt.get(message.to);
+    if (rounds === undefined) roundSentAt.set(message.to, (rounds = new Map()));
+    if (rounds.has(message.round)) return;
+    rounds.set(message.round, performance.now());
+    if (rounds.size > RTT_ROUNDS_KEPT) rounds.delete(rounds.keys().next().value as number);
+  };
+  const noteReceived = (messages: readonly Message[]): void => {
+    for (const message of messages) {
+      if (message.type !== 'AppendResponse') continue;
+      const rounds = roundSentAt.get(message.from);
+      const sentAt = rounds?.get(message.round);
+      if (rounds === undefined || sentAt === undefined) continue;
+      rounds.delete(message.round);
+      const sample = rtt.get(message.from) ?? { sum: 0, count: 0 };
+      sample.sum += performance.now() - sentAt;
+      sample.count++;
+      rtt.set(message.from, sample);
+    }
+  };
   const host = {
     send(message: Message): void {
+      noteSent(message);
       links.get(message.to)?.send(message);
     },
     flush(): void {
@@ -92,7 +121,10 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
     const link = new PeerLink(
       peer,
       port,
-      (messages) => node.receive(messages),
+      (messages) => {
+        noteReceived(messages);
+        node.receive(messages);
+      },
       (error) => {
         console.error(`[${startup.id}] TRANSPORT_BAD_FRAME from ${peer}: ${error.message}`);
       },
@@ -160,7 +192,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
   // The explorer's frame, at most one per EXPLORER_FRAME_MS: the node's numbers and each link's traffic since
   // the last frame (a reconnected link counts from zero again), skipped when nothing changed.
   const ZERO = { messages: 0, bytes: 0, dropped: 0 };
-  const sentBefore = new Map<NodeId, LinkTraffic>();
+  const sentBefore = new Map<NodeId, { messages: number; bytes: number; dropped: number }>();
   let lastState = '';
   const reportFrame = (): void => {
     const traffic: Record<NodeId, LinkTraffic> = {};
@@ -169,11 +201,14 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
       const now = { messages: link.stats.messagesSent, bytes: link.stats.bytesSent, dropped: link.stats.messagesDropped };
       const prior = sentBefore.get(peer);
       const base = prior === undefined || now.messages < prior.messages ? ZERO : prior;
-      const delta = { messages: now.messages - base.messages, bytes: now.bytes - base.bytes, dropped: now.dropped - base.dropped };
+      const samples = rtt.get(peer);
+      const rttMs = samples === undefined || samples.count === 0 ? null : samples.sum / samples.count;
+      const delta = { messages: now.messages - base.messages, bytes: now.bytes - base.bytes, dropped: now.dropped - base.dropped, rttMs };
       traffic[peer] = delta;
       if (delta.messages > 0 || delta.dropped > 0) flowed = true;
       sentBefore.set(peer, now);
     }
+    rtt.clear();
     const state = node.frameState();
     const key = JSON.stringify(state);
     if (!flowed && key === lastState) return;

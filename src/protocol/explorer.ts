@@ -34,6 +34,12 @@ export interface LinkTraffic {
   readonly bytes: number;
   /** Dropped by the link's faults (a cut, or drop probability). */
   readonly dropped: number;
+  /**
+   * A leader's round-trip time to this peer in the frame, in ms (the mean of its samples), or null: from the
+   * first AppendRequest of a heartbeat round to the first answer echoing that round. It includes the
+   * follower's turn and, for a request that carried entries, its fsync. Only a leader measures it.
+   */
+  readonly rttMs: number | null;
 }
 
 /** The supervisor's view of one node actor. */

@@ -228,6 +228,12 @@ describe('the explorer page on a 5-node cluster', () => {
     const now = (await settled()) as { leader: string; term: number };
     leader = now.leader;
     term = now.term;
+    // Each of the leader's links shows its round-trip time (the leader's heartbeat rounds).
+    const other = ['n1', 'n2', 'n3', 'n4', 'n5'].find((id) => id !== leader) as string;
+    const [a, b] = [leader, other].sort() as [string, string];
+    await expect
+      .poll(async () => Number((await page.getByTestId(`link-${a}-${b}`).getAttribute('data-rtt')) || 'NaN'), WAIT)
+      .toBeGreaterThan(0);
     await shot('initial');
   });
 

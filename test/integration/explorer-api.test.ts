@@ -93,6 +93,13 @@ describe('explorer: state and event stream', () => {
       await waitFor('a frame with traffic', () =>
         stream.events.some((e) => e.kind === 'node-frame' && Object.values(e.links).some((l) => l.messages > 0)),
       );
+      // The leader measures a round-trip time to its followers.
+      const first = await leaderOf(cluster.supervisor);
+      await waitFor('round-trip times from the leader', () =>
+        stream.events.some(
+          (e) => e.kind === 'node-frame' && e.node === first && Object.values(e.links).some((l) => l.rttMs !== null && l.rttMs > 0),
+        ),
+      );
       const leader = await leaderOf(cluster.supervisor);
       const response = await fetch(url(open, `/v1/nodes/${leader}/kill`), { method: 'POST' });
       expect(response.status).toBe(200);

@@ -25,7 +25,7 @@ export class TraceRecorder {
   private readonly events: ExplorerEvent[] = [];
   private seq = 0;
   private nextFrameAt = EXPLORER_FRAME_MS;
-  private readonly traffic = new Map<string, { messages: number; bytes: number; dropped: number }>();
+  private readonly traffic = new Map<string, { messages: number; bytes: number; dropped: number; rttMs: null }>();
   private readonly supervision = new Map<NodeId, SupervisionState>();
 
   constructor(
@@ -51,7 +51,7 @@ export class TraceRecorder {
   /** One message sent (or dropped) on a link, counted into the next frame. */
   sent(from: NodeId, to: NodeId, dropped: boolean): void {
     const key = `${from}>${to}`;
-    const counts = this.traffic.get(key) ?? { messages: 0, bytes: 0, dropped: 0 };
+    const counts = this.traffic.get(key) ?? { messages: 0, bytes: 0, dropped: 0, rttMs: null };
     if (dropped) counts.dropped++;
     else counts.messages++;
     this.traffic.set(key, counts);
@@ -66,7 +66,7 @@ export class TraceRecorder {
       for (const peer of this.ids) {
         if (peer === node) continue;
         const counts = this.traffic.get(`${node}>${peer}`);
-        links[peer] = counts ?? { messages: 0, bytes: 0, dropped: 0 };
+        links[peer] = counts ?? { messages: 0, bytes: 0, dropped: 0, rttMs: null };
       }
       this.record(t, { kind: 'node-frame', node, state, links });
     }

@@ -632,6 +632,8 @@ function render() {
     const cut = Boolean(ab?.cut || ba?.cut);
     const lossy = [ab, ba].some((f) => f !== undefined && !f.cut && (f.drop > 0 || f.duplicate > 0 || f.delayMs[1] > 0));
     const messages = trafficOf(a, b) + trafficOf(b, a);
+    const rtt = rttOf(a, b) ?? rttOf(b, a);
+    view.group.dataset.rtt = rtt === null ? '' : rtt.toFixed(2);
     view.group.dataset.cut = String(cut);
     view.group.dataset.lossy = String(lossy);
     view.group.dataset.messages = String(messages);
@@ -649,7 +651,9 @@ function render() {
       if (f.delayMs[1] > 0) describe.push(`${from}→${to} delay ${f.delayMs[0]}–${f.delayMs[1]} ms`);
       if (f.duplicate > 0) describe.push(`${from}→${to} dup ${Math.round(f.duplicate * 100)}%`);
     }
-    view.label.textContent = cut || lossy ? describe.join(', ') : messages > 0 ? String(messages) : '';
+    const traffic = messages > 0 ? `${messages}${rtt === null ? '' : ` · ${rtt < 10 ? rtt.toFixed(1) : Math.round(rtt)} ms`}` : '';
+    view.label.textContent = cut || lossy ? describe.join(', ') : traffic;
+    view.label.setAttribute('title', rtt === null ? '' : `round trip ${rtt.toFixed(2)} ms (the leader's heartbeat round to this node)`);
   }
   renderTree();
   renderLoad();
@@ -688,6 +692,13 @@ function renderTree() {
   }
   el.treeSummary.textContent = [...counts].map(([name, n]) => `${n} ${name}`).join(' · ');
   el.treeSummary.dataset.failed = String(counts.get('failed') ?? 0);
+}
+
+/** The leader's round-trip time on the link from `from` to `to` in its last fresh frame, or null. */
+function rttOf(from, to) {
+  const traffic = model.traffic.get(`${from}>${to}`);
+  if (traffic === undefined || model.state.t - traffic.t > TRAFFIC_STALE_MS) return null;
+  return typeof traffic.rttMs === 'number' ? traffic.rttMs : null;
 }
 
 function trafficOf(from, to) {
