@@ -82,9 +82,10 @@ export type ExplorerEventBody =
   | { readonly kind: 'action'; readonly action: string; readonly target: string | null; readonly ok: boolean; readonly detail: string }
   /**
    * An invariant broken: two leaders in one term or a commit index that went back (the hub sees these in the
-   * frames); in a simulator trace, any safety property the checker found broken.
+   * frames), an acknowledged write missing from a later read (the load generator checks its own keys); in a
+   * simulator trace, any safety property the checker found broken.
    */
-  | { readonly kind: 'alarm'; readonly alarm: 'two-leaders' | 'commit-went-back' | 'safety-violation'; readonly detail: string }
+  | { readonly kind: 'alarm'; readonly alarm: ExplorerAlarm; readonly detail: string }
   /**
    * A scenario run from the explorer (POST /explorer/scenarios/{name}/run): started (with its seed), each line of
    * its log, and its verdict with the checks that ran and the URL of its HTML report.
@@ -112,6 +113,8 @@ export type ExplorerEventBody =
     }
   /** Sent to one subscriber whose Last-Event-ID is older than the buffer holds: fetch the state again. */
   | { readonly kind: 'resync'; readonly reason: string };
+
+export type ExplorerAlarm = 'two-leaders' | 'commit-went-back' | 'acknowledged-write-missing' | 'safety-violation';
 
 export type ExplorerEvent = EventBase & ExplorerEventBody;
 export type ExplorerEventKind = ExplorerEventBody['kind'];

@@ -1,7 +1,11 @@
 // The explorer's load generator (issue 14): writes and linearizable reads through the router at a set rate,
 // so the page can show throughput and latency while faults are injected. Each second it reports a `load`
 // event: operations that succeeded and failed, and their p50 and p99 latency. It stops at rate 0.
+// It also checks its own keys (explorer/load/N): a read must see every write acknowledged before it was
+// issued (the key's last-modified index at least that write's); otherwise an acknowledged write is missing,
+// and it raises the alarm. Someone else writing or deleting those keys would make it raise it wrongly.
 import { performance } from 'node:perf_hooks';
+import type { KvQueryResult } from '../kv/commands.js';
 import type { ExplorerHub } from './explorer.js';
 import type { Router } from './router.js';
 
@@ -28,6 +32,8 @@ export class ExplorerLoad {
   private failed = 0;
   private skipped = 0;
   private latencies: number[] = [];
+  /** Per key, the highest index of a write to it acknowledged so far. */
+  private readonly acknowledged = new Map<string, number>();
   private readonly encoder = new TextEncoder();
 
   constructor(
@@ -67,11 +73,14 @@ export class ExplorerLoad {
         this.skipped++;
         continue;
       }
-      const key = this.encoder.encode(`explorer/load/${this.next++ % KEYS}`);
+      const op = this.next++;
+      // Each key twice in a row, and reads spread evenly by share (op is a read when (op + 1) * share crosses an
+      // integer): at share 0.5 every key is written, then read, so reads check the writes just acknowledged.
+      const name = `explorer/load/${Math.floor(op / 2) % KEYS}`;
+      const key = this.encoder.encode(name);
       const started = performance.now();
       this.inFlight++;
-      // An even spread of reads among the writes, by share (no randomness needed).
-      const read = (this.next * this.settings.readShare) % 1 < this.settings.readShare;
+      const read = Math.floor((op + 1) * this.settings.readShare) > Math.floor(op * this.settings.readShare);
       const done = (ok: boolean): void => {
         this.inFlight--;
         if (ok) {
@@ -79,13 +88,30 @@ export class ExplorerLoad {
           this.latencies.push(performance.now() - started);
         } else this.failed++;
       };
+      const ackedBefore = this.acknowledged.get(name) ?? 0;
       const pending = read
-        ? this.router.read({ op: 'get', keys: [key] }).then((outcome) => outcome.ok)
-        : this.router
-            .write({ op: 'put', key, value: this.encoder.encode(String(started)) })
-            .then((outcome) => outcome.ok && outcome.result.ok);
+        ? this.router.read({ op: 'get', keys: [key] }).then((outcome) => {
+            if (outcome.ok) this.checkRead(name, ackedBefore, outcome.result);
+            return outcome.ok;
+          })
+        : this.router.write({ op: 'put', key, value: this.encoder.encode(String(started)) }).then((outcome) => {
+            const ok = outcome.ok && outcome.result.ok;
+            if (ok) this.acknowledged.set(name, Math.max(this.acknowledged.get(name) ?? 0, outcome.result.index));
+            return ok;
+          });
       pending.then(done, () => done(false));
     }
+  }
+
+  /** A linearizable read must see every write acknowledged before it was issued. */
+  private checkRead(name: string, ackedBefore: number, result: KvQueryResult): void {
+    if (ackedBefore === 0 || result.op !== 'get') return;
+    const item = result.items[0] ?? null;
+    if (item !== null && item.index >= ackedBefore) return;
+    this.hub.alarm(
+      'acknowledged-write-missing',
+      `a read of ${name} returned ${item === null ? 'no value' : `the write at index ${item.index}`}, but a write at index ${ackedBefore} had been acknowledged before the read began`,
+    );
   }
 
   private report(): void {

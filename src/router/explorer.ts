@@ -5,6 +5,7 @@
 import type { Supervisor } from '../actor/supervisor.js';
 import {
   EXPLORER_SCHEMA_VERSION,
+  type ExplorerAlarm,
   type ExplorerEvent,
   type ExplorerEventBody,
   type ExplorerState,
@@ -235,7 +236,8 @@ export class ExplorerHub {
     } else if (known !== node) this.alarm('two-leaders', `term ${term} has two leaders: ${known} and ${node}`);
   }
 
-  private alarm(alarm: 'two-leaders' | 'commit-went-back', detail: string): void {
+  /** Raises an alarm: recorded in the stream and kept in the state (the last ALARMS_KEPT). */
+  alarm(alarm: ExplorerAlarm, detail: string): void {
     this.record({ kind: 'alarm', alarm, detail });
     this.alarms.push(this.events[this.events.length - 1] as ExplorerEvent);
     if (this.alarms.length > ALARMS_KEPT) this.alarms.shift();
