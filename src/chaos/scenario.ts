@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { CLUSTER_NODES_MAX } from '../actor/supervisor.js';
+import { LIMITS_DEFAULTS } from '../router/limits.js';
 
 /** Which nodes a fault hits, chosen when it fires. */
 export type Target = 'leader' | 'random' | 'follower' | 'minority' | 'majority' | 'all' | `n${number}`;
@@ -99,10 +100,6 @@ function parseTarget(value: unknown, where: string, extra: readonly string[] = [
   return fail(where, `target must be one of ${allowed.join(', ')} or a node id like n2, got ${JSON.stringify(value)}`);
 }
 
-/** The same bounds as the admin API's slowTurnMsMax and floodMessagesMax (src/router/limits.ts). */
-const SLOW_MS_MAX = 10_000;
-const FLOOD_MESSAGES_MAX = 1_000_000;
-
 function integerIn(value: unknown, where: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
     fail(where, `must be an integer from ${min} to ${max}`);
@@ -155,12 +152,16 @@ function parseAction(raw: Record<string, unknown>, where: string): FaultAction {
   if ('crash' in raw) return { kind: 'crash', target: parseTarget(raw.crash, `${where}.crash`) };
   if ('hang' in raw) return { kind: 'hang', target: parseTarget(raw.hang, `${where}.hang`) };
   if ('slow' in raw)
-    return { kind: 'slow', target: parseTarget(raw.slow, `${where}.slow`), ms: integerIn(raw.ms, `${where}.ms`, 1, SLOW_MS_MAX) };
+    return {
+      kind: 'slow',
+      target: parseTarget(raw.slow, `${where}.slow`),
+      ms: integerIn(raw.ms, `${where}.ms`, 1, LIMITS_DEFAULTS.slowTurnMsMax),
+    };
   if ('flood' in raw) {
     return {
       kind: 'flood',
       target: parseTarget(raw.flood, `${where}.flood`),
-      messages: integerIn(raw.messages, `${where}.messages`, 1, FLOOD_MESSAGES_MAX),
+      messages: integerIn(raw.messages, `${where}.messages`, 1, LIMITS_DEFAULTS.floodMessagesMax),
     };
   }
   return fail(where, 'a fault needs one of kill, restart, pause, resume, partition, links, heal, transfer, crash, hang, slow, flood');

@@ -86,7 +86,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
   };
   const host = {
     send(message: Message): void {
-      noteSent(message);
+      if (startup.explorerFrames) noteSent(message);
       links.get(message.to)?.send(message);
     },
     flush(): void {
@@ -122,7 +122,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
       peer,
       port,
       (messages) => {
-        noteReceived(messages);
+        if (startup.explorerFrames) noteReceived(messages);
         node.receive(messages);
       },
       (error) => {
