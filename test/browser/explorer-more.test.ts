@@ -192,6 +192,15 @@ async function setRange(testId: string, value: number): Promise<void> {
   }, value);
 }
 
+/** Whether `id` holds the leader's whole log (the same last index and term). */
+async function caughtUp(id: string): Promise<boolean> {
+  const status = await cluster.supervisor.status();
+  const leader = status.find((n) => n.raft?.role === 'leader')?.raft;
+  const node = status.find((n) => n.id === id)?.raft;
+  if (!leader || !node) return false;
+  return node.lastIndex === leader.lastIndex && node.lastTerm === leader.lastTerm;
+}
+
 /** The id of a follower (as the page shows it) that is running. */
 async function aFollower(except: string[] = []): Promise<string> {
   await expect
@@ -452,6 +461,8 @@ describe('the explorer page: actor faults, supervision, load, scenarios, replay'
   it('forces an election at a follower: it leads, in a higher term', async () => {
     await expect.poll(() => page.getByTestId('stream-status').textContent(), WAIT).toBe('live');
     const candidate = await aFollower([]);
+    // It can win only with a log as up to date as a majority's: a follower just restarted may still be catching up.
+    await expect.poll(() => caughtUp(candidate), WAIT).toBe(true);
     const term = cluster.supervisor.leaderTerm;
     await select(candidate);
     await page.getByTestId('action-campaign').click();
