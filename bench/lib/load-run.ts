@@ -89,7 +89,13 @@ export interface LoadResult {
   readonly otherCores: number;
 }
 
-export async function runLoad(resources: Resources, spec: LoadSpec, cluster: Cluster | null): Promise<LoadResult> {
+/** `onWindow` is called when the measured window starts, and with the same argument false when it ends. */
+export async function runLoad(
+  resources: Resources,
+  spec: LoadSpec,
+  cluster: Cluster | null,
+  onWindow?: (open: boolean) => void,
+): Promise<LoadResult> {
   const child = forkScript(resources, CLIENT_SCRIPT);
   const probe = new WindowProbe(cluster);
   let window = null as WindowSample | null; // set by a message handler
@@ -98,9 +104,13 @@ export async function runLoad(resources: Resources, spec: LoadSpec, cluster: Clu
       const limitMs = LOAD_START_TIMEOUT_MS + (spec.warmupSeconds + spec.seconds) * 1000 + LOAD_DRAIN_TIMEOUT_MS;
       const timer = setTimeout(() => reject(new Error(`${spec.protocol} load client: no report within ${limitMs} ms`)), limitMs);
       child.on('message', (message: LoadMessage) => {
-        if (message.type === 'window-start') probe.start();
-        else if (message.type === 'window-end') window = probe.end();
-        else {
+        if (message.type === 'window-start') {
+          probe.start();
+          onWindow?.(true);
+        } else if (message.type === 'window-end') {
+          window = probe.end();
+          onWindow?.(false);
+        } else {
           clearTimeout(timer);
           if (message.type === 'report') resolve(message.report);
           else reject(new Error(`${spec.protocol} load client failed: ${message.message}`));

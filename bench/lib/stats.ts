@@ -46,3 +46,28 @@ export function distribution(samples: ArrayLike<number>): Distribution {
     max: sorted[count - 1] as number,
   };
 }
+
+/** Student's t, two-sided 95% (the 0.975 quantile), by degrees of freedom 1 to 30; past 30 the normal's 1.96 is within 4%. */
+const T_975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086,
+  2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
+
+export interface MeanInterval {
+  readonly mean: number;
+  /** The two-sided 95% confidence interval of the mean (t distribution): NaN with fewer than two samples. */
+  readonly low: number;
+  readonly high: number;
+}
+
+/** The mean of independent samples and its 95% confidence interval, for figures whose spread is roughly normal. */
+export function meanInterval(samples: readonly number[]): MeanInterval {
+  const count = samples.length;
+  if (count === 0) return { mean: Number.NaN, low: Number.NaN, high: Number.NaN };
+  const mean = samples.reduce((a, b) => a + b, 0) / count;
+  if (count < 2) return { mean, low: Number.NaN, high: Number.NaN };
+  const variance = samples.reduce((a, b) => a + (b - mean) ** 2, 0) / (count - 1);
+  const t = T_975[count - 2] ?? 1.96;
+  const half = t * Math.sqrt(variance / count);
+  return { mean, low: mean - half, high: mean + half };
+}

@@ -15,7 +15,13 @@ import {
   type ReadOutcome,
   type WorkerReport,
 } from '../protocol/node.js';
-import type { LinkFaultEntry, LinkTraffic, NodeFrameState, SupervisionState } from '../protocol/explorer.js';
+import {
+  EXPLORER_FRAME_MS,
+  type LinkFaultEntry,
+  type LinkTraffic,
+  type NodeFrameState,
+  type SupervisionState,
+} from '../protocol/explorer.js';
 import type { NodeEvent } from '../protocol/node.js';
 import { SeededRandom } from '../raft/random.js';
 import type { NodeId, Role } from '../raft/types.js';
@@ -160,11 +166,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private stopping = false;
   private watchdog: NodeJS.Timeout | null = null;
   private respawns: Promise<void> = Promise.resolve();
+  /** Whether nodes report explorer frames: the option at first, then setExplorerFrames. */
+  private explorerFrames: boolean;
 
   constructor(options: Partial<SupervisorOptions> & Pick<SupervisorOptions, 'nodes' | 'dataDir'>) {
     super();
     this.options = { ...SUPERVISOR_DEFAULTS, ...options };
     this.seed = this.options.seed ?? randomInt(0, 2 ** 47);
+    this.explorerFrames = this.options.explorerFrames;
     this.seeds = new SeededRandom(this.seed);
     const count = this.options.nodes;
     if (!Number.isInteger(count) || count < 1 || count > CLUSTER_NODES_MAX) {
@@ -318,6 +327,21 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.options.log(
       `${id} ${fault.kind}${fault.kind === 'slow' ? ` ${fault.ms} ms` : fault.kind === 'flood' ? ` ${fault.messages} messages` : ''} on request`,
     );
+  }
+
+  /**
+   * Turns every node's explorer frames on or off, now and for the nodes started later. A node that is not
+   * running takes the setting when it starts, at the default rate: `frameMs` (one frame per that many ms, from
+   * 1 ms) holds for the nodes running now. The explorer bench prices the frames with it in one cluster.
+   */
+  async setExplorerFrames(on: boolean, frameMs = EXPLORER_FRAME_MS): Promise<void> {
+    if (!Number.isInteger(frameMs) || frameMs < 1) throw new RangeError(`frameMs must be a whole number of ms from 1, got ${frameMs}`);
+    this.explorerFrames = on;
+    const calls = [...this.nodes.values()].flatMap((node) =>
+      node.control !== null && (node.state === 'running' || node.state === 'paused') ? [node.control.setExplorerFrames(on, frameMs)] : [],
+    );
+    // A node that dies meanwhile starts again with the new setting.
+    await Promise.allSettled(calls);
   }
 
   /** Makes a running node start an election now. */
@@ -512,7 +536,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       dataDir: path.join(this.options.dataDir, node.id),
       durable: this.options.durable,
       bufferUnsynced: this.options.bufferUnsynced,
-      explorerFrames: this.options.explorerFrames,
+      explorerFrames: this.explorerFrames,
       tickMs: this.options.tickMs,
       core: this.options.core,
       limits: this.options.limits,

@@ -63,6 +63,8 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
   // samples of this frame (see LinkTraffic.rttMs). Bounded: a peer that never answers keeps RTT_ROUNDS_KEPT rounds.
   const roundSentAt = new Map<NodeId, Map<number, number>>();
   const rtt = new Map<NodeId, { sum: number; count: number }>();
+  // Set while explorer frames are on (startup.explorerFrames, then setExplorerFrames): RTTs are timed only then.
+  let framer: ReturnType<typeof setInterval> | undefined;
   const noteSent = (message: Message): void => {
     if (message.type !== 'AppendRequest') return;
     let rounds = roundSentAt.get(message.to);
@@ -86,7 +88,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
   };
   const host = {
     send(message: Message): void {
-      if (startup.explorerFrames) noteSent(message);
+      if (framer !== undefined) noteSent(message);
       links.get(message.to)?.send(message);
     },
     flush(): void {
@@ -122,7 +124,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
       peer,
       port,
       (messages) => {
-        if (startup.explorerFrames) noteReceived(messages);
+        if (framer !== undefined) noteReceived(messages);
         node.receive(messages);
       },
       (error) => {
@@ -180,6 +182,19 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
       };
       node.receive(new Array<Message>(messages).fill(stale));
     },
+    setExplorerFrames: (on, frameMs) => {
+      if (on) {
+        clearInterval(framer);
+        framer = setInterval(reportFrame, frameMs);
+      } else if (framer !== undefined) {
+        clearInterval(framer);
+        framer = undefined;
+        roundSentAt.clear();
+        rtt.clear();
+        sentBefore.clear();
+        lastState = '';
+      }
+    },
     shutdown: () => {
       clearInterval(ticker);
       clearInterval(framer);
@@ -216,6 +231,6 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
     report({ type: 'frame', state, links: traffic });
   };
   const ticker = setInterval(() => node.tick(), startup.tickMs);
-  const framer = startup.explorerFrames ? setInterval(reportFrame, EXPLORER_FRAME_MS) : undefined;
+  if (startup.explorerFrames) control.setExplorerFrames(true, EXPLORER_FRAME_MS);
   report({ type: 'ready' });
 }

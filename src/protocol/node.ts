@@ -168,6 +168,11 @@ export interface NodeControl {
   slow(ms: number): void;
   /** Fault injection: `messages` stale messages land in the mailbox at once (dropped past mailboxMessagesMax). */
   flood(messages: number): void;
+  /**
+   * Starts or stops this node's explorer frames (and the round-trip timing they carry), one per `frameMs` (the
+   * default EXPLORER_FRAME_MS; the explorer bench shortens it to magnify the frames' cost).
+   */
+  setExplorerFrames(on: boolean, frameMs: number): void;
   /** Clean stop: sync and close the log. */
   shutdown(): void;
 }

@@ -302,6 +302,40 @@ describe('the explorer page on a 5-node cluster', () => {
     await page.getByTestId('partition-input').fill('');
   });
 
+  it('partitions by dragging nodes into groups, from the ring and between the zones of the board', async () => {
+    const input = page.getByTestId('partition-input');
+    const zone = (group: string) => page.getByTestId(`partition-zone-${group}`);
+    const chips = async (group: string) => (await zone(group).locator('.chip').allTextContents()).join(',');
+    await expect.poll(() => chips('none'), WAIT).toBe('n1,n2,n3,n4,n5');
+    await page.getByTestId('selection-clear').click();
+    await page.getByTestId('node-n1').dragTo(zone('A'));
+    await page.getByTestId('node-n2').dragTo(zone('A'));
+    await page.getByTestId('node-n3').dragTo(zone('B'));
+    await page.getByTestId('partition-chip-n4').dragTo(zone('B'));
+    await page.getByTestId('partition-chip-n5').dragTo(zone('C'));
+    expect(await input.inputValue()).toBe('n1,n2|n3,n4|n5');
+    // From one group to another, and the ring's nodes wear their group; a drag selects nothing.
+    await page.getByTestId('partition-chip-n5').dragTo(zone('B'));
+    expect(await input.inputValue()).toBe('n1,n2|n3,n4,n5');
+    expect([await chips('none'), await chips('A'), await chips('B'), await chips('C')]).toEqual(['', 'n1,n2', 'n3,n4,n5', '']);
+    expect(await page.getByTestId('node-n3').getAttribute('data-group')).toBe('B');
+    expect(await page.getByTestId('selection').getAttribute('data-selected')).toBe('');
+    await shot('partition-drag');
+    await page.getByTestId('action-partition').click();
+    await actionOk();
+    const cut = page.locator('#links-layer [data-cut="true"]');
+    await expect.poll(() => cut.count(), WAIT).toBe(6);
+    expect(await page.getByTestId('link-n3-n4').getAttribute('data-cut')).toBe('false');
+    await page.getByTestId('action-heal-all').click();
+    await actionOk();
+    await expect.poll(() => cut.count(), WAIT).toBe(0);
+    // Typing into the box moves the chips too; an empty box puts every node back in none.
+    await input.fill('n2|n1');
+    expect([await chips('none'), await chips('A'), await chips('B')]).toEqual(['n3,n4,n5', 'n2', 'n1']);
+    await input.fill('');
+    expect(await chips('none')).toBe('n1,n2,n3,n4,n5');
+  });
+
   it('puts from the client panel: an index, and every node commits up to it', async () => {
     await page.getByTestId('kv-key').fill('explorer-key');
     await page.getByTestId('kv-value').fill('hello from the page');

@@ -122,6 +122,34 @@ describe('explorer: state and event stream', () => {
     }
   });
 
+  it('stops the frames when switched off, for nodes started meanwhile too, and brings them back when on', async () => {
+    let lastFrameAt = Date.now();
+    const framed = new Set<string>();
+    const onFrame = (id: string): void => {
+      lastFrameAt = Date.now();
+      framed.add(id);
+    };
+    cluster.supervisor.on('frame', onFrame);
+    try {
+      await cluster.supervisor.setExplorerFrames(false);
+      // Frames already posted may still land; with frames on, every node reports each 100 ms while heartbeats flow.
+      await waitFor('half a second without a frame', () => Date.now() - lastFrameAt > 500);
+      const follower = cluster.supervisor.ids.find((id) => id !== cluster.supervisor.leaderId) as string;
+      await cluster.supervisor.kill(follower);
+      await cluster.supervisor.restart(follower);
+      await waitFor(`${follower} running`, () => cluster.supervisor.stateOf(follower) === 'running');
+      const quietFrom = Date.now();
+      await waitFor('half a second more without a frame, after the restart', () => Date.now() - Math.max(lastFrameAt, quietFrom) > 500);
+      expect(lastFrameAt).toBeLessThan(quietFrom);
+      framed.clear();
+      await cluster.supervisor.setExplorerFrames(true);
+      await waitFor('frames from every node again', () => framed.size === cluster.supervisor.ids.length);
+    } finally {
+      cluster.supervisor.off('frame', onFrame);
+      await cluster.supervisor.setExplorerFrames(true);
+    }
+  });
+
   it('replays from Last-Event-ID, and resyncs when the id is older than the buffer keeps', async () => {
     const first = await subscribe(open);
     await waitFor('some events', () => first.events.length >= 3);

@@ -45,7 +45,7 @@ const model = {
   dotsLive: 0,
   /** Selected nodes, oldest first, at most two. */
   selected: /** @type {string[]} */ ([]),
-  /** Partition picking: node -> 'A' | 'B'. */
+  /** Partition groups being made (by dragging, clicking or typing): node -> 'A' | 'B' | 'C'. */
   groups: new Map(),
   /** Event log rows, latest first, with the text the filter matches. */
   rows: /** @type {{seq: number, kind: string, text: string, cls: string}[]} */ ([]),
@@ -99,6 +99,7 @@ const el = {
   alarmText: $('alarm-text'),
   partitionInput: /** @type {HTMLInputElement} */ ($('partition-input')),
   partitionPick: /** @type {HTMLInputElement} */ ($('partition-pick')),
+  board: $('partition-board'),
   kvKey: /** @type {HTMLInputElement} */ ($('kv-key')),
   kvValue: /** @type {HTMLInputElement} */ ($('kv-value')),
   slowMs: /** @type {HTMLInputElement} */ ($('slow-ms')),
@@ -506,7 +507,11 @@ function buildRing() {
   }
   for (const id of ids) {
     const { x, y } = positions.get(id);
-    const group = svg('g', { class: 'node', 'data-testid': `node-${id}`, 'data-node': id, transform: `translate(${x} ${y})` }, el.nodes);
+    const group = svg(
+      'g',
+      { class: 'node', 'data-testid': `node-${id}`, 'data-node': id, 'data-drag-node': id, transform: `translate(${x} ${y})` },
+      el.nodes,
+    );
     const select = svg('circle', { r: RING.node + 14, class: 'node-select' }, group);
     const timer = svg('circle', { r: RING.node + 7, class: 'node-timer', pathLength: 100, transform: 'rotate(-90)' }, group);
     const body = svg('circle', { r: RING.node, class: 'node-body' }, group);
@@ -658,6 +663,7 @@ function render() {
   renderTree();
   renderLoad();
   renderSelection();
+  renderBoard();
 }
 
 /** The supervision tree: one row per node actor under the supervisor. */
@@ -735,17 +741,101 @@ function dot(from, to) {
 // Selection and actions
 
 function clickNode(id) {
+  if (dragJustEnded) return; // the click that ends a drag is no click on the node
   if (el.partitionPick.checked) {
-    const next = { undefined: 'A', A: 'B', B: undefined }[String(model.groups.get(id))];
-    if (next === undefined) model.groups.delete(id);
-    else model.groups.set(id, next);
-    const groupA = [...model.groups].filter(([, g]) => g === 'A').map(([n]) => n);
-    const groupB = [...model.groups].filter(([, g]) => g === 'B').map(([n]) => n);
-    el.partitionInput.value = `${groupA.join(',')}|${groupB.join(',')}`;
+    setGroup(id, { undefined: 'A', A: 'B', B: 'C', C: undefined }[String(model.groups.get(id))]);
+    return;
   } else if (model.selected.includes(id)) model.selected = model.selected.filter((n) => n !== id);
   else model.selected = [...model.selected, id].slice(-2);
   render();
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Partition groups: dragged, clicked or typed. The box always holds the groups as text (A|B|C, empty ones left
+// out); what the board and the ring's badges show is parsed back from it.
+
+const GROUPS = ['A', 'B', 'C'];
+
+/** Puts `id` in group `group` (undefined: in none), and writes the groups into the box. */
+function setGroup(id, group) {
+  if (group === undefined) model.groups.delete(id);
+  else model.groups.set(id, group);
+  el.partitionInput.value = GROUPS.map((g) => [...model.groups].filter(([, x]) => x === g).map(([n]) => n))
+    .filter((members) => members.length > 0)
+    .map((members) => members.join(','))
+    .join('|');
+  render();
+}
+
+/** The box typed into: its first three groups become A, B, C (nodes the page does not know are left out). */
+function groupsFromInput() {
+  model.groups.clear();
+  const known = new Set(model.state?.nodes ?? []);
+  parseGroups(el.partitionInput.value)
+    .slice(0, GROUPS.length)
+    .forEach((members, i) => members.filter((n) => known.has(n)).forEach((n) => model.groups.set(n, GROUPS[i])));
+  render();
+}
+
+function renderBoard() {
+  const ids = model.state?.nodes ?? [];
+  for (const zone of el.board.querySelectorAll('[data-zone]')) {
+    const group = zone.getAttribute('data-zone');
+    const members = ids.filter((id) => (model.groups.get(id) ?? '') === group);
+    const chips = [...zone.querySelectorAll('.chip')];
+    if (chips.map((c) => c.textContent).join(',') === members.join(',')) continue;
+    chips.forEach((c) => c.remove());
+    for (const id of members) html('span', { class: 'chip', 'data-drag-node': id, 'data-testid': `partition-chip-${id}` }, zone, id);
+  }
+}
+
+/** A drag in progress: pointer events, so that a node of the ring (SVG) and a chip of the board drag alike. */
+let drag = null;
+/** True from the end of a drag until the click that the browser sends after it has passed. */
+let dragJustEnded = false;
+
+function zoneAt(x, y) {
+  const hit = document.elementFromPoint(x, y);
+  return hit === null ? null : hit.closest('[data-zone]');
+}
+
+function markZone(zone) {
+  for (const z of el.board.querySelectorAll('[data-zone]')) z.classList.toggle('over', z === zone);
+}
+
+document.addEventListener('pointerdown', (event) => {
+  if (event.button !== 0 || model.replay !== null || !(event.target instanceof Element)) return;
+  const source = event.target.closest('[data-drag-node]');
+  if (source === null) return;
+  drag = { id: source.getAttribute('data-drag-node'), x: event.clientX, y: event.clientY, ghost: null };
+});
+document.addEventListener('pointermove', (event) => {
+  if (drag === null) return;
+  if (drag.ghost === null) {
+    if (Math.hypot(event.clientX - drag.x, event.clientY - drag.y) < 5) return;
+    drag.ghost = html('div', { class: 'drag-ghost', 'data-testid': 'drag-ghost' }, document.body, drag.id);
+    document.body.classList.add('dragging');
+  }
+  drag.ghost.style.left = `${event.clientX + 10}px`;
+  drag.ghost.style.top = `${event.clientY + 10}px`;
+  markZone(zoneAt(event.clientX, event.clientY));
+  event.preventDefault();
+});
+function endDrag(event, dropped) {
+  if (drag === null) return;
+  const { id, ghost } = drag;
+  drag = null;
+  if (ghost === null) return; // no more than a click
+  ghost.remove();
+  document.body.classList.remove('dragging');
+  markZone(null);
+  dragJustEnded = true;
+  setTimeout(() => (dragJustEnded = false), 0);
+  const zone = dropped ? zoneAt(event.clientX, event.clientY) : null;
+  if (zone !== null) setGroup(id, zone.getAttribute('data-zone') || undefined);
+}
+document.addEventListener('pointerup', (event) => endDrag(event, true));
+document.addEventListener('pointercancel', (event) => endDrag(event, false));
 
 function selectLink(a, b) {
   model.selected = model.selected.length === 2 && model.selected.includes(a) && model.selected.includes(b) ? [] : [a, b];
@@ -884,7 +974,6 @@ async function act(action) {
   } else if (action === 'heal-all') {
     calls = [['POST', '/v1/faults/heal', {}]];
     what = 'heal all';
-    model.groups.clear();
   }
   showResult(el.actionResult, true, `${what}…`);
   let lastReply = null;
@@ -1446,10 +1535,7 @@ $('selection-clear').addEventListener('click', () => {
   render();
 });
 $('alarm-dismiss').addEventListener('click', () => (el.alarm.hidden = true));
-el.partitionPick.addEventListener('change', () => {
-  if (!el.partitionPick.checked) model.groups.clear();
-  render();
-});
+el.partitionInput.addEventListener('input', groupsFromInput);
 el.loadRate.addEventListener('input', () => (el.loadRateValue.textContent = el.loadRate.value));
 $('load-start').addEventListener('click', () => void setLoad(true));
 $('load-stop').addEventListener('click', () => void setLoad(false));
