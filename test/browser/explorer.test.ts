@@ -320,11 +320,11 @@ describe('the explorer page on a 5-node cluster', () => {
     expect([await chips('none'), await chips('A'), await chips('B'), await chips('C')]).toEqual(['', 'n1,n2', 'n3,n4,n5', '']);
     expect(await page.getByTestId('node-n3').getAttribute('data-group')).toBe('B');
     expect(await page.getByTestId('selection').getAttribute('data-selected')).toBe('');
-    await shot('partition-drag');
     await page.getByTestId('action-partition').click();
     await actionOk();
     const cut = page.locator('#links-layer [data-cut="true"]');
     await expect.poll(() => cut.count(), WAIT).toBe(6);
+    await shot('partition-drag');
     expect(await page.getByTestId('link-n3-n4').getAttribute('data-cut')).toBe('false');
     await page.getByTestId('action-heal-all').click();
     await actionOk();

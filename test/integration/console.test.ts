@@ -67,6 +67,34 @@ describe('the terminal console', () => {
     expect(await runConsoleLine('campaign n9', target)).toMatch(/^UNKNOWN_NODE: /);
   });
 
+  it('crashes and hangs a node (the supervisor restarts each), pauses and resumes one, slows and floods one', async () => {
+    const follower = (): string => cluster.supervisor.ids.find((id) => id !== cluster.supervisor.leaderId) as string;
+    // Restarted by the supervisor after a fault whose log line says `why`: running again, the restart counted.
+    const restartedAfter = (id: string, why: string): boolean => {
+      const state = cluster.supervisor.supervision(id);
+      const logged = cluster.log.some((line) => line.startsWith(`${id} restarting: `) && line.includes(why));
+      return logged && state.state === 'running' && state.restarts > 0;
+    };
+    const crashed = follower();
+    expect(await runConsoleLine(`crash ${crashed}`, target)).toMatch(new RegExp(`^ok \\{"id":"${crashed}","fault":"crash"`));
+    await waitFor(`${crashed} restarted after its crash`, () => restartedAfter(crashed, 'crashed on request'));
+    const hung = cluster.supervisor.ids.find((id) => id !== cluster.supervisor.leaderId && id !== crashed) as string;
+    expect(await runConsoleLine(`hang ${hung}`, target)).toMatch(new RegExp(`^ok \\{"id":"${hung}","fault":"hang"`));
+    await waitFor(`${hung} found hung by the watchdog and restarted`, () => restartedAfter(hung, 'hung'));
+    const paused = follower();
+    expect(await runConsoleLine(`pause ${paused}`, target)).toMatch(/^ok /);
+    expect(cluster.supervisor.stateOf(paused)).toBe('paused');
+    expect(await runConsoleLine(`resume ${paused}`, target)).toMatch(/^ok /);
+    expect(cluster.supervisor.stateOf(paused)).toBe('running');
+    expect(await runConsoleLine(`slow ${paused} 5`, target)).toMatch(/^ok /);
+    expect(await runConsoleLine(`slow ${paused} 0`, target)).toMatch(/^ok /);
+    expect(await runConsoleLine(`flood ${paused} 1000`, target)).toMatch(/^ok /);
+    // After all that the cluster still takes writes.
+    await waitFor('a put after the faults', async () =>
+      (await runConsoleLine('put after-faults yes', target)).startsWith('ok') ? true : null,
+    );
+  });
+
   it('drives the load generator, and answers scenario commands even where the service runs none', async () => {
     expect(await runConsoleLine('load 20 0.5', target)).toBe('ok {"rate":20,"readShare":0.5}');
     expect(service.explorer.load).toEqual({ rate: 20, readShare: 0.5 });
