@@ -263,6 +263,19 @@ describe('the explorer page on a 5-node cluster', () => {
     expect(((await settled()) as { term: number }).term).toBeGreaterThanOrEqual(next.term);
   });
 
+  it('hangs a follower by a click: the watchdog finds it, and the supervision tree shows it running again after 1 restart', async () => {
+    await expect.poll(settled, WAIT).not.toBeNull();
+    const now = (await settled()) as { leader: string; term: number };
+    const hung = ['n1', 'n2', 'n3', 'n4', 'n5'].find((id) => id !== now.leader) as string;
+    await select(hung);
+    await page.getByTestId('action-hang').click();
+    await actionOk();
+    const restarts = page.getByTestId(`supervision-${hung}-restarts`);
+    await expect.poll(() => restarts.textContent(), WAIT).toBe('restarts 1');
+    await expect.poll(() => page.getByTestId(`supervision-${hung}-state`).textContent(), WAIT).toBe('running');
+    expect(await page.getByTestId(`supervision-${hung}-last-fault`).textContent()).toMatch(/hung: no answer to the watchdog/);
+  });
+
   it('cuts a link by a click (drawn cut) and heals all (drawn whole)', async () => {
     const ids = (await nodes()).map((n) => n.id);
     const [a, b] = ids.filter((id) => id !== leader) as [string, string];
