@@ -18,7 +18,8 @@ const ROOMS = {
   kv: ['raft'],
   transport: ['raft', 'codec', 'protocol', 'util'],
   node: ['raft', 'codec', 'protocol', 'storage', 'kv', 'transport', 'util'],
-  actor: ['raft', 'protocol', 'transport', 'util'],
+  // The supervisor holds each node folder's lock and checks its identity (src/storage/data-dir.ts).
+  actor: ['raft', 'protocol', 'storage', 'transport', 'util'],
   router: ['raft', 'protocol', 'kv', 'actor', 'transport', 'util'],
   chaos: ['raft', 'protocol', 'kv', 'actor', 'router', 'transport', 'util'],
   // The limits table and its start-up cross-checks: collects every room's defaults.

@@ -23,6 +23,7 @@ import {
   type SupervisionState,
 } from '../protocol/explorer.js';
 import type { NodeEvent } from '../protocol/node.js';
+import { checkNodeIdentity, DataDirLock, openClusterIdentity, type ClusterIdentity } from '../storage/data-dir.js';
 import { SeededRandom } from '../raft/random.js';
 import type { NodeId, Role } from '../raft/types.js';
 import { ClientPortClient } from '../transport/client-port.js';
@@ -200,8 +201,43 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
   }
 
+  /**
+   * The cluster's identity in its data folder (made by the first start), and whether this start resumed
+   * existing data: set by start().
+   */
+  identity: ClusterIdentity | null = null;
+  resumed = false;
+  /** One lock per node folder, held from start() to stop(). */
+  private locks: DataDirLock[] = [];
+
+  /**
+   * Takes each node folder's lock and checks whose data the folder holds (src/storage/data-dir.ts): a folder
+   * in use by another process, of another cluster or of a newer raftkv is refused with its StorageError.
+   */
+  private claimDataDir(): void {
+    const { identity, resumed } = openClusterIdentity(this.options.dataDir, this.ids.length);
+    try {
+      for (const id of this.ids) {
+        const dir = path.join(this.options.dataDir, id);
+        this.locks.push(DataDirLock.acquire(dir));
+        checkNodeIdentity(dir, id, identity);
+      }
+    } catch (error) {
+      this.releaseDataDir();
+      throw error;
+    }
+    this.identity = identity;
+    this.resumed = resumed;
+  }
+
+  private releaseDataDir(): void {
+    for (const lock of this.locks) lock.release();
+    this.locks = [];
+  }
+
   /** Starts every node at once over a full mesh of channels made up front. */
   async start(): Promise<void> {
+    if (this.locks.length === 0) this.claimDataDir();
     const mesh = new Map<NodeId, Record<NodeId, MessagePort>>(this.ids.map((id) => [id, {}]));
     for (const [i, a] of this.ids.entries()) {
       for (const b of this.ids.slice(i + 1)) {
@@ -479,6 +515,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         node.state = 'stopped';
       }),
     );
+    this.releaseDataDir();
   }
 
   // -------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLUSTER_NODES_MAX, Supervisor } from '../actor/supervisor.js';
+import { recordedNodes } from '../storage/data-dir.js';
 import { formatLimits, LIMITS_TABLE, LimitsError, resolveLimits, type LimitsInForce } from '../config/limits.js';
 import { isLoopback, startService } from '../router/service.js';
 import { runScenario } from '../chaos/runner.js';
@@ -131,21 +132,23 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
   };
 }
 
-/** The cluster's identity in its data folder: a later start with another node count is refused, not mixed. */
-function checkClusterFile(dataDir: string, nodes: number): void {
-  const file = path.join(dataDir, 'cluster.json');
-  if (fs.existsSync(file)) {
-    const recorded = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes?: unknown };
-    if (recorded.nodes !== nodes) {
-      throw new UsageError(
-        `${dataDir} holds a ${String(recorded.nodes)}-node cluster; start it with --nodes ${String(recorded.nodes)} or use another --data-dir`,
-        CLUSTER_USAGE,
-      );
-    }
-    return;
+/** A later start with another node count is refused before anything starts (the supervisor checks it too). */
+function checkNodeCount(dataDir: string, nodes: number): void {
+  const recorded = recordedNodes(dataDir);
+  if (recorded !== null && recorded !== nodes) {
+    throw new UsageError(
+      `${dataDir} holds a ${recorded}-node cluster; start it with --nodes ${recorded} or use another --data-dir`,
+      CLUSTER_USAGE,
+    );
   }
-  fs.mkdirSync(dataDir, { recursive: true });
-  fs.writeFileSync(file, `${JSON.stringify({ nodes, created: new Date().toISOString() })}\n`);
+}
+
+/** What the start found in the data folder: a new cluster, or the data it resumes and how far its logs go. */
+async function describeData(supervisor: Supervisor, dataDir: string): Promise<string> {
+  const id = supervisor.identity?.clusterId ?? '?';
+  if (!supervisor.resumed) return `a new cluster ${id} in ${dataDir}`;
+  const last = (await supervisor.status()).map((node) => `${node.id} ${node.raft?.lastIndex ?? '?'}`);
+  return `resuming cluster ${id} from ${dataDir}: last log index ${last.join(', ')}`;
 }
 
 export async function runCluster(options: ClusterCommandOptions, out: (line: string) => void = console.log): Promise<void> {
@@ -156,7 +159,7 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
   // --memory: files in RAM (/dev/shm where there is one) and no fsync; removed when the command ends.
   const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const dataDir = options.memory ? fs.mkdtempSync(path.join(shm, 'raftkv-')) : path.resolve(options.dataDir);
-  if (!options.memory) checkClusterFile(dataDir, options.nodes);
+  if (!options.memory) checkNodeCount(dataDir, options.nodes);
   if (options.scenario !== null) {
     // A bad file, or one written for another cluster, is refused before anything starts.
     const scenario = loadScenario(options.scenario);
@@ -207,6 +210,7 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal).then(resolve));
   });
   await supervisor.start();
+  if (!options.memory) out(await describeData(supervisor, dataDir));
   service = await startService(supervisor, {
     host: options.host,
     httpPort: options.httpPort,

@@ -1,6 +1,11 @@
 import { CHAOS_USAGE, runChaosCommand } from './chaos-command.js';
 import { CLUSTER_USAGE, parseClusterArgs, runCluster } from './cluster-command.js';
+import { StorageError, type StorageErrorCode } from '../storage/errors.js';
 import { UsageError } from './usage-error.js';
+
+/** sysexits' EX_CANTCREAT: the data folder cannot be used (locked by another process, another cluster's, newer). */
+export const EXIT_CANNOT_USE_DATA_DIR = 73;
+const DATA_DIR_CODES = new Set<StorageErrorCode>(['STORAGE_DIR_LOCKED', 'STORAGE_DIR_FORMAT', 'STORAGE_DIR_CLUSTER']);
 
 const USAGE = `usage: raftkv <command> [options]
 commands:
@@ -33,6 +38,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof UsageError) {
       console.error(`raftkv: ${error.message}\n${error.usage}`);
       return error.exitCode;
+    }
+    if (error instanceof StorageError && DATA_DIR_CODES.has(error.code)) {
+      // Another process holds the folder, or it is not this cluster's: nothing was started or written.
+      console.error(`raftkv: ${error.message}`);
+      return EXIT_CANNOT_USE_DATA_DIR;
     }
     console.error(`raftkv: ${(error as Error).stack ?? String(error)}`);
     return 1;

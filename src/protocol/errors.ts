@@ -110,6 +110,19 @@ export const ERRORS = {
   STORAGE_BAD_PATH: { status: 500, definite: false, redis: 'ERR', message: 'the data folder cannot be used' },
   STORAGE_RECORD_TOO_LARGE: { status: 500, definite: false, redis: 'ERR', message: 'a WAL record is larger than the record limit' },
   STORAGE_CLOSED: { status: 500, definite: false, redis: 'ERR', message: 'the storage was used after it was closed' },
+  STORAGE_DIR_LOCKED: {
+    status: 500,
+    definite: false,
+    redis: 'ERR',
+    message: 'another process uses this data folder (its lock names the process)',
+  },
+  STORAGE_DIR_FORMAT: { status: 500, definite: false, redis: 'ERR', message: 'the data folder was written by a newer raftkv' },
+  STORAGE_DIR_CLUSTER: {
+    status: 500,
+    definite: false,
+    redis: 'ERR',
+    message: 'the data folder holds another cluster, another node, or another node count',
+  },
   TRANSPORT_BAD_FRAME: { status: 500, definite: false, redis: 'ERR', message: 'a peer frame is malformed; it was dropped' },
   NODE_START_FAILED: { status: 500, definite: false, redis: 'ERR', message: 'the node failed to start' },
   PROTOCOL_VERSION_MISMATCH: {

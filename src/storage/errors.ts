@@ -11,6 +11,9 @@ export const STORAGE_ERROR_CODES = [
   'STORAGE_BAD_PATH',
   'STORAGE_RECORD_TOO_LARGE',
   'STORAGE_CLOSED',
+  'STORAGE_DIR_LOCKED',
+  'STORAGE_DIR_FORMAT',
+  'STORAGE_DIR_CLUSTER',
 ] as const;
 
 export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number];

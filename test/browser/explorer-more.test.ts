@@ -392,7 +392,8 @@ describe('the explorer page: actor faults, supervision, load, scenarios, replay'
     const endT = trace.events.at(-1)?.t as number;
     await page.getByTestId('trace-import').setInputFiles(tracePath);
     await expect.poll(() => page.getByTestId('stream-status').textContent(), WAIT).toBe('replay');
-    expect(await page.getByTestId('replay-slider').getAttribute('max')).toBe(String(endT));
+    // The page may still be replaying the previous test's trace: wait for this one's end time.
+    await expect.poll(() => page.getByTestId('replay-slider').getAttribute('max'), WAIT).toBe(String(endT));
     await expect.poll(() => nodes().then((all) => all.map((n) => n.id).join()), WAIT).toBe(trace.start.nodes.join());
     await page.getByTestId('replay-speed').selectOption('20');
     await page.getByTestId('replay-play').click();

@@ -7,12 +7,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from './cluster-harness.js';
 
 const ENTRY = path.resolve('src/cli/run.ts');
-let child: ChildProcess | null = null;
+let children: ChildProcess[] = [];
 let dataDir: string | null = null;
 
 afterEach(() => {
-  if (child?.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-  child = null;
+  for (const child of children) if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+  children = [];
   if (dataDir !== null) fs.rmSync(dataDir, { recursive: true, force: true });
   dataDir = null;
 });
@@ -23,7 +23,7 @@ function run(args: string[]): { child: ChildProcess; output: () => string; exite
   proc.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   proc.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  child = proc;
+  children.push(proc);
   return { child: proc, output: () => output, exited };
 }
 
@@ -51,5 +51,42 @@ describe('raftkv cluster', () => {
     const tooMany = run(['cluster', '--nodes', '10']);
     expect(await tooMany.exited).toBe(64);
     expect(tooMany.output()).toContain('--nodes must be an integer from 1 to 9');
+  });
+
+  it('refuses a second cluster on the same data folder at once, naming the holder; a restart resumes every acknowledged write', async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-cli-'));
+    const args = ['cluster', '--nodes', '3', '--data-dir', dataDir, '--http-port', '0', '--resp-port', '0'];
+    const first = run(args);
+    await waitFor('the first cluster serving', () => /^HTTP API: (http:\/\/\S+)$/m.exec(first.output())?.[1], 60_000);
+    expect(first.output()).toMatch(/^a new cluster [0-9a-f-]{36} in /m);
+    const base = (/^HTTP API: (http:\/\/\S+)$/m.exec(first.output()) as RegExpExecArray)[1] as string;
+    const put = await waitFor('an acknowledged put', async () => {
+      const response = await fetch(`${base}/v1/kv/kept`, { method: 'PUT', body: 'yes' }).catch(() => null);
+      return response?.status === 200 ? response : null;
+    });
+    expect(put.status).toBe(200);
+
+    // The second start is refused before it starts any node: exit 73, the first's PID named.
+    const second = run(args);
+    expect(await second.exited, second.output()).toBe(73);
+    expect(second.output()).toContain(`STORAGE_DIR_LOCKED: ${path.join(dataDir, 'n1')} is in use by process ${first.child.pid}`);
+    expect(second.output()).not.toContain('n1 starting');
+    // The first still serves.
+    expect(await (await fetch(`${base}/v1/kv/kept`)).text()).toContain('yes');
+
+    first.child.kill('SIGINT');
+    expect(await first.exited, first.output()).toBe(0);
+    expect(fs.existsSync(path.join(dataDir, 'n1', 'LOCK'))).toBe(false);
+    const third = run(args);
+    await waitFor('the third cluster serving', () => /^HTTP API: (http:\/\/\S+)$/m.exec(third.output())?.[1], 60_000);
+    expect(third.output()).toMatch(/^resuming cluster [0-9a-f-]{36} from .*: last log index n1 \d+, n2 \d+, n3 \d+$/m);
+    const again = (/^HTTP API: (http:\/\/\S+)$/m.exec(third.output()) as RegExpExecArray)[1] as string;
+    const value = await waitFor('the key read back', async () => {
+      const response = await fetch(`${again}/v1/kv/kept`).catch(() => null);
+      return response?.status === 200 ? response.text() : null;
+    });
+    expect(value).toContain('yes');
+    third.child.kill('SIGINT');
+    expect(await third.exited, third.output()).toBe(0);
   });
 });
