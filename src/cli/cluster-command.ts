@@ -218,6 +218,7 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
     adminToken: options.adminToken,
     limits: options.limits.frontDoor,
     router: options.limits.router,
+    limitsInForce: options.limits.values,
     scenarios: (hub, running) => {
       catalog = scenarioCatalog({ dir: SCENARIO_DIR, supervisor, service: running, hub, memory: options.memory });
       return catalog;

@@ -1,6 +1,7 @@
 import { CHAOS_USAGE, runChaosCommand } from './chaos-command.js';
 import { CLUSTER_USAGE, parseClusterArgs, runCluster } from './cluster-command.js';
 import { StorageError, type StorageErrorCode } from '../storage/errors.js';
+import { packageVersion } from '../util/version.js';
 import { UsageError } from './usage-error.js';
 
 /** sysexits' EX_CANTCREAT: the data folder cannot be used (locked by another process, another cluster's, newer). */
@@ -11,13 +12,31 @@ const USAGE = `usage: raftkv <command> [options]
 commands:
   cluster    start a local cluster of Raft nodes, each a worker-thread actor
   chaos      run a failure-injection scenario against a fresh cluster and check the history
+options:
+  --help, -h       this text (raftkv COMMAND --help: that command's)
+  --version, -V    the version of raftkv (and of Node.js)
 
 ${CLUSTER_USAGE}
 
 ${CHAOS_USAGE}`;
 
+/** Each command's usage, for `raftkv COMMAND --help`. */
+const COMMAND_USAGE: Readonly<Record<string, string>> = { cluster: CLUSTER_USAGE, chaos: CHAOS_USAGE };
+
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // --version and --help anywhere answer at once, exit 0, and start nothing (as etcd, consul and redis-server do).
+  if (argv.includes('--version') || argv.includes('-V')) {
+    console.log(`raftkv ${packageVersion()} (node ${process.version})`);
+    return 0;
+  }
+  if (command !== undefined && rest.some((arg) => arg === '--help' || arg === '-h')) {
+    const usage = COMMAND_USAGE[command];
+    if (usage !== undefined) {
+      console.log(usage);
+      return 0;
+    }
+  }
   try {
     switch (command) {
       case 'cluster':

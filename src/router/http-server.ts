@@ -8,6 +8,7 @@ import type { ExplorerHub, ScenarioCatalog } from './explorer.js';
 import type { ExplorerLoad } from './explorer-load.js';
 import { explorerFile, streamEvents } from './explorer-http.js';
 import type { Limits } from './limits.js';
+import { packageVersion } from '../util/version.js';
 import type { Metrics } from './metrics.js';
 import type { ReadResult, Router } from './router.js';
 
@@ -24,6 +25,8 @@ export interface HttpServerDeps {
   readonly load: ExplorerLoad | null;
   /** The scenarios the explorer may run against this cluster; null: none (404 on those paths). */
   readonly scenarios: ScenarioCatalog | null;
+  /** Every limit in force by name, as GET /v1/status shows them. */
+  readonly limitsInForce: ReadonlyMap<string, number>;
 }
 
 class HttpError extends Error {
@@ -205,6 +208,21 @@ async function handle(
   if (path === '/metrics') {
     setRoute('metrics');
     return { status: 200, body: await deps.metrics.render() };
+  }
+  if (path === '/health') {
+    setRoute('health');
+    if (method !== 'GET') fail('METHOD_NOT_ALLOWED');
+    return { status: 200, body: { status: 'ok', uptimeSeconds: Math.round(process.uptime()) } };
+  }
+  if (path === '/ready') {
+    setRoute('ready');
+    if (method !== 'GET') fail('METHOD_NOT_ALLOWED');
+    return readiness(deps);
+  }
+  if (path === '/v1/status') {
+    setRoute('status');
+    if (method !== 'GET') fail('METHOD_NOT_ALLOWED');
+    return { status: 200, body: await serverStatus(deps) };
   }
   if (path === '/v1/cluster') {
     setRoute('cluster');
@@ -391,6 +409,40 @@ async function scan(url: URL, deps: HttpServerDeps, lane: number): Promise<Reply
   if (!outcome.ok) readFailure(outcome);
   const result = outcome.result as Extract<KvQueryResult, { op: 'scan' }>;
   return { status: 200, body: { items: result.items.map((item) => itemJson(item, url)), index: outcome.index, more: result.more } };
+}
+
+/**
+ * Ready: this router reaches a leader and that leader confirms it still leads a quorum (one ReadIndex round,
+ * pinned to it, bounded by attemptTimeoutMs), so a request sent now can be served. 503 with the reason when
+ * not, for a load balancer or a Kubernetes readiness probe.
+ */
+async function readiness(deps: HttpServerDeps): Promise<Reply> {
+  const leader = deps.supervisor.leaderId;
+  if (leader === null) {
+    return { status: 503, body: { ready: false, reason: 'no leader: an election is under way, or too few nodes are up to elect one' } };
+  }
+  const read = await deps.router.read({ op: 'size' }, 'linearizable', 0, leader);
+  if (!read.ok) {
+    return {
+      status: 503,
+      body: { ready: false, leader, reason: `the leader ${leader} did not confirm a quorum: ${read.error.code}: ${read.error.message}` },
+    };
+  }
+  return { status: 200, body: { ready: true, leader, term: deps.supervisor.leaderTerm, appliedIndex: read.index } };
+}
+
+/** GET /v1/status: what an operator asks first (after Consul's /v1/agent/self and etcd's /version). */
+async function serverStatus(deps: HttpServerDeps): Promise<unknown> {
+  const { supervisor } = deps;
+  return {
+    version: packageVersion(),
+    clusterId: supervisor.identity?.clusterId ?? null,
+    uptimeSeconds: Math.round(process.uptime()),
+    dataDir: supervisor.options.dataDir,
+    durable: supervisor.options.durable,
+    ...((await clusterStatus(supervisor)) as object),
+    limits: Object.fromEntries(deps.limitsInForce),
+  };
 }
 
 async function clusterStatus(supervisor: Supervisor): Promise<unknown> {

@@ -18,6 +18,11 @@ export interface ServiceOptions {
   readonly router?: Partial<RouterLimits>;
   /** How the router's lanes find a new leader (see Router): the supervisor's word (default) or probing the nodes. */
   readonly leaderDiscovery?: 'supervisor' | 'probe';
+  /**
+   * Every limit in force by name, for GET /v1/status (raftkv cluster gives the whole table's values); by
+   * default the front door's and the router's own.
+   */
+  readonly limitsInForce?: ReadonlyMap<string, number>;
   /** The scenarios the explorer may run (raftkv cluster gives its library); none by default. */
   readonly scenarios?: (hub: ExplorerHub, service: Omit<Service, 'close'>) => ScenarioCatalog;
 }
@@ -62,6 +67,7 @@ export async function startService(supervisor: Supervisor, options: ServiceOptio
     explorer,
     load,
     scenarios: options.scenarios === undefined ? null : catalog,
+    limitsInForce: options.limitsInForce ?? new Map(Object.entries({ ...limits, ...router.limits })),
   });
   httpServer.maxConnections = limits.connectionsMax;
   const respServer = createRespServer({ router, supervisor, limits, metrics });
