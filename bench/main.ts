@@ -7,6 +7,7 @@
 //                    [--out FILE] [--baseline FILE]
 //
 // See docs/BENCHMARKS.md for what each figure means and the results on this project's machine.
+import { Progress } from '../src/util/progress.js';
 import * as fs from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -351,7 +352,19 @@ interface Peers {
   redisServer: RedisServer | null;
 }
 
-async function runServiceSuite(resources: Resources, options: Options, peers: Peers, results: Results): Promise<void> {
+/** The run's steps as the progress line counts them: each service cell, each other suite. */
+class Steps {
+  private done = 0;
+  constructor(readonly progress: Progress) {}
+  begin(what: string): void {
+    this.progress.update(this.done, what);
+  }
+  end(): void {
+    this.progress.update(++this.done);
+  }
+}
+
+async function runServiceSuite(resources: Resources, options: Options, peers: Peers, results: Results, steps: Steps): Promise<void> {
   // One raftkv cluster (and one etcd cluster, when compared) per node count and storage; each cell runs against
   // raftkv and then at once against its peers, so the disk's drifting fsync speed hits both alike.
   const groups = new Map<string, Cell[]>();
@@ -379,6 +392,7 @@ async function runServiceSuite(resources: Resources, options: Options, peers: Pe
         );
       }
       for (const c of cells) {
+        steps.begin(describe(c));
         await waitQuiet(cluster.supervisor);
         const port = c.api === 'http' ? cluster.service.http.port : cluster.service.resp.port;
         const row = rowOf(
@@ -403,6 +417,7 @@ async function runServiceSuite(resources: Resources, options: Options, peers: Pe
             printRow(peerRow);
           }
         }
+        steps.end();
       }
       if (
         options.peers.includes('redis') &&
@@ -831,6 +846,11 @@ async function main(): Promise<void> {
     });
   }
   const results: Results = { rows: [], redisBenchmark: [], replication: [], failover: [], recovery: [] };
+  // Progress: a line redrawn on a terminal, a line every few seconds in a log (src/util/progress.ts).
+  const otherSuites = (['replication', 'failover', 'recovery'] as const).filter((suite) => options.suites.includes(suite));
+  const serviceCells = options.suites.includes('service') ? options.cells.length : 0;
+  const progress = new Progress({ label: 'bench', total: serviceCells + otherSuites.length, unit: 'steps' }).start().interceptOutput();
+  const steps = new Steps(progress);
   try {
     if (options.suites.includes('service') && options.cells.length > 0) {
       console.log('\nthe limit of HTTP on this machine');
@@ -838,7 +858,7 @@ async function main(): Promise<void> {
       if (options.peers.includes('redis') && peers.redis.server !== null)
         peers.redisServer = await startRedisServer(resources, peers.redis.server);
       try {
-        await runServiceSuite(resources, options, peers, results);
+        await runServiceSuite(resources, options, peers, results, steps);
       } finally {
         if (peers.redisServer !== null) await stopRedisServer(resources, peers.redisServer);
         peers.redisServer = null;
@@ -847,6 +867,7 @@ async function main(): Promise<void> {
     const dataRoot = (): string => diskDir(resources, 'raftkv-bench-suite-').dir;
     const log = (line: string): void => console.log(`  ${line}`);
     if (options.suites.includes('replication')) {
+      steps.begin('replication');
       console.log('\nreplication: a worker cluster in memory beside the minimal replication loop');
       results.replication = await runReplication(resources, {
         nodes: [5],
@@ -855,19 +876,25 @@ async function main(): Promise<void> {
         warmupSeconds: options.warmupSeconds,
         log,
       });
+      steps.end();
     }
     if (options.suites.includes('failover')) {
+      steps.begin('failover');
       const withEtcd = options.peers.includes('etcd') && peers.etcdBinary !== null;
       console.log(
         `\nfailover: ${options.kills} leader kills, 3 nodes on disk${withEtcd ? ', then etcd with its default and tuned timing' : ''}`,
       );
       results.failover = await runFailover({ kills: options.kills, nodes: 3, dataRoot: dataRoot(), log, etcd: withEtcd });
+      steps.end();
     }
     if (options.suites.includes('recovery')) {
+      steps.begin('recovery');
       console.log('\nrecovery and footprint');
       results.recovery = await runRecovery({ nodes: 3, dataRoot: dataRoot(), log, scale: options.quick ? 0.1 : 1 });
+      steps.end();
     }
   } finally {
+    progress.stop();
     await resources.releaseAll();
   }
   printResults(options, results);

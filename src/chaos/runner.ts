@@ -1,3 +1,4 @@
+import { Progress, formatDuration, type ProgressStream } from '../util/progress.js';
 import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -45,6 +46,41 @@ export interface ChaosRunOptions {
   readonly checkTimeLimitMs?: number;
   /** Replays a run's random choices (`raftkv chaos FILE --seed S`); a fresh one is drawn and printed otherwise. */
   readonly seed?: number;
+  /**
+   * Where to show the run's progress (elapsed, operations completed and per second, the share of the run, the
+   * faults in force): a line redrawn on a terminal, a line every few seconds otherwise. None by default.
+   */
+  readonly progress?: ProgressStream;
+}
+
+/** The progress line's detail is refreshed this often (the line itself is drawn by Progress when due). */
+const PROGRESS_DETAIL_INTERVAL_MS = 250;
+
+/** Shows the run as it goes; stop() ends it (the verdict follows in the log). */
+function watchProgress(
+  scenario: Scenario,
+  stream: ProgressStream,
+  driver: WorkloadDriver,
+  nemesis: Nemesis,
+  startedAt: number,
+): { stop(): void } {
+  const progress = new Progress({ label: `chaos ${scenario.name}`, total: null, unit: 'ops', stream }).start().interceptOutput();
+  const refresh = (): void => {
+    const share = Math.min(100, Math.floor(((performance.now() - startedAt) / scenario.durationMs) * 100));
+    const faults = nemesis.records.filter((r) => r.endMs === null && !r.skipped).map((r) => r.label);
+    progress.update(
+      driver.recorder.completed,
+      `${share}% of ${formatDuration(scenario.durationMs)} · ${faults.length === 0 ? 'no fault' : faults.join(', ')}`,
+    );
+  };
+  refresh();
+  const timer = setInterval(refresh, PROGRESS_DETAIL_INTERVAL_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      progress.stop();
+    },
+  };
 }
 
 /** Refusals that are answers from a working store, not unavailability. */
@@ -119,6 +155,7 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
   }
   const { supervisor, service } = cluster;
   const pool = scenario.checks.includes('linearizable') && scenario.workload.type === 'register' ? createCheckerPool() : undefined;
+  let progress: { stop(): void } | null = null;
   try {
     await supervisor.waitForLeader(30_000);
     const startedAt = performance.now();
@@ -132,9 +169,12 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
     const nemesis = new Nemesis(supervisor, startedAt, log, random.fork());
     nemesis.schedule(scenario.faults);
     const running = driver.run();
+    progress = options.progress === undefined ? null : watchProgress(scenario, options.progress, driver, nemesis, startedAt);
     await new Promise((resolve) => setTimeout(resolve, scenario.durationMs));
     driver.stop();
     await running;
+    progress?.stop();
+    progress = null;
     const endMs = performance.now() - startedAt;
     await nemesis.healAll();
     await supervisor.waitForLeader(30_000);
@@ -157,6 +197,7 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
       seed,
     };
   } finally {
+    progress?.stop();
     await pool?.destroy();
     if (owned !== null) {
       await owned.service.close();

@@ -232,7 +232,7 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
   if (options.scenario !== null) {
     const scenario = loadScenario(options.scenario);
     out(`chaos: running ${scenario.name} for ${(scenario.durationMs / 1000).toFixed(1)} s against this cluster`);
-    const result = await runScenario(scenario, { cluster: { supervisor, service }, log: out });
+    const result = await runScenario(scenario, { cluster: { supervisor, service }, log: out, progress: process.stdout });
     reportResult(result, `chaos-report-${scenario.name}.html`, out);
     out('the cluster keeps running; Ctrl-C stops it');
   }

@@ -2,6 +2,7 @@
 // npm run sim -- --seed S [--family F] [--override JSON]    replay one schedule, printing its options
 // npm run sim -- --seed S ... --trace FILE                  and write it as an explorer trace (test/sim/trace.ts)
 // The family defaults to the one whose seed range holds S (replay.ts); every failure prints the exact command.
+// With --seeds, progress (done/total, seeds/s, time left) on a terminal, or a line every 5 s in a log.
 // Exit codes name the kind of failure (as TigerBeetle's VOPR does): 0 passed, 1 correctness, 2 liveness, 3 crash, 64 usage.
 import { randomInt } from 'node:crypto';
 import { simulatedNodeIds, type FailureKind, type ScheduleResult } from './simulator.js';
@@ -10,6 +11,7 @@ import { runRequest } from './run-seeds.js';
 import { writeFileSync } from 'node:fs';
 import { TraceRecorder } from './trace.js';
 import { optionsOf } from './replay.js';
+import { Progress } from '../../src/util/progress.js';
 
 const EXIT_CODES: Record<FailureKind, number> = { correctness: 1, liveness: 2, crash: 3 };
 
@@ -43,13 +45,18 @@ function main(): number {
   }
   const started = process.hrtime.bigint();
   const runs: Run[] = [];
+  const progress = new Progress({ label: 'sim', total: cli.seeds, unit: 'seeds' });
+  let failures = 0;
   for (let i = 0; i < cli.seeds; i++) {
     // Fresh seeds every run: each run explores new ground; a failure prints the command that replays it.
     const request = requestOf({ ...cli, family: cli.family ?? 'mixed' }, randomInt(FRESH_SEED_MIN, FRESH_SEED_MAX));
     const run = { request, result: runRequest(request) };
     runs.push(run);
-    if (cli.verbose || !run.result.ok) printRun(run);
+    if (!run.result.ok) failures++;
+    if (cli.verbose || !run.result.ok) printRun(run, (line) => progress.log(line));
+    progress.update(i + 1, `${failures} failed`);
   }
+  progress.stop();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   console.log(`${runs.length} schedules in ${seconds.toFixed(1)} s (${Math.round((runs.length / seconds) * 60)} schedules/min)`);
   return report(runs);
@@ -64,17 +71,17 @@ function traceRecorderFor(request: RunRequest): TraceRecorder {
   });
 }
 
-function printRun({ request, result }: Run): void {
+function printRun({ request, result }: Run, print: (line: string) => void = console.log): void {
   const o = result.options;
   const line =
     `seed ${result.seed} (${request.family}): ${o.nodeCount} nodes, ${result.stats.events} events, ${result.stats.crashes} crashes, ` +
     `${result.stats.partitions} partitions, ${result.stats.writesOk} writes ok, ${result.stats.readsOk} reads ok, commit ${result.stats.maxCommitIndex}`;
-  if (result.ok) console.log(`ok   ${line}`);
+  if (result.ok) print(`ok   ${line}`);
   else {
     const failure = result.failure;
-    console.log(`FAIL ${line}`);
-    console.log(`     ${failure?.kind} (${failure?.property}) at ${failure?.atUnits} units: ${failure?.message}`);
-    console.log(`     replay: ${replayCommand(request)}`);
+    print(`FAIL ${line}`);
+    print(`     ${failure?.kind} (${failure?.property}) at ${failure?.atUnits} units: ${failure?.message}`);
+    print(`     replay: ${replayCommand(request)}`);
   }
 }
 

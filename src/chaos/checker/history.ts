@@ -115,6 +115,11 @@ export class HistoryRecorder {
     this.outstandingByProcess.delete(call.process);
   }
 
+  /** Operations completed so far (answered, or failed for sure): for progress, without building the history. */
+  get completed(): number {
+    return this.completions.size;
+  }
+
   operations(): Operation[] {
     return this.invoked.map((call, id) => {
       const invokeTime = this.invokeTimes[id] ?? Number.NaN;
