@@ -1,6 +1,17 @@
-import { parse as parseYaml } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
 import { CLUSTER_NODES_MAX } from '../actor/supervisor.js';
-import { LIMITS_DEFAULTS } from '../router/limits.js';
+import {
+  durationMsOf,
+  knownKeysAt,
+  nodesSchema,
+  READ_ROUTINGS as ROUTINGS,
+  SCENARIO_DURATION_MS_MAX,
+  scenarioDurationSchema,
+  scenarioSchema,
+} from './scenario-schema.js';
+
+export { SCENARIO_CLIENTS_MAX, SCENARIO_DURATION_MS_MAX, SCENARIO_FAULTS_MAX, SCENARIO_RATE_MAX } from './scenario-schema.js';
 
 /** Which nodes a fault hits, chosen when it fires. */
 export type Target = 'leader' | 'random' | 'follower' | 'minority' | 'majority' | 'all' | `n${number}`;
@@ -49,7 +60,7 @@ export interface Workload {
 }
 
 export type ReadRouting = 'router' | 'every-node';
-export const READ_ROUTINGS: readonly ReadRouting[] = ['router', 'every-node'];
+export const READ_ROUTINGS: readonly ReadRouting[] = ROUTINGS;
 
 export interface Scenario {
   readonly name: string;
@@ -62,192 +73,147 @@ export interface Scenario {
   readonly checks: readonly CheckName[];
 }
 
+/** One mistake in a scenario file: where it is (file, 1-based line, the key's path) and what is wrong. */
+export interface ScenarioIssue {
+  readonly file: string;
+  /** 1-based; null for a value given outside a file (a command-line option). */
+  readonly line: number | null;
+  /** Like `faults[2].from` or `workload.clients`; empty for the file as a whole. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** A file with many mistakes is usually one mistake repeated: past this many, the rest are only counted. */
+export const SCENARIO_ISSUES_SHOWN_MAX = 20;
+
+/** Every mistake found in a scenario, in file order; the message spells out the first SCENARIO_ISSUES_SHOWN_MAX. */
 export class ScenarioError extends Error {
   readonly code = 'SCENARIO_INVALID';
+  readonly issues: readonly ScenarioIssue[];
+
+  constructor(issues: readonly ScenarioIssue[]) {
+    const sorted = [...issues].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    const more = sorted.length - SCENARIO_ISSUES_SHOWN_MAX;
+    super([...sorted.slice(0, SCENARIO_ISSUES_SHOWN_MAX).map(formatIssue), ...(more > 0 ? [`and ${more} more`] : [])].join('\n'));
+    this.issues = sorted;
+  }
 }
 
-/** Limits on what a scenario may ask for. */
-export const SCENARIO_DURATION_MS_MAX = 60 * 60_000;
-export const SCENARIO_CLIENTS_MAX = 1024;
-export const SCENARIO_RATE_MAX = 100_000;
-export const SCENARIO_FAULTS_MAX = 10_000;
-
-function fail(where: string, message: string): never {
-  throw new ScenarioError(`${where}: ${message}`);
+export function formatIssue(issue: ScenarioIssue): string {
+  return `${issue.file}${issue.line === null ? '' : `:${issue.line}`}: ${issue.path === '' ? '' : `${issue.path}: `}${issue.message}`;
 }
 
-/** "30s", "500ms", "2m", or a number of seconds. */
+/** "30s", "500ms", "2m", or a number of seconds, in milliseconds. */
 export function parseDuration(value: unknown, where: string): number {
-  if (typeof value === 'number' && value >= 0) return value * 1000;
-  if (typeof value !== 'string') fail(where, `expected a duration like 30s, 500ms or 2m, got ${JSON.stringify(value)}`);
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/.exec(value.trim());
-  if (match === null) fail(where, `expected a duration like 30s, 500ms or 2m, got ${JSON.stringify(value)}`);
-  const amount = Number(match[1]);
-  return match[2] === 'ms' ? amount : match[2] === 's' ? amount * 1000 : amount * 60_000;
+  const ms = durationMsOf(value);
+  if (typeof ms === 'string') throw new ScenarioError([{ file: where, line: null, path: '', message: ms }]);
+  return ms;
 }
 
-function parseRate(value: unknown, where: string): number {
-  const text = typeof value === 'number' ? String(value) : value;
-  const match = typeof text === 'string' ? /^(\d+(?:\.\d+)?)\s*(?:\/s)?$/.exec(text.trim()) : null;
-  const rate = match === null ? Number.NaN : Number(match[1]);
-  if (!(rate > 0 && rate <= SCENARIO_RATE_MAX)) fail(where, `rate must be like 500/s, from 1 to ${SCENARIO_RATE_MAX}`);
-  return rate;
-}
-
-function parseTarget(value: unknown, where: string, extra: readonly string[] = []): Target {
-  const allowed = ['leader', 'random', 'follower', 'minority', 'majority', 'all', ...extra];
-  if (typeof value === 'string' && (allowed.includes(value) || /^n[1-9]$/.test(value))) return value as Target;
-  return fail(where, `target must be one of ${allowed.join(', ')} or a node id like n2, got ${JSON.stringify(value)}`);
-}
-
-function integerIn(value: unknown, where: string, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-    fail(where, `must be an integer from ${min} to ${max}`);
-  return value;
-}
-
-function probability(value: unknown, where: string): number {
-  if (value === undefined) return 0;
-  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) fail(where, 'must be a number from 0 to 1');
-  return value;
-}
-
-function parseAction(raw: Record<string, unknown>, where: string): FaultAction {
-  if ('kill' in raw) return { kind: 'kill', target: parseTarget(raw.kill, `${where}.kill`), loseUnsynced: raw['lose-unsynced'] === true };
-  if ('restart' in raw) return { kind: 'restart', target: parseTarget(raw.restart, `${where}.restart`, ['killed']) };
-  if ('pause' in raw) return { kind: 'pause', target: parseTarget(raw.pause, `${where}.pause`, ['isolated']) };
-  if ('resume' in raw) return { kind: 'resume', target: parseTarget(raw.resume, `${where}.resume`, ['paused']) };
-  if ('partition' in raw) {
-    const shapes = ['isolate-leader', 'majority-minority', 'bridge', 'ring'] as const;
-    const shape = shapes.find((s) => s === raw.partition);
-    if (shape === undefined) fail(`${where}.partition`, `must be one of ${shapes.join(', ')}`);
-    return { kind: 'partition', shape };
+/**
+ * Parses and validates a scenario (YAML text): every mistake found, up to SCENARIO_ISSUES_SHOWN_MAX, in one
+ * ScenarioError, each naming `file`, its line and the key's path. `name` stands in for a missing `name:`.
+ */
+export function parseScenario(text: string, name = 'scenario', file = name): Scenario {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const lineAt = (offset: number): number => lines.linePos(offset).line;
+  if (doc.errors.length > 0) {
+    throw new ScenarioError(
+      doc.errors.map((error) => ({
+        file,
+        line: lineAt(error.pos[0]),
+        path: '',
+        message: `not valid YAML: ${error.message.split('\n')[0] ?? ''}`,
+      })),
+    );
   }
-  if ('links' in raw) {
-    const links = raw.links;
-    if (typeof links !== 'object' || links === null) fail(`${where}.links`, 'must be a map like { drop: 0.4 }');
-    const l = links as Record<string, unknown>;
-    let delayMs: [number, number] = [0, 0];
-    if (l.delayMs !== undefined) {
-      const d = l.delayMs;
-      if (
-        !Array.isArray(d) ||
-        d.length !== 2 ||
-        !d.every((v) => typeof v === 'number' && v >= 0 && v <= 60_000) ||
-        (d[0] as number) > (d[1] as number)
-      ) {
-        fail(`${where}.links.delayMs`, 'must be [min, max] milliseconds');
-      }
-      delayMs = [d[0] as number, d[1] as number];
-    }
-    return {
-      kind: 'links',
-      drop: probability(l.drop, `${where}.links.drop`),
-      duplicate: probability(l.duplicate, `${where}.links.duplicate`),
-      delayMs,
-    };
-  }
-  if ('heal' in raw) return { kind: 'heal' };
-  if ('transfer' in raw) return { kind: 'transfer' };
-  if ('crash' in raw) return { kind: 'crash', target: parseTarget(raw.crash, `${where}.crash`) };
-  if ('hang' in raw) return { kind: 'hang', target: parseTarget(raw.hang, `${where}.hang`) };
-  if ('slow' in raw)
-    return {
-      kind: 'slow',
-      target: parseTarget(raw.slow, `${where}.slow`),
-      ms: integerIn(raw.ms, `${where}.ms`, 1, LIMITS_DEFAULTS.slowTurnMsMax),
-    };
-  if ('flood' in raw) {
-    return {
-      kind: 'flood',
-      target: parseTarget(raw.flood, `${where}.flood`),
-      messages: integerIn(raw.messages, `${where}.messages`, 1, LIMITS_DEFAULTS.floodMessagesMax),
-    };
-  }
-  return fail(where, 'a fault needs one of kill, restart, pause, resume, partition, links, heal, transfer, crash, hang, slow, flood');
-}
-
-/** Parses and validates a scenario (YAML text). Every mistake is a ScenarioError naming where it is. */
-export function parseScenario(text: string, name = 'scenario'): Scenario {
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = doc.toJS();
   } catch (error) {
-    return fail(name, `not valid YAML: ${(error as Error).message}`);
+    // What parses but cannot be built, such as an alias expanding past the yaml package's limit.
+    throw new ScenarioError([{ file, line: 1, path: '', message: `not valid YAML: ${(error as Error).message}` }]);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(name, 'a scenario is a YAML map');
-  const r = raw as Record<string, unknown>;
-  const known = new Set(['name', 'description', 'nodes', 'storage', 'duration', 'workload', 'faults', 'checks']);
-  for (const key of Object.keys(r)) if (!known.has(key)) fail(name, `unknown field ${key}`);
-  const nodes = r.nodes ?? 3;
-  if (typeof nodes !== 'number' || !Number.isInteger(nodes) || nodes < 1 || nodes > CLUSTER_NODES_MAX)
-    fail(`${name}.nodes`, `must be 1 to ${CLUSTER_NODES_MAX}`);
-  const storage = r.storage ?? 'disk';
-  if (storage !== 'disk' && storage !== 'memory') fail(`${name}.storage`, 'must be disk or memory');
-  const durationMs = parseDuration(r.duration ?? '30s', `${name}.duration`);
-  if (durationMs <= 0 || durationMs > SCENARIO_DURATION_MS_MAX) fail(`${name}.duration`, 'must be above 0 and at most 1h');
-  const workload = parseWorkload(r.workload ?? {}, `${name}.workload`);
-  const rawFaults = r.faults ?? [];
-  if (!Array.isArray(rawFaults) || rawFaults.length > SCENARIO_FAULTS_MAX)
-    fail(`${name}.faults`, `must be a list of at most ${SCENARIO_FAULTS_MAX} faults`);
-  const faults = rawFaults
-    .map((f: unknown, i: number): FaultEvent => {
-      const where = `${name}.faults[${i}]`;
-      if (typeof f !== 'object' || f === null) fail(where, 'a fault is a map like { at: 5s, kill: leader }');
-      const fr = f as Record<string, unknown>;
-      const atMs = parseDuration(fr.at, `${where}.at`);
-      if (atMs > durationMs) fail(`${where}.at`, 'is after the end of the scenario');
-      return { atMs, action: parseAction(fr, where), forMs: fr.for === undefined ? null : parseDuration(fr.for, `${where}.for`) };
-    })
-    .sort((a, b) => a.atMs - b.atMs);
-  const defaultChecks: Record<WorkloadType, CheckName[]> = {
-    register: ['linearizable'],
-    counter: ['exactly-once'],
-    set: ['no-lost-writes'],
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ScenarioError([{ file, line: 1, path: '', message: 'a scenario is a YAML map' }]);
+  // Node names and fault times are checked against the scenario's own size and length; when those are wrong
+  // themselves (and reported), the widest bounds keep the faults from drawing errors that are not theirs.
+  const fields = raw as Record<string, unknown>;
+  const nodes = nodesSchema.safeParse(fields.nodes);
+  const duration = scenarioDurationSchema.safeParse(fields.duration);
+  const bounds = {
+    nodes: nodes.success ? nodes.data : CLUSTER_NODES_MAX,
+    durationMs: duration.success ? duration.data : SCENARIO_DURATION_MS_MAX,
   };
-  const rawChecks = r.checks ?? defaultChecks[workload.type];
-  const allChecks: readonly CheckName[] = ['linearizable', 'no-lost-writes', 'exactly-once'];
-  if (!Array.isArray(rawChecks) || !rawChecks.every((c) => allChecks.includes(c as CheckName)))
-    fail(`${name}.checks`, `must be a list of ${allChecks.join(', ')}`);
-  return {
-    name: typeof r.name === 'string' ? r.name : name,
-    description: typeof r.description === 'string' ? r.description : '',
-    nodes,
-    storage,
-    durationMs,
-    workload,
-    faults,
-    checks: rawChecks as CheckName[],
-  };
+  const result = scenarioSchema(bounds, name).safeParse(raw);
+  if (result.success) return result.data;
+  throw new ScenarioError(result.error.issues.flatMap((issue) => locate(issue, doc, lineAt, file)));
 }
 
-function parseWorkload(raw: unknown, where: string): Workload {
-  if (typeof raw !== 'object' || raw === null) fail(where, 'must be a map');
-  const w = raw as Record<string, unknown>;
-  const type = w.type ?? 'register';
-  if (type !== 'register' && type !== 'counter' && type !== 'set') fail(`${where}.type`, 'must be register, counter or set');
-  const keys = w.keys ?? 8;
-  if (typeof keys !== 'number' || !Number.isInteger(keys) || keys < 1 || keys > 100_000) fail(`${where}.keys`, 'must be 1 to 100000');
-  const clients = w.clients ?? 8;
-  if (typeof clients !== 'number' || !Number.isInteger(clients) || clients < 1 || clients > SCENARIO_CLIENTS_MAX)
-    fail(`${where}.clients`, `must be 1 to ${SCENARIO_CLIENTS_MAX}`);
-  const mixRaw = (w.mix ?? { read: 0.5, write: 0.3, cas: 0.2 }) as Record<string, unknown>;
-  const mix = {
-    read: probability(mixRaw.read, `${where}.mix.read`),
-    write: probability(mixRaw.write, `${where}.mix.write`),
-    cas: probability(mixRaw.cas, `${where}.mix.cas`),
-  };
-  if (mix.read + mix.write + mix.cas <= 0) fail(`${where}.mix`, 'needs some reads, writes or cas');
-  const api = w.api ?? (type === 'counter' ? 'resp' : 'http');
-  if (api !== 'http' && api !== 'resp') fail(`${where}.api`, 'must be http or resp');
-  // Each workload runs over the API it names; a pair raftkv cannot run is refused, not quietly swapped.
-  if (type === 'register' && api !== 'http')
-    fail(`${where}.api`, 'the register workload needs http: its compare-and-set by index has no Redis-protocol command');
-  if (type === 'counter' && api !== 'resp') fail(`${where}.api`, 'the counter workload needs resp: the HTTP API has no increment');
-  const reads = READ_ROUTINGS.find((r) => r === (w.reads ?? 'router'));
-  if (reads === undefined) fail(`${where}.reads`, `must be one of ${READ_ROUTINGS.join(', ')}, got ${JSON.stringify(w.reads)}`);
-  if (reads !== 'router' && type !== 'register') fail(`${where}.reads`, `${reads} needs the register workload: only it reads`);
-  return { type, keys, clients, ratePerSecond: parseRate(w.rate ?? '200/s', `${where}.rate`), mix, api, reads };
+/** A zod issue as file issues: an unknown-keys issue becomes one per key, each at the key's own line. */
+function locate(issue: z.core.$ZodIssue, doc: Document, lineAt: (offset: number) => number, file: string): ScenarioIssue[] {
+  const path = issue.path.filter((step): step is string | number => typeof step !== 'symbol');
+  const at = (steps: readonly (string | number)[], message: string): ScenarioIssue => ({
+    file,
+    line: lineAt(offsetOf(doc, steps)),
+    path: pathText(steps),
+    message,
+  });
+  if (issue.code !== 'unrecognized_keys') return [at(path, issue.message)];
+  const known = knownKeysAt(path);
+  return issue.keys.map((key) => {
+    const near = nearest(key, known);
+    return at([...path, key], `unknown key${near === null ? '' : ` (did you mean ${near}?)`}`);
+  });
+}
+
+/** Where `steps` is written: the key naming it, or its value, or (when it is missing) the nearest enclosing map. */
+function offsetOf(doc: Document, steps: readonly (string | number)[]): number {
+  for (let n = steps.length; n > 0; n--) {
+    const parent = n === 1 ? doc.contents : doc.getIn(steps.slice(0, n - 1), true);
+    const step = steps[n - 1];
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(step));
+      const keyRange = isNode(pair?.key) ? pair.key.range : undefined;
+      if (keyRange !== undefined && keyRange !== null) return keyRange[0];
+    }
+    const node = doc.getIn(steps.slice(0, n), true);
+    if (isNode(node) && node.range) return node.range[0];
+  }
+  return isNode(doc.contents) && doc.contents.range ? doc.contents.range[0] : 0;
+}
+
+function pathText(steps: readonly (string | number)[]): string {
+  return steps.map((step, i) => (typeof step === 'number' ? `[${step}]` : i === 0 ? step : `.${step}`)).join('');
+}
+
+/** Beyond two edits a "did you mean" points more often at a different key than at the one meant. */
+const SUGGESTION_EDITS_MAX = 2;
+
+/** The known key a typo most likely meant: the closest within SUGGESTION_EDITS_MAX edits, and fewer than the key's length. */
+function nearest(key: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Math.min(SUGGESTION_EDITS_MAX, key.length - 1) + 1;
+  for (const candidate of known) {
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitute = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      row.push(Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, substitute));
+    }
+    previous = row;
+  }
+  return previous[b.length] ?? 0;
 }
 
 /** The same scenario squeezed into `durationMs` (CI runs each library scenario in a short form). */

@@ -7,24 +7,55 @@ import { parseDuration, parseScenario, ScenarioError, shortened, type Scenario }
 import { UsageError } from './usage-error.js';
 
 export const CHAOS_USAGE = `usage: raftkv chaos FILE.yaml [options]
+       raftkv chaos --check FILE.yaml [FILE.yaml...]
+  --check         validate the files and run nothing: "ok FILE (...)" for each valid one, each mistake with
+                  its file, line and key otherwise; exit 0 when all are valid, 65 when any is not
   --duration D    squeeze the scenario's timeline into D (e.g. 15s)
   --report FILE   where to write the HTML report (default chaos-report-<name>.html)
   --seed S        replay a run's random choices: the nemesis's targets, every client's keys and operations,
                   the link-fault draws (the run prints its seed; thread timing still varies)`;
 
-export function loadScenario(file: string): Scenario {
+/** sysexits' EX_DATAERR: `--check` found a scenario file that is not valid. */
+export const EXIT_INVALID_SCENARIO = 65;
+
+/** A scenario file parsed and validated; its mistakes (a ScenarioError) name `file` and their lines. */
+function readScenario(file: string): Scenario {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
     throw new UsageError(`cannot read ${file}: ${(error as Error).message}`, CHAOS_USAGE);
   }
+  return parseScenario(text, path.basename(file, path.extname(file)), file);
+}
+
+export function loadScenario(file: string): Scenario {
   try {
-    return parseScenario(text, path.basename(file, path.extname(file)));
+    return readScenario(file);
   } catch (error) {
     if (error instanceof ScenarioError) throw new UsageError(error.message, CHAOS_USAGE);
     throw error;
   }
+}
+
+const plural = (count: number, word: string): string => `${count} ${word}${count === 1 ? '' : 's'}`;
+
+/** `--check`: every file validated, none run; 0 when all are valid, EXIT_INVALID_SCENARIO otherwise. */
+export function checkScenarios(files: readonly string[], out: (line: string) => void, err: (line: string) => void): number {
+  let code = 0;
+  for (const file of files) {
+    try {
+      const s = readScenario(file);
+      const duration = s.durationMs % 1000 === 0 ? `${s.durationMs / 1000}s` : `${s.durationMs}ms`;
+      out(`ok ${file} (${s.name}, ${plural(s.nodes, 'node')}, ${duration}, ${plural(s.faults.length, 'fault')})`);
+    } catch (error) {
+      // An unreadable file is as much a bad input as an invalid one: the other files are still checked.
+      if (!(error instanceof ScenarioError || error instanceof UsageError)) throw error;
+      err(error.message);
+      code = EXIT_INVALID_SCENARIO;
+    }
+  }
+  return code;
 }
 
 /** Prints the summary, writes the HTML report; exit code 0 when every check passed, 1 otherwise. */
@@ -35,17 +66,28 @@ export function reportResult(result: ChaosResult, reportFile: string, out: (line
   return result.ok ? 0 : 1;
 }
 
-export async function runChaosCommand(argv: readonly string[], out: (line: string) => void = console.log): Promise<number> {
+export async function runChaosCommand(
+  argv: readonly string[],
+  out: (line: string) => void = console.log,
+  err: (line: string) => void = console.error,
+): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: { duration: { type: 'string' }, report: { type: 'string' }, seed: { type: 'string' } },
+      options: { check: { type: 'boolean' }, duration: { type: 'string' }, report: { type: 'string' }, seed: { type: 'string' } },
       allowPositionals: true,
       strict: true,
     });
   } catch (error) {
     throw new UsageError((error as Error).message, CHAOS_USAGE);
+  }
+  if (parsed.values.check === true) {
+    const { duration, report, seed } = parsed.values;
+    if (duration !== undefined || report !== undefined || seed !== undefined)
+      throw new UsageError('--check runs nothing: it takes no --duration, --report or --seed', CHAOS_USAGE);
+    if (parsed.positionals.length === 0) throw new UsageError('--check needs at least one scenario file', CHAOS_USAGE);
+    return checkScenarios(parsed.positionals, out, err);
   }
   const file = parsed.positionals[0];
   if (file === undefined || parsed.positionals.length > 1) throw new UsageError('give exactly one scenario file', CHAOS_USAGE);

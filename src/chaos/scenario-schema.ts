@@ -1,0 +1,311 @@
+// The shape of a scenario file, as a zod schema. Every map is strict (an unknown key is an error, not silently
+// ignored), every value is checked against what the runner can do, and the checks that need the scenario's own
+// size and length (a node n4 in a 3-node scenario, a fault after the end) are built from them. The schema's
+// output is the Scenario the runner takes; scenario.ts parses the YAML and turns zod's issues into lines.
+import { z } from 'zod';
+import { CLUSTER_NODES_MAX } from '../actor/supervisor.js';
+import { LIMITS_DEFAULTS } from '../router/limits.js';
+
+/** Limits on what a scenario may ask for. */
+export const SCENARIO_DURATION_MS_MAX = 60 * 60_000;
+export const SCENARIO_CLIENTS_MAX = 1024;
+export const SCENARIO_RATE_MAX = 100_000;
+export const SCENARIO_FAULTS_MAX = 10_000;
+export const SCENARIO_KEYS_MAX = 100_000;
+/** A link delay above a minute is no longer a slow network but a partition; `partition` says that better. */
+export const LINK_DELAY_MS_MAX = 60_000;
+
+export const READ_ROUTINGS = ['router', 'every-node'] as const;
+export const WORKLOAD_TYPES = ['register', 'counter', 'set'] as const;
+export const CHECK_NAMES = ['linearizable', 'no-lost-writes', 'exactly-once'] as const;
+export const PARTITION_SHAPES = ['isolate-leader', 'majority-minority', 'bridge', 'ring'] as const;
+const GROUP_TARGETS = ['leader', 'random', 'follower', 'minority', 'majority', 'all'] as const;
+
+/** What the schema checks times and node names against: the scenario's own size and length. */
+export interface ScenarioBounds {
+  readonly nodes: number;
+  readonly durationMs: number;
+}
+
+const DURATION_TEXT = /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/;
+
+/** "30s", "500ms", "2m", or a number of seconds, in milliseconds; a string saying what is wrong otherwise. */
+export function durationMsOf(value: unknown): number | string {
+  const negative = (typeof value === 'number' && value < 0) || (typeof value === 'string' && value.trim().startsWith('-'));
+  if (negative) return `must not be negative, got ${JSON.stringify(value)}`;
+  if (typeof value === 'number' && Number.isFinite(value)) return value * 1000;
+  const match = typeof value === 'string' ? DURATION_TEXT.exec(value.trim()) : null;
+  if (match === null) return `expected a duration like 30s, 500ms or 2m, got ${JSON.stringify(value)}`;
+  const amount = Number(match[1]);
+  return match[2] === 'ms' ? amount : match[2] === 's' ? amount * 1000 : amount * 60_000;
+}
+
+/** A duration in milliseconds, no longer than `maxMs` (`what` says what the bound is, for the message). */
+const duration = (maxMs: number, what: string) =>
+  z
+    .union([z.number(), z.string()], {
+      error: (issue) => `expected a duration like 30s, 500ms or 2m, got ${JSON.stringify(issue.input) ?? 'nothing'}`,
+    })
+    .transform((value, ctx) => {
+      const ms = durationMsOf(value);
+      if (typeof ms === 'string') ctx.addIssue({ code: 'custom', message: ms, input: value });
+      else if (ms > maxMs) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is ${what}`, input: value });
+      else return ms;
+      return z.NEVER;
+    });
+
+const integerIn = (min: number, max: number) => {
+  const message = `must be an integer from ${min} to ${max}`;
+  return z.int({ error: message }).min(min, { error: message }).max(max, { error: message });
+};
+
+const PROBABILITY = { error: 'must be a number from 0 to 1' };
+const probability = z.number(PROBABILITY).min(0, PROBABILITY).max(1, PROBABILITY);
+
+/** One of `values`; the message lists them and quotes what was written. */
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: (issue) => `must be one of ${values.join(', ')}, got ${JSON.stringify(issue.input)}` });
+
+/** A map whose unknown keys are errors; scenario.ts names each unknown key (and the nearest known one). */
+const strictMap = <S extends z.ZodRawShape>(shape: S) =>
+  z.strictObject(shape, { error: (issue) => (issue.code === 'invalid_type' ? 'must be a map' : undefined) });
+
+const RATE = { error: `must be like 500/s, from 1 to ${SCENARIO_RATE_MAX}` };
+const rate = z.union([z.number(), z.string()], RATE).transform((value, ctx) => {
+  const match = /^(\d+(?:\.\d+)?)\s*(?:\/s)?$/.exec(String(value).trim());
+  const perSecond = match === null ? Number.NaN : Number(match[1]);
+  if (perSecond > 0 && perSecond <= SCENARIO_RATE_MAX) return perSecond;
+  ctx.addIssue({ code: 'custom', message: RATE.error, input: value });
+  return z.NEVER;
+});
+
+/** A fault's target: a group chosen when it fires, one of `extra`, or a node of this scenario (n1 to nN). */
+const target = <const E extends readonly string[]>(bounds: ScenarioBounds, extra: E) => {
+  const named = [...GROUP_TARGETS, ...extra];
+  const nodes = `n1 to n${bounds.nodes}`;
+  const expected = `target must be one of ${named.join(', ')} or a node ${nodes}`;
+  return z.string({ error: (issue) => `${expected}, got ${JSON.stringify(issue.input)}` }).transform((value, ctx) => {
+    if (named.includes(value)) return value as (typeof GROUP_TARGETS)[number] | E[number];
+    const node = /^n(\d+)$/.exec(value);
+    if (node !== null && Number(node[1]) >= 1 && Number(node[1]) <= bounds.nodes) return value as `n${number}`;
+    const message =
+      node !== null
+        ? `unknown node ${value}: this scenario has ${bounds.nodes} node${bounds.nodes === 1 ? '' : 's'} (${nodes})`
+        : `${expected}, got ${JSON.stringify(value)}`;
+    ctx.addIssue({ code: 'custom', message, input: value });
+    return z.NEVER;
+  });
+};
+
+/** `heal` and `transfer` take no argument: `heal: true`, or `heal:` with nothing after it. */
+const flag = z.literal(true, { error: 'takes no value: write true' }).nullable();
+
+const DELAY = { error: `must be [min, max] milliseconds, each from 0 to ${LINK_DELAY_MS_MAX}` };
+const delay = z.number(DELAY).min(0, DELAY).max(LINK_DELAY_MS_MAX, DELAY);
+const links = strictMap({
+  drop: probability.default(0),
+  delayMs: z
+    .tuple([delay, delay], DELAY)
+    .refine(([min, max]) => min <= max, { error: 'must be [min, max] milliseconds, min first' })
+    .default([0, 0]),
+  duplicate: probability.default(0),
+});
+
+/** The keys that name a fault's action; a fault has exactly one. */
+export const FAULT_ACTIONS = [
+  'kill',
+  'restart',
+  'pause',
+  'resume',
+  'partition',
+  'links',
+  'heal',
+  'transfer',
+  'crash',
+  'hang',
+  'slow',
+  'flood',
+] as const;
+type ActionKey = (typeof FAULT_ACTIONS)[number];
+
+/** Keys that only mean something next to one action; `neededUpTo`: the action needs it, an integer up to that. */
+const ACTION_EXTRAS = [
+  { key: 'lose-unsynced', action: 'kill', neededUpTo: null },
+  { key: 'ms', action: 'slow', neededUpTo: LIMITS_DEFAULTS.slowTurnMsMax },
+  { key: 'messages', action: 'flood', neededUpTo: LIMITS_DEFAULTS.floodMessagesMax },
+] as const satisfies readonly { key: string; action: ActionKey; neededUpTo: number | null }[];
+
+const formatMs = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
+function faultSchema(bounds: ScenarioBounds) {
+  const end = `after the end of the scenario (${formatMs(bounds.durationMs)})`;
+  return strictMap({
+    at: duration(bounds.durationMs, end),
+    for: duration(SCENARIO_DURATION_MS_MAX, 'longer than 1h').optional(),
+    kill: target(bounds, []).optional(),
+    'lose-unsynced': z.boolean({ error: 'must be true or false' }).optional(),
+    restart: target(bounds, ['killed']).optional(),
+    pause: target(bounds, ['isolated']).optional(),
+    resume: target(bounds, ['paused']).optional(),
+    partition: oneOf(PARTITION_SHAPES).optional(),
+    links: links.optional(),
+    heal: flag.optional(),
+    transfer: flag.optional(),
+    crash: target(bounds, []).optional(),
+    hang: target(bounds, []).optional(),
+    slow: target(bounds, []).optional(),
+    ms: integerIn(1, LIMITS_DEFAULTS.slowTurnMsMax).optional(),
+    flood: target(bounds, []).optional(),
+    messages: integerIn(1, LIMITS_DEFAULTS.floodMessagesMax).optional(),
+  }).transform((f, ctx) => {
+    const actions = FAULT_ACTIONS.filter((key) => f[key] !== undefined);
+    const [action] = actions;
+    // A fault with no action but an unknown key most likely misspells its action: the unknown key says so.
+    const unknownKey = ctx.issues.some((issue) => issue.code === 'unrecognized_keys');
+    if (action === undefined && unknownKey) return z.NEVER;
+    if (action === undefined || actions.length > 1) {
+      const message =
+        action === undefined
+          ? `a fault needs one of ${FAULT_ACTIONS.join(', ')}`
+          : `a fault does one thing; this one has ${actions.join(' and ')}`;
+      ctx.addIssue({ code: 'custom', message, input: f });
+      return z.NEVER;
+    }
+    for (const { key, action: owner, neededUpTo } of ACTION_EXTRAS) {
+      if (f[key] !== undefined && action !== owner)
+        ctx.addIssue({ code: 'custom', path: [key], message: `goes with ${owner}, not ${action}`, input: f[key] });
+      else if (f[key] === undefined && action === owner && neededUpTo !== null)
+        ctx.addIssue({ code: 'custom', path: [key], message: `must be an integer from 1 to ${neededUpTo} (${owner} needs it)`, input: f });
+    }
+    // The undo is part of the run: one scheduled past the end would be done by the clean-up, not the scenario.
+    if (f.for !== undefined && f.at + f.for > bounds.durationMs)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['for'],
+        message: `ends at ${formatMs(f.at + f.for)}, ${end}`,
+        input: f.for,
+      });
+    if (ctx.issues.length > 0) return z.NEVER;
+    return { atMs: f.at, action: faultAction(action, f), forMs: f.for ?? null };
+  });
+}
+
+type FaultFields = Partial<Record<ActionKey, unknown>> & { readonly ms?: number; readonly messages?: number };
+
+/** The runner's form of a checked fault: its action key becomes `kind`, its value the target or shape. */
+function faultAction(kind: ActionKey, f: FaultFields & { readonly 'lose-unsynced'?: boolean; readonly links?: z.output<typeof links> }) {
+  // The schema has checked each key's value; the casts only name the type it checked.
+  const targetOf = <T>() => f[kind] as T;
+  type Group = (typeof GROUP_TARGETS)[number] | `n${number}`;
+  switch (kind) {
+    case 'kill':
+      return { kind, target: targetOf<Group>(), loseUnsynced: f['lose-unsynced'] === true } as const;
+    case 'restart':
+      return { kind, target: targetOf<Group | 'killed'>() } as const;
+    case 'pause':
+      return { kind, target: targetOf<Group | 'isolated'>() } as const;
+    case 'resume':
+      return { kind, target: targetOf<Group | 'paused'>() } as const;
+    case 'partition':
+      return { kind, shape: targetOf<(typeof PARTITION_SHAPES)[number]>() } as const;
+    case 'links': {
+      const l = f.links ?? { drop: 0, delayMs: [0, 0] as const, duplicate: 0 };
+      return { kind, drop: l.drop, delayMs: [l.delayMs[0], l.delayMs[1]] as const, duplicate: l.duplicate } as const;
+    }
+    case 'heal':
+    case 'transfer':
+      return { kind } as const;
+    case 'crash':
+    case 'hang':
+      return { kind, target: targetOf<Group>() } as const;
+    case 'slow':
+      return { kind, target: targetOf<Group>(), ms: f.ms ?? 0 } as const;
+    case 'flood':
+      return { kind, target: targetOf<Group>(), messages: f.messages ?? 0 } as const;
+  }
+}
+
+const workload = strictMap({
+  type: oneOf(WORKLOAD_TYPES).default('register'),
+  keys: integerIn(1, SCENARIO_KEYS_MAX).default(8),
+  clients: integerIn(1, SCENARIO_CLIENTS_MAX).default(8),
+  rate: rate.default(200),
+  mix: strictMap({ read: probability.default(0), write: probability.default(0), cas: probability.default(0) })
+    .refine((m) => m.read + m.write + m.cas > 0, { error: 'needs some reads, writes or cas' })
+    .default({ read: 0.5, write: 0.3, cas: 0.2 }),
+  api: oneOf(['http', 'resp']).optional(),
+  reads: oneOf(READ_ROUTINGS).default('router'),
+}).transform((w, ctx) => {
+  const api = w.api ?? (w.type === 'counter' ? 'resp' : 'http');
+  // Each workload runs over the API it names; a pair raftkv cannot run is refused, not quietly swapped.
+  const apiProblem =
+    w.type === 'register' && api !== 'http'
+      ? 'the register workload needs http: its compare-and-set by index has no Redis-protocol command'
+      : w.type === 'counter' && api !== 'resp'
+        ? 'the counter workload needs resp: the HTTP API has no increment'
+        : null;
+  if (apiProblem !== null) ctx.addIssue({ code: 'custom', path: ['api'], message: apiProblem, input: w.api });
+  if (w.reads !== 'router' && w.type !== 'register')
+    ctx.addIssue({ code: 'custom', path: ['reads'], message: `${w.reads} needs the register workload: only it reads`, input: w.reads });
+  if (ctx.issues.length > 0) return z.NEVER;
+  const { rate: ratePerSecond, ...rest } = w;
+  return { ...rest, api, ratePerSecond };
+});
+
+const DEFAULT_CHECKS = {
+  register: ['linearizable'],
+  counter: ['exactly-once'],
+  set: ['no-lost-writes'],
+} as const satisfies Record<(typeof WORKLOAD_TYPES)[number], readonly (typeof CHECK_NAMES)[number][]>;
+
+/** The fields the bounds come from; checked again (with their messages) by the whole schema. */
+export const nodesSchema = integerIn(1, CLUSTER_NODES_MAX).default(3);
+export const scenarioDurationSchema = duration(SCENARIO_DURATION_MS_MAX, 'longer than 1h')
+  .refine((ms) => ms > 0, { error: 'must be above 0' })
+  .default(30_000);
+
+/** The whole scenario; `name` stands in for a missing `name:` (the file's name). */
+export function scenarioSchema(bounds: ScenarioBounds, name: string) {
+  return strictMap({
+    name: z.string({ error: 'must be a string' }).default(name),
+    description: z.string({ error: 'must be a string' }).default(''),
+    nodes: nodesSchema,
+    storage: oneOf(['disk', 'memory']).default('disk'),
+    duration: scenarioDurationSchema,
+    workload: workload.prefault({}),
+    faults: z
+      .array(faultSchema(bounds), { error: 'must be a list of faults like { at: 5s, kill: leader }' })
+      .max(SCENARIO_FAULTS_MAX, { error: `must be a list of at most ${SCENARIO_FAULTS_MAX} faults` })
+      .default([]),
+    checks: z.array(oneOf(CHECK_NAMES), { error: `must be a list of ${CHECK_NAMES.join(', ')}` }).optional(),
+  }).transform(({ duration: durationMs, checks, faults, ...rest }) => ({
+    ...rest,
+    durationMs,
+    faults: [...faults].sort((a, b) => a.atMs - b.atMs),
+    checks: checks ?? [...DEFAULT_CHECKS[rest.workload.type]],
+  }));
+}
+
+/**
+ * The known keys of the map at `path` (a zod issue's path) in a scenario, for "did you mean": the schema is
+ * walked rather than the keys listed again, so the suggestion cannot fall behind the schema.
+ */
+export function knownKeysAt(path: readonly PropertyKey[]): readonly string[] {
+  let schema: z.core.$ZodType = scenarioSchema({ nodes: CLUSTER_NODES_MAX, durationMs: SCENARIO_DURATION_MS_MAX }, '');
+  for (const step of [...path, null]) {
+    // Through the wrappers (default, optional, transform) to the map or list underneath.
+    for (;;) {
+      const def = schema._zod.def as { innerType?: z.core.$ZodType; in?: z.core.$ZodType };
+      const inner = def.innerType ?? def.in;
+      if (inner === undefined) break;
+      schema = inner;
+    }
+    if (step === null) break;
+    const def = schema._zod.def as { shape?: Record<string, z.core.$ZodType>; element?: z.core.$ZodType };
+    const next = typeof step === 'number' ? def.element : def.shape?.[String(step)];
+    if (next === undefined) return [];
+    schema = next;
+  }
+  const shape = (schema._zod.def as { shape?: Record<string, unknown> }).shape;
+  return shape === undefined ? [] : Object.keys(shape);
+}
