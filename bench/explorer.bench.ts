@@ -20,7 +20,7 @@ import * as http from 'node:http';
 import { parseArgs } from 'node:util';
 import { EXPLORER_FRAME_MS } from '../src/protocol/explorer.js';
 import { LIMITS_DEFAULTS } from '../src/router/limits.js';
-import { describeMachine, formatLoadAverage, positiveInteger, printTable } from './bench-util.js';
+import { describeMachine, formatLoadAverage, isMainModule, positiveInteger, printTable } from './bench-util.js';
 import { startCluster } from './lib/cluster.js';
 import { runLoad } from './lib/load-run.js';
 import { HOST, Resources, type Cluster, type Storage } from './lib/resources.js';
@@ -148,8 +148,17 @@ function cost(windows: readonly Window[], figure: (w: Window) => number): number
   return 1 - mean(windows.filter((w) => w.frames).map(figure)) / mean(windows.filter((w) => !w.frames).map(figure));
 }
 
-async function main(): Promise<void> {
+/** The bench's options from a command line (throws on a bad one). */
+export function readExplorerBenchOptions(argv: readonly string[]): {
+  rounds: number;
+  windows: number;
+  windowSeconds: number;
+  nodes: number;
+  frameMs: number;
+  storages: Storage[];
+} {
   const { values } = parseArgs({
+    args: [...argv],
     options: {
       rounds: { type: 'string', default: '2' },
       windows: { type: 'string', default: '32' },
@@ -166,6 +175,13 @@ async function main(): Promise<void> {
   const nodes = positiveInteger('--nodes', values.nodes);
   const frameMs = positiveInteger('--frame-ms', values['frame-ms']);
   const storages = values.storage.split(',') as Storage[];
+  for (const storage of storages)
+    if (storage !== 'disk' && storage !== 'memory') throw new RangeError(`--storage takes disk, memory; got ${storage}`);
+  return { rounds, windows, windowSeconds, nodes, frameMs, storages };
+}
+
+async function main(): Promise<void> {
+  const { rounds, windows, windowSeconds, nodes, frameMs, storages } = readExplorerBenchOptions(process.argv.slice(2));
   console.log(`explorer cost: ${describeMachine()}; load ${formatLoadAverage()}; ${nodes} nodes; a frame per ${frameMs} ms when on`);
   const resources = new Resources();
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
@@ -216,4 +232,4 @@ async function main(): Promise<void> {
   );
 }
 
-void main();
+if (isMainModule(import.meta.url)) void main();

@@ -43,6 +43,7 @@ import {
   formatMillis,
   formatRate,
   formatRatio,
+  isMainModule,
   machineFields,
   printTable,
   writeResults,
@@ -167,9 +168,11 @@ const USAGE = `usage: npm run bench -- [--quick | --full] [--compare etcd,redis]
   [--workload write,read,mix] [--nodes 1,3,5] [--value 16,256,4096] [--storage disk,memory] [--clients 1,16,64,256]
   [--api http,resp,resp-p16] [--seconds 3] [--warmup 1] [--kills 20] [--out FILE] [--baseline FILE]`;
 
+/** A command line the bench refuses: main prints it with the usage and exits 2. */
+export class BenchUsageError extends Error {}
+
 function fail(message: string): never {
-  console.error(`${message}\n${USAGE}`);
-  process.exit(2);
+  throw new BenchUsageError(message);
 }
 
 function listOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T[] {
@@ -185,7 +188,8 @@ function numbersOf(name: string, raw: string, min: number, max: number): number[
   return items;
 }
 
-function readOptions(argv: readonly string[]): Options {
+/** The options of a command line (`--help`: the usage instead); throws BenchUsageError for a bad one. */
+export function readOptions(argv: readonly string[]): Options | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
@@ -213,10 +217,7 @@ function readOptions(argv: readonly string[]): Options {
     fail((error as Error).message);
   }
   const v = parsed.values;
-  if (v.help === true) {
-    console.log(USAGE);
-    process.exit(0);
-  }
+  if (v.help === true) return 'help';
   const quick = v.quick === true;
   const peers = v.compare === undefined ? [] : listOf<Peer>('compare', v.compare, ['etcd', 'redis']);
   const seconds = Number(v.seconds ?? (quick ? 2 : 3));
@@ -825,7 +826,19 @@ function commitOf(): string | null {
 // ---------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const options = readOptions(process.argv.slice(2));
+  let read: Options | 'help';
+  try {
+    read = readOptions(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof BenchUsageError)) throw error;
+    console.error(`${error.message}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (read === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  const options = read;
   const started = performance.now();
   const peers: Peers = { etcdBinary: findEtcd(), redis: findRedisTools(), redisServer: null };
   console.log(
@@ -918,4 +931,5 @@ async function main(): Promise<void> {
   fs.copyFileSync(out, join(RESULTS_DIR, 'latest.json'));
 }
 
-await main();
+// Run as a script (npm run bench); imported, it only lends its option parser (test/unit/documented-commands.test.ts).
+if (isMainModule(import.meta.url)) await main();

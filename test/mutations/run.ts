@@ -7,6 +7,7 @@
 // a real cluster, which runs the scenario with fresh seeds until its linearizable check fails (at most
 // CHAOS_ATTEMPTS_MAX runs). An unmutated copy runs every family first, as a control that must pass.
 // Exit code 0 only if the control passes and every mutation is caught, by the simulator and by its scenario.
+import { isMainModule } from '../../bench/bench-util.js';
 import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -165,9 +166,17 @@ function printTable(rows: readonly Row[]): void {
   for (const row of rows) console.log(format(row));
 }
 
-function main(): number {
-  const { values } = parseArgs({
-    args: process.argv.slice(2),
+/** The suite's options from a command line (parseArgs throws on an unknown or malformed one). */
+export function readMutationOptions(argv: readonly string[]): {
+  seeds: string;
+  seconds: string;
+  only?: string;
+  seed?: string;
+  family: string;
+  'chaos-seed'?: string;
+} {
+  return parseArgs({
+    args: [...argv],
     options: {
       seeds: { type: 'string', default: '4000' },
       seconds: { type: 'string', default: '300' },
@@ -176,7 +185,11 @@ function main(): number {
       family: { type: 'string', default: 'mixed' },
       'chaos-seed': { type: 'string' },
     },
-  });
+  }).values;
+}
+
+function main(): number {
+  const values = readMutationOptions(process.argv.slice(2));
   const seedsMax = Number(values.seeds);
   const secondsMax = Number(values.seconds);
   const chosen = values.only === undefined ? MUTATIONS : MUTATIONS.filter((mutation) => mutation.name === values.only);
@@ -234,4 +247,5 @@ function main(): number {
   return failed ? 1 : 0;
 }
 
-process.exitCode = main();
+// Run as a script (npm run mutations); imported, it only lends its option parser (test/unit/documented-commands.test.ts).
+if (isMainModule(import.meta.url)) process.exitCode = main();
