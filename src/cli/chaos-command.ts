@@ -103,6 +103,10 @@ export async function runChaosCommand(
   if (seedText !== undefined && !/^\d{1,15}$/.test(seedText))
     throw new UsageError(`--seed must be a non-negative integer, got ${seedText}`, CHAOS_USAGE);
   out(`chaos: ${scenario.name} on a fresh ${scenario.nodes}-node cluster for ${(scenario.durationMs / 1000).toFixed(1)} s`);
-  const result = await runScenario(scenario, { log: out, ...(seedText === undefined ? {} : { seed: Number(seedText) }) });
+  const result = await runScenario(scenario, {
+    log: out,
+    progress: process.stdout,
+    ...(seedText === undefined ? {} : { seed: Number(seedText) }),
+  });
   return reportResult(result, parsed.values.report ?? `chaos-report-${scenario.name}.html`, out);
 }

@@ -34,7 +34,8 @@ export function scenarioCatalog(options: {
   const load = (name: string): { scenario: Scenario | null; unfit: string | null } => {
     let scenario: Scenario;
     try {
-      scenario = parseScenario(fs.readFileSync(path.join(dir, `${name}.yaml`), 'utf8'), name);
+      // Errors name the file as the library lists it (broken.yaml:2: ...), not the folder it sits in.
+      scenario = parseScenario(fs.readFileSync(path.join(dir, `${name}.yaml`), 'utf8'), name, `${name}.yaml`);
     } catch (error) {
       return { scenario: null, unfit: `does not parse: ${(error as Error).message}` };
     }
