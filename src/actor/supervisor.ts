@@ -7,6 +7,7 @@ import {
   PROTOCOL_VERSION,
   type LinkFaults,
   type NodeControl,
+  type NodeMetricsSample,
   type NodeRefusal,
   type NodeSettings,
   type NodeStartup,
@@ -93,6 +94,8 @@ export interface SupervisorEvents {
   frame: [id: NodeId, state: NodeFrameState, links: Readonly<Record<NodeId, LinkTraffic>>];
   /** Every event a node reports (role changes, votes, snapshots). */
   'node-event': [event: NodeEvent];
+  /** A node's metrics sample, about once a second (src/protocol/node.ts). */
+  metrics: [id: NodeId, sample: NodeMetricsSample];
   /** The link faults in force changed: the whole list. */
   links: [faults: readonly LinkFaultEntry[]];
 }
@@ -642,6 +645,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private onEvent(node: ManagedNode, report: WorkerReport): void {
     if (report.type === 'frame') {
       this.emit('frame', node.id, report.state, report.links);
+      return;
+    }
+    if (report.type === 'metrics') {
+      this.emit('metrics', node.id, report.sample);
       return;
     }
     if (report.type !== 'event') return;

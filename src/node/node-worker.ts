@@ -1,21 +1,30 @@
 import * as Comlink from 'comlink';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
 import { KvStateMachine } from '../kv/kv-state-machine.js';
 import { isErrorCode } from '../protocol/errors.js';
 import { EXPLORER_FRAME_MS, type LinkTraffic } from '../protocol/explorer.js';
-import { PROTOCOL_VERSION, type NodeControl, type NodeEvent, type NodeStartup, type WorkerReport } from '../protocol/node.js';
+import {
+  NODE_METRICS_SAMPLE_MS,
+  PROTOCOL_VERSION,
+  type LinkCounts,
+  type NodeControl,
+  type NodeEvent,
+  type NodeStartup,
+  type WorkerReport,
+} from '../protocol/node.js';
 import { SeededRandom } from '../raft/random.js';
 import type { StateMachine } from '../raft/state-machine.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { DiskStorage } from '../storage/disk-storage.js';
 import { StorageError } from '../storage/errors.js';
-import { NodeFileSystem } from '../storage/file-system.js';
+import { NodeFileSystem, type FileSystem, type StorageFile } from '../storage/file-system.js';
 import { serveClientPort } from '../transport/client-port.js';
 import { EntryBlocks } from '../transport/codec.js';
 import { portEndpoint } from '../transport/comlink-endpoint.js';
 import { PeerLink } from '../transport/peer-link.js';
-import { RaftNode, WORKER_RUNTIME, type NodeRuntime } from './raft-node.js';
+import { DurationBuckets, RaftNode, WORKER_RUNTIME, type NodeRuntime } from './raft-node.js';
 
 /** Heartbeat rounds remembered per peer for the explorer's round-trip times. */
 const RTT_ROUNDS_KEPT = 64;
@@ -24,6 +33,73 @@ const RTT_ROUNDS_KEPT = 64;
 const BLOCKER = new Int32Array(new SharedArrayBuffer(4));
 function block(ms: number): void {
   Atomics.wait(BLOCKER, 0, 0, ms);
+}
+
+/**
+ * The file system with every sync of a file in `walDir` timed into `fsync`: the writes the file held until the
+ * sync (bufferUnsynced) and the fdatasync, as a record waits for them. Snapshot files are not timed here.
+ */
+function timingWalSyncs(files: FileSystem, walDir: string, fsync: DurationBuckets): FileSystem {
+  const timed = (file: StorageFile): StorageFile => ({
+    path: file.path,
+    write: (data, position) => file.write(data, position),
+    read: (position, length) => file.read(position, length),
+    size: () => file.size(),
+    sync: () => {
+      const started = performance.now();
+      file.sync();
+      fsync.observe((performance.now() - started) / 1000);
+    },
+    syncAsync: () => {
+      const started = performance.now();
+      return file.syncAsync().then(() => fsync.observe((performance.now() - started) / 1000));
+    },
+    truncate: (length) => file.truncate(length),
+    close: () => file.close(),
+  });
+  return {
+    open: (file, options) => (path.dirname(file) === walDir ? timed(files.open(file, options)) : files.open(file, options)),
+    exists: (file) => files.exists(file),
+    list: (dir) => files.list(dir),
+    mkdirp: (dir) => files.mkdirp(dir),
+    rename: (from, to) => files.rename(from, to),
+    remove: (file) => files.remove(file),
+    syncDir: (dir) => files.syncDir(dir),
+    readFile: (file) => files.readFile(file),
+  };
+}
+
+/** The bytes the files of `dir` take (0 if it is gone): a few stat calls, once per metrics sample. */
+function folderBytes(dir: string): number {
+  let bytes = 0;
+  try {
+    for (const name of fs.readdirSync(dir)) bytes += fs.statSync(path.join(dir, name), { throwIfNoEntry: false })?.size ?? 0;
+  } catch {
+    return 0;
+  }
+  return bytes;
+}
+
+/**
+ * What each link sent since the reader's previous look, for one reader (the explorer's frames, the metrics
+ * samples): a link that was replaced (the peer reconnected) counts from zero again.
+ */
+class LinkCounters {
+  private readonly before = new Map<NodeId, { link: PeerLink } & LinkCounts>();
+
+  take(links: ReadonlyMap<NodeId, PeerLink>, visit: (peer: NodeId, sent: LinkCounts) => void): void {
+    for (const [peer, link] of links) {
+      const now = { link, messages: link.stats.messagesSent, bytes: link.stats.bytesSent, dropped: link.stats.messagesDropped };
+      const prior = this.before.get(peer);
+      const base = prior === undefined || prior.link !== link ? { messages: 0, bytes: 0, dropped: 0 } : prior;
+      visit(peer, { messages: now.messages - base.messages, bytes: now.bytes - base.bytes, dropped: now.dropped - base.dropped });
+      this.before.set(peer, now);
+    }
+  }
+
+  clear(): void {
+    this.before.clear();
+  }
 }
 
 /**
@@ -41,10 +117,14 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
     return;
   }
   let storage: DiskStorage;
+  const dataDir = path.resolve(startup.dataDir);
+  // The WAL folder as DiskStorage lays it out (src/storage/disk-storage.ts).
+  const walDir = path.join(dataDir, 'wal');
+  const walFsync = new DurationBuckets();
   try {
     storage = DiskStorage.open(
-      new NodeFileSystem({ durable: startup.durable, bufferUnsynced: startup.bufferUnsynced }),
-      path.resolve(startup.dataDir),
+      timingWalSyncs(new NodeFileSystem({ durable: startup.durable, bufferUnsynced: startup.bufferUnsynced }), walDir, walFsync),
+      dataDir,
       {
         initialMembership: { voters: startup.voters },
         log: (message) => console.error(`[${startup.id}] ${message}`),
@@ -191,13 +271,14 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
         framer = undefined;
         roundSentAt.clear();
         rtt.clear();
-        sentBefore.clear();
+        frameLinks.clear();
         lastState = '';
       }
     },
     shutdown: () => {
       clearInterval(ticker);
       clearInterval(framer);
+      clearInterval(sampler);
       node.stop();
       for (const link of links.values()) link.close();
     },
@@ -205,24 +286,18 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
   Comlink.expose(control, portEndpoint(startup.control));
   serveClientPort(startup.client, node);
   // The explorer's frame, at most one per EXPLORER_FRAME_MS: the node's numbers and each link's traffic since
-  // the last frame (a reconnected link counts from zero again), skipped when nothing changed.
-  const ZERO = { messages: 0, bytes: 0, dropped: 0 };
-  const sentBefore = new Map<NodeId, { messages: number; bytes: number; dropped: number }>();
+  // the last frame, skipped when nothing changed.
+  const frameLinks = new LinkCounters();
   let lastState = '';
   const reportFrame = (): void => {
     const traffic: Record<NodeId, LinkTraffic> = {};
     let flowed = false;
-    for (const [peer, link] of links) {
-      const now = { messages: link.stats.messagesSent, bytes: link.stats.bytesSent, dropped: link.stats.messagesDropped };
-      const prior = sentBefore.get(peer);
-      const base = prior === undefined || now.messages < prior.messages ? ZERO : prior;
+    frameLinks.take(links, (peer, sent) => {
       const samples = rtt.get(peer);
       const rttMs = samples === undefined || samples.count === 0 ? null : samples.sum / samples.count;
-      const delta = { messages: now.messages - base.messages, bytes: now.bytes - base.bytes, dropped: now.dropped - base.dropped, rttMs };
-      traffic[peer] = delta;
-      if (delta.messages > 0 || delta.dropped > 0) flowed = true;
-      sentBefore.set(peer, now);
-    }
+      traffic[peer] = { ...sent, rttMs };
+      if (sent.messages > 0 || sent.dropped > 0) flowed = true;
+    });
     rtt.clear();
     const state = node.frameState();
     const key = JSON.stringify(state);
@@ -230,7 +305,21 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
     lastState = key;
     report({ type: 'frame', state, links: traffic });
   };
+  // The metrics sample, every NODE_METRICS_SAMPLE_MS whatever the explorer does: one message a second carries
+  // what the node counted and timed meanwhile (src/protocol/node.ts NodeMetricsSample).
+  const sampleLinks = new LinkCounters();
+  const reportMetrics = (): void => {
+    const sent: Record<NodeId, LinkCounts> = {};
+    sampleLinks.take(links, (peer, counts) => (sent[peer] = counts));
+    const sample = node.takeMetrics();
+    const fsyncs = walFsync.take();
+    const durations = fsyncs === null ? sample.durations : { ...sample.durations, wal_fsync: fsyncs };
+    report({ type: 'metrics', sample: { ...sample, durations, walBytes: folderBytes(walDir), links: sent } });
+  };
   const ticker = setInterval(() => node.tick(), startup.tickMs);
+  const sampler = setInterval(reportMetrics, NODE_METRICS_SAMPLE_MS);
   if (startup.explorerFrames) control.setExplorerFrames(true, EXPLORER_FRAME_MS);
   report({ type: 'ready' });
+  // A scrape right after start finds every node's gauges.
+  reportMetrics();
 }

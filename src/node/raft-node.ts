@@ -1,12 +1,17 @@
 import { RaftCore } from '../raft/raft.js';
 import type { RaftOptionsInput } from '../raft/config.js';
+import type { Progress } from '../raft/progress.js';
 import { wholeSnapshotSlices, type SnapshotSlices, type StateMachine } from '../raft/state-machine.js';
 import type { Entry, Membership, Message, NodeId, PersistedPosition, Ready, Role, Snapshot } from '../raft/types.js';
 import { ERRORS } from '../protocol/errors.js';
 import type { NodeFrameState } from '../protocol/explorer.js';
 import {
   coreRefusalCode,
+  NODE_DURATION_BUCKETS_SECONDS,
+  type DurationCounts,
+  type NodeDuration,
   type NodeEvent,
+  type NodeMetricsSample,
   type NodeRefusal,
   type NodeRefusalCode,
   type NodeStatus,
@@ -16,6 +21,12 @@ import {
 } from '../protocol/node.js';
 import type { RaftStorage, SnapshotSink } from '../storage/types.js';
 import { readAllSnapshot } from '../storage/snapshot-store.js';
+
+/**
+ * Commit marks kept for entries not yet applied (see RaftNode.commitMarks). Past it, the newest mark is moved
+ * forward instead of adding one: those entries are then timed from an earlier commit, never a later one.
+ */
+const COMMIT_MARKS_MAX = 4096;
 
 export const NODE_LIMITS_DEFAULTS: RaftNodeLimits = {
   mailboxMessagesMax: 100_000,
@@ -45,6 +56,11 @@ export interface NodeRuntime {
   schedule(task: () => void): void;
   /** Makes everything written to `storage` so far durable, then calls `done` (later, never synchronously). */
   sync(storage: RaftStorage, done: (error: Error | null) => void): void;
+  /**
+   * The clock of the node's metrics, in ms (default performance.now). It only times: nothing the node decides
+   * reads it, so a simulated run stays the same whichever clock it has.
+   */
+  now?(): number;
 }
 
 /** A worker's runtime: turns on setImmediate, group-committed fdatasync off the event loop. */
@@ -56,7 +72,41 @@ export const WORKER_RUNTIME: NodeRuntime = {
       (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
     );
   },
+  now: () => performance.now(),
 };
+
+/**
+ * One duration's observations between two metrics samples, in the buckets of NODE_DURATION_BUCKETS_SECONDS:
+ * the node counts, the router's registry adds the counts up (a postMessage per observation would cost more
+ * than the entry it times).
+ */
+export class DurationBuckets {
+  private counts: number[] = new Array<number>(NODE_DURATION_BUCKETS_SECONDS.length + 1).fill(0);
+  private sum = 0;
+  private count = 0;
+
+  /** `times` observations of `seconds` each (a run of entries committed together is one call). */
+  observe(seconds: number, times = 1): void {
+    let bucket = 0;
+    while (bucket < NODE_DURATION_BUCKETS_SECONDS.length && seconds > (NODE_DURATION_BUCKETS_SECONDS[bucket] as number)) bucket++;
+    this.counts[bucket] = (this.counts[bucket] as number) + times;
+    this.sum += seconds * times;
+    this.count += times;
+  }
+
+  /** The observations since the last take, or null if there were none; counting starts afresh. */
+  take(): DurationCounts | null {
+    if (this.count === 0) return null;
+    const taken = { counts: this.counts, sum: this.sum, count: this.count };
+    this.counts = new Array<number>(NODE_DURATION_BUCKETS_SECONDS.length + 1).fill(0);
+    this.sum = 0;
+    this.count = 0;
+    return taken;
+  }
+}
+
+/** The node's own part of a metrics sample; the worker adds the WAL's and the links'. */
+export type NodeMetrics = Omit<NodeMetricsSample, 'walBytes' | 'links'>;
 
 /** Hooks for the simulator's checkers: what entered the log, what was applied, what was installed. */
 export interface NodeObserver {
@@ -72,6 +122,8 @@ interface ProposalWaiter {
   readonly lastIndex: number;
   readonly results: unknown[];
   readonly resolve: (outcome: ProposeOutcome) => void;
+  /** When it was proposed (the runtime's clock, ms): its proposal-to-commit time is measured from here. */
+  readonly proposedAt: number;
 }
 
 interface ReadWaiter {
@@ -88,6 +140,8 @@ interface SnapshotJob {
   readonly index: number;
   readonly slices: SnapshotSlices;
   readonly sink: SnapshotSink;
+  /** When it began (the runtime's clock, ms). */
+  readonly startedAt: number;
 }
 
 interface PendingPersist {
@@ -135,6 +189,27 @@ export class RaftNode {
   /** Command bytes proposed since the last turn took them into a Ready (at most proposedBytesPerTurnMax). */
   private proposedBytes = 0;
   private snapshotJob: SnapshotJob | null = null;
+  /** The durations this node times, until the worker takes them into a metrics sample (takeMetrics). */
+  private readonly timings = {
+    proposal_commit: new DurationBuckets(),
+    commit_apply: new DurationBuckets(),
+    snapshot_save: new DurationBuckets(),
+    snapshot_install: new DurationBuckets(),
+  } satisfies Partial<Record<NodeDuration, DurationBuckets>>;
+  private readonly now: () => number;
+  /**
+   * When this node saw its commit index reach each value: flat (index, time) pairs from commitMarksHead on,
+   * oldest first, one per turn that moved it. An entry was committed at the first mark at or past its index;
+   * marks behind the applied index are dropped as entries are applied. Numbers in one array: no allocation.
+   */
+  private commitMarks: number[] = [];
+  private commitMarksHead = 0;
+  private markedCommit = 0;
+  /** The entries applied in this Ready so far that share one commit mark: timed together (one observation call). */
+  private applyRun = { committedAt: 0, entries: 0 };
+  /** The limit counters as of the last metrics sample (the sample carries what was added since). */
+  private sampledMailboxDropped = 0;
+  private sampledPausedCallsRefused = 0;
 
   constructor(
     options: { readonly core: RaftOptionsInput; readonly limits?: Partial<RaftNodeLimits> },
@@ -145,6 +220,7 @@ export class RaftNode {
     private readonly observer: NodeObserver = {},
   ) {
     this.limits = { ...NODE_LIMITS_DEFAULTS, ...options.limits };
+    this.now = runtime.now ?? (() => performance.now());
     this.id = options.core.id;
     const boot = storage.boot;
     this.core = new RaftCore(options.core, boot);
@@ -198,6 +274,7 @@ export class RaftNode {
       lastIndex: result.firstIndex + commands.length - 1,
       results: [],
       resolve: done,
+      proposedAt: this.now(),
     });
   }
 
@@ -287,12 +364,7 @@ export class RaftNode {
   frameState(): NodeFrameState {
     const status = this.status();
     const progress: Record<NodeId, { match: number; next: number }> = {};
-    if (status.role === 'leader') {
-      for (const voter of status.membership.voters) {
-        const view = this.core.progressOf(voter);
-        if (voter !== this.id && view !== undefined) progress[voter] = { match: view.match, next: view.next };
-      }
-    }
+    this.eachFollower(status, (follower, view) => (progress[follower] = { match: view.match, next: view.next }));
     const timer = this.core.electionTimer();
     return {
       role: status.role,
@@ -309,6 +381,46 @@ export class RaftNode {
       electionTimeout: timer.timeout,
       progress,
     };
+  }
+
+  /**
+   * The node's part of a metrics sample (src/protocol/node.ts): its gauges now, and the durations and limit
+   * counts since the previous call.
+   */
+  takeMetrics(): NodeMetrics {
+    const status = this.status();
+    const inflightAppends: Record<NodeId, number> = {};
+    this.eachFollower(status, (follower, view) => (inflightAppends[follower] = view.inflightCount));
+    const durations: Partial<Record<NodeDuration, DurationCounts>> = {};
+    for (const [name, buckets] of Object.entries(this.timings)) {
+      const taken = buckets.take();
+      if (taken !== null) durations[name as NodeDuration] = taken;
+    }
+    const sample: NodeMetrics = {
+      role: status.role,
+      term: status.term,
+      commitIndex: status.commitIndex,
+      appliedIndex: status.appliedIndex,
+      lastIndex: status.lastIndex,
+      snapshotIndex: status.snapshotIndex,
+      mailboxDepth: status.mailboxDepth,
+      inflightAppends,
+      mailboxDropped: status.mailboxDropped - this.sampledMailboxDropped,
+      pausedCallsRefused: status.pausedCallsRefused - this.sampledPausedCallsRefused,
+      durations,
+    };
+    this.sampledMailboxDropped = status.mailboxDropped;
+    this.sampledPausedCallsRefused = status.pausedCallsRefused;
+    return sample;
+  }
+
+  /** A leader's view of each follower (nothing on any other role). */
+  private eachFollower(status: NodeStatus, visit: (follower: NodeId, view: Readonly<Progress>) => void): void {
+    if (status.role !== 'leader') return;
+    for (const voter of status.membership.voters) {
+      const view = this.core.progressOf(voter);
+      if (voter !== this.id && view !== undefined) visit(voter, view);
+    }
   }
 
   /** Clean shutdown: nothing more is processed, the log is synced and closed. */
@@ -346,6 +458,7 @@ export class RaftNode {
       this.mailboxHead = 0;
     }
     this.completePersists();
+    this.markCommit();
     // Committed entries are applied a bounded amount per turn: a node restarting with a long log (or a
     // follower far behind) keeps answering its peers and its control plane in between.
     let appliedBytes = 0;
@@ -367,9 +480,12 @@ export class RaftNode {
     this.observer.onReady?.(ready, this.core);
     if (ready.softState !== null) this.onSoftState(ready.softState.role, ready.softState.leaderId, ready.softState.term);
     for (const message of ready.messages) this.host.send(message);
+    const installStarted = ready.snapshot !== null ? this.now() : 0;
     if (ready.snapshot !== null) this.installSnapshot(ready.snapshot);
     const writes = ready.snapshot !== null || ready.hardState !== null || ready.entries.length > 0;
     if (writes) this.storage.write({ snapshot: ready.snapshot, hardState: ready.hardState, entries: ready.entries });
+    // Installing a leader's snapshot: restoring the state machine from it, then saving it (durable on return).
+    if (ready.snapshot !== null) this.timings.snapshot_install.observe((this.now() - installStarted) / 1000);
     const last = ready.entries[ready.entries.length - 1];
     const position: PersistedPosition | null =
       last !== undefined
@@ -399,6 +515,7 @@ export class RaftNode {
       }
     }
     for (const entry of ready.committedEntries) this.apply(entry);
+    this.endApplyRun();
     for (const readState of ready.readStates) {
       const waiter = this.reads.get(readState.context);
       if (waiter === undefined) continue;
@@ -419,19 +536,61 @@ export class RaftNode {
     }
   }
 
+  /**
+   * Marks the commit index if this turn moved it (see commitMarks). Read once per turn, after the messages and
+   * completed syncs that can move it: the time of a commit is known to within a turn.
+   */
+  private markCommit(): void {
+    const commit = this.core.status().commitIndex;
+    if (commit <= this.markedCommit) return;
+    this.markedCommit = commit;
+    const marks = this.commitMarks;
+    if (marks.length - this.commitMarksHead >= 2 * COMMIT_MARKS_MAX) marks[marks.length - 2] = commit;
+    else marks.push(commit, this.now());
+  }
+
+  /** When the entry at `index` was seen committed: the first mark at or past it (now if none, as at a snapshot's end). */
+  private committedAt(index: number): number {
+    const marks = this.commitMarks;
+    while (this.commitMarksHead < marks.length && (marks[this.commitMarksHead] as number) < index) this.commitMarksHead += 2;
+    if (this.commitMarksHead >= marks.length) {
+      marks.length = 0;
+      this.commitMarksHead = 0;
+      return this.now();
+    }
+    return marks[this.commitMarksHead + 1] as number;
+  }
+
+  /** Counts an applied entry into the current run of entries that share a commit mark (timed in endApplyRun). */
+  private timeApply(committedAt: number): void {
+    const run = this.applyRun;
+    if (run.entries > 0 && run.committedAt !== committedAt) this.endApplyRun();
+    run.committedAt = committedAt;
+    run.entries++;
+  }
+
+  private endApplyRun(): void {
+    const run = this.applyRun;
+    if (run.entries === 0) return;
+    this.timings.commit_apply.observe((this.now() - run.committedAt) / 1000, run.entries);
+    run.entries = 0;
+  }
+
   private apply(entry: Entry): void {
     this.appliedIndex = entry.index;
+    const committedAt = this.committedAt(entry.index);
+    this.timeApply(committedAt);
     const result = entry.type === 'command' ? this.stateMachine.apply(entry) : null;
     this.observer.onApplied?.(entry);
     if (entry.term !== this.appliedTerm) {
       this.appliedTerm = entry.term;
       this.dropProposalsBefore(entry);
     }
-    this.settleProposal(entry, result);
+    this.settleProposal(entry, result, committedAt);
     if (entry.index - this.core.log.snapshotIndex >= this.limits.snapshotEveryEntries) this.takeSnapshot();
   }
 
-  private settleProposal(entry: Entry, result: unknown): void {
+  private settleProposal(entry: Entry, result: unknown, committedAt: number): void {
     if (this.proposals.size === 0) return;
     for (const waiter of this.proposals) {
       if (entry.index < waiter.firstIndex || entry.index > waiter.lastIndex) continue;
@@ -444,6 +603,7 @@ export class RaftNode {
       waiter.results.push(result);
       if (entry.index === waiter.lastIndex) {
         this.proposals.delete(waiter);
+        this.timings.proposal_commit.observe(Math.max(0, committedAt - waiter.proposedAt) / 1000);
         waiter.resolve({ ok: true, index: waiter.firstIndex, results: waiter.results });
       }
     }
@@ -511,7 +671,7 @@ export class RaftNode {
     if (term === undefined) return;
     const meta = { index, term, membership: this.core.log.latestMembership(index).membership };
     const slices = this.stateMachine.snapshotSlices?.() ?? wholeSnapshotSlices(this.stateMachine.snapshot());
-    const job: SnapshotJob = { index, slices, sink: this.storage.beginSnapshot(meta) };
+    const job: SnapshotJob = { index, slices, sink: this.storage.beginSnapshot(meta), startedAt: this.now() };
     this.snapshotJob = job;
     this.runtime.schedule(() => this.continueSnapshot(job));
   }
@@ -539,6 +699,7 @@ export class RaftNode {
       return false;
     }
     this.core.compact(job.sink.finish());
+    this.timings.snapshot_save.observe((this.now() - job.startedAt) / 1000);
     this.host.emit({ type: 'snapshot', id: this.id, index: job.index, how: 'taken' });
     return false;
   }

@@ -138,10 +138,66 @@ export interface NodeStartup extends NodeSettings {
   readonly faults: Readonly<Record<NodeId, LinkFaults>>;
 }
 
+/**
+ * How often a node worker posts its metrics sample: Prometheus scrapes every 15 s or so, and a second keeps the
+ * gauges fresh at one small message per node per second, whatever the load.
+ */
+export const NODE_METRICS_SAMPLE_MS = 1_000;
+
+/**
+ * The upper bounds, in seconds, of the buckets of every duration a node times (the last bucket, +Inf, is
+ * implied): from 100 µs (an fsync on a fast disk, an apply) to 30 s (a large snapshot on a slow one).
+ */
+export const NODE_DURATION_BUCKETS_SECONDS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
+
+/**
+ * The durations a node times: from a proposal to its commit (as the leader that proposed it saw it), from an
+ * entry's commit to its apply here, each sync of the WAL (the writes held until it, then the fdatasync), and
+ * the saving of its own snapshot and the installing of a leader's.
+ */
+export const NODE_DURATIONS = ['proposal_commit', 'commit_apply', 'wal_fsync', 'snapshot_save', 'snapshot_install'] as const;
+export type NodeDuration = (typeof NODE_DURATIONS)[number];
+
+/** Observations of one duration: per bucket of NODE_DURATION_BUCKETS_SECONDS and +Inf (not cumulative), their sum in seconds, their count. */
+export interface DurationCounts {
+  readonly counts: readonly number[];
+  readonly sum: number;
+  readonly count: number;
+}
+
+/** What one node sent to one peer (LinkTraffic without the round-trip time). */
+export type LinkCounts = Omit<LinkTraffic, 'rttMs'>;
+
+/** A node's numbers for Prometheus (docs/METRICS.md): gauges as they are now, the rest since the previous sample. */
+export interface NodeMetricsSample {
+  readonly role: Role;
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly snapshotIndex: number;
+  readonly mailboxDepth: number;
+  /** The sizes of the WAL's segment files (preallocated space included: what the log takes on disk). */
+  readonly walBytes: number;
+  /** A leader's AppendRequests in flight to each follower (from its progress); empty on any other role. */
+  readonly inflightAppends: Readonly<Record<NodeId, number>>;
+  /** Since the previous sample: messages dropped at a full mailbox, calls refused with NODE_PAUSED_BACKLOG. */
+  readonly mailboxDropped: number;
+  readonly pausedCallsRefused: number;
+  /** Since the previous sample: what went to each peer. */
+  readonly links: Readonly<Record<NodeId, LinkCounts>>;
+  /** Since the previous sample: each duration observed at least once. */
+  readonly durations: Readonly<Partial<Record<NodeDuration, DurationCounts>>>;
+}
+
 /** Messages a node worker posts on its parentPort. */
 export type WorkerReport =
   | { readonly type: 'ready' }
   | { readonly type: 'event'; readonly event: NodeEvent }
+  /** About every NODE_METRICS_SAMPLE_MS (and once at READY): the node's numbers for Prometheus. */
+  | { readonly type: 'metrics'; readonly sample: NodeMetricsSample }
   /** The explorer's frame (every EXPLORER_FRAME_MS while something changed): the node's numbers and its links' traffic. */
   | { readonly type: 'frame'; readonly state: NodeFrameState; readonly links: Readonly<Record<NodeId, LinkTraffic>> }
   | { readonly type: 'start-failed'; readonly code: ErrorCode; readonly message: string };

@@ -287,15 +287,19 @@ describe('key-value endpoints', () => {
     expect(status.nodes.filter((n) => n.role === 'leader').map((n) => n.id)).toEqual([status.leader]);
   });
 
-  it('GET /metrics: Prometheus text with requests, latencies and per-node indexes', async () => {
-    const reply = await request(main, 'GET', '/metrics');
+  it('GET /metrics: Prometheus text with requests, latencies and per-node indexes (names: docs/METRICS.md)', async () => {
+    // The node gauges come from each node's metrics sample, about one a second: the first may still be on its way.
+    const reply = await waitFor('the node gauges', async () => {
+      const scraped = await request(main, 'GET', '/metrics');
+      return /^raftkv_node_term\{node="n3"\} \d+$/m.test(scraped.text) ? scraped : null;
+    });
     expect(reply.status).toBe(200);
     expect(reply.headers['content-type']).toMatch(/^text\/plain/);
     expect(reply.text).toMatch(/^raftkv_requests_total\{api="http",route="kv",status="200"\} \d+$/m);
-    expect(reply.text).toMatch(/^raftkv_request_seconds_bucket\{.*api="http".*\} \d+$/m);
-    expect(reply.text).toMatch(/^raftkv_node_index\{node="n1",kind="commit"\} \d+$/m);
-    expect(reply.text).toMatch(/^raftkv_node_term\{node="n3"\} \d+$/m);
-    expect(reply.text).toMatch(/^raftkv_node_limit_refusals\{node="n2",limit="pausedCallsMax"\} \d+$/m);
+    expect(reply.text).toMatch(/^raftkv_request_duration_seconds_bucket\{.*api="http".*\} \d+$/m);
+    expect(reply.text).toMatch(/^raftkv_node_commit_index\{node="n1"\} \d+$/m);
+    expect(reply.text).toMatch(/^raftkv_node_limit_refusals_total\{node="n2",limit="pausedCallsMax"\} \d+$/m);
+    expect(reply.text).toMatch(/^process_cpu_seconds_total \d+/m);
   });
 });
 
