@@ -285,27 +285,3 @@ export function scenarioSchema(bounds: ScenarioBounds, name: string) {
     checks: checks ?? [...DEFAULT_CHECKS[rest.workload.type]],
   }));
 }
-
-/**
- * The known keys of the map at `path` (a zod issue's path) in a scenario, for "did you mean": the schema is
- * walked rather than the keys listed again, so the suggestion cannot fall behind the schema.
- */
-export function knownKeysAt(path: readonly PropertyKey[]): readonly string[] {
-  let schema: z.core.$ZodType = scenarioSchema({ nodes: CLUSTER_NODES_MAX, durationMs: SCENARIO_DURATION_MS_MAX }, '');
-  for (const step of [...path, null]) {
-    // Through the wrappers (default, optional, transform) to the map or list underneath.
-    for (;;) {
-      const def = schema._zod.def as { innerType?: z.core.$ZodType; in?: z.core.$ZodType };
-      const inner = def.innerType ?? def.in;
-      if (inner === undefined) break;
-      schema = inner;
-    }
-    if (step === null) break;
-    const def = schema._zod.def as { shape?: Record<string, z.core.$ZodType>; element?: z.core.$ZodType };
-    const next = typeof step === 'number' ? def.element : def.shape?.[String(step)];
-    if (next === undefined) return [];
-    schema = next;
-  }
-  const shape = (schema._zod.def as { shape?: Record<string, unknown> }).shape;
-  return shape === undefined ? [] : Object.keys(shape);
-}

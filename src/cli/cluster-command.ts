@@ -15,6 +15,8 @@ import { UsageError } from './usage-error.js';
 const SETTABLE_LIMITS = LIMITS_TABLE.filter((row) => row.flag !== null && row.name !== 'tickMs');
 
 export const CLUSTER_USAGE = `usage: raftkv cluster [options]
+  --config FILE    settings from a YAML file whose keys are these options' names (data-dir: ./data); RAFTKV_*
+                   environment variables (RAFTKV_DATA_DIR) override it, and options given here override both
   --nodes N        number of Raft nodes, 1 to ${CLUSTER_NODES_MAX} (default 3)
   --data-dir DIR   where each node keeps its log and snapshots, one sub-folder per node (default ./data)
   --memory         keep nothing on disk: nodes survive their own restarts, nothing survives the cluster

@@ -1,11 +1,14 @@
 import { CHAOS_USAGE, runChaosCommand } from './chaos-command.js';
 import { CLUSTER_USAGE, parseClusterArgs, runCluster } from './cluster-command.js';
+import { ConfigError, resolveClusterArgv } from './config-file.js';
 import { StorageError, type StorageErrorCode } from '../storage/errors.js';
 import { packageVersion } from '../util/version.js';
 import { UsageError } from './usage-error.js';
 
 /** sysexits' EX_CANTCREAT: the data folder cannot be used (locked by another process, another cluster's, newer). */
 export const EXIT_CANNOT_USE_DATA_DIR = 73;
+/** sysexits' EX_CONFIG: the configuration file or a RAFTKV_* variable is wrong. */
+export const EXIT_CONFIG = 78;
 const DATA_DIR_CODES = new Set<StorageErrorCode>(['STORAGE_DIR_LOCKED', 'STORAGE_DIR_FORMAT', 'STORAGE_DIR_CLUSTER']);
 
 const USAGE = `usage: raftkv <command> [options]
@@ -40,7 +43,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (command) {
       case 'cluster':
-        await runCluster(parseClusterArgs(rest));
+        await runCluster(parseClusterArgs(resolveClusterArgv(rest, process.env)));
         return 0;
       case 'chaos':
         return await runChaosCommand(rest);
@@ -57,6 +60,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof UsageError) {
       console.error(`raftkv: ${error.message}\n${error.usage}`);
       return error.exitCode;
+    }
+    if (error instanceof ConfigError) {
+      console.error(`raftkv: the configuration cannot be used:\n${error.message}`);
+      return EXIT_CONFIG;
     }
     if (error instanceof StorageError && DATA_DIR_CODES.has(error.code)) {
       // Another process holds the folder, or it is not this cluster's: nothing was started or written.
