@@ -188,7 +188,14 @@ export function readMutationOptions(argv: readonly string[]): {
   }).values;
 }
 
+const USAGE = `usage: npm run mutations -- [--seeds 4000] [--seconds 300] [--only NAME [--seed S --family F | --chaos-seed S]]
+  every mutation of test/mutations/mutations.ts (or --only one) hunted by fresh simulator seeds; --seed replays one`;
+
 function main(): number {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
   const values = readMutationOptions(process.argv.slice(2));
   const seedsMax = Number(values.seeds);
   const secondsMax = Number(values.seconds);

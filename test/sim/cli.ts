@@ -13,6 +13,8 @@ import { TraceRecorder } from './trace.js';
 import { optionsOf } from './replay.js';
 import { Progress } from '../../src/util/progress.js';
 
+const USAGE = `usage: npm run sim -- --seeds N | --seed S [--trace FILE] [--family ${FAMILY_NAMES.join('|')}] [--override JSON] [--verbose]`;
+
 const EXIT_CODES: Record<FailureKind, number> = { correctness: 1, liveness: 2, crash: 3 };
 
 /** Fresh seeds lie past every family's range, so a printed seed alone would replay as mixed. */
@@ -24,6 +26,10 @@ interface Run {
 }
 
 function main(): number {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
   let cli: CliRequest;
   try {
     cli = parseCliArgs(process.argv.slice(2));
@@ -95,9 +101,7 @@ function report(runs: readonly Run[]): number {
 
 function usage(message: string): number {
   console.error(message);
-  console.error(
-    `usage: npm run sim -- --seeds N | --seed S [--trace FILE] [--family ${FAMILY_NAMES.join('|')}] [--override JSON] [--verbose]`,
-  );
+  console.error(USAGE);
   return 64;
 }
 
