@@ -102,9 +102,10 @@ export class PeerLink {
       }
       const batch = start === 0 && end === queue.length ? queue : queue.slice(start, end);
       const frame = this.encoder.encode(batch);
+      // Counted before the send: a transferred buffer reads as 0 bytes after it.
+      this.stats.bytesSent += frame.byteLength;
       this.port.postMessage(frame, [frame.buffer as ArrayBuffer]);
       this.stats.framesSent++;
-      this.stats.bytesSent += frame.byteLength;
       this.stats.messagesSent += batch.length;
       start = end;
     }

@@ -282,6 +282,9 @@ describe('GET /metrics', () => {
       expect(
         sample(families, 'raftkv_link_sent_messages_total', 'raftkv_link_sent_messages_total', { from: leader, to: follower }),
       ).toBeGreaterThan(0);
+      expect(
+        sample(families, 'raftkv_link_sent_bytes_total', 'raftkv_link_sent_bytes_total', { from: leader, to: follower }),
+      ).toBeGreaterThan(0);
     }
     expect(sample(families, 'raftkv_leader_changes_total', 'raftkv_leader_changes_total', {})).toBeGreaterThanOrEqual(1);
     const restarted = families.get('raftkv_node_restarts_total')?.samples.filter((s) => s.labels.reason === 'request' && s.value > 0);

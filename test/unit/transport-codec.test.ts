@@ -183,6 +183,18 @@ describe('PeerLink', () => {
     for (const frame of frames) expect(frame.byteLength).toBeLessThan(FRAME_BYTES_MAX + chunk + 1024);
   });
 
+  it('counts the bytes of the frames it posts (read before the buffer is transferred away)', async () => {
+    let sender: PeerLink | null = null;
+    const frames = await flushed((link) => {
+      sender = link;
+      for (let i = 0; i < 3; i++) link.send({ type: 'TimeoutNow', from: 'n1', to: 'n2', term: i });
+    });
+    const stats = (sender as unknown as PeerLink).stats;
+    expect(stats.bytesSent).toBeGreaterThan(0);
+    expect(stats.bytesSent).toBe(frames.reduce((sum, frame) => sum + frame.byteLength, 0));
+    expect(stats.messagesSent).toBe(3);
+  });
+
   it('applies faults per message before encoding: a cut link posts nothing', async () => {
     const frames = await flushed((link) => {
       link.setFaults({ cut: true, drop: 0, delayMs: [0, 0], duplicate: 0 });
