@@ -26,7 +26,7 @@ import {
 import type { NodeEvent } from '../protocol/node.js';
 import { checkNodeIdentity, DataDirLock, openClusterIdentity, type ClusterIdentity } from '../storage/data-dir.js';
 import { SeededRandom } from '../raft/random.js';
-import type { NodeId, Role } from '../raft/types.js';
+import type { NodeId, Role, Snapshot } from '../raft/types.js';
 import { ClientPortClient } from '../transport/client-port.js';
 import { portEndpoint } from '../transport/comlink-endpoint.js';
 import { NO_FAULTS, validateFaults } from '../transport/link-faults.js';
@@ -381,6 +381,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     );
     // A node that dies meanwhile starts again with the new setting.
     await Promise.allSettled(calls);
+  }
+
+  /** A running node's state machine as of its applied index (a backup); see RaftNode.exportSnapshot. */
+  async exportSnapshot(id: NodeId): Promise<Snapshot> {
+    const node = this.node(id);
+    if (node.control === null || node.state !== 'running') throw new NodeNotRunningError(id, node.state);
+    return node.control.exportSnapshot();
   }
 
   /** Makes a running node start an election now. */

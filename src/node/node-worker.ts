@@ -231,6 +231,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
     setLinkFaults: (peer, faults) => links.get(peer)?.setFaults(faults),
     connectPeer: (peer, port) => connect(peer, port),
     snapshotNow: () => node.snapshotNow(),
+    exportSnapshot: () => node.exportSnapshot(),
     crash: (reason) => {
       setImmediate(() => {
         throw new Error(reason);

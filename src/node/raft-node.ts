@@ -340,6 +340,18 @@ export class RaftNode {
     this.drain();
   }
 
+  /**
+   * The state machine as of the applied index, with that entry's term and the configuration then in force: a
+   * backup (`raftkv snapshot save`). Nothing is written or compacted. The caller makes sure first (a ReadIndex
+   * at this node) that what it must contain is applied.
+   */
+  exportSnapshot(): Snapshot {
+    const index = this.appliedIndex;
+    const term = this.core.log.termAt(index);
+    if (term === undefined) throw new Error(`the term of applied entry ${index} is not in the log`);
+    return { meta: { index, term, membership: this.core.log.latestMembership(index).membership }, data: this.stateMachine.snapshot() };
+  }
+
   /** Takes a snapshot (or completes the one being written) within this call, and returns the snapshot index. */
   snapshotNow(): number {
     this.takeSnapshot();

@@ -4,7 +4,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { RaftOptions } from '../raft/config.js';
 import type { RaftStatus } from '../raft/raft.js';
-import type { NodeId, RefusalReason, Role } from '../raft/types.js';
+import type { NodeId, RefusalReason, Role, Snapshot } from '../raft/types.js';
 import type { ErrorCode } from './errors.js';
 import type { LinkTraffic, NodeFrameState } from './explorer.js';
 import type { LinkFaults } from './link-faults.js';
@@ -214,6 +214,8 @@ export interface NodeControl {
   setLinkFaults(peer: NodeId, faults: LinkFaults): void;
   connectPeer(peer: NodeId, port: MessagePort): void;
   snapshotNow(): number;
+  /** The state machine as of the applied index, for a backup: nothing written, nothing compacted. */
+  exportSnapshot(): Snapshot;
   /** Fault injection: an uncaught exception in the node's event loop, as a bug would throw. */
   crash(reason: string): void;
   /** Starts an election at this node now (the explorer's "force an election"). */
