@@ -1,6 +1,7 @@
 import { CHAOS_USAGE, runChaosCommand } from './chaos-command.js';
 import { CLUSTER_USAGE, parseClusterArgs, runCluster } from './cluster-command.js';
 import { ConfigError, resolveClusterArgv } from './config-file.js';
+import { EXIT_BAD_BACKUP, SNAPSHOT_USAGE, runSnapshotCommand } from './snapshot-command.js';
 import { StorageError, type StorageErrorCode } from '../storage/errors.js';
 import { packageVersion } from '../util/version.js';
 import { UsageError } from './usage-error.js';
@@ -15,16 +16,19 @@ const USAGE = `usage: raftkv <command> [options]
 commands:
   cluster    start a local cluster of Raft nodes, each a worker-thread actor
   chaos      run a failure-injection scenario against a fresh cluster and check the history
+  snapshot   save a backup of a running cluster, restore a new cluster from one, or check one
 options:
   --help, -h       this text (raftkv COMMAND --help: that command's)
   --version, -V    the version of raftkv (and of Node.js)
 
 ${CLUSTER_USAGE}
 
-${CHAOS_USAGE}`;
+${CHAOS_USAGE}
+
+${SNAPSHOT_USAGE}`;
 
 /** Each command's usage, for `raftkv COMMAND --help`. */
-const COMMAND_USAGE: Readonly<Record<string, string>> = { cluster: CLUSTER_USAGE, chaos: CHAOS_USAGE };
+const COMMAND_USAGE: Readonly<Record<string, string>> = { cluster: CLUSTER_USAGE, chaos: CHAOS_USAGE, snapshot: SNAPSHOT_USAGE };
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -47,6 +51,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       case 'chaos':
         return await runChaosCommand(rest);
+      case 'snapshot':
+        return await runSnapshotCommand(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -64,6 +70,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof ConfigError) {
       console.error(`raftkv: the configuration cannot be used:\n${error.message}`);
       return EXIT_CONFIG;
+    }
+    if (error instanceof StorageError && error.code === 'STORAGE_BACKUP_INVALID') {
+      console.error(`raftkv: ${error.message}`);
+      return EXIT_BAD_BACKUP;
     }
     if (error instanceof StorageError && DATA_DIR_CODES.has(error.code)) {
       // Another process holds the folder, or it is not this cluster's: nothing was started or written.

@@ -117,6 +117,12 @@ export const ERRORS = {
     message: 'another process uses this data folder (its lock names the process)',
   },
   STORAGE_DIR_FORMAT: { status: 500, definite: false, redis: 'ERR', message: 'the data folder was written by a newer raftkv' },
+  STORAGE_BACKUP_INVALID: {
+    status: 500,
+    definite: false,
+    redis: 'ERR',
+    message: 'the backup file is truncated, corrupt, or not a raftkv backup',
+  },
   STORAGE_DIR_CLUSTER: {
     status: 500,
     definite: false,

@@ -8,6 +8,7 @@ import type { ExplorerHub, ScenarioCatalog } from './explorer.js';
 import type { ExplorerLoad } from './explorer-load.js';
 import { explorerFile, streamEvents } from './explorer-http.js';
 import type { Limits } from './limits.js';
+import { backupOf } from '../actor/backup.js';
 import { packageVersion } from '../util/version.js';
 import type { Metrics } from './metrics.js';
 import type { ReadResult, Router } from './router.js';
@@ -224,6 +225,12 @@ async function handle(
     if (method !== 'GET') fail('METHOD_NOT_ALLOWED');
     return { status: 200, body: await serverStatus(deps) };
   }
+  if (path === '/v1/snapshot') {
+    setRoute('snapshot');
+    if (method !== 'GET') fail('METHOD_NOT_ALLOWED');
+    checkAdmin(req, deps);
+    return backup(deps);
+  }
   if (path === '/v1/cluster') {
     setRoute('cluster');
     if (method !== 'GET') fail('METHOD_NOT_ALLOWED');
@@ -429,6 +436,26 @@ async function readiness(deps: HttpServerDeps): Promise<Reply> {
     };
   }
   return { status: 200, body: { ready: true, leader, term: deps.supervisor.leaderTerm, appliedIndex: read.index } };
+}
+
+/**
+ * GET /v1/snapshot: a backup file (src/storage/backup.ts) of the leader's state machine. The leader first
+ * confirms it still leads and applies up to that point (a ReadIndex pinned to it), so every write acknowledged
+ * before the request is in the backup; then its state as of its applied index is taken, in one turn.
+ */
+async function backup(deps: HttpServerDeps): Promise<Reply> {
+  const leader = deps.supervisor.leaderId;
+  if (leader === null) fail('NO_LEADER', 'no leader to take the backup from; retry');
+  const read = await deps.router.read({ op: 'size' }, 'linearizable', 0, leader);
+  if (!read.ok) fail(read.error.code, `the leader ${leader} could not confirm its leadership: ${read.error.message}`);
+  let file: Uint8Array;
+  try {
+    file = await backupOf(deps.supervisor, leader);
+  } catch (error) {
+    if (error instanceof NodeNotRunningError) fail('NODE_STOPPED', error.message);
+    throw error;
+  }
+  return { status: 200, body: Buffer.from(file.buffer, file.byteOffset, file.byteLength), contentType: 'application/octet-stream' };
 }
 
 /** GET /v1/status: what an operator asks first (after Consul's /v1/agent/self and etcd's /version). */

@@ -14,6 +14,7 @@ export const STORAGE_ERROR_CODES = [
   'STORAGE_DIR_LOCKED',
   'STORAGE_DIR_FORMAT',
   'STORAGE_DIR_CLUSTER',
+  'STORAGE_BACKUP_INVALID',
 ] as const;
 
 export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number];

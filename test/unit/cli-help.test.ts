@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CHAOS_USAGE } from '../../src/cli/chaos-command.js';
 import { CLUSTER_USAGE } from '../../src/cli/cluster-command.js';
 import { main } from '../../src/cli/main.js';
+import { SNAPSHOT_USAGE } from '../../src/cli/snapshot-command.js';
 
 const VERSION = (JSON.parse(fs.readFileSync('package.json', 'utf8')) as { version: string }).version;
 
@@ -33,6 +34,7 @@ describe('raftkv --help and --version', () => {
   it.each([
     ['cluster', CLUSTER_USAGE],
     ['chaos', CHAOS_USAGE],
+    ['snapshot', SNAPSHOT_USAGE],
   ])('raftkv %s --help prints that usage and exits 0', async (command, usage) => {
     for (const flag of ['--help', '-h']) {
       const { code, out, err } = await run([command, '--nodes', '3', flag]);
