@@ -31,6 +31,7 @@ import { ClientPortClient } from '../transport/client-port.js';
 import { portEndpoint } from '../transport/comlink-endpoint.js';
 import { NO_FAULTS, validateFaults } from '../transport/link-faults.js';
 import { delay, withTimeout } from '../util/async.js';
+import { RepeatLimiter, type LogFn, type LogLevel, type RepeatLimit } from '../util/log.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 
 export type NodeState = 'starting' | 'running' | 'paused' | 'killed' | 'restarting' | 'failed' | 'stopped';
@@ -56,8 +57,23 @@ export interface SupervisorOptions extends NodeSettings {
   readonly watchdogIntervalMs: number;
   /** ...and a node that has not answered within this is hung: terminated and restarted like a crashed one. */
   readonly watchdogTimeoutMs: number;
-  readonly log: (line: string) => void;
+  /**
+   * Where the supervisor's lines and its workers' go, each with its level, node and term (src/util/log.ts); a
+   * plain `(line) => void` works too (the tests' arrays, the chaos runner).
+   */
+  readonly log: LogFn;
 }
+
+/**
+ * How many lines of one kind a node may write per window; the rest are counted into one summary line
+ * (RepeatLimiter in src/util/log.ts). A peer sending garbage fails on every message, a crash loop restarts
+ * as often as its policy allows, a failing disk fails every write: a few lines say so, not thousands.
+ */
+export const LOG_REPEAT_LIMITS = {
+  badFrame: { lines: 5, windowMs: 1_000 },
+  storage: { lines: 5, windowMs: 1_000 },
+  restart: { lines: 3, windowMs: 10_000 },
+} as const satisfies Record<string, RepeatLimit>;
 
 export const SUPERVISOR_DEFAULTS: Omit<SupervisorOptions, 'nodes' | 'dataDir'> = {
   durable: true,
@@ -172,12 +188,20 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private respawns: Promise<void> = Promise.resolve();
   /** Whether nodes report explorer frames: the option at first, then setExplorerFrames. */
   private explorerFrames: boolean;
+  /** Repeated lines held back, per kind, keyed by node id (LOG_REPEAT_LIMITS). */
+  private readonly repeats: Readonly<Record<keyof typeof LOG_REPEAT_LIMITS, RepeatLimiter>>;
 
   constructor(options: Partial<SupervisorOptions> & Pick<SupervisorOptions, 'nodes' | 'dataDir'>) {
     super();
     this.options = { ...SUPERVISOR_DEFAULTS, ...options };
     this.seed = this.options.seed ?? randomInt(0, 2 ** 47);
     this.explorerFrames = this.options.explorerFrames;
+    const write: LogFn = (message, context) => this.options.log(message, context);
+    this.repeats = {
+      badFrame: new RepeatLimiter(LOG_REPEAT_LIMITS.badFrame, write),
+      storage: new RepeatLimiter(LOG_REPEAT_LIMITS.storage, write),
+      restart: new RepeatLimiter(LOG_REPEAT_LIMITS.restart, write),
+    };
     this.seeds = new SeededRandom(this.seed);
     const count = this.options.nodes;
     if (!Number.isInteger(count) || count < 1 || count > CLUSTER_NODES_MAX) {
@@ -363,8 +387,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         await control.flood(fault.messages);
         break;
     }
-    this.options.log(
+    this.say(
+      'info',
       `${id} ${fault.kind}${fault.kind === 'slow' ? ` ${fault.ms} ms` : fault.kind === 'flood' ? ` ${fault.messages} messages` : ''} on request`,
+      node,
     );
   }
 
@@ -395,7 +421,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const node = this.node(id);
     if (node.control === null || node.state !== 'running') throw new NodeNotRunningError(id, node.state);
     const result = await node.control.forceElection();
-    this.options.log(`${id} forced to start an election`);
+    this.say('info', `${id} forced to start an election`, node);
     return result;
   }
 
@@ -422,7 +448,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const a = groupOf.get(from);
       return a === undefined || a !== groupOf.get(to);
     });
-    this.options.log(`partition ${groups.map((g) => `[${g.join(',')}]`).join(' ')}`);
+    this.say('info', `partition ${groups.map((g) => `[${g.join(',')}]`).join(' ')}`);
   }
 
   /** Cuts every directed link for which `cut(from, to)` holds and reconnects the others (shapes like a bridge or a ring). */
@@ -448,7 +474,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     await Promise.all(updates);
     this.faults.clear();
     this.scheduleLinksEvent();
-    this.options.log('healed all links');
+    this.say('info', 'healed all links');
   }
 
   /** Proposes commands through the current leader, following leader hints; refusals come back typed. */
@@ -658,6 +684,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.emit('metrics', node.id, report.sample);
       return;
     }
+    if (report.type === 'log') {
+      const limiter = report.kind === 'bad-frame' ? this.repeats.badFrame : this.repeats.storage;
+      limiter.log(node.id, report.message, this.about(node, report.level));
+      return;
+    }
     if (report.type !== 'event') return;
     const event = report.event;
     if (event.type === 'role') this.updateRole(node, event.role, event.term, false);
@@ -670,7 +701,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (role === 'leader' && !synthetic) {
       if (this.leader === null || term > this.leader.term || (term === this.leader.term && this.leader.id !== node.id)) {
         this.leader = { id: node.id, term };
-        this.options.log(`leader ${node.id} (term ${term})`);
+        this.options.log(`leader ${node.id} (term ${term})`, { ...this.about(node, 'info'), announce: true });
         this.emit('leader', node.id, term);
       }
     } else if (this.leader?.id === node.id) {
@@ -744,8 +775,22 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     node.state = state;
     node.reason = reason;
     if (state !== 'restarting') node.backoffMs = null;
-    this.options.log(`${node.id} ${state}: ${reason}`);
+    const line = `${node.id} ${state}: ${reason}`;
+    // A crash and its restart are warnings, held back past their limit in a crash loop; a node given up on is
+    // an error, said once. The other states are the announcements users and scripts read (`n1 running: started`).
+    if (state === 'restarting') this.repeats.restart.log(node.id, line, this.about(node, 'warn'));
+    else if (state === 'failed') this.options.log(line, this.about(node, 'error'));
+    else this.options.log(line, { ...this.about(node, 'info'), announce: true });
     this.emit('node-state', node.id, state, reason);
+  }
+
+  /** A line's context: its level, and the node with the term the supervisor knows of it (none before the first). */
+  private about(node: ManagedNode, level: LogLevel): { level: LogLevel; node: NodeId; term?: number } {
+    return node.term > 0 ? { level, node: node.id, term: node.term } : { level, node: node.id };
+  }
+
+  private say(level: LogLevel, message: string, node?: ManagedNode): void {
+    this.options.log(message, node === undefined ? { level } : this.about(node, level));
   }
 
   private async viaLeader<T extends ProposeOutcome | ReadOutcome>(

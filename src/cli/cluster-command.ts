@@ -11,6 +11,16 @@ import { loadScenario, reportResult } from './chaos-command.js';
 import { startConsole } from './console.js';
 import { SCENARIO_DIR, scenarioCatalog } from './explorer-scenarios.js';
 import { UsageError } from './usage-error.js';
+import {
+  createLogger,
+  isLogFormat,
+  isLogLevel,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  type LogSink,
+} from '../util/log.js';
 
 const SETTABLE_LIMITS = LIMITS_TABLE.filter((row) => row.flag !== null && row.name !== 'tickMs');
 
@@ -30,6 +40,9 @@ export const CLUSTER_USAGE = `usage: raftkv cluster [options]
                    and election flags still override it
   --scenario FILE  run a failure-injection scenario (scenarios/*.yaml) against this cluster, report, keep running
   --print-limits   print every limit with the value in force (after the flags below), its unit and flag; exit
+  --log-format F   pretty (default: HH:MM:SS.mmm LEVEL [node term] message; start-up lines as they are) or json
+                   (one object per line on stdout: time, level, node, term, msg)
+  --log-level L    trace, debug, info (default), warn or error: the lines below it are not written
 limits (positive integers; units in the names; cross-checked at start, see docs/LIMITS.md):
 ${SETTABLE_LIMITS.map((row) => `  ${row.flag} N`.padEnd(34) + row.description).join('\n')}`;
 
@@ -46,6 +59,8 @@ export interface ClusterCommandOptions {
   readonly limits: LimitsInForce;
   /** Print the limits in force and exit. */
   readonly printLimits: boolean;
+  readonly logFormat: LogFormat;
+  readonly logLevel: LogLevel;
 }
 
 /** --timing presets: the tick and election limits they set (flags given explicitly win). */
@@ -79,6 +94,8 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
         'admin-token': { type: 'string' },
         scenario: { type: 'string' },
         'print-limits': { type: 'boolean', default: false },
+        'log-format': { type: 'string', default: 'pretty' },
+        'log-level': { type: 'string', default: 'info' },
         ...Object.fromEntries(SETTABLE_LIMITS.map((row) => [(row.flag as string).slice(2), { type: 'string' as const }])),
       },
       strict: true,
@@ -112,6 +129,10 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
     if (error instanceof LimitsError) throw new UsageError(error.message, CLUSTER_USAGE);
     throw error;
   }
+  const logFormat = values['log-format'];
+  if (!isLogFormat(logFormat)) throw new UsageError(`--log-format must be ${LOG_FORMATS.join(' or ')}, got ${logFormat}`, CLUSTER_USAGE);
+  const logLevel = values['log-level'];
+  if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${logLevel}`, CLUSTER_USAGE);
   const adminToken = values['admin-token'] ?? process.env.RAFTKV_ADMIN_TOKEN ?? null;
   if (!isLoopback(values.host) && (adminToken === null || adminToken.length === 0)) {
     throw new UsageError(
@@ -131,6 +152,8 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
     scenario: values.scenario ?? null,
     limits,
     printLimits: values['print-limits'] === true,
+    logFormat,
+    logLevel,
   };
 }
 
@@ -153,11 +176,16 @@ async function describeData(supervisor: Supervisor, dataDir: string): Promise<st
   return `resuming cluster ${id} from ${dataDir}: last log index ${last.join(', ')}`;
 }
 
-export async function runCluster(options: ClusterCommandOptions, out: (line: string) => void = console.log): Promise<void> {
+/** `sink`: where the log goes (stdout; a test may catch it). */
+export async function runCluster(options: ClusterCommandOptions, sink: LogSink = process.stdout): Promise<void> {
   if (options.printLimits) {
-    out(formatLimits(options.limits));
+    // The answer to a question, not a log line: printed as it is whatever the log format.
+    sink.write(formatLimits(options.limits) + '\n');
     return;
   }
+  const { log } = createLogger({ format: options.logFormat, level: options.logLevel, sink });
+  // The command's own lines are announcements: bare in the pretty format, as users and scripts know them.
+  const out = (line: string): void => log(line, { announce: true });
   // --memory: files in RAM (/dev/shm where there is one) and no fsync; removed when the command ends.
   const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const dataDir = options.memory ? fs.mkdtempSync(path.join(shm, 'raftkv-')) : path.resolve(options.dataDir);
@@ -186,7 +214,7 @@ export async function runCluster(options: ClusterCommandOptions, out: (line: str
     core: options.limits.core,
     limits: options.limits.node,
     restart: options.limits.restart,
-    log: (line) => out(line),
+    log,
   });
   out(
     options.memory

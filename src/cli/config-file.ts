@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import { z } from 'zod';
 import { CLUSTER_NODES_MAX } from '../actor/supervisor.js';
 import { LIMITS_TABLE } from '../config/limits.js';
+import { LOG_FORMATS, LOG_LEVELS } from '../util/log.js';
 import { formatIssue, locateIssues, nearest, readYaml, type FileIssue } from '../util/yaml-validation.js';
 
 /** A configuration that cannot be used: every mistake found, each with its place. */
@@ -42,6 +43,8 @@ export const CONFIG_SCHEMA = z.strictObject({
   'tick-ms': z.number().int().min(1).max(1000),
   timing: z.enum(['normal', 'demo']),
   scenario: z.string().min(1),
+  'log-format': z.enum(LOG_FORMATS),
+  'log-level': z.enum(LOG_LEVELS),
   ...Object.fromEntries(
     LIMITS_TABLE.filter((row) => row.flag !== null && row.name !== 'tickMs').map((row) => [(row.flag as string).slice(2), positive]),
   ),
@@ -94,7 +97,8 @@ export function environmentArgs(env: NodeJS.ProcessEnv, warn: (line: string) => 
       continue;
     }
     const schema = CONFIG_SCHEMA.shape[key];
-    // Variables are text: numbers and booleans are read as such before the schema checks them.
+    // Variables are text: numbers and booleans are read as such before the schema checks them (a choice, such as
+    // RAFTKV_TIMING or RAFTKV_LOG_FORMAT, stays text).
     const value: unknown =
       schema instanceof z.ZodBoolean
         ? raw === 'true' || raw === '1'
@@ -102,7 +106,7 @@ export function environmentArgs(env: NodeJS.ProcessEnv, warn: (line: string) => 
           : raw === 'false' || raw === '0'
             ? false
             : raw
-        : schema instanceof z.ZodString
+        : schema instanceof z.ZodString || schema instanceof z.ZodEnum
           ? raw
           : raw.trim() === ''
             ? raw

@@ -11,6 +11,8 @@ import {
   type LinkCounts,
   type NodeControl,
   type NodeEvent,
+  type NodeLogKind,
+  type NodeLogLevel,
   type NodeStartup,
   type WorkerReport,
 } from '../protocol/node.js';
@@ -108,6 +110,9 @@ class LinkCounters {
  */
 export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMachine: StateMachine = new KvStateMachine()): void {
   const report = (message: WorkerReport): void => parent.postMessage(message);
+  // A worker writes nothing to the console: the supervisor logs its lines with the node's id and term, and
+  // holds back a repeated kind (a peer sending garbage on every message) past its limit.
+  const logLine = (level: NodeLogLevel, kind: NodeLogKind, message: string): void => report({ type: 'log', level, kind, message });
   if (startup.protocolVersion !== PROTOCOL_VERSION) {
     report({
       type: 'start-failed',
@@ -127,7 +132,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
       dataDir,
       {
         initialMembership: { voters: startup.voters },
-        log: (message) => console.error(`[${startup.id}] ${message}`),
+        log: (message) => logLine('warn', 'storage', message),
       },
     );
   } catch (error) {
@@ -208,7 +213,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
         node.receive(messages);
       },
       (error) => {
-        console.error(`[${startup.id}] TRANSPORT_BAD_FRAME from ${peer}: ${error.message}`);
+        logLine('warn', 'bad-frame', `TRANSPORT_BAD_FRAME from ${peer}: ${error.message}`);
       },
       blocks,
       random.fork(),

@@ -200,7 +200,17 @@ export type WorkerReport =
   | { readonly type: 'metrics'; readonly sample: NodeMetricsSample }
   /** The explorer's frame (every EXPLORER_FRAME_MS while something changed): the node's numbers and its links' traffic. */
   | { readonly type: 'frame'; readonly state: NodeFrameState; readonly links: Readonly<Record<NodeId, LinkTraffic>> }
-  | { readonly type: 'start-failed'; readonly code: ErrorCode; readonly message: string };
+  | { readonly type: 'start-failed'; readonly code: ErrorCode; readonly message: string }
+  /**
+   * A line for the operator: a worker writes nothing to the console itself; the supervisor logs it with the
+   * node's id and term, at most a few of one kind a second (LOG_REPEAT_LIMITS in src/actor/supervisor.ts).
+   */
+  | { readonly type: 'log'; readonly level: NodeLogLevel; readonly kind: NodeLogKind; readonly message: string };
+
+/** The levels of src/util/log.ts (this room imports none of util). */
+export type NodeLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+/** What a worker's line is about, each kind rate-limited on its own: a peer's bad frame, the node's storage. */
+export type NodeLogKind = 'bad-frame' | 'storage';
 
 /** The control plane of one node, called through comlink. */
 export interface NodeControl {
