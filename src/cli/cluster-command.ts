@@ -262,7 +262,9 @@ export async function runCluster(options: ClusterCommandOptions, sink: LogSink =
   if (options.scenario !== null) {
     const scenario = loadScenario(options.scenario);
     out(`chaos: running ${scenario.name} for ${(scenario.durationMs / 1000).toFixed(1)} s against this cluster`);
-    const result = await runScenario(scenario, { cluster: { supervisor, service }, log: out, progress: process.stdout });
+    // Progress is for people: a JSON log gets none (each of its lines must be a JSON object).
+    const progress = options.logFormat === 'pretty' ? { progress: process.stdout } : {};
+    const result = await runScenario(scenario, { cluster: { supervisor, service }, log: out, ...progress });
     reportResult(result, `chaos-report-${scenario.name}.html`, out);
     out('the cluster keeps running; Ctrl-C stops it');
   }
