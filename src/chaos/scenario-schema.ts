@@ -278,10 +278,15 @@ export function scenarioSchema(bounds: ScenarioBounds, name: string) {
       .max(SCENARIO_FAULTS_MAX, { error: `must be a list of at most ${SCENARIO_FAULTS_MAX} faults` })
       .default([]),
     checks: z.array(oneOf(CHECK_NAMES), { error: `must be a list of ${CHECK_NAMES.join(', ')}` }).optional(),
-  }).transform(({ duration: durationMs, checks, faults, ...rest }) => ({
-    ...rest,
-    durationMs,
-    faults: [...faults].sort((a, b) => a.atMs - b.atMs),
-    checks: checks ?? [...DEFAULT_CHECKS[rest.workload.type]],
-  }));
+  }).transform(({ duration: durationMs, checks, faults, ...rest }, ctx) => {
+    // zod goes on past an unknown key inside the workload (its transform then gives no workload): the issues
+    // are reported, and there is no scenario to build.
+    if (ctx.issues.length > 0) return z.NEVER;
+    return {
+      ...rest,
+      durationMs,
+      faults: [...faults].sort((a, b) => a.atMs - b.atMs),
+      checks: checks ?? [...DEFAULT_CHECKS[rest.workload.type]],
+    };
+  });
 }

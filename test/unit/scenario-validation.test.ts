@@ -58,6 +58,13 @@ describe('a scenario file is validated strictly, each mistake with its file, lin
     expect(message).toBe('scenarios/x.yaml:6: workload.clientz: unknown key (did you mean clients?)');
   });
 
+  it('names a typo inside a workload when no checks are given (their default comes from the workload)', () => {
+    // Without `checks:`, building the scenario reads the workload's type: a workload with a mistake is no
+    // workload, and the mistake must be reported, not a TypeError thrown (found on a fresh clone).
+    const noChecks = GOOD.replace('checks: [linearizable]\n', '').replace('  clients: 4', '  clientz: 4');
+    expect(lines(noChecks)).toEqual(['6: workload.clientz: unknown key (did you mean clients?)']);
+  });
+
   it('names a typo inside a fault, in a flow map and in a block map', () => {
     expect(lines(GOOD.replace('pause: n3, for: 2s', 'pause: n3, fro: 2s'))).toEqual(['10: faults[1].fro: unknown key (did you mean for?)']);
     expect(lines(GOOD.replace('    for: 4s', '    fr: 4s'))).toEqual(['13: faults[2].fr: unknown key (did you mean for?)']);
