@@ -236,7 +236,10 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
     setLinkFaults: (peer, faults) => links.get(peer)?.setFaults(faults),
     connectPeer: (peer, port) => connect(peer, port),
     snapshotNow: () => node.snapshotNow(),
-    exportSnapshot: () => node.exportSnapshot(),
+    exportSnapshot: async () => {
+      const snapshot = await node.exportSnapshot();
+      return Comlink.transfer(snapshot, [snapshot.data.buffer]);
+    },
     crash: (reason) => {
       setImmediate(() => {
         throw new Error(reason);

@@ -224,8 +224,8 @@ export interface NodeControl {
   setLinkFaults(peer: NodeId, faults: LinkFaults): void;
   connectPeer(peer: NodeId, port: MessagePort): void;
   snapshotNow(): number;
-  /** The state machine as of the applied index, for a backup: nothing written, nothing compacted. */
-  exportSnapshot(): Snapshot;
+  /** The state machine as of the applied index, for a backup: nothing written, nothing compacted; over several turns. */
+  exportSnapshot(): Promise<Snapshot>;
   /** Fault injection: an uncaught exception in the node's event loop, as a bug would throw. */
   crash(reason: string): void;
   /** Starts an election at this node now (the explorer's "force an election"). */

@@ -6,6 +6,7 @@ import { KvStateMachine } from '../../src/kv/kv-state-machine.js';
 import { RaftNode, type NodeRuntime } from '../../src/node/raft-node.js';
 import type { NodeEvent } from '../../src/protocol/node.js';
 import { SeededRandom } from '../../src/raft/index.js';
+import type { Snapshot } from '../../src/raft/types.js';
 import { DiskStorage } from '../../src/storage/disk-storage.js';
 import { FaultyFileSystem } from '../../src/storage/faulty-file-system.js';
 
@@ -131,6 +132,26 @@ describe('RaftNode: its own snapshot, a slice per turn', () => {
     const index = h.node.snapshotNow();
     expect(index).toBe(h.node.status().appliedIndex);
     expect(h.snapshotFiles().filter((name) => name.endsWith('.snap'))).toHaveLength(1);
+  });
+
+  it('exports the state as of the call, a slice per turn, writing and compacting nothing', async () => {
+    const h = new Harness(new FaultyFileSystem(), 512);
+    h.elect();
+    h.write(100, 'a');
+    const expected = h.sm.snapshot();
+    const applied = h.node.status().appliedIndex;
+    let exported: Snapshot | null = null;
+    void h.node.exportSnapshot().then((snapshot) => (exported = snapshot));
+    h.run(1);
+    expect(exported).toBeNull(); // 100 keys of 100 B do not fit in one 512-byte slice
+    h.write(10, 'b'); // changes after the call are not in it
+    h.run();
+    await Promise.resolve();
+    const done = exported as unknown as Snapshot;
+    expect(done.meta.index).toBe(applied);
+    expect(Buffer.from(done.data).equals(Buffer.from(expected))).toBe(true);
+    expect(h.node.status().snapshotIndex).toBe(0);
+    expect(h.snapshotFiles()).toEqual([]);
   });
 
   it('a crash half-way leaves only a temporary file, deleted at the next start', () => {
