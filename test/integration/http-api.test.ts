@@ -288,10 +288,14 @@ describe('key-value endpoints', () => {
   });
 
   it('GET /metrics: Prometheus text with requests, latencies and per-node indexes (names: docs/METRICS.md)', async () => {
-    // The node gauges come from each node's metrics sample, about one a second: the first may still be on its way.
-    const reply = await waitFor('the node gauges', async () => {
+    // The node gauges come from each node's metrics sample, about one a second, and a node that an earlier test
+    // stopped has none until its next sample after the restart: wait for every node's.
+    const reply = await waitFor("every node's gauges", async () => {
       const scraped = await request(main, 'GET', '/metrics');
-      return /^raftkv_node_term\{node="n3"\} \d+$/m.test(scraped.text) ? scraped : null;
+      const all = ['n1', 'n2', 'n3'].every((node) =>
+        new RegExp(`^raftkv_node_commit_index\\{node="${node}"\\} \\d+$`, 'm').test(scraped.text),
+      );
+      return all ? scraped : null;
     });
     expect(reply.status).toBe(200);
     expect(reply.headers['content-type']).toMatch(/^text\/plain/);
