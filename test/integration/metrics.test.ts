@@ -205,6 +205,18 @@ function sample(families: Map<string, Family>, family: string, name: string, lab
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 3, stateMachine: 'kv', limits: { snapshotEveryEntries: 20 } });
   service = await startService(cluster.supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null });
+  // A leader change the service sees: the first election may end before the service exists (then it counts none).
+  const first = await leaderOf(cluster.supervisor);
+  const next = cluster.supervisor.ids.find((id) => id !== first) as string;
+  let askedAt = 0;
+  await waitFor(`${next} leads after a transfer`, async () => {
+    if (cluster.supervisor.leaderId === next) return true;
+    if (Date.now() - askedAt > 1_000) {
+      askedAt = Date.now();
+      await cluster.supervisor.transferLeadership(next).catch(() => undefined);
+    }
+    return null;
+  });
   const leader = await leaderOf(cluster.supervisor);
   // A follower misses enough entries that the leader has compacted them: on its restart it installs a snapshot.
   const follower = cluster.supervisor.ids.find((id) => id !== leader) as string;
