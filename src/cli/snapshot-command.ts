@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLUSTER_NODES_MAX } from '../actor/supervisor.js';
 import { decodeBackup, restoreBackup, type BackupHeader } from '../storage/backup.js';
+import { writeFileDurably } from '../storage/data-dir.js';
 import { UsageError } from './usage-error.js';
 
 export const SNAPSHOT_USAGE = `usage: raftkv snapshot save FILE [--endpoint URL] [--admin-token T]
@@ -14,7 +15,7 @@ export const SNAPSHOT_USAGE = `usage: raftkv snapshot save FILE [--endpoint URL]
        raftkv snapshot status FILE
   save      a backup of the running cluster at --endpoint (default http://127.0.0.1:7379): the leader's state
             as of one index, after it confirmed its leadership, so every write acknowledged before is in it;
-            written to FILE.tmp, fsynced, then renamed to FILE. --admin-token (or RAFTKV_ADMIN_TOKEN) when
+            written to a temporary file, fsynced, then renamed to FILE. --admin-token (or RAFTKV_ADMIN_TOKEN) when
             the cluster has one
   restore   lays out a new cluster of N nodes (default 3) in DIR, which must be empty or absent, from FILE:
             a new cluster id, every node starting from the backup; then: raftkv cluster --data-dir DIR --nodes N
@@ -31,24 +32,6 @@ function describe(header: BackupHeader, bytes: number): string {
     `cluster ${header.clusterId}, index ${header.index}, term ${header.term}, voters ${header.voters.join(',')}, ` +
     `${bytes.toLocaleString('en-US')} bytes (data ${header.dataBytes.toLocaleString('en-US')}), taken ${header.created}`
   );
-}
-
-function writeDurably(file: string, bytes: Uint8Array): void {
-  const temp = `${file}.tmp`;
-  const fd = fs.openSync(temp, 'w', 0o644);
-  try {
-    fs.writeSync(fd, bytes);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(temp, file);
-  const dir = fs.openSync(path.dirname(path.resolve(file)), 'r');
-  try {
-    fs.fsyncSync(dir);
-  } finally {
-    fs.closeSync(dir);
-  }
 }
 
 /** Runs `raftkv snapshot ...`; returns the exit code. A StorageError (a bad file, a folder in use) is thrown to main. */
@@ -89,7 +72,7 @@ export async function runSnapshotCommand(argv: readonly string[], out: (line: st
       }
       // Checked before it is kept: a backup that cannot be restored is worse than none.
       const backup = decodeBackup(body, url.href);
-      writeDurably(file, body);
+      writeFileDurably(file, body);
       out(`saved ${file}: ${describe(backup.header, body.byteLength)}`);
       return 0;
     }

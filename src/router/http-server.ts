@@ -424,18 +424,32 @@ async function scan(url: URL, deps: HttpServerDeps, lane: number): Promise<Reply
  * not, for a load balancer or a Kubernetes readiness probe.
  */
 async function readiness(deps: HttpServerDeps): Promise<Reply> {
+  const confirmed = await confirmLeader(deps);
+  if (!confirmed.ok) return { status: 503, body: { ready: false, leader: confirmed.leader, reason: confirmed.reason } };
+  return { status: 200, body: { ready: true, leader: confirmed.leader, term: deps.supervisor.leaderTerm, appliedIndex: confirmed.index } };
+}
+
+/**
+ * The leader as the router knows it, confirmed by one ReadIndex round pinned to it (bounded by the router's
+ * attempt timeout): it still leads a quorum, and has applied everything committed before the call.
+ */
+async function confirmLeader(
+  deps: HttpServerDeps,
+): Promise<{ ok: true; leader: NodeId; index: number } | { ok: false; leader: NodeId | null; code: ErrorCode; reason: string }> {
   const leader = deps.supervisor.leaderId;
   if (leader === null) {
-    return { status: 503, body: { ready: false, reason: 'no leader: an election is under way, or too few nodes are up to elect one' } };
+    return { ok: false, leader, code: 'NO_LEADER', reason: 'no leader: an election is under way, or too few nodes are up to elect one' };
   }
   const read = await deps.router.read({ op: 'size' }, 'linearizable', 0, leader);
   if (!read.ok) {
     return {
-      status: 503,
-      body: { ready: false, leader, reason: `the leader ${leader} did not confirm a quorum: ${read.error.code}: ${read.error.message}` },
+      ok: false,
+      leader,
+      code: read.error.code,
+      reason: `the leader ${leader} did not confirm a quorum: ${read.error.code}: ${read.error.message}`,
     };
   }
-  return { status: 200, body: { ready: true, leader, term: deps.supervisor.leaderTerm, appliedIndex: read.index } };
+  return { ok: true, leader, index: read.index };
 }
 
 /**
@@ -444,13 +458,11 @@ async function readiness(deps: HttpServerDeps): Promise<Reply> {
  * before the request is in the backup; then its state as of its applied index is taken, in one turn.
  */
 async function backup(deps: HttpServerDeps): Promise<Reply> {
-  const leader = deps.supervisor.leaderId;
-  if (leader === null) fail('NO_LEADER', 'no leader to take the backup from; retry');
-  const read = await deps.router.read({ op: 'size' }, 'linearizable', 0, leader);
-  if (!read.ok) fail(read.error.code, `the leader ${leader} could not confirm its leadership: ${read.error.message}`);
+  const confirmed = await confirmLeader(deps);
+  if (!confirmed.ok) fail(confirmed.code, `no backup: ${confirmed.reason}`);
   let file: Uint8Array;
   try {
-    file = await backupOf(deps.supervisor, leader);
+    file = await backupOf(deps.supervisor, confirmed.leader);
   } catch (error) {
     if (error instanceof NodeNotRunningError) fail('NODE_STOPPED', error.message);
     throw error;

@@ -76,18 +76,22 @@ function readJson(file: string): Record<string, unknown> | null {
   throw new StorageError('STORAGE_BAD_PATH', `${file} is not the JSON object raftkv writes: move it away or use another data folder`);
 }
 
-/** Writes a small file durably: a temporary file fsynced, renamed over the target, the folder fsynced. */
-function writeJsonDurably(file: string, value: object): void {
+/** Writes a file durably: a temporary file fsynced, renamed over the target, the folder fsynced. */
+export function writeFileDurably(file: string, bytes: Uint8Array | string): void {
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fd = fs.openSync(temp, 'w', 0o644);
   try {
-    fs.writeSync(fd, `${JSON.stringify(value)}\n`);
+    fs.writeSync(fd, typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
   fs.renameSync(temp, file);
-  syncDir(path.dirname(file));
+  syncDir(path.dirname(path.resolve(file)));
+}
+
+function writeJsonDurably(file: string, value: object): void {
+  writeFileDurably(file, `${JSON.stringify(value)}\n`);
 }
 
 function syncDir(dir: string): void {
