@@ -82,6 +82,17 @@ export const ERRORS = {
     redis: 'TRYAGAIN',
     message: "another leader's entry took the proposal's place; it was never applied",
   },
+  // Membership changes (GET/POST/DELETE /v1/members, raftkv member): refused before anything is proposed.
+  MEMBER_EXISTS: { status: 409, definite: true, redis: 'ERR', message: 'that id is already a member of the cluster' },
+  MEMBER_NOT_FOUND: { status: 404, definite: true, redis: 'ERR', message: 'no member with that id' },
+  MEMBER_NOT_LEARNER: { status: 409, definite: true, redis: 'ERR', message: 'only a learner can be promoted; that member already votes' },
+  LEARNER_NOT_CAUGHT_UP: {
+    status: 409,
+    definite: true,
+    redis: 'TRYAGAIN',
+    message: "the learner's log is too far behind the leader's to be promoted; retry once it has caught up",
+  },
+  LAST_VOTER: { status: 409, definite: true, redis: 'ERR', message: 'the last voter cannot be removed: the cluster would have no quorum' },
   NODE_STOPPED: { status: 503, definite: true, redis: 'TRYAGAIN', message: 'the node is not running; nothing was proposed' },
   ANSWER_LOST: { status: 503, definite: false, redis: 'TIMEOUT', message: 'the node stopped before answering: the outcome is unknown' },
   NODE_PAUSED_BACKLOG: {
@@ -130,6 +141,42 @@ export const ERRORS = {
     message: 'the data folder holds another cluster, another node, or another node count',
   },
   TRANSPORT_BAD_FRAME: { status: 500, definite: false, redis: 'ERR', message: 'a peer frame is malformed; it was dropped' },
+  TRANSPORT_FRAME_TOO_LARGE: {
+    status: 500,
+    definite: false,
+    redis: 'ERR',
+    message: "a peer frame's length is above the frame limit; the connection was closed",
+  },
+  TRANSPORT_VERSION_MISMATCH: {
+    status: 500,
+    definite: false,
+    redis: 'ERR',
+    message: 'a peer speaks another protocol version; the connection was refused',
+  },
+  TRANSPORT_CLUSTER_MISMATCH: {
+    status: 500,
+    definite: false,
+    redis: 'ERR',
+    message: 'a peer belongs to another cluster; the connection was refused',
+  },
+  TRANSPORT_WRONG_PEER: {
+    status: 500,
+    definite: false,
+    redis: 'ERR',
+    message: 'a peer is not the member it was dialled as, or is no member; the connection was refused',
+  },
+  TRANSPORT_AUTH_FAILED: {
+    status: 500,
+    definite: false,
+    redis: 'ERR',
+    message: 'a peer failed authentication (certificate or pre-shared key); the connection was refused',
+  },
+  TRANSPORT_INSECURE: {
+    status: 500,
+    definite: false,
+    redis: 'ERR',
+    message: 'peer links off loopback need TLS or a pre-shared key; the node did not start',
+  },
   NODE_START_FAILED: { status: 500, definite: false, redis: 'ERR', message: 'the node failed to start' },
   PROTOCOL_VERSION_MISMATCH: {
     status: 500,

@@ -3,22 +3,16 @@ import { SeededRandom, type Random } from '../raft/random.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { EntryBlocks, FRAME_BYTES_MAX, FRAME_MESSAGES_MAX, FrameDecoder, FrameEncoder } from './codec.js';
 import { isFaultFree, NO_FAULTS, type LinkFaults } from './link-faults.js';
+import type { Link, LinkStats } from './link.js';
 
-export interface LinkStats {
-  messagesSent: number;
-  messagesDropped: number;
-  framesSent: number;
-  /** Bytes of the frames posted (the encoded size). */
-  bytesSent: number;
-  messagesReceived: number;
-}
+export type { LinkStats } from './link.js';
 
 /**
  * One node's end of the MessagePort to one peer: outgoing messages are queued during a turn and flushed
  * as batched frames; incoming frames are decoded and handed to `deliver`. The fault filter runs on the
  * sending side, per message, before encoding.
  */
-export class PeerLink {
+export class PeerLink implements Link {
   private queue: Message[] = [];
   private faults: LinkFaults = NO_FAULTS;
   private readonly encoder: FrameEncoder;
