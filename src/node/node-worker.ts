@@ -131,7 +131,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
       timingWalSyncs(new NodeFileSystem({ durable: startup.durable, bufferUnsynced: startup.bufferUnsynced }), walDir, walFsync),
       dataDir,
       {
-        initialMembership: { voters: startup.voters },
+        initialMembership: { voters: startup.voters, learners: [] },
         log: (message) => logLine('warn', 'storage', message),
       },
     );
