@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import { PROTOCOL_VERSION } from '../../protocol/node.js';
 import { TransportError, type LogOnce } from './errors.js';
 import { encodeControlFrame, encodeDataFrame, FrameReader, type Frame } from './frame.js';
-import { parseHello, parseProof, type Hello } from './handshake.js';
+import { HANDSHAKE_NAME_CHARS_MAX, parseHello, parseProof, type Hello } from './handshake.js';
 import type { TcpTransportLimits } from './limits.js';
 import { certificateNames, pskNonce, pskProof, pskVerify, type PeerSecurity, type PskTranscript } from './security.js';
 
@@ -35,6 +35,8 @@ export class AcceptedConnection {
   private readonly reader: FrameReader;
   private timer: NodeJS.Timeout | null;
   private helloSeen: Hello | null = null;
+  /** The HELLO's `from`, even from a HELLO refused as malformed or of another version: the key its failures are logged under. */
+  private claimedFrom: string | null = null;
   private acceptorNonce: Uint8Array | null = null;
 
   constructor(
@@ -86,7 +88,8 @@ export class AcceptedConnection {
   }
 
   private peerName(): string {
-    return this.helloSeen?.from ?? `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`;
+    // Not the remote port: a dialler retrying comes from a new port each time, and must still be logged once.
+    return this.claimedFrom ?? this.socket.remoteAddress ?? 'unknown';
   }
 
   private onChunk(chunk: Buffer): void {
@@ -123,6 +126,8 @@ export class AcceptedConnection {
     }
     if (this.state === 'hello') {
       if (frame.type !== 'HELLO') throw new TransportError('TRANSPORT_BAD_FRAME', `a ${frame.type} frame before HELLO`);
+      const from = frame.body.from;
+      if (typeof from === 'string') this.claimedFrom = from.slice(0, HANDSHAKE_NAME_CHARS_MAX);
       const hello = parseHello(frame.body);
       this.helloSeen = hello;
       this.check(hello);

@@ -20,11 +20,11 @@ import { checkPeerSecurity, parseAddress, tlsServerOptions, type HostPort, type 
 
 export interface TcpLinkStats extends LinkStats {
   /** Connections the raft lane tried (the first included). */
-  connectAttempts: number;
+  readonly connectAttempts: number;
   /** Handshakes of the raft lane that succeeded. */
-  connectionsOpened: number;
+  readonly connectionsOpened: number;
   /** Messages waiting in the link's queues (priority, entries, snapshot). */
-  messagesQueued: number;
+  readonly messagesQueued: number;
 }
 
 export interface TcpTransportOptions {
@@ -115,16 +115,7 @@ interface LinkContext {
  * socket takes them.
  */
 export class TcpLink implements Link {
-  readonly stats: TcpLinkStats = {
-    messagesSent: 0,
-    messagesDropped: 0,
-    framesSent: 0,
-    bytesSent: 0,
-    messagesReceived: 0,
-    connectAttempts: 0,
-    connectionsOpened: 0,
-    messagesQueued: 0,
-  };
+  readonly stats: TcpLinkStats;
   private faults: LinkFaults = NO_FAULTS;
   private turn: Message[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -143,6 +134,15 @@ export class TcpLink implements Link {
     private readonly context: LinkContext,
   ) {
     this.raft = this.dial('raft');
+    // The connection counts and the queue depth are read from the lanes when asked.
+    const counts = { messagesSent: 0, messagesDropped: 0, framesSent: 0, bytesSent: 0, messagesReceived: 0 };
+    const raft = this.raft;
+    const queued = (): number => this.priority.length + this.entries.length + this.snapshots.length;
+    this.stats = Object.defineProperties(counts as TcpLinkStats, {
+      connectAttempts: { get: () => raft.attempts, enumerable: true },
+      connectionsOpened: { get: () => raft.opens, enumerable: true },
+      messagesQueued: { get: queued, enumerable: true },
+    });
   }
 
   setFaults(faults: LinkFaults): void {
@@ -188,7 +188,6 @@ export class TcpLink implements Link {
     for (const message of turn) this.enqueue(message);
     this.pumpRaft();
     this.pumpSnapshot();
-    this.updateQueued();
   }
 
   /** The peer's address changed: reconnect there. */
@@ -210,7 +209,6 @@ export class TcpLink implements Link {
     this.snapshots.clear();
     this.raft.close();
     this.snapshot?.close();
-    this.updateQueued();
   }
 
   private dial(lane: 'raft' | 'snapshot'): Dialler {
@@ -230,19 +228,16 @@ export class TcpLink implements Link {
           // A new connection, a new msgpackr stream: its records start over.
           if (lane === 'raft') {
             this.raftEncoder = new FrameEncoder(options.blocks);
-            this.stats.connectionsOpened++;
             this.pumpRaft();
           } else {
             this.snapshotEncoder = new FrameEncoder(options.blocks);
             this.pumpSnapshot();
           }
-          this.updateQueued();
         },
         onData: () => undefined, // the acceptor never sends on a Raft lane
         onDrain: () => {
           if (lane === 'raft') this.pumpRaft();
           else this.pumpSnapshot();
-          this.updateQueued();
         },
         onBreak: () => {
           if (lane === 'raft') {
@@ -254,7 +249,6 @@ export class TcpLink implements Link {
             // The core resumes from the follower's receivedBytes: the next chunk goes on the next connection.
             this.drop(this.snapshots.clear());
           }
-          this.updateQueued();
         },
       },
     });
@@ -322,11 +316,6 @@ export class TcpLink implements Link {
     this.stats.bytesSent += frame.byteLength;
     this.stats.messagesSent += batch.length;
   }
-
-  private updateQueued(): void {
-    this.stats.messagesQueued = this.priority.length + this.entries.length + this.snapshots.length;
-    this.stats.connectAttempts = this.raft.attempts;
-  }
 }
 
 /** The accepting end of a router's client lane, as the FramePort the client data plane serves. */
@@ -374,7 +363,10 @@ class AcceptedClientPort implements FramePort {
 
 export class TcpTransport {
   private readonly limits: TcpTransportLimits;
+  /** Failures of this node's diallers, by the peer dialled. */
   private readonly logOnce: LogOnce;
+  /** Failures of connections this node accepted, by the peer that dialled (kept apart: both ends may fail alike). */
+  private readonly acceptLogOnce: LogOnce;
   private readonly linksByPeer = new Map<NodeId, TcpLink>();
   private members = new Set<NodeId>();
   private readonly sockets = new Set<net.Socket>();
@@ -390,6 +382,7 @@ export class TcpTransport {
   ) {
     this.limits = resolveTcpLimits(options.limits);
     this.logOnce = new LogOnce(options.log);
+    this.acceptLogOnce = new LogOnce(options.log);
   }
 
   /** Listens on `options.listen` (checked by checkPeerSecurity first), then dials every peer. */
@@ -404,7 +397,7 @@ export class TcpTransport {
       server.on('secureConnection', (socket: tls.TLSSocket) => transport.accept(socket));
       server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
         const who = `${socket.remoteAddress ?? '?'}`;
-        transport.logOnce.report(who, 'TRANSPORT_AUTH_FAILED', `TLS handshake from ${who} failed: ${error.message}`);
+        transport.acceptLogOnce.report(who, 'TRANSPORT_AUTH_FAILED', `TLS handshake from ${who} failed: ${error.message}`);
       });
     } else {
       server.on('connection', (socket: net.Socket) => transport.accept(socket));
@@ -486,7 +479,7 @@ export class TcpTransport {
       clusterId: this.options.clusterId,
       security: this.options.security,
       limits: this.limits,
-      logOnce: this.logOnce,
+      logOnce: this.acceptLogOnce,
       isMember: (from) => this.members.has(from),
       acceptsClients: () => this.options.onClientChannel !== undefined,
       onOpen: (connection) => this.opened(connection),
@@ -499,7 +492,7 @@ export class TcpTransport {
   private opened(connection: AcceptedConnection): void {
     const hello = connection.hello;
     if (hello.lane === 'client') {
-      const port = new AcceptedClientPort(connection, this.limits.clientLaneQueueBytesMax, this.logOnce);
+      const port = new AcceptedClientPort(connection, this.limits.clientLaneQueueBytesMax, this.acceptLogOnce);
       this.clientPorts.set(connection, port);
       this.options.onClientChannel?.(port, hello.from);
       return;
@@ -530,7 +523,7 @@ export class TcpTransport {
     } catch (error) {
       if (!(error instanceof FrameError)) throw error;
       // The msgpack stream cannot resume after a lost frame: the connection goes, the dialler reconnects.
-      this.logOnce.report(from, 'TRANSPORT_BAD_FRAME', `a bad frame from ${from}: ${error.message}`);
+      this.acceptLogOnce.report(from, 'TRANSPORT_BAD_FRAME', `a bad frame from ${from}: ${error.message}`);
       connection.close();
       return;
     }
