@@ -122,23 +122,28 @@ export class InteractionCluster {
   private readonly inboxes = new Map<NodeId, Message[]>();
   private readonly cutLinks = new Set<string>();
   private readonly membership: Membership;
+  /** Every node: the initial voters, then the spares, which start outside the configuration until a change adds them. */
+  private readonly allIds: readonly NodeId[];
 
   constructor(
     size: number,
     private readonly seed: number,
     private readonly options: CoreOptions,
+    spares = 0,
   ) {
     assert.ok(size >= 1, 'a cluster needs a node');
-    this.membership = { voters: Array.from({ length: size }, (_, i) => `n${i + 1}`), learners: [] };
-    for (const id of this.membership.voters) {
+    this.allIds = Array.from({ length: size + spares }, (_, i) => `n${i + 1}`);
+    this.membership = { voters: this.allIds.slice(0, size), learners: [] };
+    for (const id of this.allIds) {
       const storage = new MemoryStorage();
       this.nodes.set(id, { id, core: this.bootCore(id, storage, 0), storage, stateMachine: new CommandRecorder(), restarts: 0 });
       this.inboxes.set(id, []);
     }
   }
 
+  /** Every node, spares included. */
   get ids(): readonly NodeId[] {
-    return this.membership.voters;
+    return this.allIds;
   }
 
   node(id: NodeId): InteractionNode {
@@ -216,7 +221,7 @@ export class InteractionCluster {
   }
 
   private bootCore(id: NodeId, storage: MemoryStorage, restarts: number): RaftCore {
-    const nodeNumber = this.membership.voters.indexOf(id) + 1;
+    const nodeNumber = this.allIds.indexOf(id) + 1;
     const random = new SeededRandom(this.seed * 1_000_003 + nodeNumber * 1009 + restarts);
     return new RaftCore(
       { ...this.options, id, random },

@@ -3,11 +3,14 @@
 // and blank lines between blocks are kept verbatim. Output never contains a blank line.
 //
 // Commands (one small handler each, in HANDLERS below):
-//   add-nodes N [preVote=..] [checkQuorum=..] [electionTicks=..] [readMode=safe|lease] [seed=N] [<any numeric RaftOptions>=..]
+//   add-nodes N [spares=M] [preVote=..] [checkQuorum=..] [electionTicks=..] [readMode=safe|lease] [seed=N] [<any numeric RaftOptions>=..]
+//                                       N voters n1..nN, then M spares outside the configuration (for membership changes)
 //   campaign n1                         tick n1 until its election timer fires
 //   tick n1 [count] / tick-all [count]  logical time; prints role changes
 //   propose n1 data...                  one batch; `x1..x30` expands to x1 x2 ... x30
 //   read-index n1 ctx / transfer-leadership n1 to=n3
+//   add-learner n1 n4 [address=..] / add-voter n1 n4 [address=..] / promote n1 n4 / remove n1 n4
+//                                       a membership change proposed to n1 (RaftCore.changeMembership)
 //   process-ready [n1 ...]              take ready(), persist at once, apply, queue messages, report persisted()
 //   deliver-msgs [n1 ...] [drop=(n2,n3)] [type=AppendRequest]
 //   stabilize [n1 ...]                  process-ready + deliver-msgs until nothing changes
@@ -18,7 +21,7 @@ import assert from 'node:assert/strict';
 import { decodeCommand, encodeCommand, InteractionCluster, type CoreOptions, type Delivery } from './harness.js';
 import { InvariantError, RAFT_DEFAULTS } from '../../src/raft/index.js';
 import { MESSAGE_TYPES } from '../../src/raft/types.js';
-import type { Entry, Message, MessageType, NodeId, Ready, RefusalReason } from '../../src/raft/index.js';
+import type { Entry, Membership, MembershipChange, Message, MessageType, NodeId, Ready, RefusalReason } from '../../src/raft/index.js';
 
 // ---------------------------------------------------------------------------
 // Parsing and rendering.
@@ -143,8 +146,17 @@ function describeEntry(entry: Entry): string {
     case 'noop':
       return `${at} noop`;
     case 'config':
-      return `${at} config voters=(${entry.membership.voters.join(',')})`;
+      return `${at} config ${describeMembership(entry.membership)}`;
   }
+}
+
+/** `voters=(n1,n2)`, then learners and addresses only when there are any. */
+function describeMembership(membership: Membership): string {
+  let text = `voters=(${membership.voters.join(',')})`;
+  if (membership.learners.length > 0) text += ` learners=(${membership.learners.join(',')})`;
+  const addresses = Object.entries(membership.addresses ?? {});
+  if (addresses.length > 0) text += ` addresses=(${addresses.map(([id, address]) => `${id}=${address}`).join(',')})`;
+  return text;
 }
 
 /** Long runs are cut in the middle so a 50-entry append stays one readable line. */
@@ -205,7 +217,7 @@ function describeReady(ready: Ready, persisted: { index: number; term: number } 
   }
   if (ready.snapshot !== null) {
     const m = ready.snapshot.meta;
-    lines.push(`snapshot: ${m.index}/${m.term} voters=(${m.membership.voters.join(',')}) ${ready.snapshot.data.byteLength} bytes`);
+    lines.push(`snapshot: ${m.index}/${m.term} ${describeMembership(m.membership)} ${ready.snapshot.data.byteLength} bytes`);
   }
   if (ready.entries.length > 0) lines.push(`entries: ${describeEntries(ready.entries)}`);
   if (persisted !== null) lines.push(`persisted: ${persisted.index}/${persisted.term}`);
@@ -334,15 +346,32 @@ function describeProgress(cluster: InteractionCluster, leader: NodeId, follower:
   return `${follower}: match=${p.match} next=${p.next} ${p.state}${extra} acked-round=${p.ackedRound}`;
 }
 
+/** `add-learner n1 n4 [address=..]` and the like: one membership change proposed to the first node. */
+function changeMembership(context: ScriptContext, command: Command, kind: MembershipChange['kind']): string[] {
+  const cluster = clusterOf(context);
+  const id = nodeArg(cluster, command.positional[0]);
+  const member = command.positional[1];
+  if (member === undefined) throw new Error('the member to change is required');
+  let change: MembershipChange;
+  if (kind === 'add-learner' || kind === 'add-voter') {
+    const address = namedArg(command, 'address');
+    change = address === undefined ? { kind, id: member } : { kind, id: member, address };
+  } else change = { kind, id: member };
+  const result = cluster.node(id).core.changeMembership(change);
+  return [result.ok ? `ok: ${result.firstIndex}/${result.term}` : refusalLine(result)];
+}
+
 const HANDLERS: Readonly<Record<string, Handler>> = {
   'add-nodes': (context, command) => {
     if (context.cluster !== null) throw new Error('add-nodes runs once per script');
     const size = intArg(command.positional[0], 0);
     const options: Record<string, boolean | number | string> = {};
     let seed = 1;
+    let spares = 0;
     for (const [key, value] of command.named) {
       command.namedRead.add(key);
       if (key === 'seed') seed = intArg(value, 1);
+      else if (key === 'spares') spares = intArg(value, 0);
       else if (!(key in RAFT_DEFAULTS)) throw new Error(`unknown Raft option ${key}`);
       else if (key === 'preVote' || key === 'checkQuorum') options[key] = booleanArg(key, value);
       else if (key === 'readMode')
@@ -350,10 +379,11 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
       else options[key] = intArg(value, 0);
     }
     // The keys are RaftOptions names (checked above) and resolveOptions validates the values.
-    context.cluster = new InteractionCluster(size, seed, options as CoreOptions);
+    context.cluster = new InteractionCluster(size, seed, options as CoreOptions, spares);
     const o = context.cluster.node('n1').core.options;
+    const spareIds = context.cluster.ids.slice(size);
     return [
-      `${size} nodes (${context.cluster.ids.join(' ')}) seed=${seed}`,
+      `${size} nodes (${context.cluster.ids.slice(0, size).join(' ')}) seed=${seed}${spareIds.length > 0 ? `; spares (${spareIds.join(' ')})` : ''}`,
       `preVote=${o.preVote} checkQuorum=${o.checkQuorum} readMode=${o.readMode} electionTicks=${o.electionTicks} heartbeatTicks=${o.heartbeatTicks}`,
     ];
   },
@@ -408,6 +438,11 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     const result = cluster.node(id).core.transferLeadership(nodeArg(cluster, namedArg(command, 'to')));
     return [result.ok ? 'ok' : refusalLine(result)];
   },
+
+  'add-learner': (context, command) => changeMembership(context, command, 'add-learner'),
+  'add-voter': (context, command) => changeMembership(context, command, 'add-voter'),
+  promote: (context, command) => changeMembership(context, command, 'promote'),
+  remove: (context, command) => changeMembership(context, command, 'remove'),
 
   'process-ready': (context, command) => {
     const cluster = clusterOf(context);
@@ -497,10 +532,12 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
         `${id}: ${s.role} term=${s.term} vote=${s.votedFor ?? 'none'} leader=${s.leaderId ?? 'none'} ` +
           `commit=${s.commitIndex} applied=${s.appliedIndex} stable=${s.stableIndex} ` +
           `log=${s.firstIndex}..${s.lastIndex} last=${s.lastIndex}/${s.lastTerm} snapshot=${s.snapshotIndex}/${core.log.snapshotTerm} ` +
-          `voters=(${s.membership.voters.join(',')})${s.transferTarget === null ? '' : ` transfer-to=${s.transferTarget}`}`,
+          `${describeMembership(s.membership)}${s.transferTarget === null ? '' : ` transfer-to=${s.transferTarget}`}`,
       );
       if (s.role !== 'leader') continue;
-      for (const other of s.membership.voters) if (other !== id) lines.push(`  ${describeProgress(cluster, id, other)}`);
+      for (const other of [...s.membership.voters, ...s.membership.learners]) {
+        if (other !== id) lines.push(`  ${describeProgress(cluster, id, other)}`);
+      }
     }
     return lines;
   },

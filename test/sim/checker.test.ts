@@ -12,7 +12,11 @@ interface FakeState {
   commitIndex: number;
   /** [term, command] per index from 1. */
   entries: Entry[];
+  /** The learners of the node's configuration (its voters are n1..n5 but these). */
+  learners?: NodeId[];
 }
+
+const NODES: readonly NodeId[] = ['n1', 'n2', 'n3', 'n4', 'n5'];
 
 function command(index: number, term: number, text: string): Entry {
   return { type: 'command', index, term, data: encoder.encode(text) } as Entry;
@@ -39,6 +43,7 @@ function fakeNode(id: NodeId, state: FakeState, incarnation = 1): ObservedNode {
       commitIndex: state.commitIndex,
       snapshotIndex: 0,
       lastIndex: state.entries.length,
+      membership: { voters: NODES.filter((node) => !(state.learners ?? []).includes(node)), learners: state.learners ?? [] },
     }),
   };
   return { id, incarnation, core: core as unknown as RaftCore };
@@ -77,6 +82,12 @@ describe('safety checker after every step', () => {
     checker.afterStep([fakeNode('n1', { role: 'leader', term: 2, commitIndex: 0, entries: [] })]);
     const second = fakeNode('n2', { role: 'leader', term: 2, commitIndex: 0, entries: [] });
     expect(violationOf(() => checker.afterStep([second]))).toBe('election-safety');
+  });
+
+  it('catches a leader that is no voter of its configuration (a learner never campaigns)', () => {
+    const checker = new SafetyChecker();
+    const learner = fakeNode('n2', { role: 'leader', term: 2, commitIndex: 0, entries: [], learners: ['n2'] });
+    expect(violationOf(() => checker.afterStep([learner]))).toBe('election-safety');
   });
 
   it('catches two entries at one index and term', () => {

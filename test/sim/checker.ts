@@ -31,7 +31,7 @@ export function entryIdentity(entry: Entry): string {
     case 'noop':
       return `noop@${entry.term}`;
     case 'config':
-      return `config@${entry.term}:${entry.membership.voters.join(',')}`;
+      return `config@${entry.term}:${entry.membership.voters.join(',')}/${entry.membership.learners.join(',')}`;
   }
 }
 
@@ -59,7 +59,8 @@ export interface ObservedNode {
  * Checks the Raft safety properties from the nodes' actual state after every simulator step. Each step costs
  * what changed: a log is compared with what the checker saw of it by scanning back from its end only while
  * the entry objects differ (entries are immutable, so an unchanged suffix is the same objects).
- *  - election safety: at most one leader per term, ever;
+ *  - election safety: at most one leader per term, ever, and a voter of its own configuration when it wins
+ *    (learners never campaign; quorums are counted over voters only);
  *  - log matching: every (index, term) ever held by any log names one entry with one predecessor term, so
  *    two logs that share an (index, term) share the entry and, by induction, the whole prefix;
  *  - leader append-only: while a node leads one term, no entry it held changes and its log never shrinks;
@@ -139,6 +140,11 @@ export class SafetyChecker {
     const leading = status.role === 'leader' ? status.term : -1;
     if (leading !== -1) {
       this.checkElection(status.term, node.id);
+      // Only a voter wins an election: a leader first seen in its term is a voter of its own configuration (a
+      // learner, or a node outside it, never campaigns). Later in the term it may remove itself.
+      if (leading !== view.leaderTerm && !status.membership.voters.includes(node.id)) {
+        throw new SafetyViolation('election-safety', `${node.id} leads term ${leading} but is no voter of its configuration`);
+      }
       this.currentLeaders.set(node.id, node.core);
     } else this.currentLeaders.delete(node.id);
     const firstChanged = this.checkLogChanges(node, view);

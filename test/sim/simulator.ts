@@ -4,7 +4,7 @@
 import type { RaftCore } from '../../src/raft/raft.js';
 import { InvariantError } from '../../src/raft/invariant.js';
 import { SeededRandom } from '../../src/raft/random.js';
-import type { CommandEntry, Entry, Message, NodeId, Ready, Snapshot } from '../../src/raft/types.js';
+import type { CommandEntry, Entry, Membership, Message, NodeId, Ready, Snapshot } from '../../src/raft/types.js';
 import { RaftNode, type NodeRuntime } from '../../src/node/raft-node.js';
 import type { ProposeOutcome, ReadOutcome } from '../../src/protocol/node.js';
 import type { StateMachine } from '../../src/raft/state-machine.js';
@@ -43,9 +43,10 @@ export interface ScheduleOptions {
   readonly partitionRate: number;
   readonly transferRate: number;
   /**
-   * Expected membership changes per 100 ticks of the chaos phase (one voter added or removed, among the nodes
-   * plus two spares). With any, a new leader may also try one at once (membershipAtElection): the moment a
-   * leader without the current-term barrier would append a configuration beside an earlier leader's.
+   * Expected membership changes per 100 ticks of the chaos phase (one change: a voter or a learner added, a
+   * learner promoted, a voter or a learner removed, among the nodes plus two spares). With any, a new leader may
+   * also try one at once (membershipAtElection): the moment a leader without the current-term barrier would
+   * append a configuration beside an earlier leader's.
    */
   readonly membershipRate: number;
   /** With membership changes on: the chance that a new leader tries one at once. */
@@ -55,6 +56,13 @@ export interface ScheduleOptions {
    * message delay: a node that forgets its vote then grants a second one in the same term.
    */
   readonly voteCrash: number;
+  /** The core's learnerCatchUpEntriesMax: small values make the leader refuse promotions of lagging learners. */
+  readonly learnerCatchUpEntriesMax: number;
+  /**
+   * Test only, never drawn from the seed: the core skips the current-term barrier of membership changes
+   * (RaftOptions.unsafeSkipMembershipBarrier), so the membership family can show the single-server change bug.
+   */
+  readonly unsafeSkipMembershipBarrier: boolean;
   readonly clients: number;
   readonly clientThinkUnits: number;
   readonly readShare: number;
@@ -92,6 +100,14 @@ export interface ScheduleStats {
   partitions: number;
   transfers: number;
   membershipChanges: number;
+  /** Accepted changes by kind (membershipChanges counts them all). */
+  learnersAdded: number;
+  votersAdded: number;
+  promotions: number;
+  learnersRemoved: number;
+  votersRemoved: number;
+  /** Promotions the leader refused as the learner lagged (learner-not-caught-up). */
+  promotionsRefused: number;
   elections: number;
   writesOk: number;
   writesFailed: number;
@@ -149,6 +165,8 @@ export function deriveOptions(seed: number, overrides: Partial<Omit<ScheduleOpti
     membershipRate: random.pick([0, 0, 0, 1, 3]),
     membershipAtElection: 0.5,
     voteCrash: random.pick([0, 0, 0.1, 0.3]),
+    learnerCatchUpEntriesMax: random.pick([2, 10, 1000]),
+    unsafeSkipMembershipBarrier: false,
     ...overrides,
   };
   // Lease reads assume clocks that do not stop: never combine them with pauses, even when overrides ask.
@@ -313,6 +331,12 @@ export class Simulator {
     partitions: 0,
     transfers: 0,
     membershipChanges: 0,
+    learnersAdded: 0,
+    votersAdded: 0,
+    promotions: 0,
+    learnersRemoved: 0,
+    votersRemoved: 0,
+    promotionsRefused: 0,
     elections: 0,
     writesOk: 0,
     writesFailed: 0,
@@ -443,17 +467,19 @@ export class Simulator {
   }
 
   /**
-   * The nodes the heal waits for: the leader's voters still in service. Any other node is taken out of service
-   * for good, as an operator decommissions a removed server (it may never learn of its removal, and without
-   * PreVote and CheckQuorum its elections would disrupt the cluster for ever).
+   * The nodes the heal waits for: the leader's voters and learners still in service (a learner must catch up
+   * too). Any other node is taken out of service for good, as an operator decommissions a removed server (it
+   * may never learn of its removal, and without PreVote and CheckQuorum its elections would disrupt the
+   * cluster for ever).
    */
   private servingVoters(leader: SimNode): SimNode[] {
-    const voters = new Set((leader.core as RaftCore).status().membership.voters);
+    const { voters, learners } = (leader.core as RaftCore).status().membership;
+    const members = new Set([...voters, ...learners]);
     for (const node of this.nodes.values()) {
       // A leader that removed itself leads until its removal commits, then steps down: retired after that.
-      if (!voters.has(node.id) && node.joined && !node.retired && node !== leader) this.retire(node);
+      if (!members.has(node.id) && node.joined && !node.retired && node !== leader) this.retire(node);
     }
-    return [...this.nodes.values()].filter((node) => voters.has(node.id) && !node.retired);
+    return [...this.nodes.values()].filter((node) => members.has(node.id) && !node.retired);
   }
 
   private retire(node: SimNode): void {
@@ -687,6 +713,8 @@ export class Simulator {
           appendEntriesMax: o.appendEntriesMax,
           inflightMessagesMax: o.inflightMessagesMax,
           snapshotChunkBytes: o.snapshotChunkBytes,
+          learnerCatchUpEntriesMax: o.learnerCatchUpEntriesMax,
+          unsafeSkipMembershipBarrier: o.unsafeSkipMembershipBarrier,
         },
         limits: { snapshotEveryEntries: o.snapshotEveryEntries, pendingTicksMax: 1 },
       },
@@ -821,23 +849,25 @@ export class Simulator {
   }
 
   /**
-   * Adds or removes one voter through the leader (the one named, if it still leads). A spare added for the
-   * first time boots with an empty disk. Now and then the leader crashes soon after, leaving the new
-   * configuration in a minority of logs.
+   * One membership change through the leader (the one named, if it still leads): add a learner or a voter,
+   * promote a learner (refused while it lags by more than learnerCatchUpEntriesMax), remove a learner or a
+   * voter (never below VOTERS_MIN voters). A spare added for the first time boots with an empty disk. Now and
+   * then the leader crashes or is cut off soon after, leaving the new configuration in a minority of logs.
    */
   private changeMembership(pinned: NodeId | null): void {
     const leader = pinned === null ? this.currentLeader() : this.node(pinned);
     const status = leader?.core?.status();
     if (leader?.node == null || leader.paused || status?.role !== 'leader') return;
-    const voters = status.membership.voters;
-    const addable = this.ids.filter((id) => !voters.includes(id) && !this.node(id).retired);
-    const add = addable.length > 0 && (voters.length <= VOTERS_MIN || this.random.chance(0.5));
-    if (!add && voters.length <= VOTERS_MIN) return;
-    const next = add ? [...voters, this.random.pick(addable)] : voters.filter((id) => id !== this.random.pick(voters));
-    const result = leader.node.changeMembership({ ...status.membership, voters: next });
-    if (!result.ok) return;
+    const change = this.pickChange(status.membership);
+    if (change === null) return;
+    const result = leader.node.changeMembership(change.next);
+    if (!result.ok) {
+      if (result.code === 'LEARNER_NOT_CAUGHT_UP') this.stats.promotionsRefused++;
+      return;
+    }
     this.stats.membershipChanges++;
-    for (const id of next) {
+    this.stats[change.stat]++;
+    for (const id of [...change.next.voters, ...change.next.learners]) {
       const node = this.node(id);
       if (!node.joined) this.boot(node);
     }
@@ -847,6 +877,30 @@ export class Simulator {
       const at = this.now + this.random.int(0, 3 * this.options.tickUnits);
       this.queue.push(at, { kind: 'crash', node: leader.id, incarnation: leader.incarnation, downUnits });
     } else if (roll < 0.6) this.isolate(leader.id);
+  }
+
+  /** The next configuration for one change, and the stat that counts it; null when no change fits. */
+  private pickChange(
+    current: Membership,
+  ): { next: Membership; stat: 'learnersAdded' | 'votersAdded' | 'promotions' | 'learnersRemoved' | 'votersRemoved' } | null {
+    const { voters, learners } = current;
+    const without = (ids: readonly NodeId[], id: NodeId): NodeId[] => ids.filter((other) => other !== id);
+    if (learners.length > 0 && this.random.chance(0.4)) {
+      const learner = this.random.pick([...learners]);
+      if (this.random.chance(0.8))
+        return { next: { ...current, voters: [...voters, learner], learners: without(learners, learner) }, stat: 'promotions' };
+      return { next: { ...current, learners: without(learners, learner) }, stat: 'learnersRemoved' };
+    }
+    const addable = this.ids.filter((id) => !voters.includes(id) && !learners.includes(id) && !this.node(id).retired);
+    const add = addable.length > 0 && (voters.length <= VOTERS_MIN || this.random.chance(0.5));
+    if (add) {
+      const id = this.random.pick(addable);
+      // Half the additions go straight to voter (allowed, as etcd allows it), half through a learner.
+      if (this.random.chance(0.5)) return { next: { ...current, voters: [...voters, id] }, stat: 'votersAdded' };
+      return { next: { ...current, learners: [...learners, id] }, stat: 'learnersAdded' };
+    }
+    if (voters.length <= VOTERS_MIN) return null;
+    return { next: { ...current, voters: without(voters, this.random.pick([...voters])) }, stat: 'votersRemoved' };
   }
 
   /** Cuts one node off from every other, both ways, until the partition heals. */
