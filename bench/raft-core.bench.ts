@@ -125,7 +125,12 @@ class DirectCluster {
       (id) =>
         new RaftCore(
           { id, random: random.fork() },
-          { hardState: { term: 0, votedFor: null, commitIndex: 0 }, snapshot: null, entries: [], initialMembership: { voters } },
+          {
+            hardState: { term: 0, votedFor: null, commitIndex: 0 },
+            snapshot: null,
+            entries: [],
+            initialMembership: { voters, learners: [] },
+          },
         ),
     );
     for (const core of this.cores) this.byId.set(core.id, core);

@@ -36,7 +36,7 @@ import { distribution } from './lib/stats.js';
 
 const RESULTS_PATH = fileURLToPath(new URL('./results/storage.json', import.meta.url));
 const HELD_WRITES_RESULTS_PATH = fileURLToPath(new URL('./results/storage-held-writes.json', import.meta.url));
-const MEMBERSHIP: Membership = { voters: ['n1', 'n2', 'n3'] };
+const MEMBERSHIP: Membership = { voters: ['n1', 'n2', 'n3'], learners: [] };
 const RAW_BLOCK_BYTES = 4096;
 const RAW_FILE_BYTES = 64 * 1024 * 1024;
 const BATCH_SIZES = [1, 16, 256] as const;

@@ -541,7 +541,7 @@ async function nodeMemory(dataRoot: string, keys: number): Promise<{ withLog: nu
   const gc = exposeGc();
   const dir = mkdtempSync(path.join(dataRoot, 'memory-node-'));
   const storage = DiskStorage.open(new NodeFileSystem({ durable: true, bufferUnsynced: false }), dir, {
-    initialMembership: { voters: ['n1'] },
+    initialMembership: { voters: ['n1'], learners: [] },
   });
   const host = { send: () => {}, flush: () => {}, emit: () => {} };
   const node = new RaftNode(

@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import type { Entry } from '../raft/types.js';
+import type { Entry, Membership } from '../raft/types.js';
 
 // ---------------------------------------------------------------------------
 // The entries block: a run of consecutive log entries as one binary block. The peer transport sends an
@@ -8,7 +8,9 @@ import type { Entry } from '../raft/types.js';
 //
 //   f64 index of the first entry, then per entry (indexes follow on, one by one):
 //   u8 kind (0 command, 1 noop, 2 config) | f64 term | u32 payload length | payload
-//   payload: a command's data; nothing for a noop; a config's voters as a msgpack array of strings.
+//   payload: a command's data; nothing for a noop; a config's membership as a msgpack map
+//   { v: voters, l: learners, a?: { id: address } } (encodeMembership). A config written before learners
+//   existed holds a msgpack array of strings, its voters: it still decodes, with no learners.
 // Little-endian. No entries: an empty block (no header either). A block holds no outside state, so it
 // decodes alone and the same bytes can go to every reader.
 
@@ -23,10 +25,10 @@ const configPackr = new Packr({ useRecords: false, moreTypes: false });
 /** A malformed block: cut short, a bad kind, term, index or config payload. Each layer maps it to its own error. */
 export class EntryBlockError extends Error {}
 
-/** What writing a block needs to know up front: its size, and the encoded voters of its config entries. */
+/** What writing a block needs to know up front: its size, and the encoded memberships of its config entries. */
 export interface EntryBlockLayout {
   readonly bytes: number;
-  /** Config entries' voters by position in the entries, already encoded; null when there are none. */
+  /** Config entries' memberships by position in the entries, already encoded; null when there are none. */
   readonly configs: ReadonlyMap<number, Uint8Array> | null;
 }
 
@@ -71,9 +73,9 @@ export function layoutEntries(entries: readonly Entry[]): EntryBlockLayout {
     if (entry.index !== first + i) throw new RangeError(`entries are not consecutive: ${entry.index} at position ${i} after ${first}`);
     if (entry.type === 'command') bytes += entry.data.byteLength;
     else if (entry.type === 'config') {
-      const voters = new Uint8Array(configPackr.pack(entry.membership.voters));
-      (configs ??= new Map()).set(i, voters);
-      bytes += voters.byteLength;
+      const membership = encodeMembership(entry.membership);
+      (configs ??= new Map()).set(i, membership);
+      bytes += membership.byteLength;
     }
   }
   return { bytes, configs };
@@ -125,20 +127,70 @@ export function decodeEntries(block: Uint8Array): Entry[] {
     offset += length;
     if (kind === KIND_COMMAND) entries.push({ type: 'command', term, index, data: payload });
     else if (kind === KIND_NOOP && length === 0) entries.push({ type: 'noop', term, index });
-    else if (kind === KIND_CONFIG) entries.push({ type: 'config', term, index, membership: { voters: decodeVoters(payload, index) } });
+    else if (kind === KIND_CONFIG) entries.push({ type: 'config', term, index, membership: decodeMembership(payload, index) });
     else throw new EntryBlockError(`entry ${index} has a bad kind ${String(kind)} or payload`);
   }
   return entries;
 }
 
-function decodeVoters(payload: Uint8Array, index: number): string[] {
-  let voters: unknown;
+function decodeMembership(payload: Uint8Array, index: number): Membership {
+  let plain: unknown;
   try {
-    voters = configPackr.unpack(payload);
+    plain = configPackr.unpack(payload);
   } catch (error) {
     throw new EntryBlockError(`config entry ${index}: ${(error as Error).message}`);
   }
-  if (!Array.isArray(voters) || !voters.every((voter) => typeof voter === 'string'))
-    throw new EntryBlockError(`config entry ${index} has bad voters`);
-  return voters as string[];
+  const membership = membershipFromPlain(plain);
+  if (typeof membership === 'string') throw new EntryBlockError(`config entry ${index}: ${membership}`);
+  return membership;
+}
+
+/** A membership as plain data for msgpack: `{ v, l, a? }` (short keys: every config entry and snapshot carries one). */
+export interface PlainMembership {
+  readonly v: readonly string[];
+  readonly l: readonly string[];
+  readonly a?: Readonly<Record<string, string>>;
+}
+
+export function membershipToPlain(membership: Membership): PlainMembership {
+  const plain = { v: [...membership.voters], l: [...membership.learners] };
+  return membership.addresses === undefined ? plain : { ...plain, a: { ...membership.addresses } };
+}
+
+/** A config entry's payload: the membership as a msgpack map. */
+export function encodeMembership(membership: Membership): Uint8Array {
+  return new Uint8Array(configPackr.pack(membershipToPlain(membership)));
+}
+
+/**
+ * A membership from its plain form: the `{ v, l, a? }` map, or, as written before learners existed, an array of
+ * voters (read as having no learners). Returns what is wrong with anything else: other keys or types, a
+ * duplicate id, or an id both voter and learner.
+ */
+export function membershipFromPlain(plain: unknown): Membership | string {
+  if (Array.isArray(plain)) {
+    const problem = idsProblem(plain, 'voters');
+    return problem ?? { voters: plain as string[], learners: [] };
+  }
+  if (typeof plain !== 'object' || plain === null) return 'membership is neither a map nor an array of voters';
+  const fields = plain as Record<string, unknown>;
+  const unknownKey = Object.keys(fields).find((key) => key !== 'v' && key !== 'l' && key !== 'a');
+  if (unknownKey !== undefined) return `membership has an unknown field '${unknownKey}'`;
+  const { v: voters, l: learners, a: addresses } = fields;
+  const problem = idsProblem(voters, 'voters') ?? idsProblem(learners, 'learners');
+  if (problem !== null) return problem;
+  const voterIds = voters as string[];
+  const learnerIds = learners as string[];
+  const both = learnerIds.find((id) => voterIds.includes(id));
+  if (both !== undefined) return `membership has ${both} as both voter and learner`;
+  if (addresses === undefined) return { voters: voterIds, learners: learnerIds };
+  if (typeof addresses !== 'object' || addresses === null || Array.isArray(addresses)) return 'membership addresses are not a map';
+  if (!Object.values(addresses).every((address) => typeof address === 'string')) return 'membership has an address that is not a string';
+  return { voters: voterIds, learners: learnerIds, addresses: addresses as Record<string, string> };
+}
+
+function idsProblem(ids: unknown, what: string): string | null {
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && id.length > 0)) return `membership has bad ${what}`;
+  if (new Set(ids).size !== ids.length) return `membership has a duplicate among its ${what}`;
+  return null;
 }

@@ -103,6 +103,7 @@ export const LIMITS_TABLE: readonly LimitRow[] = [
     snapshotChunkBytes: fixed('Bytes', 'size of one snapshot chunk sent to a follower'),
     applyBatchEntriesMax: fixed('Entries', 'most committed entries handed out in one Ready'),
     applyBatchBytesMax: fixed('Bytes', 'most command bytes of committed entries in one Ready (one entry always goes)'),
+    learnerCatchUpEntriesMax: fixed('Entries', 'a learner is promoted only this close to the leader; beyond: LEARNER_NOT_CAUGHT_UP'),
   }),
   ...rows('node', NODE_LIMITS_DEFAULTS, {
     mailboxMessagesMax: settable(

@@ -153,7 +153,7 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
       timingWalSyncs(new NodeFileSystem({ durable: startup.durable, bufferUnsynced: startup.bufferUnsynced }), walDir, walFsync),
       dataDir,
       {
-        initialMembership: { voters: startup.voters },
+        initialMembership: { voters: startup.voters, learners: [] },
         log: (message) => logLine('warn', 'storage', message),
       },
     );

@@ -55,6 +55,11 @@ export const NODE_REFUSAL_CODES = [
   'NODE_STOPPED',
   'ANSWER_LOST',
   'NODE_PAUSED_BACKLOG',
+  'MEMBER_EXISTS',
+  'MEMBER_NOT_FOUND',
+  'MEMBER_NOT_LEARNER',
+  'LEARNER_NOT_CAUGHT_UP',
+  'LAST_VOTER',
 ] as const satisfies readonly ErrorCode[];
 
 export type NodeRefusalCode = (typeof NODE_REFUSAL_CODES)[number];
@@ -71,6 +76,11 @@ export const CORE_REFUSAL_CODES: Readonly<Record<RefusalReason, NodeRefusalCode>
   'too-large': 'PROPOSAL_TOO_LARGE',
   'unknown-node': 'UNKNOWN_NODE',
   'config-change-in-progress': 'CONFIG_CHANGE_IN_PROGRESS',
+  'member-exists': 'MEMBER_EXISTS',
+  'unknown-member': 'MEMBER_NOT_FOUND',
+  'not-learner': 'MEMBER_NOT_LEARNER',
+  'learner-not-caught-up': 'LEARNER_NOT_CAUGHT_UP',
+  'last-voter': 'LAST_VOTER',
 };
 
 /** The registered code of a core refusal; an unknown reason is a bug (it would otherwise reach a client under no name). */

@@ -32,6 +32,16 @@ export interface RaftOptions {
   readonly applyBatchEntriesMax: number;
   /** Most command bytes of committed entries in one Ready (the first entry always goes, whatever its size). */
   readonly applyBatchBytesMax: number;
+  /**
+   * A learner is promoted only when its match index is at most this many entries behind the leader's last
+   * index: a voter that must first catch up would leave the cluster one failure from losing its quorum.
+   */
+  readonly learnerCatchUpEntriesMax: number;
+  /**
+   * Test only: lets the simulator show the single-server change bug. Skips the current-term barrier, so a new
+   * leader may append a configuration before an entry of its own term has committed. Never set it elsewhere.
+   */
+  readonly unsafeSkipMembershipBarrier: boolean;
 }
 
 export const RAFT_DEFAULTS = {
@@ -50,6 +60,8 @@ export const RAFT_DEFAULTS = {
   snapshotChunkBytes: 256 * 1024,
   applyBatchEntriesMax: 4096,
   applyBatchBytesMax: 1024 * 1024,
+  learnerCatchUpEntriesMax: 1000,
+  unsafeSkipMembershipBarrier: false,
 } as const satisfies Omit<RaftOptions, 'id' | 'random'>;
 
 export type RaftOptionsInput = Pick<RaftOptions, 'id' | 'random'> & Partial<Omit<RaftOptions, 'id' | 'random'>>;
@@ -70,6 +82,7 @@ export function resolveOptions(input: RaftOptionsInput): RaftOptions {
   if (!(options.electionTicks > options.heartbeatTicks)) throw new RangeError('electionTicks must exceed heartbeatTicks');
   if (!(options.heartbeatTicks >= 1)) throw new RangeError('heartbeatTicks must be at least 1');
   if (options.readMode === 'lease' && !options.checkQuorum) throw new RangeError('lease reads need checkQuorum');
+  if (typeof options.unsafeSkipMembershipBarrier !== 'boolean') throw new RangeError('unsafeSkipMembershipBarrier must be a boolean');
   if (options.readMode === 'lease' && options.electionTicks < 4) throw new RangeError('lease reads need electionTicks of at least 4');
   for (const key of [
     'appendEntriesMax',
@@ -82,6 +95,7 @@ export function resolveOptions(input: RaftOptionsInput): RaftOptions {
     'snapshotChunkBytes',
     'applyBatchEntriesMax',
     'applyBatchBytesMax',
+    'learnerCatchUpEntriesMax',
   ] as const) {
     if (!Number.isInteger(options[key]) || options[key] < 1) throw new RangeError(`${key} must be a positive integer`);
   }

@@ -1,4 +1,4 @@
-export { RaftCore, type RaftStatus } from './raft.js';
+export { RaftCore, type ProgressView, type RaftStatus } from './raft.js';
 export { RAFT_DEFAULTS, resolveOptions, type RaftOptions, type RaftOptionsInput, type RaftBootState } from './config.js';
 export { RaftLog, entrySizeBytes } from './log.js';
 export { Progress, type ProgressState } from './progress.js';

@@ -2,7 +2,7 @@ import { resolveOptions, type RaftBootState, type RaftOptions, type RaftOptionsI
 import { invariant, InvariantError } from './invariant.js';
 import { RaftLog } from './log.js';
 import { OrderedIdSet } from './ordered-id-set.js';
-import { Progress } from './progress.js';
+import { Progress, type ProgressState } from './progress.js';
 import { memorySnapshotSource } from './snapshot-source.js';
 import type {
   AppendRequest,
@@ -10,6 +10,7 @@ import type {
   Entry,
   HardState,
   Membership,
+  MembershipChange,
   Message,
   NodeId,
   PersistedPosition,
@@ -51,6 +52,13 @@ interface IncomingSnapshot {
   receivedBytes: number;
 }
 
+/** A leader's view of one member (voter or learner), as status() shows it: how far its log matches ours. */
+export interface ProgressView {
+  readonly match: number;
+  readonly next: number;
+  readonly state: ProgressState;
+}
+
 export interface RaftStatus {
   readonly id: NodeId;
   readonly role: Role;
@@ -64,8 +72,11 @@ export interface RaftStatus {
   readonly lastIndex: number;
   readonly lastTerm: number;
   readonly snapshotIndex: number;
+  /** The newest configuration in the log (committed or not): voters, learners and their addresses. */
   readonly membership: Membership;
   readonly transferTarget: NodeId | null;
+  /** On a leader, its view of every other voter and learner (so an operator sees how far a learner is); null otherwise. */
+  readonly progress: Readonly<Record<NodeId, ProgressView>> | null;
 }
 
 const EMPTY: readonly never[] = Object.freeze([]);
@@ -79,7 +90,7 @@ export const LEASE_DRIFT_TICKS = 2;
 
 /**
  * The Raft protocol as a synchronous, deterministic state machine (Ongaro's thesis; etcd's raft library).
- * Inputs: tick(), step(), propose(), readIndex(), transferLeadership(), proposeMembership().
+ * Inputs: tick(), step(), propose(), readIndex(), transferLeadership(), changeMembership() (and proposeMembership()).
  * Outputs: ready() hands out what to persist, send and apply; persisted() reports durable progress back.
  * No I/O, no clock, no global randomness: a seed and the input sequence determine everything.
  */
@@ -196,7 +207,14 @@ export class RaftCore {
       snapshotIndex: this.log.snapshotIndex,
       membership: this.membership,
       transferTarget: this.transferTarget,
+      progress: this.role === 'leader' ? this.progressViews() : null,
     };
+  }
+
+  private progressViews(): Record<NodeId, ProgressView> {
+    const views: Record<NodeId, ProgressView> = {};
+    for (const [id, progress] of this.progress) views[id] = { match: progress.match, next: progress.next, state: progress.state };
+    return views;
   }
 
   get isLeader(): boolean {
@@ -208,7 +226,7 @@ export class RaftCore {
     return { elapsed: this.electionElapsed, timeout: this.randomizedElectionTicks };
   }
 
-  /** The leader's view of a follower, for tests and metrics. */
+  /** The leader's view of a follower (voter or learner), for tests and metrics. */
   progressOf(id: NodeId): Readonly<Progress> | undefined {
     return this.progress.get(id);
   }
@@ -246,25 +264,90 @@ export class RaftCore {
   }
 
   /**
-   * Proposes a new set of voters. One change at a time, adding or removing a single voter (thesis 4.1):
-   * any two majorities of the old and new configurations then overlap.
+   * Proposes one membership change (thesis 4.1: one server at a time, so any two majorities of the old and new
+   * configurations overlap). Learners count in no quorum, so adding, promoting or removing one is a single
+   * change too. Expected refusals are typed: the change is not one (member-exists, unknown-member,
+   * not-learner, last-voter), the learner to promote lags (learner-not-caught-up), or an earlier change is not
+   * committed yet or no entry of this term is (config-change-in-progress: the barrier). Recommended for a new
+   * voter: add it as a learner, promote it once caught up.
+   */
+  changeMembership(change: MembershipChange): ProposeResult {
+    const refusal = this.checkConfigChange();
+    if (refusal !== null) return refusal;
+    const next = this.nextMembership(change);
+    if (typeof next === 'string') return this.refuse(next);
+    const index = this.log.lastIndex + 1;
+    this.appendOwn({ type: 'config', term: this.term, index, membership: next });
+    return { ok: true, term: this.term, firstIndex: index };
+  }
+
+  /**
+   * Proposes a whole next configuration; it must differ from the current one by one change of changeMembership
+   * (else too-large), which it then is. Kept for callers that think in configurations (the simulator).
    */
   proposeMembership(membership: Membership): ProposeResult {
+    const change = singleChange(this.membership, membership);
+    if (change === null) return this.checkConfigChange() ?? this.refuse('too-large');
+    return this.changeMembership(change);
+  }
+
+  /** Whether a configuration may be appended now: on a leader, with no change pending, past the current-term barrier. */
+  private checkConfigChange(): Refusal | null {
     const refusal = this.checkProposal(1);
     if (refusal !== null) return refusal;
     if (this.pendingConfigIndex > this.commitIndex) return this.refuse('config-change-in-progress');
     // The current-term barrier: append a configuration only once an entry of this term has committed. An earlier
     // leader's change still in some logs could otherwise commit later beside this one, whose majorities need not
     // overlap (the single-server change bug, Ongaro's raft-dev post of 2015, thesis 4.1 errata).
+    if (this.options.unsafeSkipMembershipBarrier) return null;
     if (!this.committedInCurrentTerm()) return this.refuse('config-change-in-progress');
-    const current = new Set(this.membership.voters);
-    const next = new Set(membership.voters);
-    const added = [...next].filter((id) => !current.has(id)).length;
-    const removed = [...current].filter((id) => !next.has(id)).length;
-    if (added + removed > 1 || next.size === 0) return this.refuse('too-large');
-    const index = this.log.lastIndex + 1;
-    this.appendOwn({ type: 'config', term: this.term, index, membership: { voters: [...membership.voters] } });
-    return { ok: true, term: this.term, firstIndex: index };
+    return null;
+  }
+
+  /** The configuration after `change`, or why the change is refused. */
+  private nextMembership(change: MembershipChange): Membership | RefusalReason {
+    const { voters, learners } = this.membership;
+    const id = change.id;
+    const isVoter = voters.includes(id);
+    const isLearner = learners.includes(id);
+    switch (change.kind) {
+      case 'add-voter':
+      case 'add-learner': {
+        if (isVoter || isLearner) return 'member-exists';
+        const addresses = change.address === undefined ? this.membership.addresses : { ...this.membership.addresses, [id]: change.address };
+        return membershipOf(
+          change.kind === 'add-voter' ? [...voters, id] : voters,
+          change.kind === 'add-learner' ? [...learners, id] : learners,
+          addresses,
+        );
+      }
+      case 'promote': {
+        if (isVoter) return 'not-learner';
+        if (!isLearner) return 'unknown-member';
+        const progress = this.progress.get(id);
+        invariant(progress !== undefined, 'a leader tracks every learner', { id });
+        if (this.log.lastIndex - progress.match > this.options.learnerCatchUpEntriesMax) return 'learner-not-caught-up';
+        return membershipOf(
+          [...voters, id],
+          learners.filter((learner) => learner !== id),
+          this.membership.addresses,
+        );
+      }
+      case 'remove': {
+        if (!isVoter && !isLearner) return 'unknown-member';
+        if (isVoter && voters.length === 1) return 'last-voter';
+        let addresses = this.membership.addresses;
+        if (addresses !== undefined && Object.hasOwn(addresses, id)) {
+          const { [id]: _removed, ...rest } = addresses;
+          addresses = rest;
+        }
+        return membershipOf(
+          voters.filter((voter) => voter !== id),
+          learners.filter((learner) => learner !== id),
+          addresses,
+        );
+      }
+    }
   }
 
   /**
@@ -561,6 +644,7 @@ export class RaftCore {
       this.winElection(role);
       return;
     }
+    // Only voters are asked: a learner's vote would count in no quorum (etcd asks only voters as well).
     for (const voter of this.membership.voters) {
       if (voter === this.id) continue;
       // Vote requests wait for the persist of our own term and vote: a candidate that forgot its
@@ -590,8 +674,10 @@ export class RaftCore {
     this.tickForRole = this.tickHeartbeat;
     this.leaderId = this.id;
     this.resetRoleState();
-    for (const voter of this.membership.voters) {
-      if (voter !== this.id) this.progress.set(voter, new Progress(this.log.lastIndex + 1));
+    for (const members of [this.membership.voters, this.membership.learners]) {
+      for (const member of members) {
+        if (member !== this.id) this.progress.set(member, new Progress(this.log.lastIndex + 1));
+      }
     }
     this.pendingConfigIndex = this.membershipIndex;
     // Thesis 6.4 / 8: a new leader commits an entry of its own term to learn the commit index.
@@ -968,11 +1054,17 @@ export class RaftCore {
   private quorumMatchIndex(): number {
     const matches = this.quorumScratch;
     let count = 0;
-    if (this.isVoter()) matches[count++] = this.stableIndex;
-    // A leader tracks exactly the other voters (becomeLeader, setMembership), so no lookup by id is needed.
-    for (const progress of this.progress.values()) matches[count++] = progress.match;
-    if (count !== this.membership.voters.length) {
-      throw new InvariantError('leader progress does not match the voters', { count, voters: this.membership.voters.length });
+    // Learners have a Progress too but count in no quorum: only the voters' matches are gathered.
+    const voters = this.membership.voters;
+    for (let position = 0; position < voters.length; position++) {
+      const voter = voters[position] as NodeId;
+      if (voter === this.id) {
+        matches[count++] = this.stableIndex;
+        continue;
+      }
+      const progress = this.progress.get(voter);
+      if (progress === undefined) throw new InvariantError('leader tracks no progress of a voter', { voter });
+      matches[count++] = progress.match;
     }
     return quorumIndex(matches, count);
   }
@@ -1020,14 +1112,17 @@ export class RaftCore {
     this.membership = membership;
     this.membershipIndex = index;
     if (this.role !== 'leader') return;
-    for (const voter of membership.voters) {
-      if (voter !== this.id && !this.progress.has(voter)) {
-        this.progress.set(voter, new Progress(this.log.lastIndex + 1));
-        this.replicateTo.add(voter);
+    // The leader replicates to every voter and learner (thesis 4.2.1: a learner catches up before it votes).
+    for (const members of [membership.voters, membership.learners]) {
+      for (const member of members) {
+        if (member !== this.id && !this.progress.has(member)) {
+          this.progress.set(member, new Progress(this.log.lastIndex + 1));
+          this.replicateTo.add(member);
+        }
       }
     }
     for (const id of [...this.progress.keys()]) {
-      if (!membership.voters.includes(id)) this.progress.delete(id);
+      if (!isMember(membership, id)) this.progress.delete(id);
     }
     this.maybeCommit(); // the quorum changed with the voters
   }
@@ -1331,4 +1426,36 @@ function quorumIndex(values: number[], count: number, quorum = Math.floor(count 
     values[position] = value;
   }
   return quorum <= count ? (values[quorum - 1] as number) : 0;
+}
+
+function membershipOf(voters: readonly NodeId[], learners: readonly NodeId[], addresses: Membership['addresses']): Membership {
+  return addresses === undefined ? { voters, learners } : { voters, learners, addresses };
+}
+
+function isMember(membership: Membership, id: NodeId): boolean {
+  return membership.voters.includes(id) || membership.learners.includes(id);
+}
+
+/**
+ * The one MembershipChange that turns `current` into `next`, or null when it takes none or more than one (a
+ * voter turned learner is no change changeMembership makes either). An added member's address comes from `next`.
+ */
+function singleChange(current: Membership, next: Membership): MembershipChange | null {
+  const changes: MembershipChange[] = [];
+  const address = (id: NodeId): { address?: string } => {
+    const value = next.addresses?.[id];
+    return value === undefined ? {} : { address: value };
+  };
+  for (const id of next.voters) {
+    if (current.learners.includes(id)) changes.push({ kind: 'promote', id });
+    else if (!current.voters.includes(id)) changes.push({ kind: 'add-voter', id, ...address(id) });
+  }
+  for (const id of next.learners) {
+    if (current.voters.includes(id)) return null;
+    if (!current.learners.includes(id)) changes.push({ kind: 'add-learner', id, ...address(id) });
+  }
+  for (const id of [...current.voters, ...current.learners]) {
+    if (!isMember(next, id)) changes.push({ kind: 'remove', id });
+  }
+  return changes.length === 1 ? (changes[0] as MembershipChange) : null;
 }

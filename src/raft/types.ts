@@ -3,10 +3,30 @@
 
 export type NodeId = string;
 
-/** The cluster configuration carried in the log and in snapshots (thesis chapter 4). */
+/**
+ * The cluster configuration carried in the log and in snapshots (thesis chapter 4). Voters elect and count in
+ * every quorum; learners (thesis 4.2.1, etcd's learners) only receive the log, so that a new server catches up
+ * before it is promoted and can slow no commit meanwhile. A node is at most one of the two.
+ */
 export interface Membership {
   readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+  /**
+   * Opaque to the core, which only carries it: each member's transport address (the TCP transport's
+   * `host:port`), so that every node learns a new member's address from the log or a snapshot.
+   */
+  readonly addresses?: Readonly<Record<NodeId, string>>;
 }
+
+/**
+ * One membership change, the unit `RaftCore.changeMembership` takes (thesis 4.1: one server at a time).
+ * Adding a server as a learner and promoting it once caught up is the recommended way to add a voter; adding a
+ * voter directly is allowed (etcd allows it) but leaves the cluster one slow voter closer to losing its quorum.
+ */
+export type MembershipChange =
+  | { readonly kind: 'add-voter' | 'add-learner'; readonly id: NodeId; readonly address?: string }
+  | { readonly kind: 'promote'; readonly id: NodeId }
+  | { readonly kind: 'remove'; readonly id: NodeId };
 
 /** A command the state machine applies. `data` is opaque to the core. */
 export interface CommandEntry {
@@ -210,6 +230,16 @@ export const REFUSAL_REASONS = [
   'too-large',
   'unknown-node',
   'config-change-in-progress',
+  /** changeMembership: the server to add is already a voter or a learner. */
+  'member-exists',
+  /** changeMembership: the server to promote or remove is not in the configuration. */
+  'unknown-member',
+  /** changeMembership: the server to promote is a voter already. */
+  'not-learner',
+  /** changeMembership: the learner to promote is more than learnerCatchUpEntriesMax entries behind the leader. */
+  'learner-not-caught-up',
+  /** changeMembership: removing the only voter would leave no one to elect a leader. */
+  'last-voter',
 ] as const;
 
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];

@@ -4,7 +4,8 @@
  * over both, so that a corrupted or truncated backup is refused instead of restored.
  *
  *   8 bytes magic "RKVBACK1" | u32 header length | u32 header CRC-32 | header (JSON) | data
- *   header: { format, clusterId, index, term, voters, created, dataBytes, dataCrc32 }
+ *   header: { format, clusterId, index, term, voters, learners, created, dataBytes, dataCrc32 }
+ *   (`learners` since learners existed; a backup without it had none.)
  *
  * Restoring lays out a new cluster's data folder from it (as `etcdctl snapshot restore` does): a new cluster
  * id, each node folder holding the backup as its snapshot and nothing else; the nodes' logs start after it.
@@ -31,6 +32,8 @@ export interface BackupHeader {
   readonly index: number;
   readonly term: number;
   readonly voters: readonly string[];
+  /** The learners of the configuration at `index`; absent in backups written before learners existed. */
+  readonly learners?: readonly string[];
   readonly created: string;
   readonly dataBytes: number;
   readonly dataCrc32: number;
@@ -49,6 +52,7 @@ export function encodeBackup(meta: SnapshotMeta, data: Uint8Array, clusterId: st
     index: meta.index,
     term: meta.term,
     voters: [...meta.membership.voters],
+    learners: [...meta.membership.learners],
     created: now.toISOString(),
     dataBytes: data.byteLength,
     dataCrc32: crc32(data),
@@ -101,7 +105,8 @@ export interface RestoreResult {
 /**
  * Lays out a new cluster of `nodes` nodes in `dataDir` from a backup: refused if the folder already holds a
  * cluster (restore into a new folder, as etcd requires). Each node folder gets the backup as its snapshot,
- * the configuration being the new cluster's voters; the cluster gets a new id.
+ * the configuration being the new cluster's voters (no learners, and no addresses: the new cluster's transport
+ * gives them); the cluster gets a new id.
  */
 export function restoreBackup(backup: Backup, dataDir: string, nodes: number): RestoreResult {
   if (recordedNodes(dataDir) !== null || (nodeFs.existsSync(dataDir) && nodeFs.readdirSync(dataDir).length > 0)) {
@@ -109,7 +114,7 @@ export function restoreBackup(backup: Backup, dataDir: string, nodes: number): R
   }
   const { identity } = openClusterIdentity(dataDir, nodes);
   const voters = Array.from({ length: nodes }, (_, i) => `n${i + 1}`);
-  const membership: Membership = { voters };
+  const membership: Membership = { voters, learners: [] };
   const files = new NodeFileSystem({ durable: true, bufferUnsynced: false });
   for (const id of voters) {
     const dir = path.join(dataDir, id);

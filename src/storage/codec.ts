@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { crc32 } from 'node:zlib';
+import { membershipFromPlain, membershipToPlain, type PlainMembership } from '../codec/entry-block.js';
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.js';
 
 // WAL records of type 1 (written by earlier versions, still read) hold entries as tuples:
@@ -14,7 +15,7 @@ export function tupleToEntry(tuple: unknown): Entry {
   if (kind === 0 && payload instanceof Uint8Array) return { type: 'command', term, index, data: payload };
   if (kind === 1) return { type: 'noop', term, index };
   if (kind === 2 && Array.isArray(payload) && payload.every((v) => typeof v === 'string')) {
-    return { type: 'config', term, index, membership: { voters: payload as string[] } };
+    return { type: 'config', term, index, membership: { voters: payload as string[], learners: [] } };
   }
   throw new TypeError(`entry kind ${String(kind)} with a bad payload`);
 }
@@ -32,17 +33,19 @@ export function tupleToHardState(tuple: unknown): HardState {
   return { term, votedFor, commitIndex };
 }
 
-export function metaToTuple(meta: SnapshotMeta): [number, number, string[]] {
-  return [meta.index, meta.term, [...meta.membership.voters]];
+// Snapshot meta: [index, term, membership], the membership as a config entry's payload holds it ({ v, l, a? });
+// snapshots written before learners existed hold an array of voters there, read as having no learners.
+export function metaToTuple(meta: SnapshotMeta): [number, number, PlainMembership] {
+  return [meta.index, meta.term, membershipToPlain(meta.membership)];
 }
 
 export function tupleToMeta(tuple: unknown): SnapshotMeta {
   if (!Array.isArray(tuple) || tuple.length !== 3) throw new TypeError('snapshot meta is not a 3-tuple');
-  const [index, term, voters] = tuple as [unknown, unknown, unknown];
-  if (typeof index !== 'number' || typeof term !== 'number' || !Array.isArray(voters) || !voters.every((v) => typeof v === 'string')) {
-    throw new TypeError('snapshot meta has bad fields');
-  }
-  return { index, term, membership: { voters: voters as string[] } };
+  const [index, term, plain] = tuple as [unknown, unknown, unknown];
+  if (typeof index !== 'number' || typeof term !== 'number') throw new TypeError('snapshot meta has bad fields');
+  const membership = membershipFromPlain(plain);
+  if (typeof membership === 'string') throw new TypeError(`snapshot meta: ${membership}`);
+  return { index, term, membership };
 }
 
 /** One msgpack codec for storage: plain maps and arrays, no shared structures, so every record decodes alone. */

@@ -129,7 +129,7 @@ export class InteractionCluster {
     private readonly options: CoreOptions,
   ) {
     assert.ok(size >= 1, 'a cluster needs a node');
-    this.membership = { voters: Array.from({ length: size }, (_, i) => `n${i + 1}`) };
+    this.membership = { voters: Array.from({ length: size }, (_, i) => `n${i + 1}`), learners: [] };
     for (const id of this.membership.voters) {
       const storage = new MemoryStorage();
       this.nodes.set(id, { id, core: this.bootCore(id, storage, 0), storage, stateMachine: new CommandRecorder(), restarts: 0 });

@@ -649,7 +649,7 @@ export class Simulator {
     node.joined = true;
     this.trace?.supervise(this.now, node.id, 'running', node.incarnation === 0 ? 'started' : 'restarted after a crash');
     const storage = DiskStorage.open(node.disk, '/data', {
-      initialMembership: { voters: this.initialVoters },
+      initialMembership: { voters: this.initialVoters, learners: [] },
       segmentBytes: o.segmentBytes,
       preallocate: o.preallocate,
     });
@@ -834,7 +834,7 @@ export class Simulator {
     const add = addable.length > 0 && (voters.length <= VOTERS_MIN || this.random.chance(0.5));
     if (!add && voters.length <= VOTERS_MIN) return;
     const next = add ? [...voters, this.random.pick(addable)] : voters.filter((id) => id !== this.random.pick(voters));
-    const result = leader.node.changeMembership({ voters: next });
+    const result = leader.node.changeMembership({ ...status.membership, voters: next });
     if (!result.ok) return;
     this.stats.membershipChanges++;
     for (const id of next) {

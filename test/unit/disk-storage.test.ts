@@ -20,7 +20,7 @@ import { tempFolders } from '../support/temp-folders.js';
 const DIR = '/data';
 const WAL_DIR = '/data/wal';
 const SNAP_DIR = '/data/snap';
-const MEMBERSHIP: Membership = { voters: ['n1', 'n2', 'n3'] };
+const MEMBERSHIP: Membership = { voters: ['n1', 'n2', 'n3'], learners: [] };
 const SNAPSHOT_HEADER_BYTES = 32;
 const STORAGE_DOC = fileURLToPath(new URL('../../docs/STORAGE.md', import.meta.url));
 
@@ -71,7 +71,7 @@ describe('DiskStorage recovery', () => {
   it('restarts with the synced hard state and entries of every kind, suffix replacements applied', () => {
     const disk = new FaultyFileSystem();
     const storage = open(disk);
-    const config: Entry = { type: 'config', index: 3, term: 1, membership: { voters: ['n1', 'n2'] } };
+    const config: Entry = { type: 'config', index: 3, term: 1, membership: { voters: ['n1', 'n2'], learners: [] } };
     storage.write({
       snapshot: null,
       hardState: hardState(1),

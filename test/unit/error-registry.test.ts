@@ -133,7 +133,7 @@ function manualNode(limits: Partial<RaftNodeLimits>, stateMachine: StateMachine)
   const runtime: NodeRuntime = { schedule: (task) => void tasks.push(task), sync: (_storage, done) => void tasks.push(() => done(null)) };
   const node = new RaftNode(
     { core: { id: 'n1', random: new SeededRandom(1), electionTicks: 3, heartbeatTicks: 1 }, limits },
-    new MemoryStorage({ voters: ['n1'] }),
+    new MemoryStorage({ voters: ['n1'], learners: [] }),
     stateMachine,
     { send: () => {}, flush: () => {}, emit: () => {} },
     runtime,

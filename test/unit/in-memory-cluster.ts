@@ -29,6 +29,8 @@ export interface ClusterOptions {
   readonly seed?: number;
   readonly core?: CoreOptions;
   readonly boot?: Readonly<Record<NodeId, BootOverride>>;
+  /** The initial voters (all nodes by default); the others start outside the configuration, as spares to add. */
+  readonly voters?: readonly NodeId[];
 }
 
 /** Work a held-back disk has not finished: the position to report and the messages that wait for it. */
@@ -67,7 +69,7 @@ export function newCore(id: NodeId, voters: readonly NodeId[], options: CoreOpti
       hardState: boot.hardState ?? { term: 0, votedFor: null, commitIndex: 0 },
       snapshot: boot.snapshot ?? null,
       entries: boot.entries ?? [],
-      initialMembership: { voters },
+      initialMembership: { voters, learners: [] },
     },
   );
 }
@@ -93,7 +95,7 @@ export class InMemoryCluster {
     this.ids = nodeIds(options.size);
     const seed = options.seed ?? 1;
     this.ids.forEach((id, i) => {
-      this.nodes.set(id, newCore(id, this.ids, options.core, options.boot?.[id], seed * 1000 + i));
+      this.nodes.set(id, newCore(id, options.voters ?? this.ids, options.core, options.boot?.[id], seed * 1000 + i));
       this.applied.set(id, []);
       this.readStates.set(id, []);
       this.installedSnapshots.set(id, []);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { entrySizeBytes, InvariantError, RaftLog } from '../../src/raft/index.js';
 import type { Entry, Membership, SnapshotMeta } from '../../src/raft/index.js';
 
-const VOTERS: Membership = { voters: ['n1', 'n2', 'n3'] };
+const VOTERS: Membership = { voters: ['n1', 'n2', 'n3'], learners: [] };
 const EMPTY_SNAPSHOT: SnapshotMeta = { index: 0, term: 0, membership: VOTERS };
 
 function command(index: number, term: number, sizeBytes = 0): Entry {
@@ -11,7 +11,7 @@ function command(index: number, term: number, sizeBytes = 0): Entry {
 }
 
 function config(index: number, term: number, voters: readonly string[]): Entry {
-  return { type: 'config', index, term, membership: { voters } };
+  return { type: 'config', index, term, membership: { voters, learners: [] } };
 }
 
 /** A log holding entries 1..terms.length with the given terms, after an empty snapshot. */
@@ -195,10 +195,10 @@ describe('RaftLog compact and restore', () => {
 
   it('restore replaces the whole log', () => {
     const log = logWithTerms([1, 1, 2]);
-    log.restore({ index: 20, term: 5, membership: { voters: ['x'] } });
+    log.restore({ index: 20, term: 5, membership: { voters: ['x'], learners: [] } });
     expect([log.firstIndex, log.lastIndex, log.lastTerm, log.termAt(20)]).toEqual([21, 20, 5, 5]);
     expect(log.termAt(3)).toBeUndefined();
-    expect(log.latestMembership()).toEqual({ membership: { voters: ['x'] }, index: 20 });
+    expect(log.latestMembership()).toEqual({ membership: { voters: ['x'], learners: [] }, index: 20 });
   });
 });
 
@@ -211,16 +211,16 @@ describe('RaftLog latestMembership', () => {
       config(4, 2, ['n1', 'n2', 'n4']),
       command(5, 2),
     ]);
-    expect(log.latestMembership()).toEqual({ membership: { voters: ['n1', 'n2', 'n4'] }, index: 4 });
-    expect(log.latestMembership(3)).toEqual({ membership: { voters: ['n1', 'n2'] }, index: 2 });
+    expect(log.latestMembership()).toEqual({ membership: { voters: ['n1', 'n2', 'n4'], learners: [] }, index: 4 });
+    expect(log.latestMembership(3)).toEqual({ membership: { voters: ['n1', 'n2'], learners: [] }, index: 2 });
     expect(log.latestMembership(1)).toEqual({ membership: VOTERS, index: 0 });
     expect(log.latestMembership(99).index).toBe(4);
   });
 
   it("falls back to the snapshot's configuration once the entry is compacted", () => {
     const log = new RaftLog(EMPTY_SNAPSHOT, [config(1, 1, ['n1']), command(2, 1), command(3, 1)]);
-    log.compact({ index: 2, term: 1, membership: { voters: ['n1'] } });
-    expect(log.latestMembership()).toEqual({ membership: { voters: ['n1'] }, index: 2 });
+    log.compact({ index: 2, term: 1, membership: { voters: ['n1'], learners: [] } });
+    expect(log.latestMembership()).toEqual({ membership: { voters: ['n1'], learners: [] }, index: 2 });
   });
 
   it('forgets a configuration that was truncated away', () => {
@@ -356,7 +356,7 @@ function applyOperation(log: RaftLog, model: LogModel, op: Operation): void {
           ? { type: 'command', index, term, data: new Uint8Array(op.sizeBytes) }
           : op.entryType === 'noop'
             ? { type: 'noop', index, term }
-            : { type: 'config', index, term, membership: { voters } };
+            : { type: 'config', index, term, membership: { voters, learners: [] } };
       log.append(entry);
       model.entries.push(entry);
       return;
@@ -377,7 +377,11 @@ function applyOperation(log: RaftLog, model: LogModel, op: Operation): void {
       return;
     }
     case 'restore': {
-      const meta: SnapshotMeta = { index: model.lastIndex + op.gap, term: model.lastTerm + op.termStep, membership: { voters: ['n9'] } };
+      const meta: SnapshotMeta = {
+        index: model.lastIndex + op.gap,
+        term: model.lastTerm + op.termStep,
+        membership: { voters: ['n9'], learners: [] },
+      };
       log.restore(meta);
       model.entries = [];
       model.snapshot = meta;

@@ -26,7 +26,7 @@ class Harness {
     sliceBytes: number,
     snapshotEveryEntries = 1_000_000,
   ) {
-    this.storage = DiskStorage.open(disk, '/data', { initialMembership: { voters: ['n1'] } });
+    this.storage = DiskStorage.open(disk, '/data', { initialMembership: { voters: ['n1'], learners: [] } });
     const runtime: NodeRuntime = {
       schedule: (task) => void this.tasks.push(task),
       sync: (storage, done) =>
@@ -181,7 +181,7 @@ describe('RaftNode: applying a long log', () => {
     first.node.stop();
 
     // Restarted with a small per-turn budget: the committed log is applied over many turns, not in one.
-    const storage = DiskStorage.open(disk, '/data', { initialMembership: { voters: ['n1'] } });
+    const storage = DiskStorage.open(disk, '/data', { initialMembership: { voters: ['n1'], learners: [] } });
     const tasks: (() => void)[] = [];
     const runtime: NodeRuntime = {
       schedule: (task) => void tasks.push(task),

@@ -774,18 +774,21 @@ describe('thesis 4.1 Membership changes, one voter at a time', () => {
     cluster.processAll();
     expect(n1.isLeader).toBe(true);
     expect(n1.status().commitIndex).toBeLessThan(n1.status().lastIndex);
-    expect(n1.proposeMembership({ voters: ['n1', 'n2'] })).toMatchObject({ ok: false, reason: 'config-change-in-progress' });
+    expect(n1.proposeMembership({ voters: ['n1', 'n2'], learners: [] })).toMatchObject({ ok: false, reason: 'config-change-in-progress' });
     cluster.stabilize();
     expect(n1.status().commitIndex).toBe(n1.status().lastIndex);
-    expect(n1.proposeMembership({ voters: ['n1', 'n2'] }).ok).toBe(true);
+    expect(n1.proposeMembership({ voters: ['n1', 'n2'], learners: [] }).ok).toBe(true);
   });
 
   it('refuses a change of more than one voter, and a second change while one is uncommitted', () => {
     const cluster = new InMemoryCluster({ size: 3, core: PLAIN });
     const leader = cluster.elect('n1');
-    expect(leader.proposeMembership({ voters: ['n1'] })).toMatchObject({ ok: false, reason: 'too-large' });
-    expect(leader.proposeMembership({ voters: ['n1', 'n2', 'n3', 'n4'] }).ok).toBe(true);
-    expect(leader.proposeMembership({ voters: ['n1', 'n2', 'n3'] })).toMatchObject({ ok: false, reason: 'config-change-in-progress' });
+    expect(leader.proposeMembership({ voters: ['n1'], learners: [] })).toMatchObject({ ok: false, reason: 'too-large' });
+    expect(leader.proposeMembership({ voters: ['n1', 'n2', 'n3', 'n4'], learners: [] }).ok).toBe(true);
+    expect(leader.proposeMembership({ voters: ['n1', 'n2', 'n3'], learners: [] })).toMatchObject({
+      ok: false,
+      reason: 'config-change-in-progress',
+    });
   });
 });
 
@@ -1085,7 +1088,7 @@ describe('section 7 Log compaction: InstallSnapshot', () => {
     const applied = leader.status().appliedIndex;
     expect(applied).toBe(leader.status().lastIndex);
     const data = Uint8Array.from({ length: 4500 }, (_, i) => (i * 7) % 251);
-    const meta: SnapshotMeta = { index: applied, term: leader.status().term, membership: { voters: THREE } };
+    const meta: SnapshotMeta = { index: applied, term: leader.status().term, membership: { voters: THREE, learners: [] } };
     leader.compact(memorySnapshotSource({ meta, data }));
     expect(leader.status().firstIndex).toBe(applied + 1);
 
@@ -1121,7 +1124,7 @@ describe('section 7 Log compaction: InstallSnapshot', () => {
 describe('invariants', () => {
   // Reference: section 5.3 (Log Matching: a log grows by consecutive indexes)
   it('RaftLog.append out of order throws InvariantError', () => {
-    const log = new RaftLog({ index: 0, term: 0, membership: { voters: THREE } }, []);
+    const log = new RaftLog({ index: 0, term: 0, membership: { voters: THREE, learners: [] } }, []);
     log.append(commandEntry(1, 1));
     expect(() => log.append(commandEntry(3, 1))).toThrow(InvariantError);
   });
@@ -1143,7 +1146,7 @@ describe('invariants', () => {
   // Reference: section 7 (a snapshot covers only applied state)
   it('compacting beyond the applied index throws InvariantError', () => {
     const core = newCore('n1', THREE, PLAIN, { hardState: { term: 1, votedFor: null, commitIndex: 0 }, entries: entriesWithTerms([1, 1]) });
-    const meta: SnapshotMeta = { index: 2, term: 1, membership: { voters: THREE } };
+    const meta: SnapshotMeta = { index: 2, term: 1, membership: { voters: THREE, learners: [] } };
     expect(() => core.compact(memorySnapshotSource({ meta, data: new Uint8Array(1) }))).toThrow(InvariantError);
   });
 });

@@ -27,7 +27,7 @@ function append(entries: readonly Entry[], to = 'n2'): AppendRequest {
 const ENTRIES: readonly Entry[] = [
   { type: 'noop', term: 3, index: 8 },
   { type: 'command', term: 3, index: 9, data: bytes(1, 2, 3) },
-  { type: 'config', term: 3, index: 10, membership: { voters: ['n1', 'n2', 'n3'] } },
+  { type: 'config', term: 3, index: 10, membership: { voters: ['n1', 'n2', 'n3'], learners: [] } },
   { type: 'command', term: 4, index: 11, data: new Uint8Array(0) },
   { type: 'command', term: 2 ** 40, index: 12, data: new Uint8Array(300).fill(7) },
 ];
@@ -54,7 +54,7 @@ const EVERY_MESSAGE: readonly Message[] = [
     from: 'n1',
     to: 'n2',
     term: 3,
-    meta: { index: 100, term: 3, membership: { voters: ['n1', 'n2'] } },
+    meta: { index: 100, term: 3, membership: { voters: ['n1', 'n2'], learners: [] } },
     offsetBytes: 0,
     totalBytes: 3,
     data: bytes(9, 8, 7),

@@ -97,7 +97,7 @@ describe('WAL record framing', () => {
     entries: [
       command(40, 7, 100),
       { type: 'noop', index: 41, term: 7 },
-      { type: 'config', index: 42, term: 7, membership: { voters: ['n1', 'n2', 'n3'] } },
+      { type: 'config', index: 42, term: 7, membership: { voters: ['n1', 'n2', 'n3'], learners: [] } },
     ],
   };
 
@@ -199,7 +199,7 @@ describe('WAL record types: 1 (old msgpack payload, read) and 2 (head and entrie
   const entries: Entry[] = [
     command(40, 7, 100),
     { type: 'noop', index: 41, term: 7 },
-    { type: 'config', index: 42, term: 7, membership: { voters: ['n1', 'n2', 'n3'] } },
+    { type: 'config', index: 42, term: 7, membership: { voters: ['n1', 'n2', 'n3'], learners: [] } },
     command(43, 8, 0),
   ];
   const variants: WalBatch[] = [
@@ -229,7 +229,7 @@ describe('WAL record types: 1 (old msgpack payload, read) and 2 (head and entrie
       plain([
         { type: 'command', term: 2, index: 1, data: Uint8Array.from([1, 2, 3]) },
         { type: 'noop', term: 2, index: 2 },
-        { type: 'config', term: 2, index: 3, membership: { voters: ['n1', 'n2'] } },
+        { type: 'config', term: 2, index: 3, membership: { voters: ['n1', 'n2'], learners: [] } },
       ]),
     );
     // The test's old encoder writes exactly those bytes.
@@ -367,7 +367,7 @@ describe('WAL record types: 1 (old msgpack payload, read) and 2 (head and entrie
     const old = [
       batch(commands(1, 5, 1, 40), hardState(1)),
       { hardState: hardState(2, 3), reset: null, entries: [{ type: 'noop', index: 6, term: 2 } as Entry] },
-      batch([{ type: 'config', index: 7, term: 2, membership: { voters: ['n1', 'n2'] } }, ...commands(8, 3, 2, 40)]),
+      batch([{ type: 'config', index: 7, term: 2, membership: { voters: ['n1', 'n2'], learners: [] } }, ...commands(8, 3, 2, 40)]),
       batch(commands(9, 2, 3, 40), hardState(3, 8)), // replaces 9..10 (a new leader's entries)
     ];
     disk.mkdirp(DIR);
