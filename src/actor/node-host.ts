@@ -85,7 +85,11 @@ class ThreadNode extends EventEmitter<HostedNodeEvents> implements HostedNode {
 }
 
 /** Starts a node as a worker thread of this process; `peers` are its MessagePorts to the peers that are up. */
-export function spawnThread(startup: Omit<NodeStartup, 'ports'>, peers: Record<NodeId, MessagePort>, worker: WorkerEntry | null): HostedNode {
+export function spawnThread(
+  startup: Omit<NodeStartup, 'ports'>,
+  peers: Record<NodeId, MessagePort>,
+  worker: WorkerEntry | null,
+): HostedNode {
   const control = new MessageChannel();
   const client = new MessageChannel();
   const entry = workerUrlAndData(worker?.module ?? DEFAULT_WORKER_MODULE);

@@ -104,6 +104,7 @@ export interface SupervisorOptions extends NodeSettings {
 export const LOG_REPEAT_LIMITS = {
   badFrame: { lines: 5, windowMs: 1_000 },
   storage: { lines: 5, windowMs: 1_000 },
+  peer: { lines: 5, windowMs: 1_000 },
   restart: { lines: 3, windowMs: 10_000 },
 } as const satisfies Record<string, RepeatLimit>;
 
@@ -218,6 +219,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.repeats = {
       badFrame: new RepeatLimiter(LOG_REPEAT_LIMITS.badFrame, write),
       storage: new RepeatLimiter(LOG_REPEAT_LIMITS.storage, write),
+      peer: new RepeatLimiter(LOG_REPEAT_LIMITS.peer, write),
       restart: new RepeatLimiter(LOG_REPEAT_LIMITS.restart, write),
     };
     this.seeds = new SeededRandom(this.seed);
@@ -227,7 +229,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
     const member = this.options.member;
     this.ids = member === null ? Array.from({ length: count }, (_, i) => `n${i + 1}`) : Object.keys(member.addresses);
-    if (member !== null && !this.ids.includes(member.local)) throw new RangeError(`${member.local} is not among the members ${this.ids.join(', ')}`);
+    if (member !== null && !this.ids.includes(member.local))
+      throw new RangeError(`${member.local} is not among the members ${this.ids.join(', ')}`);
     for (const id of this.ids) {
       this.nodes.set(id, {
         id,
@@ -773,7 +776,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       return;
     }
     if (report.type === 'log') {
-      const limiter = report.kind === 'bad-frame' ? this.repeats.badFrame : this.repeats.storage;
+      const limiter =
+        report.kind === 'bad-frame' ? this.repeats.badFrame : report.kind === 'peer' ? this.repeats.peer : this.repeats.storage;
       limiter.log(node.id, report.message, this.about(node, report.level));
       return;
     }

@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { CLUSTER_NODES_MAX, Supervisor } from '../actor/supervisor.js';
 import { recordedNodes } from '../storage/data-dir.js';
 import { formatLimits, LIMITS_TABLE, LimitsError, resolveLimits, type LimitsInForce } from '../config/limits.js';
-import { isLoopback, startService } from '../router/service.js';
+import { isLoopback, startService, type Service, type ServiceOptions as StartServiceOptions } from '../router/service.js';
+import { formatHostPort } from '../util/address.js';
 import { runScenario } from '../chaos/runner.js';
 import { loadScenario, reportResult } from './chaos-command.js';
 import { startConsole } from './console.js';
@@ -180,6 +181,46 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
   };
 }
 
+/** The router's and its front doors' settings from the shared options. */
+export function frontDoors(options: ServiceOptions): Omit<StartServiceOptions, 'scenarios' | 'leaderDiscovery'> {
+  return {
+    host: options.host,
+    httpPort: options.httpPort,
+    respPort: options.respPort,
+    adminToken: options.adminToken,
+    limits: options.limits.frontDoor,
+    router: options.limits.router,
+    limitsInForce: options.limits.values,
+  };
+}
+
+/** `host:port`, an IPv6 host in brackets. */
+function shown(address: { address: string; port: number }): string {
+  return formatHostPort(address.address, address.port);
+}
+
+/** The start-up lines users and scripts read: where the HTTP API and the Redis protocol listen. */
+export function announceFrontDoors(service: Service, out: (line: string) => void): void {
+  out(`HTTP API: http://${shown(service.http)}`);
+  out(`Redis protocol: redis-cli -h ${service.resp.address} -p ${service.resp.port}`);
+}
+
+/**
+ * Resolves once SIGINT or SIGTERM has run `stop` to its end (a second signal meanwhile does nothing more):
+ * the commands' clean shutdown, every node synced.
+ */
+export function untilSignal(stop: (signal: string) => Promise<void>): Promise<void> {
+  let stopping: Promise<void> | null = null;
+  return new Promise<void>((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        stopping ??= stop(signal);
+        void stopping.then(resolve);
+      });
+    }
+  });
+}
+
 /** A later start with another node count is refused before anything starts (the supervisor checks it too). */
 function checkNodeCount(dataDir: string, nodes: number): void {
   const recorded = recordedNodes(dataDir);
@@ -246,12 +287,11 @@ export async function runCluster(options: ClusterCommandOptions, sink: LogSink =
       ? `raftkv: ${nodes} in memory (nothing survives a restart of the cluster)`
       : `raftkv: ${nodes}, data in ${dataDir} (a write is acknowledged once a majority has fsynced it)`,
   );
-  let service: Awaited<ReturnType<typeof startService>> | null = null;
+  let service: Service | null = null;
   let terminal: ReturnType<typeof startConsole> | null = null;
   let catalog: ReturnType<typeof scenarioCatalog> | null = null;
   let stopping = false;
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) return;
+  const done = untilSignal(async (signal) => {
     stopping = true;
     terminal?.close();
     catalog?.close();
@@ -260,30 +300,18 @@ export async function runCluster(options: ClusterCommandOptions, sink: LogSink =
     await supervisor.stop();
     if (options.memory) fs.rmSync(dataDir, { recursive: true, force: true });
     out('stopped');
-  };
-  const done = new Promise<void>((resolve) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal).then(resolve));
   });
   await supervisor.start();
   if (!options.memory) out(await describeData(supervisor, dataDir));
   service = await startService(supervisor, {
-    host: options.host,
-    httpPort: options.httpPort,
-    respPort: options.respPort,
-    adminToken: options.adminToken,
-    limits: options.limits.frontDoor,
-    router: options.limits.router,
-    limitsInForce: options.limits.values,
+    ...frontDoors(options),
     scenarios: (hub, running) => {
       catalog = scenarioCatalog({ dir: SCENARIO_DIR, supervisor, service: running, hub, memory: options.memory });
       return catalog;
     },
   });
-  const shown = (address: { address: string; port: number }): string =>
-    (address.address.includes(':') ? `[${address.address}]` : address.address) + `:${address.port}`;
   out(`explorer: http://${shown(service.http)}/${options.adminToken === null ? '' : '?token=<the admin token>'}`);
-  out(`HTTP API: http://${shown(service.http)}`);
-  out(`Redis protocol: redis-cli -h ${service.resp.address} -p ${service.resp.port}`);
+  announceFrontDoors(service, out);
   if (options.scenario !== null) {
     const scenario = loadScenario(options.scenario);
     out(`chaos: running ${scenario.name} for ${(scenario.durationMs / 1000).toFixed(1)} s against this cluster`);
@@ -294,7 +322,7 @@ export async function runCluster(options: ClusterCommandOptions, sink: LogSink =
     out('the cluster keeps running; Ctrl-C stops it');
   }
   if (process.stdin.isTTY && !stopping) {
-    const baseUrl = `http://${service.http.address.includes(':') ? `[${service.http.address}]` : service.http.address}:${service.http.port}`;
+    const baseUrl = `http://${shown(service.http)}`;
     terminal = startConsole({ baseUrl, adminToken: options.adminToken }, process.stdin, process.stdout);
   }
   await done;

@@ -32,7 +32,12 @@ ${CHAOS_USAGE}
 ${SNAPSHOT_USAGE}`;
 
 /** Each command's usage, for `raftkv COMMAND --help`. */
-const COMMAND_USAGE: Readonly<Record<string, string>> = { cluster: CLUSTER_USAGE, node: NODE_USAGE, chaos: CHAOS_USAGE, snapshot: SNAPSHOT_USAGE };
+const COMMAND_USAGE: Readonly<Record<string, string>> = {
+  cluster: CLUSTER_USAGE,
+  node: NODE_USAGE,
+  chaos: CHAOS_USAGE,
+  snapshot: SNAPSHOT_USAGE,
+};
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -7,10 +7,18 @@ import { parseArgs } from 'node:util';
 import { CLUSTER_NODES_MAX, Supervisor } from '../actor/supervisor.js';
 import { formatLimits } from '../config/limits.js';
 import type { PeerSecuritySettings } from '../protocol/node.js';
-import { startService } from '../router/service.js';
+import { startService, type Service } from '../router/service.js';
 import { isLoopback, parseHostPort } from '../util/address.js';
 import { createLogger, type LogSink } from '../util/log.js';
-import { parseServiceOptions, SERVICE_OPTION_SPECS, SERVICE_USAGE_LINES, type ServiceOptions } from './cluster-command.js';
+import {
+  announceFrontDoors,
+  frontDoors,
+  parseServiceOptions,
+  SERVICE_OPTION_SPECS,
+  SERVICE_USAGE_LINES,
+  untilSignal,
+  type ServiceOptions,
+} from './cluster-command.js';
 import { UsageError } from './usage-error.js';
 
 export const NODE_USAGE = `usage: raftkv node --id ID --peers ID=HOST:PORT,... [options]
@@ -66,7 +74,10 @@ export function clusterIdOf(peers: Readonly<Record<string, string>>, token: stri
   const members = Object.entries(peers)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([id, address]) => `${id}=${address}`);
-  return createHash('sha256').update(`${token}\n${members.join(',')}`).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(`${token}\n${members.join(',')}`)
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export function parseNodeArgs(argv: readonly string[]): NodeCommandOptions {
@@ -93,7 +104,8 @@ export function parseNodeArgs(argv: readonly string[]): NodeCommandOptions {
     throw new UsageError((error as Error).message, NODE_USAGE);
   }
   const id = values.id;
-  if (id === undefined || !ID_PATTERN.test(id)) throw new UsageError(`--id must be an id of letters, digits, - and _, got ${id ?? 'nothing'}`, NODE_USAGE);
+  if (id === undefined || !ID_PATTERN.test(id))
+    throw new UsageError(`--id must be an id of letters, digits, - and _, got ${id ?? 'nothing'}`, NODE_USAGE);
   if (values.peers === undefined) throw new UsageError('--peers is required: every member as ID=HOST:PORT, this one included', NODE_USAGE);
   let peers: Record<string, string>;
   try {
@@ -160,7 +172,13 @@ export async function runNode(options: NodeCommandOptions, sink: LogSink = proce
     limits: options.limits.node,
     restart: options.limits.restart,
     peerSecurity: options.security,
-    member: { local: options.id, clusterId: options.clusterId, peerListen: options.peerListen, addresses: options.peers, join: options.join },
+    member: {
+      local: options.id,
+      clusterId: options.clusterId,
+      peerListen: options.peerListen,
+      addresses: options.peers,
+      join: options.join,
+    },
     log,
   });
   out(
@@ -168,34 +186,16 @@ export async function runNode(options: NodeCommandOptions, sink: LogSink = proce
       .map(([id, address]) => `${id}=${address}`)
       .join(',')}, data in ${path.join(dataDir, options.id)}`,
   );
-  let service: Awaited<ReturnType<typeof startService>> | null = null;
-  let stopping = false;
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
+  let service: Service | null = null;
+  const done = untilSignal(async (signal) => {
     out(`${signal}: stopping; the node syncs its log`);
     await service?.close();
     await supervisor.stop();
     out('stopped');
-  };
-  const done = new Promise<void>((resolve) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal).then(resolve));
   });
   await supervisor.start();
   out(`peer listener: ${options.peerListen} (${options.security.mode})`);
-  service = await startService(supervisor, {
-    host: options.host,
-    httpPort: options.httpPort,
-    respPort: options.respPort,
-    adminToken: options.adminToken,
-    limits: options.limits.frontDoor,
-    router: options.limits.router,
-    limitsInForce: options.limits.values,
-    leaderDiscovery: 'probe',
-  });
-  const shown = (address: { address: string; port: number }): string =>
-    (address.address.includes(':') ? `[${address.address}]` : address.address) + `:${address.port}`;
-  out(`HTTP API: http://${shown(service.http)}`);
-  out(`Redis protocol: redis-cli -h ${service.resp.address} -p ${service.resp.port}`);
+  service = await startService(supervisor, { ...frontDoors(options), leaderDiscovery: 'probe' });
+  announceFrontDoors(service, out);
   await done;
 }

@@ -122,7 +122,11 @@ export interface NodeIo {
 export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMachine: StateMachine = new KvStateMachine()): void {
   const ports = startup.ports;
   if (ports === null) throw new Error('a node worker thread needs its ports in the start-up message');
-  void runNode(startup, { report: (message) => parent.postMessage(message), control: portEndpoint(ports.control), client: ports.client }, stateMachine);
+  void runNode(
+    startup,
+    { report: (message) => parent.postMessage(message), control: portEndpoint(ports.control), client: ports.client },
+    stateMachine,
+  );
 }
 
 /**
@@ -261,7 +265,7 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
           if (framer !== undefined) noteReceived(messages);
           node.receive(messages);
         },
-        log: (level, kind, message) => logLine(level, kind, message),
+        log: (level, kind, message) => logLine(level, 'peer', `${kind}: ${message}`),
         random: random.fork(),
         blocks,
         onClientChannel: (port) => serveClientPort(port, node),

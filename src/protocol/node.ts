@@ -256,8 +256,8 @@ export type ProcessMessage =
 
 /** The levels of src/util/log.ts (this room imports none of util). */
 export type NodeLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
-/** What a worker's line is about, each kind rate-limited on its own: a peer's bad frame, the node's storage. */
-export type NodeLogKind = 'bad-frame' | 'storage';
+/** What a worker's line is about, each kind rate-limited on its own: a peer's bad frame, the node's storage, its TCP peer links. */
+export type NodeLogKind = 'bad-frame' | 'storage' | 'peer';
 
 /** The control plane of one node, called through comlink. */
 export interface NodeControl {

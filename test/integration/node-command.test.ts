@@ -26,7 +26,23 @@ const members = new Map<string, Member>();
 function startMember(id: string, extra: string[] = []): Member {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', ENTRY, 'node', '--id', id, '--peers', peers, '--data-dir', path.join(dataDir, `host-${id}`), '--http-port', '0', '--resp-port', '0', ...extra],
+    [
+      '--import',
+      'tsx',
+      ENTRY,
+      'node',
+      '--id',
+      id,
+      '--peers',
+      peers,
+      '--data-dir',
+      path.join(dataDir, `host-${id}`),
+      '--http-port',
+      '0',
+      '--resp-port',
+      '0',
+      ...extra,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const member: Member = {
@@ -62,10 +78,14 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function cluster(member: Member): Promise<{ leader: string | null; nodes: { id: string; status: string; role: string | null }[] } | null> {
+async function cluster(
+  member: Member,
+): Promise<{ leader: string | null; nodes: { id: string; status: string; role: string | null }[] } | null> {
   try {
     const response = await fetch(`${member.http}/v1/cluster`);
-    return response.ok ? ((await response.json()) as { leader: string | null; nodes: { id: string; status: string; role: string | null }[] }) : null;
+    return response.ok
+      ? ((await response.json()) as { leader: string | null; nodes: { id: string; status: string; role: string | null }[] })
+      : null;
   } catch {
     return null;
   }
@@ -94,7 +114,9 @@ describe('raftkv node: one member per process', () => {
     expect(view?.nodes.map((n) => n.id)).toEqual(['n1', 'n2', 'n3']);
     expect(view?.nodes.find((n) => n.id === leader)?.role).toBe('leader');
     for (const [i, member] of [...members.values()].entries()) {
-      expect(await waitFor(`a write through ${member.id}`, async () => ((await put(member, `key${i}`, `value${i}`)) === 200 ? true : null))).toBe(true);
+      expect(
+        await waitFor(`a write through ${member.id}`, async () => ((await put(member, `key${i}`, `value${i}`)) === 200 ? true : null)),
+      ).toBe(true);
     }
     for (const member of members.values()) {
       for (let i = 0; i < 3; i++) {
@@ -120,7 +142,9 @@ describe('raftkv node: one member per process', () => {
       60_000,
     );
     expect(next).not.toBe(leader);
-    expect(await waitFor('a write without the old leader', async () => ((await put(survivor, 'after', 'kill')) === 200 ? true : null))).toBe(true);
+    expect(
+      await waitFor('a write without the old leader', async () => ((await put(survivor, 'after', 'kill')) === 200 ? true : null)),
+    ).toBe(true);
     for (let i = 0; i < 3; i++) {
       const response = await fetch(`${survivor.http}/v1/kv/key${i}`);
       expect(await response.json()).toMatchObject({ value: `value${i}` });
@@ -139,14 +163,20 @@ describe('raftkv node: one member per process', () => {
   });
 
   it('refuses plaintext peer links off loopback, and a member missing from --peers, with exit code 64', async () => {
-    const offLoopback = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'node', '--id', 'n1', '--peers', 'n1=10.0.0.1:7001,n2=10.0.0.2:7001'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const offLoopback = spawn(
+      process.execPath,
+      ['--import', 'tsx', ENTRY, 'node', '--id', 'n1', '--peers', 'n1=10.0.0.1:7001,n2=10.0.0.2:7001'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let text = '';
     offLoopback.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
     expect(await new Promise((resolve) => offLoopback.on('exit', resolve))).toBe(64);
     expect(text).toContain('TRANSPORT_INSECURE');
-    const missing = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'node', '--id', 'n9', '--peers', 'n1=127.0.0.1:7001'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const missing = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'node', '--id', 'n9', '--peers', 'n1=127.0.0.1:7001'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let said = '';
     missing.stderr.on('data', (chunk: Buffer) => (said += chunk.toString()));
     expect(await new Promise((resolve) => missing.on('exit', resolve))).toBe(64);

@@ -61,7 +61,9 @@ describe('a cluster of processes over TCP', () => {
     const pid = supervisor.pidOf(leader) as number;
     await supervisor.kill(leader);
     expect(() => process.kill(pid, 0)).toThrow(); // the process is gone
-    const next = await waitFor('a new leader', () => (supervisor.leaderId !== null && supervisor.leaderId !== leader ? supervisor.leaderId : null));
+    const next = await waitFor('a new leader', () =>
+      supervisor.leaderId !== null && supervisor.leaderId !== leader ? supervisor.leaderId : null,
+    );
     expect(next).not.toBe(leader);
     for (let i = 0; i < 20; i++) expect(await get(`k${i}`)).toMatchObject({ status: 200, value: `v${i}` });
     expect(await waitFor('a write with one node down', async () => ((await put('after-kill', 'x')) === 200 ? true : null))).toBe(true);
