@@ -2,7 +2,8 @@ import * as Comlink from 'comlink';
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import * as net from 'node:net';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import {
   PROTOCOL_VERSION,
   type LinkFaults,
@@ -12,6 +13,7 @@ import {
   type NodeSettings,
   type NodeStartup,
   type NodeStatus,
+  type PeerSecuritySettings,
   type ProposeOutcome,
   type ReadOutcome,
   type WorkerReport,
@@ -28,13 +30,34 @@ import { checkNodeIdentity, DataDirLock, openClusterIdentity, type ClusterIdenti
 import { SeededRandom } from '../raft/random.js';
 import type { NodeId, Role, Snapshot } from '../raft/types.js';
 import { ClientPortClient } from '../transport/client-port.js';
-import { portEndpoint } from '../transport/comlink-endpoint.js';
 import { NO_FAULTS, validateFaults } from '../transport/link-faults.js';
+import { dialClientLane } from '../transport/tcp/client-lane.js';
+import { loadPeerSecurity } from '../transport/peer-security.js';
+import { formatHostPort } from '../util/address.js';
 import { delay, withTimeout } from '../util/async.js';
 import { RepeatLimiter, type LogFn, type LogLevel, type RepeatLimit } from '../util/log.js';
+import { spawnProcess, spawnThread, type HostedNode, type WorkerEntry } from './node-host.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 
-export type NodeState = 'starting' | 'running' | 'paused' | 'killed' | 'restarting' | 'failed' | 'stopped';
+export type { WorkerEntry } from './node-host.js';
+
+/** `remote`: a member this process does not run (raftkv node); the router reaches it over TCP. */
+export type NodeState = 'starting' | 'running' | 'paused' | 'killed' | 'restarting' | 'failed' | 'stopped' | 'remote';
+
+/**
+ * This process as one member of a cluster of processes or hosts (`raftkv node`): it runs node `local` as a
+ * worker thread whose peers are TCP; every other member runs elsewhere.
+ */
+export interface MemberOptions {
+  readonly local: NodeId;
+  readonly clusterId: string;
+  /** host:port the local node's peer listener binds. */
+  readonly peerListen: string;
+  /** Every member's peer address (the local one included), as --peers gives them. */
+  readonly addresses: Readonly<Record<NodeId, string>>;
+  /** A member added to a running cluster: it starts with no configuration and learns it from the leader. */
+  readonly join: boolean;
+}
 
 export interface SupervisorOptions extends NodeSettings {
   readonly nodes: number;
@@ -51,6 +74,15 @@ export interface SupervisorOptions extends NodeSettings {
    * their own entry (a bare counter state machine, a crash at start) with extra workerData per node.
    */
   readonly worker: WorkerEntry | null;
+  /**
+   * Where each node runs: a worker thread of this process (its peers over MessagePorts), or a child process of
+   * its own with its peers over TCP on loopback (`raftkv cluster --processes`).
+   */
+  readonly hosting: 'threads' | 'processes';
+  /** Processes: how the nodes authenticate each other (plaintext is allowed on loopback). */
+  readonly peerSecurity: PeerSecuritySettings;
+  /** Set for `raftkv node`: `nodes` is then the member count, and only `member.local` runs here. */
+  readonly member: MemberOptions | null;
   /** How long a node may take to report READY. */
   readonly startTimeoutMs: number;
   /** The watchdog asks every running node for its status this often... */
@@ -72,6 +104,7 @@ export interface SupervisorOptions extends NodeSettings {
 export const LOG_REPEAT_LIMITS = {
   badFrame: { lines: 5, windowMs: 1_000 },
   storage: { lines: 5, windowMs: 1_000 },
+  peer: { lines: 5, windowMs: 1_000 },
   restart: { lines: 3, windowMs: 10_000 },
 } as const satisfies Record<string, RepeatLimit>;
 
@@ -87,6 +120,9 @@ export const SUPERVISOR_DEFAULTS: Omit<SupervisorOptions, 'nodes' | 'dataDir'> =
   limits: {},
   restart: {},
   worker: null,
+  hosting: 'threads',
+  peerSecurity: { mode: 'plaintext' },
+  member: null,
   seed: null,
   startTimeoutMs: 30_000,
   watchdogIntervalMs: 1_000,
@@ -119,10 +155,11 @@ export interface SupervisorEvents {
 interface ManagedNode {
   readonly id: NodeId;
   state: NodeState;
-  worker: Worker | null;
+  host: HostedNode | null;
   control: Comlink.Remote<NodeControl> | null;
-  controlPort: MessagePort | null;
   client: ClientPortClient | null;
+  /** Processes: the node's peer address on loopback, kept across restarts (null for threads). */
+  address: string | null;
   /** Set before a deliberate terminate, so the exit is not taken for a crash. */
   expectingExit: boolean;
   /** The watchdog's question to this node is still unanswered. */
@@ -146,24 +183,6 @@ export class NodeNotRunningError extends Error {
     super(`${id} is ${state}: only a running or paused node can take this fault`);
     this.name = 'NodeNotRunningError';
   }
-}
-
-/** A node worker's entry module and extra workerData for each start of a node. */
-export interface WorkerEntry {
-  /** A .ts module (run through workers/ts-entry.mjs under tsx) or a .js one. */
-  readonly module: URL;
-  readonly data?: (id: NodeId) => object;
-}
-
-const DEFAULT_WORKER_MODULE = import.meta.url.endsWith('.ts')
-  ? new URL('../../workers/raft-node.worker.ts', import.meta.url)
-  : new URL('../../workers/raft-node.worker.js', import.meta.url);
-
-/** Running from source (tests, tsx), a small JS entry registers tsx, then loads the TypeScript worker. */
-function workerUrlAndData(module: URL): { url: URL; data: Record<string, string> } {
-  if (module.pathname.endsWith('.ts'))
-    return { url: new URL('../../workers/ts-entry.mjs', import.meta.url), data: { __entry: module.href } };
-  return { url: module, data: {} };
 }
 
 /**
@@ -200,6 +219,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.repeats = {
       badFrame: new RepeatLimiter(LOG_REPEAT_LIMITS.badFrame, write),
       storage: new RepeatLimiter(LOG_REPEAT_LIMITS.storage, write),
+      peer: new RepeatLimiter(LOG_REPEAT_LIMITS.peer, write),
       restart: new RepeatLimiter(LOG_REPEAT_LIMITS.restart, write),
     };
     this.seeds = new SeededRandom(this.seed);
@@ -207,15 +227,18 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (!Number.isInteger(count) || count < 1 || count > CLUSTER_NODES_MAX) {
       throw new RangeError(`nodes must be an integer from 1 to ${CLUSTER_NODES_MAX}, got ${count}`);
     }
-    this.ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
+    const member = this.options.member;
+    this.ids = member === null ? Array.from({ length: count }, (_, i) => `n${i + 1}`) : Object.keys(member.addresses);
+    if (member !== null && !this.ids.includes(member.local))
+      throw new RangeError(`${member.local} is not among the members ${this.ids.join(', ')}`);
     for (const id of this.ids) {
       this.nodes.set(id, {
         id,
         state: 'stopped',
-        worker: null,
+        host: null,
         control: null,
-        controlPort: null,
         client: null,
+        address: member?.addresses[id] ?? null,
         expectingExit: false,
         watchdogAsking: false,
         role: 'follower',
@@ -242,9 +265,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * in use by another process, of another cluster or of a newer raftkv is refused with its StorageError.
    */
   private claimDataDir(): void {
-    const { identity, resumed } = openClusterIdentity(this.options.dataDir, this.ids.length);
+    const member = this.options.member;
+    const { identity, resumed } = openClusterIdentity(this.options.dataDir, this.ids.length, member?.clusterId ?? null);
     try {
-      for (const id of this.ids) {
+      for (const id of this.localIds()) {
         const dir = path.join(this.options.dataDir, id);
         this.locks.push(DataDirLock.acquire(dir));
         checkNodeIdentity(dir, id, identity);
@@ -265,6 +289,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** Starts every node at once over a full mesh of channels made up front. */
   async start(): Promise<void> {
     if (this.locks.length === 0) this.claimDataDir();
+    if (this.options.member !== null) return this.startMember(this.options.member);
+    if (this.options.hosting === 'processes') await this.allocateAddresses();
     const mesh = new Map<NodeId, Record<NodeId, MessagePort>>(this.ids.map((id) => [id, {}]));
     for (const [i, a] of this.ids.entries()) {
       for (const b of this.ids.slice(i + 1)) {
@@ -278,11 +304,29 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.watchdog.unref();
   }
 
+  /** raftkv node: the local node over TCP, and a client lane to every other member. */
+  private async startMember(member: MemberOptions): Promise<void> {
+    for (const node of this.nodes.values()) {
+      if (node.id === member.local) continue;
+      node.client = this.dialClient(node);
+      this.setState(node, 'remote', `runs at ${node.address ?? '?'}`);
+    }
+    await this.spawn(this.node(member.local));
+    this.watchdog ??= setInterval(() => this.watch(), this.options.watchdogIntervalMs);
+    this.watchdog.unref();
+  }
+
+  /** The nodes this process runs: all of them, or (raftkv node) one. */
+  private localIds(): readonly NodeId[] {
+    const member = this.options.member;
+    return member === null ? this.ids : [member.local];
+  }
+
   /** A node that does not answer its status within watchdogTimeoutMs is hung: end it and restart it by policy. */
   private watch(): void {
     for (const node of this.nodes.values()) {
-      const { control, worker } = node;
-      if (control === null || worker === null || node.watchdogAsking) continue;
+      const { control, host } = node;
+      if (control === null || host === null || node.watchdogAsking) continue;
       if (node.state !== 'running' && node.state !== 'paused') continue;
       node.watchdogAsking = true;
       const timeoutMs = this.options.watchdogTimeoutMs;
@@ -290,7 +334,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         () => (node.watchdogAsking = false),
         () => {
           node.watchdogAsking = false;
-          if (node.worker === worker) this.onCrash(node, worker, `hung: no answer to the watchdog within ${timeoutMs} ms`);
+          if (node.host === host) this.onCrash(node, host, `hung: no answer to the watchdog within ${timeoutMs} ms`);
         },
       );
     }
@@ -306,6 +350,17 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   stateOf(id: NodeId): NodeState {
     return this.node(id).state;
+  }
+
+  /** The process id of a node running in a child process (hosting 'processes'), or null. */
+  pidOf(id: NodeId): number | null {
+    return this.node(id).host?.pid ?? null;
+  }
+
+  /** Whether the router can send a node requests: it runs here (not paused), or it is a remote member. */
+  reachable(id: NodeId): boolean {
+    const state = this.node(id).state;
+    return state === 'running' || state === 'remote';
   }
 
   /** The supervision tree's view of one node, as the explorer draws it. */
@@ -328,7 +383,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** Abrupt kill (worker.terminate), a crash: with bufferUnsynced (the default) what the node had not synced is gone. */
   async kill(id: NodeId): Promise<void> {
-    const node = this.node(id);
+    const node = this.localNode(id);
     if (node.state === 'killed' || node.state === 'stopped') return;
     this.cancelRestart(node);
     await this.terminate(node);
@@ -337,9 +392,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** A new worker with the same id and data: it recovers from disk and catches up. */
   async restart(id: NodeId): Promise<void> {
-    const node = this.node(id);
+    const node = this.localNode(id);
     this.cancelRestart(node);
-    if (node.worker !== null) await this.terminate(node);
+    if (node.host !== null) await this.terminate(node);
     node.policy.reset();
     await this.respawn(node);
   }
@@ -500,10 +555,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.node(id).control;
   }
 
-  /** The client data plane of a running node (propose, read, readStale), or null. */
+  /** The client data plane of a running node, or of a remote member (propose, read, readStale), or null. */
   client(id: NodeId): ClientPortClient | null {
     const node = this.node(id);
-    return node.state === 'running' || node.state === 'paused' ? node.client : null;
+    return node.state === 'running' || node.state === 'paused' || node.state === 'remote' ? node.client : null;
   }
 
   /** Resolves once a leader is known (or after `timeoutMs`), without polling. */
@@ -531,6 +586,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         let raft: NodeStatus | null = null;
         if ((node.state === 'running' || node.state === 'paused') && node.control !== null) {
           raft = await withTimeout(node.control.status(), 2_000).catch(() => null);
+        } else if (node.state === 'remote' && node.client !== null) {
+          const outcome = await withTimeout(node.client.status(), 2_000).catch(() => null);
+          raft = outcome?.ok === true ? outcome.status : null;
         }
         return { id, status: node.state, raft };
       }),
@@ -562,6 +620,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return node;
   }
 
+  /** A node this process runs; a remote member (raftkv node) cannot be killed or restarted from here. */
+  private localNode(id: NodeId): ManagedNode {
+    const node = this.node(id);
+    if (node.state === 'remote') throw new NodeNotRunningError(id, 'remote');
+    return node;
+  }
+
   private checkId(id: NodeId): NodeId {
     return this.node(id).id;
   }
@@ -581,10 +646,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private async spawn(node: ManagedNode, mesh: Record<NodeId, MessagePort> | null = null): Promise<void> {
-    this.setState(node, 'starting', 'spawning worker');
+    const processes = this.options.hosting === 'processes';
+    // Over TCP (processes, or raftkv node) a node dials its peers itself; threads get a MessagePort per peer.
+    const tcp = processes || this.options.member !== null;
+    this.setState(node, 'starting', processes ? 'spawning process' : 'spawning worker');
     const peers: Record<NodeId, MessagePort> = { ...mesh };
     const peerPorts: [ManagedNode, MessagePort][] = [];
-    if (mesh === null) {
+    if (mesh === null && !tcp) {
       for (const peer of this.nodes.values()) {
         if (peer.id === node.id || peer.control === null || (peer.state !== 'running' && peer.state !== 'paused')) continue;
         const channel = new MessageChannel();
@@ -592,20 +660,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         peerPorts.push([peer, channel.port2]);
       }
     }
-    const transfer: MessagePort[] = Object.values(peers);
-    const control = new MessageChannel();
-    const client = new MessageChannel();
-    transfer.push(control.port1, client.port1);
     const faults: Record<NodeId, LinkFaults> = {};
     for (const to of this.ids) {
       const f = this.faults.get(`${node.id}>${to}`);
       if (f !== undefined) faults[to] = f;
     }
-    const startup: NodeStartup = {
+    const startup: Omit<NodeStartup, 'ports'> = {
       protocolVersion: PROTOCOL_VERSION,
       seed: this.seeds.nextUint32(),
       id: node.id,
-      voters: this.ids,
+      voters: this.options.member?.join === true ? [] : this.ids,
       dataDir: path.join(this.options.dataDir, node.id),
       durable: this.options.durable,
       bufferUnsynced: this.options.bufferUnsynced,
@@ -613,55 +677,41 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       tickMs: this.options.tickMs,
       core: this.options.core,
       limits: this.options.limits,
-      peers,
-      control: control.port1,
-      client: client.port1,
+      tcp: tcp ? this.tcpStartup(node) : null,
       faults,
     };
-    const entry = workerUrlAndData(this.options.worker?.module ?? DEFAULT_WORKER_MODULE);
-    const extra = this.options.worker?.data?.(node.id) ?? {};
-    const worker = new Worker(entry.url, {
-      workerData: { ...extra, ...startup, ...entry.data },
-      transferList: transfer,
-      stdout: false,
-      stderr: false,
-    });
-    node.worker = worker;
+    const host = processes ? spawnProcess(startup) : spawnThread(startup, peers, this.options.worker);
+    node.host = host;
     node.expectingExit = false;
-    node.controlPort = control.port2;
-    node.control = Comlink.wrap<NodeControl>(portEndpoint(control.port2));
-    node.client = new ClientPortClient(client.port2);
-    const ready = new Promise<void>((resolve, reject) => {
+    node.control = Comlink.wrap<NodeControl>(host.control);
+    node.client = host.client === null ? null : new ClientPortClient(host.client);
+    const ready = new Promise<number | null>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`${node.id} did not report READY within ${this.options.startTimeoutMs} ms`)),
         this.options.startTimeoutMs,
       );
-      worker.on('message', (report: WorkerReport) => {
+      host.on('report', (report: WorkerReport) => {
         if (report.type === 'ready') {
           clearTimeout(timer);
-          resolve();
+          resolve(report.peerPort);
         } else if (report.type === 'start-failed') {
           clearTimeout(timer);
           reject(new Error(`${report.code}: ${report.message}`));
         } else this.onEvent(node, report);
       });
-      worker.once('error', (error) => {
+      host.once('exit', (reason) => {
         clearTimeout(timer);
-        reject(error);
-      });
-      worker.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`worker exited with code ${code} before READY`));
+        reject(new Error(`${reason} before READY`));
       });
     });
-    worker.on('error', (error) => this.onCrash(node, worker, `uncaught ${error.name}: ${error.message}`));
-    worker.on('exit', (code) => this.onCrash(node, worker, `worker exited with code ${code}`));
+    host.on('exit', (reason) => this.onCrash(node, host, reason));
     try {
       await ready;
     } catch (error) {
-      this.onCrash(node, worker, `start failed: ${(error as Error).message}`);
+      this.onCrash(node, host, `start failed: ${(error as Error).message}`);
       return;
     }
+    if (processes && node.host === host) node.client = this.dialClient(node);
     // The peers that are up get their end of the new channels.
     await Promise.all(
       peerPorts.map(async ([peer, port]) => {
@@ -675,6 +725,47 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.setState(node, 'running', 'started');
   }
 
+  /** Processes: a node's peers on loopback, the cluster's id, and how they authenticate. */
+  private tcpStartup(node: ManagedNode): NodeStartup['tcp'] {
+    const peers: Record<NodeId, string> = {};
+    for (const peer of this.nodes.values()) if (peer.id !== node.id && peer.address !== null) peers[peer.id] = peer.address;
+    return {
+      clusterId: this.identity?.clusterId ?? 'raftkv',
+      listen: this.options.member?.peerListen ?? node.address ?? formatHostPort('127.0.0.1', 0),
+      peers,
+      security: this.options.peerSecurity,
+    };
+  }
+
+  /** Processes: the router's client lane to a node, over TCP; a broken connection fails the calls in flight as unknown. */
+  private dialClient(node: ManagedNode): ClientPortClient {
+    const lane = dialClientLane(node.address as string, {
+      clusterId: this.identity?.clusterId ?? 'raftkv',
+      from: 'supervisor',
+      to: node.id,
+      security: loadPeerSecurity(this.options.peerSecurity, 'client'),
+    });
+    const client = new ClientPortClient(lane);
+    lane.onReset(() => client.reset());
+    return client;
+  }
+
+  /** Processes: one free loopback port per node, fixed for the life of the supervisor (a restarted node keeps its address). */
+  private async allocateAddresses(): Promise<void> {
+    for (const node of this.nodes.values()) {
+      if (node.address !== null) continue;
+      const port = await new Promise<number>((resolve, reject) => {
+        const server = net.createServer();
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => {
+          const { port } = server.address() as net.AddressInfo;
+          server.close(() => resolve(port));
+        });
+      });
+      node.address = formatHostPort('127.0.0.1', port);
+    }
+  }
+
   private onEvent(node: ManagedNode, report: WorkerReport): void {
     if (report.type === 'frame') {
       this.emit('frame', node.id, report.state, report.links);
@@ -685,13 +776,22 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       return;
     }
     if (report.type === 'log') {
-      const limiter = report.kind === 'bad-frame' ? this.repeats.badFrame : this.repeats.storage;
+      const limiter =
+        report.kind === 'bad-frame' ? this.repeats.badFrame : report.kind === 'peer' ? this.repeats.peer : this.repeats.storage;
       limiter.log(node.id, report.message, this.about(node, report.level));
       return;
     }
     if (report.type !== 'event') return;
     const event = report.event;
-    if (event.type === 'role') this.updateRole(node, event.role, event.term, false);
+    if (event.type === 'role') {
+      this.updateRole(node, event.role, event.term, false);
+      // raftkv node: a remote leader is known only from what the local node hears.
+      const leader = event.leaderId === null ? undefined : this.nodes.get(event.leaderId);
+      if (leader?.state === 'remote') this.updateRole(leader, 'leader', event.term, false);
+      else if (this.leader !== null && this.leader.id !== node.id && this.node(this.leader.id).state === 'remote') {
+        this.updateRole(this.node(this.leader.id), 'follower', event.term, true);
+      }
+    }
     this.emit('node-event', event);
   }
 
@@ -710,12 +810,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
   }
 
-  /** The worker died on its own: restart by policy, or give up and mark the node failed. */
-  private onCrash(node: ManagedNode, worker: Worker, reason: string): void {
-    if (node.worker !== worker) return; // an old incarnation
+  /** The node's thread or process died on its own: restart by policy, or give up and mark the node failed. */
+  private onCrash(node: ManagedNode, host: HostedNode, reason: string): void {
+    if (node.host !== host) return; // an old incarnation
     if (node.expectingExit || this.stopping) return;
     this.detach(node);
-    void worker.terminate();
+    void host.terminate();
     const decision = node.policy.onCrash(Date.now());
     if (decision.kind === 'give-up') {
       this.setState(node, 'failed', `${reason}; ${decision.reason}`);
@@ -735,19 +835,19 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private async terminate(node: ManagedNode): Promise<void> {
-    const worker = node.worker;
+    const host = node.host;
     this.detach(node);
-    if (worker !== null) await worker.terminate();
+    if (host !== null) await host.terminate();
   }
 
   /** Forgets a node's worker and ports (its exit is expected from now on); it no longer leads. */
   private detach(node: ManagedNode): void {
     node.expectingExit = true;
-    node.worker = null;
+    const host = node.host;
+    node.host = null;
     node.control = null;
-    node.controlPort?.close();
-    node.controlPort = null;
     node.client?.close();
+    host?.dispose();
     node.client = null;
     this.updateRole(node, 'follower', node.term, true);
   }

@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { CLUSTER_NODES_MAX, Supervisor } from '../actor/supervisor.js';
 import { recordedNodes } from '../storage/data-dir.js';
 import { formatLimits, LIMITS_TABLE, LimitsError, resolveLimits, type LimitsInForce } from '../config/limits.js';
-import { isLoopback, startService } from '../router/service.js';
+import { isLoopback, startService, type Service, type ServiceOptions as StartServiceOptions } from '../router/service.js';
+import { formatHostPort } from '../util/address.js';
 import { runScenario } from '../chaos/runner.js';
 import { loadScenario, reportResult } from './chaos-command.js';
 import { startConsole } from './console.js';
@@ -24,13 +25,8 @@ import {
 
 const SETTABLE_LIMITS = LIMITS_TABLE.filter((row) => row.flag !== null && row.name !== 'tickMs');
 
-export const CLUSTER_USAGE = `usage: raftkv cluster [options]
-  --config FILE    settings from a YAML file whose keys are these options' names (data-dir: ./data); RAFTKV_*
-                   environment variables (RAFTKV_DATA_DIR) override it, and options given here override both
-  --nodes N        number of Raft nodes, 1 to ${CLUSTER_NODES_MAX} (default 3)
-  --data-dir DIR   where each node keeps its log and snapshots, one sub-folder per node (default ./data)
-  --memory         keep nothing on disk: nodes survive their own restarts, nothing survives the cluster
-  --host HOST      address the HTTP and Redis-protocol servers bind (default 127.0.0.1)
+/** The usage lines of the options `raftkv cluster` and `raftkv node` share (SERVICE_OPTION_SPECS). */
+export const SERVICE_USAGE_LINES = `  --host HOST      address the HTTP and Redis-protocol servers bind (default 127.0.0.1)
   --http-port P    HTTP API port (default 7379; 0 picks a free port)
   --resp-port P    Redis-protocol port (default 6380; 0 picks a free port)
   --admin-token T  token for the admin and fault endpoints (or RAFTKV_ADMIN_TOKEN); required off loopback
@@ -38,7 +34,6 @@ export const CLUSTER_USAGE = `usage: raftkv cluster [options]
   --timing T       normal (default: elections after 150-300 ms, heartbeats every 30 ms) or demo, slow enough to
                    watch in the explorer (100 ms ticks: elections after 2-4 s, heartbeats every 0.5 s); the tick
                    and election flags still override it
-  --scenario FILE  run a failure-injection scenario (scenarios/*.yaml) against this cluster, report, keep running
   --print-limits   print every limit with the value in force (after the flags below), its unit and flag; exit
   --log-format F   pretty (default: HH:MM:SS.mmm LEVEL [node term] message; start-up lines as they are) or json
                    (one object per line on stdout: time, level, node, term, msg)
@@ -46,10 +41,23 @@ export const CLUSTER_USAGE = `usage: raftkv cluster [options]
 limits (positive integers; units in the names; cross-checked at start, see docs/LIMITS.md):
 ${SETTABLE_LIMITS.map((row) => `  ${row.flag} N`.padEnd(34) + row.description).join('\n')}`;
 
+export const CLUSTER_USAGE = `usage: raftkv cluster [options]
+  --config FILE    settings from a YAML file whose keys are these options' names (data-dir: ./data); RAFTKV_*
+                   environment variables (RAFTKV_DATA_DIR) override it, and options given here override both
+  --nodes N        number of Raft nodes, 1 to ${CLUSTER_NODES_MAX} (default 3)
+  --data-dir DIR   where each node keeps its log and snapshots, one sub-folder per node (default ./data)
+  --memory         keep nothing on disk: nodes survive their own restarts, nothing survives the cluster
+  --processes      run each node as a child process of its own, the nodes talking TCP on loopback, instead of
+                   as worker threads talking over MessagePorts (kill is then a SIGKILL of the node's process)
+  --scenario FILE  run a failure-injection scenario (scenarios/*.yaml) against this cluster, report, keep running
+${SERVICE_USAGE_LINES}`;
+
 export interface ClusterCommandOptions {
   readonly nodes: number;
   readonly dataDir: string;
   readonly memory: boolean;
+  /** Each node a child process over TCP on loopback, not a worker thread. */
+  readonly processes: boolean;
   readonly tickMs: number;
   readonly host: string;
   readonly httpPort: number;
@@ -70,11 +78,74 @@ const TIMINGS = {
   demo: { tickMs: 100, electionTicks: 20, heartbeatTicks: 5 },
 } as const;
 
-function port(raw: string, name: string): number {
+function port(raw: string, name: string, usage: string): number {
   const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value > 65_535)
-    throw new UsageError(`${name} must be a port number from 0 to 65535, got ${raw}`, CLUSTER_USAGE);
+  if (!/^\d+$/.test(raw) || value > 65_535) throw new UsageError(`${name} must be a port number from 0 to 65535, got ${raw}`, usage);
   return value;
+}
+
+/** The options `raftkv cluster` and `raftkv node` share: timing, limits, front doors, logging. */
+export const SERVICE_OPTION_SPECS = {
+  'tick-ms': { type: 'string' },
+  timing: { type: 'string', default: 'normal' },
+  host: { type: 'string', default: '127.0.0.1' },
+  'http-port': { type: 'string', default: '7379' },
+  'resp-port': { type: 'string', default: '6380' },
+  'admin-token': { type: 'string' },
+  'print-limits': { type: 'boolean', default: false },
+  'log-format': { type: 'string', default: 'pretty' },
+  'log-level': { type: 'string', default: 'info' },
+  ...Object.fromEntries(SETTABLE_LIMITS.map((row) => [(row.flag as string).slice(2), { type: 'string' as const }])),
+} as const;
+
+/** What SERVICE_OPTION_SPECS give, checked. */
+export type ServiceOptions = Pick<
+  ClusterCommandOptions,
+  'tickMs' | 'host' | 'httpPort' | 'respPort' | 'adminToken' | 'limits' | 'printLimits' | 'logFormat' | 'logLevel'
+>;
+
+export function parseServiceOptions(values: Readonly<Record<string, string | boolean | undefined>>, usage: string): ServiceOptions {
+  const text = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const timingName = text('timing') ?? 'normal';
+  const timing = TIMINGS[timingName as keyof typeof TIMINGS] as Readonly<Record<string, number>> | undefined;
+  if (timing === undefined) throw new UsageError(`--timing must be normal or demo, got ${timingName}`, usage);
+  const tickMs = Number(text('tick-ms') ?? timing.tickMs);
+  if (!Number.isInteger(tickMs) || tickMs < 1 || tickMs > 1000)
+    throw new UsageError(`--tick-ms must be an integer from 1 to 1000, got ${text('tick-ms')}`, usage);
+  const overrides: Record<string, number> = { ...timing, tickMs };
+  for (const row of SETTABLE_LIMITS) {
+    const raw = text((row.flag as string).slice(2));
+    if (raw === undefined) continue;
+    if (!/^\d+$/.test(raw)) throw new UsageError(`${row.flag} must be a positive integer (${row.unit.toLowerCase()}), got ${raw}`, usage);
+    overrides[row.name] = Number(raw);
+  }
+  let limits: LimitsInForce;
+  try {
+    limits = resolveLimits(overrides);
+  } catch (error) {
+    if (error instanceof LimitsError) throw new UsageError(error.message, usage);
+    throw error;
+  }
+  const logFormat = text('log-format') ?? 'pretty';
+  if (!isLogFormat(logFormat)) throw new UsageError(`--log-format must be ${LOG_FORMATS.join(' or ')}, got ${logFormat}`, usage);
+  const logLevel = text('log-level') ?? 'info';
+  if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${logLevel}`, usage);
+  const host = text('host') ?? '127.0.0.1';
+  const adminToken = text('admin-token') ?? process.env.RAFTKV_ADMIN_TOKEN ?? null;
+  if (!isLoopback(host) && (adminToken === null || adminToken.length === 0)) {
+    throw new UsageError(`--host ${host} is not loopback: the admin and fault endpoints need --admin-token or RAFTKV_ADMIN_TOKEN`, usage);
+  }
+  return {
+    tickMs,
+    host,
+    httpPort: port(text('http-port') ?? '7379', '--http-port', usage),
+    respPort: port(text('resp-port') ?? '6380', '--resp-port', usage),
+    adminToken,
+    limits,
+    printLimits: values['print-limits'] === true,
+    logFormat,
+    logLevel,
+  };
 }
 
 export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions {
@@ -86,17 +157,9 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
         nodes: { type: 'string', default: '3' },
         'data-dir': { type: 'string', default: './data' },
         memory: { type: 'boolean', default: false },
-        'tick-ms': { type: 'string' },
-        timing: { type: 'string', default: 'normal' },
-        host: { type: 'string', default: '127.0.0.1' },
-        'http-port': { type: 'string', default: '7379' },
-        'resp-port': { type: 'string', default: '6380' },
-        'admin-token': { type: 'string' },
+        processes: { type: 'boolean', default: false },
         scenario: { type: 'string' },
-        'print-limits': { type: 'boolean', default: false },
-        'log-format': { type: 'string', default: 'pretty' },
-        'log-level': { type: 'string', default: 'info' },
-        ...Object.fromEntries(SETTABLE_LIMITS.map((row) => [(row.flag as string).slice(2), { type: 'string' as const }])),
+        ...SERVICE_OPTION_SPECS,
       },
       strict: true,
       allowPositionals: false,
@@ -108,53 +171,54 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommandOptions
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > CLUSTER_NODES_MAX) {
     throw new UsageError(`--nodes must be an integer from 1 to ${CLUSTER_NODES_MAX}, got ${values.nodes}`, CLUSTER_USAGE);
   }
-  const timing = TIMINGS[values.timing as keyof typeof TIMINGS] as Readonly<Record<string, number>> | undefined;
-  if (timing === undefined) throw new UsageError(`--timing must be normal or demo, got ${values.timing}`, CLUSTER_USAGE);
-  const tickMs = Number(values['tick-ms'] ?? timing.tickMs);
-  if (!Number.isInteger(tickMs) || tickMs < 1 || tickMs > 1000)
-    throw new UsageError(`--tick-ms must be an integer from 1 to 1000, got ${values['tick-ms']}`, CLUSTER_USAGE);
-  const overrides: Record<string, number> = { ...timing, tickMs };
-  const flags = values as Record<string, string | boolean | undefined>;
-  for (const row of SETTABLE_LIMITS) {
-    const raw = flags[(row.flag as string).slice(2)];
-    if (typeof raw !== 'string') continue;
-    if (!/^\d+$/.test(raw))
-      throw new UsageError(`${row.flag} must be a positive integer (${row.unit.toLowerCase()}), got ${raw}`, CLUSTER_USAGE);
-    overrides[row.name] = Number(raw);
-  }
-  let limits: LimitsInForce;
-  try {
-    limits = resolveLimits(overrides);
-  } catch (error) {
-    if (error instanceof LimitsError) throw new UsageError(error.message, CLUSTER_USAGE);
-    throw error;
-  }
-  const logFormat = values['log-format'];
-  if (!isLogFormat(logFormat)) throw new UsageError(`--log-format must be ${LOG_FORMATS.join(' or ')}, got ${logFormat}`, CLUSTER_USAGE);
-  const logLevel = values['log-level'];
-  if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${logLevel}`, CLUSTER_USAGE);
-  const adminToken = values['admin-token'] ?? process.env.RAFTKV_ADMIN_TOKEN ?? null;
-  if (!isLoopback(values.host) && (adminToken === null || adminToken.length === 0)) {
-    throw new UsageError(
-      `--host ${values.host} is not loopback: the admin and fault endpoints need --admin-token or RAFTKV_ADMIN_TOKEN`,
-      CLUSTER_USAGE,
-    );
-  }
   return {
+    ...parseServiceOptions(values as Record<string, string | boolean | undefined>, CLUSTER_USAGE),
     nodes,
     dataDir: values['data-dir'],
     memory: values.memory,
-    tickMs,
-    host: values.host,
-    httpPort: port(values['http-port'], '--http-port'),
-    respPort: port(values['resp-port'], '--resp-port'),
-    adminToken,
+    processes: values.processes,
     scenario: values.scenario ?? null,
-    limits,
-    printLimits: values['print-limits'] === true,
-    logFormat,
-    logLevel,
   };
+}
+
+/** The router's and its front doors' settings from the shared options. */
+export function frontDoors(options: ServiceOptions): Omit<StartServiceOptions, 'scenarios' | 'leaderDiscovery'> {
+  return {
+    host: options.host,
+    httpPort: options.httpPort,
+    respPort: options.respPort,
+    adminToken: options.adminToken,
+    limits: options.limits.frontDoor,
+    router: options.limits.router,
+    limitsInForce: options.limits.values,
+  };
+}
+
+/** `host:port`, an IPv6 host in brackets. */
+function shown(address: { address: string; port: number }): string {
+  return formatHostPort(address.address, address.port);
+}
+
+/** The start-up lines users and scripts read: where the HTTP API and the Redis protocol listen. */
+export function announceFrontDoors(service: Service, out: (line: string) => void): void {
+  out(`HTTP API: http://${shown(service.http)}`);
+  out(`Redis protocol: redis-cli -h ${service.resp.address} -p ${service.resp.port}`);
+}
+
+/**
+ * Resolves once SIGINT or SIGTERM has run `stop` to its end (a second signal meanwhile does nothing more):
+ * the commands' clean shutdown, every node synced.
+ */
+export function untilSignal(stop: (signal: string) => Promise<void>): Promise<void> {
+  let stopping: Promise<void> | null = null;
+  return new Promise<void>((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        stopping ??= stop(signal);
+        void stopping.then(resolve);
+      });
+    }
+  });
 }
 
 /** A later start with another node count is refused before anything starts (the supervisor checks it too). */
@@ -210,23 +274,24 @@ export async function runCluster(options: ClusterCommandOptions, sink: LogSink =
     nodes: options.nodes,
     dataDir,
     durable: !options.memory,
+    hosting: options.processes ? 'processes' : 'threads',
     tickMs: options.tickMs,
     core: options.limits.core,
     limits: options.limits.node,
     restart: options.limits.restart,
     log,
   });
+  const nodes = `${options.nodes} nodes${options.processes ? ' (one process each, TCP on loopback)' : ''}`;
   out(
     options.memory
-      ? `raftkv: ${options.nodes} nodes in memory (nothing survives a restart of the cluster)`
-      : `raftkv: ${options.nodes} nodes, data in ${dataDir} (a write is acknowledged once a majority has fsynced it)`,
+      ? `raftkv: ${nodes} in memory (nothing survives a restart of the cluster)`
+      : `raftkv: ${nodes}, data in ${dataDir} (a write is acknowledged once a majority has fsynced it)`,
   );
-  let service: Awaited<ReturnType<typeof startService>> | null = null;
+  let service: Service | null = null;
   let terminal: ReturnType<typeof startConsole> | null = null;
   let catalog: ReturnType<typeof scenarioCatalog> | null = null;
   let stopping = false;
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) return;
+  const done = untilSignal(async (signal) => {
     stopping = true;
     terminal?.close();
     catalog?.close();
@@ -235,30 +300,18 @@ export async function runCluster(options: ClusterCommandOptions, sink: LogSink =
     await supervisor.stop();
     if (options.memory) fs.rmSync(dataDir, { recursive: true, force: true });
     out('stopped');
-  };
-  const done = new Promise<void>((resolve) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal).then(resolve));
   });
   await supervisor.start();
   if (!options.memory) out(await describeData(supervisor, dataDir));
   service = await startService(supervisor, {
-    host: options.host,
-    httpPort: options.httpPort,
-    respPort: options.respPort,
-    adminToken: options.adminToken,
-    limits: options.limits.frontDoor,
-    router: options.limits.router,
-    limitsInForce: options.limits.values,
+    ...frontDoors(options),
     scenarios: (hub, running) => {
       catalog = scenarioCatalog({ dir: SCENARIO_DIR, supervisor, service: running, hub, memory: options.memory });
       return catalog;
     },
   });
-  const shown = (address: { address: string; port: number }): string =>
-    (address.address.includes(':') ? `[${address.address}]` : address.address) + `:${address.port}`;
   out(`explorer: http://${shown(service.http)}/${options.adminToken === null ? '' : '?token=<the admin token>'}`);
-  out(`HTTP API: http://${shown(service.http)}`);
-  out(`Redis protocol: redis-cli -h ${service.resp.address} -p ${service.resp.port}`);
+  announceFrontDoors(service, out);
   if (options.scenario !== null) {
     const scenario = loadScenario(options.scenario);
     out(`chaos: running ${scenario.name} for ${(scenario.durationMs / 1000).toFixed(1)} s against this cluster`);
@@ -269,7 +322,7 @@ export async function runCluster(options: ClusterCommandOptions, sink: LogSink =
     out('the cluster keeps running; Ctrl-C stops it');
   }
   if (process.stdin.isTTY && !stopping) {
-    const baseUrl = `http://${service.http.address.includes(':') ? `[${service.http.address}]` : service.http.address}:${service.http.port}`;
+    const baseUrl = `http://${shown(service.http)}`;
     terminal = startConsole({ baseUrl, adminToken: options.adminToken }, process.stdin, process.stdout);
   }
   await done;

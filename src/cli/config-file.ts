@@ -36,6 +36,7 @@ export const CONFIG_SCHEMA = z.strictObject({
   nodes: z.number().int().min(1).max(CLUSTER_NODES_MAX),
   'data-dir': z.string().min(1),
   memory: z.boolean(),
+  processes: z.boolean(),
   host: z.string().min(1),
   'http-port': port,
   'resp-port': port,

@@ -1,6 +1,7 @@
 import { CHAOS_USAGE, runChaosCommand } from './chaos-command.js';
 import { CLUSTER_USAGE, parseClusterArgs, runCluster } from './cluster-command.js';
 import { ConfigError, resolveClusterArgv } from './config-file.js';
+import { NODE_USAGE, parseNodeArgs, runNode } from './node-command.js';
 import { EXIT_BAD_BACKUP, SNAPSHOT_USAGE, runSnapshotCommand } from './snapshot-command.js';
 import { StorageError, type StorageErrorCode } from '../storage/errors.js';
 import { packageVersion } from '../util/version.js';
@@ -14,7 +15,8 @@ const DATA_DIR_CODES = new Set<StorageErrorCode>(['STORAGE_DIR_LOCKED', 'STORAGE
 
 const USAGE = `usage: raftkv <command> [options]
 commands:
-  cluster    start a local cluster of Raft nodes, each a worker-thread actor
+  cluster    start a local cluster of Raft nodes, each a worker-thread actor (or a process: --processes)
+  node       run one member of a cluster of processes or hosts, with its own HTTP and Redis-protocol servers
   chaos      run a failure-injection scenario against a fresh cluster and check the history
   snapshot   save a backup of a running cluster, restore a new cluster from one, or check one
 options:
@@ -23,12 +25,19 @@ options:
 
 ${CLUSTER_USAGE}
 
+${NODE_USAGE}
+
 ${CHAOS_USAGE}
 
 ${SNAPSHOT_USAGE}`;
 
 /** Each command's usage, for `raftkv COMMAND --help`. */
-const COMMAND_USAGE: Readonly<Record<string, string>> = { cluster: CLUSTER_USAGE, chaos: CHAOS_USAGE, snapshot: SNAPSHOT_USAGE };
+const COMMAND_USAGE: Readonly<Record<string, string>> = {
+  cluster: CLUSTER_USAGE,
+  node: NODE_USAGE,
+  chaos: CHAOS_USAGE,
+  snapshot: SNAPSHOT_USAGE,
+};
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -48,6 +57,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (command) {
       case 'cluster':
         await runCluster(parseClusterArgs(resolveClusterArgv(rest, process.env)));
+        return 0;
+      case 'node':
+        await runNode(parseNodeArgs(rest));
         return 0;
       case 'chaos':
         return await runChaosCommand(rest);

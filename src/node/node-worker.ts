@@ -1,4 +1,5 @@
 import * as Comlink from 'comlink';
+import type { Endpoint } from 'comlink';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
@@ -25,7 +26,11 @@ import { NodeFileSystem, type FileSystem, type StorageFile } from '../storage/fi
 import { serveClientPort } from '../transport/client-port.js';
 import { EntryBlocks } from '../transport/codec.js';
 import { portEndpoint } from '../transport/comlink-endpoint.js';
+import type { FramePort, Link } from '../transport/link.js';
 import { PeerLink } from '../transport/peer-link.js';
+import { TcpTransport } from '../transport/tcp/tcp-transport.js';
+import { parseHostPort } from '../util/address.js';
+import { loadPeerSecurity } from '../transport/peer-security.js';
 import { DurationBuckets, RaftNode, WORKER_RUNTIME, type NodeRuntime } from './raft-node.js';
 
 /** Heartbeat rounds remembered per peer for the explorer's round-trip times. */
@@ -87,9 +92,9 @@ function folderBytes(dir: string): number {
  * samples): a link that was replaced (the peer reconnected) counts from zero again.
  */
 class LinkCounters {
-  private readonly before = new Map<NodeId, { link: PeerLink } & LinkCounts>();
+  private readonly before = new Map<NodeId, { link: Link } & LinkCounts>();
 
-  take(links: ReadonlyMap<NodeId, PeerLink>, visit: (peer: NodeId, sent: LinkCounts) => void): void {
+  take(links: ReadonlyMap<NodeId, Link>, visit: (peer: NodeId, sent: LinkCounts) => void): void {
     for (const [peer, link] of links) {
       const now = { link, messages: link.stats.messagesSent, bytes: link.stats.bytesSent, dropped: link.stats.messagesDropped };
       const prior = this.before.get(peer);
@@ -104,12 +109,33 @@ class LinkCounters {
   }
 }
 
-/**
- * Runs one Raft node inside a worker thread: opens its storage, connects its peer links, exposes its
- * control plane, and reports READY. Any error at start is reported with its code before the worker exits.
- */
+/** How a node talks to whoever runs it: its reports, its control plane, and (a worker thread) its router's port. */
+export interface NodeIo {
+  report(message: WorkerReport): void;
+  /** The comlink endpoint NodeControl is exposed on. */
+  readonly control: Endpoint;
+  /** The router's client port (a worker thread); clients of a TCP node also come over its client lanes. */
+  readonly client: FramePort | null;
+}
+
+/** Runs one Raft node inside a worker thread, its ports in its start-up message. */
 export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMachine: StateMachine = new KvStateMachine()): void {
-  const report = (message: WorkerReport): void => parent.postMessage(message);
+  const ports = startup.ports;
+  if (ports === null) throw new Error('a node worker thread needs its ports in the start-up message');
+  void runNode(
+    startup,
+    { report: (message) => parent.postMessage(message), control: portEndpoint(ports.control), client: ports.client },
+    stateMachine,
+  );
+}
+
+/**
+ * Runs one Raft node (in a worker thread or a child process): opens its storage, connects its peer links
+ * (MessagePorts, or TCP), exposes its control plane, and reports READY. Any error at start is reported with
+ * its code before the node gives up.
+ */
+export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: StateMachine = new KvStateMachine()): Promise<void> {
+  const report = (message: WorkerReport): void => io.report(message);
   // A worker writes nothing to the console: the supervisor logs its lines with the node's id and term, and
   // holds back a repeated kind (a peer sending garbage on every message) past its limit.
   const logLine = (level: NodeLogLevel, kind: NodeLogKind, message: string): void => report({ type: 'log', level, kind, message });
@@ -141,7 +167,9 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
     report({ type: 'start-failed', code, message: (error as Error).message });
     return;
   }
-  const links = new Map<NodeId, PeerLink>();
+  // The peer links: MessagePorts (connect, below) or the TCP transport's (started below, before READY).
+  const portLinks = new Map<NodeId, PeerLink>();
+  let links: ReadonlyMap<NodeId, Link> = portLinks;
   // A turn's AppendRequests to followers at the same position carry the same entries, encoded once for all.
   const blocks = new EntryBlocks();
   // The explorer's round-trip times: when a heartbeat round's first AppendRequest left for each peer, and the
@@ -204,7 +232,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
     runtime,
   );
   const connect = (peer: NodeId, port: MessagePort): void => {
-    links.get(peer)?.close();
+    portLinks.get(peer)?.close();
     const link = new PeerLink(
       peer,
       port,
@@ -220,9 +248,41 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
     );
     const faults = startup.faults[peer];
     if (faults !== undefined) link.setFaults(faults);
-    links.set(peer, link);
+    portLinks.set(peer, link);
   };
-  for (const [peer, port] of Object.entries(startup.peers)) connect(peer, port);
+  for (const [peer, port] of Object.entries(startup.ports?.peers ?? {})) connect(peer, port);
+  let transport: TcpTransport | null = null;
+  if (startup.tcp !== null) {
+    const tcp = startup.tcp;
+    try {
+      transport = await TcpTransport.start({
+        id: startup.id,
+        clusterId: tcp.clusterId,
+        listen: parseHostPort(tcp.listen),
+        peers: tcp.peers,
+        security: loadPeerSecurity(tcp.security, startup.id),
+        deliver: (messages) => {
+          if (framer !== undefined) noteReceived(messages);
+          node.receive(messages);
+        },
+        log: (level, kind, message) => logLine(level, 'peer', `${kind}: ${message}`),
+        random: random.fork(),
+        blocks,
+        onClientChannel: (port) => serveClientPort(port, node),
+      });
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      report({
+        type: 'start-failed',
+        code: typeof code === 'string' && isErrorCode(code) ? code : 'NODE_START_FAILED',
+        message: `peer listener ${tcp.listen}: ${(error as Error).message}`,
+      });
+      node.stop();
+      return;
+    }
+    links = transport.links;
+    for (const [peer, faults] of Object.entries(startup.faults)) transport.links.get(peer)?.setFaults(faults);
+  }
 
   const control: NodeControl = {
     status: () => node.status(),
@@ -256,7 +316,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
     },
     flood: (messages) => {
       // Stale AppendResponses (term 0) from a peer: each costs a mailbox slot and a step, and changes nothing.
-      const from = Object.keys(startup.peers)[0] ?? startup.id;
+      const from = links.keys().next().value ?? startup.id;
       const stale: Message = {
         type: 'AppendResponse',
         from,
@@ -290,10 +350,11 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
       clearInterval(sampler);
       node.stop();
       for (const link of links.values()) link.close();
+      void transport?.close();
     },
   };
-  Comlink.expose(control, portEndpoint(startup.control));
-  serveClientPort(startup.client, node);
+  Comlink.expose(control, io.control);
+  if (io.client !== null) serveClientPort(io.client, node);
   // The explorer's frame, at most one per EXPLORER_FRAME_MS: the node's numbers and each link's traffic since
   // the last frame, skipped when nothing changed.
   const frameLinks = new LinkCounters();
@@ -328,7 +389,7 @@ export function runNodeWorker(startup: NodeStartup, parent: MessagePort, stateMa
   const ticker = setInterval(() => node.tick(), startup.tickMs);
   const sampler = setInterval(reportMetrics, NODE_METRICS_SAMPLE_MS);
   if (startup.explorerFrames) control.setExplorerFrames(true, EXPLORER_FRAME_MS);
-  report({ type: 'ready' });
+  report({ type: 'ready', peerPort: transport?.port ?? null });
   // A scrape right after start finds every node's gauges.
   reportMetrics();
 }

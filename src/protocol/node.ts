@@ -131,7 +131,36 @@ export interface NodeSettings {
   readonly limits: Partial<RaftNodeLimits>;
 }
 
-/** The typed start-up message of a node worker (its workerData). The ports are transferred. */
+/** The MessagePorts of a node that runs as a worker thread of its supervisor's process (transferred). */
+export interface NodePorts {
+  /** One MessagePort per running peer: the data plane (frames of the core's messages, src/transport/codec.ts). */
+  readonly peers: Readonly<Record<NodeId, MessagePort>>;
+  /** The control plane (comlink): NodeControl. */
+  readonly control: MessagePort;
+  /** The client data plane: the router's numbered, batched requests (src/protocol/client.ts). */
+  readonly client: MessagePort;
+}
+
+/** How a node authenticates its peers over TCP; the worker reads the files (docs/TRANSPORT.md). */
+export type PeerSecuritySettings =
+  | { readonly mode: 'plaintext' }
+  /** A file holding the cluster's pre-shared key: peers prove they know it; links are authenticated, not encrypted. */
+  | { readonly mode: 'psk'; readonly keyFile: string }
+  /** A folder made by `raftkv certs`: ca.crt, and <id>.crt with <id>.key for this node. TLS 1.3, mutual. */
+  | { readonly mode: 'tls'; readonly certDir: string };
+
+/** A node that reaches its peers over TCP (one node per process or host) instead of MessagePorts. */
+export interface TcpStartup {
+  /** Every handshake carries it: a node of another cluster is refused (TRANSPORT_CLUSTER_MISMATCH). */
+  readonly clusterId: string;
+  /** host:port the node's peer listener binds (port 0 picks one, reported in READY). */
+  readonly listen: string;
+  /** Every other member's peer address (host:port), until the configuration in the log names them. */
+  readonly peers: Readonly<Record<NodeId, string>>;
+  readonly security: PeerSecuritySettings;
+}
+
+/** The typed start-up message of a node (a worker's workerData, or a child process's first IPC message). */
 export interface NodeStartup extends NodeSettings {
   readonly protocolVersion: number;
   readonly id: NodeId;
@@ -139,12 +168,10 @@ export interface NodeStartup extends NodeSettings {
   readonly seed: number;
   readonly voters: readonly NodeId[];
   readonly dataDir: string;
-  /** One MessagePort per running peer: the data plane (frames of the core's messages, src/transport/codec.ts). */
-  readonly peers: Readonly<Record<NodeId, MessagePort>>;
-  /** The control plane (comlink): NodeControl. */
-  readonly control: MessagePort;
-  /** The client data plane: the router's numbered, batched requests (src/protocol/client.ts). */
-  readonly client: MessagePort;
+  /** A worker thread's ports; null in a child process (control over IPC, clients over TCP). */
+  readonly ports: NodePorts | null;
+  /** Peers over TCP; null for a thread cluster (the peers are ports.peers). */
+  readonly tcp: TcpStartup | null;
   readonly faults: Readonly<Record<NodeId, LinkFaults>>;
 }
 
@@ -204,7 +231,8 @@ export interface NodeMetricsSample {
 
 /** Messages a node worker posts on its parentPort. */
 export type WorkerReport =
-  | { readonly type: 'ready' }
+  /** The node runs; `peerPort` is its TCP peer listener's port (null for a thread cluster). */
+  | { readonly type: 'ready'; readonly peerPort: number | null }
   | { readonly type: 'event'; readonly event: NodeEvent }
   /** About every NODE_METRICS_SAMPLE_MS (and once at READY): the node's numbers for Prometheus. */
   | { readonly type: 'metrics'; readonly sample: NodeMetricsSample }
@@ -217,10 +245,19 @@ export type WorkerReport =
    */
   | { readonly type: 'log'; readonly level: NodeLogLevel; readonly kind: NodeLogKind; readonly message: string };
 
+/**
+ * What a supervisor and a node in a child process (raftkv cluster --processes) say over the IPC channel: the
+ * start-up message first, then the control plane's comlink messages both ways and the node's reports.
+ */
+export type ProcessMessage =
+  | { readonly type: 'start'; readonly startup: NodeStartup }
+  | { readonly type: 'control'; readonly data: unknown }
+  | { readonly type: 'report'; readonly report: WorkerReport };
+
 /** The levels of src/util/log.ts (this room imports none of util). */
 export type NodeLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
-/** What a worker's line is about, each kind rate-limited on its own: a peer's bad frame, the node's storage. */
-export type NodeLogKind = 'bad-frame' | 'storage';
+/** What a worker's line is about, each kind rate-limited on its own: a peer's bad frame, the node's storage, its TCP peer links. */
+export type NodeLogKind = 'bad-frame' | 'storage' | 'peer';
 
 /** The control plane of one node, called through comlink. */
 export interface NodeControl {

@@ -436,10 +436,10 @@ export class Router {
 
   /** A stale read is served by any running node from what it has applied, round robin; or by `node`, if pinned. */
   private async readStale(query: KvQuery, node: NodeId | null): Promise<ReadResult> {
-    if (node !== null && this.supervisor.stateOf(node) !== 'running') {
+    if (node !== null && !this.supervisor.reachable(node)) {
       return { ok: false, error: this.refusal('NODE_STOPPED', `node ${node} is not running; nothing was read`) };
     }
-    const running = this.supervisor.ids.filter((id) => this.supervisor.stateOf(id) === 'running');
+    const running = this.supervisor.ids.filter((id) => this.supervisor.reachable(id));
     const id = node ?? running[this.staleTurn++ % Math.max(1, running.length)];
     const control = id === undefined ? null : this.supervisor.client(id);
     if (control === null) return { ok: false, error: this.refusal('NO_LEADER', 'no node is running') };
@@ -457,7 +457,7 @@ export class Router {
   private leaderTarget(lane: number): { id: NodeId; client: ClientPortClient } | null {
     if (this.leaderDiscovery === 'probe') return this.probeTarget(lane);
     let id = this.believedLeader[lane] ?? null;
-    if (id === null || this.supervisor.stateOf(id) !== 'running') id = this.supervisor.leaderId;
+    if (id === null || !this.supervisor.reachable(id)) id = this.supervisor.leaderId;
     this.believedLeader[lane] = id;
     const client = id === null ? null : this.supervisor.client(id);
     return id === null || client === null ? null : { id, client };

@@ -122,16 +122,38 @@ export function recordedNodes(dataDir: string): number | null {
  * The cluster's identity in `dataDir`: read, or made for a new folder. A folder written before identities
  * existed (no clusterId) is given one. Refused: a newer format, another node count.
  */
-export function openClusterIdentity(dataDir: string, nodes: number): { identity: ClusterIdentity; resumed: boolean } {
+export function openClusterIdentity(
+  dataDir: string,
+  nodes: number,
+  /**
+   * A member of a cluster of processes or hosts (raftkv node) knows its cluster's id from its flags: a folder
+   * of another id is refused, and the member count may change (membership changes), so it is not checked.
+   */
+  clusterId: string | null = null,
+): { identity: ClusterIdentity; resumed: boolean } {
   fs.mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, CLUSTER_FILE);
   const recorded = readJson(file);
   if (recorded === null) {
-    const identity: ClusterIdentity = { format: DATA_DIR_FORMAT, clusterId: randomUUID(), nodes, created: new Date().toISOString() };
+    const identity: ClusterIdentity = {
+      format: DATA_DIR_FORMAT,
+      clusterId: clusterId ?? randomUUID(),
+      nodes,
+      created: new Date().toISOString(),
+    };
     writeJsonDurably(file, identity);
     return { identity, resumed: false };
   }
   checkFormat(file, recorded.format);
+  if (clusterId !== null) {
+    if (recorded.clusterId !== clusterId) {
+      throw new StorageError(
+        'STORAGE_DIR_CLUSTER',
+        `${dataDir} holds data of cluster ${String(recorded.clusterId)}, not of ${clusterId} (the id --peers and --cluster-token make, or --cluster-id): use another --data-dir`,
+      );
+    }
+    return { identity: recorded as unknown as ClusterIdentity, resumed: true };
+  }
   if (recorded.nodes !== nodes) {
     throw new StorageError(
       'STORAGE_DIR_CLUSTER',
