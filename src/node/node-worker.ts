@@ -302,7 +302,7 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
     read: (query) => node.read(query),
     readStale: (query) => node.readStale(query),
     transferLeadership: (to) => node.transferLeadership(to),
-    changeMembership: (change) => node.changeMembership(change),
+    changeMembership: (change) => node.proposeChange(change),
     forceElection: () => node.forceElection(),
     pause: () => node.pause(),
     resume: () => node.resume(),

@@ -304,7 +304,20 @@ export class RaftNode {
     return result.ok ? result : this.refusalFrom(result.reason);
   }
 
-  changeMembership(change: MembershipChange): Promise<ProposeOutcome> {
+  /**
+   * Proposes a new configuration (one voter or learner added, promoted or removed; see RaftCore.proposeMembership).
+   * The answer says only whether the leader appended it, at which index: the change takes effect as it enters
+   * each log. The simulator drives changes this way; clients use changeMembers.
+   */
+  changeMembership(membership: Membership): { ok: true; index: number } | NodeRefusal {
+    if (this.stopped) return this.refusal('NODE_STOPPED', ERRORS.NODE_STOPPED.message, true);
+    const result = this.core.proposeMembership(membership);
+    if (!result.ok) return this.refusalFrom(result.reason);
+    this.scheduleDrain();
+    return { ok: true, index: result.firstIndex };
+  }
+
+  proposeChange(change: MembershipChange): Promise<ProposeOutcome> {
     return new Promise((resolve) => this.changeMembers(change, resolve));
   }
 

@@ -60,6 +60,9 @@ export const NODE_REFUSAL_CODES = [
   'MEMBER_NOT_LEARNER',
   'LEARNER_NOT_CAUGHT_UP',
   'LAST_VOTER',
+  // A membership change the supervisor refuses before any node sees it: a bad id, a new node that did not start.
+  'INVALID_ARGUMENT',
+  'NODE_START_FAILED',
 ] as const satisfies readonly ErrorCode[];
 
 export type NodeRefusalCode = (typeof NODE_REFUSAL_CODES)[number];
