@@ -396,7 +396,7 @@ export class TcpTransport {
     if (security.mode === 'tls') {
       server.on('secureConnection', (socket: tls.TLSSocket) => transport.accept(socket));
       server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
-        const who = `${socket.remoteAddress ?? '?'}`;
+        const who = socket.remoteAddress ?? 'unknown';
         transport.acceptLogOnce.report(who, 'TRANSPORT_AUTH_FAILED', `TLS handshake from ${who} failed: ${error.message}`);
       });
     } else {
