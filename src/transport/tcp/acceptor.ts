@@ -201,7 +201,8 @@ export class AcceptedConnection {
       this.socket.end(encodeControlFrame('REFUSE', { code: kind, message }));
       // end() flushes the REFUSE; the dialler closes on reading it, and the timer ends a dialler that does not.
       const socket = this.socket;
-      setTimeout(() => socket.destroy(), o.limits.handshakeTimeoutMs).unref();
+      const timer = setTimeout(() => socket.destroy(), o.limits.handshakeTimeoutMs);
+      socket.once('close', () => clearTimeout(timer));
     } else {
       this.socket.destroy();
     }

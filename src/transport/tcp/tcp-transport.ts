@@ -379,18 +379,22 @@ export class TcpTransport {
   private constructor(
     private readonly options: TcpTransportOptions,
     private readonly server: net.Server,
+    limits: TcpTransportLimits,
   ) {
-    this.limits = resolveTcpLimits(options.limits);
+    this.limits = limits;
     this.logOnce = new LogOnce(options.log);
     this.acceptLogOnce = new LogOnce(options.log);
   }
 
   /** Listens on `options.listen` (checked by checkPeerSecurity first), then dials every peer. */
   static async start(options: TcpTransportOptions): Promise<TcpTransport> {
+    // Everything that can be refused is refused before the port is taken.
     checkPeerSecurity(options.listen, options.peers, options.security);
+    for (const address of Object.values(options.peers)) parseAddress(address);
+    const limits = resolveTcpLimits(options.limits);
     const security = options.security;
     const server = security.mode === 'tls' ? tls.createServer(tlsServerOptions(security)) : net.createServer();
-    const transport = new TcpTransport(options, server);
+    const transport = new TcpTransport(options, server, limits);
     server.maxConnections = transport.limits.acceptedConnectionsMax;
     server.on('connection', (socket: net.Socket) => transport.track(socket));
     if (security.mode === 'tls') {
