@@ -211,6 +211,14 @@ export class AcceptedConnection {
 
   private closed(): void {
     if (this.state === 'closed') return;
+    if (this.state === 'proof') {
+      // The dialler checked this node's proof and hung up: the two sides hold different keys.
+      this.options.logOnce.report(
+        this.peerName(),
+        'TRANSPORT_AUTH_FAILED',
+        `${this.peerName()} closed before its PROOF: it holds another pre-shared key`,
+      );
+    }
     const wasOpen = this.state === 'open';
     this.state = 'closed';
     this.clearTimer();
