@@ -81,6 +81,14 @@ export const MUTATIONS: readonly Mutation[] = [
     families: ['membership'],
   },
   {
+    name: 'learners-in-quorum',
+    file: 'src/raft/raft.ts',
+    find: '    const voters = this.membership.voters;\n',
+    replace: '    const voters = [...this.membership.voters, ...this.membership.learners];\n',
+    description: "a leader counts its learners' matches in the commit quorum, so an entry may commit on a minority of the voters",
+    families: ['membership'],
+  },
+  {
     name: 'no-fsync',
     file: 'src/storage/wal.ts',
     find: '    this.unsyncedBytes = 0;\n    this.active.sync();\n',

@@ -201,7 +201,8 @@ export class AcceptedConnection {
       this.socket.end(encodeControlFrame('REFUSE', { code: kind, message }));
       // end() flushes the REFUSE; the dialler closes on reading it, and the timer ends a dialler that does not.
       const socket = this.socket;
-      setTimeout(() => socket.destroy(), o.limits.handshakeTimeoutMs).unref();
+      const timer = setTimeout(() => socket.destroy(), o.limits.handshakeTimeoutMs);
+      socket.once('close', () => clearTimeout(timer));
     } else {
       this.socket.destroy();
     }
@@ -210,6 +211,14 @@ export class AcceptedConnection {
 
   private closed(): void {
     if (this.state === 'closed') return;
+    if (this.state === 'proof') {
+      // The dialler checked this node's proof and hung up: the two sides hold different keys.
+      this.options.logOnce.report(
+        this.peerName(),
+        'TRANSPORT_AUTH_FAILED',
+        `${this.peerName()} closed before its PROOF: it holds another pre-shared key`,
+      );
+    }
     const wasOpen = this.state === 'open';
     this.state = 'closed';
     this.clearTimer();

@@ -21,7 +21,7 @@ export interface ClientLaneOptions {
   readonly log?: TransportLog;
 }
 
-/** Why a lane reset: its connection broke, or a post found the disconnected lane's queue full. */
+/** Why a lane reset: its connection broke, or a post found the lane's queue full (disconnected, or a node not reading). */
 export type ClientLaneResetReason = 'connection-lost' | 'queue-full' | 'closed';
 
 export interface ClientLane extends FramePort {
@@ -70,6 +70,11 @@ class TcpClientLane implements ClientLane {
   postMessage(frame: Uint8Array): void {
     if (this.closed) return;
     if (this.dialler.isOpen) {
+      if (this.dialler.unsentBytes > this.limits.clientLaneQueueBytesMax) {
+        // The node stopped reading: refuse rather than buffer without bound.
+        this.reset('queue-full');
+        return;
+      }
       this.dialler.write('CLIENT', frame);
       return;
     }

@@ -154,7 +154,14 @@ export class Dialler {
       if (this.socket === socket) this.lastError = error;
     });
     socket.on('close', () => {
-      if (this.socket === socket) this.fail(failureKind(this.lastError), this.lastError?.message ?? 'the connection closed');
+      if (this.socket !== socket) return;
+      if (this.lastError === null && this.state === 'handshaking' && o.security.mode === 'tls') {
+        // The acceptor answers every refusal of its own with a REFUSE frame; a TLS peer that closes silently
+        // after the TLS handshake has refused this node's certificate (TLS 1.3 checks it after the client is done).
+        this.fail('TRANSPORT_AUTH_FAILED', "the peer closed the TLS connection before WELCOME: it refused this node's certificate");
+        return;
+      }
+      this.fail(failureKind(this.lastError), this.lastError?.message ?? 'the connection closed');
     });
     this.setTimer(o.limits.handshakeTimeoutMs, () => this.fail('handshake-timeout', `no WELCOME within ${o.limits.handshakeTimeoutMs} ms`));
   }

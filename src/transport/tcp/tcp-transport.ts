@@ -379,24 +379,28 @@ export class TcpTransport {
   private constructor(
     private readonly options: TcpTransportOptions,
     private readonly server: net.Server,
+    limits: TcpTransportLimits,
   ) {
-    this.limits = resolveTcpLimits(options.limits);
+    this.limits = limits;
     this.logOnce = new LogOnce(options.log);
     this.acceptLogOnce = new LogOnce(options.log);
   }
 
   /** Listens on `options.listen` (checked by checkPeerSecurity first), then dials every peer. */
   static async start(options: TcpTransportOptions): Promise<TcpTransport> {
+    // Everything that can be refused is refused before the port is taken.
     checkPeerSecurity(options.listen, options.peers, options.security);
+    for (const address of Object.values(options.peers)) parseAddress(address);
+    const limits = resolveTcpLimits(options.limits);
     const security = options.security;
     const server = security.mode === 'tls' ? tls.createServer(tlsServerOptions(security)) : net.createServer();
-    const transport = new TcpTransport(options, server);
+    const transport = new TcpTransport(options, server, limits);
     server.maxConnections = transport.limits.acceptedConnectionsMax;
     server.on('connection', (socket: net.Socket) => transport.track(socket));
     if (security.mode === 'tls') {
       server.on('secureConnection', (socket: tls.TLSSocket) => transport.accept(socket));
       server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
-        const who = `${socket.remoteAddress ?? '?'}`;
+        const who = socket.remoteAddress ?? 'unknown';
         transport.acceptLogOnce.report(who, 'TRANSPORT_AUTH_FAILED', `TLS handshake from ${who} failed: ${error.message}`);
       });
     } else {
