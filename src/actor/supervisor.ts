@@ -623,7 +623,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private async addMember(change: MembershipChange & { kind: 'add-voter' | 'add-learner' }, timeoutMs: number): Promise<ProposeOutcome> {
-    const refuse = (code: NodeRefusal['code'], message: string): NodeRefusal => ({ ok: false, code, message, leaderId: null, definite: true });
+    const refuse = (code: NodeRefusal['code'], message: string): NodeRefusal => ({
+      ok: false,
+      code,
+      message,
+      leaderId: null,
+      definite: true,
+    });
     if (!MEMBER_ID.test(change.id)) return refuse('INVALID_ARGUMENT', `'${change.id}' is not a member id (letters, digits, - and _)`);
     if (this.nodes.has(change.id)) return refuse('MEMBER_EXISTS', `${change.id} is already a member`);
     if (this.nodes.size >= CLUSTER_NODES_MAX) return refuse('INVALID_ARGUMENT', `a cluster has at most ${CLUSTER_NODES_MAX} members`);
@@ -651,7 +657,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       await this.forgetMember(node.id, false);
       return refuse('NODE_START_FAILED', (error as Error).message);
     }
-    const withAddress: MembershipChange = node.address === null ? { kind: change.kind, id: node.id } : { kind: change.kind, id: node.id, address: node.address };
+    const withAddress: MembershipChange =
+      node.address === null ? { kind: change.kind, id: node.id } : { kind: change.kind, id: node.id, address: node.address };
     const outcome = await this.viaLeader<ProposeOutcome>((client) => client.changeMembership(withAddress), timeoutMs);
     // Refused for sure: the new node is no member; stop it. Unknown: keep it, the change may have committed.
     if (!outcome.ok && outcome.definite) await this.forgetMember(node.id, false);

@@ -521,7 +521,7 @@ async function membersRoute(req: http.IncomingMessage, method: string, path: str
     if (method !== 'POST') fail('METHOD_NOT_ALLOWED');
     checkAdmin(req, deps);
     const body = await readJson(req, deps);
-    if (typeof body.id !== 'string' || body.id === '') fail('INVALID_ARGUMENT', 'id must be the new member\'s id');
+    if (typeof body.id !== 'string' || body.id === '') fail('INVALID_ARGUMENT', "id must be the new member's id");
     if (body.learner !== undefined && typeof body.learner !== 'boolean') fail('INVALID_ARGUMENT', 'learner must be true or false');
     if (body.address !== undefined && typeof body.address !== 'string') fail('INVALID_ARGUMENT', 'address must be host:port');
     const kind = body.learner === true ? 'add-learner' : 'add-voter';

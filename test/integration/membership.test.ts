@@ -36,7 +36,9 @@ async function members(): Promise<MembersView> {
 }
 
 async function put(key: string, value: string): Promise<void> {
-  await waitFor(`PUT ${key}`, async () => ((await fetch(url(`/v1/kv/${key}`), { method: 'PUT', body: value })).status === 200 ? true : null));
+  await waitFor(`PUT ${key}`, async () =>
+    (await fetch(url(`/v1/kv/${key}`), { method: 'PUT', body: value })).status === 200 ? true : null,
+  );
 }
 
 describe('membership changes over HTTP', () => {
@@ -49,10 +51,16 @@ describe('membership changes over HTTP', () => {
     ]);
     expect(view.leader).toBe(cluster.supervisor.leaderId);
     expect((await fetch(url('/v1/members'), { method: 'POST', body: '{"id":"n4"}' })).status).toBe(401);
-    expect(await call('POST', '/v1/members', { id: 'n2', learner: true })).toMatchObject({ status: 409, body: { error: { code: 'MEMBER_EXISTS' } } });
+    expect(await call('POST', '/v1/members', { id: 'n2', learner: true })).toMatchObject({
+      status: 409,
+      body: { error: { code: 'MEMBER_EXISTS' } },
+    });
     expect(await call('POST', '/v1/members/n2/promote')).toMatchObject({ status: 409, body: { error: { code: 'MEMBER_NOT_LEARNER' } } });
     expect(await call('DELETE', '/v1/members/n9')).toMatchObject({ status: 404, body: { error: { code: 'MEMBER_NOT_FOUND' } } });
-    expect(await call('POST', '/v1/members', { id: 'bad id' })).toMatchObject({ status: 400, body: { error: { code: 'INVALID_ARGUMENT' } } });
+    expect(await call('POST', '/v1/members', { id: 'bad id' })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'INVALID_ARGUMENT' } },
+    });
   });
 
   it('adds a learner that receives the log, promotes it once caught up, and it holds every write', async () => {
@@ -97,7 +105,9 @@ describe('membership changes over HTTP', () => {
       return answer.status === 200 ? answer : null;
     });
     expect((gone.body.members as MembersView).members.map((m) => m.id)).not.toContain(leader);
-    const next = await waitFor('a new leader', () => (cluster.supervisor.leaderId !== null && cluster.supervisor.leaderId !== leader ? cluster.supervisor.leaderId : null));
+    const next = await waitFor('a new leader', () =>
+      cluster.supervisor.leaderId !== null && cluster.supervisor.leaderId !== leader ? cluster.supervisor.leaderId : null,
+    );
     expect(next).not.toBe(leader);
     await put('after-leader-removed', 'z');
     const view = await members();
