@@ -2,6 +2,7 @@ import * as Comlink from 'comlink';
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import {
@@ -28,7 +29,7 @@ import {
 import type { NodeEvent } from '../protocol/node.js';
 import { checkNodeIdentity, DataDirLock, openClusterIdentity, type ClusterIdentity } from '../storage/data-dir.js';
 import { SeededRandom } from '../raft/random.js';
-import type { NodeId, Role, Snapshot } from '../raft/types.js';
+import type { Membership, MembershipChange, NodeId, Role, Snapshot } from '../raft/types.js';
 import { ClientPortClient } from '../transport/client-port.js';
 import { NO_FAULTS, validateFaults } from '../transport/link-faults.js';
 import { dialClientLane } from '../transport/tcp/client-lane.js';
@@ -133,6 +134,29 @@ export const SUPERVISOR_DEFAULTS: Omit<SupervisorOptions, 'nodes' | 'dataDir'> =
 /** The most nodes a cluster may have. */
 export const CLUSTER_NODES_MAX = 9;
 
+/** Member ids: what `raftkv node --id` accepts. */
+const MEMBER_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+
+/** One member as GET /v1/members shows it. */
+export interface MemberView {
+  readonly id: NodeId;
+  readonly role: 'voter' | 'learner';
+  /** Its peer address (TCP clusters), or null (a thread cluster). */
+  readonly address: string | null;
+  /** How far its log matches the leader's (the leader's own: its last index); null without a leader's view. */
+  readonly matchIndex: number | null;
+  /** Its state in this supervisor; null for a member this process does not know. */
+  readonly state: NodeState | null;
+}
+
+export interface MembersView {
+  readonly leader: NodeId | null;
+  readonly term: number;
+  /** The leader's last log index: a learner whose matchIndex is near it has caught up. */
+  readonly lastIndex: number;
+  readonly members: readonly MemberView[];
+}
+
 export interface ClusterNodeStatus {
   readonly id: NodeId;
   readonly status: NodeState;
@@ -160,6 +184,11 @@ interface ManagedNode {
   client: ClientPortClient | null;
   /** Processes: the node's peer address on loopback, kept across restarts (null for threads). */
   address: string | null;
+  /**
+   * A member the cluster was started with: with an empty log it starts with the initial voters. A member added
+   * later starts with none and learns the configuration from the leader.
+   */
+  readonly founder: boolean;
   /** Set before a deliberate terminate, so the exit is not taken for a crash. */
   expectingExit: boolean;
   /** The watchdog's question to this node is still unanswered. */
@@ -197,7 +226,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly seed: number;
   /** One seed per node start, drawn in order from `seed`. */
   private readonly seeds: SeededRandom;
-  readonly ids: readonly NodeId[];
+  /** The members, in the order they joined (n1..nN at first). */
+  get ids(): readonly NodeId[] {
+    return this.idList;
+  }
+  private idList: NodeId[];
   private readonly nodes = new Map<NodeId, ManagedNode>();
   /** "from>to" -> faults on that directed link. */
   private readonly faults = new Map<string, LinkFaults>();
@@ -228,27 +261,34 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       throw new RangeError(`nodes must be an integer from 1 to ${CLUSTER_NODES_MAX}, got ${count}`);
     }
     const member = this.options.member;
-    this.ids = member === null ? Array.from({ length: count }, (_, i) => `n${i + 1}`) : Object.keys(member.addresses);
-    if (member !== null && !this.ids.includes(member.local))
-      throw new RangeError(`${member.local} is not among the members ${this.ids.join(', ')}`);
-    for (const id of this.ids) {
-      this.nodes.set(id, {
-        id,
-        state: 'stopped',
-        host: null,
-        control: null,
-        client: null,
-        address: member?.addresses[id] ?? null,
-        expectingExit: false,
-        watchdogAsking: false,
-        role: 'follower',
-        term: 0,
-        policy: new RestartPolicy(this.options.restart),
-        restartTimer: null,
-        reason: 'not started',
-        backoffMs: null,
-      });
-    }
+    this.idList = member === null ? Array.from({ length: count }, (_, i) => `n${i + 1}`) : Object.keys(member.addresses);
+    if (member !== null && !this.idList.includes(member.local))
+      throw new RangeError(`${member.local} is not among the members ${this.idList.join(', ')}`);
+    for (const id of this.idList) this.nodes.set(id, this.managed(id, member?.addresses[id] ?? null, member?.join !== true));
+    this.initialVoters = [...this.idList];
+  }
+
+  /** The voters a node that starts with an empty log begins with: the cluster as it was started. */
+  private readonly initialVoters: readonly NodeId[];
+
+  private managed(id: NodeId, address: string | null, founder: boolean): ManagedNode {
+    return {
+      id,
+      state: 'stopped',
+      host: null,
+      control: null,
+      client: null,
+      address,
+      founder,
+      expectingExit: false,
+      watchdogAsking: false,
+      role: 'follower',
+      term: 0,
+      policy: new RestartPolicy(this.options.restart),
+      restartTimer: null,
+      reason: 'not started',
+      backoffMs: null,
+    };
   }
 
   /**
@@ -359,7 +399,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** Whether the router can send a node requests: it runs here (not paused), or it is a remote member. */
   reachable(id: NodeId): boolean {
-    const state = this.node(id).state;
+    // A member removed meanwhile is no longer known: not reachable (a router's lane may still name it).
+    const state = this.nodes.get(id)?.state;
     return state === 'running' || state === 'remote';
   }
 
@@ -532,9 +573,145 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.say('info', 'healed all links');
   }
 
+  /**
+   * The configuration as the leader knows it: each voter and learner, its peer address, how far its log
+   * matches the leader's (null where the leader has no view: itself, or no leader), and its state here.
+   */
+  async members(): Promise<MembersView> {
+    const leaderId = this.leader?.id ?? null;
+    const leader = leaderId === null ? undefined : this.nodes.get(leaderId);
+    let status: NodeStatus | null = null;
+    if (leader?.control != null) status = await withTimeout(leader.control.status(), 2_000).catch(() => null);
+    else if (leader?.client != null) {
+      const outcome = await withTimeout(leader.client.status(), 2_000).catch(() => null);
+      status = outcome?.ok === true ? outcome.status : null;
+    }
+    if (status === null) {
+      // No leader to ask: any running node's newest configuration.
+      const any = (await this.status()).find((s) => s.raft !== null)?.raft ?? null;
+      status = any;
+    }
+    const membership = status?.membership ?? { voters: this.ids, learners: [] };
+    const view = (id: NodeId, role: 'voter' | 'learner'): MemberView => ({
+      id,
+      role,
+      address: membership.addresses?.[id] ?? this.nodes.get(id)?.address ?? null,
+      matchIndex: id === status?.id ? status.lastIndex : (status?.progress?.[id]?.match ?? null),
+      state: this.nodes.get(id)?.state ?? null,
+    });
+    return {
+      leader: status?.role === 'leader' ? status.id : null,
+      term: status?.term ?? 0,
+      lastIndex: status?.lastIndex ?? 0,
+      members: [...membership.voters.map((id) => view(id, 'voter')), ...membership.learners.map((id) => view(id, 'learner'))],
+    };
+  }
+
+  /**
+   * One membership change through the leader (thesis 4.1, one server at a time), answered once committed:
+   * add a voter or (better) a learner, promote a learner that has caught up, remove a member. A node added to a
+   * cluster this supervisor runs is started first, with an empty log (its folder must be new); a removed one is
+   * stopped once the change commits and its folder kept aside as `<id>.removed-<time>`. raftkv node starts
+   * nothing: the operator starts the new member (raftkv node --join) at the address given.
+   */
+  async changeMembership(change: MembershipChange, options: { timeoutMs?: number } = {}): Promise<ProposeOutcome> {
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    if (change.kind === 'add-voter' || change.kind === 'add-learner') return this.addMember(change, timeoutMs);
+    const outcome = await this.viaLeader<ProposeOutcome>((client) => client.changeMembership(change), timeoutMs);
+    if (outcome.ok && change.kind === 'remove') await this.forgetMember(change.id);
+    return outcome;
+  }
+
+  private async addMember(change: MembershipChange & { kind: 'add-voter' | 'add-learner' }, timeoutMs: number): Promise<ProposeOutcome> {
+    const refuse = (code: NodeRefusal['code'], message: string): NodeRefusal => ({
+      ok: false,
+      code,
+      message,
+      leaderId: null,
+      definite: true,
+    });
+    if (!MEMBER_ID.test(change.id)) return refuse('INVALID_ARGUMENT', `'${change.id}' is not a member id (letters, digits, - and _)`);
+    if (this.nodes.has(change.id)) return refuse('MEMBER_EXISTS', `${change.id} is already a member`);
+    if (this.nodes.size >= CLUSTER_NODES_MAX) return refuse('INVALID_ARGUMENT', `a cluster has at most ${CLUSTER_NODES_MAX} members`);
+    const remote = this.options.member !== null;
+    if (remote && change.address === undefined) {
+      return refuse('INVALID_ARGUMENT', `${change.id} runs elsewhere: give its peer address (host:port)`);
+    }
+    const node = this.managed(change.id, change.address ?? null, false);
+    this.nodes.set(node.id, node);
+    this.idList = [...this.idList, node.id];
+    try {
+      if (remote) {
+        node.client = this.dialClient(node);
+        this.setState(node, 'remote', `added at ${node.address ?? '?'}`);
+      } else {
+        if (this.options.hosting === 'processes') await this.allocateAddresses();
+        const dir = path.join(this.options.dataDir, node.id);
+        if (fs.existsSync(dir)) throw new Error(`${dir} exists: a new member starts from an empty folder`);
+        this.locks.push(DataDirLock.acquire(dir));
+        checkNodeIdentity(dir, node.id, this.identity as ClusterIdentity);
+        await this.respawn(node);
+        if (node.state !== 'running') throw new Error(`${node.id} did not start: ${node.reason}`);
+      }
+    } catch (error) {
+      await this.forgetMember(node.id, false);
+      return refuse('NODE_START_FAILED', (error as Error).message);
+    }
+    const withAddress: MembershipChange =
+      node.address === null ? { kind: change.kind, id: node.id } : { kind: change.kind, id: node.id, address: node.address };
+    const outcome = await this.viaLeader<ProposeOutcome>((client) => client.changeMembership(withAddress), timeoutMs);
+    // Refused for sure: the new node is no member; stop it. Unknown: keep it, the change may have committed.
+    if (!outcome.ok && outcome.definite) await this.forgetMember(node.id, false);
+    return outcome;
+  }
+
+  /**
+   * raftkv node: the local node's log names the members; a member added through another member's router is
+   * reached at the address the configuration gives it, and a removed one is let go.
+   */
+  private followMembership(membership: Membership): void {
+    if (membership.voters.length === 0) return; // a joining node that has not heard from a leader yet
+    const members = new Set([...membership.voters, ...membership.learners]);
+    for (const id of members) {
+      const address = membership.addresses?.[id];
+      if (this.nodes.has(id) || address === undefined) continue;
+      const node = this.managed(id, address, false);
+      this.nodes.set(id, node);
+      this.idList = [...this.idList, id];
+      node.client = this.dialClient(node);
+      this.setState(node, 'remote', `joined at ${address}`);
+    }
+    for (const node of [...this.nodes.values()]) {
+      if (node.state === 'remote' && !members.has(node.id)) void this.forgetMember(node.id);
+    }
+  }
+
+  /** A member left the configuration: stop it if it runs here, keep its folder aside, and forget it. */
+  private async forgetMember(id: NodeId, keepFolder = true): Promise<void> {
+    const node = this.nodes.get(id);
+    if (node === undefined) return;
+    this.cancelRestart(node);
+    if (node.host !== null && node.control !== null && node.state === 'running') {
+      await withTimeout(node.control.shutdown(), 5_000).catch(() => undefined);
+    }
+    await this.terminate(node);
+    this.setState(node, 'stopped', 'removed from the cluster');
+    this.nodes.delete(id);
+    this.idList = this.idList.filter((other) => other !== id);
+    for (const key of [...this.faults.keys()]) if (key.startsWith(`${id}>`) || key.endsWith(`>${id}`)) this.faults.delete(key);
+    const dir = path.join(this.options.dataDir, id);
+    const lock = this.locks.findIndex((held) => path.dirname(held.file) === dir);
+    if (lock !== -1) {
+      this.locks[lock]?.release();
+      this.locks.splice(lock, 1);
+      if (keepFolder) fs.renameSync(dir, `${dir}.removed-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+      else fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
   /** Proposes commands through the current leader, following leader hints; refusals come back typed. */
   async propose(commands: Uint8Array[], options: { timeoutMs?: number } = {}): Promise<ProposeOutcome> {
-    return this.viaLeader<ProposeOutcome>((control) => control.propose(commands), options.timeoutMs ?? 5_000);
+    return this.viaLeader<ProposeOutcome>((client) => client.propose(commands), options.timeoutMs ?? 5_000);
   }
 
   /** A linearizable read through the leader. */
@@ -557,7 +734,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** The client data plane of a running node, or of a remote member (propose, read, readStale), or null. */
   client(id: NodeId): ClientPortClient | null {
-    const node = this.node(id);
+    const node = this.nodes.get(id);
+    if (node === undefined) return null;
     return node.state === 'running' || node.state === 'paused' || node.state === 'remote' ? node.client : null;
   }
 
@@ -669,7 +847,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       protocolVersion: PROTOCOL_VERSION,
       seed: this.seeds.nextUint32(),
       id: node.id,
-      voters: this.options.member?.join === true ? [] : this.ids,
+      voters: node.founder ? this.initialVoters : [],
       dataDir: path.join(this.options.dataDir, node.id),
       durable: this.options.durable,
       bufferUnsynced: this.options.bufferUnsynced,
@@ -783,6 +961,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
     if (report.type !== 'event') return;
     const event = report.event;
+    if (event.type === 'membership' && this.options.member !== null) this.followMembership(event.membership);
     if (event.type === 'role') {
       this.updateRole(node, event.role, event.term, false);
       // raftkv node: a remote leader is known only from what the local node hears.
@@ -902,7 +1081,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     let last: T | null = null;
     while (Date.now() < deadline) {
       const target = hint !== null ? this.nodes.get(hint) : undefined;
-      if (target?.client != null && target.state === 'running') {
+      if (target?.client != null && (target.state === 'running' || target.state === 'remote')) {
         const outcome = await withTimeout(call(target.client), Math.max(1, deadline - Date.now())).catch(() => null);
         if (outcome === null) break;
         if (outcome.ok || !outcome.definite || (outcome.code !== 'NOT_LEADER' && outcome.code !== 'TRANSFER_IN_PROGRESS')) return outcome;

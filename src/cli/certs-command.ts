@@ -15,7 +15,8 @@ import { UsageError } from './usage-error.js';
 export const CERTS_USAGE = `usage: raftkv certs (--nodes n1,n2,n3 | --count N) [--dir DIR] [--days N] [--hosts h1,h2] [--force]
   Writes DIR/ca.crt and DIR/ca.key (a new certificate authority), and for each node id DIR/<id>.crt and
   DIR/<id>.key: RSA 2048, signed by the CA, whose CN and DNS subject alternative name are the node id, with
-  subject alternative names for each of --hosts (default 127.0.0.1,localhost). Keys are written mode 0600.
+  subject alternative names for each of --hosts (default 127.0.0.1,localhost); and DIR/client.crt and
+  DIR/client.key, which routers present on the client lanes they dial. Keys are written mode 0600.
   --nodes   node ids, comma-separated          --count  n1..nN instead of --nodes
   --dir     folder to write (default ./certs)   --days   validity in days (default 365)
   --force   overwrite files that exist (without it, existing files are refused)`;
@@ -217,8 +218,10 @@ export async function runCertsCommand(argv: readonly string[], out: (line: strin
   const days = integer(values.days, '--days');
   const hosts = list(values.hosts);
   try {
+    // Routers (raftkv node, the supervisor of --processes) dial nodes' client lanes as `client`.
+    const ids = nodes as string[];
     const { files } = makeCertificates({
-      nodes: nodes as string[],
+      nodes: ids.includes('client') ? ids : [...ids, 'client'],
       dir: values.dir,
       ...(days === undefined ? {} : { days }),
       ...(hosts === undefined ? {} : { hosts }),

@@ -1,6 +1,8 @@
+import { CERTS_USAGE, runCertsCommand } from './certs-command.js';
 import { CHAOS_USAGE, runChaosCommand } from './chaos-command.js';
 import { CLUSTER_USAGE, parseClusterArgs, runCluster } from './cluster-command.js';
 import { ConfigError, resolveClusterArgv } from './config-file.js';
+import { MEMBER_USAGE, runMemberCommand } from './member-command.js';
 import { NODE_USAGE, parseNodeArgs, runNode } from './node-command.js';
 import { EXIT_BAD_BACKUP, SNAPSHOT_USAGE, runSnapshotCommand } from './snapshot-command.js';
 import { StorageError, type StorageErrorCode } from '../storage/errors.js';
@@ -19,6 +21,8 @@ commands:
   node       run one member of a cluster of processes or hosts, with its own HTTP and Redis-protocol servers
   chaos      run a failure-injection scenario against a fresh cluster and check the history
   snapshot   save a backup of a running cluster, restore a new cluster from one, or check one
+  member     list the members of a running cluster, add a member or a learner, promote a learner, remove one
+  certs      make a certificate authority and node certificates for TLS between nodes
 options:
   --help, -h       this text (raftkv COMMAND --help: that command's)
   --version, -V    the version of raftkv (and of Node.js)
@@ -29,7 +33,11 @@ ${NODE_USAGE}
 
 ${CHAOS_USAGE}
 
-${SNAPSHOT_USAGE}`;
+${SNAPSHOT_USAGE}
+
+${MEMBER_USAGE}
+
+${CERTS_USAGE}`;
 
 /** Each command's usage, for `raftkv COMMAND --help`. */
 const COMMAND_USAGE: Readonly<Record<string, string>> = {
@@ -37,6 +45,8 @@ const COMMAND_USAGE: Readonly<Record<string, string>> = {
   node: NODE_USAGE,
   chaos: CHAOS_USAGE,
   snapshot: SNAPSHOT_USAGE,
+  member: MEMBER_USAGE,
+  certs: CERTS_USAGE,
 };
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -65,6 +75,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runChaosCommand(rest);
       case 'snapshot':
         return await runSnapshotCommand(rest);
+      case 'member':
+        return await runMemberCommand(rest);
+      case 'certs':
+        return await runCertsCommand(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -3,6 +3,7 @@
 // between them before anything starts. Each room keeps its own defaults object next to the code that
 // enforces it (the core imports nothing of the project); this table collects them, and its types require a
 // row for every numeric field of every defaults object, so a limit cannot be added without a row here.
+import { TCP_TRANSPORT_DEFAULTS } from '../transport/tcp/limits.js';
 import { RESTART_POLICY_DEFAULTS, type RestartPolicyOptions } from '../actor/restart-policy.js';
 import { CLUSTER_NODES_MAX, SUPERVISOR_DEFAULTS } from '../actor/supervisor.js';
 import { CHECK_DEFAULTS } from '../chaos/checker/check.js';
@@ -197,6 +198,20 @@ export const LIMITS_TABLE: readonly LimitRow[] = [
       clientFrameRequestsMax: fixed('Requests', 'most router requests in one client-port frame'),
     },
   ),
+  ...rows('transport', TCP_TRANSPORT_DEFAULTS, {
+    peerFrameBytesMax: fixed('Bytes', 'longest TCP frame read from a peer; longer: TRANSPORT_FRAME_TOO_LARGE, the connection closed'),
+    peerQueueMessagesMax: fixed('Messages', "messages each of a TCP peer's queues holds; beyond: dropped, the peer reported unreachable"),
+    peerQueueBytesMax: fixed(
+      'Bytes',
+      "entry and snapshot bytes each of a TCP peer's queues holds; beyond: entry-carrying messages dropped",
+    ),
+    handshakeTimeoutMs: fixed('Ms', 'a TCP peer connection must finish connect, TLS and its handshake within this'),
+    reconnectBackoffMinMs: fixed('Ms', 'first delay before a TCP link dials again (doubled per failure, jittered)'),
+    reconnectBackoffMaxMs: fixed('Ms', 'longest delay before a TCP link dials again'),
+    clientLaneQueueMessagesMax: fixed('Messages', 'frames a disconnected client lane holds; beyond: its requests fail as ANSWER_LOST'),
+    clientLaneQueueBytesMax: fixed('Bytes', 'bytes a client lane holds, or an accepted client connection may leave unsent'),
+    acceptedConnectionsMax: fixed('Connections', "connections a node's peer listener holds at once"),
+  }),
   // The pool's thread count is one per core: a setting of the machine, not a limit, so it has no row.
   ...rows(
     'checker',
@@ -304,6 +319,14 @@ export function crossCheck(values: ReadonlyMap<string, number>): string[] {
   rule(
     v('snapshotChunkBytes') <= v('frameBytesMax'),
     `snapshotChunkBytes (${v('snapshotChunkBytes')}) must fit in frameBytesMax (${v('frameBytesMax')})`,
+  );
+  rule(
+    v('frameBytesMax') + Math.max(v('appendBytesMax'), v('snapshotChunkBytes')) + 64 * 1024 <= v('peerFrameBytesMax'),
+    `a peer frame (frameBytesMax ${v('frameBytesMax')} plus one append or snapshot chunk, plus 64 KiB) must fit in peerFrameBytesMax (${v('peerFrameBytesMax')})`,
+  );
+  rule(
+    v('reconnectBackoffMinMs') <= v('reconnectBackoffMaxMs'),
+    `reconnectBackoffMinMs (${v('reconnectBackoffMinMs')}) must not exceed reconnectBackoffMaxMs (${v('reconnectBackoffMaxMs')})`,
   );
   rule(
     v('batchCommandsMax') <= v('proposalBatchEntriesMax'),

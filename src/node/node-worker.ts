@@ -19,7 +19,7 @@ import {
 } from '../protocol/node.js';
 import { SeededRandom } from '../raft/random.js';
 import type { StateMachine } from '../raft/state-machine.js';
-import type { Message, NodeId } from '../raft/types.js';
+import type { Membership, Message, NodeId } from '../raft/types.js';
 import { DiskStorage } from '../storage/disk-storage.js';
 import { StorageError } from '../storage/errors.js';
 import { NodeFileSystem, type FileSystem, type StorageFile } from '../storage/file-system.js';
@@ -209,8 +209,20 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
       blocks.clear();
     },
     emit(event: NodeEvent): void {
+      if (event.type === 'membership') learnAddresses(event.membership);
       report({ type: 'event', event });
     },
+  };
+  // Over TCP, the configuration in the log names every member's peer address: a member added later is dialled
+  // from it, a removed one is let go. Until the log names voters (a joining node), the start-up peers stand.
+  const learnAddresses = (membership: Membership): void => {
+    if (transport === null || startup.tcp === null || membership.voters.length === 0) return;
+    const peers: Record<NodeId, string> = {};
+    for (const id of [...membership.voters, ...membership.learners]) {
+      const address = membership.addresses?.[id] ?? startup.tcp.peers[id];
+      if (id !== startup.id && address !== undefined) peers[id] = address;
+    }
+    transport.setPeers(peers);
   };
   // One seeded stream for the core, one forked for each peer link's fault filter: the supervisor's seed names both.
   const random = new SeededRandom(startup.seed);
@@ -290,6 +302,7 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
     read: (query) => node.read(query),
     readStale: (query) => node.readStale(query),
     transferLeadership: (to) => node.transferLeadership(to),
+    changeMembership: (change) => node.proposeChange(change),
     forceElection: () => node.forceElection(),
     pause: () => node.pause(),
     resume: () => node.resume(),

@@ -2,7 +2,7 @@ import { RaftCore } from '../raft/raft.js';
 import type { RaftOptionsInput } from '../raft/config.js';
 import type { Progress } from '../raft/progress.js';
 import { wholeSnapshotSlices, type SnapshotSlices, type StateMachine } from '../raft/state-machine.js';
-import type { Entry, Membership, Message, NodeId, PersistedPosition, Ready, Role, Snapshot } from '../raft/types.js';
+import type { Entry, Membership, MembershipChange, Message, NodeId, PersistedPosition, Ready, Role, Snapshot } from '../raft/types.js';
 import { ERRORS } from '../protocol/errors.js';
 import type { NodeFrameState } from '../protocol/explorer.js';
 import {
@@ -305,8 +305,9 @@ export class RaftNode {
   }
 
   /**
-   * Proposes a new set of voters (one voter added or removed; see RaftCore.proposeMembership). The answer says
-   * only whether the leader appended it, at which index: the change takes effect as it enters each log.
+   * Proposes a new configuration (one voter or learner added, promoted or removed; see RaftCore.proposeMembership).
+   * The answer says only whether the leader appended it, at which index: the change takes effect as it enters
+   * each log. The simulator drives changes this way; clients use changeMembers.
    */
   changeMembership(membership: Membership): { ok: true; index: number } | NodeRefusal {
     if (this.stopped) return this.refusal('NODE_STOPPED', ERRORS.NODE_STOPPED.message, true);
@@ -314,6 +315,31 @@ export class RaftNode {
     if (!result.ok) return this.refusalFrom(result.reason);
     this.scheduleDrain();
     return { ok: true, index: result.firstIndex };
+  }
+
+  proposeChange(change: MembershipChange): Promise<ProposeOutcome> {
+    return new Promise((resolve) => this.changeMembers(change, resolve));
+  }
+
+  /**
+   * Proposes one membership change (RaftCore.changeMembership: add a voter or a learner, promote, remove);
+   * `done` gets the answer once this leader has committed and applied it, or its typed refusal at once.
+   */
+  changeMembers(change: MembershipChange, done: ProposeCallback): void {
+    if (this.paused) return this.hold(() => this.changeMembers(change, done), done);
+    if (this.stopped) return done(this.refusal('NODE_STOPPED', ERRORS.NODE_STOPPED.message, true));
+    const result = this.core.changeMembership(change);
+    if (!result.ok) return done(this.refusalFrom(result.reason));
+    this.scheduleDrain();
+    this.proposals.add({
+      term: result.term,
+      firstIndex: result.firstIndex,
+      count: 1,
+      lastIndex: result.firstIndex,
+      results: [],
+      resolve: done,
+      proposedAt: this.now(),
+    });
   }
 
   /** Starts an election at this node now (RaftCore.forceElection). */
@@ -514,6 +540,7 @@ export class RaftNode {
 
   private handleReady(ready: Ready): void {
     this.observer.onReady?.(ready, this.core);
+    this.noticeMembership();
     if (ready.softState !== null) this.onSoftState(ready.softState.role, ready.softState.leaderId, ready.softState.term);
     for (const message of ready.messages) this.host.send(message);
     const installStarted = ready.snapshot !== null ? this.now() : 0;
@@ -738,6 +765,17 @@ export class RaftNode {
     this.timings.snapshot_save.observe((this.now() - job.startedAt) / 1000);
     this.host.emit({ type: 'snapshot', id: this.id, index: job.index, how: 'taken' });
     return false;
+  }
+
+  /** The configuration this node last reported: the newest in its log (an entry appended, or a snapshot installed). */
+  private reportedMembership: Membership | null = null;
+
+  /** Reports a new configuration (the TCP transport learns members' addresses from it; the supervisor, the members). */
+  private noticeMembership(): void {
+    const membership = this.core.status().membership;
+    if (membership === this.reportedMembership) return;
+    this.reportedMembership = membership;
+    this.host.emit({ type: 'membership', id: this.id, membership });
   }
 
   private onSoftState(role: Role, leaderId: NodeId | null, term: number): void {

@@ -4,7 +4,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { RaftOptions } from '../raft/config.js';
 import type { RaftStatus } from '../raft/raft.js';
-import type { NodeId, RefusalReason, Role, Snapshot } from '../raft/types.js';
+import type { Membership, MembershipChange, NodeId, RefusalReason, Role, Snapshot } from '../raft/types.js';
 import type { ErrorCode } from './errors.js';
 import type { LinkTraffic, NodeFrameState } from './explorer.js';
 import type { LinkFaults } from './link-faults.js';
@@ -60,6 +60,9 @@ export const NODE_REFUSAL_CODES = [
   'MEMBER_NOT_LEARNER',
   'LEARNER_NOT_CAUGHT_UP',
   'LAST_VOTER',
+  // A membership change the supervisor refuses before any node sees it: a bad id, a new node that did not start.
+  'INVALID_ARGUMENT',
+  'NODE_START_FAILED',
 ] as const satisfies readonly ErrorCode[];
 
 export type NodeRefusalCode = (typeof NODE_REFUSAL_CODES)[number];
@@ -105,6 +108,8 @@ export type ReadOutcome = { readonly ok: true; readonly index: number; readonly 
 export type NodeEvent =
   | { readonly type: 'role'; readonly id: NodeId; readonly role: Role; readonly leaderId: NodeId | null; readonly term: number }
   | { readonly type: 'snapshot'; readonly id: NodeId; readonly index: number; readonly how: 'taken' | 'installed' }
+  /** The newest configuration in this node's log changed (a config entry appended or cut, a snapshot installed). */
+  | { readonly type: 'membership'; readonly id: NodeId; readonly membership: Membership }
   /** A vote this node granted or refused (not a pre-vote). */
   | { readonly type: 'vote'; readonly id: NodeId; readonly candidate: NodeId; readonly term: number; readonly granted: boolean };
 
@@ -266,6 +271,8 @@ export interface NodeControl {
   read(query: unknown): Promise<ReadOutcome>;
   readStale(query: unknown): ReadOutcome;
   transferLeadership(to: NodeId): { ok: true } | NodeRefusal;
+  /** One membership change at this node (it must lead); answered once committed and applied here. */
+  changeMembership(change: MembershipChange): Promise<ProposeOutcome>;
   pause(): void;
   resume(): void;
   setLinkFaults(peer: NodeId, faults: LinkFaults): void;

@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NodeNotRunningError, type Supervisor } from '../actor/supervisor.js';
 import type { KvItem, KvQueryResult, KvResult } from '../kv/commands.js';
-import type { NodeId } from '../raft/types.js';
+import type { MembershipChange, NodeId } from '../raft/types.js';
 import { ERRORS, apiError, type ApiError, type ErrorCode } from '../protocol/errors.js';
 import type { ExplorerHub, ScenarioCatalog } from './explorer.js';
 import type { ExplorerLoad } from './explorer-load.js';
@@ -235,6 +235,10 @@ async function handle(
     setRoute('cluster');
     if (method !== 'GET') fail('METHOD_NOT_ALLOWED');
     return { status: 200, body: await clusterStatus(deps.supervisor) };
+  }
+  if (path === '/v1/members' || path.startsWith('/v1/members/')) {
+    setRoute('members');
+    return membersRoute(req, method, path, deps);
   }
   setRoute('admin');
   try {
@@ -500,6 +504,40 @@ async function clusterStatus(supervisor: Supervisor): Promise<unknown> {
       snapshotIndex: n.raft?.snapshotIndex ?? null,
     })),
   };
+}
+
+/**
+ * GET /v1/members (the configuration as the leader knows it), POST /v1/members {"id","learner","address"} (add),
+ * POST /v1/members/{id}/promote, DELETE /v1/members/{id}: one change at a time, answered once committed. The
+ * changes need the admin token; listing does not.
+ */
+async function membersRoute(req: http.IncomingMessage, method: string, path: string, deps: HttpServerDeps): Promise<Reply> {
+  const { supervisor } = deps;
+  const promote = /^\/v1\/members\/([^/]+)\/promote$/.exec(path);
+  const one = /^\/v1\/members\/([^/]+)$/.exec(path);
+  let change: MembershipChange;
+  if (path === '/v1/members') {
+    if (method === 'GET') return { status: 200, body: await supervisor.members() };
+    if (method !== 'POST') fail('METHOD_NOT_ALLOWED');
+    checkAdmin(req, deps);
+    const body = await readJson(req, deps);
+    if (typeof body.id !== 'string' || body.id === '') fail('INVALID_ARGUMENT', "id must be the new member's id");
+    if (body.learner !== undefined && typeof body.learner !== 'boolean') fail('INVALID_ARGUMENT', 'learner must be true or false');
+    if (body.address !== undefined && typeof body.address !== 'string') fail('INVALID_ARGUMENT', 'address must be host:port');
+    const kind = body.learner === true ? 'add-learner' : 'add-voter';
+    change = body.address === undefined ? { kind, id: body.id } : { kind, id: body.id, address: body.address };
+  } else if (promote !== null) {
+    if (method !== 'POST') fail('METHOD_NOT_ALLOWED');
+    checkAdmin(req, deps);
+    change = { kind: 'promote', id: decodeURIComponent(promote[1] as string) };
+  } else if (one !== null) {
+    if (method !== 'DELETE') fail('METHOD_NOT_ALLOWED');
+    checkAdmin(req, deps);
+    change = { kind: 'remove', id: decodeURIComponent(one[1] as string) };
+  } else return fail('NOT_FOUND', `no endpoint ${method} ${path}`);
+  const outcome = await supervisor.changeMembership(change, { timeoutMs: deps.router.limits.requestTimeoutMs });
+  if (!outcome.ok) fail(outcome.code === 'NOT_LEADER' ? 'NO_LEADER' : outcome.code, outcome.message);
+  return { status: 200, body: { change, index: outcome.index, members: await supervisor.members() } };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Supervisor } from '../actor/supervisor.js';
+import { isLoopback } from '../util/address.js';
 import { ExplorerHub, type ScenarioCatalog } from './explorer.js';
 import { ExplorerLoad } from './explorer-load.js';
 import { createHttpServer, listen } from './http-server.js';
@@ -36,9 +37,7 @@ export interface Service {
   close(): Promise<void>;
 }
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
+export { isLoopback } from '../util/address.js';
 
 /** Starts the router with its HTTP and Redis-protocol front doors over a running supervisor. */
 export async function startService(supervisor: Supervisor, options: ServiceOptions): Promise<Service> {

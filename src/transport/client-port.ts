@@ -2,6 +2,7 @@ import { Packr } from 'msgpackr';
 import type { ClientAnswer, ClientRequest, StatusOutcome } from '../protocol/client.js';
 import { ERRORS } from '../protocol/errors.js';
 import type { NodeRefusal, NodeStatus, ProposeOutcome, ReadOutcome } from '../protocol/node.js';
+import type { MembershipChange } from '../raft/types.js';
 import type { FramePort } from './link.js';
 
 // The client data plane (its messages: src/protocol/client.ts). Comlink stays the control plane (status,
@@ -73,6 +74,10 @@ export class ClientPortClient {
     return this.call({ id: this.nextId++, kind: 'stale', query }) as Promise<ReadOutcome>;
   }
 
+  changeMembership(change: MembershipChange): Promise<ProposeOutcome> {
+    return this.call({ id: this.nextId++, kind: 'member', change }) as Promise<ProposeOutcome>;
+  }
+
   status(): Promise<StatusOutcome> {
     return this.call({ id: this.nextId++, kind: 'status' }) as Promise<StatusOutcome>;
   }
@@ -121,9 +126,19 @@ function requestsOf(frame: Uint8Array): ClientRequest[] {
   }
   if (!Array.isArray(requests) || requests.length > CLIENT_FRAME_REQUESTS_MAX) return [];
   const wellFormed = (r: unknown): r is ClientRequest => {
-    const request = r as Partial<Record<'id' | 'kind' | 'commands', unknown>> | null;
+    const request = r as Partial<Record<'id' | 'kind' | 'commands' | 'change', unknown>> | null;
     if (typeof request !== 'object' || request === null || !Number.isSafeInteger(request.id)) return false;
     if (request.kind === 'propose') return Array.isArray(request.commands) && request.commands.every((c) => c instanceof Uint8Array);
+    if (request.kind === 'member') {
+      const change = request.change as Partial<Record<'kind' | 'id' | 'address', unknown>> | null;
+      return (
+        typeof change === 'object' &&
+        change !== null &&
+        typeof change.id === 'string' &&
+        ['add-voter', 'add-learner', 'promote', 'remove'].includes(change.kind as string) &&
+        (change.address === undefined || typeof change.address === 'string')
+      );
+    }
     return request.kind === 'read' || request.kind === 'stale' || request.kind === 'status';
   };
   return requests.every(wellFormed) ? requests : [];
@@ -135,6 +150,7 @@ export interface ClientHandler {
   query(query: unknown, done: (outcome: ReadOutcome) => void): void;
   readStale(query: unknown): ReadOutcome;
   status(): NodeStatus;
+  changeMembers(change: MembershipChange, done: (outcome: ProposeOutcome) => void): void;
 }
 
 /** The node's end: answers are gathered during a turn and posted together. */
@@ -163,6 +179,9 @@ export function serveClientPort(port: FramePort, handler: ClientHandler): void {
           break;
         case 'stale':
           answer(request.id, handler.readStale(request.query));
+          break;
+        case 'member':
+          handler.changeMembers(request.change, (outcome) => answer(request.id, outcome));
           break;
         case 'status':
           answer(request.id, { ok: true, status: handler.status() });

@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { SeededRandom, type Random } from '../raft/random.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { EntryBlocks, FRAME_BYTES_MAX, FRAME_MESSAGES_MAX, FrameDecoder, FrameEncoder } from './codec.js';
-import { isFaultFree, NO_FAULTS, type LinkFaults } from './link-faults.js';
+import { LinkFaultFilter, type LinkFaults } from './link-faults.js';
 import type { Link, LinkStats } from './link.js';
 
 export type { LinkStats } from './link.js';
@@ -14,12 +14,11 @@ export type { LinkStats } from './link.js';
  */
 export class PeerLink implements Link {
   private queue: Message[] = [];
-  private faults: LinkFaults = NO_FAULTS;
   private readonly encoder: FrameEncoder;
   /** Set when this link has blocks of its own (none shared): it clears them after each flush. */
   private readonly ownBlocks: EntryBlocks | null;
   private readonly decoder = new FrameDecoder();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly filter: LinkFaultFilter<Message>;
   readonly stats: LinkStats = { messagesSent: 0, messagesDropped: 0, framesSent: 0, bytesSent: 0, messagesReceived: 0 };
 
   constructor(
@@ -30,8 +29,17 @@ export class PeerLink implements Link {
     /** Shared by every link of the node (see EntryBlocks), which clears it after each turn's flush. */
     blocks: EntryBlocks | null = null,
     /** Drives the fault filter (drop, duplicate, delay): seeded by the supervisor, so a run's seed names its faults. */
-    private readonly random: Random = new SeededRandom(0),
+    random: Random = new SeededRandom(0),
   ) {
+    this.filter = new LinkFaultFilter<Message>(
+      random,
+      (message) => this.queue.push(message),
+      (message) => {
+        this.queue.push(message);
+        this.flush();
+      },
+      () => this.stats.messagesDropped++,
+    );
     const shared = blocks ?? new EntryBlocks();
     this.ownBlocks = blocks === null ? shared : null;
     this.encoder = new FrameEncoder(shared);
@@ -49,36 +57,11 @@ export class PeerLink implements Link {
   }
 
   setFaults(faults: LinkFaults): void {
-    this.faults = faults;
+    this.filter.set(faults);
   }
 
   send(message: Message): void {
-    if (isFaultFree(this.faults)) {
-      this.queue.push(message);
-      return;
-    }
-    const faults = this.faults;
-    if (faults.cut || this.random.next() < faults.drop) {
-      this.stats.messagesDropped++;
-      return;
-    }
-    const copies = this.random.next() < faults.duplicate ? 2 : 1;
-    for (let i = 0; i < copies; i++) {
-      const [min, max] = faults.delayMs;
-      if (max === 0) {
-        this.queue.push(message);
-        continue;
-      }
-      const timer = setTimeout(
-        () => {
-          this.timers.delete(timer);
-          this.queue.push(message);
-          this.flush();
-        },
-        min + this.random.next() * (max - min),
-      );
-      this.timers.add(timer);
-    }
+    this.filter.offer(message);
   }
 
   /**
@@ -107,8 +90,7 @@ export class PeerLink implements Link {
   }
 
   close(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.filter.close();
     this.port.close();
   }
 }

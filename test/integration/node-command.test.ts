@@ -21,9 +21,11 @@ interface Member {
 
 let dataDir: string;
 let peers: string;
+/** A fourth member's address, free at the start, for the membership test. */
+let spare: string;
 const members = new Map<string, Member>();
 
-function startMember(id: string, extra: string[] = []): Member {
+function startMember(id: string, extra: string[] = [], memberPeers = peers): Member {
   const child = spawn(
     process.execPath,
     [
@@ -34,7 +36,7 @@ function startMember(id: string, extra: string[] = []): Member {
       '--id',
       id,
       '--peers',
-      peers,
+      memberPeers,
       '--data-dir',
       path.join(dataDir, `host-${id}`),
       '--http-port',
@@ -64,8 +66,12 @@ function startMember(id: string, extra: string[] = []): Member {
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-node-'));
-  const ports = await freePorts(3);
-  peers = ports.map((port, i) => `n${i + 1}=127.0.0.1:${port}`).join(',');
+  const ports = await freePorts(4);
+  peers = ports
+    .slice(0, 3)
+    .map((port, i) => `n${i + 1}=127.0.0.1:${port}`)
+    .join(',');
+  spare = `127.0.0.1:${ports[3] as number}`;
   for (const id of ['n1', 'n2', 'n3']) startMember(id);
   for (const member of members.values()) await waitFor(`${member.id} serving HTTP`, () => member.http, 60_000);
 }, 90_000);
@@ -160,6 +166,50 @@ describe('raftkv node: one member per process', () => {
       },
       60_000,
     );
+  });
+
+  it('grows to four with a learner added by raftkv member, promotes it once caught up, and shrinks back', async () => {
+    const first = [...members.values()].find((m) => m.child.exitCode === null && m.http !== null) as Member;
+    const cli = (args: string[]): Promise<{ code: number | null; output: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'member', ...args, '--endpoint', first.http as string], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.on('exit', (code) => resolve({ code, output }));
+      });
+    const added = await cli(['add', 'n4', '--learner', '--address', spare]);
+    expect(added.code, added.output).toBe(0);
+    const clusterId = /--cluster-id (\S+)/.exec(added.output)?.[1] as string;
+    expect(clusterId).toMatch(/^[0-9a-f]{16}$/);
+    const joiner = startMember('n4', ['--join', '--cluster-id', clusterId], `${peers},n4=${spare}`);
+    await waitFor('n4 serving', () => joiner.http, 60_000);
+    await waitFor(
+      'n4 promoted once caught up',
+      async () => {
+        const promoted = await cli(['promote', 'n4']);
+        return promoted.code === 0 ? true : null;
+      },
+      60_000,
+    );
+    const listed = await cli(['list']);
+    expect(listed.output).toMatch(/^n4\s+voter\s/m);
+    // Every write so far reached n4, and a write through n4's own router commits with it voting.
+    expect(await waitFor('a write through n4', async () => ((await put(joiner, 'via-n4', 'yes')) === 200 ? true : null))).toBe(true);
+    const early = await fetch(`${joiner.http}/v1/kv/key0?consistency=stale`);
+    expect(await early.json()).toMatchObject({ value: 'value0' });
+    // Shrink back to three: remove n4.
+    const removed = await cli(['remove', 'n4']);
+    expect(removed.code, removed.output).toBe(0);
+    expect((await cli(['list'])).output).not.toMatch(/^n4\s/m);
+    expect(await waitFor('a write after shrinking', async () => ((await put(first, 'after-shrink', 'ok')) === 200 ? true : null))).toBe(
+      true,
+    );
+    const refused = await cli(['promote', 'n2']);
+    expect(refused.code).toBe(1);
+    expect(refused.output).toContain('MEMBER_NOT_LEARNER');
   });
 
   it('refuses plaintext peer links off loopback, and a member missing from --peers, with exit code 64', async () => {

@@ -27,11 +27,14 @@ describe('raftkv certs', () => {
     const dir = path.join(tempDir(), 'certs');
     const lines: string[] = [];
     expect(await runCertsCommand(['--nodes', 'n1,n2,n3', '--dir', dir, '--days', '30'], (line) => lines.push(line))).toBe(0);
-    expect(fs.readdirSync(dir).sort()).toEqual(['ca.crt', 'ca.key', 'n1.crt', 'n1.key', 'n2.crt', 'n2.key', 'n3.crt', 'n3.key']);
-    expect(lines[0]).toContain('wrote 8 files');
+    // The nodes' certificates, and the one routers present on the client lanes they dial.
+    expect(fs.readdirSync(dir).sort()).toEqual(
+      ['ca.crt', 'ca.key', 'client.crt', 'client.key', 'n1.crt', 'n1.key', 'n2.crt', 'n2.key', 'n3.crt', 'n3.key'].sort(),
+    );
+    expect(lines[0]).toContain('wrote 10 files');
     const ca = certificate(dir, 'ca');
     expect(ca.ca).toBe(true);
-    for (const id of ['n1', 'n2', 'n3']) {
+    for (const id of ['n1', 'n2', 'n3', 'client']) {
       const cert = certificate(dir, id);
       expect(cert.subject).toBe(`CN=${id}`);
       expect(cert.subjectAltName?.split(', ').sort()).toEqual([`DNS:${id}`, 'DNS:localhost', 'IP Address:127.0.0.1'].sort());

@@ -24,6 +24,7 @@ import { Router } from '../../src/router/router.js';
 import { MemoryStorage } from '../../src/storage/memory-storage.js';
 import { STORAGE_ERROR_CODES } from '../../src/storage/errors.js';
 import { FrameError } from '../../src/transport/codec.js';
+import { TRANSPORT_ERROR_CODES } from '../../src/transport/tcp/errors.js';
 import { CounterStateMachine } from '../support/counter-state-machine.js';
 import type { ClientPortClient } from '../../src/transport/client-port.js';
 
@@ -40,7 +41,7 @@ describe('every code a room can produce is registered', () => {
     expect(() => coreRefusalCode('toString')).toThrow(/unregistered/); // not fooled by the prototype
   });
 
-  it.each([...NODE_REFUSAL_CODES, ...STORAGE_ERROR_CODES, ...KV_RESULT_CODES])('%s is registered', (code) => {
+  it.each([...NODE_REFUSAL_CODES, ...STORAGE_ERROR_CODES, ...KV_RESULT_CODES, ...TRANSPORT_ERROR_CODES])('%s is registered', (code) => {
     expect(isErrorCode(code)).toBe(true);
   });
 

@@ -4,13 +4,14 @@
 // again. After etcd's rafthttp streams and hashicorp/raft's NetworkTransport connection pool.
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { parseHostPort } from '../../util/address.js';
 import { PROTOCOL_VERSION } from '../../protocol/node.js';
 import type { Random } from '../../raft/random.js';
 import { LogOnce, TransportError } from './errors.js';
 import { encodeControlFrame, encodeDataFrame, FrameReader, type Frame } from './frame.js';
 import { parseChallenge, parseRefusal, parseWelcome, type Lane } from './handshake.js';
 import { backoffMs, type TcpTransportLimits } from './limits.js';
-import { parseAddress, pskNonce, pskProof, pskVerify, tlsClientOptions, type PeerSecurity, type PskTranscript } from './security.js';
+import { pskNonce, pskProof, pskVerify, tlsClientOptions, type PeerSecurity, type PskTranscript } from './security.js';
 
 export interface DiallerHandlers {
   /** The handshake finished: data frames may be written. */
@@ -105,7 +106,7 @@ export class Dialler {
   /** The peer moved: drop the connection and dial the new address at once. */
   setAddress(address: string): void {
     if (address === this.address || this.state === 'closed') return;
-    parseAddress(address);
+    parseHostPort(address);
     this.address = address;
     const wasOpen = this.state === 'open';
     this.teardown();
@@ -134,7 +135,7 @@ export class Dialler {
     this.lastError = null;
     this.state = 'connecting';
     this.reader = new FrameReader(o.limits.peerFrameBytesMax);
-    const address = parseAddress(this.address);
+    const address = parseHostPort(this.address);
     let socket: net.Socket;
     if (o.security.mode === 'tls') {
       socket = tls.connect(tlsClientOptions(o.security, o.to, address));

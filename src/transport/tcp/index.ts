@@ -2,7 +2,7 @@
 export { TcpTransport, TcpLink, type TcpLinkStats, type TcpTransportOptions } from './tcp-transport.js';
 export { dialClientLane, type ClientLane, type ClientLaneOptions, type ClientLaneResetReason } from './client-lane.js';
 export { TransportError, TRANSPORT_ERROR_CODES, type TransportErrorCode, type TransportLog } from './errors.js';
-export { checkPeerSecurity, isLoopbackHost, parseAddress, type HostPort, type PeerSecurity } from './security.js';
+export { checkPeerSecurity, type HostPort, type PeerSecurity } from './security.js';
 export { TCP_TRANSPORT_DEFAULTS, resolveTcpLimits, type TcpTransportLimits } from './limits.js';
 export {
   FrameReader,

@@ -4,7 +4,10 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { ConnectionOptions, PeerCertificate, TlsOptions } from 'node:tls';
 import { Packr } from 'msgpackr';
+import { isLoopback, parseHostPort, type HostPort } from '../../util/address.js';
 import { TransportError } from './errors.js';
+
+export type { HostPort } from '../../util/address.js';
 
 /**
  * - `plaintext`: no authentication, no encryption; refused by checkPeerSecurity unless every address is loopback.
@@ -25,27 +28,6 @@ export const PSK_KEY_BYTES_MIN = 16;
 /** Bytes of each side's PSK nonce. */
 export const PSK_NONCE_BYTES = 32;
 
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
-
-/** `host:port` or `[v6]:port`. */
-export function parseAddress(address: string): HostPort {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
-  const host = match?.[1] ?? match?.[2];
-  const port = Number(match?.[3]);
-  if (match === null || host === undefined || !(port >= 0 && port <= 65535)) {
-    throw new RangeError(`a peer address must be host:port, got ${JSON.stringify(address)}`);
-  }
-  return { host, port };
-}
-
-export function isLoopbackHost(host: string): boolean {
-  if (host === 'localhost' || host === '::1' || host === '[::1]') return true;
-  return isIP(host) === 4 && host.startsWith('127.');
-}
-
 /**
  * Throws TRANSPORT_INSECURE when `security` is plaintext while the listen address or any peer's address is not
  * loopback: off one host, peers must authenticate (psk) or, better, use TLS.
@@ -59,9 +41,7 @@ export function checkPeerSecurity(
     throw new TransportError('TRANSPORT_INSECURE', `a pre-shared key must have at least ${PSK_KEY_BYTES_MIN} bytes`);
   }
   if (security.mode !== 'plaintext') return;
-  const outside = [listen.host, ...Object.values(peers).map((address) => parseAddress(address).host)].filter(
-    (host) => !isLoopbackHost(host),
-  );
+  const outside = [listen.host, ...Object.values(peers).map((address) => parseHostPort(address).host)].filter((host) => !isLoopback(host));
   if (outside.length > 0) {
     throw new TransportError(
       'TRANSPORT_INSECURE',

@@ -8,15 +8,16 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Random } from '../../raft/random.js';
 import type { Message, NodeId } from '../../raft/types.js';
+import { parseHostPort } from '../../util/address.js';
 import { EntryBlocks, FRAME_BYTES_MAX, FRAME_MESSAGES_MAX, FrameDecoder, FrameEncoder, FrameError } from '../codec.js';
-import { isFaultFree, NO_FAULTS, type LinkFaults } from '../link-faults.js';
+import { LinkFaultFilter, type LinkFaults } from '../link-faults.js';
 import type { FramePort, Link, LinkStats } from '../link.js';
 import { AcceptedConnection, type AcceptorOptions } from './acceptor.js';
 import { LogOnce, TransportError, type TransportLog } from './errors.js';
 import { Dialler } from './dialler.js';
 import type { Frame } from './frame.js';
 import { resolveTcpLimits, type TcpTransportLimits } from './limits.js';
-import { checkPeerSecurity, parseAddress, tlsServerOptions, type HostPort, type PeerSecurity } from './security.js';
+import { checkPeerSecurity, tlsServerOptions, type HostPort, type PeerSecurity } from './security.js';
 
 export interface TcpLinkStats extends LinkStats {
   /** Connections the raft lane tried (the first included). */
@@ -116,9 +117,8 @@ interface LinkContext {
  */
 export class TcpLink implements Link {
   readonly stats: TcpLinkStats;
-  private faults: LinkFaults = NO_FAULTS;
   private turn: Message[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly filter: LinkFaultFilter<Message>;
   private readonly priority = new MessageQueue();
   private readonly entries = new MessageQueue();
   private readonly snapshots = new MessageQueue();
@@ -133,6 +133,15 @@ export class TcpLink implements Link {
     private address: string,
     private readonly context: LinkContext,
   ) {
+    this.filter = new LinkFaultFilter<Message>(
+      context.options.random,
+      (message) => this.turn.push(message),
+      (message) => {
+        this.turn.push(message);
+        this.flush();
+      },
+      () => this.stats.messagesDropped++,
+    );
     this.raft = this.dial('raft');
     // The connection counts and the queue depth are read from the lanes when asked.
     const counts = { messagesSent: 0, messagesDropped: 0, framesSent: 0, bytesSent: 0, messagesReceived: 0 };
@@ -146,38 +155,11 @@ export class TcpLink implements Link {
   }
 
   setFaults(faults: LinkFaults): void {
-    this.faults = faults;
+    this.filter.set(faults);
   }
 
   send(message: Message): void {
-    if (this.closed) return;
-    if (isFaultFree(this.faults)) {
-      this.turn.push(message);
-      return;
-    }
-    const faults = this.faults;
-    const random = this.context.options.random;
-    if (faults.cut || random.next() < faults.drop) {
-      this.stats.messagesDropped++;
-      return;
-    }
-    const copies = random.next() < faults.duplicate ? 2 : 1;
-    for (let i = 0; i < copies; i++) {
-      const [min, max] = faults.delayMs;
-      if (max === 0) {
-        this.turn.push(message);
-        continue;
-      }
-      const timer = setTimeout(
-        () => {
-          this.timers.delete(timer);
-          this.turn.push(message);
-          this.flush();
-        },
-        min + random.next() * (max - min),
-      );
-      this.timers.add(timer);
-    }
+    if (!this.closed) this.filter.offer(message);
   }
 
   /** Moves the turn's messages into the queues (dropping what does not fit) and writes what the sockets take. */
@@ -201,8 +183,7 @@ export class TcpLink implements Link {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.filter.close();
     this.turn = [];
     this.priority.clear();
     this.entries.clear();
@@ -390,7 +371,7 @@ export class TcpTransport {
   static async start(options: TcpTransportOptions): Promise<TcpTransport> {
     // Everything that can be refused is refused before the port is taken.
     checkPeerSecurity(options.listen, options.peers, options.security);
-    for (const address of Object.values(options.peers)) parseAddress(address);
+    for (const address of Object.values(options.peers)) parseHostPort(address);
     const limits = resolveTcpLimits(options.limits);
     const security = options.security;
     const server = security.mode === 'tls' ? tls.createServer(tlsServerOptions(security)) : net.createServer();
@@ -435,7 +416,7 @@ export class TcpTransport {
   setPeers(peers: Readonly<Record<NodeId, string>>): void {
     if (this.closing !== null) return;
     checkPeerSecurity(this.options.listen, peers, this.options.security);
-    for (const address of Object.values(peers)) parseAddress(address);
+    for (const address of Object.values(peers)) parseHostPort(address);
     const next = new Map(Object.entries(peers).filter(([peer]) => peer !== this.options.id));
     for (const [peer, link] of this.linksByPeer) {
       if (next.has(peer)) continue;
