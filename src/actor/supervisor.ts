@@ -27,7 +27,14 @@ import {
   type SupervisionState,
 } from '../protocol/explorer.js';
 import type { NodeEvent } from '../protocol/node.js';
-import { checkNodeIdentity, DataDirLock, openClusterIdentity, type ClusterIdentity } from '../storage/data-dir.js';
+import {
+  checkNodeIdentity,
+  DataDirLock,
+  openClusterIdentity,
+  recordedMembers,
+  recordMembers,
+  type ClusterIdentity,
+} from '../storage/data-dir.js';
 import { SeededRandom } from '../raft/random.js';
 import type { Membership, MembershipChange, NodeId, Role, Snapshot } from '../raft/types.js';
 import { ClientPortClient } from '../transport/client-port.js';
@@ -261,15 +268,24 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       throw new RangeError(`nodes must be an integer from 1 to ${CLUSTER_NODES_MAX}, got ${count}`);
     }
     const member = this.options.member;
-    this.idList = member === null ? Array.from({ length: count }, (_, i) => `n${i + 1}`) : Object.keys(member.addresses);
-    if (member !== null && !this.idList.includes(member.local))
-      throw new RangeError(`${member.local} is not among the members ${this.idList.join(', ')}`);
-    for (const id of this.idList) this.nodes.set(id, this.managed(id, member?.addresses[id] ?? null, member?.join !== true));
-    this.initialVoters = [...this.idList];
+    const founders = member === null ? Array.from({ length: count }, (_, i) => `n${i + 1}`) : Object.keys(member.addresses);
+    if (member !== null && !founders.includes(member.local))
+      throw new RangeError(`${member.local} is not among the members ${founders.join(', ')}`);
+    this.initialVoters = founders;
+    // A cluster this supervisor runs starts its members as the last membership change left them (data-dir.ts).
+    this.idList = (member === null ? recordedMembers(this.options.dataDir) : null) ?? [...founders];
+    for (const id of this.idList) {
+      this.nodes.set(id, this.managed(id, member?.addresses[id] ?? null, member?.join !== true && founders.includes(id)));
+    }
   }
 
-  /** The voters a node that starts with an empty log begins with: the cluster as it was started. */
+  /** The voters a node that starts with an empty log begins with: the cluster as it was first started. */
   private readonly initialVoters: readonly NodeId[];
+
+  /** After a membership change: the members a later start of this cluster runs (not for raftkv node). */
+  private recordMembers(): void {
+    if (this.options.member === null) recordMembers(this.options.dataDir, this.idList);
+  }
 
   private managed(id: NodeId, address: string | null, founder: boolean): ManagedNode {
     return {
@@ -306,7 +322,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    */
   private claimDataDir(): void {
     const member = this.options.member;
-    const { identity, resumed } = openClusterIdentity(this.options.dataDir, this.ids.length, member?.clusterId ?? null);
+    const { identity, resumed } = openClusterIdentity(this.options.dataDir, this.initialVoters.length, member?.clusterId ?? null);
     try {
       for (const id of this.localIds()) {
         const dir = path.join(this.options.dataDir, id);
@@ -618,7 +634,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const timeoutMs = options.timeoutMs ?? 10_000;
     if (change.kind === 'add-voter' || change.kind === 'add-learner') return this.addMember(change, timeoutMs);
     const outcome = await this.viaLeader<ProposeOutcome>((client) => client.changeMembership(change), timeoutMs);
-    if (outcome.ok && change.kind === 'remove') await this.forgetMember(change.id);
+    if (outcome.ok && change.kind === 'remove') {
+      await this.forgetMember(change.id);
+      this.recordMembers();
+    }
     return outcome;
   }
 
@@ -662,6 +681,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const outcome = await this.viaLeader<ProposeOutcome>((client) => client.changeMembership(withAddress), timeoutMs);
     // Refused for sure: the new node is no member; stop it. Unknown: keep it, the change may have committed.
     if (!outcome.ok && outcome.definite) await this.forgetMember(node.id, false);
+    else this.recordMembers();
     return outcome;
   }
 

@@ -4,7 +4,8 @@
  * same files (which lost the acknowledged writes of both) and a folder of another cluster, or of a newer
  * raftkv, is refused instead of being mixed in.
  *
- *   DIR/cluster.json     { format, clusterId, nodes, created }: written by the first start, checked by the next
+ *   DIR/cluster.json     { format, clusterId, nodes, created, members? }: written by the first start, checked by
+ *                        the next; `members` once a membership change has added or removed one
  *   DIR/nX/node.json     { format, clusterId, nodeId }: the same for each node folder
  *   DIR/nX/LOCK          { pid, start, host, token, since }: held while a process runs that node
  *
@@ -110,6 +111,23 @@ function checkFormat(file: string, format: unknown): void {
       `${file} was written by a newer raftkv (data format ${format}; this one reads up to ${DATA_DIR_FORMAT}): run that version, or restore a backup into a new folder`,
     );
   }
+}
+
+/**
+ * The members recorded in a data folder after a membership change (raftkv cluster starts them all again, the
+ * ones added included, the removed ones not), or null when none was made: then the members are n1..nN.
+ */
+export function recordedMembers(dataDir: string): string[] | null {
+  const members = readJson(path.join(dataDir, CLUSTER_FILE))?.members;
+  return Array.isArray(members) && members.length > 0 && members.every((id) => typeof id === 'string') ? (members as string[]) : null;
+}
+
+/** Records the members after a membership change, durably (see recordedMembers). */
+export function recordMembers(dataDir: string, members: readonly string[]): void {
+  const file = path.join(dataDir, CLUSTER_FILE);
+  const recorded = readJson(file);
+  if (recorded === null) throw new StorageError('STORAGE_BAD_PATH', `${file} is missing: the cluster's folder was moved`);
+  writeJsonDurably(file, { ...recorded, members: [...members] });
 }
 
 /** The node count recorded in a data folder, or null for a new folder (the CLI checks --nodes against it). */

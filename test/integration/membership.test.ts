@@ -1,8 +1,10 @@
 // Membership changes through the HTTP API (issue 16 part 4): a learner added to a running cluster gets the
 // log, is refused promotion only while it lags, votes once promoted; a voter and the leader itself can be
 // removed; each refusal has its registered code. Writes keep working throughout, and the new member holds them.
+import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MembersView } from '../../src/actor/supervisor.js';
+import { Supervisor, type MembersView } from '../../src/actor/supervisor.js';
+import { testNodeWorker } from '../support/test-node.js';
 import { startService, type Service } from '../../src/router/service.js';
 import { leaderOf, startCluster, waitFor, type TestCluster } from './cluster-harness.js';
 
@@ -119,5 +121,44 @@ describe('membership changes over HTTP', () => {
     expect((await call('DELETE', `/v1/members/${other}`)).status).toBe(200);
     const last = (await members()).members[0]?.id as string;
     expect(await call('DELETE', `/v1/members/${last}`)).toMatchObject({ status: 409, body: { error: { code: 'LAST_VOTER' } } });
+  });
+});
+
+describe('a membership change survives a restart of the whole cluster', () => {
+  it('starts the added member again, and not the removed one', async () => {
+    const grown = await startCluster({ nodes: 3, stateMachine: 'kv' });
+    try {
+      await leaderOf(grown.supervisor);
+      expect((await grown.supervisor.changeMembership({ kind: 'add-learner', id: 'n4' })).ok).toBe(true);
+      const removed = await waitFor('n2 removed', async () => {
+        const outcome = await grown.supervisor.changeMembership({ kind: 'remove', id: 'n2' });
+        return outcome.ok ? outcome : null;
+      });
+      expect(removed.ok).toBe(true);
+      await grown.supervisor.stop();
+      const again = new Supervisor({
+        nodes: 3,
+        dataDir: grown.dataDir,
+        worker: testNodeWorker({ stateMachine: 'kv', crashOnStart: new Map() }),
+      });
+      await again.start();
+      try {
+        expect(again.ids).toEqual(['n1', 'n3', 'n4']);
+        await leaderOf(again);
+        const view = await waitFor('the configuration', async () => {
+          const members = await again.members();
+          return members.leader !== null ? members : null;
+        });
+        expect(view.members.map((m) => [m.id, m.role])).toEqual([
+          ['n1', 'voter'],
+          ['n3', 'voter'],
+          ['n4', 'learner'],
+        ]);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      fs.rmSync(grown.dataDir, { recursive: true, force: true });
+    }
   });
 });
