@@ -939,7 +939,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private dialClient(node: ManagedNode): ClientPortClient {
     const lane = dialClientLane(node.address as string, {
       clusterId: this.identity?.clusterId ?? 'raftkv',
-      from: 'supervisor',
+      // With TLS the router presents the certificate raftkv certs made for routers, which names `client`.
+      from: 'client',
       to: node.id,
       security: loadPeerSecurity(this.options.peerSecurity, 'client'),
     });

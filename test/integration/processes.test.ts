@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Supervisor } from '../../src/actor/supervisor.js';
 import { startService, type Service } from '../../src/router/service.js';
+import { makeCertificates } from '../../src/cli/certs-command.js';
 import { leaderOf, waitFor } from './cluster-harness.js';
 
 let supervisor: Supervisor;
@@ -94,5 +95,37 @@ describe('a cluster of processes over TCP', () => {
       return leaders.length === 1 && all.every((s) => s.raft?.term === leaders[0]?.raft?.term) ? true : null;
     });
     expect(await waitFor('a write after healing', async () => ((await put('healed', 'y')) === 200 ? true : null))).toBe(true);
+  });
+});
+
+describe('a cluster of processes whose peer links use TLS', () => {
+  it('elects a leader and serves writes with mutual TLS between the nodes and on the router client lanes', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-processes-tls-'));
+    const certDir = path.join(dir, 'certs');
+    makeCertificates({ nodes: ['n1', 'n2', 'n3', 'client'], dir: certDir });
+    const secure = new Supervisor({
+      nodes: 3,
+      dataDir: path.join(dir, 'data'),
+      hosting: 'processes',
+      peerSecurity: { mode: 'tls', certDir },
+    });
+    let secureService: Service | null = null;
+    try {
+      await secure.start();
+      secureService = await startService(secure, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null });
+      await leaderOf(secure);
+      const port = secureService.http.port;
+      const status = await waitFor('a write over TLS links', async () => {
+        const answer = await fetch(`http://127.0.0.1:${port}/v1/kv/tls`, { method: 'PUT', body: 'yes' });
+        return answer.status === 200 ? answer.status : null;
+      });
+      expect(status).toBe(200);
+      const read = (await (await fetch(`http://127.0.0.1:${port}/v1/kv/tls`)).json()) as { value: string };
+      expect(read.value).toBe('yes');
+    } finally {
+      await secureService?.close();
+      await secure.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
