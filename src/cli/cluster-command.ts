@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { CLUSTER_NODES_MAX, Supervisor } from '../actor/supervisor.js';
 import { recordedNodes } from '../storage/data-dir.js';
 import { formatLimits, LIMITS_TABLE, LimitsError, resolveLimits, type LimitsInForce } from '../config/limits.js';
-import { isLoopback, startService, type Service, type ServiceOptions as StartServiceOptions } from '../router/service.js';
+import { isLoopback, startService, type ServerTls, type Service, type ServiceOptions as StartServiceOptions } from '../router/service.js';
 import { formatHostPort } from '../util/address.js';
 import { runScenario } from '../chaos/runner.js';
 import { loadScenario, reportResult } from './chaos-command.js';
@@ -30,6 +31,9 @@ export const SERVICE_USAGE_LINES = `  --host HOST      address the HTTP and Redi
   --http-port P    HTTP API port (default 7379; 0 picks a free port)
   --resp-port P    Redis-protocol port (default 6380; 0 picks a free port)
   --admin-token T  token for the admin and fault endpoints (or RAFTKV_ADMIN_TOKEN); required off loopback
+  --tls-cert FILE  serve HTTPS and the Redis protocol over TLS (1.2 or 1.3) with this PEM certificate (chain);
+  --tls-key FILE   and its PEM private key: both or neither (raftkv certs makes a pair)
+  --tls-ca FILE    with --tls-cert: require client certificates signed by this PEM CA (mutual TLS)
   --tick-ms MS     length of one Raft tick in milliseconds (default 10)
   --timing T       normal (default: elections after 150-300 ms, heartbeats every 30 ms) or demo, slow enough to
                    watch in the explorer (100 ms ticks: elections after 2-4 s, heartbeats every 0.5 s); the tick
@@ -63,6 +67,8 @@ export interface ClusterCommandOptions {
   readonly httpPort: number;
   readonly respPort: number;
   readonly adminToken: string | null;
+  /** --tls-cert/--tls-key (and --tls-ca), read: the front doors serve TLS; null: plaintext. */
+  readonly tls: ServerTls | null;
   readonly scenario: string | null;
   readonly limits: LimitsInForce;
   /** Print the limits in force and exit. */
@@ -92,6 +98,9 @@ export const SERVICE_OPTION_SPECS = {
   'http-port': { type: 'string', default: '7379' },
   'resp-port': { type: 'string', default: '6380' },
   'admin-token': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
   'print-limits': { type: 'boolean', default: false },
   'log-format': { type: 'string', default: 'pretty' },
   'log-level': { type: 'string', default: 'info' },
@@ -101,8 +110,48 @@ export const SERVICE_OPTION_SPECS = {
 /** What SERVICE_OPTION_SPECS give, checked. */
 export type ServiceOptions = Pick<
   ClusterCommandOptions,
-  'tickMs' | 'host' | 'httpPort' | 'respPort' | 'adminToken' | 'limits' | 'printLimits' | 'logFormat' | 'logLevel'
+  'tickMs' | 'host' | 'httpPort' | 'respPort' | 'adminToken' | 'tls' | 'limits' | 'printLimits' | 'logFormat' | 'logLevel'
 >;
+
+/** The PEM text of a --tls-* file; a file that cannot be read is a usage error (nothing has started yet). */
+function readPem(file: string, flag: string, usage: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`${flag}: cannot read ${file}: ${(error as Error).message}`, usage);
+  }
+  if (!text.includes('-----BEGIN ')) throw new UsageError(`${flag}: ${file} is not PEM`, usage);
+  return text;
+}
+
+/** --tls-cert, --tls-key and --tls-ca: both of the pair or neither, read and checked (the key fits the certificate). */
+function parseTls(text: (name: string) => string | undefined, usage: string): ServerTls | null {
+  const certFile = text('tls-cert');
+  const keyFile = text('tls-key');
+  const caFile = text('tls-ca');
+  if (certFile === undefined && keyFile === undefined) {
+    if (caFile !== undefined) throw new UsageError('--tls-ca needs --tls-cert and --tls-key', usage);
+    return null;
+  }
+  if (certFile === undefined || keyFile === undefined) {
+    throw new UsageError(
+      `${certFile === undefined ? '--tls-key needs --tls-cert' : '--tls-cert needs --tls-key'}: give both or neither`,
+      usage,
+    );
+  }
+  const tls: ServerTls = {
+    cert: readPem(certFile, '--tls-cert', usage),
+    key: readPem(keyFile, '--tls-key', usage),
+    ...(caFile === undefined ? {} : { ca: readPem(caFile, '--tls-ca', usage) }),
+  };
+  try {
+    createSecureContext(tls);
+  } catch (error) {
+    throw new UsageError(`--tls-cert, --tls-key, --tls-ca: ${(error as Error).message}`, usage);
+  }
+  return tls;
+}
 
 export function parseServiceOptions(values: Readonly<Record<string, string | boolean | undefined>>, usage: string): ServiceOptions {
   const text = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
@@ -141,6 +190,7 @@ export function parseServiceOptions(values: Readonly<Record<string, string | boo
     httpPort: port(text('http-port') ?? '7379', '--http-port', usage),
     respPort: port(text('resp-port') ?? '6380', '--resp-port', usage),
     adminToken,
+    tls: parseTls(text, usage),
     limits,
     printLimits: values['print-limits'] === true,
     logFormat,
@@ -188,6 +238,7 @@ export function frontDoors(options: ServiceOptions): Omit<StartServiceOptions, '
     httpPort: options.httpPort,
     respPort: options.respPort,
     adminToken: options.adminToken,
+    tls: options.tls,
     limits: options.limits.frontDoor,
     router: options.limits.router,
     limitsInForce: options.limits.values,
@@ -201,8 +252,19 @@ function shown(address: { address: string; port: number }): string {
 
 /** The start-up lines users and scripts read: where the HTTP API and the Redis protocol listen. */
 export function announceFrontDoors(service: Service, out: (line: string) => void): void {
-  out(`HTTP API: http://${shown(service.http)}`);
-  out(`Redis protocol: redis-cli -h ${service.resp.address} -p ${service.resp.port}`);
+  out(`HTTP API: ${baseUrl(service)}`);
+  if (!service.tls) {
+    out(`Redis protocol: redis-cli -h ${service.resp.address} -p ${service.resp.port}`);
+    return;
+  }
+  // redis-cli needs --tls (and --cacert for a private CA; --cert/--key when client certificates are required).
+  const client = service.clientCertificates ? ' --cert CLIENT.crt --key CLIENT.key' : '';
+  out(`Redis protocol (TLS): redis-cli --tls --cacert CA.crt${client} -h ${service.resp.address} -p ${service.resp.port}`);
+}
+
+/** The HTTP API's URL: https:// when the front doors serve TLS. */
+export function baseUrl(service: Service): string {
+  return `${service.tls ? 'https' : 'http'}://${shown(service.http)}`;
 }
 
 /**
@@ -310,7 +372,7 @@ export async function runCluster(options: ClusterCommandOptions, sink: LogSink =
       return catalog;
     },
   });
-  out(`explorer: http://${shown(service.http)}/${options.adminToken === null ? '' : '?token=<the admin token>'}`);
+  out(`explorer: ${baseUrl(service)}/${options.adminToken === null ? '' : '?token=<the admin token>'}`);
   announceFrontDoors(service, out);
   if (options.scenario !== null) {
     const scenario = loadScenario(options.scenario);
@@ -322,8 +384,7 @@ export async function runCluster(options: ClusterCommandOptions, sink: LogSink =
     out('the cluster keeps running; Ctrl-C stops it');
   }
   if (process.stdin.isTTY && !stopping) {
-    const baseUrl = `http://${shown(service.http)}`;
-    terminal = startConsole({ baseUrl, adminToken: options.adminToken }, process.stdin, process.stdout);
+    terminal = startConsole({ baseUrl: baseUrl(service), adminToken: options.adminToken }, process.stdin, process.stdout);
   }
   await done;
 }

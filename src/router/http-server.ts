@@ -1,5 +1,7 @@
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TlsOptions } from 'node:tls';
 import { NodeNotRunningError, type Supervisor } from '../actor/supervisor.js';
 import type { KvItem, KvQueryResult, KvResult } from '../kv/commands.js';
 import type { MembershipChange, NodeId } from '../raft/types.js';
@@ -46,9 +48,34 @@ function fail(code: ErrorCode, message?: string, extra: Record<string, unknown> 
   throw new HttpError(apiError(code, message), extra);
 }
 
-/** The HTTP API of DESIGN.md: JSON in and out, one error shape, every limit with its own code. */
-export function createHttpServer(deps: HttpServerDeps): http.Server {
-  const server = http.createServer((req, res) => {
+/** A front door's TLS: PEM text (the command reads the files). */
+export interface ServerTls {
+  readonly cert: string;
+  readonly key: string;
+  /** When given, a client must present a certificate signed by it (mutual TLS). */
+  readonly ca?: string;
+}
+
+/** Lowest TLS version a front door accepts; Node offers 1.3 first, so 1.3 is what current clients get. */
+export const FRONT_DOOR_TLS_VERSION_MIN = 'TLSv1.2';
+
+/** The options of a TLS front door (HTTPS and the Redis protocol alike). */
+export function serverTlsOptions(tls: ServerTls): TlsOptions {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    minVersion: FRONT_DOOR_TLS_VERSION_MIN,
+    maxVersion: 'TLSv1.3',
+    ...(tls.ca === undefined ? {} : { ca: tls.ca, requestCert: true, rejectUnauthorized: true }),
+  };
+}
+
+/**
+ * The HTTP API of DESIGN.md: JSON in and out, one error shape, every limit with its own code. With `tls`, the
+ * same API over HTTPS (node:https).
+ */
+export function createHttpServer(deps: HttpServerDeps, tls: ServerTls | null = null): http.Server {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const started = process.hrtime.bigint();
     let route = 'unknown';
     handle(req, res, deps, (r) => (route = r))
@@ -71,7 +98,8 @@ export function createHttpServer(deps: HttpServerDeps): http.Server {
       .finally(() => {
         deps.metrics.observeRequest('http', route, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
       });
-  });
+  };
+  const server: http.Server = tls === null ? http.createServer(handler) : https.createServer(serverTlsOptions(tls), handler);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;

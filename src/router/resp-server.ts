@@ -1,5 +1,7 @@
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import type { Supervisor } from '../actor/supervisor.js';
+import { serverTlsOptions, type ServerTls } from './http-server.js';
 import type { Limits } from './limits.js';
 import type { Metrics } from './metrics.js';
 import { RESP_COMMANDS } from './resp-commands.js';
@@ -27,9 +29,13 @@ interface Slot {
   value: RespValue;
 }
 
-/** The Redis protocol (RESP2) front door: redis-cli, redis-benchmark and ioredis work unmodified. */
-export function createRespServer(deps: RespServerDeps): net.Server {
-  const server = net.createServer((socket) => serveConnection(socket, deps));
+/**
+ * The Redis protocol (RESP2) front door: redis-cli, redis-benchmark and ioredis work unmodified. With `secure`,
+ * the same protocol over TLS (tls.Server: `redis-cli --tls`, ioredis's `tls` option), as Redis 6 serves it.
+ */
+export function createRespServer(deps: RespServerDeps, secure: ServerTls | null = null): net.Server {
+  const serve = (socket: net.Socket): void => serveConnection(socket, deps);
+  const server = secure === null ? net.createServer(serve) : tls.createServer(serverTlsOptions(secure), serve);
   server.maxConnections = deps.limits.connectionsMax;
   return server;
 }

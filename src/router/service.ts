@@ -3,7 +3,7 @@ import type { Supervisor } from '../actor/supervisor.js';
 import { isLoopback } from '../util/address.js';
 import { ExplorerHub, type ScenarioCatalog } from './explorer.js';
 import { ExplorerLoad } from './explorer-load.js';
-import { createHttpServer, listen } from './http-server.js';
+import { createHttpServer, listen, type ServerTls } from './http-server.js';
 import { LIMITS_DEFAULTS, type Limits } from './limits.js';
 import { Metrics } from './metrics.js';
 import { createRespServer } from './resp-server.js';
@@ -15,6 +15,8 @@ export interface ServiceOptions {
   readonly httpPort: number;
   readonly respPort: number;
   readonly adminToken: string | null;
+  /** Serve HTTPS and the Redis protocol over TLS with this certificate (and require client certificates signed by its `ca`); null or absent: plaintext. */
+  readonly tls?: ServerTls | null;
   readonly limits?: Partial<Limits>;
   readonly router?: Partial<RouterLimits>;
   /** How the router's lanes find a new leader (see Router): the supervisor's word (default) or probing the nodes. */
@@ -34,10 +36,15 @@ export interface Service {
   readonly explorer: ExplorerHub;
   readonly http: AddressInfo;
   readonly resp: AddressInfo;
+  /** Both front doors serve TLS (https://, `redis-cli --tls`). */
+  readonly tls: boolean;
+  /** Clients must present a certificate (the front doors were given a CA). */
+  readonly clientCertificates: boolean;
   close(): Promise<void>;
 }
 
 export { isLoopback } from '../util/address.js';
+export type { ServerTls } from './http-server.js';
 
 /** Starts the router with its HTTP and Redis-protocol front doors over a running supervisor. */
 export async function startService(supervisor: Supervisor, options: ServiceOptions): Promise<Service> {
@@ -57,19 +64,23 @@ export async function startService(supervisor: Supervisor, options: ServiceOptio
     run: (name) => scenarios?.run(name) ?? { ok: false, why: 'unknown', detail: `no scenario ${name}` },
     report: (file) => scenarios?.report(file) ?? null,
   };
-  const httpServer = createHttpServer({
-    router,
-    supervisor,
-    limits,
-    metrics,
-    adminToken: options.adminToken,
-    explorer,
-    load,
-    scenarios: options.scenarios === undefined ? null : catalog,
-    limitsInForce: options.limitsInForce ?? new Map(Object.entries({ ...limits, ...router.limits })),
-  });
+  const tls = options.tls ?? null;
+  const httpServer = createHttpServer(
+    {
+      router,
+      supervisor,
+      limits,
+      metrics,
+      adminToken: options.adminToken,
+      explorer,
+      load,
+      scenarios: options.scenarios === undefined ? null : catalog,
+      limitsInForce: options.limitsInForce ?? new Map(Object.entries({ ...limits, ...router.limits })),
+    },
+    tls,
+  );
   httpServer.maxConnections = limits.connectionsMax;
-  const respServer = createRespServer({ router, supervisor, limits, metrics });
+  const respServer = createRespServer({ router, supervisor, limits, metrics }, tls);
   // Past connectionsMax, Node closes a new connection at once: count it, so the cap is seen, not only felt.
   httpServer.on('drop', () => metrics.connectionDropped('http'));
   respServer.on('drop', () => metrics.connectionDropped('resp'));
@@ -88,6 +99,8 @@ export async function startService(supervisor: Supervisor, options: ServiceOptio
     metrics,
     http,
     resp,
+    tls: tls !== null,
+    clientCertificates: tls?.ca !== undefined,
     explorer,
     async close() {
       load.stop();
