@@ -19,6 +19,8 @@ export const CERTS_USAGE = `usage: raftkv certs (--nodes n1,n2,n3 | --count N) [
   DIR/client.key, which routers present on the client lanes they dial. Keys are written mode 0600.
   --nodes   node ids, comma-separated          --count  n1..nN instead of --nodes
   --dir     folder to write (default ./certs)   --days   validity in days (default 365)
+  --ca DIR  sign with the CA in DIR (ca.crt, ca.key) instead of making one: certificates for a new member; only
+            ca.crt is copied into --dir, never the CA's key
   --force   overwrite files that exist (without it, existing files are refused)`;
 
 /** Longest validity accepted: ten years. */
@@ -150,7 +152,11 @@ export function generateCertificates(options: GenerateCertificatesOptions): Cert
 /** generateCertificates, then writes ca.crt, ca.key, <id>.crt, <id>.key into `dir` (keys mode 0600). Returns the paths written. */
 export function makeCertificates(options: MakeCertificatesOptions): { readonly set: CertificateSet; readonly files: readonly string[] } {
   checkNodes(options.nodes);
-  const names = ['ca', ...options.nodes].flatMap((name) => [`${name}.crt`, `${name}.key`]);
+  // Signed by a CA that exists: its certificate is copied beside the new ones, its key never.
+  const names = [
+    ...(options.ca === undefined ? ['ca.crt', 'ca.key'] : ['ca.crt']),
+    ...options.nodes.flatMap((name) => [`${name}.crt`, `${name}.key`]),
+  ];
   const files = names.map((name) => path.join(options.dir, name));
   if (options.force !== true) {
     const existing = files.filter((file) => fs.existsSync(file));
@@ -164,7 +170,8 @@ export function makeCertificates(options: MakeCertificatesOptions): { readonly s
     fs.writeFileSync(keyFile, pair.key, { mode: 0o600 });
     fs.chmodSync(keyFile, 0o600); // an existing file keeps its mode on write
   };
-  write('ca', set.ca);
+  if (options.ca === undefined) write('ca', set.ca);
+  else fs.writeFileSync(path.join(options.dir, 'ca.crt'), set.ca.cert, { mode: 0o644 });
   for (const id of options.nodes) write(id, set.nodes[id] as CertificatePair);
   return { set, files };
 }
@@ -195,6 +202,7 @@ export async function runCertsCommand(argv: readonly string[], out: (line: strin
         dir: { type: 'string', default: './certs' },
         days: { type: 'string' },
         hosts: { type: 'string' },
+        ca: { type: 'string' },
         force: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -217,6 +225,14 @@ export async function runCertsCommand(argv: readonly string[], out: (line: strin
   }
   const days = integer(values.days, '--days');
   const hosts = list(values.hosts);
+  let ca: CertificatePair | undefined;
+  if (values.ca !== undefined) {
+    try {
+      ca = { cert: fs.readFileSync(path.join(values.ca, 'ca.crt'), 'utf8'), key: fs.readFileSync(path.join(values.ca, 'ca.key'), 'utf8') };
+    } catch (error) {
+      throw new UsageError(`--ca ${values.ca}: ${(error as Error).message}`, CERTS_USAGE);
+    }
+  }
   try {
     // Routers (raftkv node, the supervisor of --processes) dial nodes' client lanes as `client`.
     const ids = nodes as string[];
@@ -225,6 +241,7 @@ export async function runCertsCommand(argv: readonly string[], out: (line: strin
       dir: values.dir,
       ...(days === undefined ? {} : { days }),
       ...(hosts === undefined ? {} : { hosts }),
+      ...(ca === undefined ? {} : { ca }),
       force: values.force,
     });
     out(`wrote ${files.length} files to ${values.dir}: ${files.map((file) => path.basename(file)).join(' ')}`);

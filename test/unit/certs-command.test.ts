@@ -68,6 +68,20 @@ describe('raftkv certs', () => {
     expect(fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8')).not.toBe(before);
   });
 
+  it('--ca signs a new member with the existing CA, copying its certificate and never its key', async () => {
+    const first = tempDir();
+    expect(await runCertsCommand(['--nodes', 'n1', '--dir', first], () => undefined)).toBe(0);
+    const more = tempDir();
+    expect(await runCertsCommand(['--nodes', 'n4', '--dir', more, '--ca', first], () => undefined)).toBe(0);
+    // The router certificate is made too: routers of the new member dial client lanes with it.
+    expect(fs.readdirSync(more).sort()).toEqual(['ca.crt', 'client.crt', 'client.key', 'n4.crt', 'n4.key']);
+    expect(fs.readFileSync(path.join(more, 'ca.crt'), 'utf8')).toBe(fs.readFileSync(path.join(first, 'ca.crt'), 'utf8'));
+    expect(certificate(more, 'n4').checkIssued(certificate(first, 'ca'))).toBe(true);
+    await expect(runCertsCommand(['--nodes', 'n5', '--dir', tempDir(), '--ca', tempDir()], () => undefined)).rejects.toBeInstanceOf(
+      UsageError,
+    );
+  });
+
   it('--help prints the usage; mistakes are usage errors', async () => {
     const lines: string[] = [];
     expect(await runCertsCommand(['--help'], (line) => lines.push(line))).toBe(0);
