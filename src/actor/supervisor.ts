@@ -413,6 +413,37 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.node(id).host?.pid ?? null;
   }
 
+  /** raftkv node: the HTTP API of this process's router, which its node reports in its status (redirects). */
+  private clientUrl: string | null = null;
+
+  /** raftkv node: tells the local node where this process's HTTP API is, now and after its restarts. */
+  async setClientUrl(url: string): Promise<void> {
+    this.clientUrl = url;
+    const local = this.options.member === null ? undefined : this.nodes.get(this.options.member.local);
+    await local?.control?.setClientUrl(url).catch(() => undefined);
+  }
+
+  /** The leader's entry in its status for clients to be redirected to, when it runs elsewhere (raftkv node). */
+  private leaderUrl: { id: NodeId; url: string | null; at: number } | null = null;
+
+  /**
+   * Where a client that asked for a redirect should go: the leader's HTTP API when the leader is a remote
+   * member and its router said where it is (cached a second); null when this process's own node leads or no
+   * leader or URL is known.
+   */
+  async leaderClientUrl(): Promise<{ leader: NodeId; url: string } | null> {
+    const leader = this.leader?.id ?? null;
+    const node = leader === null ? undefined : this.nodes.get(leader);
+    if (leader === null || node?.state !== 'remote' || node.client === null) return null;
+    const cached = this.leaderUrl;
+    if (cached === null || cached.id !== leader || Date.now() - cached.at > 1_000) {
+      const outcome = await withTimeout(node.client.status(), 2_000).catch(() => null);
+      this.leaderUrl = { id: leader, url: outcome?.ok === true ? outcome.status.clientUrl : null, at: Date.now() };
+    }
+    const url = this.leaderUrl?.url ?? null;
+    return url === null ? null : { leader, url };
+  }
+
   /** Whether the router can send a node requests: it runs here (not paused), or it is a remote member. */
   reachable(id: NodeId): boolean {
     // A member removed meanwhile is no longer known: not reachable (a router's lane may still name it).
@@ -877,6 +908,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       limits: this.options.limits,
       tcp: tcp ? this.tcpStartup(node) : null,
       faults,
+      clientUrl: this.options.member?.local === node.id ? this.clientUrl : null,
     };
     const host = processes ? spawnProcess(startup) : spawnThread(startup, peers, this.options.worker);
     node.host = host;

@@ -8,7 +8,7 @@ import { CLUSTER_NODES_MAX, Supervisor } from '../actor/supervisor.js';
 import { formatLimits } from '../config/limits.js';
 import type { PeerSecuritySettings } from '../protocol/node.js';
 import { startService, type Service } from '../router/service.js';
-import { isLoopback, parseHostPort } from '../util/address.js';
+import { formatHostPort, isLoopback, parseHostPort } from '../util/address.js';
 import { createLogger, type LogSink } from '../util/log.js';
 import {
   announceFrontDoors,
@@ -36,6 +36,9 @@ export const NODE_USAGE = `usage: raftkv node --id ID --peers ID=HOST:PORT,... [
   --peer-tls-dir DIR   authenticate and encrypt peer links with TLS 1.3: DIR holds ca.crt, ID.crt and ID.key
                        (raftkv certs makes them), and client.crt/client.key for the routers' client lanes
   --peer-key-file F    authenticate peer links with the pre-shared key in F (not encrypted: prefer TLS)
+  --advertise-client-url URL
+                       where clients that ask for a redirect (?redirect=true) are sent while this member leads
+                       (default: this member's host in --peers and its HTTP port)
                        Without either, every peer address must be loopback.
 ${SERVICE_USAGE_LINES}`;
 
@@ -47,6 +50,8 @@ export interface NodeCommandOptions extends ServiceOptions {
   readonly clusterId: string;
   readonly join: boolean;
   readonly security: PeerSecuritySettings;
+  /** Where clients that ask to be redirected to this member are sent; null: worked out from --peers and the HTTP port. */
+  readonly advertiseClientUrl: string | null;
 }
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
@@ -92,6 +97,7 @@ export function parseNodeArgs(argv: readonly string[]): NodeCommandOptions {
         'data-dir': { type: 'string', default: './data' },
         'cluster-token': { type: 'string', default: 'raftkv' },
         'cluster-id': { type: 'string' },
+        'advertise-client-url': { type: 'string' },
         join: { type: 'boolean', default: false },
         'peer-tls-dir': { type: 'string' },
         'peer-key-file': { type: 'string' },
@@ -151,7 +157,31 @@ export function parseNodeArgs(argv: readonly string[]): NodeCommandOptions {
     clusterId: values['cluster-id'] ?? clusterIdOf(peers, values['cluster-token']),
     join: values.join,
     security,
+    advertiseClientUrl: advertiseUrlOf(values['advertise-client-url']),
   };
+}
+
+function advertiseUrlOf(raw: string | undefined): string | null {
+  if (raw === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`--advertise-client-url must be a URL like http://10.0.0.1:7379, got ${raw}`, NODE_USAGE);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError('--advertise-client-url must be http:// or https://', NODE_USAGE);
+  return url.origin;
+}
+
+/**
+ * This member's HTTP API as other hosts reach it: the address it listens on, or, when that is every interface
+ * (0.0.0.0, ::), the host of its own peer address.
+ */
+function advertisedUrl(service: Service, peerAddress: string): string {
+  const { host: listening, port } = { host: service.http.address, port: service.http.port };
+  const host = listening === '0.0.0.0' || listening === '::' ? parseHostPort(peerAddress).host : listening;
+  return `${service.tls ? 'https' : 'http'}://${formatHostPort(host, port)}`;
 }
 
 /** Runs one member until SIGINT or SIGTERM; `sink`: where the log goes. */
@@ -197,5 +227,9 @@ export async function runNode(options: NodeCommandOptions, sink: LogSink = proce
   out(`peer listener: ${options.peerListen} (${options.security.mode})`);
   service = await startService(supervisor, { ...frontDoors(options), leaderDiscovery: 'probe' });
   announceFrontDoors(service, out);
+  // Clients of another member that ask for a redirect (?redirect=true) are sent here while this node leads.
+  const advertised = options.advertiseClientUrl ?? advertisedUrl(service, options.peers[options.id] as string);
+  await supervisor.setClientUrl(advertised);
+  out(`advertised client URL: ${advertised}`);
   await done;
 }

@@ -243,6 +243,7 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
     host,
     runtime,
   );
+  node.setClientUrl(startup.clientUrl);
   const connect = (peer: NodeId, port: MessagePort): void => {
     portLinks.get(peer)?.close();
     const link = new PeerLink(
@@ -307,6 +308,7 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
     pause: () => node.pause(),
     resume: () => node.resume(),
     setLinkFaults: (peer, faults) => links.get(peer)?.setFaults(faults),
+    setClientUrl: (url) => node.setClientUrl(url),
     connectPeer: (peer, port) => connect(peer, port),
     snapshotNow: () => node.snapshotNow(),
     exportSnapshot: async () => {

@@ -419,7 +419,15 @@ export class RaftNode {
       mailboxDropped: this.mailboxDropped,
       pausedCallsRefused: this.pausedCallsRefused,
       storage: this.storage.kind,
+      clientUrl: this.clientUrl,
     };
+  }
+
+  /** The HTTP API of the router that runs with this node (NodeStatus.clientUrl). */
+  private clientUrl: string | null = null;
+
+  setClientUrl(url: string | null): void {
+    this.clientUrl = url;
   }
 
   /** What the explorer draws of this node (src/protocol/explorer.ts). */

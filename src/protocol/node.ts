@@ -121,6 +121,8 @@ export interface NodeStatus extends RaftStatus {
   /** Client calls refused with NODE_PAUSED_BACKLOG because pausedCallsMax were held. */
   readonly pausedCallsRefused: number;
   readonly storage: 'disk' | 'memory';
+  /** The HTTP API of the router that runs with this node (raftkv node), where clients that ask are redirected. */
+  readonly clientUrl: string | null;
 }
 
 /** How every node of a cluster runs: the supervisor's options and each worker's start-up message share them. */
@@ -178,6 +180,8 @@ export interface NodeStartup extends NodeSettings {
   /** Peers over TCP; null for a thread cluster (the peers are ports.peers). */
   readonly tcp: TcpStartup | null;
   readonly faults: Readonly<Record<NodeId, LinkFaults>>;
+  /** The HTTP API of the router that runs with this node, once known (NodeStatus.clientUrl). */
+  readonly clientUrl: string | null;
 }
 
 /**
@@ -295,6 +299,8 @@ export interface NodeControl {
    * default EXPLORER_FRAME_MS; the explorer bench shortens it to magnify the frames' cost).
    */
   setExplorerFrames(on: boolean, frameMs: number): void;
+  /** The HTTP API of the router that runs with this node (raftkv node): reported in its status. */
+  setClientUrl(url: string | null): void;
   /** Clean stop: sync and close the log. */
   shutdown(): void;
 }

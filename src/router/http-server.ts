@@ -82,7 +82,7 @@ export function createHttpServer(deps: HttpServerDeps, tls: ServerTls | null = n
       .then((reply) => {
         if (reply === null) return; // streamed
         if (reply.contentType !== undefined) sendFile(res, reply.status, reply.contentType, reply.body as Buffer);
-        else send(res, reply.status, reply.body);
+        else send(res, reply.status, reply.body, reply.location !== undefined, reply.location);
       })
       .catch((error: unknown) => {
         const apiErr = error instanceof HttpError ? error.error : apiError('INTERNAL', (error as Error).message);
@@ -107,7 +107,7 @@ export function createHttpServer(deps: HttpServerDeps, tls: ServerTls | null = n
   return server;
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown, close = false): void {
+function send(res: http.ServerResponse, status: number, body: unknown, close = false, location?: string): void {
   if (res.headersSent) return;
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   const headers: http.OutgoingHttpHeaders = {
@@ -115,6 +115,7 @@ function send(res: http.ServerResponse, status: number, body: unknown, close = f
     'content-length': Buffer.byteLength(text),
   };
   if (close) headers.connection = 'close';
+  if (location !== undefined) headers.location = location;
   res.writeHead(status, headers);
   res.end(text);
 }
@@ -130,6 +131,28 @@ interface Reply {
   readonly body: unknown;
   /** Set for a file of the explorer's page: the body is its bytes. */
   readonly contentType?: string;
+  /** A redirect's target (the connection is closed after it: a request body left unread goes with it). */
+  readonly location?: string;
+}
+
+/**
+ * A client of raftkv node may ask to be sent to the leader rather than have this member forward its request
+ * (`?redirect=true`, or the header `x-raftkv-redirect: true`), as etcd's v2 API redirected: 307 Temporary
+ * Redirect (the method and body are kept) to the leader's HTTP API, when the leader is another member whose
+ * router said where it is. Otherwise (this member's node leads, or no leader or URL is known) the request is
+ * served here as usual.
+ */
+async function redirectToLeader(req: http.IncomingMessage, url: URL, deps: HttpServerDeps): Promise<Reply | null> {
+  const asked = url.searchParams.get('redirect') ?? req.headers['x-raftkv-redirect'];
+  if (asked !== 'true' && asked !== '1') return null;
+  const target = await deps.supervisor.leaderClientUrl();
+  if (target === null) return null;
+  const location = new URL(url.pathname + url.search, target.url).toString();
+  return {
+    status: 307,
+    body: { error: { code: 'NOT_LEADER', message: `${target.leader} leads: ${location}`, definite: true }, leader: target.leader },
+    location,
+  };
 }
 
 /** The explorer's routes (explorer-http.ts); null when the path is not one of them. */
@@ -220,6 +243,13 @@ async function handle(
   if (explorer !== 'not-explorer') return explorer;
   const path = url.pathname;
   const method = req.method ?? 'GET';
+  if (path === '/v1/kv' || path.startsWith('/v1/kv/')) {
+    const redirect = await redirectToLeader(req, url, deps);
+    if (redirect !== null) {
+      setRoute('redirect');
+      return redirect;
+    }
+  }
   if (path.startsWith('/v1/kv/')) {
     setRoute('kv');
     const key = decodeKey(path.slice('/v1/kv/'.length), deps.limits);

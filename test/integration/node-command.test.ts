@@ -132,6 +132,28 @@ describe('raftkv node: one member per process', () => {
     }
   });
 
+  it('forwards by default, and answers a client that asks with a redirect to the leader (307, method and body kept)', async () => {
+    const view = await cluster(members.get('n1') as Member);
+    const leader = members.get(view?.leader as string) as Member;
+    const follower = [...members.values()].find((m) => m.id !== leader.id) as Member;
+    await waitFor(`${follower.id} knows the leader's URL`, async () => {
+      const answer = await fetch(`${follower.http}/v1/kv/redirected?redirect=true`, { method: 'PUT', body: 'r', redirect: 'manual' });
+      return answer.status === 307 ? true : null;
+    });
+    const answer = await fetch(`${follower.http}/v1/kv/redirected?redirect=true`, { method: 'PUT', body: 'r', redirect: 'manual' });
+    expect(answer.status).toBe(307);
+    const location = answer.headers.get('location') as string;
+    expect(new URL(location).port).toBe(new URL(leader.http as string).port);
+    expect(new URL(location).pathname).toBe('/v1/kv/redirected');
+    expect(await answer.json()).toMatchObject({ error: { code: 'NOT_LEADER' }, leader: leader.id });
+    // Following it writes at the leader; the leader itself serves a redirect request as usual.
+    expect((await fetch(location, { method: 'PUT', body: 'r' })).status).toBe(200);
+    // Without asking, the follower forwards.
+    expect((await fetch(`${follower.http}/v1/kv/forwarded`, { method: 'PUT', body: 'f' })).status).toBe(200);
+    const read = await fetch(`${follower.http}/v1/kv/redirected`);
+    expect(await read.json()).toMatchObject({ value: 'r' });
+  });
+
   it('survives a SIGKILL of the leader process: the others elect a leader and keep every acknowledged write', async () => {
     const first = members.get('n1') as Member;
     const leader = (await cluster(first))?.leader as string;
