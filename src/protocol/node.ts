@@ -11,9 +11,11 @@ import type { LinkFaults } from './link-faults.js';
 
 /**
  * The version of everything in src/protocol. A worker started with another version refuses to run
- * (PROTOCOL_VERSION_MISMATCH). Bump it when a message changes shape.
+ * (PROTOCOL_VERSION_MISMATCH), and a TCP peer of another version is refused at its handshake
+ * (TRANSPORT_VERSION_MISMATCH). Bump it when a message changes shape. 3: learners and member addresses in the
+ * configuration, membership and status requests on the client lane, TCP peers.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The tunables of the core that cross to a worker (plain data: no PRNG object). */
 export type CoreSettings = Partial<Omit<RaftOptions, 'id' | 'random'>>;
