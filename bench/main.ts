@@ -1,10 +1,14 @@
 // `npm run bench`: raftkv's throughput and latency through its front doors, beside the peers a user would
 // otherwise pick, measured in the same run on the same machine, with ratios.
 //
-//   npm run bench -- [--quick | --full] [--compare etcd,redis] [--suites service,replication,failover,recovery]
+//   npm run bench -- [--quick | --full | --tcp] [--compare etcd,redis]
+//                    [--suites service,replication,failover,recovery,membership]
 //                    [--workload write,read,mix] [--nodes 1,3,5] [--value 16,256,4096] [--storage disk,memory]
-//                    [--clients 1,16,64,256] [--api http,resp,resp-p16] [--seconds 3] [--warmup 1] [--kills 20]
-//                    [--out FILE] [--baseline FILE]
+//                    [--clients 1,16,64,256] [--api http,resp,resp-p16] [--hosting threads,processes]
+//                    [--rounds 1] [--seconds 3] [--warmup 1] [--kills 20] [--out FILE] [--baseline FILE]
+//
+// --tcp: the write cell (5 nodes, HTTP, disk, 64 clients) on worker threads, on one process per node (TCP on
+// loopback) and on etcd, interleaved for 3 rounds, then the membership suite on both hostings.
 //
 // See docs/BENCHMARKS.md for what each figure means and the results on this project's machine.
 import { Progress } from '../src/util/progress.js';
@@ -19,7 +23,7 @@ import { LATENCY_RECORDER, type LatencySummary } from './load/harness.js';
 import type { BareHttpMessage } from './fixtures/bare-http.js';
 import { runLoad, type LoadResult, type LoadSpec, type ServerSample } from './lib/load-run.js';
 import { startCluster, waitQuiet } from './lib/cluster.js';
-import { diskDir, forkScript, Resources, type Cluster, type Storage } from './lib/resources.js';
+import { diskDir, forkScript, Resources, type Cluster, type Hosting, type Storage } from './lib/resources.js';
 import { EtcdCluster, ETCD_INSTALL_HINT, findEtcd } from './peers/etcd.js';
 import {
   findRedisTools,
@@ -34,6 +38,7 @@ import {
   type RedisTools,
 } from './peers/redis.js';
 import { runFailover, type FailoverSeries } from './suites/failover.js';
+import { MEMBERSHIP_STALL_LIMIT, runMembership, type MembershipRun } from './suites/membership.js';
 import { runRecovery, type RecoveryResult } from './suites/recovery.js';
 import { runReplication, type ReplicationRow } from './suites/replication.js';
 import {
@@ -66,12 +71,15 @@ const REDIS_BENCHMARK_VALUE_BYTES = 256;
 type Workload = 'write' | 'read' | 'mix';
 type Api = 'http' | 'resp' | 'resp-p16';
 type Peer = 'etcd' | 'redis';
-type Suite = 'service' | 'replication' | 'failover' | 'recovery';
+type Suite = 'service' | 'replication' | 'failover' | 'recovery' | 'membership';
 
 const WORKLOADS: readonly Workload[] = ['write', 'read', 'mix'];
 const APIS: readonly Api[] = ['http', 'resp', 'resp-p16'];
 const STORAGES: readonly Storage[] = ['disk', 'memory'];
-const SUITES: readonly Suite[] = ['service', 'replication', 'failover', 'recovery'];
+const SUITES: readonly Suite[] = ['service', 'replication', 'failover', 'recovery', 'membership'];
+const HOSTINGS: readonly Hosting[] = ['threads', 'processes'];
+/** --tcp: interleaved rounds of threads, processes and etcd. */
+const TCP_ROUNDS = 3;
 /** Share of reads: a 90/10 mix is 90% linearizable reads, 10% writes. */
 const READ_RATIO: Readonly<Record<Workload, number>> = { write: 0, read: 1, mix: 0.9 };
 
@@ -82,6 +90,11 @@ interface Cell {
   readonly storage: Storage;
   readonly valueBytes: number;
   readonly clients: number;
+  /**
+   * Where the nodes run: worker threads (MessagePorts) or a process each (TCP on loopback). Rows of runs before
+   * this axis existed have none: they are threads.
+   */
+  readonly hosting: Hosting;
 }
 
 interface Axes {
@@ -91,6 +104,7 @@ interface Axes {
   readonly storage: readonly Storage[];
   readonly value: readonly number[];
   readonly clients: readonly number[];
+  readonly hosting: readonly Hosting[];
 }
 
 const FULL_AXES: Axes = {
@@ -100,12 +114,34 @@ const FULL_AXES: Axes = {
   storage: STORAGES,
   value: [16, 256, 4096],
   clients: [1, 16, 64, 256],
+  hosting: ['threads'],
 };
 /** What an axis not named on the command line is held at when others are. */
-const SINGLE_AXES: Axes = { workload: ['write'], api: ['http'], nodes: [3], storage: ['disk'], value: [256], clients: [64] };
+const SINGLE_AXES: Axes = {
+  workload: ['write'],
+  api: ['http'],
+  nodes: [3],
+  storage: ['disk'],
+  value: [256],
+  clients: [64],
+  hosting: ['threads'],
+};
 
-function cell(workload: Workload, api: Api, nodes: number, clients = 64, storage: Storage = 'disk', valueBytes = 256): Cell {
-  return { workload, api, nodes, storage, valueBytes, clients };
+function cell(
+  workload: Workload,
+  api: Api,
+  nodes: number,
+  clients = 64,
+  storage: Storage = 'disk',
+  valueBytes = 256,
+  hosting: Hosting = 'threads',
+): Cell {
+  return { workload, api, nodes, storage, valueBytes, clients, hosting };
+}
+
+/** --tcp: issue 16's cell, the 5-node HTTP write cell on disk, on threads and on processes (etcd beside it). */
+function tcpPlan(): Cell[] {
+  return HOSTINGS.map((hosting) => cell('write', 'http', 5, 64, 'disk', 256, hosting));
 }
 
 /** The default: every axis of the issue touched once around 3 nodes on disk, 256 B, 64 clients; a few minutes. */
@@ -142,13 +178,14 @@ function comparePlan(peers: readonly Peer[]): Cell[] {
 
 function product(axes: Axes): Cell[] {
   const cells: Cell[] = [];
-  for (const nodes of axes.nodes)
-    for (const storage of axes.storage)
-      for (const valueBytes of axes.value) {
-        for (const api of axes.api)
-          for (const workload of axes.workload)
-            for (const clients of axes.clients) cells.push({ workload, api, nodes, storage, valueBytes, clients });
-      }
+  for (const hosting of axes.hosting)
+    for (const nodes of axes.nodes)
+      for (const storage of axes.storage)
+        for (const valueBytes of axes.value) {
+          for (const api of axes.api)
+            for (const workload of axes.workload)
+              for (const clients of axes.clients) cells.push({ workload, api, nodes, storage, valueBytes, clients, hosting });
+        }
   return cells;
 }
 
@@ -156,6 +193,10 @@ interface Options {
   readonly cells: readonly Cell[];
   readonly peers: readonly Peer[];
   readonly suites: readonly Suite[];
+  /** The service cells run this many times over, each round every cluster in turn (interleaved). */
+  readonly rounds: number;
+  /** The hostings the membership suite runs on. */
+  readonly hostings: readonly Hosting[];
   readonly seconds: number;
   readonly warmupSeconds: number;
   readonly kills: number;
@@ -164,9 +205,13 @@ interface Options {
   readonly quick: boolean;
 }
 
-const USAGE = `usage: npm run bench -- [--quick | --full] [--compare etcd,redis] [--suites ${SUITES.join(',')}]
+const USAGE = `usage: npm run bench -- [--quick | --full | --tcp] [--compare etcd,redis] [--suites ${SUITES.join(',')}]
   [--workload write,read,mix] [--nodes 1,3,5] [--value 16,256,4096] [--storage disk,memory] [--clients 1,16,64,256]
-  [--api http,resp,resp-p16] [--seconds 3] [--warmup 1] [--kills 20] [--out FILE] [--baseline FILE]`;
+  [--api http,resp,resp-p16] [--hosting threads,processes] [--rounds 1] [--seconds 3] [--warmup 1] [--kills 20]
+  [--out FILE] [--baseline FILE]
+  --tcp: the 5-node HTTP write cell on threads, processes (TCP) and etcd, ${TCP_ROUNDS} interleaved rounds, and the
+  membership suite on both (the same as --hosting threads,processes --nodes 5 --compare etcd
+  --suites service,membership --rounds ${TCP_ROUNDS})`;
 
 /** A command line the bench refuses: main prints it with the usage and exits 2. */
 export class BenchUsageError extends Error {}
@@ -197,6 +242,9 @@ export function readOptions(argv: readonly string[]): Options | 'help' {
       options: {
         quick: { type: 'boolean', default: false },
         full: { type: 'boolean', default: false },
+        tcp: { type: 'boolean', default: false },
+        hosting: { type: 'string' },
+        rounds: { type: 'string' },
         compare: { type: 'string' },
         suites: { type: 'string' },
         workload: { type: 'string' },
@@ -219,7 +267,11 @@ export function readOptions(argv: readonly string[]): Options | 'help' {
   const v = parsed.values;
   if (v.help === true) return 'help';
   const quick = v.quick === true;
-  const peers = v.compare === undefined ? [] : listOf<Peer>('compare', v.compare, ['etcd', 'redis']);
+  const tcp = v.tcp === true;
+  if (tcp && (v.quick === true || v.full === true)) fail('--tcp is a preset of its own: not with --quick or --full');
+  const peers = v.compare === undefined ? (tcp ? ['etcd' as const] : []) : listOf<Peer>('compare', v.compare, ['etcd', 'redis']);
+  const rounds = v.rounds === undefined ? (tcp ? TCP_ROUNDS : 1) : (numbersOf('rounds', v.rounds, 1, 100)[0] as number);
+  const hostings = v.hosting === undefined ? null : listOf('hosting', v.hosting, HOSTINGS);
   const seconds = Number(v.seconds ?? (quick ? 2 : 3));
   if (!(seconds > 0)) fail(`--seconds must be positive, got ${v.seconds}`);
   const warmupSeconds = Number(v.warmup ?? 1);
@@ -232,16 +284,30 @@ export function readOptions(argv: readonly string[]): Options | 'help' {
     ...(v.storage === undefined ? {} : { storage: listOf('storage', v.storage, STORAGES) }),
     ...(v.value === undefined ? {} : { value: numbersOf('value', v.value, 1, 1024 * 1024) }),
     ...(v.clients === undefined ? {} : { clients: numbersOf('clients', v.clients, 1, 1024) }),
+    ...(hostings === null ? {} : { hosting: hostings }),
   };
   let cells: Cell[];
   if (v.full === true) cells = product({ ...FULL_AXES, ...named });
+  else if (tcp) cells = Object.keys(named).length > 0 ? product({ ...SINGLE_AXES, nodes: [5], hosting: HOSTINGS, ...named }) : tcpPlan();
   else if (Object.keys(named).length > 0) cells = product({ ...SINGLE_AXES, ...named });
   else if (peers.length > 0) cells = comparePlan(peers);
   else if (quick) cells = [cell('write', 'http', 3), cell('read', 'http', 3), cell('write', 'resp', 3), cell('write', 'resp-p16', 3)];
   else cells = defaultPlan();
-  const defaultSuites: Suite[] = ['service', 'replication', 'failover'];
+  const defaultSuites: Suite[] = tcp ? ['service', 'membership'] : ['service', 'replication', 'failover'];
   const suites = v.suites === undefined ? defaultSuites : listOf<Suite>('suites', v.suites, SUITES);
-  return { cells, peers, suites, seconds, warmupSeconds, kills, out: v.out ?? null, baseline: v.baseline ?? null, quick };
+  return {
+    cells,
+    peers,
+    suites,
+    rounds,
+    hostings: hostings ?? HOSTINGS,
+    seconds,
+    warmupSeconds,
+    kills,
+    out: v.out ?? null,
+    baseline: v.baseline ?? null,
+    quick,
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -251,6 +317,8 @@ type System = 'raftkv' | 'etcd' | 'redis-server' | 'bare-http';
 
 interface Row extends Cell {
   readonly system: System;
+  /** Which of --rounds this row is from, from 0 (rows of runs before rounds existed have none: 0). */
+  readonly round: number;
   readonly opsPerSecond: number;
   readonly readsPerSecond: number;
   readonly writesPerSecond: number;
@@ -277,13 +345,15 @@ interface Results {
   replication: ReplicationRow[];
   failover: FailoverSeries[];
   recovery: RecoveryResult[];
+  membership: MembershipRun[];
 }
 
-function rowOf(system: System, c: Cell, result: LoadResult): Row {
+function rowOf(system: System, c: Cell, result: LoadResult, round = 0): Row {
   const r = result.report;
   return {
     ...c,
     system,
+    round,
     opsPerSecond: result.opsPerSecond,
     readsPerSecond: r.reads / r.seconds,
     writesPerSecond: r.writes / r.seconds,
@@ -301,8 +371,13 @@ function errorCount(row: Row): number {
   return Object.values(row.errors).reduce((sum, n) => sum + n, 0) + row.abandoned;
 }
 
+/** A cell's id in the JSON and for --baseline: a thread cell's has no hosting, as before the axis existed. */
 function describe(c: Cell): string {
-  return `${c.workload} ${c.api} ${c.nodes}n ${c.storage} ${c.valueBytes}B ${c.clients}c`;
+  return `${c.workload} ${c.api} ${c.nodes}n ${c.storage} ${c.valueBytes}B ${c.clients}c${hostingOf(c) === 'processes' ? ' tcp' : ''}`;
+}
+
+function hostingOf(c: Cell): Hosting {
+  return (c.hosting as Hosting | undefined) ?? 'threads';
 }
 
 function printRow(row: Row): void {
@@ -342,6 +417,8 @@ function specFor(c: Cell, options: Options, protocol: LoadSpec['protocol'], port
 /** The peers a cell is compared with in this run. */
 function peersOf(c: Cell, options: Options): Peer[] {
   const peers: Peer[] = [];
+  // Each peer runs once per cell and round, beside the thread cluster; the process cluster's row is compared to it.
+  if (hostingOf(c) === 'processes' && options.cells.some((other) => hostingOf(other) === 'threads' && sameCell(other, c))) return peers;
   if (options.peers.includes('etcd') && c.api === 'http' && c.storage === 'disk') peers.push('etcd');
   if (options.peers.includes('redis') && c.api !== 'http' && c.storage === 'disk') peers.push('redis');
   return peers;
@@ -368,20 +445,38 @@ class Steps {
 async function runServiceSuite(resources: Resources, options: Options, peers: Peers, results: Results, steps: Steps): Promise<void> {
   // One raftkv cluster (and one etcd cluster, when compared) per node count and storage; each cell runs against
   // raftkv and then at once against its peers, so the disk's drifting fsync speed hits both alike.
+  // With --rounds, every cluster in turn per round (a fresh start each time), and the order of the clusters
+  // turned round every other round, so a drift of the machine hits each alike.
   const groups = new Map<string, Cell[]>();
   for (const c of options.cells) {
-    const key = `${c.nodes} ${c.storage}`;
+    const key = `${c.nodes} ${c.storage} ${hostingOf(c)}`;
     groups.set(key, [...(groups.get(key) ?? []), c]);
   }
-  for (const cells of groups.values()) {
+  for (let round = 0; round < options.rounds; round++) {
+    const order = round % 2 === 0 ? [...groups.values()] : [...groups.values()].reverse();
+    for (const cells of order) await runServiceGroup(resources, options, peers, results, steps, cells, round);
+  }
+}
+
+async function runServiceGroup(
+  resources: Resources,
+  options: Options,
+  peers: Peers,
+  results: Results,
+  steps: Steps,
+  cells: readonly Cell[],
+  round: number,
+): Promise<void> {
+  {
     const { nodes, storage } = cells[0] as Cell;
+    const hosting = hostingOf(cells[0] as Cell);
     const started = performance.now();
-    const cluster = await startCluster(resources, nodes, storage);
+    const cluster = await startCluster(resources, nodes, storage, {}, true, hosting);
     let etcd: EtcdCluster | null = null;
     let unregisterEtcd = (): void => {};
     try {
       console.log(
-        `\nraftkv ${nodes} node${nodes === 1 ? '' : 's'} ${storage}: up in ${((performance.now() - started) / 1000).toFixed(1)} s (HTTP :${cluster.service.http.port}, RESP :${cluster.service.resp.port})`,
+        `\n${options.rounds > 1 ? `round ${round + 1} of ${options.rounds}: ` : ''}raftkv ${nodes} node${nodes === 1 ? '' : 's'} ${storage}${hosting === 'processes' ? ', a process per node (TCP on loopback)' : ''}: up in ${((performance.now() - started) / 1000).toFixed(1)} s (HTTP :${cluster.service.http.port}, RESP :${cluster.service.resp.port})`,
       );
       if (peers.etcdBinary !== null && cells.some((c) => peersOf(c, options).includes('etcd'))) {
         const { dir } = diskDir(resources, 'raftkv-bench-etcd-');
@@ -400,6 +495,7 @@ async function runServiceSuite(resources: Resources, options: Options, peers: Pe
           'raftkv',
           c,
           await runLoad(resources, specFor(c, options, c.api === 'http' ? 'raftkv-http' : 'resp', port), cluster),
+          round,
         );
         results.rows.push(row);
         printRow(row);
@@ -408,12 +504,17 @@ async function runServiceSuite(resources: Resources, options: Options, peers: Pe
             await etcd.waitCaughtUp(ETCD_CATCH_UP_TIMEOUT_MS);
             // The leader's own gateway: etcd's best case, no forwarding hop (raftkv's router always forwards).
             const etcdPort = Number(new URL((await etcd.leader(ETCD_CATCH_UP_TIMEOUT_MS)).clientUrl).port);
-            const peerRow = rowOf('etcd', c, await runLoad(resources, specFor(c, options, 'etcd-http', etcdPort), null));
+            const peerRow = rowOf('etcd', c, await runLoad(resources, specFor(c, options, 'etcd-http', etcdPort), null), round);
             results.rows.push(peerRow);
             printRow(peerRow);
           }
           if (peer === 'redis' && peers.redisServer !== null) {
-            const peerRow = rowOf('redis-server', c, await runLoad(resources, specFor(c, options, 'resp', peers.redisServer.port), null));
+            const peerRow = rowOf(
+              'redis-server',
+              c,
+              await runLoad(resources, specFor(c, options, 'resp', peers.redisServer.port), null),
+              round,
+            );
             results.rows.push(peerRow);
             printRow(peerRow);
           }
@@ -424,6 +525,8 @@ async function runServiceSuite(resources: Resources, options: Options, peers: Pe
         options.peers.includes('redis') &&
         storage === 'disk' &&
         nodes === 3 &&
+        hosting === 'threads' &&
+        round === 0 &&
         peers.redis.benchmark !== null &&
         peers.redisServer !== null
       ) {
@@ -501,16 +604,21 @@ async function runBareHttp(resources: Resources, options: Options, results: Resu
 // ---------------------------------------------------------------------------
 // Printing.
 
-function find(rows: readonly Row[], system: System, c: Cell): Row | undefined {
+function sameCell(a: Cell, b: Cell): boolean {
+  return (
+    a.workload === b.workload &&
+    a.api === b.api &&
+    a.nodes === b.nodes &&
+    a.storage === b.storage &&
+    a.valueBytes === b.valueBytes &&
+    a.clients === b.clients
+  );
+}
+
+/** The row of a cell (the first round's; for a peer, the cell on any hosting), or undefined. */
+function find(rows: readonly Row[], system: System, c: Cell, round = 0): Row | undefined {
   return rows.find(
-    (r) =>
-      r.system === system &&
-      r.workload === c.workload &&
-      r.api === c.api &&
-      r.nodes === c.nodes &&
-      r.storage === c.storage &&
-      r.valueBytes === c.valueBytes &&
-      r.clients === c.clients,
+    (r) => r.system === system && (r.round ?? 0) === round && sameCell(r, c) && (system !== 'raftkv' || hostingOf(r) === hostingOf(c)),
   );
 }
 
@@ -523,6 +631,8 @@ function printServiceTable(options: Options, results: Results): void {
       'workload',
       'api',
       'nodes',
+      'hosting',
+      ...(options.rounds > 1 ? ['round'] : []),
       'storage',
       'value',
       'clients',
@@ -545,6 +655,8 @@ function printServiceTable(options: Options, results: Results): void {
         r.workload,
         r.api,
         String(r.nodes),
+        hostingOf(r) === 'processes' ? 'processes (TCP)' : 'threads',
+        ...(options.rounds > 1 ? [String(r.round + 1)] : []),
         r.storage,
         `${r.valueBytes} B`,
         String(r.clients),
@@ -566,7 +678,8 @@ function printServiceTable(options: Options, results: Results): void {
   console.log(
     `   workloads: write = SET/PUT; read = linearizable GET (ReadIndex); mix = 90% reads, 10% writes, over ${KEY_SPACE.toLocaleString('en-US')} keys.\n` +
       `   disk: ${tmpdir()}, fdatasync before every acknowledgement; memory: /dev/shm, no fsync. CPU in cores of ${cpus().length}: raftkv = router and\n` +
-      '   node workers (one process); router loop = busy share of the main thread; client = the load-client process; other = the rest.',
+      '   node workers (one process), and with processes (TCP) the node processes too; router loop = busy share of the main thread;\n' +
+      '   client = the load-client process; other = the rest.',
   );
 }
 
@@ -574,7 +687,7 @@ function printCompareTable(peer: System, label: string, results: Results): void 
   const pairs = results.rows
     .filter((r) => r.system === peer)
     .flatMap((p) => {
-      const own = find(results.rows, 'raftkv', p);
+      const own = find(results.rows, 'raftkv', p, p.round ?? 0);
       return own === undefined ? [] : [{ own, p }];
     });
   if (pairs.length === 0) return;
@@ -607,6 +720,134 @@ function printCompareTable(peer: System, label: string, results: Results): void 
       formatMillis(own.latency.p99Millis),
       formatMillis(p.latency.p99Millis),
       formatRatio(own.latency.p99Millis / p.latency.p99Millis),
+    ]),
+  );
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** The median and the range of some figures, `1.23 (1.10 .. 1.40)`; one figure alone. */
+function spread(values: readonly number[], format: (value: number) => string): string {
+  if (values.length === 0) return '-';
+  if (values.length === 1) return format(values[0] as number);
+  return `${format(median(values))} (${format(Math.min(...values))} .. ${format(Math.max(...values))})`;
+}
+
+interface TcpTriple {
+  readonly threads: Row;
+  readonly processes: Row;
+  readonly etcd: Row | undefined;
+}
+
+/** Each round's cell on threads beside the same cell on processes (and etcd's, when it ran). */
+function tcpTriples(results: Results): TcpTriple[] {
+  return results.rows
+    .filter((r) => r.system === 'raftkv' && hostingOf(r) === 'threads')
+    .flatMap((threads) => {
+      const processes = find(results.rows, 'raftkv', { ...threads, hosting: 'processes' }, threads.round);
+      return processes === undefined ? [] : [{ threads, processes, etcd: find(results.rows, 'etcd', threads, threads.round) }];
+    });
+}
+
+function cpuPerOp(row: Row | undefined): string {
+  const s = row?.server;
+  return s == null || row === undefined ? '-' : formatRate((s.cpuCores * 1e6) / row.opsPerSecond);
+}
+
+/** The cost of TCP: the same cell with a process per node (TCP on loopback) beside worker threads (MessagePorts). */
+function printTcpTable(results: Results): void {
+  const triples = tcpTriples(results);
+  if (triples.length === 0) return;
+  printTable(
+    'the cost of TCP: one process per node (TCP on loopback) beside worker threads (MessagePorts), and etcd, the same load client',
+    [
+      'cell',
+      'round',
+      'threads ops/s',
+      'processes ops/s',
+      'etcd ops/s',
+      'proc/threads',
+      'proc/etcd',
+      'p50 ms thr / proc / etcd',
+      'p99 ms thr / proc / etcd',
+      'µs CPU/op thr / proc',
+    ],
+    triples.map(({ threads, processes, etcd }) => [
+      describe(threads),
+      String(threads.round + 1),
+      formatRate(threads.opsPerSecond),
+      formatRate(processes.opsPerSecond),
+      etcd === undefined ? '-' : formatRate(etcd.opsPerSecond),
+      formatRatio(processes.opsPerSecond / threads.opsPerSecond),
+      etcd === undefined ? '-' : formatRatio(processes.opsPerSecond / etcd.opsPerSecond),
+      `${formatMillis(threads.latency.p50Millis)} / ${formatMillis(processes.latency.p50Millis)} / ${etcd === undefined ? '-' : formatMillis(etcd.latency.p50Millis)}`,
+      `${formatMillis(threads.latency.p99Millis)} / ${formatMillis(processes.latency.p99Millis)} / ${etcd === undefined ? '-' : formatMillis(etcd.latency.p99Millis)}`,
+      `${cpuPerOp(threads)} / ${cpuPerOp(processes)}`,
+    ]),
+  );
+  const cells = new Map<string, TcpTriple[]>();
+  for (const t of triples) cells.set(describe(t.threads), [...(cells.get(describe(t.threads)) ?? []), t]);
+  for (const [name, list] of cells) {
+    const withEtcd = list.flatMap((t) => (t.etcd === undefined ? [] : [{ ...t, etcd: t.etcd }]));
+    console.log(
+      `   ${name}, median (range) over ${list.length} round${list.length === 1 ? '' : 's'}: processes/threads ` +
+        `${spread(
+          list.map((t) => t.processes.opsPerSecond / t.threads.opsPerSecond),
+          formatRatio,
+        )}; processes/etcd ${spread(
+          withEtcd.map((t) => t.processes.opsPerSecond / t.etcd.opsPerSecond),
+          formatRatio,
+        )}; p50 processes - threads ${spread(
+          list.map((t) => t.processes.latency.p50Millis - t.threads.latency.p50Millis),
+          formatMillis,
+        )} ms; p99 processes - threads ${spread(
+          list.map((t) => t.processes.latency.p99Millis - t.threads.latency.p99Millis),
+          formatMillis,
+        )} ms`,
+    );
+  }
+}
+
+function printMembership(runs: readonly MembershipRun[]): void {
+  if (runs.length === 0) return;
+  printTable(
+    `membership under load: add learner, catch up, promote, remove a voter; the stall is the longest gap between acknowledged writes during a change, against one election timeout`,
+    ['hosting', 'round', 'change', 'took ms', 'stall ms', 'election timeout ms', 'stall < timeout', 'writes/s during'],
+    runs.flatMap((run) =>
+      run.phases.map((phase) => [
+        run.hosting,
+        String(run.round + 1),
+        phase.name,
+        phase.tookMs.toFixed(0),
+        phase.stallMs.toFixed(0),
+        String(run.electionTimeoutMs),
+        phase.error !== null
+          ? 'FAILED'
+          : phase.counts
+            ? phase.stallMs < run.electionTimeoutMs
+              ? 'PASS'
+              : 'FAIL'
+            : `(${phase.stallMs < run.electionTimeoutMs ? 'below' : 'above'}; not counted)`,
+        formatRate(phase.writesPerSecond),
+      ]),
+    ),
+  );
+  printTable(
+    'membership under load: every acknowledged write, checked by a linearizable read of its key after the run',
+    ['hosting', 'round', 'acknowledged writes', 'failed or unanswered', 'keys checked', 'not read back', 'lost writes', 'verdict'],
+    runs.map((run) => [
+      run.hosting,
+      String(run.round + 1),
+      formatRate(run.acknowledged),
+      formatRate(run.failed + run.abandoned),
+      formatRate(run.keysChecked),
+      String(run.unverified),
+      String(run.lostCount),
+      run.lostCount === 0 ? 'PASS' : `FAIL (${run.lost.slice(0, 3).join('; ')})`,
     ]),
   );
 }
@@ -722,6 +963,54 @@ function targets(results: Results): Target[] {
           met: own.medianMs <= etcdTuned.medianMs,
         },
   );
+  out.push(...tcpTargets(results));
+  return out;
+}
+
+/** Issue 16's targets: the 5-node TCP cluster beside etcd, and membership changes under load. */
+function tcpTargets(results: Results): Target[] {
+  const out: Target[] = [];
+  const c = cell('write', 'http', 5, 64, 'disk', 256, 'processes');
+  const pairs = results.rows
+    .filter((r) => r.system === 'raftkv' && describe(r) === describe(c))
+    .flatMap((own) => {
+      const etcd = find(results.rows, 'etcd', own, own.round);
+      return etcd === undefined ? [] : [own.opsPerSecond / etcd.opsPerSecond];
+    });
+  const name = 'HTTP writes, disk, 5 nodes, 64 clients, 256 B, a process per node (TCP): raftkv/etcd (median of rounds)';
+  out.push(
+    pairs.length === 0
+      ? { target: name, wanted: '>= 2', measured: 'not measured (--tcp)', met: null }
+      : { target: name, wanted: '>= 2', measured: spread(pairs, formatRatio), met: median(pairs) >= 2 },
+  );
+  const runs = results.membership;
+  const stalls = runs.flatMap((run) =>
+    run.phases.filter((p) => p.counts).map((p) => (p.error === null ? p.stallMs - run.electionTimeoutMs : Number.POSITIVE_INFINITY)),
+  );
+  const lost = runs.reduce((sum, run) => sum + run.lostCount, 0);
+  const unverified = runs.reduce((sum, run) => sum + run.unverified, 0);
+  const changes = 'membership changes under load (add learner, promote, remove a follower), threads and processes';
+  out.push(
+    runs.length === 0
+      ? { target: `${changes}: acknowledged writes lost`, wanted: '0', measured: 'not measured (--suites membership)', met: null }
+      : {
+          target: `${changes}: acknowledged writes lost`,
+          wanted: '0',
+          measured: `${lost} in ${runs.length} runs${unverified > 0 ? `, ${unverified} keys not read back` : ''}`,
+          met: lost === 0 && unverified === 0,
+        },
+  );
+  const longest = runs.flatMap((run) => run.phases.filter((p) => p.counts).map((p) => p.stallMs));
+  out.push(
+    runs.length === 0
+      ? { target: `${changes}: longest write stall`, wanted: MEMBERSHIP_STALL_LIMIT, measured: 'not measured', met: null }
+      : {
+          target: `${changes}: longest write stall`,
+          wanted: MEMBERSHIP_STALL_LIMIT,
+          measured: `${Math.max(...longest).toFixed(0)} ms (timeout ${runs[0]?.electionTimeoutMs ?? '-'} ms)`,
+          met: stalls.every((over) => over < 0),
+        },
+  );
   return out;
 }
 
@@ -734,6 +1023,7 @@ function printResults(options: Options, results: Results): void {
     );
   }
   printCompareTable('etcd', 'etcd (v3 JSON gateway, fsync on)', results);
+  printTcpTable(results);
   printCompareTable('redis-server', 'redis-server (appendfsync always)', results);
   if (results.redisBenchmark.length > 0) {
     printTable(
@@ -779,10 +1069,11 @@ function printResults(options: Options, results: Results): void {
     );
     for (const r of results.recovery) console.log(`   ${r.name}: ${r.detail}`);
   }
+  printMembership(results.membership);
   const list = targets(results);
   if (list.every((t) => t.met === null)) return;
   printTable(
-    'the targets of issue 7, from this run',
+    'the targets of issues 7 and 16, from this run',
     ['target', 'wanted', 'measured', 'met'],
     list.map((t) => [t.target, t.wanted, t.measured, t.met === null ? '-' : t.met ? 'yes' : 'NO']),
   );
@@ -846,7 +1137,7 @@ async function main(): Promise<void> {
       `load average ${formatLoadAverage()} (other work on the machine slows every figure)`,
   );
   console.log(
-    `suites: ${options.suites.join(', ')}; ${options.cells.length} service cells; compare: ${options.peers.join(', ') || 'none'}; disk figures in ${tmpdir()}`,
+    `suites: ${options.suites.join(', ')}; ${options.cells.length} service cells${options.rounds > 1 ? ` x ${options.rounds} rounds` : ''}; compare: ${options.peers.join(', ') || 'none'}; disk figures in ${tmpdir()}`,
   );
   if (options.peers.includes('etcd') && peers.etcdBinary === null) console.log(ETCD_INSTALL_HINT);
   if (options.peers.includes('redis') && peers.redis.server === null) console.log(REDIS_INSTALL_HINT.server);
@@ -858,10 +1149,10 @@ async function main(): Promise<void> {
       void resources.releaseAll().finally(() => process.exit(130));
     });
   }
-  const results: Results = { rows: [], redisBenchmark: [], replication: [], failover: [], recovery: [] };
+  const results: Results = { rows: [], redisBenchmark: [], replication: [], failover: [], recovery: [], membership: [] };
   // Progress: a line redrawn on a terminal, a line every few seconds in a log (src/util/progress.ts).
-  const otherSuites = (['replication', 'failover', 'recovery'] as const).filter((suite) => options.suites.includes(suite));
-  const serviceCells = options.suites.includes('service') ? options.cells.length : 0;
+  const otherSuites = (['replication', 'failover', 'recovery', 'membership'] as const).filter((suite) => options.suites.includes(suite));
+  const serviceCells = options.suites.includes('service') ? options.cells.length * options.rounds : 0;
   const progress = new Progress({ label: 'bench', total: serviceCells + otherSuites.length, unit: 'steps' }).start().interceptOutput();
   const steps = new Steps(progress);
   try {
@@ -904,6 +1195,19 @@ async function main(): Promise<void> {
       steps.begin('recovery');
       console.log('\nrecovery and footprint');
       results.recovery = await runRecovery({ nodes: 3, dataRoot: dataRoot(), log, scale: options.quick ? 0.1 : 1 });
+      steps.end();
+    }
+    if (options.suites.includes('membership')) {
+      steps.begin('membership');
+      console.log(
+        `\nmembership under load: 5 nodes on disk, ${options.hostings.join(' and ')}, ${options.rounds} round${options.rounds === 1 ? '' : 's'}`,
+      );
+      results.membership = await runMembership(resources, {
+        hostings: options.hostings,
+        rounds: options.rounds,
+        quick: options.quick,
+        log,
+      });
       steps.end();
     }
   } finally {

@@ -7,7 +7,7 @@ import { startService, type Service } from '../../src/router/service.js';
 import { delay } from '../../src/util/async.js';
 import { testNodeWorker } from '../../test/support/test-node.js';
 import { waitForLeader } from '../bench-util.js';
-import { diskDir, HOST, memoryDir, type Cluster, type Resources, type Storage } from './resources.js';
+import { diskDir, HOST, memoryDir, type Cluster, type Hosting, type Resources, type Storage } from './resources.js';
 
 const CLUSTER_START_TIMEOUT_MS = 30_000;
 const LEADER_TIMEOUT_MS = 30_000;
@@ -30,6 +30,8 @@ export interface SupervisorClusterOptions {
   readonly startTimeoutMs?: number;
   /** The nodes' explorer frames (on by default; the explorer bench prices them). */
   readonly explorerFrames?: boolean;
+  /** Each node a worker thread of this process (MessagePorts, the default) or a child process (TCP on loopback). */
+  readonly hosting?: Hosting;
   readonly log?: (line: string) => void;
 }
 
@@ -42,6 +44,7 @@ export async function startSupervisor(options: SupervisorClusterOptions): Promis
     limits: options.limits ?? {},
     startTimeoutMs: options.startTimeoutMs ?? CLUSTER_START_TIMEOUT_MS,
     explorerFrames: options.explorerFrames ?? true,
+    hosting: options.hosting ?? 'threads',
     ...(options.stateMachine === 'counter' ? { worker: testNodeWorker({ stateMachine: 'counter', crashOnStart: new Map() }) } : {}),
     ...(options.log === undefined ? {} : { log: options.log }),
   });
@@ -64,6 +67,7 @@ export async function startRaftkv(options: {
   /** How the router finds a new leader (see Router): the failover suite probes, as etcd's client must. */
   leaderDiscovery?: 'supervisor' | 'probe';
   explorerFrames?: boolean;
+  hosting?: Hosting;
 }): Promise<{ supervisor: Supervisor; service: Service }> {
   const { leaderDiscovery = 'supervisor', ...clusterOptions } = options;
   const supervisor = await startSupervisor({ ...clusterOptions, stateMachine: 'kv' });
@@ -78,7 +82,7 @@ export async function startRaftkv(options: {
 
 /**
  * A cluster as `raftkv cluster` runs it: on the real disk with fdatasync, or in memory as `--memory` does it
- * (files in /dev/shm, no fsync).
+ * (files in /dev/shm, no fsync); its nodes worker threads, or child processes over TCP as `--processes` does it.
  */
 export async function startCluster(
   resources: Resources,
@@ -86,10 +90,11 @@ export async function startCluster(
   storage: Storage,
   limits: Partial<RaftNodeLimits> = {},
   explorerFrames = true,
+  hosting: Hosting = 'threads',
 ): Promise<Cluster> {
   const dataDir = storage === 'disk' ? diskDir(resources, 'raftkv-bench-').dir : memoryDir(resources, 'raftkv-bench-');
   try {
-    const { supervisor, service } = await startRaftkv({ nodes, dataDir, durable: storage === 'disk', limits, explorerFrames });
+    const { supervisor, service } = await startRaftkv({ nodes, dataDir, durable: storage === 'disk', limits, explorerFrames, hosting });
     return resources.cluster({ nodes, storage, supervisor, service, dataDir });
   } catch (error) {
     resources.removeDir(dataDir);

@@ -1,5 +1,7 @@
 // One load run: the load-client process (bench/load/client.ts) against a server, with this process and the
 // machine observed over the same measured window.
+import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../../src/raft/types.js';
 import type { LoadMessage, LoadProtocol, LoadReport, LoadRunConfig } from '../load/harness.js';
@@ -10,11 +12,41 @@ const CLIENT_SCRIPT = fileURLToPath(new URL('../load/client.ts', import.meta.url
 /** Opening connections and prefilling keys before the warm-up may take this long. */
 const LOAD_START_TIMEOUT_MS = 60_000;
 const LOAD_DRAIN_TIMEOUT_MS = 10_000;
+/** Linux's USER_HZ: /proc counts CPU time in these ticks per second. */
+const PROC_TICKS_PER_SECOND = 100;
+
+/** CPU seconds a process has used so far (Linux /proc), or null when it is gone or /proc is missing. */
+function pidCpuSeconds(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Past the command name in parentheses: utime and stime are fields 14 and 15 of stat.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / PROC_TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds so far of each node that runs in a child process (hosting 'processes'), by PID. */
+function nodeProcessCpuSeconds(cluster: Cluster): Map<number, number> {
+  const seconds = new Map<number, number>();
+  for (const id of cluster.supervisor.ids) {
+    const pid = cluster.supervisor.pidOf(id);
+    const cpu = pid === null ? null : pidCpuSeconds(pid);
+    if (pid !== null && cpu !== null) seconds.set(pid, cpu);
+  }
+  return seconds;
+}
 
 /** What the raftkv process (router, HTTP and RESP servers, every node's worker thread) did in the window. */
 export interface ServerSample {
-  /** CPU of this whole process in cores: the main thread and every node worker. */
+  /**
+   * CPU of raftkv in cores: this whole process (the main thread and every node worker) and, when the nodes run
+   * as child processes, theirs too.
+   */
   readonly cpuCores: number;
+  /** Of cpuCores, the node processes' share (0 when the nodes are worker threads). */
+  readonly nodeProcessCores: number;
   /** Busy share of the main thread's event loop, where the router and both servers run. */
   readonly routerLoopBusy: number;
   /** Client commands per router proposal: how much the router's batching amortises. */
@@ -35,6 +67,8 @@ export class WindowProbe {
   private readonly cpu = new CpuSampler();
   private stats = { proposals: 0, commands: 0 };
   private elections = 0;
+  private nodeCpu = new Map<number, number>();
+  private startedMs = 0;
   private readonly onLeader = (leader: NodeId | null): void => {
     if (leader !== null) this.elections++;
   };
@@ -45,6 +79,8 @@ export class WindowProbe {
     this.cpu.restart();
     this.elections = 0;
     if (this.cluster === null) return;
+    this.nodeCpu = nodeProcessCpuSeconds(this.cluster);
+    this.startedMs = performance.now();
     const { router } = this.cluster.service;
     this.stats = { proposals: router.stats.proposals, commands: router.stats.commands };
     this.cluster.supervisor.on('leader', this.onLeader);
@@ -57,9 +93,17 @@ export class WindowProbe {
     const { router } = this.cluster.service;
     this.cluster.supervisor.off('leader', this.onLeader);
     const proposals = router.stats.proposals - this.stats.proposals;
+    // A node process restarted in the window (a new PID) is left out: its CPU before the window is unknown.
+    let nodeCpuSeconds = 0;
+    for (const [pid, seconds] of nodeProcessCpuSeconds(this.cluster)) {
+      const before = this.nodeCpu.get(pid);
+      if (before !== undefined) nodeCpuSeconds += seconds - before;
+    }
+    const nodeProcessCores = nodeCpuSeconds / ((performance.now() - this.startedMs) / 1000);
     return {
       server: {
-        cpuCores: cpu.processCores,
+        cpuCores: cpu.processCores + nodeProcessCores,
+        nodeProcessCores,
         routerLoopBusy: cpu.loopBusy,
         commandsPerProposal: proposals === 0 ? Number.NaN : (router.stats.commands - this.stats.commands) / proposals,
         elections: this.elections,

@@ -19,6 +19,8 @@ const TMPFS_MAGIC = 0x01021994;
 const CHILD_EXIT_TIMEOUT_MS = 5_000;
 
 export type Storage = 'disk' | 'memory';
+/** Where a raftkv cluster's nodes run: worker threads of the bench's process, or child processes over TCP. */
+export type Hosting = 'threads' | 'processes';
 
 /** The executable's path on PATH, or null. */
 export function findExecutable(name: string): string | null {
