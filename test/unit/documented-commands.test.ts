@@ -10,6 +10,7 @@ import { readExplorerBenchOptions } from '../../bench/explorer.bench.js';
 import { readOptions } from '../../bench/main.js';
 import { loadScenario } from '../../src/cli/chaos-command.js';
 import { parseClusterArgs } from '../../src/cli/cluster-command.js';
+import { parseNodeArgs } from '../../src/cli/node-command.js';
 import { MUTATIONS } from '../mutations/mutations.js';
 import { readMutationOptions } from '../mutations/run.js';
 import { parseCliArgs } from '../sim/replay.js';
@@ -32,12 +33,21 @@ interface Documented {
 function codeOf(file: string): Documented[] {
   const found: Documented[] = [];
   let fenced = false;
+  // A fenced line ending in a backslash goes on on the next line (a long command), as a shell reads it.
+  let continued: Documented | null = null;
   fs.readFileSync(file, 'utf8')
     .split('\n')
     .forEach((line, i) => {
       const where = `${file}:${i + 1}`;
       if (line.trimStart().startsWith('```')) fenced = !fenced;
-      else if (fenced) found.push({ where, text: line });
+      else if (fenced && (continued !== null || line.trimEnd().endsWith('\\'))) {
+        const text = `${continued?.text ?? ''} ${line.trimEnd().replace(/\\$/, '')}`;
+        continued = { where: continued?.where ?? where, text };
+        if (!line.trimEnd().endsWith('\\')) {
+          found.push(continued);
+          continued = null;
+        }
+      } else if (fenced) found.push({ where, text: line });
       else for (const span of line.matchAll(/`([^`]+)`/g)) found.push({ where, text: span[1] as string });
     });
   return found;
@@ -63,7 +73,7 @@ function documentedCommands(): { where: string; line: string; script: string; ar
         if (w[0] === 'npm' && w[1] === 'run' && w[2] !== undefined) {
           const dashes = w.indexOf('--');
           commands.push({ where, line: part.trim(), script: w[2], args: dashes === -1 ? [] : w.slice(dashes + 1) });
-        } else if (w[0] === 'raftkv' && (w[1] === 'cluster' || w[1] === 'chaos')) {
+        } else if (w[0] === 'raftkv' && (w[1] === 'cluster' || w[1] === 'chaos' || (w[1] === 'node' && w.length > 2))) {
           commands.push({ where, line: part.trim(), script: w[1], args: w.slice(2) });
         }
       }
@@ -89,6 +99,17 @@ const PARSERS: Record<string, (args: string[]) => unknown> = {
     const options = parseClusterArgs(args);
     if (options.scenario !== null) loadScenario(options.scenario);
   },
+  // The docs' members bind other hosts' addresses, whose admin token comes from the environment (DEPLOY.md).
+  node: (args) => {
+    const before = process.env.RAFTKV_ADMIN_TOKEN;
+    process.env.RAFTKV_ADMIN_TOKEN = 'documented';
+    try {
+      return parseNodeArgs(args);
+    } finally {
+      if (before === undefined) delete process.env.RAFTKV_ADMIN_TOKEN;
+      else process.env.RAFTKV_ADMIN_TOKEN = before;
+    }
+  },
   chaos: (args) => {
     const files = args.filter((arg) => arg.endsWith('.yaml'));
     for (const file of files) loadScenario(file);
@@ -104,7 +125,7 @@ describe('the documented commands', () => {
 
   it('name scripts that exist in package.json', () => {
     const missing = commands
-      .filter((c) => !(c.script in SCRIPTS) && c.script !== 'cluster' && c.script !== 'chaos' && !c.script.endsWith('*'))
+      .filter((c) => !(c.script in SCRIPTS) && !['cluster', 'chaos', 'node'].includes(c.script) && !c.script.endsWith('*'))
       .map((c) => `${c.where}: npm run ${c.script}`);
     expect(missing).toEqual([]);
   });
@@ -131,6 +152,7 @@ describe('the documented commands', () => {
     expect(() => parseCliArgs(['--seeds', 'many'])).toThrow();
     expect(() => readMutationOptions(['--bogus'])).toThrow();
     expect(() => parseClusterArgs(['--nodes', 'ten'])).toThrow();
+    expect(() => parseNodeArgs(['--id', 'n1', '--peers', 'n1=10.0.0.1:7001'])).toThrow(/TRANSPORT_INSECURE/);
     expect(() => readExplorerBenchOptions(['--windows', '5'])).toThrow();
   });
 });
