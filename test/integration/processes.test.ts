@@ -57,6 +57,17 @@ describe('a cluster of processes over TCP', () => {
     for (let i = 0; i < 20; i++) expect(await get(`k${i}`)).toMatchObject({ status: 200, value: `v${i}` });
   });
 
+  it("feeds the explorer the same as threads do: every node's frames, one leader among them", async () => {
+    const state = await waitFor('a frame from every node process, one of them the leader', () => {
+      const now = service.explorer.state();
+      const frames = supervisor.ids.map((id) => now.node[id]?.frame ?? null);
+      if (frames.some((frame) => frame === null)) return null;
+      const leaders = frames.filter((frame) => frame?.role === 'leader');
+      return leaders.length === 1 && leaders[0]?.leaderId === supervisor.leaderId ? now : null;
+    });
+    for (const id of supervisor.ids) expect(state.node[id]?.supervision.state).toBe('running');
+  });
+
   it('survives a SIGKILL of the leader process: a new leader, no acknowledged write lost, the node back from disk', async () => {
     const leader = await leaderOf(supervisor);
     const pid = supervisor.pidOf(leader) as number;
