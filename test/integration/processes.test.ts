@@ -89,6 +89,22 @@ describe('a cluster of processes over TCP', () => {
     });
   });
 
+  it('restarts a node process that crashes, and one that hangs (the watchdog ends it with SIGKILL)', async () => {
+    const leader = await leaderOf(supervisor);
+    const victim = supervisor.ids.find((id) => id !== leader) as string;
+    for (const kind of ['crash', 'hang'] as const) {
+      const pid = supervisor.pidOf(victim);
+      await supervisor.actorFault(victim, { kind });
+      const next = await waitFor(`${victim} restarted after the ${kind}`, () => {
+        const now = supervisor.pidOf(victim);
+        return supervisor.stateOf(victim) === 'running' && now !== null && now !== pid ? now : null;
+      });
+      expect(next).not.toBe(pid);
+      expect(() => process.kill(pid as number, 0)).toThrow();
+    }
+    expect(supervisor.supervision(victim).restarts).toBeGreaterThanOrEqual(2);
+  });
+
   it('applies link faults inside the node processes: a partitioned leader is replaced, and healing joins it again', async () => {
     const leader = await leaderOf(supervisor);
     const others = supervisor.ids.filter((id) => id !== leader);
