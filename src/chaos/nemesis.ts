@@ -1,17 +1,57 @@
-import type { Supervisor } from '../actor/supervisor.js';
+import type { MembersView, NodeState, Supervisor } from '../actor/supervisor.js';
+import type { NodeRefusalCode } from '../protocol/node.js';
 import type { SeededRandom } from '../raft/random.js';
-import type { NodeId } from '../raft/types.js';
-import type { FaultAction, FaultEvent, Target } from './scenario.js';
+import type { MembershipChange, NodeId } from '../raft/types.js';
+import { MEMBERSHIP_FAULTS, type FaultAction, type FaultEvent, type RemoveTarget, type Target } from './scenario.js';
 
 /** A fault as it happened: what, on whom, and when (ms since the run began). */
 export interface FaultRecord {
   readonly atMs: number;
-  readonly label: string;
+  /** What it did; a membership change's label gains its outcome once it has one. */
+  label: string;
   /** When it was undone (its `for` ran out, or the final heal). */
   endMs: number | null;
   readonly kind: FaultAction['kind'];
   /** It found no target (nothing to kill, restart, resume, no leader to move): recorded, not counted as a fault. */
-  readonly skipped: boolean;
+  skipped: boolean;
+}
+
+/** Refusals that mean "not now": the change is tried again, until its window ends. */
+const MEMBERSHIP_RETRY_CODES: ReadonlySet<NodeRefusalCode> = new Set([
+  'NOT_LEADER',
+  'TRANSFER_IN_PROGRESS',
+  'CONFIG_CHANGE_IN_PROGRESS',
+  'LEARNER_NOT_CAUGHT_UP',
+  'PROPOSAL_DROPPED',
+  'QUEUE_FULL',
+]);
+/** A membership fault tries its change at most this many times... */
+export const MEMBERSHIP_ATTEMPTS_MAX = 100;
+/**
+ * ...each call waiting this long at most (Supervisor.changeMembership's timeout, counted after an added node has
+ * started): long, because an add that finds no leader in time leaves its started node behind without having
+ * proposed anything, and a retry is then refused (MEMBER_EXISTS)...
+ */
+export const MEMBERSHIP_CALL_TIMEOUT_MS = 20_000;
+/** ...and this long between tries. */
+export const MEMBERSHIP_RETRY_DELAY_MS = 200;
+
+type MembershipAction = Extract<FaultAction, { kind: (typeof MEMBERSHIP_FAULTS)[number] }>;
+
+const isMembership = (action: FaultAction): action is MembershipAction => (MEMBERSHIP_FAULTS as readonly string[]).includes(action.kind);
+
+/** Whether the configuration shows `change` done (after an answer that did not say whether it was). */
+function inEffect(change: MembershipChange, view: MembersView): boolean {
+  const member = view.members.find((m) => m.id === change.id);
+  switch (change.kind) {
+    case 'add-learner':
+      return member !== undefined;
+    case 'add-voter':
+    case 'promote':
+      return member?.role === 'voter';
+    case 'remove':
+      return member === undefined;
+  }
 }
 
 /**
@@ -26,6 +66,12 @@ export class Nemesis {
   /** The node the last isolate-leader partition cut off, until a heal: the `isolated` target. */
   private isolated: NodeId | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Membership changes still being tried: the end of the run waits for them. */
+  private readonly changing = new Set<Promise<void>>();
+  /** The last membership change scheduled: the next one starts after it. */
+  private membershipTurn: Promise<void> = Promise.resolve();
+  /** Set by healAll: membership changes stop retrying. */
+  private stopped = false;
 
   constructor(
     private readonly supervisor: Supervisor,
@@ -53,8 +99,24 @@ export class Nemesis {
     }
   }
 
+  /** A member's state; null for one that left the cluster meanwhile (members come and go). */
+  private stateOf(id: NodeId): NodeState | null {
+    return this.supervisor.ids.includes(id) ? this.supervisor.stateOf(id) : null;
+  }
+
   private running(): NodeId[] {
-    return this.supervisor.ids.filter((id) => this.supervisor.stateOf(id) === 'running');
+    return this.supervisor.ids.filter((id) => this.stateOf(id) === 'running');
+  }
+
+  /** Calls `act` on each node; one that left the cluster meanwhile (a RangeError from the supervisor) is skipped. */
+  private async onEach(ids: readonly NodeId[], act: (id: NodeId) => Promise<unknown>): Promise<void> {
+    await Promise.all(
+      ids.map((id) =>
+        act(id).catch((error: unknown) => {
+          if (!(error instanceof RangeError) || this.supervisor.ids.includes(id)) throw error;
+        }),
+      ),
+    );
   }
 
   private resolve(target: Target | 'killed' | 'paused' | 'isolated'): NodeId[] {
@@ -75,9 +137,9 @@ export class Nemesis {
       case 'all':
         return [...this.supervisor.ids];
       case 'killed':
-        return [...this.killed];
+        return [...this.killed].filter((id) => this.supervisor.ids.includes(id));
       case 'paused':
-        return [...this.paused];
+        return [...this.paused].filter((id) => this.supervisor.ids.includes(id));
       case 'isolated':
         return this.isolated !== null && running.includes(this.isolated) ? [this.isolated] : [];
       default:
@@ -86,11 +148,12 @@ export class Nemesis {
   }
 
   async fire(fault: FaultEvent): Promise<void> {
+    if (isMembership(fault.action)) return this.fireMembership(fault.action, fault.forMs);
     const record = await this.apply(fault.action);
     if (record === null) return;
     this.records.push(record);
     this.log(`[${(record.atMs / 1000).toFixed(1)}s] ${record.label}`);
-    if (fault.forMs !== null) {
+    if (fault.forMs !== null && !isMembership(fault.action)) {
       const timer = setTimeout(() => {
         this.timers.delete(timer);
         void this.undo(record, fault.action);
@@ -112,13 +175,11 @@ export class Nemesis {
       case 'kill': {
         const ids = this.resolve(action.target).filter((id) => !this.killed.has(id));
         for (const id of ids) this.killed.add(id);
-        await Promise.all(ids.map((id) => this.supervisor.kill(id)));
+        await this.onEach(ids, (id) => this.supervisor.kill(id));
         return record(`kill ${ids.join(',')}${action.loseUnsynced ? ' (losing unsynced writes)' : ''}`, ids.length === 0);
       }
       case 'restart': {
-        const ids = this.resolve(action.target).filter(
-          (id) => this.supervisor.stateOf(id) === 'killed' || this.supervisor.stateOf(id) === 'failed',
-        );
+        const ids = this.resolve(action.target).filter((id) => this.stateOf(id) === 'killed' || this.stateOf(id) === 'failed');
         await Promise.all(ids.map((id) => this.supervisor.restart(id).catch(() => undefined)));
         for (const id of ids) this.killed.delete(id);
         return record(`restart ${ids.join(',')}`, ids.length === 0);
@@ -126,12 +187,12 @@ export class Nemesis {
       case 'pause': {
         const ids = this.resolve(action.target).filter((id) => !this.paused.has(id));
         for (const id of ids) this.paused.add(id);
-        await Promise.all(ids.map((id) => this.supervisor.pause(id)));
+        await this.onEach(ids, (id) => this.supervisor.pause(id));
         return record(`pause ${ids.join(',')}`, ids.length === 0);
       }
       case 'resume': {
         const ids = this.resolve(action.target).filter((id) => this.paused.has(id));
-        await Promise.all(ids.map((id) => this.supervisor.resume(id)));
+        await this.onEach(ids, (id) => this.supervisor.resume(id));
         for (const id of ids) this.paused.delete(id);
         return record(`resume ${ids.join(',')}`, ids.length === 0);
       }
@@ -148,7 +209,7 @@ export class Nemesis {
       case 'hang':
       case 'flood':
       case 'slow': {
-        const ids = this.resolve(action.target).filter((id) => this.supervisor.stateOf(id) === 'running');
+        const ids = this.resolve(action.target).filter((id) => this.stateOf(id) === 'running');
         const fault =
           action.kind === 'slow'
             ? { kind: action.kind, ms: action.ms }
@@ -165,10 +226,125 @@ export class Nemesis {
         const leader = this.supervisor.leaderId;
         const target = this.random.shuffle(this.running().filter((id) => id !== leader))[0];
         if (leader === null || target === undefined) return record('transfer', true);
-        await this.supervisor.transferLeadership(target);
+        await this.supervisor.transferLeadership(target).catch((error: unknown) => {
+          if (!(error instanceof RangeError)) throw error; // the target left the cluster meanwhile
+        });
         return record(`transfer ${leader} -> ${target}`);
       }
+      case 'add-learner':
+      case 'add-voter':
+      case 'promote':
+      case 'remove-member':
+        throw new Error(`${action.kind} is a membership change: fireMembership carries it out`);
     }
+  }
+
+  /**
+   * A membership change: recorded (and in force) at once, then carried out after the membership faults before it
+   * (one change at a time, in the scenario's order: a promotion waits for its learner's add), its member chosen
+   * then, and tried until it commits, is refused for good, or its window (`for`, else the run) ends; the
+   * record's label then says how it went.
+   */
+  private async fireMembership(action: MembershipAction, forMs: number | null): Promise<void> {
+    const atMs = this.now();
+    const record: FaultRecord = { atMs, label: `${action.kind} ${this.describe(action)}`, endMs: null, kind: action.kind, skipped: false };
+    this.records.push(record);
+    this.log(`[${(atMs / 1000).toFixed(1)}s] ${record.label}`);
+    const deadlineMs = atMs + (forMs ?? Number.POSITIVE_INFINITY);
+    const attempt = this.membershipTurn.then(async () => {
+      // The leader to remove may be between terms: wait for one, within the window.
+      if (action.kind === 'remove-member' && action.target === 'leader' && !this.stopped)
+        await this.supervisor.waitForLeader(Math.max(1, Math.min(MEMBERSHIP_CALL_TIMEOUT_MS, deadlineMs - this.now())));
+      const change = this.membershipChange(action);
+      if (change === null) {
+        record.skipped = true;
+        record.label = `${record.label} skipped: no target`;
+        this.log(`[${(this.now() / 1000).toFixed(1)}s] ${record.label}`);
+        return;
+      }
+      if (change.kind === 'remove') {
+        // A removed node is gone for good: nothing to restart, resume or speed up.
+        this.killed.delete(change.id);
+        this.paused.delete(change.id);
+        this.slowed.delete(change.id);
+      }
+      const outcome = await this.changeMembership(change, deadlineMs);
+      record.label = `${action.kind} ${change.id}: ${outcome}`;
+      record.endMs = this.now();
+      this.log(`[${(record.endMs / 1000).toFixed(1)}s] ${record.label}`);
+    });
+    this.membershipTurn = attempt;
+    this.changing.add(attempt);
+    await attempt.finally(() => this.changing.delete(attempt));
+  }
+
+  private describe(action: MembershipAction): string {
+    return action.kind === 'remove-member' ? action.target : action.id;
+  }
+
+  /** The change a membership fault asks for, its member chosen now; null when there is none to remove. */
+  private membershipChange(action: MembershipAction): MembershipChange | null {
+    switch (action.kind) {
+      case 'add-learner':
+      case 'add-voter':
+      case 'promote':
+        return { kind: action.kind, id: action.id };
+      case 'remove-member': {
+        const id = this.removeTarget(action.target);
+        return id === null ? null : { kind: 'remove', id };
+      }
+    }
+  }
+
+  private removeTarget(target: RemoveTarget): NodeId | null {
+    const leader = this.supervisor.leaderId;
+    const running = this.running();
+    switch (target) {
+      case 'leader':
+        return leader !== null && this.supervisor.ids.includes(leader) ? leader : null;
+      case 'follower':
+        return this.random.shuffle(running.filter((id) => id !== leader))[0] ?? null;
+      case 'random':
+        return this.random.shuffle(running)[0] ?? null;
+      default:
+        return this.supervisor.ids.includes(target) ? target : null;
+    }
+  }
+
+  /**
+   * Tries `change` until it commits or is refused for good, while "not now" refusals last, at most
+   * MEMBERSHIP_ATTEMPTS_MAX times and until `deadlineMs` (run time) or the end of the run. An answer that does
+   * not say whether the change happened (a timeout) is settled by reading the configuration. Says how it went.
+   */
+  private async changeMembership(change: MembershipChange, deadlineMs: number): Promise<string> {
+    let unsure = false;
+    let last = 'no answer';
+    for (let attempt = 1; attempt <= MEMBERSHIP_ATTEMPTS_MAX; attempt++) {
+      const remainingMs = deadlineMs - this.now();
+      if (this.stopped || remainingMs <= 0) break;
+      const timeoutMs = Math.max(1, Math.min(MEMBERSHIP_CALL_TIMEOUT_MS, remainingMs));
+      const outcome = await this.supervisor.changeMembership(change, { timeoutMs }).catch((error: unknown) => ({
+        ok: false as const,
+        code: 'ANSWER_LOST' as const,
+        message: (error as Error).message,
+        definite: false,
+      }));
+      const tries = `${attempt} ${attempt === 1 ? 'try' : 'tries'}`;
+      if (outcome.ok) return `committed (${tries})`;
+      last = `${outcome.code}: ${outcome.message}`;
+      unsure ||= !outcome.definite;
+      // After an answer that left it open, the change may have committed since (a retry is then refused).
+      if (unsure && (await this.inEffect(change))) return `committed (${tries}, confirmed from the configuration)`;
+      const retry = !outcome.definite || MEMBERSHIP_RETRY_CODES.has(outcome.code) || (unsure && outcome.code === 'MEMBER_EXISTS');
+      if (!retry) return `refused, ${last}`;
+      await new Promise((resolve) => setTimeout(resolve, MEMBERSHIP_RETRY_DELAY_MS));
+    }
+    return `not done, last answer ${last}`;
+  }
+
+  private async inEffect(change: MembershipChange): Promise<boolean> {
+    const view = await this.supervisor.members().catch(() => null);
+    return view !== null && view.leader !== null && inEffect(change, view);
   }
 
   private async partition(shape: Extract<FaultAction, { kind: 'partition' }>['shape']): Promise<string> {
@@ -235,13 +411,16 @@ export class Nemesis {
   private async unslow(): Promise<void> {
     const ids = [...this.slowed];
     this.slowed.clear();
-    await Promise.all(ids.map((id) => this.supervisor.actorFault(id, { kind: 'slow', ms: 0 }).catch(() => undefined)));
+    const members = ids.filter((id) => this.supervisor.ids.includes(id));
+    await Promise.all(members.map((id) => this.supervisor.actorFault(id, { kind: 'slow', ms: 0 }).catch(() => undefined)));
   }
 
   /** The end of the run: stop scheduling, heal every link, resume and restart every node. */
   async healAll(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    this.stopped = true;
+    await Promise.all([...this.changing]);
     this.isolated = null;
     await this.supervisor.heal();
     await this.apply({ kind: 'resume', target: 'paused' });

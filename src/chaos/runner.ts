@@ -51,6 +51,11 @@ export interface ChaosRunOptions {
    * faults in force): a line redrawn on a terminal, a line every few seconds otherwise. None by default.
    */
   readonly progress?: ProgressStream;
+  /**
+   * Where a fresh cluster runs its nodes: worker threads of this process (default), or child processes over
+   * TCP on loopback (`raftkv chaos FILE --processes`). Not for a given `cluster`, which runs as it was started.
+   */
+  readonly hosting?: 'threads' | 'processes';
 }
 
 /** The progress line's detail is refreshed this often (the line itself is drawn by Progress when due). */
@@ -132,6 +137,9 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
   }
   let owned: { supervisor: Supervisor; service: Service; dataDir: string } | null = null;
   let cluster = options.cluster;
+  if (cluster !== undefined && options.hosting !== undefined) {
+    throw new Error(`${scenario.name}: hosting applies to a fresh cluster; the given one runs as it was started`);
+  }
   if (cluster !== undefined && cluster.supervisor.ids.length !== scenario.nodes) {
     throw new Error(`scenario ${scenario.name} is written for ${scenario.nodes} nodes; this cluster has ${cluster.supervisor.ids.length}`);
   }
@@ -146,6 +154,7 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
       // Every kill loses what its node had not synced, with or without `lose-unsynced` in the scenario.
       bufferUnsynced: true,
       seed,
+      hosting: options.hosting ?? 'threads',
       log: (line) => log(`  ${line}`),
     });
     await supervisor.start();

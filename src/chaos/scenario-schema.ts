@@ -20,11 +20,73 @@ export const WORKLOAD_TYPES = ['register', 'counter', 'set'] as const;
 export const CHECK_NAMES = ['linearizable', 'no-lost-writes', 'exactly-once'] as const;
 export const PARTITION_SHAPES = ['isolate-leader', 'majority-minority', 'bridge', 'ring'] as const;
 const GROUP_TARGETS = ['leader', 'random', 'follower', 'minority', 'majority', 'all'] as const;
+/** The members a `remove-member` may pick when it fires: one node, never a group (one change at a time). */
+export const REMOVE_TARGETS = ['leader', 'follower', 'random'] as const;
 
-/** What the schema checks times and node names against: the scenario's own size and length. */
+/** A member a scenario's `add-learner` or `add-voter` brings in, and when. */
+export interface AddedMember {
+  readonly id: string;
+  readonly atMs: number;
+}
+
+/**
+ * What the schema checks times and node names against: the scenario's own size and length, and the members its
+ * add faults bring in (a fault may name one of those only after its add).
+ */
 export interface ScenarioBounds {
   readonly nodes: number;
   readonly durationMs: number;
+  readonly added?: readonly AddedMember[];
+}
+
+const MEMBERSHIP_ADDS = ['add-learner', 'add-voter'] as const;
+
+/**
+ * The members the add faults of a raw (unchecked) fault list bring in, read before the schema runs so that
+ * every fault can be checked against them; an add whose time is itself wrong (and reported) counts from the
+ * start, so the faults after it draw no errors that are not theirs.
+ */
+export function addedMembersOf(faults: unknown): AddedMember[] {
+  if (!Array.isArray(faults)) return [];
+  const added: AddedMember[] = [];
+  for (const fault of faults as unknown[]) {
+    if (typeof fault !== 'object' || fault === null) continue;
+    const fields = fault as Record<string, unknown>;
+    for (const key of MEMBERSHIP_ADDS) {
+      const id = fields[key];
+      if (typeof id !== 'string') continue;
+      const atMs = durationMsOf(fields.at);
+      added.push({ id, atMs: typeof atMs === 'number' ? atMs : Number.NEGATIVE_INFINITY });
+    }
+  }
+  return added;
+}
+
+/** The number of node id `value` (`n4` -> 4), or null. */
+const nodeNumber = (value: string): number | null => {
+  const match = /^n(\d+)$/.exec(value);
+  return match === null ? null : Number(match[1]);
+};
+
+/** The adds that bring in a new node (an id past the scenario's nodes, up to CLUSTER_NODES_MAX). */
+function newMembers(bounds: ScenarioBounds): AddedMember[] {
+  return (bounds.added ?? []).filter((a) => {
+    const n = nodeNumber(a.id);
+    return n !== null && n > bounds.nodes && n <= CLUSTER_NODES_MAX;
+  });
+}
+
+/** "n1 to n3", or "n1 to n3, and n4, n5 once added". */
+function knownNodes(bounds: ScenarioBounds): string {
+  const added = [...new Set(newMembers(bounds).map((a) => a.id))];
+  return `n1 to n${bounds.nodes}${added.length === 0 ? '' : `, and ${added.join(', ')} once added`}`;
+}
+
+/** Whether `value` is a node of the scenario: one of its first `nodes`, or one an add fault brings in. */
+function isKnownNode(bounds: ScenarioBounds, value: string): boolean {
+  const n = nodeNumber(value);
+  if (n !== null && n >= 1 && n <= bounds.nodes) return true;
+  return newMembers(bounds).some((a) => a.id === value);
 }
 
 const DURATION_TEXT = /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/;
@@ -79,19 +141,42 @@ const rate = z.union([z.number(), z.string()], RATE).transform((value, ctx) => {
   return z.NEVER;
 });
 
-/** A fault's target: a group chosen when it fires, one of `extra`, or a node of this scenario (n1 to nN). */
-const target = <const E extends readonly string[]>(bounds: ScenarioBounds, extra: E) => {
-  const named = [...GROUP_TARGETS, ...extra];
-  const nodes = `n1 to n${bounds.nodes}`;
-  const expected = `target must be one of ${named.join(', ')} or a node ${nodes}`;
+/** A fault's target: one of `named` (groups chosen when it fires), or a node of this scenario. */
+const nodeTarget = <const N extends readonly string[]>(bounds: ScenarioBounds, named: N) => {
+  const nodes = knownNodes(bounds);
+  const expected = named.length === 0 ? `must be a node ${nodes}` : `target must be one of ${named.join(', ')} or a node ${nodes}`;
   return z.string({ error: (issue) => `${expected}, got ${JSON.stringify(issue.input)}` }).transform((value, ctx) => {
-    if (named.includes(value)) return value as (typeof GROUP_TARGETS)[number] | E[number];
-    const node = /^n(\d+)$/.exec(value);
-    if (node !== null && Number(node[1]) >= 1 && Number(node[1]) <= bounds.nodes) return value as `n${number}`;
+    if (named.includes(value)) return value as N[number];
+    if (isKnownNode(bounds, value)) return value as `n${number}`;
     const message =
-      node !== null
+      nodeNumber(value) !== null
         ? `unknown node ${value}: this scenario has ${bounds.nodes} node${bounds.nodes === 1 ? '' : 's'} (${nodes})`
         : `${expected}, got ${JSON.stringify(value)}`;
+    ctx.addIssue({ code: 'custom', message, input: value });
+    return z.NEVER;
+  });
+};
+
+/** A fault's target: a group chosen when it fires, one of `extra`, or a node of this scenario. */
+const target = <const E extends readonly string[]>(bounds: ScenarioBounds, extra: E) =>
+  nodeTarget(bounds, [...GROUP_TARGETS, ...extra] as const);
+
+/** A new member: an id past the scenario's nodes, up to CLUSTER_NODES_MAX, added by one fault only. */
+const newMember = (bounds: ScenarioBounds) => {
+  const free = bounds.nodes >= CLUSTER_NODES_MAX ? 'none' : `n${bounds.nodes + 1} to n${CLUSTER_NODES_MAX}`;
+  const expected = `must be a new node id (${free}: a cluster has at most ${CLUSTER_NODES_MAX} nodes)`;
+  return z.string({ error: (issue) => `${expected}, got ${JSON.stringify(issue.input)}` }).transform((value, ctx) => {
+    const n = nodeNumber(value);
+    const times = (bounds.added ?? []).filter((a) => a.id === value).length;
+    const message =
+      n === null || n < 1 || n > CLUSTER_NODES_MAX
+        ? `${expected}, got ${JSON.stringify(value)}`
+        : n <= bounds.nodes
+          ? `${value} is a member from the start (n1 to n${bounds.nodes}); a new member is ${free}`
+          : times > 1
+            ? `${value} is added ${times} times: each new member is added once`
+            : null;
+    if (message === null) return value as `n${number}`;
     ctx.addIssue({ code: 'custom', message, input: value });
     return z.NEVER;
   });
@@ -125,6 +210,10 @@ export const FAULT_ACTIONS = [
   'hang',
   'slow',
   'flood',
+  'add-learner',
+  'add-voter',
+  'promote',
+  'remove-member',
 ] as const;
 type ActionKey = (typeof FAULT_ACTIONS)[number];
 
@@ -157,6 +246,10 @@ function faultSchema(bounds: ScenarioBounds) {
     ms: integerIn(1, LIMITS_DEFAULTS.slowTurnMsMax).optional(),
     flood: target(bounds, []).optional(),
     messages: integerIn(1, LIMITS_DEFAULTS.floodMessagesMax).optional(),
+    'add-learner': newMember(bounds).optional(),
+    'add-voter': newMember(bounds).optional(),
+    promote: nodeTarget(bounds, []).optional(),
+    'remove-member': nodeTarget(bounds, REMOVE_TARGETS).optional(),
   }).transform((f, ctx) => {
     const actions = FAULT_ACTIONS.filter((key) => f[key] !== undefined);
     const [action] = actions;
@@ -177,6 +270,27 @@ function faultSchema(bounds: ScenarioBounds) {
       else if (f[key] === undefined && action === owner && neededUpTo !== null)
         ctx.addIssue({ code: 'custom', path: [key], message: `must be an integer from 1 to ${neededUpTo} (${owner} needs it)`, input: f });
     }
+    if (f.promote !== undefined && !(bounds.added ?? []).some((a) => a.id === f.promote))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['promote'],
+        message: `${f.promote} is a voter from the start: only a member added by add-learner can be promoted`,
+        input: f.promote,
+      });
+    // A member an add fault brings in is a target only once added: after its add, not at the same time.
+    for (const key of TARGET_KEYS) {
+      const value = f[key];
+      const n = typeof value === 'string' ? nodeNumber(value) : null;
+      if (n === null || n <= bounds.nodes) continue;
+      const adds = (bounds.added ?? []).filter((a) => a.id === value);
+      if (adds.length > 0 && !adds.some((a) => a.atMs < f.at))
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${String(value)} is only added at ${formatMs(Math.min(...adds.map((a) => a.atMs)))}: name it in a later fault`,
+          input: value,
+        });
+    }
     // The undo is part of the run: one scheduled past the end would be done by the clean-up, not the scenario.
     if (f.for !== undefined && f.at + f.for > bounds.durationMs)
       ctx.addIssue({
@@ -189,6 +303,9 @@ function faultSchema(bounds: ScenarioBounds) {
     return { atMs: f.at, action: faultAction(action, f), forMs: f.for ?? null };
   });
 }
+
+/** The keys whose value names a node (or a group): each is checked against the members added so far. */
+const TARGET_KEYS = ['kill', 'restart', 'pause', 'resume', 'crash', 'hang', 'slow', 'flood', 'promote', 'remove-member'] as const;
 
 type FaultFields = Partial<Record<ActionKey, unknown>> & { readonly ms?: number; readonly messages?: number };
 
@@ -222,6 +339,12 @@ function faultAction(kind: ActionKey, f: FaultFields & { readonly 'lose-unsynced
       return { kind, target: targetOf<Group>(), ms: f.ms ?? 0 } as const;
     case 'flood':
       return { kind, target: targetOf<Group>(), messages: f.messages ?? 0 } as const;
+    case 'add-learner':
+    case 'add-voter':
+    case 'promote':
+      return { kind, id: targetOf<`n${number}`>() } as const;
+    case 'remove-member':
+      return { kind, target: targetOf<(typeof REMOVE_TARGETS)[number] | `n${number}`>() } as const;
   }
 }
 

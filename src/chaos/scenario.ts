@@ -1,6 +1,7 @@
 import { formatIssue, locateIssues, readYaml, type FileIssue } from '../util/yaml-validation.js';
 import { CLUSTER_NODES_MAX } from '../actor/supervisor.js';
 import {
+  addedMembersOf,
   durationMsOf,
   nodesSchema,
   READ_ROUTINGS as ROUTINGS,
@@ -29,7 +30,23 @@ export type FaultAction =
   | { readonly kind: 'hang'; readonly target: Target }
   /** Every turn of the node delayed by `ms`; undone (0) after `for`, and at the end. */
   | { readonly kind: 'slow'; readonly target: Target; readonly ms: number }
-  | { readonly kind: 'flood'; readonly target: Target; readonly messages: number };
+  | { readonly kind: 'flood'; readonly target: Target; readonly messages: number }
+  /**
+   * Membership changes through Supervisor.changeMembership, one server at a time: a new node (an id past the
+   * scenario's nodes) joins as a learner or a voter, a learner is promoted, a member leaves. Retried while the
+   * cluster answers "not now" (no leader, another change in progress, the learner still catching up), until
+   * the fault's `for` runs out (the end of the run without it); never undone.
+   */
+  | { readonly kind: 'add-learner'; readonly id: `n${number}` }
+  | { readonly kind: 'add-voter'; readonly id: `n${number}` }
+  | { readonly kind: 'promote'; readonly id: `n${number}` }
+  | { readonly kind: 'remove-member'; readonly target: RemoveTarget };
+
+/** The member a remove-member takes out, chosen when it fires. */
+export type RemoveTarget = 'leader' | 'follower' | 'random' | `n${number}`;
+
+/** The fault kinds that change the membership. */
+export const MEMBERSHIP_FAULTS = ['add-learner', 'add-voter', 'promote', 'remove-member'] as const satisfies readonly FaultAction['kind'][];
 
 export interface FaultEvent {
   readonly atMs: number;
@@ -116,6 +133,7 @@ export function parseScenario(text: string, name = 'scenario', file = name): Sce
   const bounds = {
     nodes: nodes.success ? nodes.data : CLUSTER_NODES_MAX,
     durationMs: duration.success ? duration.data : SCENARIO_DURATION_MS_MAX,
+    added: addedMembersOf(fields.faults),
   };
   const schema = scenarioSchema(bounds, name);
   const result = schema.safeParse(raw);

@@ -13,7 +13,9 @@ export const CHAOS_USAGE = `usage: raftkv chaos FILE.yaml [options]
   --duration D    squeeze the scenario's timeline into D (e.g. 15s)
   --report FILE   where to write the HTML report (default chaos-report-<name>.html)
   --seed S        replay a run's random choices: the nemesis's targets, every client's keys and operations,
-                  the link-fault draws (the run prints its seed; thread timing still varies)`;
+                  the link-fault draws (the run prints its seed; thread timing still varies)
+  --processes     run each node as a child process of its own, the nodes talking TCP on loopback (as
+                  raftkv cluster --processes does), instead of worker threads of this process`;
 
 /** sysexits' EX_DATAERR: `--check` found a scenario file that is not valid. */
 export const EXIT_INVALID_SCENARIO = 65;
@@ -75,7 +77,13 @@ export async function runChaosCommand(
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: { check: { type: 'boolean' }, duration: { type: 'string' }, report: { type: 'string' }, seed: { type: 'string' } },
+      options: {
+        check: { type: 'boolean' },
+        duration: { type: 'string' },
+        report: { type: 'string' },
+        seed: { type: 'string' },
+        processes: { type: 'boolean' },
+      },
       allowPositionals: true,
       strict: true,
     });
@@ -83,9 +91,9 @@ export async function runChaosCommand(
     throw new UsageError((error as Error).message, CHAOS_USAGE);
   }
   if (parsed.values.check === true) {
-    const { duration, report, seed } = parsed.values;
-    if (duration !== undefined || report !== undefined || seed !== undefined)
-      throw new UsageError('--check runs nothing: it takes no --duration, --report or --seed', CHAOS_USAGE);
+    const { duration, report, seed, processes } = parsed.values;
+    if (duration !== undefined || report !== undefined || seed !== undefined || processes !== undefined)
+      throw new UsageError('--check runs nothing: it takes no --duration, --report, --seed or --processes', CHAOS_USAGE);
     if (parsed.positionals.length === 0) throw new UsageError('--check needs at least one scenario file', CHAOS_USAGE);
     return checkScenarios(parsed.positionals, out, err);
   }
@@ -102,10 +110,13 @@ export async function runChaosCommand(
   const seedText = parsed.values.seed;
   if (seedText !== undefined && !/^\d{1,15}$/.test(seedText))
     throw new UsageError(`--seed must be a non-negative integer, got ${seedText}`, CHAOS_USAGE);
-  out(`chaos: ${scenario.name} on a fresh ${scenario.nodes}-node cluster for ${(scenario.durationMs / 1000).toFixed(1)} s`);
+  const processes = parsed.values.processes === true;
+  const hosting = processes ? ' of processes' : '';
+  out(`chaos: ${scenario.name} on a fresh ${scenario.nodes}-node cluster${hosting} for ${(scenario.durationMs / 1000).toFixed(1)} s`);
   const result = await runScenario(scenario, {
     log: out,
     progress: process.stdout,
+    hosting: processes ? 'processes' : 'threads',
     ...(seedText === undefined ? {} : { seed: Number(seedText) }),
   });
   return reportResult(result, parsed.values.report ?? `chaos-report-${scenario.name}.html`, out);

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'vitest';
 import { runScenario } from '../../src/chaos/runner.js';
-import { parseScenario, shortened } from '../../src/chaos/scenario.js';
+import { MEMBERSHIP_FAULTS, parseScenario, shortened } from '../../src/chaos/scenario.js';
 
 /** The short form CI runs: the library scenario's timeline squeezed into this many milliseconds. */
 export const SHORT_FORM_MS = 12_000;
@@ -23,4 +23,10 @@ export async function runLibraryScenario(file: string): Promise<void> {
   expect(result.ok, `${file}: passed only if something was checked`).toBe(true);
   expect(ok).toBeGreaterThan(100);
   expect(result.faults.length).toBeGreaterThanOrEqual(scenario.faults.length);
+  // A membership fault that never committed would leave the scenario testing another cluster than it says.
+  const changes = result.faults.filter((f) => (MEMBERSHIP_FAULTS as readonly string[]).includes(f.kind));
+  expect(
+    changes.filter((f) => !f.label.includes(': committed')).map((f) => f.label),
+    `${file}\n${log.join('\n')}`,
+  ).toEqual([]);
 }

@@ -85,7 +85,7 @@ describe('a scenario file is validated strictly, each mistake with its file, lin
       '9: faults[0]: a fault does one thing; this one has kill and pause',
     ]);
     expect(lines(GOOD.replace('kill: leader,', ''))).toEqual([
-      '9: faults[0]: a fault needs one of kill, restart, pause, resume, partition, links, heal, transfer, crash, hang, slow, flood',
+      '9: faults[0]: a fault needs one of kill, restart, pause, resume, partition, links, heal, transfer, crash, hang, slow, flood, add-learner, add-voter, promote, remove-member',
     ]);
     expect(lines(GOOD.replace('kill: leader,', 'kill: leader, ms: 5,'))).toEqual(['9: faults[0].ms: goes with slow, not kill']);
     expect(lines(GOOD.replace('workload:', 'workload:\n  api: resp'))).toEqual([
