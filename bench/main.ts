@@ -816,7 +816,7 @@ function printMembership(runs: readonly MembershipRun[]): void {
   if (runs.length === 0) return;
   printTable(
     `membership under load: add learner, catch up, promote, remove a voter; the stall is the longest gap between acknowledged writes during a change, against one election timeout`,
-    ['hosting', 'round', 'change', 'took ms', 'stall ms', 'election timeout ms', 'stall < timeout', 'writes/s during'],
+    ['hosting', 'round', 'change', 'took ms', 'stall ms', 'election timeout ms', 'stall < timeout', 'writes/s during', 'elections'],
     runs.flatMap((run) =>
       run.phases.map((phase) => [
         run.hosting,
@@ -833,6 +833,7 @@ function printMembership(runs: readonly MembershipRun[]): void {
               : 'FAIL'
             : `(${phase.stallMs < run.electionTimeoutMs ? 'below' : 'above'}; not counted)`,
         formatRate(phase.writesPerSecond),
+        String(phase.elections),
       ]),
     ),
   );

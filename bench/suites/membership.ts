@@ -49,6 +49,8 @@ export interface MembershipPhase {
   /** Longest gap between consecutive acknowledged writes that overlaps the phase. */
   readonly stallMs: number;
   readonly writesPerSecond: number;
+  /** Leaders elected (a new leader seen by the supervisor) between the phase's start and its end. */
+  readonly elections: number;
   /** Counted against the target (the leader's removal is measured, but not part of issue 16's sequence). */
   readonly counts: boolean;
   /** The change failed (refused, or not answered in time): why; null when it succeeded. */
@@ -93,19 +95,25 @@ export function electionTimeoutMs(): number {
   return (values.get('electionTicks') as number) * (values.get('tickMs') as number);
 }
 
-/** The longest gap between consecutive acknowledgements overlapping [startMs, endMs]; `acks` sorted. */
-export function longestGap(acks: readonly number[], startMs: number, endMs: number, lastMs: number): number {
+/**
+ * The longest gap between consecutive acknowledgements that overlaps [startMs, endMs], whole (a change's
+ * stall may begin just before its call and end after its answer); `clip`: only its part inside the window (the
+ * steady phases, so a stall of the change that follows is not counted to them). `acks` sorted.
+ */
+export function longestGap(acks: readonly number[], window: { startMs: number; endMs: number; lastMs: number; clip: boolean }): number {
+  const { startMs, endMs, clip } = window;
+  const part = (from: number, to: number): number => (clip ? Math.min(to, endMs) - Math.max(from, startMs) : to - from);
   let index = 0;
   while (index < acks.length && (acks[index] as number) <= startMs) index++;
   let previous = index > 0 ? (acks[index - 1] as number) : startMs;
   let gap = 0;
   for (; index < acks.length; index++) {
     const ack = acks[index] as number;
-    gap = Math.max(gap, ack - previous);
+    gap = Math.max(gap, part(previous, ack));
     previous = ack;
     if (ack >= endMs) return gap;
   }
-  return Math.max(gap, lastMs - previous);
+  return Math.max(gap, part(previous, window.lastMs));
 }
 
 function countIn(acks: readonly number[], startMs: number, endMs: number): number {
@@ -235,9 +243,14 @@ async function runOne(resources: Resources, hosting: Hosting, round: number, opt
   const { supervisor, service } = await startRaftkv({ nodes: NODES, dataDir, durable: true, hosting });
   const cluster: Cluster = resources.cluster({ nodes: NODES, storage: 'disk', supervisor, service, dataDir });
   try {
+    const leaderTimesMs: number[] = [];
+    const onLeader = (id: NodeId | null): void => {
+      if (id !== null) leaderTimesMs.push(now());
+    };
+    supervisor.on('leader', onLeader);
     const writer = await startWriter(resources, service.http.port);
-    const marks: { name: string; startMs: number; endMs: number; counts: boolean; error: string | null }[] = [];
-    const phase = async (name: string, counts: boolean, body: () => Promise<void>): Promise<void> => {
+    const marks: { name: string; startMs: number; endMs: number; counts: boolean; steady: boolean; error: string | null }[] = [];
+    const phase = async (name: string, counts: boolean, body: () => Promise<void>, steady = false): Promise<void> => {
       const startMs = now();
       let error: string | null = null;
       try {
@@ -247,19 +260,19 @@ async function runOne(resources: Resources, hosting: Hosting, round: number, opt
         const states = (await supervisor.status()).map((s) => `${s.id} ${s.status} ${s.raft?.role ?? '-'} term ${s.raft?.term ?? '-'}`);
         options.log(`${hosting} round ${round + 1}: ${name} failed: ${error}; nodes: ${states.join(', ')}`);
       }
-      marks.push({ name, startMs, endMs: now(), counts, error });
+      marks.push({ name, startMs, endMs: now(), counts, steady, error });
     };
     let removedFollower: NodeId = '';
     let removedLeader: NodeId | null = null;
     try {
-      await phase('steady load, no change', false, () => delay(steadyMs));
+      await phase('steady load, no change (the noise)', false, () => delay(steadyMs), true);
       await phase(`add learner ${NEW_MEMBER}`, true, () => change(supervisor, { kind: 'add-learner', id: NEW_MEMBER }));
       await phase(`${NEW_MEMBER} catches up`, true, () => waitCaughtUp(supervisor, NEW_MEMBER));
       await phase(`promote ${NEW_MEMBER}`, true, () => change(supervisor, { kind: 'promote', id: NEW_MEMBER }));
       const leader = (await supervisor.members()).leader;
       removedFollower = supervisor.ids.find((id) => id !== leader && id !== NEW_MEMBER) as NodeId;
       await phase(`remove ${removedFollower} (a follower)`, true, () => change(supervisor, { kind: 'remove', id: removedFollower }));
-      await phase('steady load, no change', false, () => delay(steadyMs));
+      await phase('steady load, no change (the noise)', false, () => delay(steadyMs), true);
       removedLeader = (await supervisor.members()).leader;
       if (removedLeader !== null) {
         const id = removedLeader;
@@ -279,18 +292,20 @@ async function runOne(resources: Resources, hosting: Hosting, round: number, opt
       }),
     ]);
     await resources.endChild(writer.child);
+    supervisor.off('leader', onLeader);
     const lastMs = now();
     const acks = report.ackTimesMs;
-    const phases: MembershipPhase[] = marks.map((m) => ({
+    const phases: MembershipPhase[] = marks.map(({ steady, ...m }) => ({
       ...m,
       tookMs: m.endMs - m.startMs,
-      stallMs: longestGap(acks, m.startMs, m.endMs, lastMs),
+      stallMs: longestGap(acks, { startMs: m.startMs, endMs: m.endMs, lastMs, clip: steady }),
       writesPerSecond: countIn(acks, m.startMs, m.endMs) / Math.max((m.endMs - m.startMs) / 1000, 1e-3),
+      elections: countIn(leaderTimesMs, m.startMs, m.endMs),
     }));
     for (const p of phases) {
       options.log(
         `${hosting} round ${round + 1}: ${p.name}: ${p.tookMs.toFixed(0)} ms, stall ${p.stallMs.toFixed(0)} ms ` +
-          `(election timeout ${timeoutMs} ms${p.counts ? (p.stallMs < timeoutMs ? ', PASS' : ', FAIL') : ''}), ${p.writesPerSecond.toFixed(0)} writes/s` +
+          `(election timeout ${timeoutMs} ms${p.counts ? (p.stallMs < timeoutMs ? ', PASS' : ', FAIL') : ''}), ${p.writesPerSecond.toFixed(0)} writes/s, ${p.elections} elections` +
           `${p.error === null ? '' : `; FAILED: ${p.error}`}`,
       );
     }
