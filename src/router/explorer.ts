@@ -79,11 +79,14 @@ export class ExplorerHub {
     readonly limits: ExplorerLimits,
   ) {
     const frame = (node: NodeId, state: NodeFrameState, links: Readonly<Record<NodeId, LinkTraffic>>): void => {
+      // A last frame of a member just removed (its worker reports on its way out) would bring it back on the page.
+      if (!supervisor.ids.includes(node)) return;
       this.onFrame(node, state);
       this.record({ kind: 'node-frame', node, state, links });
     };
     supervisor.on('frame', frame);
     const onNodeEvent = (event: NodeEvent): void => {
+      if (!supervisor.ids.includes(event.id)) return;
       switch (event.type) {
         case 'role':
           this.onRole(event.id, event.role, event.term);
@@ -98,11 +101,18 @@ export class ExplorerHub {
       }
     };
     supervisor.on('node-event', onNodeEvent);
-    const onState = (id: NodeId): void => {
-      // A new incarnation may recover a lower commit index than its predecessor had: compare within one only.
-      const state = supervisor.stateOf(id);
+    const onState = (id: NodeId, state: string, reason: string): void => {
+      // A new incarnation may recover a lower commit index than its predecessor had: compare within one only (a
+      // member removed and added again under its id, too, starts from nothing).
       if (state !== 'running' && state !== 'paused') this.frames.delete(id);
-      this.record({ kind: 'supervision', node: id, supervision: supervisor.supervision(id) });
+      // Membership changes add and remove ids (supervisor.ids): a member the supervisor no longer knows is
+      // reported as the event says, not asked about (stateOf would throw for it).
+      const known = supervisor.ids.includes(id);
+      this.record({
+        kind: 'supervision',
+        node: id,
+        supervision: known ? supervisor.supervision(id) : { state, restarts: 0, backoffMs: null, reason },
+      });
     };
     supervisor.on('node-state', onState);
     const onLinks = (faults: readonly LinkFaultEntry[]): void => {

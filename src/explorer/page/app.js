@@ -26,6 +26,10 @@ const SUPERVISION_HISTORY_MAX = 20;
 const SCENARIO_LINES_MAX = 300;
 /** Replay: how often the player advances, in wall-clock ms. */
 const PLAY_STEP_MS = 50;
+/** How often the page asks GET /v1/members for the members' roles (voter, learner) while live and visible. */
+const MEMBERS_POLL_MS = 3_000;
+/** Members a cluster may have (CLUSTER_NODES_MAX of src/actor/supervisor.ts). */
+const MEMBERS_MAX = 9;
 
 /** Everything the page knows; `state` follows the ExplorerState shape and is updated by events. */
 const model = {
@@ -70,6 +74,13 @@ const model = {
   recording: /** @type {{start: any, events: any[]} | null} */ (null),
   /** Set when the next state fetched starts a new recording (a new stream, or a resync: events were lost). */
   recordingReset: true,
+  /** GET /v1/members as last fetched: member id -> its role and how far the leader knows its log matches. */
+  members: /** @type {Map<string, {role: string, matchIndex: number | null}> | null} */ (null),
+  /**
+   * Members removed from the live cluster: a late event about one (a frame its worker sent on its way out) must not
+   * bring it back on the ring; a supervision event that it is starting again (added anew) does.
+   */
+  gone: /** @type {Set<string>} */ (new Set()),
   /** Replay mode: the trace, how far it is applied, the player. */
   replay: /** @type {{trace: any, index: number, t: number, endT: number, timer: number, name: string} | null} */ (null),
 };
@@ -127,6 +138,8 @@ const el = {
   replaySpeed: /** @type {HTMLSelectElement} */ ($('replay-speed')),
   replayTime: $('replay-time'),
   replaySlider: /** @type {HTMLInputElement} */ ($('replay-slider')),
+  memberList: $('member-list'),
+  membersSummary: $('members-summary'),
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -207,6 +220,11 @@ async function loadState() {
 
 function installState(state) {
   const fresh = model.state === null || model.state.nodes.join() !== state.nodes.join();
+  // Members removed since the last state are gone: no selection, partition group or late event keeps them.
+  for (const id of model.state?.nodes ?? []) if (!state.nodes.includes(id)) model.gone.add(id);
+  for (const id of state.nodes) model.gone.delete(id);
+  model.selected = model.selected.filter((id) => state.nodes.includes(id));
+  for (const id of [...model.groups.keys()]) if (!state.nodes.includes(id)) setGroup(id, undefined, false);
   state.links ??= [];
   state.alarms ??= [];
   state.load ??= { rate: 0, readShare: 0.5 };
@@ -227,6 +245,7 @@ function installState(state) {
     if (event.seq > model.seq) apply(event);
   }
   render();
+  scheduleMembers(0);
 }
 
 function receive(event) {
@@ -253,6 +272,12 @@ function receive(event) {
   if (event.seq <= model.seq) return;
   apply(event);
   scheduleRender();
+  if (event.kind === 'supervision') {
+    // A member added or removed: its supervision says so first. A removed one ends `stopped` and leaves the
+    // supervisor's ids, so the state is fetched again to drop it; either way the roles are asked for again.
+    if (event.supervision.state === 'stopped') void loadState();
+    scheduleMembers(200);
+  }
 }
 
 /**
@@ -287,6 +312,11 @@ function apply(event, view = model) {
   if (shown) model.seq = event.seq;
   state.seq = event.seq;
   state.t = event.t;
+  if (shown && typeof event.node === 'string' && model.gone.has(event.node)) {
+    const startsAgain = event.kind === 'supervision' && event.supervision.state !== 'stopped';
+    if (!startsAgain) return;
+    model.gone.delete(event.node);
+  }
   switch (event.kind) {
     case 'node-frame': {
       const entry = nodeEntry(state, event.node, shown);
@@ -521,8 +551,11 @@ function buildRing() {
     const term = svg('text', { y: 24, class: 'node-term', 'data-testid': `node-${id}-term` }, group);
     const supervision = svg('text', { y: RING.node + 30, class: 'node-supervision', 'data-testid': `node-${id}-supervision` }, group);
     const badge = svg('text', { x: RING.node - 2, y: -RING.node + 8, class: 'node-badge' }, group);
+    // A learner (GET /v1/members) wears a dotted outer ring and says so above itself: it gets the log, never votes.
+    const learnerRing = svg('circle', { r: RING.node + 20, class: 'node-learner-ring' }, group);
+    const member = svg('text', { y: -RING.node - 26, class: 'node-member', 'data-testid': `node-${id}-member` }, group);
     group.addEventListener('click', () => clickNode(id));
-    nodeViews.set(id, { group, select, timer, body, role, term, supervision, badge });
+    nodeViews.set(id, { group, select, timer, body, role, term, supervision, badge, learnerRing, member });
 
     const strip = html('div', { class: 'strip', 'data-testid': `strip-${id}` }, el.strips);
     html('span', { class: 'strip-name' }, strip, id);
@@ -600,6 +633,10 @@ function render() {
     view.supervision.textContent = supText;
     view.supervision.setAttribute('title', sup.reason);
     view.badge.textContent = model.groups.get(id) ?? '';
+    const memberRole = model.members?.get(id)?.role ?? '';
+    g.dataset.member = memberRole;
+    if (memberRole === 'learner') g.classList.add('member-learner');
+    view.member.textContent = memberRole === 'learner' ? 'learner' : '';
     const elapsed = frame === null || frame.electionTimeout <= 0 ? 0 : Math.min(1, frame.electionElapsed / frame.electionTimeout);
     view.timer.setAttribute('stroke-dasharray', `${(elapsed * 100).toFixed(1)} 100`);
 
@@ -661,6 +698,7 @@ function render() {
     view.label.setAttribute('title', rtt === null ? '' : `round trip ${rtt.toFixed(2)} ms (the leader's heartbeat round to this node)`);
   }
   renderTree();
+  renderMembers();
   renderLoad();
   renderSelection();
   renderBoard();
@@ -681,6 +719,7 @@ function renderTree() {
     view.row.dataset.history = history.join(',');
     view.row.dataset.selected = String(model.selected.includes(id));
     view.row.className = `actor state-${sup.state}`;
+    view.row.dataset.member = model.members?.get(id)?.role ?? '';
     view.state.textContent =
       sup.state === 'restarting' && sup.backoffMs !== null
         ? `restarting (backoff ${sup.backoffMs} ms)`
@@ -757,14 +796,14 @@ function clickNode(id) {
 const GROUPS = ['A', 'B', 'C'];
 
 /** Puts `id` in group `group` (undefined: in none), and writes the groups into the box. */
-function setGroup(id, group) {
+function setGroup(id, group, draw = true) {
   if (group === undefined) model.groups.delete(id);
   else model.groups.set(id, group);
   el.partitionInput.value = GROUPS.map((g) => [...model.groups].filter(([, x]) => x === g).map(([n]) => n))
     .filter((members) => members.length > 0)
     .map((members) => members.join(','))
     .join('|');
-  render();
+  if (draw) render();
 }
 
 /** The box typed into: its first three groups become A, B, C (nodes the page does not know are left out). */
@@ -850,6 +889,7 @@ function renderSelection() {
   const replaying = model.replay !== null;
   for (const button of document.querySelectorAll('[data-action]')) {
     const action = button.getAttribute('data-action');
+    if (action === 'add-learner') continue; // renderMembers: it needs no selection, but room and no change on its way
     const needs = action.startsWith('link-') ? 2 : action in nodeActions || action === 'transfer' ? 1 : 0;
     /** @type {HTMLButtonElement} */ (button).disabled =
       replaying || (needs === 1 ? sel.length < 1 : needs === 2 ? sel.length !== 2 : false);
@@ -929,6 +969,11 @@ function integerOf(input, name, min) {
 }
 
 async function act(action) {
+  if (action === 'add-learner') {
+    const id = nextMemberId();
+    await changeMembers(`add learner ${id}`, 'POST', '/v1/members', { id, learner: true });
+    return;
+  }
   const [first, second] = model.selected;
   /** @type {[string, string, any][]} method, path, body */
   let calls = [];
@@ -993,6 +1038,111 @@ async function act(action) {
   const answer = lastReply?.body;
   const shown = ['crash', 'hang', 'slow', 'flood'].includes(action) && answer !== null && typeof answer === 'object';
   showResult(el.actionResult, true, `${what}: ok${shown ? ` ${JSON.stringify(answer)}` : ''}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Membership: the members' roles from GET /v1/members, and the changes (one at a time, answered once committed)
+
+let membersTimer = 0;
+let membersFetching = false;
+/** A membership change is on its way: the member buttons wait for it. */
+let membersBusy = false;
+
+/** Asks for the roles again in `delayMs` (a burst of supervision events makes one request). */
+function scheduleMembers(delayMs) {
+  if (model.replay !== null) return;
+  clearTimeout(membersTimer);
+  membersTimer = setTimeout(() => void refreshMembers(), delayMs);
+}
+
+function noteMembers(list) {
+  model.members = new Map(list.map((member) => [member.id, { role: member.role, matchIndex: member.matchIndex ?? null }]));
+}
+
+async function refreshMembers() {
+  if (model.replay !== null || membersFetching) return;
+  membersFetching = true;
+  try {
+    const reply = await call('GET', '/v1/members');
+    // A failed poll keeps the roles last known; the next one tries again.
+    if (!reply.ok || model.replay !== null || !Array.isArray(reply.body?.members)) return;
+    noteMembers(reply.body.members);
+    render();
+  } finally {
+    membersFetching = false;
+  }
+}
+
+/** The id "add learner" gives: n{N+1}, N the highest number of an nN member (or the member count). */
+function nextMemberId() {
+  const ids = model.state?.nodes ?? [];
+  const numbers = ids.map((id) => /^n(\d+)$/.exec(id)).map((match) => (match === null ? 0 : Number(match[1])));
+  return `n${Math.max(ids.length, ...numbers) + 1}`;
+}
+
+/** One membership change through the admin API; its outcome (or its error code) shows where every action's does. */
+async function changeMembers(what, method, path, body) {
+  if (membersBusy) return;
+  membersBusy = true;
+  showResult(el.actionResult, true, `${what}…`);
+  renderMembers();
+  const reply = await call(method, path, body);
+  membersBusy = false;
+  if (!reply.ok) {
+    showResult(el.actionResult, false, `${what} failed: ${errorText(reply)}`);
+    renderMembers();
+    return;
+  }
+  if (Array.isArray(reply.body?.members)) noteMembers(reply.body.members);
+  showResult(el.actionResult, true, `${what}: ok at index ${reply.body?.index}`);
+  // The members are the supervisor's ids too: the state says which nodes to draw now.
+  void loadState();
+  render();
+}
+
+/** The member list of the actions panel: each node with its role, a promote button for a learner, a remove button. */
+let membersShown = '';
+function renderMembers() {
+  const state = model.state;
+  if (state === null) return;
+  const replaying = model.replay !== null;
+  const roleOf = (id) => model.members?.get(id)?.role ?? '?';
+  const addButton = /** @type {HTMLButtonElement} */ ($('action-add-learner'));
+  addButton.textContent = `add learner ${nextMemberId()}`;
+  addButton.disabled = replaying || membersBusy || state.nodes.length >= MEMBERS_MAX;
+  const learners = state.nodes.filter((id) => roleOf(id) === 'learner').length;
+  const count = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  el.membersSummary.textContent =
+    model.members === null ? '' : `${count(state.nodes.length - learners, 'voter')} · ${count(learners, 'learner')}`;
+  const shown = JSON.stringify([state.nodes.map((id) => [id, roleOf(id)]), replaying, membersBusy]);
+  if (shown === membersShown) return;
+  membersShown = shown;
+  const items = state.nodes.map((id) => {
+    const role = roleOf(id);
+    const item = html('li', { class: `member member-${role}`, 'data-testid': `member-${id}`, 'data-role': role });
+    html('b', {}, item, id);
+    html('span', { class: 'member-role', 'data-testid': `member-${id}-role` }, item, role);
+    if (role === 'learner') {
+      const promote = html(
+        'button',
+        { type: 'button', 'data-testid': `member-promote-${id}`, title: `make ${id} a voter` },
+        item,
+        'promote',
+      );
+      promote.disabled = replaying || membersBusy;
+      promote.addEventListener('click', () => void changeMembers(`promote ${id}`, 'POST', `/v1/members/${encodeURIComponent(id)}/promote`));
+    }
+    const remove = html(
+      'button',
+      { type: 'button', 'data-testid': `member-remove-${id}`, title: `remove ${id} from the cluster` },
+      item,
+      'remove',
+    );
+    remove.disabled = replaying || membersBusy;
+    remove.addEventListener('click', () => void changeMembers(`remove member ${id}`, 'DELETE', `/v1/members/${encodeURIComponent(id)}`));
+    return item;
+  });
+  el.memberList.replaceChildren(...items);
 }
 
 async function kv(op) {
@@ -1327,6 +1477,9 @@ function resetView(state) {
   model.scenarioVerdict = null;
   model.rows = [];
   model.alarms = [];
+  // A recording's members are its own: no roles are known of them, none is gone.
+  model.members = null;
+  model.gone.clear();
   el.alarm.hidden = true;
   el.dots.replaceChildren();
   model.dotsLive = 0;
@@ -1400,6 +1553,8 @@ function backToLive() {
   // Everything is fetched again: the state (on open), the scenarios; the log starts afresh.
   model.state = null;
   model.recording = null;
+  model.members = null;
+  model.gone.clear();
   model.pending = [];
   model.rows = [];
   model.loggedSeq = 0;
@@ -1580,3 +1735,7 @@ Object.defineProperty(window, '__explorer', { value: exposed });
 document.body.dataset.mode = 'live';
 renderSelection();
 openStream();
+// Roles change without a supervision event (a promotion through the CLI or curl): ask now and then.
+setInterval(() => {
+  if (model.replay === null && model.state !== null && !document.hidden) void refreshMembers();
+}, MEMBERS_POLL_MS);
