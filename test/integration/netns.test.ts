@@ -21,7 +21,6 @@
 // the phase's own keys through random serving members, every value unique), ends with a linearizable read of
 // every key, and checks the phase's history with the linearizability checker and for lost acknowledged writes.
 import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -30,6 +29,7 @@ import { checkHistorySync } from '../../src/chaos/checker/check.js';
 import { HistoryRecorder, type Operation } from '../../src/chaos/checker/history.js';
 import { registerModel } from '../../src/chaos/checker/models.js';
 import { KvHttpClient } from '../../src/chaos/clients.js';
+import { runMemberCommand } from '../../src/cli/member-command.js';
 import { NetnsLab, netnsProblem } from '../support/netns.js';
 import { waitFor } from './cluster-harness.js';
 
@@ -39,12 +39,15 @@ const HTTP_PORT = 8080;
 const RESP_PORT = 6380;
 const ADMIN_TOKEN = 'netns-test-admin-token';
 const WAIT_MS = 60_000;
+/** The first start of five members at once. */
+const START_WAIT_MS = 90_000;
 const CLIENTS = 4;
 const KEYS = 3;
-/** A client's pause between two operations: about 4 × 40 operations a second in all. */
-const CLIENT_PAUSE_MS = 25;
+/** A client's pause between two operations: at most 4 × 25 operations a second in all. */
+const CLIENT_PAUSE_MS = 40;
 const REQUEST_TIMEOUT_MS = 3_000;
 const STATUS_TIMEOUT_MS = 5_000;
+const PROMOTE_RETRY_MS = 200;
 const FIRST_FIVE = ['n1', 'n2', 'n3', 'n4', 'n5'] as const;
 
 interface Member {
@@ -183,29 +186,15 @@ async function waitCaughtUp(ids: readonly string[], leader: string): Promise<voi
   }
 }
 
-/** Runs `raftkv member ...` against `endpointId`'s HTTP API from the root namespace. */
-function memberCli(endpointId: string, args: readonly string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        ENTRY,
-        'member',
-        ...args,
-        '--endpoint',
-        `http://${member(endpointId).address}:${HTTP_PORT}`,
-        '--admin-token',
-        ADMIN_TOKEN,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, output }));
-  });
+/**
+ * Runs `raftkv member ...` against `endpointId`'s HTTP API from the root namespace: the command's own code, in this
+ * process (test/integration/node-command.test.ts spawns it; here a spawn would cost seconds per promote attempt).
+ */
+async function memberCli(endpointId: string, args: readonly string[]): Promise<{ code: number; output: string }> {
+  const lines: string[] = [];
+  const endpoint = `http://${member(endpointId).address}:${HTTP_PORT}`;
+  const code = await runMemberCommand([...args, '--endpoint', endpoint, '--admin-token', ADMIN_TOKEN], (line) => lines.push(line));
+  return { code, output: lines.join('\n') };
 }
 
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)] as T;
@@ -355,6 +344,13 @@ async function endPhase(): Promise<void> {
   expect(result.verdict, result.explanation).toBe('ok');
 }
 
+/** The end of every member's output, for a failure's message. */
+function membersOutput(): string {
+  return [...members.values()]
+    .map((m) => `--- ${m.id} (exit ${m.child.exitCode ?? m.child.signalCode ?? 'running'}):\n${m.output.split('\n').slice(-25).join('\n')}`)
+    .join('\n');
+}
+
 beforeAll(async () => {
   const problem = netnsProblem();
   if (problem !== null) throw new Error(problem);
@@ -365,9 +361,12 @@ beforeAll(async () => {
   await lab.start();
   for (const [i, id] of FIRST_FIVE.entries()) await lab.addHost(id, i + 1);
   for (const id of FIRST_FIVE) startMember(id, FIRST_FIVE);
-  for (const id of FIRST_FIVE) await waitFor(`${id} serving HTTP`, () => member(id).http, WAIT_MS);
+  // Five processes loading TypeScript at once: the one wait here a little longer than the others.
+  await Promise.all(FIRST_FIVE.map((id) => waitFor(`${id} serving HTTP`, () => member(id).http, START_WAIT_MS))).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}\n${membersOutput()}`);
+  });
   for (const id of FIRST_FIVE) serving.add(id);
-}, 120_000);
+}, START_WAIT_MS + 30_000);
 
 afterAll(async () => {
   await workload?.abandon();
@@ -377,13 +376,7 @@ afterAll(async () => {
 }, 60_000);
 
 beforeEach(({ onTestFailed }) => {
-  onTestFailed(() => {
-    for (const m of members.values()) {
-      console.error(
-        `--- ${m.id} (exit ${m.child.exitCode ?? m.child.signalCode ?? 'running'}):\n${m.output.split('\n').slice(-25).join('\n')}`,
-      );
-    }
-  });
+  onTestFailed(() => console.error(membersOutput()));
 });
 
 describe('raftkv node on five hosts (network namespaces)', () => {
@@ -477,7 +470,16 @@ describe('raftkv node on five hosts (network namespaces)', () => {
     expect(clusterId).toMatch(/^[0-9a-f]{16}$/);
     startMember('n6', six, ['--join', '--cluster-id', clusterId]);
     await waitFor('n6 serving HTTP', () => member('n6').http, WAIT_MS);
-    await waitFor('n6 promoted once caught up', async () => ((await memberCli('n1', ['promote', 'n6'])).code === 0 ? true : null), WAIT_MS);
+    await waitCaughtUp(['n6'], await waitForLeader(FIRST_FIVE));
+    await waitFor(
+      'n6 promoted once caught up',
+      async () => {
+        if ((await memberCli('n1', ['promote', 'n6'])).code === 0) return true;
+        await new Promise((resolve) => setTimeout(resolve, PROMOTE_RETRY_MS)); // LEARNER_NOT_CAUGHT_UP: not yet
+        return null;
+      },
+      WAIT_MS,
+    );
     const grown = await getJson<MembersView>(`http://${member('n2').address}:${HTTP_PORT}/v1/members`);
     expect(grown?.members.map((m) => [m.id, m.role])).toEqual(six.map((id) => [id, 'voter']));
     expect(grown?.members.find((m) => m.id === 'n6')?.address).toBe(`${n6.address}:${PEER_PORT}`);
