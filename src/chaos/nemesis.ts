@@ -35,6 +35,8 @@ export const MEMBERSHIP_ATTEMPTS_MAX = 100;
 export const MEMBERSHIP_CALL_TIMEOUT_MS = 20_000;
 /** ...and this long between tries. */
 export const MEMBERSHIP_RETRY_DELAY_MS = 200;
+/** The end of the run gives the membership changes under way this long to finish (they stop retrying then). */
+export const MEMBERSHIP_END_GRACE_MS = 15_000;
 
 type MembershipAction = Extract<FaultAction, { kind: (typeof MEMBERSHIP_FAULTS)[number] }>;
 
@@ -70,8 +72,10 @@ export class Nemesis {
   private readonly changing = new Set<Promise<void>>();
   /** The last membership change scheduled: the next one starts after it. */
   private membershipTurn: Promise<void> = Promise.resolve();
-  /** Set by healAll: membership changes stop retrying. */
-  private stopped = false;
+  /** Nodes being added, not yet members: no other fault targets them until their add is answered. */
+  private readonly joining = new Set<NodeId>();
+  /** Set by healAll (run time): membership changes stop retrying then. */
+  private endByMs = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly supervisor: Supervisor,
@@ -104,8 +108,13 @@ export class Nemesis {
     return this.supervisor.ids.includes(id) ? this.supervisor.stateOf(id) : null;
   }
 
+  /** The members of the moment: the supervisor's nodes, less those still being added. */
+  private members(): NodeId[] {
+    return this.supervisor.ids.filter((id) => !this.joining.has(id));
+  }
+
   private running(): NodeId[] {
-    return this.supervisor.ids.filter((id) => this.stateOf(id) === 'running');
+    return this.members().filter((id) => this.stateOf(id) === 'running');
   }
 
   /** Calls `act` on each node; one that left the cluster meanwhile (a RangeError from the supervisor) is skipped. */
@@ -135,7 +144,7 @@ export class Nemesis {
       case 'majority':
         return this.random.shuffle(running).slice(0, Math.floor(n / 2) + 1);
       case 'all':
-        return [...this.supervisor.ids];
+        return this.members();
       case 'killed':
         return [...this.killed].filter((id) => this.supervisor.ids.includes(id));
       case 'paused':
@@ -253,7 +262,7 @@ export class Nemesis {
     const deadlineMs = atMs + (forMs ?? Number.POSITIVE_INFINITY);
     const attempt = this.membershipTurn.then(async () => {
       // The leader to remove may be between terms: wait for one, within the window.
-      if (action.kind === 'remove-member' && action.target === 'leader' && !this.stopped)
+      if (action.kind === 'remove-member' && action.target === 'leader' && this.now() < this.endByMs)
         await this.supervisor.waitForLeader(Math.max(1, Math.min(MEMBERSHIP_CALL_TIMEOUT_MS, deadlineMs - this.now())));
       const change = this.membershipChange(action);
       if (change === null) {
@@ -268,7 +277,11 @@ export class Nemesis {
         this.paused.delete(change.id);
         this.slowed.delete(change.id);
       }
-      const outcome = await this.changeMembership(change, deadlineMs);
+      const adding = change.kind === 'add-learner' || change.kind === 'add-voter';
+      if (adding) this.joining.add(change.id);
+      const outcome = await this.changeMembership(change, deadlineMs).finally(() => {
+        if (adding) this.joining.delete(change.id);
+      });
       record.label = `${action.kind} ${change.id}: ${outcome}`;
       record.endMs = this.now();
       this.log(`[${(record.endMs / 1000).toFixed(1)}s] ${record.label}`);
@@ -320,8 +333,8 @@ export class Nemesis {
     let unsure = false;
     let last = 'no answer';
     for (let attempt = 1; attempt <= MEMBERSHIP_ATTEMPTS_MAX; attempt++) {
-      const remainingMs = deadlineMs - this.now();
-      if (this.stopped || remainingMs <= 0) break;
+      const remainingMs = Math.min(deadlineMs, this.endByMs) - this.now();
+      if (remainingMs <= 0) break;
       const timeoutMs = Math.max(1, Math.min(MEMBERSHIP_CALL_TIMEOUT_MS, remainingMs));
       const outcome = await this.supervisor.changeMembership(change, { timeoutMs }).catch((error: unknown) => ({
         ok: false as const,
@@ -348,7 +361,7 @@ export class Nemesis {
   }
 
   private async partition(shape: Extract<FaultAction, { kind: 'partition' }>['shape']): Promise<string> {
-    const ids = this.random.shuffle([...this.supervisor.ids]);
+    const ids = this.random.shuffle(this.members());
     const leader = this.supervisor.leaderId;
     // Any other shape replaces the isolation (cutLinks reconnects the links it does not cut).
     this.isolated = null;
@@ -415,16 +428,21 @@ export class Nemesis {
     await Promise.all(members.map((id) => this.supervisor.actorFault(id, { kind: 'slow', ms: 0 }).catch(() => undefined)));
   }
 
-  /** The end of the run: stop scheduling, heal every link, resume and restart every node. */
+  /**
+   * The end of the run: stop scheduling, heal every link, resume and restart every node; then give the
+   * membership changes under way (or waiting their turn) up to MEMBERSHIP_END_GRACE_MS to finish, so the final
+   * reads meet the configuration the scenario asked for (each record's end says when its change committed).
+   */
   async healAll(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    this.stopped = true;
-    await Promise.all([...this.changing]);
+    this.endByMs = this.now() + MEMBERSHIP_END_GRACE_MS;
     this.isolated = null;
     await this.supervisor.heal();
     await this.apply({ kind: 'resume', target: 'paused' });
     await this.unslow();
+    await this.apply({ kind: 'restart', target: 'all' });
+    await Promise.all([...this.changing]);
     await this.apply({ kind: 'restart', target: 'all' });
     const end = this.now();
     for (const record of this.records) record.endMs ??= end;

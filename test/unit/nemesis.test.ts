@@ -2,11 +2,12 @@
 // shapes, so `raftkv chaos FILE --seed S` replays a failed run's fault schedule. Driven against a stand-in
 // supervisor that only records what it was asked to do.
 import { describe, expect, it } from 'vitest';
-import type { Supervisor } from '../../src/actor/supervisor.js';
-import { Nemesis } from '../../src/chaos/nemesis.js';
+import type { MembersView, Supervisor } from '../../src/actor/supervisor.js';
+import { MEMBERSHIP_ATTEMPTS_MAX, Nemesis } from '../../src/chaos/nemesis.js';
+import type { NodeRefusal, ProposeOutcome } from '../../src/protocol/node.js';
 import type { FaultEvent } from '../../src/chaos/scenario.js';
 import { SeededRandom } from '../../src/raft/random.js';
-import type { NodeId } from '../../src/raft/types.js';
+import type { MembershipChange, NodeId } from '../../src/raft/types.js';
 
 const FAULTS: readonly FaultEvent[] = [
   { atMs: 0, action: { kind: 'kill', target: 'random', loseUnsynced: false }, forMs: null },
@@ -116,6 +117,122 @@ describe('actor faults in scenarios', () => {
       'slow n3 200',
       'flood n4 5000',
       'slow n3 0',
+    ]);
+  });
+});
+
+/**
+ * A three-node supervisor stand-in whose membership changes answer from a script: each answer is taken in turn
+ * (the last one repeats); an ok add or a remove changes `ids`, as Supervisor.changeMembership does.
+ */
+function membershipStandIn(answers: (ProposeOutcome | 'ok')[], calls: string[]): Supervisor {
+  let ids: NodeId[] = ['n1', 'n2', 'n3'];
+  const voters = new Set<NodeId>(ids);
+  let turn = 0;
+  const stand = {
+    get ids() {
+      return ids;
+    },
+    leaderId: 'n1',
+    stateOf: (id: NodeId) => {
+      if (!ids.includes(id)) throw new RangeError(`unknown node ${id}`);
+      return 'running';
+    },
+    kill: (id: NodeId) => (calls.push(`kill ${id}`), Promise.resolve()),
+    waitForLeader: () => Promise.resolve('n1'),
+    members: (): Promise<MembersView> =>
+      Promise.resolve({
+        leader: 'n1',
+        term: 1,
+        lastIndex: 1,
+        members: ids.map((id) => ({ id, role: voters.has(id) ? 'voter' : 'learner', address: null, matchIndex: null, state: null })),
+      } as MembersView),
+    changeMembership: (change: MembershipChange): Promise<ProposeOutcome> => {
+      calls.push(`${change.kind} ${change.id}`);
+      const answer = answers[Math.min(turn++, answers.length - 1)] as ProposeOutcome | 'ok';
+      if (answer !== 'ok') return Promise.resolve(answer);
+      if (change.kind === 'add-learner' || change.kind === 'add-voter') ids = [...ids, change.id];
+      if (change.kind !== 'add-learner') voters.add(change.id);
+      if (change.kind === 'remove') ids = ids.filter((id) => id !== change.id);
+      return Promise.resolve({ ok: true, index: turn } as unknown as ProposeOutcome);
+    },
+    heal: () => Promise.resolve(),
+  };
+  return stand as unknown as Supervisor;
+}
+
+const refusal = (code: NodeRefusal['code'], definite = true): NodeRefusal => ({ ok: false, code, message: code, leaderId: null, definite });
+
+describe('membership faults', () => {
+  const fire = (nemesis: Nemesis, action: FaultEvent['action'], forMs: number | null = null): Promise<void> =>
+    nemesis.fire({ atMs: 0, action, forMs });
+
+  it('retries a change while the cluster says not now, and records how it went', async () => {
+    const calls: string[] = [];
+    const answers = [
+      refusal('CONFIG_CHANGE_IN_PROGRESS'),
+      refusal('NOT_LEADER'),
+      'ok' as const,
+      refusal('LEARNER_NOT_CAUGHT_UP'),
+      'ok' as const,
+    ];
+    const nemesis = new Nemesis(membershipStandIn(answers, calls), performance.now(), () => {}, new SeededRandom(1));
+    await fire(nemesis, { kind: 'add-learner', id: 'n4' });
+    await fire(nemesis, { kind: 'promote', id: 'n4' });
+    expect(nemesis.records.map((r) => r.label)).toEqual(['add-learner n4: committed (3 tries)', 'promote n4: committed (2 tries)']);
+    expect(nemesis.records.every((r) => r.endMs !== null && !r.skipped)).toBe(true);
+    expect(calls).toEqual(['add-learner n4', 'add-learner n4', 'add-learner n4', 'promote n4', 'promote n4']);
+  });
+
+  it('carries out changes one at a time, in order: a promotion waits for its add', async () => {
+    const calls: string[] = [];
+    const nemesis = new Nemesis(membershipStandIn([refusal('NOT_LEADER'), 'ok'], calls), performance.now(), () => {}, new SeededRandom(1));
+    await Promise.all([fire(nemesis, { kind: 'add-learner', id: 'n4' }), fire(nemesis, { kind: 'promote', id: 'n4' })]);
+    expect(calls).toEqual(['add-learner n4', 'add-learner n4', 'promote n4']);
+  });
+
+  it('gives up on a refusal for good, and at the end of its window', async () => {
+    const calls: string[] = [];
+    const nemesis = new Nemesis(
+      membershipStandIn([refusal('MEMBER_NOT_LEARNER'), refusal('LEARNER_NOT_CAUGHT_UP')], calls),
+      performance.now(),
+      () => {},
+      new SeededRandom(1),
+    );
+    await fire(nemesis, { kind: 'promote', id: 'n2' });
+    await fire(nemesis, { kind: 'add-voter', id: 'n4' }, 300);
+    expect(nemesis.records.map((r) => r.label)).toEqual([
+      'promote n2: refused, MEMBER_NOT_LEARNER: MEMBER_NOT_LEARNER',
+      'add-voter n4: not done, last answer LEARNER_NOT_CAUGHT_UP: LEARNER_NOT_CAUGHT_UP',
+    ]);
+    expect(calls.length).toBeLessThan(1 + MEMBERSHIP_ATTEMPTS_MAX);
+  });
+
+  it('settles an answer that left the change open from the configuration', async () => {
+    const calls: string[] = [];
+    const supervisor = membershipStandIn(['ok'], calls);
+    const change = supervisor.changeMembership.bind(supervisor);
+    // The change commits, but its answer is lost.
+    supervisor.changeMembership = async (c) => (await change(c), refusal('ANSWER_LOST', false));
+    const nemesis = new Nemesis(supervisor, performance.now(), () => {}, new SeededRandom(1));
+    await fire(nemesis, { kind: 'add-learner', id: 'n4' });
+    expect(nemesis.records.map((r) => r.label)).toEqual(['add-learner n4: committed (1 try, confirmed from the configuration)']);
+  });
+
+  it('removes a member chosen when it fires from the current members, and targets follow them', async () => {
+    const calls: string[] = [];
+    const supervisor = membershipStandIn(['ok'], calls);
+    const nemesis = new Nemesis(supervisor, performance.now(), () => {}, new SeededRandom(7));
+    await fire(nemesis, { kind: 'add-learner', id: 'n4' });
+    await fire(nemesis, { kind: 'remove-member', target: 'leader' });
+    expect(supervisor.ids).toEqual(['n2', 'n3', 'n4']);
+    await fire(nemesis, { kind: 'kill', target: 'n4', loseUnsynced: false });
+    await fire(nemesis, { kind: 'remove-member', target: 'n1' });
+    expect(nemesis.records.map((r) => r.label)).toEqual([
+      'add-learner n4: committed (1 try)',
+      'remove-member n1: committed (1 try)',
+      'kill n4',
+      'remove-member n1 skipped: no target',
     ]);
   });
 });
