@@ -1136,7 +1136,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const target = hint !== null ? this.nodes.get(hint) : undefined;
       if (target?.client != null && (target.state === 'running' || target.state === 'remote')) {
         const outcome = await withTimeout(call(target.client), Math.max(1, deadline - Date.now())).catch(() => null);
-        if (outcome === null) break;
+        if (outcome === null) {
+          // The call reached a node and got no answer in time: it may have been taken.
+          const message = `${target.id} did not answer within ${timeoutMs} ms: the outcome is unknown`;
+          return { ok: false, code: 'TIMEOUT', message, leaderId: null, definite: false } as T;
+        }
         if (outcome.ok || !outcome.definite || (outcome.code !== 'NOT_LEADER' && outcome.code !== 'TRANSFER_IN_PROGRESS')) return outcome;
         last = outcome;
         hint = outcome.leaderId;
@@ -1145,6 +1149,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         hint = await this.waitForLeader(Math.max(1, deadline - Date.now()));
       }
     }
-    return last ?? ({ ok: false, code: 'NOT_LEADER', message: 'no leader within the timeout', leaderId: null, definite: false } as T);
+    // Nothing was sent (no leader was found) or every answer was a definite refusal: surely not done.
+    return last ?? ({ ok: false, code: 'NOT_LEADER', message: `no leader within ${timeoutMs} ms`, leaderId: null, definite: true } as T);
   }
 }

@@ -214,15 +214,20 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
     },
   };
   // Over TCP, the configuration in the log names every member's peer address: a member added later is dialled
-  // from it, a removed one is let go. Until the log names voters (a joining node), the start-up peers stand.
+  // from it. A member removed is not let go: until the change that removes it commits, it may still lead or
+  // vote (a removed leader replicates that very change, thesis 4.2.2), and its peers must go on answering it;
+  // past that it sends nothing that matters (PreVote and CheckQuorum keep it from disrupting anyone).
+  const knownPeers: Record<NodeId, string> = { ...startup.tcp?.peers };
   const learnAddresses = (membership: Membership): void => {
-    if (transport === null || startup.tcp === null || membership.voters.length === 0) return;
-    const peers: Record<NodeId, string> = {};
+    if (transport === null) return;
+    let changed = false;
     for (const id of [...membership.voters, ...membership.learners]) {
-      const address = membership.addresses?.[id] ?? startup.tcp.peers[id];
-      if (id !== startup.id && address !== undefined) peers[id] = address;
+      const address = membership.addresses?.[id];
+      if (id === startup.id || address === undefined || knownPeers[id] === address) continue;
+      knownPeers[id] = address;
+      changed = true;
     }
-    transport.setPeers(peers);
+    if (changed) transport.setPeers(knownPeers);
   };
   // One seeded stream for the core, one forked for each peer link's fault filter: the supervisor's seed names both.
   const random = new SeededRandom(startup.seed);

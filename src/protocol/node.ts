@@ -65,6 +65,8 @@ export const NODE_REFUSAL_CODES = [
   // A membership change the supervisor refuses before any node sees it: a bad id, a new node that did not start.
   'INVALID_ARGUMENT',
   'NODE_START_FAILED',
+  // A call through the supervisor (propose, read, membership) that a node took and did not answer in time.
+  'TIMEOUT',
 ] as const satisfies readonly ErrorCode[];
 
 export type NodeRefusalCode = (typeof NODE_REFUSAL_CODES)[number];

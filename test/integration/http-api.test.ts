@@ -694,6 +694,12 @@ describe('coverage', () => {
       'SESSION_LIMIT',
       // The explorer's scenario runner, which this service does not run: seen over HTTP in explorer-scenarios.test.ts.
       'SCENARIO_RUNNING',
+      // Membership changes: seen over HTTP in membership.test.ts, which changes a cluster's members.
+      'MEMBER_EXISTS',
+      'MEMBER_NOT_FOUND',
+      'MEMBER_NOT_LEARNER',
+      'LEARNER_NOT_CAUGHT_UP',
+      'LAST_VOTER',
     ];
     // Failures that stop a node reach the operator (node state, log, metrics), never one client's answer.
     const stopsNode = (code: ErrorCode): boolean => ERRORS[code].status === 500 && code !== 'INTERNAL';

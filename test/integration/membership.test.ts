@@ -124,6 +124,37 @@ describe('membership changes over HTTP', () => {
   });
 });
 
+describe('a promotion waits for the learner to catch up', () => {
+  it('refuses LEARNER_NOT_CAUGHT_UP (409, definite) while the learner lags, and promotes it once it has caught up', async () => {
+    const lagging = await startCluster({ nodes: 3, stateMachine: 'kv', core: { learnerCatchUpEntriesMax: 5 } });
+    const door = await startService(lagging.supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null });
+    const at = (p: string): string => `http://127.0.0.1:${door.http.port}${p}`;
+    try {
+      await leaderOf(lagging.supervisor);
+      expect((await fetch(at('/v1/members'), { method: 'POST', body: JSON.stringify({ id: 'n4', learner: true }) })).status).toBe(200);
+      // The learner stops taking entries; the log moves on past the promotion limit.
+      await lagging.supervisor.pause('n4');
+      for (let i = 0; i < 20; i++) {
+        await waitFor(`write ${i}`, async () =>
+          (await fetch(at(`/v1/kv/lag${i}`), { method: 'PUT', body: 'x' })).status === 200 ? true : null,
+        );
+      }
+      const refused = await fetch(at('/v1/members/n4/promote'), { method: 'POST' });
+      expect(refused.status).toBe(409);
+      expect(await refused.json()).toMatchObject({ error: { code: 'LEARNER_NOT_CAUGHT_UP', definite: true } });
+      await lagging.supervisor.resume('n4');
+      const promoted = await waitFor('n4 promoted once caught up', async () => {
+        const answer = await fetch(at('/v1/members/n4/promote'), { method: 'POST' });
+        return answer.status === 200 ? answer : null;
+      });
+      expect(promoted.status).toBe(200);
+    } finally {
+      await door.close();
+      await lagging.stop();
+    }
+  });
+});
+
 describe('a membership change survives a restart of the whole cluster', () => {
   it('starts the added member again, and not the removed one', async () => {
     const grown = await startCluster({ nodes: 3, stateMachine: 'kv' });

@@ -125,6 +125,34 @@ describe('a cluster of processes over TCP', () => {
   });
 });
 
+describe('membership changes in a cluster of processes', () => {
+  it('adds a learner process, promotes it, and removes the leader: the change is answered and the others elect a leader', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-processes-members-'));
+    const grown = new Supervisor({ nodes: 3, dataDir: dir, hosting: 'processes' });
+    try {
+      await grown.start();
+      await leaderOf(grown);
+      expect((await grown.changeMembership({ kind: 'add-learner', id: 'n4' })).ok).toBe(true);
+      expect(grown.pidOf('n4')).not.toBeNull();
+      await waitFor('n4 promoted', async () => ((await grown.changeMembership({ kind: 'promote', id: 'n4' })).ok ? true : null));
+      const leader = await leaderOf(grown);
+      // The removed leader replicates its own removal: its peers must go on answering it until that commits.
+      const removed = await grown.changeMembership({ kind: 'remove', id: leader });
+      expect(removed, JSON.stringify(removed)).toMatchObject({ ok: true });
+      expect(grown.ids).not.toContain(leader);
+      const next = await waitFor('a leader among the others', () =>
+        grown.leaderId !== null && grown.leaderId !== leader ? grown.leaderId : null,
+      );
+      expect(grown.ids).toContain(next);
+      const view = await grown.members();
+      expect(view.members.map((m) => m.id).sort()).toEqual(grown.ids.slice().sort());
+    } finally {
+      await grown.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a cluster of processes whose peer links use TLS', () => {
   it('elects a leader and serves writes with mutual TLS between the nodes and on the router client lanes', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-processes-tls-'));
