@@ -10,6 +10,8 @@
  * (their veths and nft tables go with them) and the bridge. Needs root, `ip` (iproute2) and `nft` (nftables).
  */
 import { execFile, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -21,16 +23,34 @@ const SUBNET_TRIES_MAX = 50;
 /** How long destroy() waits for a killed process to exit before going on. */
 const EXIT_WAIT_MS = 5_000;
 
+/** `tool`'s path: on PATH, or in the sbin folders a non-login shell's PATH may lack. */
+function toolPath(tool: string): string | null {
+  const folders = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+  for (const folder of folders.filter((item) => item !== '')) {
+    const candidate = path.join(folder, tool);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+const IP = toolPath('ip') ?? 'ip';
+const NFT = toolPath('nft') ?? 'nft';
+
 /** Why the lab cannot run here, or null when it can: root, `ip` and `nft` are needed. */
 export function netnsProblem(): string | null {
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push(`root (running as uid ${process.getuid?.() ?? 'unknown'})`);
   for (const [tool, pkg] of [
-    ['ip', 'iproute2'],
-    ['nft', 'nftables'],
+    [IP, 'iproute2'],
+    [NFT, 'nftables'],
   ] as const) {
     const probe = spawnSync(tool, ['-V'], { stdio: 'ignore' });
-    if (probe.error !== undefined) missing.push(`\`${tool}\` (Debian package ${pkg})`);
+    if (probe.error !== undefined || probe.status !== 0) missing.push(`\`${path.basename(tool)}\` (Debian package ${pkg})`);
   }
   return missing.length === 0
     ? null
@@ -48,7 +68,7 @@ export interface LabHost {
 }
 
 async function ip(...args: string[]): Promise<void> {
-  await run('ip', args);
+  await run(IP, args);
 }
 
 /** Runs `command`, ignoring failure (for removing what may not exist); answers its error text, if any. */
@@ -82,7 +102,7 @@ export class NetnsLab {
 
   /** A /24 of 10.231.0.0/16 no interface or route of this machine uses yet, picked from the pid. */
   private static freeSubnet(): string {
-    const used = `${spawnSync('ip', ['-o', '-4', 'addr'], { encoding: 'utf8' }).stdout}\n${spawnSync('ip', ['-4', 'route'], { encoding: 'utf8' }).stdout}`;
+    const used = `${spawnSync(IP, ['-o', '-4', 'addr'], { encoding: 'utf8' }).stdout}\n${spawnSync(IP, ['-4', 'route'], { encoding: 'utf8' }).stdout}`;
     for (let i = 0; i < SUBNET_TRIES_MAX; i++) {
       const subnet = `10.231.${(process.pid + i) % 250}`;
       if (!used.includes(`${subnet}.`)) return subnet;
@@ -93,7 +113,7 @@ export class NetnsLab {
   /** The bridge, with the lab's address for the root namespace. */
   async start(): Promise<void> {
     this.bridgeMade = true; // registered before it exists: destroy() removes it whatever happens next
-    tryRun('ip', ['link', 'del', this.bridge]); // a leftover of an earlier process with this pid
+    tryRun(IP, ['link', 'del', this.bridge]); // a leftover of an earlier process with this pid
     await ip('link', 'add', this.bridge, 'type', 'bridge');
     await ip('addr', 'add', `${this.hostAddress}/24`, 'dev', this.bridge);
     await ip('link', 'set', this.bridge, 'up');
@@ -117,8 +137,8 @@ export class NetnsLab {
       vethHost: `${this.prefix}h${index}`,
     };
     this.hosts.set(id, host); // registered before it exists, as the bridge
-    tryRun('ip', ['netns', 'del', host.namespace]);
-    tryRun('ip', ['link', 'del', host.vethHost]);
+    tryRun(IP, ['netns', 'del', host.namespace]);
+    tryRun(IP, ['link', 'del', host.vethHost]);
     const vethPeer = `${this.prefix}p${index}`;
     await ip('netns', 'add', host.namespace);
     await ip('link', 'add', host.vethHost, 'type', 'veth', 'peer', 'name', vethPeer);
@@ -134,7 +154,7 @@ export class NetnsLab {
 
   /** Starts `command` inside the host's namespace (`ip netns exec` execs it: the child's pid is the command's). */
   spawn(id: string, command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', this.host(id).namespace, command, ...args], options);
+    const child = spawn(IP, ['netns', 'exec', this.host(id).namespace, command, ...args], options);
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));
     return child;
@@ -160,7 +180,7 @@ export class NetnsLab {
       `}`,
     ].join('\n');
     await new Promise<void>((resolve, reject) => {
-      const child = spawn('ip', ['netns', 'exec', this.host(id).namespace, 'nft', '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      const child = spawn(IP, ['netns', 'exec', this.host(id).namespace, NFT, '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
       let errors = '';
       child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
       child.once('error', reject);
@@ -171,12 +191,12 @@ export class NetnsLab {
 
   /** Removes the host's nft drop rules. */
   async unblock(id: string): Promise<void> {
-    await run('ip', ['netns', 'exec', this.host(id).namespace, 'nft', 'delete', 'table', 'inet', PARTITION_TABLE]);
+    await run(IP, ['netns', 'exec', this.host(id).namespace, NFT, 'delete', 'table', 'inet', PARTITION_TABLE]);
   }
 
   /** The pids of every process in the host's namespace. */
   private pidsIn(host: LabHost): number[] {
-    const listed = spawnSync('ip', ['netns', 'pids', host.namespace], { encoding: 'utf8' });
+    const listed = spawnSync(IP, ['netns', 'pids', host.namespace], { encoding: 'utf8' });
     return (listed.stdout ?? '')
       .split('\n')
       .map((line) => Number(line.trim()))
@@ -215,14 +235,14 @@ export class NetnsLab {
           // gone meanwhile
         }
       }
-      tryRun('ip', ['netns', 'del', host.namespace]);
-      tryRun('ip', ['link', 'del', host.vethHost]); // gone with the namespace, unless the move failed
+      tryRun(IP, ['netns', 'del', host.namespace]);
+      tryRun(IP, ['link', 'del', host.vethHost]); // gone with the namespace, unless the move failed
     }
-    if (this.bridgeMade) tryRun('ip', ['link', 'del', this.bridge]);
+    if (this.bridgeMade) tryRun(IP, ['link', 'del', this.bridge]);
     for (const host of this.hosts.values()) {
-      if (tryRun('ip', ['netns', 'pids', host.namespace]) === null) problems.push(`namespace ${host.namespace} is still there`);
+      if (tryRun(IP, ['netns', 'pids', host.namespace]) === null) problems.push(`namespace ${host.namespace} is still there`);
     }
-    if (this.bridgeMade && tryRun('ip', ['link', 'show', this.bridge]) === null) problems.push(`bridge ${this.bridge} is still there`);
+    if (this.bridgeMade && tryRun(IP, ['link', 'show', this.bridge]) === null) problems.push(`bridge ${this.bridge} is still there`);
     if (this.exitHook !== null) {
       process.removeListener('exit', this.exitHook);
       this.exitHook = null;
