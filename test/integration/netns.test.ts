@@ -4,8 +4,8 @@
 //
 // Topology (one /24 of 10.231.0.0/16 picked from the pid, here written 10.231.X):
 //
-//   root namespace (this test process, its clients, the `raftkv member` CLI)
-//     bridge rkvbr<pid> 10.231.X.254/24
+//   root namespace (this test process: its clients, `raftkv member` run in-process)
+//     bridge rkvbr<pid%100000> 10.231.X.254/24
 //       ├── veth rkv<pid>h1 ══ eth0 10.231.X.1  namespace rkv<pid>-n1: raftkv node n1
 //       ├── veth rkv<pid>h2 ══ eth0 10.231.X.2  namespace rkv<pid>-n2: raftkv node n2
 //       ├── ...                                  ... n3, n4, n5
@@ -14,8 +14,9 @@
 // Every node listens on its own address: peers on :7001 (authenticated by a pre-shared key file: plaintext
 // peer links are refused off loopback), HTTP on :8080 (with an admin token: required off loopback), the Redis
 // protocol on :6380. The test reaches the nodes through the bridge's address. Faults: `kill -9` of a node's
-// process; a partition by bringing two hosts' veths down on the bridge side (they hear nobody); a partition by
+// process (restarted on the same data); a partition by bringing two hosts' veths down on the bridge side (they hear nobody); a partition by
 // nft drop rules inside two namespaces against the other three's addresses (the test still reaches them).
+// Everything is torn down in afterAll (test/support/netns.ts), on failure too: processes, namespaces, bridge.
 //
 // Each phase runs its own register workload (a few clients in this process doing reads, writes and CASes on
 // the phase's own keys through random serving members, every value unique), ends with a linearizable read of
