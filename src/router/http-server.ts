@@ -296,7 +296,18 @@ async function handle(
   }
   if (path === '/v1/members' || path.startsWith('/v1/members/')) {
     setRoute('members');
-    return membersRoute(req, method, path, deps);
+    if (method === 'GET') return membersRoute(req, method, path, deps);
+    // A change is an action, in the explorer's log like a kill or a partition.
+    try {
+      const reply = await membersRoute(req, method, path, deps);
+      deps.explorer?.recordAction(`${method} ${path}`, null, true, JSON.stringify((reply.body as { change: unknown }).change));
+      return reply;
+    } catch (error) {
+      if (error instanceof HttpError && error.error.code !== 'NOT_FOUND' && error.error.code !== 'UNAUTHORIZED') {
+        deps.explorer?.recordAction(`${method} ${path}`, null, false, `${error.error.code}: ${error.error.message}`);
+      }
+      throw error;
+    }
   }
   setRoute('admin');
   try {

@@ -83,6 +83,11 @@ describe('membership changes over HTTP', () => {
       return answer.status === 200 ? answer : null;
     });
     expect(promoted.body.change).toEqual({ kind: 'promote', id: 'n4' });
+    // Each change is an action in the explorer's log, a refused one with its code.
+    const seq = service.explorer.state().seq;
+    expect((await call('POST', '/v1/members', { id: 'n4', learner: true })).status).toBe(409);
+    const actions = (service.explorer.since(seq) ?? []).flatMap((e) => (e.kind === 'action' ? [e] : []));
+    expect(actions.some((a) => a.action === 'POST /v1/members' && !a.ok && a.detail.startsWith('MEMBER_EXISTS'))).toBe(true);
     view = await members();
     expect(view.members.filter((m) => m.role === 'voter').map((m) => m.id)).toEqual(['n1', 'n2', 'n3', 'n4']);
     await put('after-promote', 'x');
@@ -98,8 +103,11 @@ describe('membership changes over HTTP', () => {
   it('removes a follower, then the leader itself: the others elect a leader and writes go on', async () => {
     const leader = await leaderOf(cluster.supervisor);
     const follower = cluster.supervisor.ids.find((id) => id !== leader && id !== 'n4') as string;
+    const seq = service.explorer.state().seq;
     const removed = await call('DELETE', `/v1/members/${follower}`);
     expect(removed.status, JSON.stringify(removed.body)).toBe(200);
+    const actions = (service.explorer.since(seq) ?? []).flatMap((e) => (e.kind === 'action' ? [e] : []));
+    expect(actions.some((a) => a.action === `DELETE /v1/members/${follower}` && a.ok)).toBe(true);
     expect(cluster.supervisor.ids).not.toContain(follower);
     await put('after-follower-removed', 'y');
     const gone = await waitFor('the leader removed', async () => {
