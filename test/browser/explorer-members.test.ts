@@ -3,18 +3,14 @@
 // carries: add a learner from the page (it appears on the ring, drawn as a learner), promote it, remove it (it
 // leaves the ring, the tree and the member list), add it again under the same id; a refused change shows its
 // error code where every failed action does; no console errors.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { scenarioCatalog } from '../../src/cli/explorer-scenarios.js';
-import { startService, type Service } from '../../src/router/service.js';
-import { leaderOf, startCluster, type TestCluster } from '../integration/cluster-harness.js';
+import type { Service } from '../../src/router/service.js';
+import { leaderOf, type TestCluster } from '../integration/cluster-harness.js';
+import { SHOTS, launchChromium, startExplorerCluster, type ExplorerCluster } from './explorer-harness.js';
 import { reportFailedPage } from './page-report.js';
 
-const CHROMIUM = process.env.RAFTKV_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = path.resolve('test-results/explorer');
 const WAIT = { timeout: 20_000, interval: 100 };
 const TOKEN = 'explorer-members-token';
 
@@ -25,11 +21,9 @@ interface NodeView {
   readonly member: string;
 }
 
+let explorer: ExplorerCluster;
 let cluster: TestCluster;
 let service: Service;
-/** An empty scenario library: the page lists the scenarios when it loads (raftkv cluster always has a library). */
-let scenarioDir: string;
-let closeCatalog: () => void = () => {};
 let browser: Browser;
 let page: Page;
 /** Console errors and page errors, each noted with whether the test was making the API refuse on purpose. */
@@ -37,24 +31,10 @@ const consoleErrors: { text: string; duringRefusal: boolean }[] = [];
 let refusing = false;
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM))
-    throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (as .ci/run does), or set RAFTKV_CHROMIUM`);
-  fs.mkdirSync(SHOTS, { recursive: true });
-  cluster = await startCluster({ nodes: 3, stateMachine: 'kv' });
-  scenarioDir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-explorer-members-'));
-  service = await startService(cluster.supervisor, {
-    host: '127.0.0.1',
-    httpPort: 0,
-    respPort: 0,
-    adminToken: TOKEN,
-    scenarios: (hub, running) => {
-      const catalog = scenarioCatalog({ dir: scenarioDir, supervisor: cluster.supervisor, service: running, hub, memory: false });
-      closeCatalog = () => catalog.close();
-      return catalog;
-    },
-  });
+  explorer = await startExplorerCluster(3, TOKEN);
+  ({ cluster, service } = explorer);
   await leaderOf(cluster.supervisor);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('console', (message) => {
     if (message.type() === 'error')
@@ -66,10 +46,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  closeCatalog();
-  await service?.close();
-  await cluster?.stop();
-  if (scenarioDir !== undefined) fs.rmSync(scenarioDir, { recursive: true, force: true });
+  await explorer?.stop();
 });
 
 beforeEach(({ onTestFailed, task }) => {

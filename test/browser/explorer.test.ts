@@ -2,20 +2,16 @@
 // worker-thread nodes behind the real router and HTTP server: the page must show the cluster as it is, and its
 // clicks must break and heal it. The page is loaded through a small TCP proxy on loopback so that the test can
 // really drop the page's event stream (and hold it down) while the server keeps running.
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { scenarioCatalog } from '../../src/cli/explorer-scenarios.js';
-import { startService, type Service } from '../../src/router/service.js';
-import { leaderOf, startCluster, type TestCluster } from '../integration/cluster-harness.js';
+import type { Service } from '../../src/router/service.js';
+import { leaderOf, type TestCluster } from '../integration/cluster-harness.js';
+import { SHOTS, launchChromium, startExplorerCluster, type ExplorerCluster } from './explorer-harness.js';
 import { reportFailedPage } from './page-report.js';
 
-const CHROMIUM = process.env.RAFTKV_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = path.resolve('test-results/explorer');
 const WAIT = { timeout: 20_000, interval: 100 };
 
 /** A TCP proxy on loopback: `drop()` cuts every connection through it; while held, new connections wait unanswered. */
@@ -89,11 +85,9 @@ interface NodeView {
   readonly commit: number | null;
 }
 
+let explorer: ExplorerCluster;
 let cluster: TestCluster;
 let service: Service;
-/** An empty scenario library: the page lists the scenarios when it loads (raftkv cluster always has a library). */
-let scenarioDir: string;
-let closeCatalog: () => void = () => {};
 let proxy: DroppingProxy;
 let browser: Browser;
 let page: Page;
@@ -111,26 +105,12 @@ let dropping = false;
 let refusing = false;
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM))
-    throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (as .ci/run does), or set RAFTKV_CHROMIUM`);
-  fs.mkdirSync(SHOTS, { recursive: true });
-  cluster = await startCluster({ nodes: 5, stateMachine: 'kv' });
-  scenarioDir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-explorer-no-scenarios-'));
-  service = await startService(cluster.supervisor, {
-    host: '127.0.0.1',
-    httpPort: 0,
-    respPort: 0,
-    adminToken: null,
-    scenarios: (hub, running) => {
-      const catalog = scenarioCatalog({ dir: scenarioDir, supervisor: cluster.supervisor, service: running, hub, memory: false });
-      closeCatalog = () => catalog.close();
-      return catalog;
-    },
-  });
+  explorer = await startExplorerCluster(5, null);
+  ({ cluster, service } = explorer);
   proxy = new DroppingProxy(service.http.port);
   await proxy.listen();
   await leaderOf(cluster.supervisor);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('console', (message) => {
     if (message.type() === 'error')
@@ -145,10 +125,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await proxy?.close();
-  closeCatalog();
-  await service?.close();
-  await cluster?.stop();
-  if (scenarioDir !== undefined) fs.rmSync(scenarioDir, { recursive: true, force: true });
+  await explorer?.stop();
 });
 
 beforeEach(({ onTestFailed, task }) => {
