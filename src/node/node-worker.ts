@@ -33,6 +33,9 @@ import { parseHostPort } from '../util/address.js';
 import { loadPeerSecurity } from '../transport/peer-security.js';
 import { DurationBuckets, RaftNode, WORKER_RUNTIME, type NodeRuntime } from './raft-node.js';
 
+/** At most one "unreachable" line per peer this often: a full queue drops messages every turn. */
+const UNREACHABLE_LOG_INTERVAL_MS = 1_000;
+
 /** Heartbeat rounds remembered per peer for the explorer's round-trip times. */
 const RTT_ROUNDS_KEPT = 64;
 
@@ -270,6 +273,8 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
   };
   for (const [peer, port] of Object.entries(startup.ports?.peers ?? {})) connect(peer, port);
   let transport: TcpTransport | null = null;
+  // When each peer was last said to be unreachable: a full queue drops many messages a turn, one line says it.
+  const unreachableSaidAt = new Map<NodeId, number>();
   if (startup.tcp !== null) {
     const tcp = startup.tcp;
     try {
@@ -287,6 +292,14 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
         random: random.fork(),
         blocks,
         onClientChannel: (port) => serveClientPort(port, node),
+        // A peer's queue overflowed or its connection broke: what was queued for it was dropped (the core
+        // resends from its progress). Said as a peer line, which the supervisor limits to a few a second.
+        onUnreachable: (peer) => {
+          const now = performance.now();
+          if (now - (unreachableSaidAt.get(peer) ?? -Infinity) < UNREACHABLE_LOG_INTERVAL_MS) return;
+          unreachableSaidAt.set(peer, now);
+          logLine('warn', 'peer', `${peer} unreachable: messages to it dropped (its queue was full or its connection broke)`);
+        },
       });
     } catch (error) {
       const code = (error as { code?: unknown }).code;
