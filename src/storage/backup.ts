@@ -79,14 +79,20 @@ export function decodeBackup(bytes: Uint8Array, file: string): Backup {
     fail(`truncated: it ends inside its header (${buffer.byteLength} bytes)`, PREFIX_BYTES);
   const headerSlice = buffer.subarray(PREFIX_BYTES, PREFIX_BYTES + headerBytes);
   if (crc32(headerSlice) !== buffer.readUInt32LE(12)) fail('the header fails its checksum: the file is corrupt', PREFIX_BYTES);
-  let header: BackupHeader;
+  let parsed: unknown;
   try {
-    header = JSON.parse(headerSlice.toString('utf8')) as BackupHeader;
+    parsed = JSON.parse(headerSlice.toString('utf8'));
   } catch {
     return fail('the header is not JSON: the file is corrupt', PREFIX_BYTES);
   }
-  if (header.format !== BACKUP_FORMAT)
-    fail(`backup format ${String(header.format)}; this raftkv reads format ${BACKUP_FORMAT}`, PREFIX_BYTES);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail('the header is not a JSON object', PREFIX_BYTES);
+  const format = (parsed as { format?: unknown }).format;
+  if (format !== BACKUP_FORMAT) fail(`backup format ${String(format)}; this raftkv reads format ${BACKUP_FORMAT}`, PREFIX_BYTES);
+  // The CRC only says the header is as written: a file made by hand may hold any JSON, so each field is checked
+  // before restore or status relies on it.
+  const problem = headerProblem(parsed as Record<string, unknown>);
+  if (problem !== null) fail(`the header's ${problem}`, PREFIX_BYTES);
+  const header = parsed as unknown as BackupHeader;
   const dataStart = PREFIX_BYTES + headerBytes;
   const have = buffer.byteLength - dataStart;
   if (have < header.dataBytes) fail(`truncated: ${have} of ${header.dataBytes} data bytes`, buffer.byteLength);
@@ -95,6 +101,21 @@ export function decodeBackup(bytes: Uint8Array, file: string): Backup {
   const data = buffer.subarray(dataStart);
   if (crc32(data) !== header.dataCrc32) fail('the data fails its checksum: the file is corrupt', dataStart);
   return { header, data };
+}
+
+const isCount = (value: unknown): boolean => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+const isIds = (value: unknown): boolean => Array.isArray(value) && value.every((id) => typeof id === 'string' && id.length > 0);
+
+/** What is wrong with a parsed header's fields (other than its format), or null. */
+function headerProblem(header: Record<string, unknown>): string | null {
+  if (typeof header.clusterId !== 'string') return 'clusterId is not a string';
+  if (!isCount(header.index) || !isCount(header.term)) return 'index or term is not a non-negative integer';
+  if (!isIds(header.voters)) return 'voters are not a list of ids';
+  if (header.learners !== undefined && !isIds(header.learners)) return 'learners are not a list of ids';
+  if (typeof header.created !== 'string') return 'created is not a string';
+  if (!isCount(header.dataBytes)) return 'dataBytes is not a non-negative integer';
+  if (!isCount(header.dataCrc32) || (header.dataCrc32 as number) > 0xffffffff) return 'dataCrc32 is not a CRC-32';
+  return null;
 }
 
 export interface RestoreResult {
