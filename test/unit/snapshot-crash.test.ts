@@ -2,8 +2,9 @@
 // single disk operation" test: one run counts the disk operations (writes, syncs, creations, renames, removals,
 // directory syncs) of a fixed, seeded scenario; then, for each operation k, the scenario runs again and the
 // power goes right before operation k (the disk keeps nothing unsynced, or a seeded random prefix of it with the
-// last write torn). The node restarts on what the disk kept, and must boot: from a state the leader had at the
-// same index, with every entry it had acknowledged, and never from a half-written snapshot.
+// last write torn). The node restarts on what the disk kept (the power going again inside that recovery, after 0,
+// 1, 2... of its operations, until one completes), and must boot: from a state the leader had at the same index,
+// with every entry it had acknowledged, and never from a half-written snapshot.
 //   1. Taking a snapshot: a single-voter node writes, takes snapshots a slice per turn (and once with
 //      snapshotNow), prunes old ones and compacts its WAL, all while it goes on writing.
 //   2. Installing one: a follower cut off while the leader compacted gets the leader's snapshot in chunks,
@@ -27,6 +28,7 @@ const SNAPSHOT_EVERY_ENTRIES = 25;
 const KEYS_DISTINCT = 17;
 const ROUNDS_MAX = 60;
 const TASKS_MAX = 100_000;
+const RECOVERY_CUTS_MAX = 20;
 
 interface Task {
   /** The node whose turn it is, and which life of it (a task of a crashed life never runs). */
@@ -89,14 +91,19 @@ class Cluster {
     return member;
   }
 
-  /** Boots a node from its disk (the first time, an empty one). Throws what DiskStorage.open throws. */
-  start(id: NodeId, disk: FaultyFileSystem): Member {
+  /**
+   * Boots a node from its disk (the first time, an empty one). Throws what DiskStorage.open throws, and
+   * PowerCut if its recovery takes more than `recoveryOperationsMax` disk operations.
+   */
+  start(id: NodeId, disk: FaultyFileSystem, recoveryOperationsMax = Number.POSITIVE_INFINITY): Member {
     const life = (this.members.get(id)?.life ?? 0) + 1;
     const power = new PowerSwitchFileSystem(disk, DIR);
+    power.operationsLeft = recoveryOperationsMax;
     const storage = DiskStorage.open(power, DIR, {
       initialMembership: { voters: [...this.voters], learners: [] },
       segmentBytes: SEGMENT_BYTES,
     });
+    power.operationsLeft = Number.POSITIVE_INFINITY;
     const sm = new KvStateMachine();
     const runtime: NodeRuntime = {
       schedule: (task) => void this.tasks.push({ owner: id, life, run: task }),
@@ -139,6 +146,24 @@ class Cluster {
     const member: Member = { id, disk, power, storage, sm, node, life, dead: false };
     this.members.set(id, member);
     return member;
+  }
+
+  /**
+   * Restarts a node after a crash, cutting the power again inside its recovery: after 0 of its disk operations
+   * (the torn bytes it zeroes, the reset it logs), then after 1, and so on on the same disk, until a recovery
+   * completes. Returns the node and how many recoveries were cut.
+   */
+  restart(id: NodeId, crash: { torn: boolean; seed: number }): { member: Member; recoveriesCut: number } {
+    const disk = this.member(id).disk;
+    for (let budget = 0; budget < RECOVERY_CUTS_MAX; budget++) {
+      try {
+        return { member: this.start(id, disk, budget), recoveriesCut: budget };
+      } catch (error) {
+        if (!(error instanceof PowerCut)) throw error;
+        disk.crash(new SeededRandom(crash.seed * 7 + budget), { torn: crash.torn });
+      }
+    }
+    throw new Error(`no recovery in ${RECOVERY_CUTS_MAX} tries`);
   }
 
   /** Power loss under a node: its disk keeps what it keeps, the node is gone until `start`. */
@@ -308,7 +333,7 @@ describe('a power cut at every disk operation of taking a snapshot', () => {
     const lastApplied = fullMember.node.status().appliedIndex;
     const electedTerm = fullMember.node.status().term;
 
-    const outcomes = { recoveredSnapshot: 0, lostUnsynced: 0 };
+    const outcomes = { recoveredSnapshot: 0, lostUnsynced: 0, recoveriesCut: 0 };
     for (let cut = 0; cut < operations.length; cut++) {
       for (const torn of [false, true]) {
         const where = `cut before operation ${cut} (${operations[cut]}), ${torn ? 'torn' : 'clean'}`;
@@ -316,7 +341,8 @@ describe('a power cut at every disk operation of taking a snapshot', () => {
         const member = cluster.member('n1');
         expect(member.dead, `${where}: the power went`).toBe(true);
         cluster.crash('n1', { torn, seed: cut });
-        const again = cluster.start('n1', member.disk);
+        const { member: again, recoveriesCut } = cluster.restart('n1', { torn, seed: cut });
+        outcomes.recoveriesCut += recoveriesCut;
         const { snapshotIndex, lastIndex } = expectMatchesReference(again, reference, where);
         expect(lastIndex, `${where}: every acknowledged entry is recovered`).toBeGreaterThanOrEqual(durable);
         // The vote of the election before the cut was synced before it counted: term and vote survive.
@@ -341,6 +367,7 @@ describe('a power cut at every disk operation of taking a snapshot', () => {
     }
     expect(lastApplied).toBeGreaterThan(TAKE_ROUNDS * TAKE_KEYS_PER_ROUND);
     expect(outcomes.recoveredSnapshot).toBeGreaterThan(0);
+    expect(outcomes.recoveriesCut, 'some recoveries had torn bytes to zero, and were cut').toBeGreaterThan(0);
     report('take', operations.length, snapshotOperations.length, counts, outcomes);
   });
 });
@@ -404,7 +431,7 @@ describe('a power cut at every disk operation of installing a snapshot', () => {
     expect(counts['rename snap']).toBe(2); // the leader's snapshot, then n3's own
     expect(counts['write snap'] ?? 0).toBeGreaterThanOrEqual(2);
 
-    const outcomes = { old: 0, new: 0, newer: 0 };
+    const outcomes = { old: 0, new: 0, newer: 0, recoveriesCut: 0 };
     for (let cut = 0; cut < operations.length; cut++) {
       for (const torn of [false, true]) {
         const where = `cut before operation ${cut} (${operations[cut]}), ${torn ? 'torn' : 'clean'}`;
@@ -416,7 +443,8 @@ describe('a power cut at every disk operation of installing a snapshot', () => {
         const acknowledged = cluster.acknowledged.get('n3') ?? 0;
         cluster.crash('n3', { torn, seed: 1000 + cut });
         cluster.run(); // n1 and n2 finish what they were doing: what n3 holds is in the reference
-        const again = cluster.start('n3', member.disk);
+        const { member: again, recoveriesCut } = cluster.restart('n3', { torn, seed: 1000 + cut });
+        outcomes.recoveriesCut += recoveriesCut;
         const { snapshotIndex, lastIndex } = expectMatchesReference(again, reference, where);
         if (snapshotIndex === run.old.snapshotIndex) {
           // The old state: the log it had, whole (all of it was synced and acknowledged before it was cut off).
@@ -443,6 +471,7 @@ describe('a power cut at every disk operation of installing a snapshot', () => {
     expect(outcomes.old).toBeGreaterThan(0);
     expect(outcomes.new).toBeGreaterThan(0);
     expect(outcomes.newer).toBeGreaterThan(0);
+    expect(outcomes.recoveriesCut, 'some recoveries had a reset to log or torn bytes to zero, and were cut').toBeGreaterThan(0);
     report('install', operations.length, operations.filter(isSnapshotOperation).length, counts, outcomes, operations);
   });
 });
