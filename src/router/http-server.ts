@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -634,7 +635,19 @@ function checkAdmin(req: http.IncomingMessage, deps: HttpServerDeps, url: URL | 
   const token = header.startsWith('Bearer ')
     ? header.slice(7)
     : ((req.headers['x-admin-token'] as string | undefined) ?? url?.searchParams.get('token') ?? undefined);
-  if (token !== deps.adminToken) fail('UNAUTHORIZED');
+  if (!isAdminToken(token, deps.adminToken)) fail('UNAUTHORIZED');
+}
+
+const tokenDigest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+
+/**
+ * Whether `given` is the admin token, in a time that tells nothing about either: both are hashed (SHA-256) and
+ * the digests, always 32 bytes, compared with timingSafeEqual, so neither a matching prefix nor the token's
+ * length shows in how long a refusal takes. No token given never matches, even an empty admin token.
+ */
+export function isAdminToken(given: string | undefined, adminToken: string): boolean {
+  const same = timingSafeEqual(tokenDigest(given ?? ''), tokenDigest(adminToken));
+  return given !== undefined && same;
 }
 
 function nodeIdParam(value: unknown, supervisor: Supervisor, name: string): NodeId {
