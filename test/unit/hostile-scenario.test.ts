@@ -17,7 +17,7 @@ const LIBRARY = fs
   .map((name) => fs.readFileSync(path.join('scenarios', name), 'utf8'));
 
 /** A scenario's time limit per parse: generous for a 2-core machine under load, far below a hang. */
-const PARSE_MS_MAX = 2_000;
+const PARSE_MS_MAX = 5_000;
 
 function parseOrRefuse(text: string): Scenario | ScenarioError {
   const started = performance.now();
