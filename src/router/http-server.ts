@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TlsOptions } from 'node:tls';
 import { NodeNotRunningError, type Supervisor } from '../actor/supervisor.js';
 import type { KvItem, KvQueryResult, KvResult } from '../kv/commands.js';
@@ -105,7 +106,39 @@ export function createHttpServer(deps: HttpServerDeps, tls: ServerTls | null = n
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 100;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket));
   return server;
+}
+
+/**
+ * A request Node's HTTP parser refuses (an unknown method, bytes outside ASCII in the target, too many header
+ * bytes) gets the API's error shape, PROTOCOL_ERROR, instead of Node's bare 400; the connection is closed, as
+ * its framing is lost. A request that timed out keeps Node's 408; a socket already gone is destroyed.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    socket.end('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n\r\n');
+    return;
+  }
+  if (error.code === undefined || !error.code.startsWith('HPE_')) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({
+    error: {
+      code: 'PROTOCOL_ERROR',
+      message: `the request is not valid HTTP/1.1 (${error.code})`,
+      definite: ERRORS.PROTOCOL_ERROR.definite,
+    },
+  });
+  socket.end(
+    `HTTP/1.1 ${ERRORS.PROTOCOL_ERROR.status} Bad Request\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown, close = false, location?: string): void {
@@ -599,15 +632,24 @@ async function membersRoute(req: http.IncomingMessage, method: string, path: str
   } else if (promote !== null) {
     if (method !== 'POST') fail('METHOD_NOT_ALLOWED');
     checkAdmin(req, deps);
-    change = { kind: 'promote', id: decodeURIComponent(promote[1] as string) };
+    change = { kind: 'promote', id: memberIdParam(promote[1] as string) };
   } else if (one !== null) {
     if (method !== 'DELETE') fail('METHOD_NOT_ALLOWED');
     checkAdmin(req, deps);
-    change = { kind: 'remove', id: decodeURIComponent(one[1] as string) };
+    change = { kind: 'remove', id: memberIdParam(one[1] as string) };
   } else return fail('NOT_FOUND', `no endpoint ${method} ${path}`);
   const outcome = await supervisor.changeMembership(change, { timeoutMs: deps.router.limits.requestTimeoutMs });
   if (!outcome.ok) fail(outcome.code === 'NOT_LEADER' ? 'NO_LEADER' : outcome.code, outcome.message);
   return { status: 200, body: { change, index: outcome.index, members: await supervisor.members() } };
+}
+
+/** A member id from the path, percent-decoded; malformed percent-encoding is INVALID_ARGUMENT, never a 500. */
+function memberIdParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return fail('INVALID_ARGUMENT', 'the member id is not valid percent-encoding');
+  }
 }
 
 /**

@@ -98,10 +98,11 @@ const parsableTarget = (target: string): boolean => /^[\x21-\x7e]*$/.test(target
 function expectWellFormed(request: HostileRequest, reply: RawReply): void {
   const what = `${request.method} ${JSON.stringify(request.target)} -> ${reply.status} ${reply.body.toString('utf8').slice(0, 300)}`;
   if (!parsableTarget(request.target)) {
-    // Node's own refusal, before raftkv sees the request: a bare 400 that closes the connection (no JSON body:
-    // see the report of issue 18, item 6).
+    // Node's HTTP parser refuses it before the handler: the server still answers in the API's error shape,
+    // PROTOCOL_ERROR, and closes the connection (its framing is lost).
     expect(reply.status, what).toBe(400);
     expect(reply.headers.get('connection'), what).toBe('close');
+    expect(JSON.parse(reply.body.toString('utf8')), what).toMatchObject({ error: { code: 'PROTOCOL_ERROR', definite: true } });
     return;
   }
   expect(reply.status, what).toBeGreaterThanOrEqual(200);
@@ -286,5 +287,20 @@ describe('the admin token', () => {
     }
     const page = await send({ method: 'GET', target: `/explorer/state?token=${TOKEN}`, headers: [], body: Buffer.alloc(0) });
     expect(page.status).toBe(200);
+  });
+
+  it('with the right token, a malformed member id is INVALID_ARGUMENT; a request Node cannot parse is a JSON PROTOCOL_ERROR', async () => {
+    const auth = [['Authorization', `Bearer ${TOKEN}`]] as const;
+    for (const [method, target] of [
+      ['DELETE', '/v1/members/%E0'],
+      ['POST', '/v1/members/%E0/promote'],
+    ] as const) {
+      const reply = await send({ method, target, headers: auth, body: Buffer.alloc(0) });
+      expect(reply.status, `${method} ${target}`).toBe(400);
+      expect(JSON.parse(reply.body.toString('utf8'))).toMatchObject({ error: { code: 'INVALID_ARGUMENT' } });
+    }
+    const unknownMethod = await send({ method: 'A', target: '/v1/kv/x', headers: [], body: Buffer.alloc(0) });
+    expect(unknownMethod.status).toBe(400);
+    expect(JSON.parse(unknownMethod.body.toString('utf8'))).toMatchObject({ error: { code: 'PROTOCOL_ERROR', definite: true } });
   });
 });
