@@ -444,6 +444,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return url === null ? null : { leader, url };
   }
 
+  /**
+   * A control call's answer, or a rejection after watchdogTimeoutMs: a comlink call to a worker that is killed
+   * meanwhile never settles, and a restart or a heal waiting on it would wait for ever (the respawns chain
+   * behind it too). The node itself is the watchdog's to judge.
+   */
+  private answer<T>(call: Promise<T>, what: string): Promise<T> {
+    return withTimeout(call, this.options.watchdogTimeoutMs, what);
+  }
+
   /** Whether the router can send a node requests: it runs here (not paused), or it is a remote member. */
   reachable(id: NodeId): boolean {
     // A member removed meanwhile is no longer known: not reachable (a router's lane may still name it).
@@ -490,7 +499,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   async pause(id: NodeId): Promise<void> {
     const node = this.node(id);
     if (node.state !== 'running' || node.control === null) return;
-    await node.control.pause();
+    await this.answer(node.control.pause(), `${id} pause`);
     this.setState(node, 'paused', 'paused on request');
     this.updateRole(node, node.role === 'leader' ? 'follower' : node.role, node.term, true);
   }
@@ -498,7 +507,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   async resume(id: NodeId): Promise<void> {
     const node = this.node(id);
     if (node.state !== 'paused' || node.control === null) return;
-    await node.control.resume();
+    await this.answer(node.control.resume(), `${id} resume`);
     this.setState(node, 'running', 'resumed on request');
   }
 
@@ -546,7 +555,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (!Number.isInteger(frameMs) || frameMs < 1) throw new RangeError(`frameMs must be a whole number of ms from 1, got ${frameMs}`);
     this.explorerFrames = on;
     const calls = [...this.nodes.values()].flatMap((node) =>
-      node.control !== null && (node.state === 'running' || node.state === 'paused') ? [node.control.setExplorerFrames(on, frameMs)] : [],
+      node.control !== null && (node.state === 'running' || node.state === 'paused')
+        ? [this.answer(node.control.setExplorerFrames(on, frameMs), `${node.id} explorer frames`)]
+        : [],
     );
     // A node that dies meanwhile starts again with the new setting.
     await Promise.allSettled(calls);
@@ -949,7 +960,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
           port.close();
           return;
         }
-        await peer.control.connectPeer(node.id, Comlink.transfer(port, [port as unknown as never])).catch(() => port.close());
+        await this.answer(
+          peer.control.connectPeer(node.id, Comlink.transfer(port, [port as unknown as never])),
+          `${peer.id} connect`,
+        ).catch(() => port.close());
       }),
     );
     this.setState(node, 'running', 'started');
@@ -1088,7 +1102,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.faults.set(`${from}>${to}`, faults);
     this.scheduleLinksEvent();
     const node = this.node(from);
-    if (node.control !== null) await node.control.setLinkFaults(to, faults).catch(() => undefined);
+    if (node.control !== null) await this.answer(node.control.setLinkFaults(to, faults), `${from} link faults`).catch(() => undefined);
   }
 
   private linksEventScheduled = false;
