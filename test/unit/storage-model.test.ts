@@ -11,10 +11,11 @@ import type { RaftBootState } from '../../src/raft/config.js';
 import type { Entry, HardState, Membership, SnapshotMeta } from '../../src/raft/types.js';
 import { DiskStorage } from '../../src/storage/disk-storage.js';
 import { FaultyFileSystem } from '../../src/storage/faulty-file-system.js';
-import type { FileSystem, StorageFile } from '../../src/storage/file-system.js';
+import type { FileSystem } from '../../src/storage/file-system.js';
 import { MemoryStorage } from '../../src/storage/memory-storage.js';
 import { readAllSnapshot } from '../../src/storage/snapshot-store.js';
 import type { RaftStorage } from '../../src/storage/types.js';
+import { PowerCut, PowerSwitchFileSystem } from '../support/power-switch-file-system.js';
 
 const MEMBERSHIP: Membership = { voters: ['n1', 'n2', 'n3'], learners: [] };
 const DIR = '/node';
@@ -46,82 +47,6 @@ interface Real {
   readonly fs: FileSystem | null;
   readonly segmentBytes: number;
   readonly preallocate: boolean;
-}
-
-/** Thrown by PowerSwitchFileSystem when the power goes, in the middle of whatever storage was doing. */
-class PowerCut extends Error {
-  constructor() {
-    super('power cut');
-  }
-}
-
-/**
- * Lets a fixed number of disk operations (writes, syncs, creations, renames, removals) through, then cuts the
- * power: every later operation throws PowerCut. The caller then crashes the disk under it.
- */
-class PowerSwitchFileSystem implements FileSystem {
-  operationsLeft = Number.POSITIVE_INFINITY;
-  operationsDone = 0;
-
-  constructor(private readonly disk: FaultyFileSystem) {}
-
-  private operation(): void {
-    if (this.operationsLeft <= 0) throw new PowerCut();
-    this.operationsLeft--;
-    this.operationsDone++;
-  }
-
-  open(file: string, options: { create: boolean }): StorageFile {
-    if (options.create && !this.disk.exists(file)) this.operation();
-    const handle = this.disk.open(file, options);
-    return {
-      path: handle.path,
-      write: (data, position) => {
-        this.operation();
-        handle.write(data, position);
-      },
-      read: (position, length) => handle.read(position, length),
-      size: () => handle.size(),
-      sync: () => {
-        this.operation();
-        handle.sync();
-      },
-      syncAsync: async () => {
-        this.operation();
-        await handle.syncAsync();
-      },
-      truncate: (length) => {
-        this.operation();
-        handle.truncate(length);
-      },
-      close: () => handle.close(),
-    };
-  }
-
-  exists(file: string): boolean {
-    return this.disk.exists(file);
-  }
-  list(dir: string): string[] {
-    return this.disk.list(dir);
-  }
-  mkdirp(dir: string): void {
-    this.disk.mkdirp(dir);
-  }
-  rename(from: string, to: string): void {
-    this.operation();
-    this.disk.rename(from, to);
-  }
-  remove(file: string): void {
-    this.operation();
-    this.disk.remove(file);
-  }
-  syncDir(dir: string): void {
-    this.operation();
-    this.disk.syncDir(dir);
-  }
-  readFile(file: string): Uint8Array {
-    return this.disk.readFile(file);
-  }
 }
 
 const EMPTY: State = { hardState: { term: 0, votedFor: null, commitIndex: 0 }, snapshot: null, entries: [] };
@@ -498,10 +423,11 @@ async function runWithPowerCut(run: {
   crash: { torn: boolean; seed: number };
 }): Promise<{ interrupted: StorageCommand | null; operationsDone: number }> {
   let power: PowerSwitchFileSystem | null = null;
-  const real = diskReal(run.segmentBytes, run.preallocate, (disk) => (power = new PowerSwitchFileSystem(disk)));
+  const real = diskReal(run.segmentBytes, run.preallocate, (disk) => (power = new PowerSwitchFileSystem(disk, '/')));
   const powerSwitch = power as unknown as PowerSwitchFileSystem;
   powerSwitch.operationsLeft = run.operationsBeforeCut;
-  powerSwitch.operationsDone = 0;
+  // What opening the storage did is not counted: the cuts fall in the commands.
+  const opened = powerSwitch.done.length;
   const model: Model = { candidates: [EMPTY] };
   for (const command of run.commands) {
     if (!command.check(model)) continue;
@@ -514,10 +440,10 @@ async function runWithPowerCut(run: {
       cutIn.set(command.constructor.name, (cutIn.get(command.constructor.name) ?? 0) + 1);
       powerSwitch.operationsLeft = Number.POSITIVE_INFINITY;
       crashAndRecover(real, step.cut, run.crash);
-      return { interrupted: command, operationsDone: powerSwitch.operationsDone };
+      return { interrupted: command, operationsDone: powerSwitch.done.length - opened };
     }
   }
-  return { interrupted: null, operationsDone: powerSwitch.operationsDone };
+  return { interrupted: null, operationsDone: powerSwitch.done.length - opened };
 }
 
 describe('storage against an in-memory model', () => {
