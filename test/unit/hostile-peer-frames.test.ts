@@ -3,6 +3,7 @@
 // (src/codec/entry-block.ts). Arbitrary bytes and mutated valid frames are refused only with their own error
 // (FrameError, TransportError, EntryBlockError) under a registered code, never another exception; a declared
 // length is checked against the bytes at hand before anything is allocated for it; valid frames round-trip.
+import { splitAt } from '../support/chunks.js';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
@@ -137,20 +138,6 @@ function damaged(bytes: Uint8Array, all: readonly Damage[]): Uint8Array {
     else if (at + 4 <= out.byteLength) new DataView(out.buffer, out.byteOffset).setUint32(at, d.value, d.at % 2 === 0);
   }
   return out;
-}
-
-/** `bytes` cut at `cuts` (positions taken modulo its length). */
-function split(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
-  if (bytes.byteLength === 0) return [bytes];
-  const points = [...new Set(cuts.map((c) => c % bytes.byteLength))].sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let from = 0;
-  for (const p of points) {
-    chunks.push(bytes.subarray(from, p));
-    from = p;
-  }
-  chunks.push(bytes.subarray(from));
-  return chunks;
 }
 
 /** What a decoder threw: its own error class under a registered code passes; anything else fails the test. */
@@ -334,7 +321,7 @@ describe('the TCP frame reader under hostile input', () => {
       fc.property(
         fc.uint8Array({ maxLength: 300 }),
         fc.array(fc.nat(), { maxLength: 8 }),
-        (bytes, cuts) => void readAll(split(bytes, cuts)),
+        (bytes, cuts) => void readAll(splitAt(bytes, cuts)),
       ),
       { seed: 49, numRuns: 500 },
     );
@@ -348,7 +335,7 @@ describe('the TCP frame reader under hostile input', () => {
         fc.array(fc.nat(), { maxLength: 8 }),
         (frames, hurt, cuts) => {
           const bytes = Buffer.concat(frames.map(encodeFrame));
-          readAll(split(damaged(bytes, hurt), cuts));
+          readAll(splitAt(damaged(bytes, hurt), cuts));
         },
       ),
       { seed: 50, numRuns: 500 },
@@ -358,7 +345,7 @@ describe('the TCP frame reader under hostile input', () => {
   it('valid frames round-trip whatever the chunk split', () => {
     fc.assert(
       fc.property(fc.array(wireFrame, { minLength: 1, maxLength: 5 }), fc.array(fc.nat(), { maxLength: 10 }), (frames, cuts) => {
-        const { frames: read, failure } = readAll(split(Buffer.concat(frames.map(encodeFrame)), cuts));
+        const { frames: read, failure } = readAll(splitAt(Buffer.concat(frames.map(encodeFrame)), cuts));
         expect(failure).toBeNull();
         expect(plain(read)).toEqual(plain(frames));
       }),

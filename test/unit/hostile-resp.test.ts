@@ -2,6 +2,7 @@
 // fed in arbitrary chunk splits. The parser throws nothing but its own protocol error (a registered code), holds
 // no more than one command's limit between feeds (a huge declared length is refused, never allocated), and a
 // valid command stream parses to the same commands whatever the split.
+import { splitAt } from '../support/chunks.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ERRORS, isErrorCode } from '../../src/protocol/errors.js';
@@ -15,20 +16,6 @@ function multibulk(args: readonly Uint8Array[]): Buffer {
   const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
   for (const arg of args) parts.push(Buffer.from(`$${arg.byteLength}\r\n`), Buffer.from(arg), Buffer.from('\r\n'));
   return Buffer.concat(parts);
-}
-
-/** `bytes` cut at `cuts` (positions taken modulo its length). */
-function split(bytes: Buffer, cuts: readonly number[]): Buffer[] {
-  if (bytes.byteLength === 0) return [bytes];
-  const points = [...new Set(cuts.map((c) => c % bytes.byteLength))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const p of points) {
-    chunks.push(bytes.subarray(from, p));
-    from = p;
-  }
-  chunks.push(bytes.subarray(from));
-  return chunks;
 }
 
 type Outcome = { kind: 'ok'; commands: ParsedCommand[] } | { kind: 'refused'; error: RespProtocolError };
@@ -116,7 +103,7 @@ describe('the RESP parser under hostile input', () => {
   it('arbitrary bytes in arbitrary chunks: commands within the limits, or a PROTOCOL_ERROR, never another exception', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 600 }), cuts, (bytes, at) => {
-        const outcome = feedAll(split(Buffer.from(bytes), at));
+        const outcome = feedAll(splitAt(Buffer.from(bytes), at));
         if (outcome.kind === 'refused') expectRegistered(outcome.error);
       }),
       { seed: 42, numRuns: 400 },
@@ -127,7 +114,7 @@ describe('the RESP parser under hostile input', () => {
     const token = fc.constantFrom('*', '$', '\r\n', '\r', '\n', '-1', '0', '3', '99999999', '2147483647', ' ', 'PING', '\0', 'a');
     fc.assert(
       fc.property(fc.array(token, { maxLength: 80 }), cuts, (tokens, at) => {
-        const outcome = feedAll(split(Buffer.from(tokens.join(''), 'latin1'), at));
+        const outcome = feedAll(splitAt(Buffer.from(tokens.join(''), 'latin1'), at));
         if (outcome.kind === 'refused') expectRegistered(outcome.error);
       }),
       { seed: 43, numRuns: 400 },
@@ -139,7 +126,7 @@ describe('the RESP parser under hostile input', () => {
       fc.property(commandStream, fc.array(mutation, { minLength: 1, maxLength: 3 }), cuts, (stream, mutations, at) => {
         let bytes: Buffer = Buffer.concat(stream.map(multibulk));
         for (const m of mutations) bytes = mutate(bytes, m);
-        const outcome = feedAll(split(bytes, at));
+        const outcome = feedAll(splitAt(bytes, at));
         if (outcome.kind === 'refused') expectRegistered(outcome.error);
       }),
       { seed: 44, numRuns: 500 },
@@ -149,7 +136,7 @@ describe('the RESP parser under hostile input', () => {
   it('valid commands round-trip whatever the chunk split', () => {
     fc.assert(
       fc.property(commandStream, cuts, (stream, at) => {
-        const outcome = feedAll(split(Buffer.concat(stream.map(multibulk)), at));
+        const outcome = feedAll(splitAt(Buffer.concat(stream.map(multibulk)), at));
         expect(outcome.kind).toBe('ok');
         if (outcome.kind !== 'ok') return;
         expect(outcome.commands.map((c) => c.map((a) => a.toString('hex')))).toEqual(stream.map((c) => c.map((a) => a.toString('hex'))));
