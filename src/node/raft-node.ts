@@ -612,7 +612,7 @@ export class RaftNode {
    * completed syncs that can move it: the time of a commit is known to within a turn.
    */
   private markCommit(): void {
-    const commit = this.core.status().commitIndex;
+    const commit = this.core.committed;
     if (commit <= this.markedCommit) return;
     this.markedCommit = commit;
     const marks = this.commitMarks;
@@ -780,7 +780,7 @@ export class RaftNode {
 
   /** Reports a new configuration (the TCP transport learns members' addresses from it; the supervisor, the members). */
   private noticeMembership(): void {
-    const membership = this.core.status().membership;
+    const membership = this.core.configuration;
     if (membership === this.reportedMembership) return;
     this.reportedMembership = membership;
     this.host.emit({ type: 'membership', id: this.id, membership });

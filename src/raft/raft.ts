@@ -221,6 +221,16 @@ export class RaftCore {
     return this.role === 'leader';
   }
 
+  /** The newest configuration in the log, as status() gives it, without building the status (read every turn). */
+  get configuration(): Membership {
+    return this.membership;
+  }
+
+  /** The commit index, as status() gives it, without building the status (read every turn). */
+  get committed(): number {
+    return this.commitIndex;
+  }
+
   /** Ticks since the election timer was last reset, and the (randomized) timeout it runs to: for the explorer. */
   electionTimer(): { readonly elapsed: number; readonly timeout: number } {
     return { elapsed: this.electionElapsed, timeout: this.randomizedElectionTicks };
