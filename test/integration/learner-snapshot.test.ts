@@ -43,7 +43,12 @@ describe('a large snapshot to a new learner over TCP', () => {
       const answer = await fetch(url(`/v1/kv/big${i}`), { method: 'PUT', body: `${i}:${value}` });
       expect(answer.status).toBe(200);
     }
-    // Every node compacts its log into a snapshot: the learner can only be brought up to date by one.
+    // Every node applies every put (a follower may still be a turn behind the leader's answer), then compacts its
+    // log into a snapshot: the learner can only be brought up to date by one.
+    await waitFor('every node to apply every put', async () => {
+      const all = await supervisor.status();
+      return all.every((s) => (s.raft?.appliedIndex ?? 0) > VALUES) ? true : null;
+    });
     for (const id of supervisor.ids) expect(await supervisor.control(id)?.snapshotNow()).toBeGreaterThan(VALUES);
     const term = (await terms())[0] as number;
     expect(new Set(await terms())).toEqual(new Set([term]));
