@@ -3,19 +3,33 @@ import type { Entry, HardState } from '../raft/types.js';
 import { checksum, hardStateToTuple, storagePackr, tupleToEntry, tupleToHardState } from './codec.js';
 
 /**
- * A WAL record: a 12-byte header, then the payload.
- *   u32 payload length | u32 CRC-32 of (length, type, payload) | u8 type | 3 zero bytes
+ * A WAL record: a 12-byte header, the payload, and (type 3) a 12-byte trailer.
+ *   header:  u32 payload length | u32 CRC-32 of (length, type, payload) | u8 type | 3 zero bytes
+ *   trailer: u32 payload length | u32 the same CRC | u32 TRAILER_MAGIC
  * An all-zero header marks the end of the written part of a (preallocated) segment.
  *
  * Payload of type 1 (written by earlier versions, still read): msgpack [hardState, reset, [entry tuples]].
- * Payload of type 2 (written now):
+ * Payload of types 2 (earlier versions, still read) and 3 (written now):
  *   u32 head length h | head: msgpack [hardState, reset] | the entries as one block (src/codec/entry-block.ts)
+ *
+ * The trailer is what tells a torn write from a record damaged at rest. A write cut short by a crash leaves a
+ * prefix of the record on disk and zeros (or the end of the file) after it, so its trailer is missing or a
+ * prefix of itself; a record whose trailer is on disk was written whole, and if it no longer checks out, its
+ * bytes changed afterwards (see recordWrittenWhole).
  */
 export const RECORD_HEADER_BYTES = 12;
+export const RECORD_TRAILER_BYTES = 12;
 /** A batch as one msgpack payload: read for data written by earlier versions, no longer written. */
 export const RECORD_TYPE_BATCH = 1;
-/** A batch as a small msgpack head and its entries as one binary block: what encodeRecord writes. */
+/** A batch as a small msgpack head and its entries as one binary block, no trailer: read, no longer written. */
 export const RECORD_TYPE_BATCH_V2 = 2;
+/** Type 2's payload with a trailer: what encodeRecord writes. */
+export const RECORD_TYPE_BATCH_V3 = 3;
+/**
+ * The trailer's last word, "RKV7" read as little-endian bytes. Every byte has at least two bits set, so no single
+ * flipped bit turns it into zeros (which would read as a trailer the crash never wrote).
+ */
+export const TRAILER_MAGIC = 0x37564b52;
 const HEAD_LENGTH_BYTES = 4;
 /** Larger records are refused: a length field beyond it is taken for corruption. */
 export const RECORD_PAYLOAD_BYTES_MAX = 256 * 1024 * 1024;
@@ -35,7 +49,8 @@ export class RecordTooLargeError extends RangeError {
   }
 }
 
-export function encodeRecord(batch: WalBatch): Uint8Array {
+/** Encodes a batch as a record of type 3 (type 2, without the trailer, only for tests of logs older versions wrote). */
+export function encodeRecord(batch: WalBatch, type: 2 | 3 = RECORD_TYPE_BATCH_V3): Uint8Array {
   const layout = layoutEntries(batch.entries);
   // msgpackr's result views its shared buffer: it is copied into the record before anything else packs.
   const head = storagePackr.pack([
@@ -45,14 +60,22 @@ export function encodeRecord(batch: WalBatch): Uint8Array {
   const payloadBytes = HEAD_LENGTH_BYTES + head.byteLength + layout.bytes;
   // Recovery reads a longer length field as a torn or corrupt record, so such a record must never be written.
   if (payloadBytes > RECORD_PAYLOAD_BYTES_MAX) throw new RecordTooLargeError(payloadBytes);
-  const record = new Uint8Array(RECORD_HEADER_BYTES + payloadBytes);
+  const trailerBytes = type === RECORD_TYPE_BATCH_V3 ? RECORD_TRAILER_BYTES : 0;
+  const record = new Uint8Array(RECORD_HEADER_BYTES + payloadBytes + trailerBytes);
   const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
   view.setUint32(0, payloadBytes, true);
-  record[8] = RECORD_TYPE_BATCH_V2;
+  record[8] = type;
   view.setUint32(RECORD_HEADER_BYTES, head.byteLength, true);
   record.set(head, RECORD_HEADER_BYTES + HEAD_LENGTH_BYTES);
   writeEntries(batch.entries, layout, record, RECORD_HEADER_BYTES + HEAD_LENGTH_BYTES + head.byteLength);
-  view.setUint32(4, recordChecksum(record, payloadBytes), true);
+  const crc = recordChecksum(record, payloadBytes);
+  view.setUint32(4, crc, true);
+  if (trailerBytes > 0) {
+    const trailer = RECORD_HEADER_BYTES + payloadBytes;
+    view.setUint32(trailer, payloadBytes, true);
+    view.setUint32(trailer + 4, crc, true);
+    view.setUint32(trailer + 8, TRAILER_MAGIC, true);
+  }
   return record;
 }
 
@@ -76,21 +99,20 @@ export function parseRecord(data: Uint8Array, offset: number): ParseResult {
   const crc = view.getUint32(4, true);
   const type = view.getUint8(8);
   if (length === 0 && crc === 0 && type === 0) return { kind: 'end' };
-  if (
-    (type !== RECORD_TYPE_BATCH && type !== RECORD_TYPE_BATCH_V2) ||
-    view.getUint8(9) !== 0 ||
-    view.getUint8(10) !== 0 ||
-    view.getUint8(11) !== 0
-  ) {
+  if (!isRecordType(type) || view.getUint8(9) !== 0 || view.getUint8(10) !== 0 || view.getUint8(11) !== 0) {
     return { kind: 'bad', reason: 'bad record type' };
   }
-  if (length > RECORD_PAYLOAD_BYTES_MAX || offset + RECORD_HEADER_BYTES + length > data.byteLength) {
+  const trailerBytes = type === RECORD_TYPE_BATCH_V3 ? RECORD_TRAILER_BYTES : 0;
+  if (length > RECORD_PAYLOAD_BYTES_MAX || offset + RECORD_HEADER_BYTES + length + trailerBytes > data.byteLength) {
     return { kind: 'bad', reason: 'record runs past the end of the segment' };
   }
-  const record = data.subarray(offset, offset + RECORD_HEADER_BYTES + length);
+  const record = data.subarray(offset, offset + RECORD_HEADER_BYTES + length + trailerBytes);
   if (recordChecksum(record, length) !== crc) return { kind: 'bad', reason: 'checksum mismatch' };
+  if (trailerBytes > 0 && !trailerMatches(data, offset + RECORD_HEADER_BYTES + length, length, crc)) {
+    return { kind: 'bad', reason: 'trailer does not match the header' };
+  }
   try {
-    const payload = record.subarray(RECORD_HEADER_BYTES);
+    const payload = record.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + length);
     const batch = type === RECORD_TYPE_BATCH ? decodePayloadV1(payload) : decodePayloadV2(payload);
     return { kind: 'record', batch, bytes: record.byteLength };
   } catch (error) {
@@ -128,12 +150,56 @@ function decodeHead(hardState: unknown, reset: unknown): Pick<WalBatch, 'hardSta
   return { hardState: hardState === null ? null : tupleToHardState(hardState), reset: resetPosition };
 }
 
+function isRecordType(type: number | undefined): boolean {
+  return type === RECORD_TYPE_BATCH || type === RECORD_TYPE_BATCH_V2 || type === RECORD_TYPE_BATCH_V3;
+}
+
+function trailerMatches(data: Uint8Array, at: number, length: number, crc: number): boolean {
+  const view = new DataView(data.buffer, data.byteOffset + at, RECORD_TRAILER_BYTES);
+  return view.getUint32(0, true) === length && view.getUint32(4, true) === crc && view.getUint32(8, true) === TRAILER_MAGIC;
+}
+
 /** Whether any valid record starts after `offset`: tells a torn tail (none) from corruption in the middle. */
 export function validRecordAfter(data: Uint8Array, offset: number): number | null {
   for (let p = offset + 1; p + RECORD_HEADER_BYTES <= data.byteLength; p++) {
-    const type = data[p + 8];
-    if (type !== RECORD_TYPE_BATCH && type !== RECORD_TYPE_BATCH_V2) continue;
+    if (!isRecordType(data[p + 8])) continue;
     if (parseRecord(data, p).kind === 'record') return p;
   }
   return null;
+}
+
+/**
+ * Whether the bad record at `offset` had been written whole before it went bad: then it is corruption at rest,
+ * not a torn write, even as the last record of the log. A crash leaves a prefix of a write on disk, so a
+ * torn type-3 record lacks its trailer, or holds a prefix of it followed by zeros. The record was written
+ * whole if
+ * - a trailer whose magic and length place it at the end of a record starting at `offset` is on disk (this
+ *   finds it when a flipped bit hit the header's length or type, or the payload), or
+ * - the header is intact enough to say where the trailer is, and the bytes there are not a prefix of the
+ *   trailer it expects followed by zeros (a flipped bit in the trailer itself: its magic's last byte is never
+ *   zero).
+ * Logs of earlier versions (types 1 and 2) have no trailer: a bad last record there reads as torn.
+ */
+export function recordWrittenWhole(data: Uint8Array, offset: number): boolean {
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const magic = Buffer.alloc(4);
+  magic.writeUInt32LE(TRAILER_MAGIC);
+  for (let at = bytes.indexOf(magic, offset + RECORD_HEADER_BYTES + 8); at !== -1; at = bytes.indexOf(magic, at + 1)) {
+    const trailer = at - 8;
+    if (bytes.readUInt32LE(trailer) === trailer - offset - RECORD_HEADER_BYTES) return true;
+  }
+  if (offset + RECORD_HEADER_BYTES > bytes.byteLength) return false;
+  const length = bytes.readUInt32LE(offset);
+  if (bytes[offset + 8] !== RECORD_TYPE_BATCH_V3 || bytes.readUIntLE(offset + 9, 3) !== 0 || length > RECORD_PAYLOAD_BYTES_MAX)
+    return false;
+  const at = offset + RECORD_HEADER_BYTES + length;
+  if (at + RECORD_TRAILER_BYTES > bytes.byteLength) return false;
+  const expected = Buffer.alloc(RECORD_TRAILER_BYTES);
+  expected.writeUInt32LE(length, 0);
+  expected.writeUInt32LE(bytes.readUInt32LE(offset + 4), 4);
+  expected.writeUInt32LE(TRAILER_MAGIC, 8);
+  let k = 0;
+  while (k < RECORD_TRAILER_BYTES && bytes[at + k] === expected[k]) k++;
+  for (; k < RECORD_TRAILER_BYTES; k++) if (bytes[at + k] !== 0) return true;
+  return false;
 }

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { Entry, HardState } from '../raft/types.js';
 import { StorageError } from './errors.js';
 import type { FileSystem, StorageFile } from './file-system.js';
-import { encodeRecord, parseRecord, RecordTooLargeError, validRecordAfter, type WalBatch } from './wal-record.js';
+import { encodeRecord, parseRecord, recordWrittenWhole, RecordTooLargeError, validRecordAfter, type WalBatch } from './wal-record.js';
 
 export interface WalOptions {
   /** Size a segment is preallocated to; a segment rotates once the next record would not fit. */
@@ -241,12 +241,15 @@ export class WriteAheadLog {
         const parsed = parseRecord(data, offset);
         if (parsed.kind === 'end') break;
         if (parsed.kind === 'bad') {
-          const later = validRecordAfter(data, offset);
-          if (!isLast || later !== null) {
-            throw new StorageError('STORAGE_CORRUPT_RECORD', `${parsed.reason}; valid records follow, so this is not a torn write`, {
-              file,
-              offset,
-            });
+          const why = !isLast
+            ? 'newer segments follow'
+            : validRecordAfter(data, offset) !== null
+              ? 'valid records follow'
+              : recordWrittenWhole(data, offset)
+                ? 'its trailer shows it was written whole'
+                : null;
+          if (why !== null) {
+            throw new StorageError('STORAGE_CORRUPT_RECORD', `${parsed.reason}; ${why}, so this is not a torn write`, { file, offset });
           }
           tornTail = { file, offset };
           break;
@@ -264,11 +267,28 @@ export class WriteAheadLog {
         offset += parsed.bytes;
       }
       this.segments.push(segment);
-      if (isLast) this.reopenActive(file, data, offset, tornTail !== null);
+      if (isLast) {
+        this.checkPreallocated(file, data, offset);
+        this.reopenActive(file, data, offset, tornTail !== null);
+      }
     }
     this.lastHardState = hardState;
     if (tornTail !== null) this.options.log?.(`wal: cut a torn record at the tail of ${tornTail.file} at offset ${tornTail.offset}`);
     return { hardState, reset, entries, tornTail };
+  }
+
+  /**
+   * A preallocated segment is zero-filled to its full size and synced before its first record is written, so
+   * one that holds records but is shorter than that lost its end after it was written (a file system repair, a
+   * stray truncate): records that had been synced may be gone, which a torn write cannot do.
+   */
+  private checkPreallocated(file: string, data: Uint8Array, end: number): void {
+    if (!this.options.preallocate || end === 0 || data.byteLength >= this.options.segmentBytes) return;
+    throw new StorageError(
+      'STORAGE_CORRUPT_RECORD',
+      `the segment is ${data.byteLength} bytes, shorter than the ${this.options.segmentBytes} it was preallocated to: truncated after it was written`,
+      { file, offset: data.byteLength },
+    );
   }
 
   /** Continues writing the last segment after its last valid record, zeroing any torn bytes beyond it. */
@@ -281,8 +301,10 @@ export class WriteAheadLog {
         break;
       }
     }
-    if (dirtyEnd > offset || torn) {
-      handle.write(new Uint8Array(dirtyEnd - offset), offset);
+    // A crash while preallocating leaves a short segment with no record yet: fill it before the first one.
+    const fillTo = this.options.preallocate && offset === 0 ? Math.max(dirtyEnd, this.options.segmentBytes) : dirtyEnd;
+    if (fillTo > offset || torn) {
+      handle.write(new Uint8Array(fillTo - offset), offset);
       handle.sync();
     }
     this.active = handle;

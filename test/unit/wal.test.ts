@@ -16,7 +16,11 @@ import {
   RECORD_HEADER_BYTES,
   RECORD_PAYLOAD_BYTES_MAX,
   RECORD_TYPE_BATCH,
+  RECORD_TRAILER_BYTES,
   RECORD_TYPE_BATCH_V2,
+  RECORD_TYPE_BATCH_V3,
+  recordWrittenWhole,
+  TRAILER_MAGIC,
   validRecordAfter,
   type WalBatch,
 } from '../../src/storage/wal-record.js';
@@ -112,12 +116,22 @@ describe('WAL record framing', () => {
     expect(plain(parsed.batch.entries)).toEqual(plain(sample.entries));
   });
 
-  it('has a 12-byte header: little-endian length, CRC, type 2 and three zero bytes', () => {
+  it('has a 12-byte header (little-endian length, CRC, type 3, three zero bytes) and a trailer repeating length and CRC', () => {
     const record = encodeRecord(sample);
     const view = new DataView(record.buffer, record.byteOffset);
-    expect(view.getUint32(0, true)).toBe(record.byteLength - RECORD_HEADER_BYTES);
+    const length = record.byteLength - RECORD_HEADER_BYTES - RECORD_TRAILER_BYTES;
+    expect(view.getUint32(0, true)).toBe(length);
     expect(view.getUint32(4, true)).not.toBe(0);
-    expect([record[8], record[9], record[10], record[11]]).toEqual([RECORD_TYPE_BATCH_V2, 0, 0, 0]);
+    expect([record[8], record[9], record[10], record[11]]).toEqual([RECORD_TYPE_BATCH_V3, 0, 0, 0]);
+    const trailer = RECORD_HEADER_BYTES + length;
+    expect([view.getUint32(trailer, true), view.getUint32(trailer + 4, true), view.getUint32(trailer + 8, true)]).toEqual([
+      length,
+      view.getUint32(4, true),
+      TRAILER_MAGIC,
+    ]);
+    // No single flipped bit can turn a byte of the magic into zero.
+    for (let shift = 0; shift < 32; shift += 8)
+      expect(((TRAILER_MAGIC >>> shift) & 0xff).toString(2).replace(/0/g, '').length).toBeGreaterThan(1);
   });
 
   it('reads zeros (a preallocated tail) and the end of the data as the end of the log', () => {
@@ -195,7 +209,7 @@ function reseal(record: Uint8Array): Uint8Array {
   return record;
 }
 
-describe('WAL record types: 1 (old msgpack payload, read) and 2 (head and entries block, written)', () => {
+describe('WAL record types: 1 (old msgpack payload) and 2 (head and entries block), read; 3 (2 with a trailer), written', () => {
   const entries: Entry[] = [
     command(40, 7, 100),
     { type: 'noop', index: 41, term: 7 },
@@ -238,11 +252,13 @@ describe('WAL record types: 1 (old msgpack payload, read) and 2 (head and entrie
   });
 
   for (const [i, variant] of variants.entries()) {
-    it(`round-trips batch ${i} through type 2, and reads it as the old encoder wrote it (type 1)`, () => {
-      const v2 = encodeRecord(variant);
+    it(`round-trips batch ${i} through type 3, and reads it as the old encoders wrote it (types 2 and 1)`, () => {
+      const v3 = encodeRecord(variant);
+      expect(v3[8]).toBe(RECORD_TYPE_BATCH_V3);
+      const v2 = encodeRecord(variant, RECORD_TYPE_BATCH_V2);
       expect(v2[8]).toBe(RECORD_TYPE_BATCH_V2);
       const v1 = encodeRecordV1(variant);
-      for (const b of [parsed(v2), parsed(v1)]) {
+      for (const b of [parsed(v3), parsed(v2), parsed(v1)]) {
         expect(b.hardState).toEqual(variant.hardState);
         expect(b.reset).toEqual(variant.reset);
         expect(plain(b.entries)).toEqual(plain(variant.entries));
@@ -257,11 +273,14 @@ describe('WAL record types: 1 (old msgpack payload, read) and 2 (head and entrie
   });
 
   it('refuses a type-2 record whose checksum matches but whose head or block is malformed', () => {
-    const good = encodeRecord({
-      hardState: hardState(3, 2),
-      reset: null,
-      entries: [command(5, 3, 10), { type: 'noop', index: 6, term: 3 }],
-    });
+    const good = encodeRecord(
+      {
+        hardState: hardState(3, 2),
+        reset: null,
+        entries: [command(5, 3, 10), { type: 'noop', index: 6, term: 3 }],
+      },
+      RECORD_TYPE_BATCH_V2,
+    );
     const headBytes = new DataView(good.buffer).getUint32(RECORD_HEADER_BYTES, true);
     const blockAt = RECORD_HEADER_BYTES + 4 + headBytes;
     const broken: [string, (r: Uint8Array) => Uint8Array][] = [
@@ -339,11 +358,11 @@ describe('WAL record types: 1 (old msgpack payload, read) and 2 (head and entrie
     expect(parseRecord(good, 0).kind).toBe('record');
   });
 
-  it('refuses an unknown record type, and detects a flipped bit or a cut in a type-2 record of every entry kind', () => {
+  it('refuses an unknown record type, and detects a flipped bit or a cut in a type-3 record of every entry kind', () => {
     const record = encodeRecord(variants[0] as WalBatch);
-    const type3 = record.slice();
-    type3[8] = 3;
-    expect(parseRecord(reseal(type3), 0)).toMatchObject({ kind: 'bad', reason: 'bad record type' });
+    const type4 = record.slice();
+    type4[8] = 4;
+    expect(parseRecord(type4, 0)).toMatchObject({ kind: 'bad', reason: 'bad record type' });
     for (let at = 0; at < record.byteLength; at += 7) {
       const copy = record.slice();
       copy[at] = (copy[at] as number) ^ 0x20;
@@ -361,7 +380,7 @@ describe('WAL record types: 1 (old msgpack payload, read) and 2 (head and entrie
     expect(validRecordAfter(garbledThen(old, a), 0)).toBe(old.byteLength);
   });
 
-  it('recovers a log the previous version wrote, then appends type-2 records after it, in order', () => {
+  it('recovers a log the previous version wrote, then appends type-3 records after it, in order', () => {
     const disk = new FaultyFileSystem();
     // Segment 0 as the previous version left it: type-1 records only, then the preallocated zeros.
     const old = [
@@ -408,7 +427,7 @@ describe('WAL record types: 1 (old msgpack payload, read) and 2 (head and entrie
       for (let offset = 0, p = parseRecord(data, 0); p.kind === 'record'; offset += p.bytes, p = parseRecord(data, offset))
         types.add(data[offset + 8] as number);
     }
-    expect([...types].sort()).toEqual([RECORD_TYPE_BATCH, RECORD_TYPE_BATCH_V2]);
+    expect([...types].sort()).toEqual([RECORD_TYPE_BATCH, RECORD_TYPE_BATCH_V3]);
     const again = open(disk, { segmentBytes: 2048 }).recovery;
     expect(again.tornTail).toBeNull();
     expect(again.hardState).toEqual(hardState(3, 39));
@@ -607,6 +626,45 @@ describe('WriteAheadLog on the faulty disk', () => {
     expect(error.message).toContain('checksum mismatch');
   });
 
+  it('tells every torn prefix of the last record (cut, repaired) from every flipped bit in it (corruption, named)', () => {
+    // The rule recovery lives by (issue 18): a crash leaves a prefix of a write, bit rot leaves a whole record
+    // changed. Both hit the last record of the last segment, where no valid record follows to tell them apart:
+    // the trailer does. Each case starts from the same synced log.
+    const batches = [batch(commands(1, 3, 1), hardState(1)), batch(commands(4, 2, 1, 30), hardState(1, 3))];
+    const last = encodeRecord(batches[1] as WalBatch);
+    const base = new FaultyFileSystem();
+    const at = writeSynced(base, batches, { preallocate: true, segmentBytes: 4096 })[1] as number;
+    const segment = base.readFile(SEGMENT_0);
+    const fresh = (bytes: Uint8Array): FaultyFileSystem => {
+      const disk = new FaultyFileSystem();
+      disk.mkdirp(DIR);
+      const file = disk.open(SEGMENT_0, { create: true });
+      file.write(bytes, 0);
+      file.sync();
+      disk.syncDir(DIR);
+      return disk;
+    };
+    for (let length = 0; length < last.byteLength; length++) {
+      const torn = segment.slice();
+      torn.fill(0, at + length, at + last.byteLength);
+      const { wal, recovery } = open(fresh(torn), { preallocate: true, segmentBytes: 4096 });
+      expect(recovery.tornTail, `prefix of ${length} bytes`).toEqual(length === 0 ? null : { file: SEGMENT_0, offset: at });
+      expect(recovery.entries.map((e) => e.index)).toEqual([1, 2, 3]);
+      wal.close();
+    }
+    for (let byte = 0; byte < last.byteLength; byte++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const disk = fresh(segment);
+        disk.flipBit(SEGMENT_0, at + byte, bit);
+        expect(recordWrittenWhole(disk.readFile(SEGMENT_0), at), `byte ${byte} bit ${bit}`).toBe(true);
+        expectStorageError(() => open(disk, { preallocate: true, segmentBytes: 4096 }), 'STORAGE_CORRUPT_RECORD', {
+          file: SEGMENT_0,
+          offset: at,
+        });
+      }
+    }
+  });
+
   it('stops with STORAGE_CORRUPT_RECORD at a flipped bit in a length field', () => {
     const disk = new FaultyFileSystem();
     const offsets = writeSynced(disk, [batch(commands(1, 3, 1), hardState(1)), batch(commands(4, 3, 1)), batch(commands(7, 3, 1))]);
@@ -667,7 +725,7 @@ describe('WriteAheadLog on the faulty disk', () => {
 
   it('compacts whole segments at or below an index, never the active one, and keeps the hard state', () => {
     const disk = new FaultyFileSystem();
-    const options = { segmentBytes: 700 };
+    const options = { segmentBytes: 740 };
     const { wal } = open(disk, options);
     wal.append(batch([command(1, 3, 100)], hardState(3, 1))); // the only hard state ever written
     for (let i = 2; i <= 40; i++) wal.append(batch([command(i, 3, 100)]));
@@ -744,27 +802,52 @@ describe('WriteAheadLog on real files', () => {
     expect(recovery.tornTail).toBeNull();
   });
 
-  for (const preallocate of [false, true]) {
-    it(`treats a segment truncated in the middle of its last record as a torn tail (preallocate: ${preallocate})`, () => {
-      const dir = tempWalDir();
-      const batches = [batch(commands(1, 5, 1, 50), hardState(1)), batch(commands(6, 5, 1, 50)), batch(commands(11, 5, 1, 50))];
-      const offsets = writeSynced(fs, batches, { preallocate }, dir);
-      const segment = path.join(dir, '0000000000000000.wal');
-      const lastOffset = offsets[2] as number;
-      nodeFs.truncateSync(segment, lastOffset + 30);
-      const messages: string[] = [];
-      const { wal, recovery } = open(fs, { preallocate, log: (m) => messages.push(m) }, dir);
-      expect(recovery.tornTail).toEqual({ file: segment, offset: lastOffset });
-      expect(messages.join('\n')).toContain(`${segment} at offset ${lastOffset}`);
-      expect(recovery.entries.map((e) => e.index)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
-      wal.append(batch([command(11, 2)], hardState(2)));
-      wal.sync();
-      wal.close();
-      const again = open(fs, { preallocate }, dir).recovery;
-      expect(again.tornTail).toBeNull();
-      expect(again.entries.map((e) => e.index)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
-    });
-  }
+  it('stops with STORAGE_CORRUPT_RECORD at a preallocated segment truncated after it was written', () => {
+    // Preallocation made the segment its full size, durably, before the first record: no crash shortens it.
+    const dir = tempWalDir();
+    const batches = [batch(commands(1, 5, 1, 50), hardState(1)), batch(commands(6, 5, 1, 50)), batch(commands(11, 5, 1, 50))];
+    const offsets = writeSynced(fs, batches, { preallocate: true }, dir);
+    const segment = path.join(dir, '0000000000000000.wal');
+    const cut = (offsets[2] as number) + 30;
+    nodeFs.truncateSync(segment, cut);
+    const error = expectStorageError(() => open(fs, { preallocate: true }, dir), 'STORAGE_CORRUPT_RECORD', { file: segment, offset: cut });
+    expect(error.message).toContain('truncated');
+  });
+
+  it('fills a preallocated segment that a crash left short before its first record', () => {
+    const dir = tempWalDir();
+    writeSynced(fs, [batch(commands(1, 5, 1, 50), hardState(1))], { preallocate: true, segmentBytes: 4096 }, dir);
+    // A crash while the second segment was being zero-filled: it exists, short and empty.
+    const second = path.join(dir, '0000000000000001.wal');
+    nodeFs.writeFileSync(second, new Uint8Array(100));
+    const { wal, recovery } = open(fs, { preallocate: true, segmentBytes: 4096 }, dir);
+    expect(recovery.entries).toHaveLength(5);
+    expect(nodeFs.statSync(second).size).toBe(4096);
+    wal.append(batch([command(6, 1)]));
+    wal.close();
+    expect(open(fs, { preallocate: true, segmentBytes: 4096 }, dir).recovery.entries).toHaveLength(6);
+  });
+
+  it('treats a segment without preallocation cut in the middle of its last record as a torn tail', () => {
+    // Without preallocation a cut end looks exactly like a torn write (docs/STORAGE.md says so).
+    const dir = tempWalDir();
+    const batches = [batch(commands(1, 5, 1, 50), hardState(1)), batch(commands(6, 5, 1, 50)), batch(commands(11, 5, 1, 50))];
+    const offsets = writeSynced(fs, batches, { preallocate: false }, dir);
+    const segment = path.join(dir, '0000000000000000.wal');
+    const lastOffset = offsets[2] as number;
+    nodeFs.truncateSync(segment, lastOffset + 30);
+    const messages: string[] = [];
+    const { wal, recovery } = open(fs, { preallocate: false, log: (m) => messages.push(m) }, dir);
+    expect(recovery.tornTail).toEqual({ file: segment, offset: lastOffset });
+    expect(messages.join('\n')).toContain(`${segment} at offset ${lastOffset}`);
+    expect(recovery.entries.map((e) => e.index)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    wal.append(batch([command(11, 2)], hardState(2)));
+    wal.sync();
+    wal.close();
+    const again = open(fs, { preallocate: false }, dir).recovery;
+    expect(again.tornTail).toBeNull();
+    expect(again.entries.map((e) => e.index)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+  });
 
   it('stops with STORAGE_CORRUPT_RECORD at a flipped bit in the middle of a real file', () => {
     const dir = tempWalDir();
