@@ -81,8 +81,29 @@ export interface RaftStatus {
 
 const EMPTY: readonly never[] = Object.freeze([]);
 
-/** Ticks by which a leader lease ends before its followers' election timeout (clock phase and drift). */
+/**
+ * Ticks by which a leader lease ends before its followers' election timeout (clock phase and drift).
+ *
+ * The drift this buys (docs/SIMULATOR.md, "Clocks and the lease bound"): with E = electionTicks and D this
+ * constant, a leader serves a lease read less than E - D of its own tick periods after it started a round a
+ * quorum acknowledged (leaseValid: the round started at most E - D - 1 ticks ago). A voter that acknowledged
+ * the round received it after the round started, and refuses every vote until E of its own ticks have passed
+ * since (inLease; its own campaign waits a randomized timeout of at least E ticks, which only adds margin);
+ * the first of those ticks may fall at once, so no other leader can be elected before (E - 1) of its periods.
+ * Reads stay linearizable while (E - D) leader periods <= (E - 1) voter periods: while no voter's clock runs
+ * faster than the leader's by more than (E - 1) / (E - D) (leaseClockRateRatioMax). The bound is on rates;
+ * an offset between clocks changes nothing, since the core reads only its own ticks.
+ */
 export const LEASE_DRIFT_TICKS = 2;
+
+/**
+ * The largest ratio of two voters' clock rates (ticks per unit of real time) under which lease reads are
+ * linearizable, for `electionTicks`: (E - 1) / (E - LEASE_DRIFT_TICKS), e.g. 1.125 for 10 ticks, 14/13 for 15.
+ */
+export function leaseClockRateRatioMax(electionTicks: number): number {
+  if (!(electionTicks > LEASE_DRIFT_TICKS)) throw new RangeError(`lease reads need electionTicks above ${LEASE_DRIFT_TICKS}`);
+  return (electionTicks - 1) / (electionTicks - LEASE_DRIFT_TICKS);
+}
 
 // On paths run per message or per entry, invariants are written `if (broken) throw new InvariantError(...)`
 // rather than `invariant(ok, ...)`: the call would build its details object every time, even when the

@@ -4,7 +4,7 @@ import { deriveOptions, type ScheduleOptions } from './simulator.js';
 
 export type Overrides = Partial<Omit<ScheduleOptions, 'seed'>>;
 
-export const FAMILY_NAMES = ['mixed', 'lossy', 'lossy-everywhere', 'readers', 'membership', 'elections'] as const;
+export const FAMILY_NAMES = ['mixed', 'lossy', 'lossy-everywhere', 'readers', 'membership', 'elections', 'clocks'] as const;
 export type FamilyName = (typeof FAMILY_NAMES)[number];
 
 export interface Family {
@@ -57,6 +57,26 @@ export const FAMILIES: Readonly<Record<FamilyName, Family>> = {
   elections: {
     firstSeed: 5_000_001,
     overrides: { voteCrash: 1, preVote: false, electionTicks: 6, delayMaxUnits: 25, crashRate: 4 },
+  },
+  // Built to test lease reads against drifting clocks: every read may be a lease read, the nodes' clock rates
+  // spread exactly as far as the lease bound allows (leaseClockRateRatioMax: the fastest node's rate over the
+  // slowest's), each clock skewed by up to 5 ticks, frequent partitions cut leaders off while readers keep
+  // asking them, and transfers hand leadership to slow clocks too (a fast clock usually wins elections). No
+  // pauses: a paused node's clock stops, which no rate bound covers.
+  clocks: {
+    firstSeed: 6_000_001,
+    overrides: {
+      readMode: 'lease',
+      checkQuorum: true,
+      pauseRate: 0,
+      clockDrift: 1,
+      clockSkewUnitsMax: 50,
+      partitionRate: 4,
+      transferRate: 1,
+      readShare: 0.8,
+      clients: 5,
+      clientThinkUnits: 5,
+    },
   },
 };
 

@@ -43,6 +43,8 @@ describe('simulator: one printed command replays any run', () => {
     { seed: 3_000_017, family: 'readers', overrides: { nodeCount: 7, readMode: 'lease', tornWrites: false, dropBase: 0.05 } },
     { seed: 5, family: 'lossy', overrides: { requireAnswers: true } },
     { seed: 4_000_017, family: 'membership', overrides: { voteCrash: 0.3 } },
+    { seed: 6_000_017, family: 'clocks', overrides: {} },
+    { seed: 6_000_016, family: 'clocks', overrides: { clockDrift: 40, electionTicks: 10, nodeCount: 3 } },
   ];
 
   it('parses the printed command back to the options of the run', () => {
@@ -63,6 +65,7 @@ describe('simulator: one printed command replays any run', () => {
     expect(familyOfSeed(2_000_100)).toBe('lossy-everywhere');
     expect(familyOfSeed(3_000_300)).toBe('readers');
     expect(familyOfSeed(4_000_001)).toBe('membership');
+    expect(familyOfSeed(6_000_300)).toBe('clocks');
     expect(familyOfSeed(FRESH_SEED_MIN)).toBe('mixed');
     const parsed = parseCliArgs(['--seed', '3000005']);
     expect(optionsOf(requestOf(parsed, 3_000_005))).toEqual(optionsOf({ seed: 3_000_005, family: 'readers', overrides: {} }));

@@ -1,7 +1,7 @@
 // A deterministic simulator in the style of TigerBeetle's VOPR: one seed derives every option and every
 // fault; the Raft safety properties are checked after every step; a liveness phase follows the chaos.
 
-import type { RaftCore } from '../../src/raft/raft.js';
+import { leaseClockRateRatioMax, type RaftCore } from '../../src/raft/raft.js';
 import { InvariantError } from '../../src/raft/invariant.js';
 import { SeededRandom } from '../../src/raft/random.js';
 import type { CommandEntry, Entry, Membership, Message, NodeId, Ready, Snapshot } from '../../src/raft/types.js';
@@ -79,6 +79,31 @@ export interface ScheduleOptions {
    * by default (off, a write its node never answers is counted in writesLostUnanswered once it is decided).
    */
   readonly requireAnswers: boolean;
+  /**
+   * How far the nodes' clock rates spread, as a multiple of what lease reads tolerate. Never drawn from the seed
+   * (0: every clock ticks at the same rate, as in every family but `clocks`). Above 0, each node's clock gets a
+   * rate from 1 to R = 1 + clockDrift * (leaseClockRateRatioMax(electionTicks) - 1), the slowest at 1 and the
+   * fastest at R: up to 1 the ratio of any two rates is within the lease bound (1 is the bound itself), past 1
+   * it is beyond it. A node with rate r ticks every tickUnits / r units.
+   */
+  readonly clockDrift: number;
+  /**
+   * Each node's clock is off by a skew drawn from [-clockSkewUnitsMax, clockSkewUnitsMax] units: its ticks fall
+   * when its own clock (rate * now + skew) passes a multiple of tickUnits. Never drawn from the seed (0: none).
+   */
+  readonly clockSkewUnitsMax: number;
+}
+
+/** A node's clock: `rate` ticks per tickUnits of simulated time, and an offset of `skewUnits`. */
+export interface SimClock {
+  readonly rate: number;
+  readonly skewUnits: number;
+}
+
+/** The spread of clock rates (the fastest over the slowest) that a run's clockDrift gives. */
+export function clockRateRatio(options: Pick<ScheduleOptions, 'clockDrift' | 'electionTicks'>): number {
+  if (options.clockDrift === 0) return 1;
+  return 1 + options.clockDrift * (leaseClockRateRatioMax(options.electionTicks) - 1);
 }
 
 export type FailureKind = 'correctness' | 'liveness' | 'crash';
@@ -167,6 +192,8 @@ export function deriveOptions(seed: number, overrides: Partial<Omit<ScheduleOpti
     voteCrash: random.pick([0, 0, 0.1, 0.3]),
     learnerCatchUpEntriesMax: random.pick([2, 10, 1000]),
     unsafeSkipMembershipBarrier: false,
+    clockDrift: 0,
+    clockSkewUnitsMax: 0,
     ...overrides,
   };
   // Lease reads assume clocks that do not stop: never combine them with pauses, even when overrides ask.
@@ -307,6 +334,8 @@ export class Simulator {
   private readonly ids: NodeId[];
   private readonly initialVoters: NodeId[];
   private readonly links = new Map<string, Link>();
+  /** Each node's clock (rate 1, no skew unless clockDrift or clockSkewUnitsMax asks for more). */
+  readonly clocks: ReadonlyMap<NodeId, SimClock>;
   readonly checker = new SafetyChecker();
   readonly register = new ReadWriteRegister();
   /** index -> state hash after applying it (first seen), to check snapshots and replays. */
@@ -366,6 +395,7 @@ export class Simulator {
         this.links.set(`${from}>${to}`, { cut: false, drop: lossy ? options.lossyDrop : options.dropBase });
       }
     }
+    this.clocks = drawClocks(options, this.ids);
   }
 
   run(): ScheduleResult {
@@ -438,18 +468,32 @@ export class Simulator {
   private start(): void {
     for (const id of this.initialVoters) {
       this.boot(this.node(id));
-      // Nodes tick at the same rate but out of phase.
-      this.queue.push(this.random.int(0, this.options.tickUnits), { kind: 'tick', node: id });
+      // Nodes tick out of phase (and, with clocks, at their own rates).
+      this.queue.push(this.firstTick(id, this.random.int(0, this.options.tickUnits)), { kind: 'tick', node: id });
     }
     // Spares tick from the start too, though they only run once a membership change boots them.
     for (const id of this.ids.slice(this.initialVoters.length)) {
-      this.queue.push(this.random.int(0, this.options.tickUnits), { kind: 'tick', node: id });
+      this.queue.push(this.firstTick(id, this.random.int(0, this.options.tickUnits)), { kind: 'tick', node: id });
     }
     this.trace?.links(0, this.linkFaults());
     for (let client = 0; client < this.options.clients; client++) {
       this.queue.push(this.random.int(0, 50), { kind: 'client', client });
     }
     this.scheduleFault();
+  }
+
+  /** A node's tick period in units: tickUnits on a clock of rate 1, shorter on a fast clock. */
+  private tickPeriod(id: NodeId): number {
+    const clock = this.clocks.get(id);
+    return clock === undefined ? this.options.tickUnits : this.options.tickUnits / clock.rate;
+  }
+
+  /** The first tick: the node's phase, shifted by its clock's skew (its ticks fall where its own clock says). */
+  private firstTick(id: NodeId, phase: number): number {
+    const clock = this.clocks.get(id);
+    if (clock === undefined) return phase;
+    const period = this.tickPeriod(id);
+    return phase + ((((clock.skewUnits / clock.rate) % period) + period) % period);
   }
 
   private beginLiveness(): void {
@@ -615,7 +659,7 @@ export class Simulator {
   private handle(event: SimEvent): void {
     switch (event.kind) {
       case 'tick': {
-        this.queue.push(this.now + this.options.tickUnits, { kind: 'tick', node: event.node });
+        this.queue.push(this.now + this.tickPeriod(event.node), { kind: 'tick', node: event.node });
         this.node(event.node).node?.tick();
         return;
       }
@@ -1084,6 +1128,26 @@ export class Simulator {
     if (node === undefined) throw new Error(`no node ${id}`);
     return node;
   }
+}
+
+/**
+ * The nodes' clocks, from a stream of their own (so the seed's other draws stay what they were): none (every
+ * node on the shared clock) unless clockDrift or clockSkewUnitsMax ask for them. The slowest node's rate is
+ * 1 and the fastest's the run's clockRateRatio, the others' in between; the nodes are shuffled first, so any
+ * node may be the slowest.
+ */
+function drawClocks(options: ScheduleOptions, ids: readonly NodeId[]): Map<NodeId, SimClock> {
+  const clocks = new Map<NodeId, SimClock>();
+  if (options.clockDrift === 0 && options.clockSkewUnitsMax === 0) return clocks;
+  const random = new SeededRandom(options.seed ^ 0xc10c);
+  const ratio = clockRateRatio(options);
+  const order = random.shuffle([...ids]);
+  order.forEach((id, i) => {
+    const rate = i === 0 ? 1 : i === 1 ? ratio : 1 + random.next() * (ratio - 1);
+    const skewUnits = options.clockSkewUnitsMax === 0 ? 0 : (random.next() * 2 - 1) * options.clockSkewUnitsMax;
+    clocks.set(id, { rate, skewUnits });
+  });
+  return clocks;
 }
 
 export function runSchedule(
