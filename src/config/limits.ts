@@ -105,6 +105,10 @@ export const LIMITS_TABLE: readonly LimitRow[] = [
     applyBatchEntriesMax: fixed('Entries', 'most committed entries handed out in one Ready'),
     applyBatchBytesMax: fixed('Bytes', 'most command bytes of committed entries in one Ready (one entry always goes)'),
     learnerCatchUpEntriesMax: fixed('Entries', 'a learner is promoted only this close to the leader; beyond: LEARNER_NOT_CAUGHT_UP'),
+    persistStallTicks: fixed(
+      'Ticks',
+      'a leader whose own log write waits this long for its disk steps down (hands over to a caught-up follower)',
+    ),
   }),
   ...rows('node', NODE_LIMITS_DEFAULTS, {
     mailboxMessagesMax: settable(

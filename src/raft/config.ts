@@ -38,6 +38,12 @@ export interface RaftOptions {
    */
   readonly learnerCatchUpEntriesMax: number;
   /**
+   * A leader whose own log write has been waiting this many ticks for its disk (a stalled fsync) steps down,
+   * handing its leadership to a caught-up follower when it has one: a leader that cannot persist holds up
+   * nothing for long, and its memory does not fill with entries it cannot write.
+   */
+  readonly persistStallTicks: number;
+  /**
    * Test only: lets the simulator show the single-server change bug. Skips the current-term barrier, so a new
    * leader may append a configuration before an entry of its own term has committed. Never set it elsewhere.
    */
@@ -61,6 +67,8 @@ export const RAFT_DEFAULTS = {
   applyBatchEntriesMax: 4096,
   applyBatchBytesMax: 1024 * 1024,
   learnerCatchUpEntriesMax: 1000,
+  // 1 s at the default tickMs of 10: ten times the election timeout, far above a slow fsync under load.
+  persistStallTicks: 100,
   unsafeSkipMembershipBarrier: false,
 } as const satisfies Omit<RaftOptions, 'id' | 'random'>;
 
@@ -96,6 +104,7 @@ export function resolveOptions(input: RaftOptionsInput): RaftOptions {
     'applyBatchEntriesMax',
     'applyBatchBytesMax',
     'learnerCatchUpEntriesMax',
+    'persistStallTicks',
   ] as const) {
     if (!Number.isInteger(options[key]) || options[key] < 1) throw new RangeError(`${key} must be a positive integer`);
   }

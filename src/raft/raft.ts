@@ -174,6 +174,10 @@ export class RaftCore {
   private transferTarget: NodeId | null = null;
   /** The term in which this leader sent TimeoutNow: no lease reads for the rest of it. */
   private leaseRevokedInTerm = -1;
+  /** Leader: ticks our own handed-out entries have waited for the disk (see stepDownStalled). */
+  private persistWaitTicks = 0;
+  /** Times this node stepped down as leader because its disk stalled. */
+  private stalledStepDowns = 0;
   /** Ticks since the transfer began; it is abandoned after one election timeout (thesis 3.10). */
   private transferElapsed = 0;
   private pendingConfigIndex = 0;
@@ -240,6 +244,11 @@ export class RaftCore {
 
   get isLeader(): boolean {
     return this.role === 'leader';
+  }
+
+  /** Times this node stepped down as leader because its disk stalled (persistStallTicks). */
+  get stalledStepDownCount(): number {
+    return this.stalledStepDowns;
   }
 
   /** The newest configuration in the log, as status() gives it, without building the status (read every turn). */
@@ -432,6 +441,7 @@ export class RaftCore {
     if (position.index >= this.unstableFrom) return; // not handed out yet: cannot be durable
     if (!this.log.matchTerm(position.index, position.term)) return;
     this.stableIndex = position.index;
+    this.persistWaitTicks = 0;
     if (this.role === 'leader') this.matchAdvanced(position.index);
   }
 
@@ -523,10 +533,36 @@ export class RaftCore {
       }
     }
     if (this.transferTarget !== null && ++this.transferElapsed >= this.options.electionTicks) this.transferTarget = null;
+    if (this.stableIndex >= this.unstableFrom - 1) this.persistWaitTicks = 0;
+    else if (++this.persistWaitTicks >= this.options.persistStallTicks) {
+      this.stepDownStalled();
+      return;
+    }
     if (this.heartbeatElapsed >= this.options.heartbeatTicks) {
       this.heartbeatElapsed = 0;
       this.broadcastHeartbeat();
     }
+  }
+
+  /**
+   * Our disk has not made our own entries durable for persistStallTicks: step down, and hand leadership to the
+   * voter with the longest log if it holds all of ours (TimeoutNow), so the cluster need not wait for an
+   * election timeout. Our followers keep their PreVote and CheckQuorum protections: without a TimeoutNow they
+   * elect a leader in the usual way, once our heartbeats stop. As a follower we cannot campaign until our disk
+   * records our vote, so a stalled node does not start an election storm.
+   */
+  private stepDownStalled(): void {
+    this.persistWaitTicks = 0;
+    let best: NodeId | null = null;
+    let bestMatch = -1;
+    for (const [id, progress] of this.progress) {
+      if (id === this.id || !this.membership.voters.includes(id) || progress.match <= bestMatch) continue;
+      best = id;
+      bestMatch = progress.match;
+    }
+    if (best !== null && bestMatch === this.log.lastIndex) this.sendTimeoutNow(best);
+    this.stalledStepDowns++;
+    this.becomeFollower(this.term, null);
   }
 
   private resetElectionTimeout(): void {
@@ -1222,7 +1258,6 @@ export class RaftCore {
     if (released > 0) this.pendingReads = this.pendingReads.slice(released);
   }
 
-  /** Lease reads (thesis 6.4.1): a quorum acknowledged a round started less than an election timeout ago. */
   /**
    * TimeoutNow lets the target win votes inside our followers' leases (thesis 3.10): from then on in this
    * term our lease proves nothing, and reads go through ReadIndex rounds.
@@ -1232,6 +1267,7 @@ export class RaftCore {
     this.send({ type: 'TimeoutNow', from: this.id, to, term: this.term });
   }
 
+  /** Lease reads (thesis 6.4.1): a quorum acknowledged a round started less than an election timeout ago. */
   private leaseValid(): boolean {
     if (this.leaseRevokedInTerm === this.term) return false;
     // Followers hold off elections for electionTicks of their own clocks after hearing from us; ticks run
