@@ -121,6 +121,7 @@ export const LIMITS_TABLE: readonly LimitRow[] = [
     pendingTicksMax: fixed('Ticks', 'ticks that may pile up while the event loop was busy; more are dropped'),
     applyBytesPerTurnMax: fixed('Bytes', 'command bytes applied per turn (the entry that crosses it is applied whole)'),
     pausedCallsMax: settable('Calls', 'client calls a paused node holds; beyond: NODE_PAUSED_BACKLOG'),
+    diskFreeBytesMin: settable('Bytes', 'a node with less free disk space refuses writes (DISK_FULL) until it has twice this'),
     proposedBytesPerTurnMax: fixed('Bytes', 'command bytes a node accepts between two turns (one WAL record); beyond: QUEUE_FULL'),
   }),
   ...rows('kv', KV_LIMITS_DEFAULTS, {
@@ -137,7 +138,18 @@ export const LIMITS_TABLE: readonly LimitRow[] = [
     respArgumentsMax: fixed('Arguments', 'most arguments in one Redis-protocol command; beyond: PROTOCOL_ERROR'),
     respPipelineCommandsMax: settable('Commands', 'unanswered commands pipelined on one Redis-protocol connection before it stops reading'),
     respInlineBytesMax: fixed('Bytes', 'longest inline Redis-protocol command; beyond: PROTOCOL_ERROR'),
-    connectionsMax: settable('Connections', 'most open client connections, HTTP and Redis protocol each'),
+    connectionsMax: settable('Connections', 'most open client connections, HTTP and Redis protocol each; beyond: OVERLOADED, closed'),
+    connectionsRefusingMax: fixed(
+      'Connections',
+      'connections past connectionsMax being answered and closed at once; beyond, Node closes new ones unanswered',
+    ),
+    headersTimeoutMs: settable('Ms', "HTTP: a request's headers must arrive within this; beyond: 408, the connection closed"),
+    requestReceiveTimeoutMs: settable(
+      'Ms',
+      "a whole request (HTTP headers and body, or one Redis-protocol command's frame) must arrive within this; beyond: closed",
+    ),
+    outputBufferBytesMax: settable('Bytes', 'reply bytes one connection may hold unread by its client; beyond: closed'),
+    respIdleTimeoutMs: settable('Ms', 'a Redis-protocol connection idle this long is closed'),
     explorerEventsMax: settable('Events', 'explorer events kept for a page that reconnects; one further behind gets a resync'),
     explorerSubscribersMax: fixed('Subscribers', 'explorer event streams open at once; beyond: OVERLOADED'),
     floodMessagesMax: fixed('Messages', 'most messages one flood fault (POST /v1/nodes/{id}/flood) sends; beyond: INVALID_ARGUMENT'),
@@ -351,6 +363,10 @@ export function crossCheck(values: ReadonlyMap<string, number>): string[] {
   rule(
     v('attemptTimeoutMs') <= v('requestTimeoutMs'),
     `attemptTimeoutMs (${v('attemptTimeoutMs')}) must not exceed requestTimeoutMs (${v('requestTimeoutMs')})`,
+  );
+  rule(
+    v('headersTimeoutMs') <= v('requestReceiveTimeoutMs'),
+    `headersTimeoutMs (${v('headersTimeoutMs')}) must not exceed requestReceiveTimeoutMs (${v('requestReceiveTimeoutMs')}): the headers are part of the request`,
   );
   rule(v('backoffMs') <= v('backoffMaxMs'), `backoffMs (${v('backoffMs')}) must not exceed backoffMaxMs (${v('backoffMaxMs')})`);
   rule(

@@ -11,7 +11,7 @@ import { ERRORS, apiError, type ApiError, type ErrorCode } from '../protocol/err
 import type { ExplorerHub, ScenarioCatalog } from './explorer.js';
 import type { ExplorerLoad } from './explorer-load.js';
 import { explorerFile, streamEvents } from './explorer-http.js';
-import type { Limits } from './limits.js';
+import { ConnectionGate, RETRY_AFTER_SECONDS, type Limits } from './limits.js';
 import { backupOf } from '../actor/backup.js';
 import { packageVersion } from '../util/version.js';
 import type { Metrics } from './metrics.js';
@@ -77,7 +77,28 @@ export function serverTlsOptions(tls: ServerTls): TlsOptions {
  * same API over HTTPS (node:https).
  */
 export function createHttpServer(deps: HttpServerDeps, tls: ServerTls | null = null): http.Server {
+  // Sockets refused past connectionsMax (a request parsed on one before it closes is not served), and sockets
+  // whose request body is still arriving (a timeout then is requestReceiveTimeoutMs, not headersTimeoutMs).
+  const refused = new WeakSet<Duplex>();
+  const receivingBody = new WeakSet<Duplex>();
+  // Per connection, the responses not yet handed to the socket: pipelined ones wait in Node behind the one
+  // being sent, with their bodies, however many the client sends without reading (see unreadOutputBytes).
+  const unsent = new WeakMap<Duplex, Set<http.ServerResponse>>();
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (refused.has(req.socket)) return;
+    const socket = req.socket;
+    let responses = unsent.get(socket);
+    if (responses === undefined) unsent.set(socket, (responses = new Set()));
+    responses.add(res);
+    const sent = (): void => void responses.delete(res);
+    res.once('finish', sent);
+    res.once('close', sent);
+    if (!req.complete) {
+      receivingBody.add(req.socket);
+      const received = (): void => void receivingBody.delete(req.socket);
+      req.once('end', received);
+      req.once('close', received);
+    }
     const started = process.hrtime.bigint();
     let route = 'unknown';
     handle(req, res, deps, (r) => (route = r))
@@ -90,24 +111,70 @@ export function createHttpServer(deps: HttpServerDeps, tls: ServerTls | null = n
         const apiErr = error instanceof HttpError ? error.error : apiError('INTERNAL', (error as Error).message);
         const extra = error instanceof HttpError ? error.extra : {};
         const close = apiErr.code === 'BODY_TOO_LARGE';
+        const status = ERRORS[apiErr.code].status;
+        // A client told to back off is told for how long (RFC 9110 Retry-After): OVERLOADED, QUEUE_FULL.
+        if (status === 429) res.setHeader('retry-after', String(RETRY_AFTER_SECONDS));
         send(
           res,
-          ERRORS[apiErr.code].status,
+          status,
           { error: { code: apiErr.code, message: apiErr.message, definite: ERRORS[apiErr.code].definite, ...extra } },
           close,
         );
       })
       .finally(() => {
         deps.metrics.observeRequest('http', route, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+        // A client that does not read its replies (Redis's client-output-buffer-limit, on HTTP): its connection goes.
+        if (!socket.destroyed && unreadOutputBytes(socket, responses) > deps.limits.outputBufferBytesMax) {
+          deps.metrics.connectionClosed('http', 'output-buffer');
+          socket.destroy();
+        }
       });
   };
-  const server: http.Server = tls === null ? http.createServer(handler) : https.createServer(serverTlsOptions(tls), handler);
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  const { headersTimeoutMs, requestReceiveTimeoutMs, connectionsMax } = deps.limits;
+  const timeouts: http.ServerOptions = {
+    headersTimeout: headersTimeoutMs,
+    requestTimeout: requestReceiveTimeoutMs,
+    // Node checks both timeouts only this often (30 s by default): a quarter of the shorter, at most a second.
+    connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(Math.min(headersTimeoutMs, requestReceiveTimeoutMs) / 4))),
+  };
+  const server: http.Server =
+    tls === null ? http.createServer(timeouts, handler) : https.createServer({ ...serverTlsOptions(tls), ...timeouts }, handler);
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 100;
-  server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      deps.metrics.connectionClosed('http', receivingBody.has(socket) ? 'request-timeout' : 'headers-timeout');
+    }
+    answerClientError(error, socket);
+  });
+  // Past connectionsMax a new connection is answered 429 OVERLOADED and closed (after the TLS handshake on
+  // HTTPS, so the answer can be read); past connectionsRefusingMax more, Node closes it unanswered ('drop').
+  const gate = new ConnectionGate(connectionsMax, () => deps.metrics.connectionDropped('http'));
+  const body = JSON.stringify({
+    error: {
+      code: 'OVERLOADED',
+      message: `max number of clients reached (connectionsMax ${connectionsMax}); retry later`,
+      definite: ERRORS.OVERLOADED.definite,
+    },
+  });
+  const refusal =
+    `HTTP/1.1 ${ERRORS.OVERLOADED.status} Too Many Requests\r\ncontent-type: application/json\r\n` +
+    `retry-after: ${RETRY_AFTER_SECONDS}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  server.on(tls === null ? 'connection' : 'secureConnection', (socket: import('node:net').Socket) => {
+    if (!gate.admit(socket, refusal)) refused.add(socket);
+  });
+  server.maxConnections = connectionsMax + deps.limits.connectionsRefusingMax;
   return server;
+}
+
+/**
+ * Reply bytes a connection holds that its client has not taken: those in the socket's buffer, and the bodies of
+ * the pipelined responses Node keeps until the ones before them are sent (a response not yet given the socket).
+ */
+function unreadOutputBytes(socket: Duplex, responses: ReadonlySet<http.ServerResponse>): number {
+  let bytes = socket.writableLength;
+  for (const res of responses) if (res.socket === null) bytes += res.writableLength;
+  return bytes;
 }
 
 /**

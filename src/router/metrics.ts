@@ -14,6 +14,15 @@ import type { Router } from './router.js';
 export const RESTART_REASONS = ['crash', 'exit', 'hang', 'start_failed', 'request', 'other'] as const;
 export type RestartReason = (typeof RESTART_REASONS)[number];
 
+/**
+ * Why a front door cut a connection off (raftkv_connections_closed_total's `reason`), each a limit of
+ * docs/LIMITS.md: headers-timeout (headersTimeoutMs, slowloris), request-timeout (requestReceiveTimeoutMs: a body
+ * or a command frame trickled), output-buffer (outputBufferBytesMax: a client that does not read its replies),
+ * idle (respIdleTimeoutMs).
+ */
+export const CONNECTION_CLOSE_REASONS = ['headers-timeout', 'request-timeout', 'output-buffer', 'idle'] as const;
+export type ConnectionCloseReason = (typeof CONNECTION_CLOSE_REASONS)[number];
+
 /** The caps whose refusals a node counts (raftkv_node_limit_refusals_total's `limit`). */
 const NODE_LIMITS = ['mailboxMessagesMax', 'pausedCallsMax'] as const;
 
@@ -114,6 +123,7 @@ export class Metrics {
   private readonly requests: Counter<'api' | 'route' | 'status'>;
   private readonly latency: Histogram<'api' | 'route'>;
   private readonly connectionsDropped: Counter<'api'>;
+  private readonly connectionsClosed: Counter<'api' | 'reason'>;
   private readonly actions: Counter<'action'>;
   private readonly durations: Readonly<Record<NodeDuration, NodeDurationHistogram>>;
   private readonly limitRefusals: Counter<'node' | 'limit'>;
@@ -160,10 +170,20 @@ export class Metrics {
     });
     this.connectionsDropped = new Counter({
       name: 'raftkv_connections_dropped_total',
-      help: 'Client connections closed at once because connectionsMax were open',
+      help: 'Client connections refused (answered OVERLOADED and closed at once) because connectionsMax were open',
       labelNames: ['api'],
       registers,
     });
+    this.connectionsClosed = new Counter({
+      name: 'raftkv_connections_closed_total',
+      help: 'Client connections the server cut off by a limit: headers-timeout, request-timeout, output-buffer, idle',
+      labelNames: ['api', 'reason'],
+      registers,
+    });
+    for (const api of ['http', 'resp'] as const) {
+      this.connectionsDropped.inc({ api }, 0);
+      for (const reason of CONNECTION_CLOSE_REASONS) this.connectionsClosed.inc({ api, reason }, 0);
+    }
     this.actions = new Counter({ name: 'raftkv_fault_actions_total', help: 'Fault-injection actions', labelNames: ['action'], registers });
 
     const leaderChanges = new Counter({ name: 'raftkv_leader_changes_total', help: 'Leaders the supervisor saw elected', registers });
@@ -262,6 +282,10 @@ export class Metrics {
 
   connectionDropped(api: 'http' | 'resp'): void {
     this.connectionsDropped.inc({ api });
+  }
+
+  connectionClosed(api: 'http' | 'resp', reason: ConnectionCloseReason): void {
+    this.connectionsClosed.inc({ api, reason });
   }
 
   nodeAction(action: string): void {

@@ -2,8 +2,9 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Supervisor } from '../actor/supervisor.js';
 import { serverTlsOptions, type ServerTls } from './http-server.js';
-import type { Limits } from './limits.js';
-import type { Metrics } from './metrics.js';
+import { ERRORS } from '../protocol/errors.js';
+import { ConnectionGate, type Limits } from './limits.js';
+import type { ConnectionCloseReason, Metrics } from './metrics.js';
 import { RESP_COMMANDS } from './resp-commands.js';
 import { fail, isErrorReply, resolveCommand, unknownCommand, type RespCommand, type RespCommandContext } from './resp-command-table.js';
 import { RespParser, RespProtocolError, encodeReply, type ParsedCommand, type RespValue } from './resp-parser.js';
@@ -20,9 +21,6 @@ let nextLane = 0;
 
 const OK: RespValue = { status: 'OK' };
 
-/** How long a connection may sit on half a frame before it is closed. */
-export const RESP_PARTIAL_FRAME_TIMEOUT_MS = 30_000;
-
 /** One reply owed to a pipelined command; `value` may legitimately be null (RESP nil) once done. */
 interface Slot {
   done: boolean;
@@ -34,20 +32,50 @@ interface Slot {
  * the same protocol over TLS (tls.Server: `redis-cli --tls`, ioredis's `tls` option), as Redis 6 serves it.
  */
 export function createRespServer(deps: RespServerDeps, secure: ServerTls | null = null): net.Server {
-  const serve = (socket: net.Socket): void => serveConnection(socket, deps);
+  const max = deps.limits.connectionsMax;
+  const gate = new ConnectionGate(max, () => deps.metrics.connectionDropped('resp'));
+  const refusal = `-${ERRORS.OVERLOADED.redis} max number of clients reached (connectionsMax ${max}); retry later\r\n`;
+  const serve = (socket: net.Socket): void => {
+    if (gate.admit(socket, refusal)) serveConnection(socket, deps);
+  };
   const server = secure === null ? net.createServer(serve) : tls.createServer(serverTlsOptions(secure), serve);
-  server.maxConnections = deps.limits.connectionsMax;
+  // The gate answers the connections past the cap; past connectionsRefusingMax more (a flood faster than they
+  // close) Node closes new ones before a byte is read ('drop', counted too).
+  server.maxConnections = max + deps.limits.connectionsRefusingMax;
   return server;
 }
 
 function serveConnection(socket: net.Socket, deps: RespServerDeps): void {
   const context: RespCommandContext = { router: deps.router, supervisor: deps.supervisor, limits: deps.limits, lane: nextLane++ };
   socket.setNoDelay(true);
-  // A client that stalls halfway through a frame gives up its connection after a while; a client idle
-  // between commands keeps it (as with Redis's default of no timeout).
-  socket.setTimeout(RESP_PARTIAL_FRAME_TIMEOUT_MS, () => {
-    if (parser.bufferedBytes > 0) socket.destroy();
+  const limits = deps.limits;
+  const cutOff = (reason: ConnectionCloseReason): void => {
+    if (socket.destroyed) return;
+    deps.metrics.connectionClosed('resp', reason);
+    socket.destroy();
+  };
+  // Idle: no byte read or written for respIdleTimeoutMs (Node's socket timeout) and no command being served.
+  // A client that stopped reading its replies writes nothing either, so it is idle too.
+  socket.setTimeout(limits.respIdleTimeoutMs, () => {
+    if (replies.length === 0) cutOff('idle');
   });
+  // A command's frame must arrive whole within requestReceiveTimeoutMs of its first byte, or of the command
+  // before it (a trickle of one byte at a time does not keep a frame alive). While the server itself stopped
+  // reading (pipeline backpressure), the clock waits.
+  let frameTimer: NodeJS.Timeout | null = null;
+  const clearFrameTimer = (): void => {
+    if (frameTimer !== null) clearTimeout(frameTimer);
+    frameTimer = null;
+  };
+  const armFrameTimer = (): void => {
+    frameTimer = setTimeout(() => {
+      frameTimer = null;
+      if (parser.bufferedBytes === 0) return;
+      if (socket.isPaused()) armFrameTimer();
+      else cutOff('request-timeout');
+    }, limits.requestReceiveTimeoutMs);
+  };
+  socket.once('close', clearFrameTimer);
   const parser = new RespParser({
     argumentsMax: deps.limits.respArgumentsMax,
     bulkBytesMax: Math.max(deps.limits.valueBytesMax, deps.limits.keyBytesMax) + 1024,
@@ -78,7 +106,14 @@ function serveConnection(socket: net.Socket, deps: RespServerDeps): void {
     while (replies.length > 0 && (replies[0] as Slot).done) {
       out.push(encodeReply((replies.shift() as Slot).value));
     }
-    if (out.length > 0 && !socket.destroyed) socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
+    if (out.length > 0 && !socket.destroyed) {
+      socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
+      // A client that does not read its replies (Redis's client-output-buffer-limit): its connection goes.
+      if (socket.writableLength > limits.outputBufferBytesMax) {
+        cutOff('output-buffer');
+        return;
+      }
+    }
     if (replies.length < deps.limits.respPipelineCommandsMax && socket.isPaused()) socket.resume();
     if (closing && replies.length === 0) socket.end();
   };
@@ -87,6 +122,8 @@ function serveConnection(socket: net.Socket, deps: RespServerDeps): void {
     let commands: ParsedCommand[];
     try {
       commands = parser.feed(chunk);
+      if (commands.length > 0) clearFrameTimer();
+      if (parser.bufferedBytes > 0 && frameTimer === null) armFrameTimer();
     } catch (error) {
       const message = error instanceof RespProtocolError ? error.message : 'Protocol error';
       replies.push({ done: true, value: { error: `ERR ${message}` } });

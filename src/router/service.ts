@@ -79,9 +79,9 @@ export async function startService(supervisor: Supervisor, options: ServiceOptio
     },
     tls,
   );
-  httpServer.maxConnections = limits.connectionsMax;
   const respServer = createRespServer({ router, supervisor, limits, metrics }, tls);
-  // Past connectionsMax, Node closes a new connection at once: count it, so the cap is seen, not only felt.
+  // Past twice connectionsMax (the front doors answer and close the ones in between), Node closes a new
+  // connection before reading it: count it too, so the cap is seen, not only felt.
   httpServer.on('drop', () => metrics.connectionDropped('http'));
   respServer.on('drop', () => metrics.connectionDropped('resp'));
   const respSockets = new Set<import('node:net').Socket>();
