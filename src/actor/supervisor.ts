@@ -27,6 +27,7 @@ import {
   type SupervisionState,
 } from '../protocol/explorer.js';
 import type { NodeEvent } from '../protocol/node.js';
+import { TRUE_CLOCK, validateClock, type NodeClock } from '../protocol/clock.js';
 import {
   checkNodeIdentity,
   DataDirLock,
@@ -241,6 +242,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private readonly nodes = new Map<NodeId, ManagedNode>();
   /** "from>to" -> faults on that directed link. */
   private readonly faults = new Map<string, LinkFaults>();
+  /** Each node's clock, when not TRUE_CLOCK (setClock): a restart keeps it, as it keeps link faults. */
+  private readonly clocks = new Map<NodeId, NodeClock>();
   private leader: { id: NodeId; term: number } | null = null;
   private stopping = false;
   private watchdog: NodeJS.Timeout | null = null;
@@ -594,6 +597,24 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     await Promise.all(updates);
   }
 
+  /** A node's clock: its tick rate and wall-time skew (src/protocol/clock.ts). */
+  clockOf(id: NodeId): NodeClock {
+    return this.clocks.get(this.checkId(id)) ?? TRUE_CLOCK;
+  }
+
+  /**
+   * Sets a node's clock (a fault: clocks that drift apart; TRUE_CLOCK ends it), on the running node at once and on
+   * every later start of it. A rate or skew not given stays as it was.
+   */
+  async setClock(id: NodeId, clock: Partial<NodeClock>): Promise<void> {
+    const node = this.node(this.checkId(id));
+    const valid = validateClock({ ...this.clockOf(id), ...clock });
+    if (valid.rate === TRUE_CLOCK.rate && valid.skewMs === TRUE_CLOCK.skewMs) this.clocks.delete(id);
+    else this.clocks.set(id, valid);
+    this.say('info', `${id} clock: rate ${valid.rate}, skew ${valid.skewMs} ms`, node);
+    if (node.control !== null) await this.answer(node.control.setClock(valid), `${id} clock`).catch(() => undefined);
+  }
+
   /** Nodes in different groups cannot talk; a node in no group is cut off from every other. */
   async partition(groups: readonly (readonly NodeId[])[]): Promise<void> {
     const groupOf = new Map<NodeId, number>();
@@ -761,6 +782,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.nodes.delete(id);
     this.idList = this.idList.filter((other) => other !== id);
     for (const key of [...this.faults.keys()]) if (key.startsWith(`${id}>`) || key.endsWith(`>${id}`)) this.faults.delete(key);
+    this.clocks.delete(id);
     const dir = path.join(this.options.dataDir, id);
     const lock = this.locks.findIndex((held) => path.dirname(held.file) === dir);
     if (lock !== -1) {
@@ -919,6 +941,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       limits: this.options.limits,
       tcp: tcp ? this.tcpStartup(node) : null,
       faults,
+      clock: this.clocks.get(node.id) ?? TRUE_CLOCK,
       clientUrl: this.options.member?.local === node.id ? this.clientUrl : null,
     };
     const host = processes ? spawnProcess(startup) : spawnThread(startup, peers, this.options.worker);

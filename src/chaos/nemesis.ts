@@ -1,4 +1,5 @@
 import type { MembersView, NodeState, Supervisor } from '../actor/supervisor.js';
+import type { NodeClock } from '../protocol/clock.js';
 import type { NodeRefusalCode } from '../protocol/node.js';
 import type { SeededRandom } from '../raft/random.js';
 import type { MembershipChange, NodeId } from '../raft/types.js';
@@ -65,6 +66,8 @@ export class Nemesis {
   private readonly killed = new Set<NodeId>();
   private readonly paused = new Set<NodeId>();
   private readonly slowed = new Set<NodeId>();
+  /** Each node a clock fault changed, with the clock it had before (the scenario's start clock): undo restores it. */
+  private readonly clockBefore = new Map<NodeId, NodeClock>();
   /** The node the last isolate-leader partition cut off, until a heal: the `isolated` target. */
   private isolated: NodeId | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -230,6 +233,17 @@ export class Nemesis {
         if (action.kind === 'slow') for (const id of ids) this.slowed.add(id);
         const detail = action.kind === 'slow' ? ` ${action.ms} ms` : action.kind === 'flood' ? ` ${action.messages} messages` : '';
         return record(`${action.kind} ${ids.join(',')}${detail}`, ids.length === 0);
+      }
+      case 'clock': {
+        const ids = this.resolve(action.target);
+        const clock = {
+          ...(action.rate === null ? {} : { rate: action.rate }),
+          ...(action.skewMs === null ? {} : { skewMs: action.skewMs }),
+        };
+        for (const id of ids) if (!this.clockBefore.has(id)) this.clockBefore.set(id, this.supervisor.clockOf(id));
+        await this.onEach(ids, (id) => this.supervisor.setClock(id, clock));
+        const detail = `${action.rate === null ? '' : ` rate ${action.rate}`}${action.skewMs === null ? '' : ` skew ${action.skewMs} ms`}`;
+        return record(`clock ${ids.join(',')}${detail}`, ids.length === 0);
       }
       case 'transfer': {
         const leader = this.supervisor.leaderId;
@@ -413,6 +427,9 @@ export class Nemesis {
       case 'slow':
         await this.unslow();
         break;
+      case 'clock':
+        await this.unclock();
+        break;
       default:
         return;
     }
@@ -428,6 +445,14 @@ export class Nemesis {
     await Promise.all(members.map((id) => this.supervisor.actorFault(id, { kind: 'slow', ms: 0 }).catch(() => undefined)));
   }
 
+  /** Every clock a clock fault changed back to what it was before (the scenario's start clock). */
+  private async unclock(): Promise<void> {
+    const before = new Map(this.clockBefore);
+    this.clockBefore.clear();
+    const ids = [...before.keys()].filter((id) => this.supervisor.ids.includes(id));
+    await this.onEach(ids, (id) => this.supervisor.setClock(id, before.get(id) ?? {}));
+  }
+
   /**
    * The end of the run: stop scheduling, heal every link, resume and restart every node; then give the
    * membership changes under way (or waiting their turn) up to MEMBERSHIP_END_GRACE_MS to finish, so the final
@@ -441,6 +466,7 @@ export class Nemesis {
     await this.supervisor.heal();
     await this.apply({ kind: 'resume', target: 'paused' });
     await this.unslow();
+    await this.unclock();
     await this.apply({ kind: 'restart', target: 'all' });
     await Promise.all([...this.changing]);
     await this.apply({ kind: 'restart', target: 'all' });

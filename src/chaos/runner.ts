@@ -3,7 +3,9 @@ import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Supervisor } from '../actor/supervisor.js';
+import { SUPERVISOR_DEFAULTS, Supervisor } from '../actor/supervisor.js';
+import { TRUE_CLOCK } from '../protocol/clock.js';
+import { RAFT_DEFAULTS } from '../raft/config.js';
 import { SeededRandom } from '../raft/random.js';
 import { startService, type Service } from '../router/service.js';
 import type { Operation } from './checker/history.js';
@@ -11,6 +13,7 @@ import { createCheckerPool } from './checker/pool.js';
 import { runChecks, type CheckVerdict } from './checks.js';
 import { Nemesis, type FaultRecord } from './nemesis.js';
 import type { Scenario } from './scenario.js';
+import { leaseClockProblem } from './scenario-schema.js';
 import { WorkloadDriver } from './workloads.js';
 
 export interface PhaseStats {
@@ -143,6 +146,7 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
   if (cluster !== undefined && cluster.supervisor.ids.length !== scenario.nodes) {
     throw new Error(`scenario ${scenario.name} is written for ${scenario.nodes} nodes; this cluster has ${cluster.supervisor.ids.length}`);
   }
+  if (cluster !== undefined) checkReadMode(scenario, cluster.supervisor);
   if (cluster === undefined) {
     const memory = scenario.storage === 'memory';
     const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
@@ -156,6 +160,7 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
       seed,
       hosting: options.hosting ?? 'threads',
       log: (line) => log(`  ${line}`),
+      ...(scenario.readMode === 'lease' ? { core: { ...SUPERVISOR_DEFAULTS.core, readMode: 'lease' as const } } : {}),
     });
     await supervisor.start();
     const service = await startService(supervisor, { host: '127.0.0.1', httpPort: 0, respPort: 0, adminToken: null });
@@ -166,6 +171,8 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
   const pool = scenario.checks.includes('linearizable') && scenario.workload.type === 'register' ? createCheckerPool() : undefined;
   let progress: { stop(): void } | null = null;
   try {
+    // The start clocks, before the workload begins (and put back to true clocks at the end on a given cluster).
+    for (const [id, clock] of Object.entries(scenario.clocks)) await supervisor.setClock(id, clock);
     await supervisor.waitForLeader(30_000);
     const startedAt = performance.now();
     const driver = new WorkloadDriver(
@@ -208,10 +215,33 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
   } finally {
     progress?.stop();
     await pool?.destroy();
+    if (owned === null && cluster !== undefined) {
+      const { supervisor } = cluster;
+      await Promise.all(
+        Object.keys(scenario.clocks)
+          .filter((id) => supervisor.ids.includes(id))
+          .map((id) => supervisor.setClock(id, TRUE_CLOCK).catch(() => undefined)),
+      );
+    }
     if (owned !== null) {
       await owned.service.close();
       await owned.supervisor.stop();
       fs.rmSync(owned.dataDir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * A scenario with lease reads runs only on a cluster that has them, and only with clocks within the bound of
+ * that cluster's election timeout (the schema checked the default one).
+ */
+function checkReadMode(scenario: Scenario, supervisor: Supervisor): void {
+  const core = supervisor.options.core;
+  if ((core.readMode ?? RAFT_DEFAULTS.readMode) !== scenario.readMode)
+    throw new Error(
+      `scenario ${scenario.name} is written for readMode ${scenario.readMode}; this cluster's is ${core.readMode ?? RAFT_DEFAULTS.readMode}`,
+    );
+  if (scenario.readMode !== 'lease') return;
+  const problem = leaseClockProblem(scenario, core.electionTicks ?? RAFT_DEFAULTS.electionTicks);
+  if (problem !== null) throw new Error(`scenario ${scenario.name}: ${problem}`);
 }

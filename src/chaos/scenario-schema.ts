@@ -3,7 +3,10 @@
 // size and length (a node n4 in a 3-node scenario, a fault after the end) are built from them. The schema's
 // output is the Scenario the runner takes; scenario.ts parses the YAML and turns zod's issues into lines.
 import { z } from 'zod';
-import { CLUSTER_NODES_MAX } from '../actor/supervisor.js';
+import { CLUSTER_NODES_MAX, SUPERVISOR_DEFAULTS } from '../actor/supervisor.js';
+import { CLOCK_RATE_MAX, CLOCK_RATE_MIN, CLOCK_SKEW_MS_MAX } from '../protocol/clock.js';
+import { RAFT_DEFAULTS } from '../raft/config.js';
+import { leaseClockRateRatioMax } from '../raft/raft.js';
 import { LIMITS_DEFAULTS } from '../router/limits.js';
 
 /** Limits on what a scenario may ask for. */
@@ -19,6 +22,7 @@ export const READ_ROUTINGS = ['router', 'every-node'] as const;
 export const WORKLOAD_TYPES = ['register', 'counter', 'set'] as const;
 export const CHECK_NAMES = ['linearizable', 'no-lost-writes', 'exactly-once'] as const;
 export const PARTITION_SHAPES = ['isolate-leader', 'majority-minority', 'bridge', 'ring'] as const;
+export const READ_MODES = ['safe', 'lease'] as const;
 const GROUP_TARGETS = ['leader', 'random', 'follower', 'minority', 'majority', 'all'] as const;
 /** The members a `remove-member` may pick when it fires: one node, never a group (one change at a time). */
 export const REMOVE_TARGETS = ['leader', 'follower', 'random'] as const;
@@ -196,6 +200,22 @@ const links = strictMap({
   duplicate: probability.default(0),
 });
 
+const CLOCK_RATE = { error: `must be a number from ${CLOCK_RATE_MIN} to ${CLOCK_RATE_MAX} (ticks per tick of a true clock)` };
+const clockRate = z.number(CLOCK_RATE).min(CLOCK_RATE_MIN, CLOCK_RATE).max(CLOCK_RATE_MAX, CLOCK_RATE);
+const CLOCK_SKEW = { error: `must be an integer of milliseconds from -${CLOCK_SKEW_MS_MAX} to ${CLOCK_SKEW_MS_MAX}` };
+const clockSkew = z.int(CLOCK_SKEW).min(-CLOCK_SKEW_MS_MAX, CLOCK_SKEW).max(CLOCK_SKEW_MS_MAX, CLOCK_SKEW);
+const startClock = strictMap({ rate: clockRate.default(1), skewMs: clockSkew.default(0) });
+
+/** The start clocks: a map from the scenario's own nodes (n1 to nN) to their clocks. */
+const startClocks = (bounds: ScenarioBounds) =>
+  z.record(z.string(), startClock, { error: 'must be a map from node ids to { rate, skewMs }' }).superRefine((clocks, ctx) => {
+    for (const id of Object.keys(clocks)) {
+      const n = nodeNumber(id);
+      if (n === null || n < 1 || n > bounds.nodes)
+        ctx.addIssue({ code: 'custom', path: [id], message: `unknown node ${id}: start clocks are for n1 to n${bounds.nodes}`, input: id });
+    }
+  });
+
 /** The keys that name a fault's action; a fault has exactly one. */
 export const FAULT_ACTIONS = [
   'kill',
@@ -210,6 +230,7 @@ export const FAULT_ACTIONS = [
   'hang',
   'slow',
   'flood',
+  'clock',
   'add-learner',
   'add-voter',
   'promote',
@@ -222,6 +243,8 @@ const ACTION_EXTRAS = [
   { key: 'lose-unsynced', action: 'kill', neededUpTo: null },
   { key: 'ms', action: 'slow', neededUpTo: LIMITS_DEFAULTS.slowTurnMsMax },
   { key: 'messages', action: 'flood', neededUpTo: LIMITS_DEFAULTS.floodMessagesMax },
+  { key: 'rate', action: 'clock', neededUpTo: null },
+  { key: 'skewMs', action: 'clock', neededUpTo: null },
 ] as const satisfies readonly { key: string; action: ActionKey; neededUpTo: number | null }[];
 
 const formatMs = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
@@ -246,6 +269,9 @@ function faultSchema(bounds: ScenarioBounds) {
     ms: integerIn(1, LIMITS_DEFAULTS.slowTurnMsMax).optional(),
     flood: target(bounds, []).optional(),
     messages: integerIn(1, LIMITS_DEFAULTS.floodMessagesMax).optional(),
+    clock: target(bounds, []).optional(),
+    rate: clockRate.optional(),
+    skewMs: clockSkew.optional(),
     'add-learner': newMember(bounds).optional(),
     'add-voter': newMember(bounds).optional(),
     promote: nodeTarget(bounds, []).optional(),
@@ -270,6 +296,8 @@ function faultSchema(bounds: ScenarioBounds) {
       else if (f[key] === undefined && action === owner && neededUpTo !== null)
         ctx.addIssue({ code: 'custom', path: [key], message: `must be an integer from 1 to ${neededUpTo} (${owner} needs it)`, input: f });
     }
+    if (action === 'clock' && f.rate === undefined && f.skewMs === undefined)
+      ctx.addIssue({ code: 'custom', path: ['clock'], message: 'a clock fault needs a rate, a skewMs or both', input: f });
     if (f.promote !== undefined && !(bounds.added ?? []).some((a) => a.id === f.promote))
       ctx.addIssue({
         code: 'custom',
@@ -305,9 +333,14 @@ function faultSchema(bounds: ScenarioBounds) {
 }
 
 /** The keys whose value names a node (or a group): each is checked against the members added so far. */
-const TARGET_KEYS = ['kill', 'restart', 'pause', 'resume', 'crash', 'hang', 'slow', 'flood', 'promote', 'remove-member'] as const;
+const TARGET_KEYS = ['kill', 'restart', 'pause', 'resume', 'crash', 'hang', 'slow', 'flood', 'clock', 'promote', 'remove-member'] as const;
 
-type FaultFields = Partial<Record<ActionKey, unknown>> & { readonly ms?: number; readonly messages?: number };
+type FaultFields = Partial<Record<ActionKey, unknown>> & {
+  readonly ms?: number;
+  readonly messages?: number;
+  readonly rate?: number;
+  readonly skewMs?: number;
+};
 
 /** The runner's form of a checked fault: its action key becomes `kind`, its value the target or shape. */
 function faultAction(kind: ActionKey, f: FaultFields & { readonly 'lose-unsynced'?: boolean; readonly links?: z.output<typeof links> }) {
@@ -339,6 +372,8 @@ function faultAction(kind: ActionKey, f: FaultFields & { readonly 'lose-unsynced
       return { kind, target: targetOf<Group>(), ms: f.ms ?? 0 } as const;
     case 'flood':
       return { kind, target: targetOf<Group>(), messages: f.messages ?? 0 } as const;
+    case 'clock':
+      return { kind, target: targetOf<Group>(), rate: f.rate ?? null, skewMs: f.skewMs ?? null } as const;
     case 'add-learner':
     case 'add-voter':
     case 'promote':
@@ -401,10 +436,19 @@ export function scenarioSchema(bounds: ScenarioBounds, name: string) {
       .max(SCENARIO_FAULTS_MAX, { error: `must be a list of at most ${SCENARIO_FAULTS_MAX} faults` })
       .default([]),
     checks: z.array(oneOf(CHECK_NAMES), { error: `must be a list of ${CHECK_NAMES.join(', ')}` }).optional(),
+    readMode: oneOf(READ_MODES).default('safe'),
+    clocks: startClocks(bounds).default({}),
   }).transform(({ duration: durationMs, checks, faults, ...rest }, ctx) => {
     // zod goes on past an unknown key inside the workload (its transform then gives no workload): the issues
     // are reported, and there is no scenario to build.
     if (ctx.issues.length > 0) return z.NEVER;
+    if (rest.readMode === 'lease') {
+      const problem = leaseClockProblem({ nodes: rest.nodes, clocks: rest.clocks, faults }, DEFAULT_ELECTION_TICKS);
+      if (problem !== null) {
+        ctx.addIssue({ code: 'custom', path: ['readMode'], message: problem, input: rest.readMode });
+        return z.NEVER;
+      }
+    }
     return {
       ...rest,
       durationMs,
@@ -412,4 +456,43 @@ export function scenarioSchema(bounds: ScenarioBounds, name: string) {
       checks: checks ?? [...DEFAULT_CHECKS[rest.workload.type]],
     };
   });
+}
+
+/** The election timeout of the clusters a scenario starts (SUPERVISOR_DEFAULTS), which the lease bound depends on. */
+const DEFAULT_ELECTION_TICKS = SUPERVISOR_DEFAULTS.core.electionTicks ?? RAFT_DEFAULTS.electionTicks;
+
+interface ClockPlan {
+  readonly nodes: number;
+  readonly clocks: Readonly<Record<string, { readonly rate: number }>>;
+  readonly faults: readonly { readonly action: { readonly kind: string; readonly rate?: number | null } }[];
+}
+
+/**
+ * Every clock rate a node of the scenario may have during the run: its start clocks, the true clock (1) of a
+ * node without one (and of every member added later), and each clock fault's rate.
+ */
+export function scenarioClockRates(plan: ClockPlan): number[] {
+  const rates = Object.values(plan.clocks).map((clock) => clock.rate);
+  if (rates.length < plan.nodes || plan.faults.some((f) => f.action.kind === 'add-learner' || f.action.kind === 'add-voter')) rates.push(1);
+  for (const fault of plan.faults)
+    if (fault.action.kind === 'clock' && typeof fault.action.rate === 'number') rates.push(fault.action.rate);
+  return rates;
+}
+
+/** The fastest rate over the slowest: at most leaseClockRateRatioMax(electionTicks) for lease reads to be safe. */
+export function leaseClockRatio(plan: ClockPlan): number {
+  const rates = scenarioClockRates(plan);
+  return Math.max(...rates) / Math.min(...rates);
+}
+
+/** Why the scenario's clocks are too far apart for lease reads on a cluster of `electionTicks`; null when they are not. */
+export function leaseClockProblem(plan: ClockPlan, electionTicks: number): string | null {
+  const ratio = leaseClockRatio(plan);
+  const bound = leaseClockRateRatioMax(electionTicks);
+  if (ratio <= bound) return null;
+  const rates = scenarioClockRates(plan);
+  return (
+    `lease reads need clocks within ${bound.toFixed(4)} of each other (leaseClockRateRatioMax for electionTicks ${electionTicks}); ` +
+    `this scenario's rates run from ${Math.min(...rates)} to ${Math.max(...rates)} (${ratio.toFixed(4)} apart)`
+  );
 }

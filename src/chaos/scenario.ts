@@ -1,4 +1,6 @@
 import { formatIssue, locateIssues, readYaml, type FileIssue } from '../util/yaml-validation.js';
+import type { NodeClock } from '../protocol/clock.js';
+import type { NodeId } from '../raft/types.js';
 import { CLUSTER_NODES_MAX } from '../actor/supervisor.js';
 import {
   addedMembersOf,
@@ -11,6 +13,7 @@ import {
 } from './scenario-schema.js';
 
 export { formatIssue };
+export { leaseClockRatio, scenarioClockRates } from './scenario-schema.js';
 export { SCENARIO_CLIENTS_MAX, SCENARIO_DURATION_MS_MAX, SCENARIO_FAULTS_MAX, SCENARIO_RATE_MAX } from './scenario-schema.js';
 
 /** Which nodes a fault hits, chosen when it fires. */
@@ -31,6 +34,11 @@ export type FaultAction =
   /** Every turn of the node delayed by `ms`; undone (0) after `for`, and at the end. */
   | { readonly kind: 'slow'; readonly target: Target; readonly ms: number }
   | { readonly kind: 'flood'; readonly target: Target; readonly messages: number }
+  /**
+   * The target's clock from now on (Supervisor.setClock): its tick rate and wall-time skew; null keeps what it
+   * was. Undone (back to the scenario's start clocks) after `for`, and at the end.
+   */
+  | { readonly kind: 'clock'; readonly target: Target; readonly rate: number | null; readonly skewMs: number | null }
   /**
    * Membership changes through Supervisor.changeMembership, one server at a time: a new node (an id past the
    * scenario's nodes) joins as a learner or a voter, a learner is promoted, a member leaves. Retried while the
@@ -87,6 +95,10 @@ export interface Scenario {
   readonly workload: Workload;
   readonly faults: readonly FaultEvent[];
   readonly checks: readonly CheckName[];
+  /** How the cluster's leaders confirm reads: 'safe' (a ReadIndex round each, the default) or 'lease' (thesis 6.4.1). */
+  readonly readMode: 'safe' | 'lease';
+  /** Each listed node's clock from the start of the run (the others keep the true clock). */
+  readonly clocks: Readonly<Record<NodeId, NodeClock>>;
 }
 
 /** One mistake in a scenario file: where it is (file, 1-based line, the key's path) and what is wrong. */

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
 import { KvStateMachine } from '../kv/kv-state-machine.js';
+import { validateClock } from '../protocol/clock.js';
 import { isErrorCode } from '../protocol/errors.js';
 import { EXPLORER_FRAME_MS, type LinkTraffic } from '../protocol/explorer.js';
 import {
@@ -31,6 +32,7 @@ import { PeerLink } from '../transport/peer-link.js';
 import { TcpTransport } from '../transport/tcp/tcp-transport.js';
 import { parseHostPort } from '../util/address.js';
 import { loadPeerSecurity } from '../transport/peer-security.js';
+import { NodeTicker, skewedClientHandler } from './node-clock.js';
 import { DurationBuckets, RaftNode, WORKER_RUNTIME, type NodeRuntime } from './raft-node.js';
 
 /** At most one "unreachable" line per peer this often: a full queue drops messages every turn. */
@@ -252,6 +254,9 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
     runtime,
   );
   node.setClientUrl(startup.clientUrl);
+  // The node's clock (setClock changes it): the ticker's rate, and the skew clients' proposals are stamped with.
+  let clock = validateClock(startup.clock);
+  const clients = skewedClientHandler(node, () => clock);
   const connect = (peer: NodeId, port: MessagePort): void => {
     portLinks.get(peer)?.close();
     const link = new PeerLink(
@@ -291,7 +296,7 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
         log: (level, kind, message) => logLine(level, 'peer', `${kind}: ${message}`),
         random: random.fork(),
         blocks,
-        onClientChannel: (port) => serveClientPort(port, node),
+        onClientChannel: (port) => serveClientPort(port, clients),
         // A peer's queue overflowed or its connection broke: what was queued for it was dropped (the core
         // resends from its progress). Said as a peer line, which the supervisor limits to a few a second.
         onUnreachable: (peer) => {
@@ -316,7 +321,7 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
   }
 
   const control: NodeControl = {
-    status: () => node.status(),
+    status: () => ({ ...node.status(), clock }),
     propose: (commands) => node.propose(commands),
     read: (query) => node.read(query),
     readStale: (query) => node.readStale(query),
@@ -326,6 +331,10 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
     pause: () => node.pause(),
     resume: () => node.resume(),
     setLinkFaults: (peer, faults) => links.get(peer)?.setFaults(faults),
+    setClock: (next) => {
+      clock = validateClock(next);
+      ticker.setClock(clock);
+    },
     setClientUrl: (url) => node.setClientUrl(url),
     connectPeer: (peer, port) => connect(peer, port),
     snapshotNow: () => node.snapshotNow(),
@@ -378,7 +387,7 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
       }
     },
     shutdown: () => {
-      clearInterval(ticker);
+      ticker.stop();
       clearInterval(framer);
       clearInterval(sampler);
       node.stop();
@@ -387,7 +396,7 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
     },
   };
   Comlink.expose(control, io.control);
-  if (io.client !== null) serveClientPort(io.client, node);
+  if (io.client !== null) serveClientPort(io.client, clients);
   // The explorer's frame, at most one per EXPLORER_FRAME_MS: the node's numbers and each link's traffic since
   // the last frame, skipped when nothing changed.
   const frameLinks = new LinkCounters();
@@ -419,7 +428,7 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
     const durations = fsyncs === null ? sample.durations : { ...sample.durations, wal_fsync: fsyncs };
     report({ type: 'metrics', sample: { ...sample, durations, walBytes: folderBytes(walDir), links: sent } });
   };
-  const ticker = setInterval(() => node.tick(), startup.tickMs);
+  const ticker = new NodeTicker(startup.tickMs, () => node.tick(), clock);
   const sampler = setInterval(reportMetrics, NODE_METRICS_SAMPLE_MS);
   if (startup.explorerFrames) control.setExplorerFrames(true, EXPLORER_FRAME_MS);
   report({ type: 'ready', peerPort: transport?.port ?? null });

@@ -5,6 +5,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { RaftOptions } from '../raft/config.js';
 import type { RaftStatus } from '../raft/raft.js';
 import type { Membership, MembershipChange, NodeId, RefusalReason, Role, Snapshot } from '../raft/types.js';
+import type { NodeClock } from './clock.js';
 import type { ErrorCode } from './errors.js';
 import type { LinkTraffic, NodeFrameState } from './explorer.js';
 import type { LinkFaults } from './link-faults.js';
@@ -13,9 +14,10 @@ import type { LinkFaults } from './link-faults.js';
  * The version of everything in src/protocol. A worker started with another version refuses to run
  * (PROTOCOL_VERSION_MISMATCH), and a TCP peer of another version is refused at its handshake
  * (TRANSPORT_VERSION_MISMATCH). Bump it when a message changes shape. 3: learners and member addresses in the
- * configuration, membership and status requests on the client lane, TCP peers.
+ * configuration, membership and status requests on the client lane, TCP peers. 4: a node's clock (rate and
+ * skew) in the start-up message, and NodeControl.setClock.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** The tunables of the core that cross to a worker (plain data: no PRNG object). */
 export type CoreSettings = Partial<Omit<RaftOptions, 'id' | 'random'>>;
@@ -127,6 +129,8 @@ export interface NodeStatus extends RaftStatus {
   readonly storage: 'disk' | 'memory';
   /** The HTTP API of the router that runs with this node (raftkv node), where clients that ask are redirected. */
   readonly clientUrl: string | null;
+  /** The worker's clock (NodeStartup.clock, then setClock), added by the worker's control plane; absent elsewhere. */
+  readonly clock?: NodeClock;
 }
 
 /** How every node of a cluster runs: the supervisor's options and each worker's start-up message share them. */
@@ -184,6 +188,8 @@ export interface NodeStartup extends NodeSettings {
   /** Peers over TCP; null for a thread cluster (the peers are ports.peers). */
   readonly tcp: TcpStartup | null;
   readonly faults: Readonly<Record<NodeId, LinkFaults>>;
+  /** The node's clock (src/protocol/clock.ts): its tick rate and wall-time skew, kept across restarts like link faults. */
+  readonly clock: NodeClock;
   /** The HTTP API of the router that runs with this node, once known (NodeStatus.clientUrl). */
   readonly clientUrl: string | null;
 }
@@ -284,6 +290,8 @@ export interface NodeControl {
   pause(): void;
   resume(): void;
   setLinkFaults(peer: NodeId, faults: LinkFaults): void;
+  /** Fault injection: the node's clock from now on (its tick rate and the skew of its wall time); TRUE_CLOCK ends it. */
+  setClock(clock: NodeClock): void;
   connectPeer(peer: NodeId, port: MessagePort): void;
   snapshotNow(): number;
   /** The state machine as of the applied index, for a backup: nothing written, nothing compacted; over several turns. */

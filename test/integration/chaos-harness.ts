@@ -23,6 +23,17 @@ export async function runLibraryScenario(file: string): Promise<void> {
   expect(result.ok, `${file}: passed only if something was checked`).toBe(true);
   expect(ok).toBeGreaterThan(100);
   expect(result.faults.length).toBeGreaterThanOrEqual(scenario.faults.length);
+  // A scenario's start clocks reached their nodes (the supervisor says each), and so did its clock faults.
+  for (const [id, clock] of Object.entries(scenario.clocks)) {
+    const said = `${id} clock: rate ${clock.rate}, skew ${clock.skewMs} ms`;
+    expect(
+      log.some((line) => line.includes(said)),
+      `${file}: ${said}\n${log.join('\n')}`,
+    ).toBe(true);
+  }
+  const clockFaults = result.faults.filter((f) => f.kind === 'clock');
+  expect(clockFaults.filter((f) => f.skipped).map((f) => f.label)).toEqual([]);
+  expect(clockFaults.length).toBe(scenario.faults.filter((f) => f.action.kind === 'clock').length);
   // A membership fault that never committed would leave the scenario testing another cluster than it says.
   const changes = result.faults.filter((f) => (MEMBERSHIP_FAULTS as readonly string[]).includes(f.kind));
   expect(

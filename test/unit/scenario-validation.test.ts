@@ -85,7 +85,7 @@ describe('a scenario file is validated strictly, each mistake with its file, lin
       '9: faults[0]: a fault does one thing; this one has kill and pause',
     ]);
     expect(lines(GOOD.replace('kill: leader,', ''))).toEqual([
-      '9: faults[0]: a fault needs one of kill, restart, pause, resume, partition, links, heal, transfer, crash, hang, slow, flood, add-learner, add-voter, promote, remove-member',
+      '9: faults[0]: a fault needs one of kill, restart, pause, resume, partition, links, heal, transfer, crash, hang, slow, flood, clock, add-learner, add-voter, promote, remove-member',
     ]);
     expect(lines(GOOD.replace('kill: leader,', 'kill: leader, ms: 5,'))).toEqual(['9: faults[0].ms: goes with slow, not kill']);
     expect(lines(GOOD.replace('workload:', 'workload:\n  api: resp'))).toEqual([
@@ -186,6 +186,9 @@ describe('the scenario library', () => {
         { atMs: 16_000, action: { kind: 'links', drop: 0.2, delayMs: [0, 20], duplicate: 0.05 }, forMs: 10_000 },
       ],
       checks: ['linearizable'],
+      // The defaults of the keys added with the clock faults (issue 18): ReadIndex reads, true clocks.
+      readMode: 'safe',
+      clocks: {},
     });
     expect(read('counter-leader-kill.yaml').faults.map((f) => f.action)).toEqual([
       { kind: 'kill', target: 'leader', loseUnsynced: false },
