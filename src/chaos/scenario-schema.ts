@@ -443,6 +443,17 @@ export function scenarioSchema(bounds: ScenarioBounds, name: string) {
     // are reported, and there is no scenario to build.
     if (ctx.issues.length > 0) return z.NEVER;
     if (rest.readMode === 'lease') {
+      // A paused, hung or slowed node's ticks stop or come late: its clock runs slower than any rate says.
+      faults.forEach((fault, i) => {
+        if (!(LEASE_CLOCK_STOPPERS as readonly string[]).includes(fault.action.kind)) return;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', i, fault.action.kind],
+          message: `${fault.action.kind} stops or slows the node's clock, which no lease bound covers: not with readMode lease`,
+          input: fault.action.kind,
+        });
+      });
+      if (ctx.issues.length > 0) return z.NEVER;
       const problem = leaseClockProblem({ nodes: rest.nodes, clocks: rest.clocks, faults }, DEFAULT_ELECTION_TICKS);
       if (problem !== null) {
         ctx.addIssue({ code: 'custom', path: ['readMode'], message: problem, input: rest.readMode });
@@ -457,6 +468,9 @@ export function scenarioSchema(bounds: ScenarioBounds, name: string) {
     };
   });
 }
+
+/** Faults that stop or slow a node's ticks: refused with lease reads, as the simulator never pauses with leases. */
+const LEASE_CLOCK_STOPPERS = ['pause', 'hang', 'slow'] as const;
 
 /** The election timeout of the clusters a scenario starts (SUPERVISOR_DEFAULTS), which the lease bound depends on. */
 const DEFAULT_ELECTION_TICKS = SUPERVISOR_DEFAULTS.core.electionTicks ?? RAFT_DEFAULTS.electionTicks;

@@ -74,6 +74,17 @@ describe('clocks in a scenario file', () => {
     expect(lines(GOOD.replace('clock: n2', 'clock: n4'))[0]).toMatch(/^11: faults\[1\]\.clock: unknown node n4/);
   });
 
+  it('refuses pausing, hanging or slowing a node with lease reads on: its clock would stop', () => {
+    expect(lines(GOOD.replace('clock: n2, skewMs: -2000', 'pause: leader'))).toEqual([
+      "11: faults[1].pause: pause stops or slows the node's clock, which no lease bound covers: not with readMode lease",
+    ]);
+    expect(lines(GOOD.replace('clock: n2, skewMs: -2000', 'slow: n1, ms: 50'))[0]).toMatch(/^11: faults\[1\]\.slow: slow stops/);
+    expect(
+      parseScenario(GOOD.replace('readMode: lease', 'readMode: safe').replace('clock: n2, skewMs: -2000', 'pause: leader'), 'x', FILE)
+        .faults,
+    ).toHaveLength(2);
+  });
+
   it('refuses start clocks for nodes the scenario does not start with, and unknown keys in them', () => {
     expect(lines(GOOD.replace('  n3: { skewMs: 1200 }', '  n4: { skewMs: 1200 }'))).toEqual([
       '7: clocks.n4: unknown node n4: start clocks are for n1 to n3',
