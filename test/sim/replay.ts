@@ -61,8 +61,8 @@ export const FAMILIES: Readonly<Record<FamilyName, Family>> = {
   // Built to test lease reads against drifting clocks: every read may be a lease read, the nodes' clock rates
   // spread exactly as far as the lease bound allows (leaseClockRateRatioMax: the fastest node's rate over the
   // slowest's), each clock skewed by up to 5 ticks, frequent partitions cut leaders off while readers keep
-  // asking them, and transfers hand leadership to slow clocks too (a fast clock usually wins elections). No
-  // pauses: a paused node's clock stops, which no rate bound covers.
+  // asking them, transfers hand leadership to slow clocks too (a fast clock usually wins elections), and clock
+  // faults change which node is slow. No pauses: a paused node's clock stops, which no rate bound covers.
   clocks: {
     firstSeed: 6_000_001,
     overrides: {
@@ -73,6 +73,7 @@ export const FAMILIES: Readonly<Record<FamilyName, Family>> = {
       clockSkewUnitsMax: 50,
       partitionRate: 4,
       transferRate: 1,
+      clockFaultRate: 1,
       readShare: 0.8,
       clients: 5,
       clientThinkUnits: 5,

@@ -92,6 +92,12 @@ export interface ScheduleOptions {
    * when its own clock (rate * now + skew) passes a multiple of tickUnits. Never drawn from the seed (0: none).
    */
   readonly clockSkewUnitsMax: number;
+  /**
+   * Expected clock faults per 100 ticks of the chaos phase: one node's clock rate is drawn again, from 1 to the
+   * run's clockRateRatio, from its next tick on (so the rates stay as far apart as clockDrift says, and which
+   * node is slow changes). Never drawn from the seed (0: none); with clockDrift 0 there is nothing to change.
+   */
+  readonly clockFaultRate: number;
 }
 
 /** A node's clock: `rate` ticks per tickUnits of simulated time, and an offset of `skewUnits`. */
@@ -124,6 +130,8 @@ export interface ScheduleStats {
   pauses: number;
   partitions: number;
   transfers: number;
+  /** Clock faults: a node's clock rate drawn again (clockFaultRate). */
+  clockChanges: number;
   membershipChanges: number;
   /** Accepted changes by kind (membershipChanges counts them all). */
   learnersAdded: number;
@@ -194,6 +202,7 @@ export function deriveOptions(seed: number, overrides: Partial<Omit<ScheduleOpti
     unsafeSkipMembershipBarrier: false,
     clockDrift: 0,
     clockSkewUnitsMax: 0,
+    clockFaultRate: 0,
     ...overrides,
   };
   // Lease reads assume clocks that do not stop: never combine them with pauses, even when overrides ask.
@@ -334,8 +343,8 @@ export class Simulator {
   private readonly ids: NodeId[];
   private readonly initialVoters: NodeId[];
   private readonly links = new Map<string, Link>();
-  /** Each node's clock (rate 1, no skew unless clockDrift or clockSkewUnitsMax asks for more). */
-  readonly clocks: ReadonlyMap<NodeId, SimClock>;
+  /** Each node's clock (rate 1, no skew unless clockDrift or clockSkewUnitsMax asks for more); clock faults change rates. */
+  private readonly nodeClocks: Map<NodeId, SimClock>;
   readonly checker = new SafetyChecker();
   readonly register = new ReadWriteRegister();
   /** index -> state hash after applying it (first seen), to check snapshots and replays. */
@@ -359,6 +368,7 @@ export class Simulator {
     pauses: 0,
     partitions: 0,
     transfers: 0,
+    clockChanges: 0,
     membershipChanges: 0,
     learnersAdded: 0,
     votersAdded: 0,
@@ -395,7 +405,7 @@ export class Simulator {
         this.links.set(`${from}>${to}`, { cut: false, drop: lossy ? options.lossyDrop : options.dropBase });
       }
     }
-    this.clocks = drawClocks(options, this.ids);
+    this.nodeClocks = drawClocks(options, this.ids);
   }
 
   run(): ScheduleResult {
@@ -480,6 +490,10 @@ export class Simulator {
       this.queue.push(this.random.int(0, 50), { kind: 'client', client });
     }
     this.scheduleFault();
+  }
+
+  get clocks(): ReadonlyMap<NodeId, SimClock> {
+    return this.nodeClocks;
   }
 
   /** A node's tick period in units: tickUnits on a clock of rate 1, shorter on a fast clock. */
@@ -850,7 +864,7 @@ export class Simulator {
 
   private scheduleFault(): void {
     const o = this.options;
-    const perTick = (o.crashRate + o.pauseRate + o.partitionRate + o.transferRate + o.membershipRate) / 100;
+    const perTick = (o.crashRate + o.pauseRate + o.partitionRate + o.transferRate + o.clockFaultRate + o.membershipRate) / 100;
     if (perTick === 0) return;
     const meanUnits = this.options.tickUnits / perTick;
     this.queue.push(this.now + 1 + this.random.int(0, Math.ceil(2 * meanUnits)), { kind: 'fault' });
@@ -858,13 +872,24 @@ export class Simulator {
 
   private injectFault(): void {
     const o = this.options;
-    const total = o.crashRate + o.pauseRate + o.partitionRate + o.transferRate + o.membershipRate;
+    const total = o.crashRate + o.pauseRate + o.partitionRate + o.transferRate + o.clockFaultRate + o.membershipRate;
     let roll = this.random.next() * total;
     if ((roll -= o.crashRate) < 0) this.crashSome();
     else if ((roll -= o.pauseRate) < 0) this.pauseOne();
     else if ((roll -= o.partitionRate) < 0) this.partition();
     else if ((roll -= o.transferRate) < 0) this.transfer();
+    else if ((roll -= o.clockFaultRate) < 0) this.changeClock();
     else this.changeMembership(null);
+  }
+
+  /** A clock fault: one node's clock rate drawn again within the run's spread, from its next tick on. */
+  private changeClock(): void {
+    const id = this.random.pick(this.ids);
+    const clock = this.nodeClocks.get(id);
+    if (clock === undefined) return;
+    this.stats.clockChanges++;
+    const rate = 1 + this.random.next() * (clockRateRatio(this.options) - 1);
+    this.nodeClocks.set(id, { ...clock, rate });
   }
 
   private crashSome(): void {
