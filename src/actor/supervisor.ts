@@ -28,6 +28,7 @@ import {
 } from '../protocol/explorer.js';
 import type { NodeEvent } from '../protocol/node.js';
 import { TRUE_CLOCK, validateClock, type NodeClock } from '../protocol/clock.js';
+import { DISK_FAULTS_NONE, type DiskFaults, type DiskFaultsStatus, type DiskRot, type DiskRotReport } from '../protocol/disk-faults.js';
 import {
   checkNodeIdentity,
   DataDirLock,
@@ -244,6 +245,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private readonly faults = new Map<string, LinkFaults>();
   /** Each node's clock, when not TRUE_CLOCK (setClock): a restart keeps it, as it keeps link faults. */
   private readonly clocks = new Map<NodeId, NodeClock>();
+  /** Each node's disk faults, when any (setDiskFaults): a restart keeps the stall, the full disk and lost renames. */
+  private readonly diskFaults = new Map<NodeId, DiskFaults>();
   private leader: { id: NodeId; term: number } | null = null;
   private stopping = false;
   private watchdog: NodeJS.Timeout | null = null;
@@ -615,6 +618,36 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (node.control !== null) await this.answer(node.control.setClock(valid), `${id} clock`).catch(() => undefined);
   }
 
+  /** A node's disk faults as last set (queued errors as set, not as left). */
+  diskFaultsOf(id: NodeId): DiskFaults {
+    return this.diskFaults.get(this.checkId(id)) ?? DISK_FAULTS_NONE;
+  }
+
+  /**
+   * Sets a node's disk faults (src/protocol/disk-faults.ts): on the running node at once, and the lasting ones
+   * (a stall, a full disk, lost renames) on every later start of it. What is not named stays as it was. Returns
+   * the node's state of them, or null if it is not running.
+   */
+  async setDiskFaults(id: NodeId, faults: Partial<DiskFaults>): Promise<DiskFaultsStatus | null> {
+    const node = this.node(this.checkId(id));
+    const next = { ...this.diskFaultsOf(id), ...faults };
+    const lasting = { ...next, syncErrors: 0, writeErrors: 0 };
+    if (JSON.stringify(lasting) === JSON.stringify(DISK_FAULTS_NONE)) this.diskFaults.delete(id);
+    else this.diskFaults.set(id, lasting);
+    this.say('info', `${id} disk faults: ${JSON.stringify(faults)}`, node);
+    if (node.control === null || node.state !== 'running') return null;
+    return this.answer(node.control.setDiskFaults(faults), `${id} disk faults`);
+  }
+
+  /** Rot at rest in a running node's newest WAL segment or snapshot (src/protocol/disk-faults.ts). */
+  async rotDisk(id: NodeId, rot: DiskRot): Promise<DiskRotReport> {
+    const node = this.node(this.checkId(id));
+    if (node.control === null || node.state !== 'running') throw new Error(`${id} is not running`);
+    const report = await this.answer(node.control.rotDisk(rot), `${id} disk rot`);
+    this.say('warn', `${id} disk rot: ${rot.kind} in ${report.file} at offset ${report.offset}`, node);
+    return report;
+  }
+
   /** Nodes in different groups cannot talk; a node in no group is cut off from every other. */
   async partition(groups: readonly (readonly NodeId[])[]): Promise<void> {
     const groupOf = new Map<NodeId, number>();
@@ -783,6 +816,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.idList = this.idList.filter((other) => other !== id);
     for (const key of [...this.faults.keys()]) if (key.startsWith(`${id}>`) || key.endsWith(`>${id}`)) this.faults.delete(key);
     this.clocks.delete(id);
+    this.diskFaults.delete(id);
     const dir = path.join(this.options.dataDir, id);
     const lock = this.locks.findIndex((held) => path.dirname(held.file) === dir);
     if (lock !== -1) {
@@ -942,6 +976,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       tcp: tcp ? this.tcpStartup(node) : null,
       faults,
       clock: this.clocks.get(node.id) ?? TRUE_CLOCK,
+      disk: this.diskFaults.get(node.id) ?? DISK_FAULTS_NONE,
       clientUrl: this.options.member?.local === node.id ? this.clientUrl : null,
     };
     const host = processes ? spawnProcess(startup) : spawnThread(startup, peers, this.options.worker);

@@ -23,7 +23,9 @@ import type { StateMachine } from '../raft/state-machine.js';
 import type { Membership, Message, NodeId } from '../raft/types.js';
 import { DiskStorage } from '../storage/disk-storage.js';
 import { StorageError } from '../storage/errors.js';
+import { FaultInjectingFileSystem } from '../storage/disk-faults.js';
 import { NodeFileSystem, type FileSystem, type StorageFile } from '../storage/file-system.js';
+import { walWrittenBytes } from '../storage/wal.js';
 import { serveClientPort } from '../transport/client-port.js';
 import { EntryBlocks } from '../transport/codec.js';
 import { portEndpoint } from '../transport/comlink-endpoint.js';
@@ -78,6 +80,7 @@ function timingWalSyncs(files: FileSystem, walDir: string, fsync: DurationBucket
     remove: (file) => files.remove(file),
     syncDir: (dir) => files.syncDir(dir),
     readFile: (file) => files.readFile(file),
+    freeBytes: (dir) => files.freeBytes(dir),
   };
 }
 
@@ -157,15 +160,15 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
   // The WAL folder as DiskStorage lays it out (src/storage/disk-storage.ts).
   const walDir = path.join(dataDir, 'wal');
   const walFsync = new DurationBuckets();
+  // The disk's faults (setDiskFaults): with none set, every call passes straight through.
+  const disk = new FaultInjectingFileSystem(new NodeFileSystem({ durable: startup.durable, bufferUnsynced: startup.bufferUnsynced }));
+  disk.set(startup.disk);
+  let rots = 0;
   try {
-    storage = DiskStorage.open(
-      timingWalSyncs(new NodeFileSystem({ durable: startup.durable, bufferUnsynced: startup.bufferUnsynced }), walDir, walFsync),
-      dataDir,
-      {
-        initialMembership: { voters: startup.voters, learners: [] },
-        log: (message) => logLine('warn', 'storage', message),
-      },
-    );
+    storage = DiskStorage.open(timingWalSyncs(disk, walDir, walFsync), dataDir, {
+      initialMembership: { voters: startup.voters, learners: [] },
+      log: (message) => logLine('warn', 'storage', message),
+    });
   } catch (error) {
     // Every StorageError code is registered (test/unit/error-registry.test.ts); the check keeps the type honest.
     const code = error instanceof StorageError && isErrorCode(error.code) ? error.code : 'NODE_START_FAILED';
@@ -215,6 +218,11 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
     },
     emit(event: NodeEvent): void {
       if (event.type === 'membership') learnAddresses(event.membership);
+      if (event.type === 'disk') {
+        const free = `${event.freeBytes ?? 0} bytes free`;
+        if (event.full) logLine('warn', 'storage', `disk full (${free}, under diskFreeBytesMin): refusing writes until it has twice that`);
+        else logLine('info', 'storage', `disk has room again (${free}): taking writes`);
+      }
       report({ type: 'event', event });
     },
   };
@@ -334,6 +342,14 @@ export async function runNode(startup: NodeStartup, io: NodeIo, stateMachine: St
     setClock: (next) => {
       clock = validateClock(next);
       ticker.setClock(clock);
+    },
+    setDiskFaults: (faults) => ({ faults: disk.set(faults), injected: { ...disk.injected } }),
+    rotDisk: (rot) => {
+      // Seeded from the node's seed and the count of rots so far: a run replays.
+      const random = new SeededRandom(startup.seed + ++rots);
+      return rot.target === 'wal'
+        ? disk.rot(walDir, '.wal', rot.kind, random, walWrittenBytes)
+        : disk.rot(path.join(dataDir, 'snap'), '.snap', rot.kind, random);
     },
     setClientUrl: (url) => node.setClientUrl(url),
     connectPeer: (peer, port) => connect(peer, port),

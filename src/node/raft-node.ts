@@ -37,7 +37,11 @@ export const NODE_LIMITS_DEFAULTS: RaftNodeLimits = {
   applyBytesPerTurnMax: 4 * 1024 * 1024,
   pausedCallsMax: 10_000,
   proposedBytesPerTurnMax: 64 * 1024 * 1024,
+  diskFreeBytesMin: 64 * 1024 * 1024,
 };
+
+/** A node looks at its free disk space every this many ticks (a statfs: a few microseconds). */
+export const DISK_CHECK_TICKS = 10;
 
 /** What the node needs from where it runs: a worker (MessagePorts, timers) or a test harness. */
 export interface NodeHost {
@@ -189,6 +193,10 @@ export class RaftNode {
   /** Command bytes proposed since the last turn took them into a Ready (at most proposedBytesPerTurnMax). */
   private proposedBytes = 0;
   private snapshotJob: SnapshotJob | null = null;
+  /** Free space under diskFreeBytesMin: writes refused, entries sent here dropped, no snapshot (see checkDisk). */
+  private diskFull = false;
+  private diskFreeBytes: number | null = null;
+  private ticksToDiskCheck = 0;
   /** The durations this node times, until the worker takes them into a metrics sample (takeMetrics). */
   private readonly timings = {
     proposal_commit: new DurationBuckets(),
@@ -226,11 +234,13 @@ export class RaftNode {
     this.core = new RaftCore(options.core, boot);
     this.appliedIndex = boot.snapshot?.meta.index ?? 0;
     if (boot.snapshot !== null) this.stateMachine.restore(readAllSnapshot(boot.snapshot));
+    this.checkDisk();
   }
 
   /** One unit of time, from a timer (worker) or the simulated clock. Ticks while paused are lost, as with SIGSTOP. */
   tick(): void {
     if (this.paused || this.stopped) return;
+    if (--this.ticksToDiskCheck <= 0) this.checkDisk();
     if (this.pendingTicks < this.limits.pendingTicksMax) this.pendingTicks++;
     this.scheduleDrain();
   }
@@ -258,6 +268,7 @@ export class RaftNode {
     if (bytes > this.limits.proposedBytesPerTurnMax) {
       return done(this.refusal('PROPOSAL_TOO_LARGE', `a proposal of ${bytes} bytes, more than proposedBytesPerTurnMax`, true));
     }
+    if (this.diskFull && this.core.isLeader) return done(this.diskFullRefusal());
     if (this.proposedBytes + bytes > this.limits.proposedBytesPerTurnMax) {
       return done(
         this.refusal('QUEUE_FULL', `this turn's proposals already hold ${this.proposedBytes} bytes (proposedBytesPerTurnMax)`, true),
@@ -328,6 +339,7 @@ export class RaftNode {
   changeMembers(change: MembershipChange, done: ProposeCallback): void {
     if (this.paused) return this.hold(() => this.changeMembers(change, done), done);
     if (this.stopped) return done(this.refusal('NODE_STOPPED', ERRORS.NODE_STOPPED.message, true));
+    if (this.diskFull && this.core.isLeader) return done(this.diskFullRefusal());
     const result = this.core.changeMembership(change);
     if (!result.ok) return done(this.refusalFrom(result.reason));
     this.scheduleDrain();
@@ -419,6 +431,8 @@ export class RaftNode {
       mailboxDropped: this.mailboxDropped,
       pausedCallsRefused: this.pausedCallsRefused,
       storage: this.storage.kind,
+      diskFull: this.diskFull,
+      diskFreeBytes: this.diskFreeBytes,
       clientUrl: this.clientUrl,
     };
   }
@@ -522,7 +536,14 @@ export class RaftNode {
     if (this.paused || this.stopped) return;
     for (; this.pendingTicks > 0; this.pendingTicks--) this.core.tick();
     const end = Math.min(this.mailbox.length, this.mailboxHead + this.limits.mailboxBatchMessagesMax);
-    for (; this.mailboxHead < end; this.mailboxHead++) this.core.step(this.mailbox[this.mailboxHead] as Message);
+    for (; this.mailboxHead < end; this.mailboxHead++) {
+      const message = this.mailbox[this.mailboxHead] as Message;
+      // A full disk takes no entries and no snapshot: dropped (Raft resends them), so the node falls behind
+      // rather than failing a write half way. Heartbeats and votes still go through: it is no candidate.
+      if (this.diskFull && (message.type === 'SnapshotRequest' || (message.type === 'AppendRequest' && message.entries.length > 0)))
+        continue;
+      this.core.step(message);
+    }
     if (this.mailboxHead === this.mailbox.length) {
       this.mailbox = [];
       this.mailboxHead = 0;
@@ -658,7 +679,29 @@ export class RaftNode {
       this.dropProposalsBefore(entry);
     }
     this.settleProposal(entry, result, committedAt);
-    if (entry.index - this.core.log.snapshotIndex >= this.limits.snapshotEveryEntries) this.takeSnapshot();
+    if (entry.index - this.core.log.snapshotIndex >= this.limits.snapshotEveryEntries && !this.diskFull) this.takeSnapshot();
+  }
+
+  /**
+   * Looks at the free disk space: under diskFreeBytesMin the node refuses writes until it is back above twice
+   * that (as etcd's NOSPACE alarm, for this node). A leader refuses proposals and membership changes with
+   * DISK_FULL before they reach its log; a follower drops the entries and snapshots it is sent. What is
+   * already in flight fits in the margin; a write that fails anyway (ENOSPC) crashes the node, which recovers
+   * from what is on disk.
+   */
+  private checkDisk(): void {
+    this.ticksToDiskCheck = DISK_CHECK_TICKS;
+    const free = this.storage.freeBytes();
+    this.diskFreeBytes = free;
+    const min = this.limits.diskFreeBytesMin;
+    const full = free !== null && free < (this.diskFull ? 2 * min : min);
+    if (full === this.diskFull) return;
+    this.diskFull = full;
+    this.host.emit({ type: 'disk', id: this.id, full, freeBytes: free });
+  }
+
+  private diskFullRefusal(): NodeRefusal {
+    return this.refusal('DISK_FULL', `${this.diskFreeBytes ?? 0} bytes free on this node's disk, under diskFreeBytesMin`, true);
   }
 
   private settleProposal(entry: Entry, result: unknown, committedAt: number): void {

@@ -64,6 +64,12 @@ export const ERRORS = {
     redis: 'TRYAGAIN',
     message: "the leader's proposal or read queue is full; retry after a short back-off",
   },
+  DISK_FULL: {
+    status: 507,
+    definite: true,
+    redis: 'MISCONF',
+    message: "the node's disk is (nearly) full: it refuses writes until space is freed; nothing was written",
+  },
   PROPOSAL_TOO_LARGE: {
     status: 413,
     definite: true,

@@ -6,6 +6,7 @@ import type { RaftOptions } from '../raft/config.js';
 import type { RaftStatus } from '../raft/raft.js';
 import type { Membership, MembershipChange, NodeId, RefusalReason, Role, Snapshot } from '../raft/types.js';
 import type { NodeClock } from './clock.js';
+import type { DiskFaults, DiskFaultsStatus, DiskRot, DiskRotReport } from './disk-faults.js';
 import type { ErrorCode } from './errors.js';
 import type { LinkTraffic, NodeFrameState } from './explorer.js';
 import type { LinkFaults } from './link-faults.js';
@@ -15,7 +16,8 @@ import type { LinkFaults } from './link-faults.js';
  * (PROTOCOL_VERSION_MISMATCH), and a TCP peer of another version is refused at its handshake
  * (TRANSPORT_VERSION_MISMATCH). Bump it when a message changes shape. 3: learners and member addresses in the
  * configuration, membership and status requests on the client lane, TCP peers. 4: a node's clock (rate and
- * skew) in the start-up message, and NodeControl.setClock.
+ * skew) in the start-up message, and NodeControl.setClock; its disk faults in the start-up message,
+ * NodeControl.setDiskFaults and rotDisk, the disk's state in NodeStatus and the 'disk' event.
  */
 export const PROTOCOL_VERSION = 4;
 
@@ -43,6 +45,11 @@ export interface RaftNodeLimits {
    * are refused with QUEUE_FULL, and one proposal larger on its own with PROPOSAL_TOO_LARGE.
    */
   readonly proposedBytesPerTurnMax: number;
+  /**
+   * Free disk space below which a node refuses writes (DISK_FULL), drops entries sent to it and takes no
+   * snapshot, until it has twice this again: room left for what is in flight, never a write that fails half way.
+   */
+  readonly diskFreeBytesMin: number;
 }
 
 export type { LinkFaults } from './link-faults.js';
@@ -59,6 +66,8 @@ export const NODE_REFUSAL_CODES = [
   'NODE_STOPPED',
   'ANSWER_LOST',
   'NODE_PAUSED_BACKLOG',
+  // The node's free disk space is below diskFreeBytesMin: it refuses writes before they reach the log.
+  'DISK_FULL',
   'MEMBER_EXISTS',
   'MEMBER_NOT_FOUND',
   'MEMBER_NOT_LEARNER',
@@ -117,7 +126,9 @@ export type NodeEvent =
   /** The newest configuration in this node's log changed (a config entry appended or cut, a snapshot installed). */
   | { readonly type: 'membership'; readonly id: NodeId; readonly membership: Membership }
   /** A vote this node granted or refused (not a pre-vote). */
-  | { readonly type: 'vote'; readonly id: NodeId; readonly candidate: NodeId; readonly term: number; readonly granted: boolean };
+  | { readonly type: 'vote'; readonly id: NodeId; readonly candidate: NodeId; readonly term: number; readonly granted: boolean }
+  /** This node's disk became full (free space under diskFreeBytesMin) or has room again. */
+  | { readonly type: 'disk'; readonly id: NodeId; readonly full: boolean; readonly freeBytes: number | null };
 
 export interface NodeStatus extends RaftStatus {
   readonly paused: boolean;
@@ -127,6 +138,10 @@ export interface NodeStatus extends RaftStatus {
   /** Client calls refused with NODE_PAUSED_BACKLOG because pausedCallsMax were held. */
   readonly pausedCallsRefused: number;
   readonly storage: 'disk' | 'memory';
+  /** Free disk space is under diskFreeBytesMin: writes are refused with DISK_FULL. */
+  readonly diskFull: boolean;
+  /** Free bytes on the node's volume at the last check (every DISK_CHECK_TICKS ticks); null in memory. */
+  readonly diskFreeBytes: number | null;
   /** The HTTP API of the router that runs with this node (raftkv node), where clients that ask are redirected. */
   readonly clientUrl: string | null;
   /** The worker's clock (NodeStartup.clock, then setClock), added by the worker's control plane; absent elsewhere. */
@@ -190,6 +205,11 @@ export interface NodeStartup extends NodeSettings {
   readonly faults: Readonly<Record<NodeId, LinkFaults>>;
   /** The node's clock (src/protocol/clock.ts): its tick rate and wall-time skew, kept across restarts like link faults. */
   readonly clock: NodeClock;
+  /**
+   * The node's disk faults (src/protocol/disk-faults.ts) kept across restarts: a stall, a full disk, lost renames.
+   * Queued errors are not: a node that crashed on one starts without it.
+   */
+  readonly disk: DiskFaults;
   /** The HTTP API of the router that runs with this node, once known (NodeStatus.clientUrl). */
   readonly clientUrl: string | null;
 }
@@ -292,6 +312,10 @@ export interface NodeControl {
   setLinkFaults(peer: NodeId, faults: LinkFaults): void;
   /** Fault injection: the node's clock from now on (its tick rate and the skew of its wall time); TRUE_CLOCK ends it. */
   setClock(clock: NodeClock): void;
+  /** Fault injection: the node's disk faults from now on (what is not named stays); DISK_FAULTS_NONE ends them. */
+  setDiskFaults(faults: Partial<DiskFaults>): DiskFaultsStatus;
+  /** Fault injection: rot at rest in the node's newest WAL segment or snapshot; the node finds it at its next start. */
+  rotDisk(rot: DiskRot): DiskRotReport;
   connectPeer(peer: NodeId, port: MessagePort): void;
   snapshotNow(): number;
   /** The state machine as of the applied index, for a backup: nothing written, nothing compacted; over several turns. */

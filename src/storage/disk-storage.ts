@@ -25,6 +25,8 @@ export class DiskStorage implements RaftStorage {
   private queued: Promise<void> | null = null;
 
   private constructor(
+    private readonly fs: FileSystem,
+    private readonly dir: string,
     private readonly wal: WriteAheadLog,
     private readonly snapshots: SnapshotStore,
     boot: RaftBootState,
@@ -55,7 +57,7 @@ export class DiskStorage implements RaftStorage {
       entries,
       initialMembership: options.initialMembership,
     };
-    return new DiskStorage(wal, snapshots, boot);
+    return new DiskStorage(fs, dir, wal, snapshots, boot);
   }
 
   write(batch: PersistBatch): void {
@@ -120,6 +122,10 @@ export class DiskStorage implements RaftStorage {
       },
       abort: () => writer.abort(),
     };
+  }
+
+  freeBytes(): number | null {
+    return this.fs.freeBytes(this.dir);
   }
 
   get walSegmentCount(): number {

@@ -127,6 +127,11 @@ export class FaultyFileSystem implements FileSystem {
     return inode.current.view().slice();
   }
 
+  /** Unbounded: a full disk is FaultInjectingFileSystem's `spaceBytes` over this one. */
+  freeBytes(): number | null {
+    return null;
+  }
+
   /**
    * Power loss. For every file, a random prefix of its unsynced writes reaches the disk, the last of them
    * possibly only in part; for every directory, a random prefix of its unsynced changes. The rest is gone.

@@ -33,6 +33,8 @@ export interface FileSystem {
   /** fsync of a directory: makes file creations, renames and removals in it durable. */
   syncDir(dir: string): void;
   readFile(file: string): Uint8Array;
+  /** Bytes free for this process on the volume holding `dir`, or null where that is not known. */
+  freeBytes(dir: string): number | null;
 }
 
 class NodeFile implements StorageFile {
@@ -243,5 +245,14 @@ export class NodeFileSystem implements FileSystem {
 
   readFile(file: string): Uint8Array {
     return fs.readFileSync(file);
+  }
+
+  freeBytes(dir: string): number | null {
+    try {
+      const stats = fs.statfsSync(dir);
+      return stats.bavail * stats.bsize;
+    } catch {
+      return null;
+    }
   }
 }

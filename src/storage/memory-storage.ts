@@ -55,5 +55,9 @@ export class MemoryStorage implements RaftStorage {
     };
   }
 
+  freeBytes(): number | null {
+    return null;
+  }
+
   close(): void {}
 }

@@ -25,6 +25,8 @@ export interface RaftStorage {
   saveSnapshot(snapshot: Snapshot): SnapshotSource;
   /** The same as saveSnapshot, with the data written in slices (over several turns) before `finish`. */
   beginSnapshot(meta: SnapshotMeta): SnapshotSink;
+  /** Bytes free on the volume that holds this storage, or null where space is not a concern (memory). */
+  freeBytes(): number | null;
   close(): void;
 }
 

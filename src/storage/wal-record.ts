@@ -170,14 +170,16 @@ export function validRecordAfter(data: Uint8Array, offset: number): number | nul
 
 /**
  * Whether the bad record at `offset` had been written whole before it went bad: then it is corruption at rest,
- * not a torn write, even as the last record of the log. A crash leaves a prefix of a write on disk, so a
- * torn type-3 record lacks its trailer, or holds a prefix of it followed by zeros. The record was written
- * whole if
- * - a trailer whose magic and length place it at the end of a record starting at `offset` is on disk (this
- *   finds it when a flipped bit hit the header's length or type, or the payload), or
- * - the header is intact enough to say where the trailer is, and the bytes there are not a prefix of the
- *   trailer it expects followed by zeros (a flipped bit in the trailer itself: its magic's last byte is never
- *   zero).
+ * not a torn write, even as the last record of the log. A crash leaves a prefix of a write on disk, so a torn
+ * type-3 record lacks its trailer, or holds a prefix of it followed by zeros; so does one whose repair (the
+ * zeroing of a torn tail) was itself cut short, with zeros over the start of what it was zeroing. The record
+ * was written whole if
+ * - a trailer whose magic and length place it at the end of a record starting at `offset` is on disk (a bit
+ *   flipped in the header, the payload or the trailer's CRC), or
+ * - where the header's length puts the trailer, the trailer's CRC is the header's and its magic is whole (a bit
+ *   flipped in the trailer's length), or its length and CRC are the header's and its magic's last byte is not
+ *   zero (a bit flipped in the magic: a torn write leaves zeros there, and no byte of the magic is one bit
+ *   from zero).
  * Logs of earlier versions (types 1 and 2) have no trailer: a bad last record there reads as torn.
  */
 export function recordWrittenWhole(data: Uint8Array, offset: number): boolean {
@@ -188,18 +190,11 @@ export function recordWrittenWhole(data: Uint8Array, offset: number): boolean {
     const trailer = at - 8;
     if (bytes.readUInt32LE(trailer) === trailer - offset - RECORD_HEADER_BYTES) return true;
   }
-  if (offset + RECORD_HEADER_BYTES > bytes.byteLength) return false;
+  if (offset + RECORD_HEADER_BYTES > bytes.byteLength || bytes[offset + 8] !== RECORD_TYPE_BATCH_V3) return false;
   const length = bytes.readUInt32LE(offset);
-  if (bytes[offset + 8] !== RECORD_TYPE_BATCH_V3 || bytes.readUIntLE(offset + 9, 3) !== 0 || length > RECORD_PAYLOAD_BYTES_MAX)
-    return false;
   const at = offset + RECORD_HEADER_BYTES + length;
-  if (at + RECORD_TRAILER_BYTES > bytes.byteLength) return false;
-  const expected = Buffer.alloc(RECORD_TRAILER_BYTES);
-  expected.writeUInt32LE(length, 0);
-  expected.writeUInt32LE(bytes.readUInt32LE(offset + 4), 4);
-  expected.writeUInt32LE(TRAILER_MAGIC, 8);
-  let k = 0;
-  while (k < RECORD_TRAILER_BYTES && bytes[at + k] === expected[k]) k++;
-  for (; k < RECORD_TRAILER_BYTES; k++) if (bytes[at + k] !== 0) return true;
-  return false;
+  if (length > RECORD_PAYLOAD_BYTES_MAX || at + RECORD_TRAILER_BYTES > bytes.byteLength) return false;
+  const crcMatches = bytes.readUInt32LE(at + 4) === bytes.readUInt32LE(offset + 4);
+  const magicWhole = bytes.readUInt32LE(at + 8) === TRAILER_MAGIC;
+  return crcMatches && (magicWhole || (bytes.readUInt32LE(at) === length && bytes[at + RECORD_TRAILER_BYTES - 1] !== 0));
 }

@@ -220,6 +220,7 @@ export class WriteAheadLog {
 
   private recover(): WalRecovery {
     const names = this.fs.list(this.dir).filter((name) => name.endsWith(SEGMENT_SUFFIX));
+    this.dropUnfinishedSegment(names);
     let hardState: HardState | null = null;
     let reset: WalRecovery['reset'] = null;
     let entries: Entry[] = [];
@@ -278,6 +279,22 @@ export class WriteAheadLog {
   }
 
   /**
+   * A crash (or a full disk) while a new segment was being preallocated leaves it short and all zeros: no record
+   * was ever written to it. It is removed, so the log ends with the segment before it (the next append rotates
+   * again), and a node whose disk is full can still start.
+   */
+  private dropUnfinishedSegment(names: string[]): void {
+    const last = names[names.length - 1];
+    if (!this.options.preallocate || last === undefined) return;
+    const file = path.join(this.dir, last);
+    const data = this.fs.readFile(file);
+    if (data.byteLength >= this.options.segmentBytes || !data.every((byte) => byte === 0)) return;
+    this.fs.remove(file);
+    this.fs.syncDir(this.dir);
+    names.pop();
+  }
+
+  /**
    * A preallocated segment is zero-filled to its full size and synced before its first record is written, so
    * one that holds records but is shorter than that lost its end after it was written (a file system repair, a
    * stray truncate): records that had been synced may be gone, which a torn write cannot do.
@@ -302,14 +319,20 @@ export class WriteAheadLog {
       }
     }
     // A crash while preallocating leaves a short segment with no record yet: fill it before the first one.
-    const fillTo = this.options.preallocate && offset === 0 ? Math.max(dirtyEnd, this.options.segmentBytes) : dirtyEnd;
-    if (fillTo > offset || torn) {
-      handle.write(new Uint8Array(fillTo - offset), offset);
+    if (dirtyEnd > offset || torn) {
+      handle.write(new Uint8Array(dirtyEnd - offset), offset);
       handle.sync();
     }
     this.active = handle;
     this.writeOffset = offset;
   }
+}
+
+/** Where the valid records of a segment's bytes end: the written part that rot at rest aims at. */
+export function walWrittenBytes(data: Uint8Array): number {
+  let offset = 0;
+  for (let parsed = parseRecord(data, 0); parsed.kind === 'record'; parsed = parseRecord(data, offset)) offset += parsed.bytes;
+  return offset;
 }
 
 /** Applies one recovered batch's entries: an entry at index i replaces the suffix from i on. */

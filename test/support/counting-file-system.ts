@@ -49,4 +49,7 @@ export class CountingFileSystem implements FileSystem {
   readFile(file: string): Uint8Array {
     return this.inner.readFile(file);
   }
+  freeBytes(dir: string): number | null {
+    return this.inner.freeBytes(dir);
+  }
 }

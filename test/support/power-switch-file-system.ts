@@ -89,4 +89,7 @@ export class PowerSwitchFileSystem implements FileSystem {
   readFile(file: string): Uint8Array {
     return this.disk.readFile(file);
   }
+  freeBytes(): number | null {
+    return this.disk.freeBytes();
+  }
 }

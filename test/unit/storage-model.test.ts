@@ -517,9 +517,9 @@ describe('storage against an in-memory model', () => {
       new SyncCommand(false),
     ];
     // The segment size shapes where rotations fall, and so whether the recovery after CrashCommand has torn
-    // bytes to zero (disk operations a cut can land in): 720 B does with WAL records of type 2 and snapshot metas
-    // holding learners (700 B did before; 690 B no longer does).
-    const options = { segmentBytes: 720, preallocate: true, commands: script };
+    // bytes to zero (disk operations a cut can land in): 760 B does with WAL records of type 3 (a 12-byte trailer)
+    // and snapshot metas holding learners (720 B did with type 2; 740 B no longer does).
+    const options = { segmentBytes: 760, preallocate: true, commands: script };
     const total = (await runWithPowerCut({ ...options, operationsBeforeCut: Number.POSITIVE_INFINITY, crash: { torn: false, seed: 0 } }))
       .operationsDone;
     expect(total).toBeGreaterThan(50);
