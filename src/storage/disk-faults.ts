@@ -213,7 +213,17 @@ export class FaultInjectingFileSystem implements FileSystem {
       path: file.path,
       write: (data, position) => {
         this.failWrite(file.path);
-        this.take(position + data.byteLength - file.size(), 'write', file.path);
+        const growth = position + data.byteLength - file.size();
+        const left = this.faults.spaceBytes;
+        if (left !== null && growth > left) {
+          // As a real disk does: what fits is written, then the write fails.
+          const fits = data.byteLength - (growth - left);
+          if (fits > 0) file.write(data.subarray(0, fits), position);
+          this.faults = { ...this.faults, spaceBytes: 0 };
+          this.injected.noSpace++;
+          throw systemError('ENOSPC', 'write', file.path);
+        }
+        this.take(growth, 'write', file.path);
         file.write(data, position);
       },
       read: (position, length) => file.read(position, length),

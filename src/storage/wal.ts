@@ -269,7 +269,7 @@ export class WriteAheadLog {
       }
       this.segments.push(segment);
       if (isLast) {
-        this.checkPreallocated(file, data, offset);
+        this.checkPreallocated(file, data);
         this.reopenActive(file, data, offset, tornTail !== null);
       }
     }
@@ -296,11 +296,12 @@ export class WriteAheadLog {
 
   /**
    * A preallocated segment is zero-filled to its full size and synced before its first record is written, so
-   * one that holds records but is shorter than that lost its end after it was written (a file system repair, a
+   * one that holds anything but zeros and is shorter than that lost its end after it was written (a file system repair, a
    * stray truncate): records that had been synced may be gone, which a torn write cannot do.
    */
-  private checkPreallocated(file: string, data: Uint8Array, end: number): void {
-    if (!this.options.preallocate || end === 0 || data.byteLength >= this.options.segmentBytes) return;
+  private checkPreallocated(file: string, data: Uint8Array): void {
+    // A short segment of zeros alone (a crash in its preallocation) was removed before (dropUnfinishedSegment).
+    if (!this.options.preallocate || data.byteLength >= this.options.segmentBytes) return;
     throw new StorageError(
       'STORAGE_CORRUPT_RECORD',
       `the segment is ${data.byteLength} bytes, shorter than the ${this.options.segmentBytes} it was preallocated to: truncated after it was written`,
