@@ -7,6 +7,7 @@ import type { TlsOptions } from 'node:tls';
 import { NodeNotRunningError, type Supervisor } from '../actor/supervisor.js';
 import type { KvItem, KvQueryResult, KvResult } from '../kv/commands.js';
 import type { MembershipChange, NodeId } from '../raft/types.js';
+import { DISK_FAULTS_NONE, validateDiskFaults, type DiskFaults, type DiskRotReport } from '../protocol/disk-faults.js';
 import { ERRORS, apiError, type ApiError, type ErrorCode } from '../protocol/errors.js';
 import type { ExplorerHub, ScenarioCatalog } from './explorer.js';
 import type { ExplorerLoad } from './explorer-load.js';
@@ -774,7 +775,7 @@ async function admin(req: http.IncomingMessage, method: string, path: string, de
     nodeAction !== null ||
     actorFault !== null ||
     campaign !== null ||
-    ['/v1/faults/partition', '/v1/faults/links', '/v1/faults/heal', '/v1/leader/transfer'].includes(path);
+    ['/v1/faults/partition', '/v1/faults/links', '/v1/faults/heal', '/v1/faults/disk', '/v1/leader/transfer'].includes(path);
   if (!known) fail('NOT_FOUND', `no endpoint ${method} ${path}`);
   if (method !== 'POST') fail('METHOD_NOT_ALLOWED');
   checkAdmin(req, deps);
@@ -840,6 +841,8 @@ async function admin(req: http.IncomingMessage, method: string, path: string, de
     case '/v1/faults/heal':
       await supervisor.heal();
       return { status: 200, body: { healed: true } };
+    case '/v1/faults/disk':
+      return injectDiskFaults(body, supervisor);
     default: {
       const to = nodeIdParam(body.to, supervisor, 'to');
       if (supervisor.stateOf(to) !== 'running')
@@ -849,6 +852,40 @@ async function admin(req: http.IncomingMessage, method: string, path: string, de
       return { status: 200, body: { to } };
     }
   }
+}
+
+/**
+ * POST /v1/faults/disk {"node":"n1", ...DiskFaults, "clear"?: true, "rot"?: {"target":"wal"|"snapshot","kind":"flip"|"truncate"}}:
+ * a node's disk faults (src/protocol/disk-faults.ts); fields not named stay as they were, `clear` ends them all.
+ */
+async function injectDiskFaults(body: Record<string, unknown>, supervisor: Supervisor): Promise<Reply> {
+  const id = nodeIdParam(body.node, supervisor, 'node');
+  const { node: _node, clear, rot, ...settings } = body;
+  if (clear !== undefined && typeof clear !== 'boolean') fail('INVALID_ARGUMENT', 'clear must be true or false');
+  let faults: Partial<DiskFaults> = {};
+  try {
+    faults = clear === true ? DISK_FAULTS_NONE : validateDiskFaults(settings);
+  } catch (error) {
+    fail('INVALID_ARGUMENT', (error as Error).message);
+  }
+  let rotted: DiskRotReport | null = null;
+  if (rot !== undefined) {
+    const { target, kind } = (typeof rot === 'object' && rot !== null ? rot : {}) as Record<string, unknown>;
+    if ((target !== 'wal' && target !== 'snapshot') || (kind !== 'flip' && kind !== 'truncate'))
+      fail('INVALID_ARGUMENT', 'rot must be {"target": "wal" | "snapshot", "kind": "flip" | "truncate"}');
+    if (supervisor.stateOf(id) !== 'running')
+      fail('NODE_STOPPED', `${id} is ${supervisor.stateOf(id)}: only a running node's disk can rot`);
+    try {
+      rotted = await supervisor.rotDisk(id, { target, kind });
+    } catch (error) {
+      fail('INVALID_ARGUMENT', (error as Error).message);
+    }
+  }
+  const state = await supervisor.setDiskFaults(id, faults);
+  return {
+    status: 200,
+    body: { node: id, faults: state?.faults ?? supervisor.diskFaultsOf(id), injected: state?.injected ?? null, rot: rotted },
+  };
 }
 
 /** POST /v1/nodes/{id}/crash, /hang, /slow {"ms":N}, /flood {"messages":N}: the actor faults (Supervisor.actorFault). */
