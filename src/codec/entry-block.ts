@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import type { Entry, Membership } from '../raft/types.js';
+import { msgpackLengthsFit } from './msgpack-lengths.js';
 
 // ---------------------------------------------------------------------------
 // The entries block: a run of consecutive log entries as one binary block. The peer transport sends an
@@ -136,6 +137,7 @@ export function decodeEntries(block: Uint8Array): Entry[] {
 function decodeMembership(payload: Uint8Array, index: number): Membership {
   let plain: unknown;
   try {
+    if (!msgpackLengthsFit(payload)) throw new RangeError('a length in the membership runs past its end');
     plain = configPackr.unpack(payload);
   } catch (error) {
     throw new EntryBlockError(`config entry ${index}: ${(error as Error).message}`);

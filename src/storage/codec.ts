@@ -20,6 +20,9 @@ export function tupleToEntry(tuple: unknown): Entry {
   throw new TypeError(`entry kind ${String(kind)} with a bad payload`);
 }
 
+/** A term, an index or a count as the writer wrote it: a file whose checksum holds may still be crafted (found by the fuzzer). */
+export const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
 export function hardStateToTuple(hardState: HardState): [number, string | null, number] {
   return [hardState.term, hardState.votedFor, hardState.commitIndex];
 }
@@ -27,7 +30,7 @@ export function hardStateToTuple(hardState: HardState): [number, string | null, 
 export function tupleToHardState(tuple: unknown): HardState {
   if (!Array.isArray(tuple) || tuple.length !== 3) throw new TypeError('hard state is not a 3-tuple');
   const [term, votedFor, commitIndex] = tuple as [unknown, unknown, unknown];
-  if (typeof term !== 'number' || typeof commitIndex !== 'number' || (votedFor !== null && typeof votedFor !== 'string')) {
+  if (!isCount(term) || !isCount(commitIndex) || (votedFor !== null && typeof votedFor !== 'string')) {
     throw new TypeError('hard state has bad fields');
   }
   return { term, votedFor, commitIndex };
@@ -42,7 +45,7 @@ export function metaToTuple(meta: SnapshotMeta): [number, number, PlainMembershi
 export function tupleToMeta(tuple: unknown): SnapshotMeta {
   if (!Array.isArray(tuple) || tuple.length !== 3) throw new TypeError('snapshot meta is not a 3-tuple');
   const [index, term, plain] = tuple as [unknown, unknown, unknown];
-  if (typeof index !== 'number' || typeof term !== 'number') throw new TypeError('snapshot meta has bad fields');
+  if (!isCount(index) || !isCount(term)) throw new TypeError('snapshot meta has bad fields');
   const membership = membershipFromPlain(plain);
   if (typeof membership === 'string') throw new TypeError(`snapshot meta: ${membership}`);
   return { index, term, membership };

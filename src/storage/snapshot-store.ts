@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { msgpackLengthsFit } from '../codec/msgpack-lengths.js';
 import type { SnapshotMeta, SnapshotSource } from '../raft/types.js';
 import { checksum, metaToTuple, storagePackr, tupleToMeta } from './codec.js';
 import { StorageError } from './errors.js';
@@ -179,6 +180,7 @@ export class SnapshotStore {
       if (checksum(metaRaw) !== view.getUint32(12, true)) fail('meta checksum mismatch', HEADER_BYTES);
       let meta: SnapshotMeta;
       try {
+        if (!msgpackLengthsFit(metaRaw)) throw new TypeError('a length in the meta runs past its end');
         meta = tupleToMeta(storagePackr.unpack(metaRaw));
       } catch (error) {
         return fail(`undecodable meta: ${(error as Error).message}`, HEADER_BYTES);

@@ -1,6 +1,7 @@
 import { decodeEntries, layoutEntries, writeEntries } from '../codec/entry-block.js';
+import { msgpackLengthsFit } from '../codec/msgpack-lengths.js';
 import type { Entry, HardState } from '../raft/types.js';
-import { checksum, hardStateToTuple, storagePackr, tupleToEntry, tupleToHardState } from './codec.js';
+import { checksum, hardStateToTuple, isCount, storagePackr, tupleToEntry, tupleToHardState } from './codec.js';
 
 /**
  * A WAL record: a 12-byte header, the payload, and (type 3) a 12-byte trailer.
@@ -121,6 +122,7 @@ export function parseRecord(data: Uint8Array, offset: number): ParseResult {
 }
 
 function decodePayloadV1(payload: Uint8Array): WalBatch {
+  if (!msgpackLengthsFit(payload)) throw new TypeError('a length in the batch runs past its end');
   const decoded: unknown = storagePackr.unpack(payload);
   if (!Array.isArray(decoded) || decoded.length !== 3) throw new TypeError('batch is not a 3-tuple');
   const [hardState, reset, entries] = decoded as [unknown, unknown, unknown];
@@ -133,7 +135,9 @@ function decodePayloadV2(payload: Uint8Array): WalBatch {
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   const headEnd = HEAD_LENGTH_BYTES + view.getUint32(0, true);
   if (headEnd > payload.byteLength) throw new TypeError('head runs past the payload');
-  const head: unknown = storagePackr.unpack(payload.subarray(HEAD_LENGTH_BYTES, headEnd));
+  const headBytes = payload.subarray(HEAD_LENGTH_BYTES, headEnd);
+  if (!msgpackLengthsFit(headBytes)) throw new TypeError('a length in the head runs past its end');
+  const head: unknown = storagePackr.unpack(headBytes);
   if (!Array.isArray(head) || head.length !== 2) throw new TypeError('head is not a 2-tuple');
   const [hardState, reset] = head as [unknown, unknown];
   // A command's data stays a view into the segment's bytes, as msgpack's binary values did.
@@ -144,7 +148,7 @@ function decodePayloadV2(payload: Uint8Array): WalBatch {
 function decodeHead(hardState: unknown, reset: unknown): Pick<WalBatch, 'hardState' | 'reset'> {
   let resetPosition: WalBatch['reset'] = null;
   if (reset !== null) {
-    if (!Array.isArray(reset) || typeof reset[0] !== 'number' || typeof reset[1] !== 'number') throw new TypeError('bad reset');
+    if (!Array.isArray(reset) || !isCount(reset[0]) || !isCount(reset[1])) throw new TypeError('bad reset');
     resetPosition = { index: reset[0], term: reset[1] };
   }
   return { hardState: hardState === null ? null : tupleToHardState(hardState), reset: resetPosition };

@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { decodeEntries as decodeEntryBlock, encodeEntries, EntryBlockError } from '../codec/entry-block.js';
+import { msgpackLengthsFit } from '../codec/msgpack-lengths.js';
 import type { PeerFrame } from '../protocol/peer.js';
 import { MESSAGE_TYPES, type AppendRequest, type Entry, type Message, type MessageType } from '../raft/types.js';
 
@@ -140,6 +141,7 @@ export class FrameDecoder {
   private readonly packr = new Packr({ sequential: true, useRecords: true });
 
   decode(frame: Uint8Array): Message[] {
+    if (!msgpackLengthsFit(frame)) throw new FrameError('undecodable frame: a declared length runs past its end');
     let decoded: unknown;
     try {
       decoded = this.packr.unpack(frame);

@@ -1,8 +1,13 @@
 // The fuzzers' corpus as a regression test (docs/FUZZING.md): every file of test/fuzz/corpus/<target>/ runs
 // through its target, whose oracles throw on a defect; no fuzzer needed, deterministic. And the fuzzer's own
 // test: with a fixed seed, coverage feedback finds a planted bug behind a 4-byte prefix within a bound on the
-// inputs run, which blind mutation of the same seeds does not.
+// inputs run, which blind mutation of the same seeds does not. And the defects it found, checked directly.
+import { Packr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { msgpackLengthsFit } from '../../src/codec/msgpack-lengths.js';
+import { tupleToHardState, tupleToMeta } from '../../src/storage/codec.js';
+import { FrameDecoder } from '../../src/transport/codec.js';
+import { FrameReader } from '../../src/transport/tcp/frame.js';
 import { corpusFiles, corpusOf } from '../fuzz/corpus.js';
 import { fuzz } from '../fuzz/engine.js';
 import { loadTarget, TARGET_NAMES } from '../fuzz/targets/index.js';
@@ -46,6 +51,35 @@ describe('the fuzz corpus', () => {
       });
     });
   }
+});
+
+describe('what the fuzzer found', () => {
+  it('a msgpack length past the bytes is refused before msgpackr loops over it (a 10-byte HELLO had cost a second and 100 MB)', () => {
+    const arrayOf2Pow24 = Uint8Array.of(0xdd, 0x01, 0xff, 0xff, 0xff);
+    expect(msgpackLengthsFit(arrayOf2Pow24)).toBe(false);
+    expect(() => new FrameReader().push(Uint8Array.of(0, 0, 0, 6, 1, ...arrayOf2Pow24))).toThrow(
+      /a length in the HELLO body runs past its end/,
+    );
+    expect(() => new FrameDecoder().decode(arrayOf2Pow24)).toThrow(/a declared length runs past its end/);
+    for (const value of [
+      [],
+      { a: [1, 'x', Uint8Array.of(1)] },
+      [null, [2, 'n1', 3]],
+      'x'.repeat(70_000),
+      new Array(20).fill({ v: ['n1'] }),
+    ]) {
+      expect(msgpackLengthsFit(new Packr({ useRecords: false }).pack(value)), JSON.stringify(value).slice(0, 40)).toBe(true);
+      expect(msgpackLengthsFit(new Packr({ sequential: true, useRecords: true }).pack([value, value]))).toBe(true);
+    }
+    expect(msgpackLengthsFit(Uint8Array.of(0x92, 0x01))).toBe(false); // an array that ends past the bytes
+  });
+
+  it('a snapshot meta or hard state whose checksum holds but whose term is not a count is refused', () => {
+    expect(() => tupleToMeta([9, -20, { v: ['n1'], l: [] }])).toThrow(TypeError);
+    expect(() => tupleToHardState([Number.NaN, null, 0])).toThrow(TypeError);
+    expect(() => tupleToHardState([1, null, 1.5])).toThrow(TypeError);
+    expect(tupleToHardState([2, 'n1', 3])).toEqual({ term: 2, votedFor: 'n1', commitIndex: 3 });
+  });
 });
 
 describe('the coverage-guided fuzzer', () => {

@@ -3,6 +3,7 @@
 // messages as codec.ts encodes it (msgpack, sequential records: one encoder and decoder per connection);
 // CLIENT carries an opaque client-port frame. See docs/TRANSPORT.md.
 import { Packr } from 'msgpackr';
+import { msgpackLengthsFit } from '../../codec/msgpack-lengths.js';
 import { TransportError } from './errors.js';
 
 /**
@@ -162,6 +163,8 @@ export class FrameReader {
 }
 
 function decodeControlBody(type: ControlFrameType, body: Uint8Array): Readonly<Record<string, unknown>> {
+  // Before any peer is authenticated: a declared length past the body must not cost the decoder a thing.
+  if (!msgpackLengthsFit(body)) throw new TransportError('TRANSPORT_BAD_FRAME', `a length in the ${type} body runs past its end`);
   let decoded: unknown;
   try {
     decoded = packr.unpack(body);

@@ -13,8 +13,11 @@ import { WriteAheadLog, type WalRecovery } from '../../../src/storage/wal.js';
 import {
   parseRecord,
   RECORD_HEADER_BYTES,
+  RECORD_TRAILER_BYTES,
   RECORD_TYPE_BATCH,
   RECORD_TYPE_BATCH_V2,
+  RECORD_TYPE_BATCH_V3,
+  TRAILER_MAGIC,
   validRecordAfter,
 } from '../../../src/storage/wal-record.js';
 import { expectRefusal } from '../oracles.js';
@@ -25,18 +28,29 @@ const DIR = '/data/wal';
 const SEGMENT_BYTES = 1024;
 const AFTER_REPAIR_CODES = ['STORAGE_LOG_GAP', 'STORAGE_CORRUPT_RECORD', 'STORAGE_MISSING_SEGMENT'];
 
-/** Sets the CRC of each whole record in `data` (in place), as a writer would have: from the start to the first that is not whole. */
+/**
+ * Sets the CRC of each whole record in `data` (in place), and a type 3 record's trailer, as a writer would have:
+ * from the start to the first record that is not whole.
+ */
 export function fixRecordChecksums(data: Uint8Array): void {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let offset = 0;
   while (offset + RECORD_HEADER_BYTES <= data.byteLength) {
     const length = view.getUint32(offset, true);
     const type = data[offset + 8];
-    if ((type !== RECORD_TYPE_BATCH && type !== RECORD_TYPE_BATCH_V2) || offset + RECORD_HEADER_BYTES + length > data.byteLength) return;
+    const trailerBytes = type === RECORD_TYPE_BATCH_V3 ? RECORD_TRAILER_BYTES : 0;
+    const known = type === RECORD_TYPE_BATCH || type === RECORD_TYPE_BATCH_V2 || type === RECORD_TYPE_BATCH_V3;
+    const end = offset + RECORD_HEADER_BYTES + length;
+    if (!known || end + trailerBytes > data.byteLength) return;
     const lengthAndType = checksum(data.subarray(offset + 8, offset + 12), checksum(data.subarray(offset, offset + 4)));
-    const crc = checksum(data.subarray(offset + RECORD_HEADER_BYTES, offset + RECORD_HEADER_BYTES + length), lengthAndType);
+    const crc = checksum(data.subarray(offset + RECORD_HEADER_BYTES, end), lengthAndType);
     view.setUint32(offset + 4, crc, true);
-    offset += RECORD_HEADER_BYTES + length;
+    if (trailerBytes > 0) {
+      view.setUint32(end, length, true);
+      view.setUint32(end + 4, crc, true);
+      view.setUint32(end + 8, TRAILER_MAGIC, true);
+    }
+    offset = end + trailerBytes;
   }
 }
 
@@ -115,6 +129,8 @@ export const walTarget: FuzzTarget = {
   description: 'the write-ahead log reader: one or two segments, checksums as given or set right',
   coverage: ['src/storage/wal', 'src/storage/codec', 'src/codec/entry-block'],
   dictionary: [
+    Uint8Array.of(3, 0, 0, 0),
+    'RKV7',
     Uint8Array.of(2, 0, 0, 0),
     Uint8Array.of(1, 0, 0, 0),
     Uint8Array.of(0, 0, 0, 0),
