@@ -137,6 +137,8 @@ export function createHttpServer(deps: HttpServerDeps, tls: ServerTls | null = n
     requestTimeout: requestReceiveTimeoutMs,
     // Node checks both timeouts only this often (30 s by default): a quarter of the shorter, at most a second.
     connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(Math.min(headersTimeoutMs, requestReceiveTimeoutMs) / 4))),
+    // An HTTP/1.1 request without Host is refused in handle(), in the API's error shape, not with Node's bare 400.
+    requireHostHeader: false,
   };
   const server: http.Server =
     tls === null ? http.createServer(timeouts, handler) : https.createServer({ ...serverTlsOptions(tls), ...timeouts }, handler);
@@ -334,6 +336,8 @@ async function handle(
   deps: HttpServerDeps,
   setRoute: (route: string) => void,
 ): Promise<Reply | null> {
+  // HTTP/1.1 requires Host (RFC 9112, 3.2); Node's own refusal had no body and no code (found by the fuzzer, test/fuzz).
+  if (req.httpVersion === '1.1' && req.headers.host === undefined) fail('PROTOCOL_ERROR', 'an HTTP/1.1 request needs a Host header');
   let url: URL;
   try {
     url = new URL(req.url ?? '/', 'http://localhost');
