@@ -149,7 +149,10 @@ export const LIMITS_TABLE: readonly LimitRow[] = [
       "a whole request (HTTP headers and body, or one Redis-protocol command's frame) must arrive within this; beyond: closed",
     ),
     outputBufferBytesMax: settable('Bytes', 'reply bytes one connection may hold unread by its client; beyond: closed'),
-    respIdleTimeoutMs: settable('Ms', 'a Redis-protocol connection idle this long is closed'),
+    idleTimeoutMs: settable(
+      'Ms',
+      'a Redis-protocol connection idle this long is closed, and any connection whose client takes none of its replies this long',
+    ),
     explorerEventsMax: settable('Events', 'explorer events kept for a page that reconnects; one further behind gets a resync'),
     explorerSubscribersMax: fixed('Subscribers', 'explorer event streams open at once; beyond: OVERLOADED'),
     floodMessagesMax: fixed('Messages', 'most messages one flood fault (POST /v1/nodes/{id}/flood) sends; beyond: INVALID_ARGUMENT'),

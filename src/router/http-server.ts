@@ -124,12 +124,47 @@ export function createHttpServer(deps: HttpServerDeps, tls: ServerTls | null = n
       })
       .finally(() => {
         deps.metrics.observeRequest('http', route, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
-        // A client that does not read its replies (Redis's client-output-buffer-limit, on HTTP): its connection goes.
-        if (!socket.destroyed && unreadOutputBytes(socket, responses) > deps.limits.outputBufferBytesMax) {
-          deps.metrics.connectionClosed('http', 'output-buffer');
-          socket.destroy();
-        }
+        watchOutput(socket, responses);
       });
+  };
+  // A client that does not read its replies: past outputBufferBytesMax of them its connection goes (Redis's
+  // client-output-buffer-limit); below it, Node stops reading its requests once replies back up, and the
+  // connection goes when the client has taken none of them (no 'drain') for idleTimeoutMs.
+  const watched = new WeakSet<Duplex>();
+  const watchOutput = (socket: Duplex, responses: ReadonlySet<http.ServerResponse>): void => {
+    if (socket.destroyed) return;
+    if (unreadOutputBytes(socket, responses) > deps.limits.outputBufferBytesMax) {
+      deps.metrics.connectionClosed('http', 'output-buffer');
+      socket.destroy();
+      return;
+    }
+    if (watched.has(socket) || unreadOutputBytes(socket, responses) === 0) return;
+    // Each 'drain' (the client took what the socket held) starts the clock again while replies wait.
+    const arm = (): NodeJS.Timeout => {
+      const t = setTimeout(() => {
+        stop();
+        if (socket.destroyed || unreadOutputBytes(socket, responses) === 0) return;
+        deps.metrics.connectionClosed('http', 'idle');
+        socket.destroy();
+      }, deps.limits.idleTimeoutMs);
+      t.unref();
+      return t;
+    };
+    let timer = arm();
+    const taken = (): void => {
+      clearTimeout(timer);
+      if (!socket.destroyed && unreadOutputBytes(socket, responses) > 0) timer = arm();
+      else stop();
+    };
+    const stop = (): void => {
+      clearTimeout(timer);
+      watched.delete(socket);
+      socket.off('drain', taken);
+      socket.off('close', stop);
+    };
+    watched.add(socket);
+    socket.on('drain', taken);
+    socket.on('close', stop);
   };
   const { headersTimeoutMs, requestReceiveTimeoutMs, connectionsMax } = deps.limits;
   const timeouts: http.ServerOptions = {
@@ -176,7 +211,8 @@ export function createHttpServer(deps: HttpServerDeps, tls: ServerTls | null = n
  */
 function unreadOutputBytes(socket: Duplex, responses: ReadonlySet<http.ServerResponse>): number {
   let bytes = socket.writableLength;
-  for (const res of responses) if (res.socket === null) bytes += res.writableLength;
+  // A response's writableLength is what it holds itself plus, once it has the socket, what the socket holds.
+  for (const res of responses) bytes += res.writableLength - (res.socket === null ? 0 : socket.writableLength);
   return bytes;
 }
 

@@ -34,8 +34,12 @@ export interface Limits {
    * client-output-buffer-limit; beyond, the connection is closed.
    */
   readonly outputBufferBytesMax: number;
-  /** Redis protocol: a connection with nothing to send or receive for this long is closed (Redis's `timeout`). */
-  readonly respIdleTimeoutMs: number;
+  /**
+   * Redis protocol: a connection with no command in progress and no byte sent or taken for this long is closed
+   * (Redis's `timeout`). Both front doors: a connection whose client takes none of its replies for this long
+   * (it stopped reading; the replies are below outputBufferBytesMax) is closed.
+   */
+  readonly idleTimeoutMs: number;
   /** The explorer (src/router/explorer.ts): events kept for replay, subscribers, bytes queued to one subscriber. */
   readonly explorerEventsMax: number;
   readonly explorerSubscribersMax: number;
@@ -63,8 +67,9 @@ export const LIMITS_DEFAULTS: Limits = {
   requestReceiveTimeoutMs: 30_000,
   outputBufferBytesMax: 32 * 1024 * 1024,
   // Redis's default is no timeout; an idle connection holds one of connectionsMax, and every Redis client in
-  // use (redis-cli, ioredis, redis-py) reconnects, so raftkv closes one idle for 5 minutes.
-  respIdleTimeoutMs: 300_000,
+  // use (redis-cli, ioredis, redis-py) reconnects, so raftkv closes one idle for 5 minutes. (An idle HTTP
+  // keep-alive connection is closed after 5 s, Node's keepAliveTimeout.)
+  idleTimeoutMs: 300_000,
   explorerEventsMax: 10_000,
   explorerSubscribersMax: 16,
   explorerSubscriberBufferBytes: 1024 * 1024,

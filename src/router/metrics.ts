@@ -18,7 +18,7 @@ export type RestartReason = (typeof RESTART_REASONS)[number];
  * Why a front door cut a connection off (raftkv_connections_closed_total's `reason`), each a limit of
  * docs/LIMITS.md: headers-timeout (headersTimeoutMs, slowloris), request-timeout (requestReceiveTimeoutMs: a body
  * or a command frame trickled), output-buffer (outputBufferBytesMax: a client that does not read its replies),
- * idle (respIdleTimeoutMs).
+ * idle (idleTimeoutMs: an idle Redis-protocol connection, or a client that takes none of its replies).
  */
 export const CONNECTION_CLOSE_REASONS = ['headers-timeout', 'request-timeout', 'output-buffer', 'idle'] as const;
 export type ConnectionCloseReason = (typeof CONNECTION_CLOSE_REASONS)[number];

@@ -54,9 +54,9 @@ function serveConnection(socket: net.Socket, deps: RespServerDeps): void {
     deps.metrics.connectionClosed('resp', reason);
     socket.destroy();
   };
-  // Idle: no byte read or written for respIdleTimeoutMs (Node's socket timeout) and no command being served.
+  // Idle: no byte read or written for idleTimeoutMs (Node's socket timeout) and no command being served.
   // A client that stopped reading its replies writes nothing either, so it is idle too.
-  socket.setTimeout(limits.respIdleTimeoutMs, () => {
+  socket.setTimeout(limits.idleTimeoutMs, () => {
     if (replies.length === 0) cutOff('idle');
   });
   // A command's frame must arrive whole within requestReceiveTimeoutMs of its first byte, or of the command
