@@ -73,7 +73,10 @@ function answersIn(bytes: Buffer): Answer[] {
     check(end !== -1, `an answer cut inside its head: ${JSON.stringify(bytes.subarray(at, at + 200).toString('latin1'))}`);
     const [statusLine = '', ...lines] = bytes.subarray(at, end).toString('latin1').split('\r\n');
     const status = Number(/^HTTP\/1\.[01] (\d{3}) /.exec(statusLine)?.[1]);
-    check(Number.isInteger(status), `not an HTTP status line: ${JSON.stringify(statusLine)} in ${JSON.stringify(bytes.toString('latin1').slice(0, 800))}`);
+    check(
+      Number.isInteger(status),
+      `not an HTTP status line: ${JSON.stringify(statusLine)} in ${JSON.stringify(bytes.toString('latin1').slice(0, 800))}`,
+    );
     const headers = new Map(
       lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
     );
