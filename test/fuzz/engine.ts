@@ -257,7 +257,7 @@ export function describe(error: unknown): string {
   return `a non-Error was thrown: ${String(error)}`;
 }
 
-/** Runs the fuzzing loop (see the file's head).  */
+/** Runs the fuzzing loop (see the file's head): the seeds first, then mutations of the corpus. */
 export async function fuzz(options: FuzzOptions): Promise<FuzzResult> {
   const { target } = options;
   const random = new SeededRandom(options.seed);
@@ -269,62 +269,60 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzResult> {
   let iterations = 0;
   const progress = (): FuzzProgress => ({ iterations, corpusEntries: corpus.length, features: coverage.featureCount });
   const done = (finding: Finding | null): FuzzResult => ({ ...progress(), finding, added });
-  {
-    for (const seed of options.seeds.length === 0 ? [Buffer.alloc(0)] : options.seeds) {
-      const input = seed.subarray(0, target.inputBytesMax);
+  for (const seed of options.seeds.length === 0 ? [Buffer.alloc(0)] : options.seeds) {
+    const input = seed.subarray(0, target.inputBytesMax);
+    options.beforeInput?.(input);
+    const { features, finding } = await execute(target, coverage, input);
+    iterations++;
+    if (finding !== null) return done(finding);
+    coverage.merge(features);
+    corpus.push(input);
+  }
+  const seedCount = corpus.length;
+  const keep = (input: Buffer, features: Set<string>): void => {
+    coverage.merge(features);
+    if (corpus.length >= CORPUS_ENTRIES_MAX) corpus.splice(seedCount, 1);
+    corpus.push(input);
+    added.push(input);
+    options.onNewInput?.(input, features);
+  };
+  // A pure parser runs a batch of inputs per coverage take (a take costs far more than a parse); only a batch
+  // that shows something new is run again input by input, to find which inputs to keep. A target with a
+  // server (open) runs one input per take: its background work must not be taken for an input's.
+  const batchInputs = target.open === undefined ? BATCH_INPUTS : 1;
+  let reported = performance.now();
+  while (iterations < options.iterationsMax && performance.now() < options.deadline) {
+    if (options.onProgress !== undefined && performance.now() - reported > PROGRESS_MS) {
+      reported = performance.now();
+      options.onProgress(progress());
+    }
+    const batch: Buffer[] = [];
+    if (options.feedback !== false) coverage.take();
+    while (batch.length < batchInputs && iterations < options.iterationsMax) {
+      const parent = pickParent(random, corpus);
+      const other = corpus.length > 1 ? random.pick(corpus) : null;
+      const input = mutator.mutate(parent, other);
       options.beforeInput?.(input);
-      const { features, finding } = await execute(target, coverage, input);
+      const finding = await runChecked(target, input);
       iterations++;
       if (finding !== null) return done(finding);
-      coverage.merge(features);
-      corpus.push(input);
+      batch.push(input);
     }
-    const seedCount = corpus.length;
-    const keep = (input: Buffer, features: Set<string>): void => {
-      coverage.merge(features);
-      if (corpus.length >= CORPUS_ENTRIES_MAX) corpus.splice(seedCount, 1);
-      corpus.push(input);
-      added.push(input);
-      options.onNewInput?.(input, features);
-    };
-    // A pure parser runs a batch of inputs per coverage take (a take costs far more than a parse); only a batch
-    // that shows something new is run again input by input, to find which inputs to keep. A target with a
-    // server (open) runs one input per take: its background work must not be taken for an input's.
-    const batchInputs = target.open === undefined ? BATCH_INPUTS : 1;
-    let reported = performance.now();
-    while (iterations < options.iterationsMax && performance.now() < options.deadline) {
-      if (options.onProgress !== undefined && performance.now() - reported > PROGRESS_MS) {
-        reported = performance.now();
-        options.onProgress(progress());
-      }
-      const batch: Buffer[] = [];
-      if (options.feedback !== false) coverage.take();
-      while (batch.length < batchInputs && iterations < options.iterationsMax) {
-        const parent = pickParent(random, corpus);
-        const other = corpus.length > 1 ? random.pick(corpus) : null;
-        const input = mutator.mutate(parent, other);
-        options.beforeInput?.(input);
-        const finding = await runChecked(target, input);
-        iterations++;
-        if (finding !== null) return done(finding);
-        batch.push(input);
-      }
-      if (options.feedback === false) continue;
-      const union = coverage.take();
-      if (!coverage.hasNew(union)) continue;
-      if (batch.length === 1) {
-        keep(batch[0] as Buffer, union);
-        continue;
-      }
-      for (const input of batch) {
-        options.beforeInput?.(input);
-        const { features, finding } = await execute(target, coverage, input);
-        if (finding !== null) return done(finding);
-        if (coverage.hasNew(features)) keep(input, features);
-      }
+    if (options.feedback === false) continue;
+    const union = coverage.take();
+    if (!coverage.hasNew(union)) continue;
+    if (batch.length === 1) {
+      keep(batch[0] as Buffer, union);
+      continue;
     }
-    return done(null);
+    for (const input of batch) {
+      options.beforeInput?.(input);
+      const { features, finding } = await execute(target, coverage, input);
+      if (finding !== null) return done(finding);
+      if (coverage.hasNew(features)) keep(input, features);
+    }
   }
+  return done(null);
 }
 
 /** Deletions tried per input when minimizing one. */
