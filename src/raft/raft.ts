@@ -256,6 +256,11 @@ export class RaftCore {
     return this.membership;
   }
 
+  /** The index of the entry that holds the configuration in force (0: the initial one; a snapshot's index). */
+  get configurationIndex(): number {
+    return this.membershipIndex;
+  }
+
   /** The commit index, as status() gives it, without building the status (read every turn). */
   get committed(): number {
     return this.commitIndex;
@@ -514,7 +519,7 @@ export class RaftCore {
   /** Followers and candidates: an election timeout with no word from a leader starts a campaign (section 5.2). */
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.electionElapsed >= this.randomizedElectionTicks && this.isVoter()) {
+    if (this.electionElapsed >= this.randomizedElectionTicks && this.mayCampaign()) {
       this.electionElapsed = 0;
       this.campaign(this.options.preVote ? 'pre-candidate' : 'candidate', false);
     }
@@ -533,7 +538,9 @@ export class RaftCore {
       }
     }
     if (this.transferTarget !== null && ++this.transferElapsed >= this.options.electionTicks) this.transferTarget = null;
-    if (this.stableIndex >= this.unstableFrom - 1) this.persistWaitTicks = 0;
+    // A leader removing itself counts in no majority (thesis 4.2.2): its disk holds nothing up, and stepping down
+    // before its removal commits would leave a log that outranks the others' with no voter to campaign for it.
+    if (this.stableIndex >= this.unstableFrom - 1 || !this.isVoter()) this.persistWaitTicks = 0;
     else if (++this.persistWaitTicks >= this.options.persistStallTicks) {
       this.stepDownStalled();
       return;
@@ -768,6 +775,18 @@ export class RaftCore {
 
   private isVoter(): boolean {
     return this.membership.voters.includes(this.id);
+  }
+
+  /**
+   * A voter campaigns; so does a voter that a configuration not yet committed removes (thesis 4.2.2: until it
+   * commits, the server may still be needed). A leader removing itself that loses its leadership (CheckQuorum,
+   * a crash) may hold the longest log, which the remaining voters will not vote past: without it campaigning,
+   * no one could win. It counts in no majority of the new configuration, which its votes are tallied by.
+   */
+  private mayCampaign(): boolean {
+    if (this.isVoter()) return true;
+    if (this.membershipIndex <= this.commitIndex) return false;
+    return this.log.latestMembership(this.membershipIndex - 1).membership.voters.includes(this.id);
   }
 
   private quorumSize(): number {

@@ -114,10 +114,16 @@ export class FaultInjectingFileSystem implements FileSystem {
 
   /**
    * Rot at rest: flips one bit, or cuts the file, at a seeded place in the newest file of `dir` whose name ends
-   * in `suffix` (the written part of a WAL segment: `written` bytes from its start). The running node is not
-   * told: it finds out when it next reads the file (at its next start).
+   * in `suffix`, within the range `written` gives (for a WAL segment: its records, or its last one). The
+   * running node is not told: it finds out when it next reads the file (at its next start).
    */
-  rot(dir: string, suffix: string, kind: RotReport['kind'], random: CrashRandom, written?: (data: Uint8Array) => number): RotReport {
+  rot(
+    dir: string,
+    suffix: string,
+    kind: RotReport['kind'],
+    random: CrashRandom,
+    written?: (data: Uint8Array) => readonly [start: number, end: number],
+  ): RotReport {
     const name = this.inner
       .list(dir)
       .filter((n) => n.endsWith(suffix))
@@ -125,10 +131,11 @@ export class FaultInjectingFileSystem implements FileSystem {
     if (name === undefined) throw new RangeError(`no ${suffix} file in ${dir} to rot`);
     const file = path.join(dir, name);
     const data = this.inner.readFile(file);
-    const end = written?.(data) ?? data.byteLength;
-    if (end < (kind === 'flip' ? 1 : 2)) throw new RangeError(`${file} holds too little written to rot`);
+    const [start, end] = written?.(data) ?? [0, data.byteLength];
     // A cut keeps at least a byte: a file cut to nothing is a lost file, which recovery cannot see (STORAGE.md).
-    const offset = kind === 'flip' ? random.int(0, end) : random.int(1, end);
+    const from = kind === 'flip' ? start : Math.max(1, start);
+    if (end <= from) throw new RangeError(`${file} holds too little written to rot`);
+    const offset = random.int(from, end);
     const handle = this.inner.open(file, { create: false });
     try {
       if (kind === 'flip') handle.write(Uint8Array.of((data[offset] as number) ^ (1 << random.int(0, 8))), offset);

@@ -157,6 +157,15 @@ export class FaultyFileSystem implements FileSystem {
     for (const [file, inode] of this.durable) this.current.set(file, inode);
   }
 
+  /**
+   * A failed fsync as Linux does it ("fsyncgate"): the writes it was to make durable are dropped from the page
+   * cache's care. The process still reads them, but they never reach the disk: a crash loses them even if a
+   * later fsync succeeds.
+   */
+  loseUnsynced(): void {
+    for (const inode of new Set([...this.current.values(), ...this.durable.values()])) inode.pending = [];
+  }
+
   /** Flips one bit of a file, durably (bit rot, a bad sector, a stray write). */
   flipBit(file: string, offset: number, bit = 0): void {
     const inode = this.current.get(file);

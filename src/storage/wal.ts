@@ -329,11 +329,20 @@ export class WriteAheadLog {
   }
 }
 
-/** Where the valid records of a segment's bytes end: the written part that rot at rest aims at. */
-export function walWrittenBytes(data: Uint8Array): number {
+/** The valid records of a segment's bytes, [0, end): what rot at rest aims at. */
+export function walWrittenBytes(data: Uint8Array): readonly [number, number] {
+  return [0, walLastRecord(data)[1]];
+}
+
+/** The last valid record of a segment's bytes, [start, end) ([0, 0] if none): where a flip looks most like a torn write. */
+export function walLastRecord(data: Uint8Array): readonly [number, number] {
+  let start = 0;
   let offset = 0;
-  for (let parsed = parseRecord(data, 0); parsed.kind === 'record'; parsed = parseRecord(data, offset)) offset += parsed.bytes;
-  return offset;
+  for (let parsed = parseRecord(data, 0); parsed.kind === 'record'; parsed = parseRecord(data, offset)) {
+    start = offset;
+    offset += parsed.bytes;
+  }
+  return [start, offset];
 }
 
 /** Applies one recovered batch's entries: an entry at index i replaces the suffix from i on. */

@@ -97,6 +97,24 @@ export const MUTATIONS: readonly Mutation[] = [
       "the WAL's blocking sync (what the simulator's disk completion calls) never fsyncs; FaultyFileSystem loses unsynced writes on a crash",
     families: ['mixed', 'lossy', 'readers', 'membership'],
   },
+  {
+    name: 'fsync-error-retried',
+    file: 'src/node/raft-node.ts',
+    find: '        if (error !== null) this.fatal = error;\n        else if (seq > this.durableSeq) this.durableSeq = seq;\n',
+    replace: '        if (seq > this.durableSeq) this.durableSeq = seq;\n',
+    description:
+      'a failed fsync is taken as done and the node goes on ("fsyncgate"): the writes it was to make durable were dropped, and a crash loses what the node acknowledged',
+    families: ['disks'],
+  },
+  {
+    name: 'torn-tail-swallows-rot',
+    file: 'src/storage/wal.ts',
+    find: ': recordWrittenWhole(data, offset)',
+    replace: ': false && recordWrittenWhole(data, offset)',
+    description:
+      'recovery takes a last record that was written whole and then rotted for a torn write, and cuts it: the node forgets entries (or a vote) it acknowledged',
+    families: ['disks'],
+  },
 ];
 
 /** Known bugs the suite cannot inject yet, and why (none at present: each entry is printed under the table). */

@@ -141,8 +141,10 @@ export class SafetyChecker {
     if (leading !== -1) {
       this.checkElection(status.term, node.id);
       // Only a voter wins an election: a leader first seen in its term is a voter of its own configuration (a
-      // learner, or a node outside it, never campaigns). Later in the term it may remove itself.
-      if (leading !== view.leaderTerm && !status.membership.voters.includes(node.id)) {
+      // learner, or a node outside it, never campaigns), or a voter of the one before that a configuration not
+      // yet committed removes (thesis 4.2.2: it may still be needed, and wins without its own vote). Later in
+      // the term it may remove itself.
+      if (leading !== view.leaderTerm && !status.membership.voters.includes(node.id) && !removedByUncommitted(node.core)) {
         throw new SafetyViolation('election-safety', `${node.id} leads term ${leading} but is no voter of its configuration`);
       }
       this.currentLeaders.set(node.id, node.core);
@@ -292,4 +294,10 @@ export class ReadWriteRegister {
     this.completedWrites++;
     if (index > this.floor) this.floor = index;
   }
+}
+
+/** A voter of the previous configuration that the configuration in force, not yet committed, removes. */
+function removedByUncommitted(core: RaftCore): boolean {
+  const index = core.configurationIndex;
+  return index > core.committed && core.log.latestMembership(index - 1).membership.voters.includes(core.options.id);
 }

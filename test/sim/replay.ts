@@ -4,7 +4,7 @@ import { deriveOptions, type ScheduleOptions } from './simulator.js';
 
 export type Overrides = Partial<Omit<ScheduleOptions, 'seed'>>;
 
-export const FAMILY_NAMES = ['mixed', 'lossy', 'lossy-everywhere', 'readers', 'membership', 'elections', 'clocks'] as const;
+export const FAMILY_NAMES = ['mixed', 'lossy', 'lossy-everywhere', 'readers', 'membership', 'elections', 'clocks', 'disks'] as const;
 export type FamilyName = (typeof FAMILY_NAMES)[number];
 
 export interface Family {
@@ -24,12 +24,30 @@ export const FAMILIES: Readonly<Record<FamilyName, Family>> = {
   // 40% loss on every link and nothing else going wrong.
   'lossy-everywhere': {
     firstSeed: 2_000_001,
-    overrides: { nodeCount: 5, lossyLinkShare: 1, lossyDrop: 0.4, crashRate: 0, pauseRate: 0, partitionRate: 0, transferRate: 0 },
+    overrides: {
+      nodeCount: 5,
+      lossyLinkShare: 1,
+      lossyDrop: 0.4,
+      crashRate: 0,
+      pauseRate: 0,
+      partitionRate: 0,
+      transferRate: 0,
+      diskFaultRate: 0,
+    },
   },
   // Built to catch stale reads: many readers, frequent partitions and pauses, no CheckQuorum.
   readers: {
     firstSeed: 3_000_001,
-    overrides: { checkQuorum: false, partitionRate: 4, crashRate: 0.5, pauseRate: 1, readShare: 0.6, clients: 5, clientThinkUnits: 5 },
+    overrides: {
+      checkQuorum: false,
+      partitionRate: 4,
+      crashRate: 0.5,
+      pauseRate: 1,
+      readShare: 0.6,
+      clients: 5,
+      clientThinkUnits: 5,
+      diskFaultRate: 0,
+    },
   },
   // Built to catch unsafe membership changes: four voters (an even count, where a change and a concurrent one
   // from another leader can have disjoint majorities), frequent changes, lossy links, and no PreVote or
@@ -50,13 +68,14 @@ export const FAMILIES: Readonly<Record<FamilyName, Family>> = {
       lossyLinkShare: 0.5,
       lossyDrop: 0.4,
       chaosTicks: 800,
+      diskFaultRate: 0,
     },
   },
   // Built to catch forgotten votes: every voter crashes right after granting and is back within a message
   // delay; no PreVote, short election timeouts and long delays, so candidates often share a term.
   elections: {
     firstSeed: 5_000_001,
-    overrides: { voteCrash: 1, preVote: false, electionTicks: 6, delayMaxUnits: 25, crashRate: 4 },
+    overrides: { voteCrash: 1, preVote: false, electionTicks: 6, delayMaxUnits: 25, crashRate: 4, diskFaultRate: 0 },
   },
   // Built to test lease reads against drifting clocks: every read may be a lease read, the nodes' clock rates
   // spread exactly as far as the lease bound allows (leaseClockRateRatioMax: the fastest node's rate over the
@@ -77,7 +96,16 @@ export const FAMILIES: Readonly<Record<FamilyName, Family>> = {
       readShare: 0.8,
       clients: 5,
       clientThinkUnits: 5,
+      diskFaultRate: 0,
     },
+  },
+  // Built to test sick disks (issue 18): disk faults four times as often as crashes, on top of the seed's other
+  // faults: stalls past persistStallTicks (the leader must step down), fsyncs that fail (the node crashes, and
+  // nothing it failed to sync may count as acknowledged), full disks (DISK_FULL; an ENOSPC crashes the node),
+  // and rot at rest on one node (found at its restart, and the node stops for good).
+  disks: {
+    firstSeed: 7_000_001,
+    overrides: { diskFaultRate: 6, crashRate: 1.5, nodeCount: 5, clients: 4 },
   },
 };
 

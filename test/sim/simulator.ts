@@ -11,7 +11,10 @@ import type { StateMachine } from '../../src/raft/state-machine.js';
 import { EventQueue } from './event-queue.js';
 import { ReadWriteRegister, SafetyChecker, SafetyViolation, entryIdentity } from './checker.js';
 import { DiskStorage } from '../../src/storage/disk-storage.js';
+import { FaultInjectingFileSystem } from '../../src/storage/disk-faults.js';
+import { StorageError } from '../../src/storage/errors.js';
 import { FaultyFileSystem } from '../../src/storage/faulty-file-system.js';
+import { walLastRecord, walWrittenBytes } from '../../src/storage/wal.js';
 import type { LinkFaultEntry, NodeFrameState } from '../../src/protocol/explorer.js';
 import type { TraceRecorder } from './trace.js';
 
@@ -98,7 +101,19 @@ export interface ScheduleOptions {
    * node is slow changes). Never drawn from the seed (0: none); with clockDrift 0 there is nothing to change.
    */
   readonly clockFaultRate: number;
+  /**
+   * Expected disk faults per 100 ticks of the chaos phase (issue 18), each on one node (often the leader): a
+   * stall (its syncs wait up to twice persistStallTicks), an fsync that fails (the node crashes at its next
+   * turn and restarts from its disk), a full disk for a while (DISK_FULL refusals; an ENOSPC that gets past the
+   * check crashes the node), or, once per run with three voters or more, rot at rest on a crashed node (a bit
+   * flipped in, or a cut of, its newest WAL segment or snapshot), which it must find at its restart and stop
+   * for good. Drawn from a stream of its own in mixed and lossy; 0 in the targeted families.
+   */
+  readonly diskFaultRate: number;
 }
+
+/** The node limits the simulator runs with: a full disk is one with less than this free. */
+const SIM_DISK_FREE_BYTES_MIN = 16 * 1024;
 
 /** A node's clock: `rate` ticks per tickUnits of simulated time, and an offset of `skewUnits`. */
 export interface SimClock {
@@ -132,6 +147,12 @@ export interface ScheduleStats {
   transfers: number;
   /** Clock faults: a node's clock rate drawn again (clockFaultRate). */
   clockChanges: number;
+  /** Disk faults (diskFaultRate) by kind; rotFound: rot the node found at its restart (it stopped for good). */
+  diskStalls: number;
+  fsyncErrors: number;
+  disksFull: number;
+  rots: number;
+  rotFound: number;
   membershipChanges: number;
   /** Accepted changes by kind (membershipChanges counts them all). */
   learnersAdded: number;
@@ -203,6 +224,8 @@ export function deriveOptions(seed: number, overrides: Partial<Omit<ScheduleOpti
     clockDrift: 0,
     clockSkewUnitsMax: 0,
     clockFaultRate: 0,
+    // From a stream of its own, so the options drawn above stay what they were for every seed.
+    diskFaultRate: new SeededRandom(seed ^ 0xd15c).pick([0, 0, 0.5, 1, 2]),
     ...overrides,
   };
   // Lease reads assume clocks that do not stop: never combine them with pauses, even when overrides ask.
@@ -223,7 +246,9 @@ type SimEvent =
   /** A membership change through the current leader; `leader` pins it to the node that led when it was planned. */
   | { readonly kind: 'membership'; readonly leader: NodeId | null }
   | { readonly kind: 'resume'; readonly node: NodeId }
-  | { readonly kind: 'heal-partition' };
+  | { readonly kind: 'heal-partition' }
+  /** A full disk has room again. */
+  | { readonly kind: 'disk-free'; readonly node: NodeId };
 
 interface PendingOp {
   readonly kind: 'write' | 'read';
@@ -304,6 +329,14 @@ class SimNode {
   /** The disk completes syncs in order. */
   syncDoneAt = 0;
   readonly disk = new FaultyFileSystem();
+  /** The disk as the node sees it: a full disk (spaceBytes) is set here. */
+  readonly faults = new FaultInjectingFileSystem(this.disk);
+  /** Syncs complete no earlier than this (a stalled disk). */
+  stallUntil = 0;
+  /** The next sync fails with EIO (and is not made durable). */
+  failNextSync = false;
+  /** Rot at rest was put on its disk and it has not restarted since. */
+  rotted = false;
   storage: DiskStorage | null = null;
   /** Booted at least once: a spare is not, until a membership change adds it. */
   joined = false;
@@ -369,6 +402,11 @@ export class Simulator {
     partitions: 0,
     transfers: 0,
     clockChanges: 0,
+    diskStalls: 0,
+    fsyncErrors: 0,
+    disksFull: 0,
+    rots: 0,
+    rotFound: 0,
     membershipChanges: 0,
     learnersAdded: 0,
     votersAdded: 0,
@@ -519,8 +557,11 @@ export class Simulator {
     }
     this.trace?.links(this.now, []);
     for (const node of this.nodes.values()) {
-      if (!node.up && node.joined) this.boot(node);
-      node.node?.resume();
+      node.stallUntil = 0;
+      node.failNextSync = false;
+      node.faults.set({ spaceBytes: null });
+      if (!node.up && node.joined && !node.retired) this.tryBoot(node);
+      this.surviveDiskError(node, () => node.node?.resume());
     }
   }
 
@@ -638,6 +679,7 @@ export class Simulator {
       case 'restart':
       case 'resume':
       case 'crash':
+      case 'disk-free':
         return event.node;
       case 'deliver':
         return event.message.to;
@@ -683,7 +725,7 @@ export class Simulator {
       case 'run': {
         const node = this.node(event.node);
         if (node.node === null || node.incarnation !== event.incarnation) return; // a crashed incarnation
-        event.task();
+        this.surviveDiskError(node, event.task);
         this.hooks.onStep?.(this, event.node);
         return;
       }
@@ -698,7 +740,7 @@ export class Simulator {
         return;
       case 'restart': {
         const node = this.node(event.node);
-        if (!node.up && !node.retired) this.boot(node);
+        if (!node.up && !node.retired) this.tryBoot(node);
         return;
       }
       case 'crash': {
@@ -714,9 +756,12 @@ export class Simulator {
       case 'resume': {
         const node = this.node(event.node);
         if (node.paused) this.trace?.supervise(this.now, node.id, 'running', 'resumed');
-        node.node?.resume();
+        this.surviveDiskError(node, () => node.node?.resume());
         return;
       }
+      case 'disk-free':
+        this.node(event.node).faults.set({ spaceBytes: null });
+        return;
       case 'heal-partition':
         if (this.phase === 'chaos') for (const link of this.links.values()) link.cut = false;
         this.trace?.links(this.now, this.linkFaults());
@@ -727,12 +772,45 @@ export class Simulator {
   // -------------------------------------------------------------------------
   // Nodes: the real actor with a simulated runtime.
 
+  /** Runs a turn of the node: an injected EIO or ENOSPC crashes it, as a worker dies of it, and it restarts later. */
+  private surviveDiskError(node: SimNode, turn: () => void): void {
+    try {
+      turn();
+    } catch (error) {
+      if (!isInjectedDiskError(error)) throw error;
+      this.crash(node);
+      const downTicks = this.random.int(1, 3 * this.options.electionTicks);
+      this.queue.push(this.now + downTicks * this.options.tickUnits, { kind: 'restart', node: node.id });
+    }
+  }
+
+  /**
+   * Boots a node that may not start: rot at rest it must find (it stops for good, as an operator would take it
+   * out of service), or a disk still full (it tries again later).
+   */
+  private tryBoot(node: SimNode): void {
+    try {
+      this.boot(node);
+      node.rotted = false;
+    } catch (error) {
+      if (node.rotted && error instanceof StorageError) {
+        this.stats.rotFound++;
+        this.trace?.supervise(this.now, node.id, 'failed', `found rot at rest: ${error.message}`);
+        node.retired = true;
+        node.incarnation++; // its waiting writes will never be answered
+        return;
+      }
+      if (!isInjectedDiskError(error)) throw error;
+      this.queue.push(this.now + this.options.electionTicks * this.options.tickUnits, { kind: 'restart', node: node.id });
+    }
+  }
+
   private boot(node: SimNode): void {
     const o = this.options;
     // Recovery runs the real on-disk code: torn tails are cut; anything else it finds wrong fails the run.
     node.joined = true;
     this.trace?.supervise(this.now, node.id, 'running', node.incarnation === 0 ? 'started' : 'restarted after a crash');
-    const storage = DiskStorage.open(node.disk, '/data', {
+    const storage = DiskStorage.open(node.faults, '/data', {
       initialMembership: { voters: this.initialVoters, learners: [] },
       segmentBytes: o.segmentBytes,
       preallocate: o.preallocate,
@@ -741,12 +819,18 @@ export class Simulator {
     const runtime: NodeRuntime = {
       schedule: (task) => this.queue.push(this.now, { kind: 'run', node: node.id, incarnation, task }),
       sync: (target, done) => {
-        node.syncDoneAt = Math.max(node.syncDoneAt, this.now + this.random.int(0, o.diskLatencyMaxUnits + 1));
+        node.syncDoneAt = Math.max(node.syncDoneAt, node.stallUntil, this.now + this.random.int(0, o.diskLatencyMaxUnits + 1));
+        const fail = node.failNextSync;
+        node.failNextSync = false;
         this.queue.push(node.syncDoneAt, {
           kind: 'run',
           node: node.id,
           incarnation,
           task: () => {
+            if (fail) {
+              node.disk.loseUnsynced();
+              return done(injectedDiskError('EIO'));
+            }
             target.syncNow();
             done(null);
           },
@@ -773,8 +857,9 @@ export class Simulator {
           snapshotChunkBytes: o.snapshotChunkBytes,
           learnerCatchUpEntriesMax: o.learnerCatchUpEntriesMax,
           unsafeSkipMembershipBarrier: o.unsafeSkipMembershipBarrier,
+          persistStallTicks: 3 * o.electionTicks,
         },
-        limits: { snapshotEveryEntries: o.snapshotEveryEntries, pendingTicksMax: 1 },
+        limits: { snapshotEveryEntries: o.snapshotEveryEntries, pendingTicksMax: 1, diskFreeBytesMin: SIM_DISK_FREE_BYTES_MIN },
       },
       storage,
       sm,
@@ -864,7 +949,8 @@ export class Simulator {
 
   private scheduleFault(): void {
     const o = this.options;
-    const perTick = (o.crashRate + o.pauseRate + o.partitionRate + o.transferRate + o.clockFaultRate + o.membershipRate) / 100;
+    const perTick =
+      (o.crashRate + o.pauseRate + o.partitionRate + o.transferRate + o.clockFaultRate + o.diskFaultRate + o.membershipRate) / 100;
     if (perTick === 0) return;
     const meanUnits = this.options.tickUnits / perTick;
     this.queue.push(this.now + 1 + this.random.int(0, Math.ceil(2 * meanUnits)), { kind: 'fault' });
@@ -872,14 +958,60 @@ export class Simulator {
 
   private injectFault(): void {
     const o = this.options;
-    const total = o.crashRate + o.pauseRate + o.partitionRate + o.transferRate + o.clockFaultRate + o.membershipRate;
+    const total = o.crashRate + o.pauseRate + o.partitionRate + o.transferRate + o.clockFaultRate + o.diskFaultRate + o.membershipRate;
     let roll = this.random.next() * total;
     if ((roll -= o.crashRate) < 0) this.crashSome();
     else if ((roll -= o.pauseRate) < 0) this.pauseOne();
     else if ((roll -= o.partitionRate) < 0) this.partition();
     else if ((roll -= o.transferRate) < 0) this.transfer();
     else if ((roll -= o.clockFaultRate) < 0) this.changeClock();
+    else if ((roll -= o.diskFaultRate) < 0) this.diskFault();
     else this.changeMembership(null);
+  }
+
+  /** A disk fault on one running node, often the leader (see ScheduleOptions.diskFaultRate). */
+  private diskFault(): void {
+    const o = this.options;
+    const leader = this.currentLeader();
+    const up = this.ids.filter((id) => this.node(id).up);
+    if (up.length === 0) return;
+    const node = this.node(this.random.chance(0.5) && leader !== null ? leader.id : this.random.pick(up));
+    const roll = this.random.next();
+    const rotted = this.stats.rots > 0; // rot at rest once per run at most: the node may stop for good
+    if (roll < 0.35) {
+      this.stats.diskStalls++;
+      const ticks = this.random.int(1, 6 * o.electionTicks + 1);
+      node.stallUntil = Math.max(node.stallUntil, this.now + ticks * o.tickUnits);
+    } else if (roll < 0.6) {
+      this.stats.fsyncErrors++;
+      node.failNextSync = true;
+    } else if (roll < 0.85 || rotted || this.initialVoters.length < 3) {
+      this.stats.disksFull++;
+      node.faults.set({ spaceBytes: this.random.int(0, SIM_DISK_FREE_BYTES_MIN) });
+      const ticks = this.random.int(o.electionTicks, 8 * o.electionTicks);
+      this.queue.push(this.now + ticks * o.tickUnits, { kind: 'disk-free', node: node.id });
+    } else this.rot(node);
+  }
+
+  /** Rot at rest: the node crashes, a bit of its newest WAL segment or snapshot flips (or the segment is cut), and it restarts later. */
+  private rot(node: SimNode): void {
+    this.stats.rots++;
+    this.crash(node);
+    const snapshots = node.disk.list('/data/snap').filter((name) => name.endsWith('.snap'));
+    const target = snapshots.length > 0 && this.random.chance(0.3) ? 'snapshot' : 'wal';
+    // A cut is found only in a preallocated segment: without preallocation it reads as a torn tail (STORAGE.md).
+    const kind = target === 'wal' && this.options.preallocate && this.random.chance(0.3) ? 'truncate' : 'flip';
+    try {
+      // Half the flips hit the last record, where only its trailer tells rot from a torn write.
+      const range = kind === 'flip' && this.random.chance(0.5) ? walLastRecord : walWrittenBytes;
+      if (target === 'wal') node.faults.rot('/data/wal', '.wal', kind, this.random, range);
+      else node.faults.rot('/data/snap', '.snap', kind, this.random);
+      node.rotted = true;
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error; // nothing written yet to rot
+    }
+    const downTicks = this.random.int(1, 4 * this.options.electionTicks);
+    this.queue.push(this.now + downTicks * this.options.tickUnits, { kind: 'restart', node: node.id });
   }
 
   /** A clock fault: one node's clock rate drawn again within the run's spread, from its next tick on. */
@@ -1181,4 +1313,14 @@ export function runSchedule(
   hooks: SimulatorHooks = {},
 ): ScheduleResult {
   return new Simulator(deriveOptions(seed, overrides), hooks).run();
+}
+
+/** An EIO or ENOSPC the simulator's disk faults raised (never one of the code's own errors). */
+function injectedDiskError(code: 'EIO'): Error {
+  return Object.assign(new Error(`${code}: injected disk fault`), { code });
+}
+
+function isInjectedDiskError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof Error && (code === 'EIO' || code === 'ENOSPC') && error.message.includes('injected');
 }
