@@ -23,7 +23,7 @@ const MUTATIONS_PER_INPUT_MAX = 6;
 
 export interface Finding {
   readonly input: Buffer;
-  readonly kind: 'exception' | 'slow' | 'allocation';
+  readonly kind: 'exception' | 'slow' | 'allocation' | 'hang';
   readonly message: string;
 }
 

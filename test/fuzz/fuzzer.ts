@@ -87,7 +87,7 @@ function runWorker(target: FuzzTarget, data: Omit<FuzzWorkerData, 'inFlight' | '
         iterations: count,
         corpusEntries: 0,
         features: 0,
-        finding: { input, kind: 'slow', message },
+        finding: { input, kind: count === 0 ? 'slow' : 'hang', message },
         distilled: [],
       });
     }, WATCHDOG_PERIOD_MS);
@@ -180,4 +180,8 @@ async function main(): Promise<number> {
   return clean ? 0 : 1;
 }
 
-process.exitCode = await main();
+process.exitCode = await main().catch((error: unknown) => {
+  // A usage mistake (an unknown target, a bad number) or a worker that died: not a finding.
+  console.error(error instanceof Error ? error.message : String(error));
+  return 2;
+});
