@@ -639,6 +639,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.answer(node.control.setDiskFaults(faults), `${id} disk faults`);
   }
 
+  /** A running node snapshots its state machine now (and compacts its log); the index it snapshots at. */
+  async snapshotNow(id: NodeId): Promise<number> {
+    const node = this.node(this.checkId(id));
+    if (node.control === null || node.state !== 'running') throw new NodeNotRunningError(id, node.state);
+    return this.answer(node.control.snapshotNow(), `${id} snapshot`);
+  }
+
   /** Rot at rest in a running node's newest WAL segment or snapshot (src/protocol/disk-faults.ts). */
   async rotDisk(id: NodeId, rot: DiskRot): Promise<DiskRotReport> {
     const node = this.node(this.checkId(id));

@@ -1,5 +1,6 @@
 import type { MembersView, NodeState, Supervisor } from '../actor/supervisor.js';
 import type { NodeClock } from '../protocol/clock.js';
+import { DISK_FAULTS_NONE } from '../protocol/disk-faults.js';
 import type { NodeRefusalCode } from '../protocol/node.js';
 import type { SeededRandom } from '../raft/random.js';
 import type { MembershipChange, NodeId } from '../raft/types.js';
@@ -68,6 +69,8 @@ export class Nemesis {
   private readonly slowed = new Set<NodeId>();
   /** Each node a clock fault changed, with the clock it had before (the scenario's start clock): undo restores it. */
   private readonly clockBefore = new Map<NodeId, NodeClock>();
+  /** Each node a disk fault was set on: undo makes its disk healthy again. */
+  private readonly disked = new Set<NodeId>();
   /** The node the last isolate-leader partition cut off, until a heal: the `isolated` target. */
   private isolated: NodeId | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -244,6 +247,21 @@ export class Nemesis {
         await this.onEach(ids, (id) => this.supervisor.setClock(id, clock));
         const detail = `${action.rate === null ? '' : ` rate ${action.rate}`}${action.skewMs === null ? '' : ` skew ${action.skewMs} ms`}`;
         return record(`clock ${ids.join(',')}${detail}`, ids.length === 0);
+      }
+      case 'disk': {
+        const ids = this.resolve(action.target);
+        for (const id of ids) this.disked.add(id);
+        await this.onEach(ids, (id) => this.supervisor.setDiskFaults(id, action.faults));
+        const detail = Object.entries(action.faults)
+          .map(([key, value]) => ` ${key} ${String(value)}`)
+          .join('');
+        return record(`disk ${ids.join(',')}${detail}`, ids.length === 0);
+      }
+      case 'snapshot': {
+        const ids = this.resolve(action.target);
+        // Not awaited: a kill at the same `at` is to land while the snapshot is being written.
+        for (const id of ids) void this.supervisor.snapshotNow(id).catch(() => undefined);
+        return record(`snapshot ${ids.join(',')}`, ids.length === 0);
       }
       case 'transfer': {
         const leader = this.supervisor.leaderId;
@@ -430,6 +448,9 @@ export class Nemesis {
       case 'clock':
         await this.unclock();
         break;
+      case 'disk':
+        await this.undisk();
+        break;
       default:
         return;
     }
@@ -443,6 +464,13 @@ export class Nemesis {
     this.slowed.clear();
     const members = ids.filter((id) => this.supervisor.ids.includes(id));
     await Promise.all(members.map((id) => this.supervisor.actorFault(id, { kind: 'slow', ms: 0 }).catch(() => undefined)));
+  }
+
+  /** Every disk a disk fault made sick healthy again (queued errors are used up by the crashes they cause). */
+  private async undisk(): Promise<void> {
+    const ids = [...this.disked].filter((id) => this.supervisor.ids.includes(id));
+    this.disked.clear();
+    await this.onEach(ids, (id) => this.supervisor.setDiskFaults(id, DISK_FAULTS_NONE));
   }
 
   /** Every clock a clock fault changed back to what it was before (the scenario's start clock). */
@@ -467,6 +495,7 @@ export class Nemesis {
     await this.apply({ kind: 'resume', target: 'paused' });
     await this.unslow();
     await this.unclock();
+    await this.undisk();
     await this.apply({ kind: 'restart', target: 'all' });
     await Promise.all([...this.changing]);
     await this.apply({ kind: 'restart', target: 'all' });

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { CLUSTER_NODES_MAX, SUPERVISOR_DEFAULTS } from '../actor/supervisor.js';
 import { CLOCK_RATE_MAX, CLOCK_RATE_MIN, CLOCK_SKEW_MS_MAX } from '../protocol/clock.js';
+import { DISK_ERRORS_MAX, DISK_SYNC_DELAY_MS_MAX } from '../protocol/disk-faults.js';
 import { RAFT_DEFAULTS } from '../raft/config.js';
 import { leaseClockRateRatioMax } from '../raft/raft.js';
 import { LIMITS_DEFAULTS } from '../router/limits.js';
@@ -231,6 +232,8 @@ export const FAULT_ACTIONS = [
   'slow',
   'flood',
   'clock',
+  'disk',
+  'snapshot',
   'add-learner',
   'add-voter',
   'promote',
@@ -245,6 +248,11 @@ const ACTION_EXTRAS = [
   { key: 'messages', action: 'flood', neededUpTo: LIMITS_DEFAULTS.floodMessagesMax },
   { key: 'rate', action: 'clock', neededUpTo: null },
   { key: 'skewMs', action: 'clock', neededUpTo: null },
+  { key: 'stallMs', action: 'disk', neededUpTo: null },
+  { key: 'fsyncErrors', action: 'disk', neededUpTo: null },
+  { key: 'writeErrors', action: 'disk', neededUpTo: null },
+  { key: 'spaceBytes', action: 'disk', neededUpTo: null },
+  { key: 'loseRenames', action: 'disk', neededUpTo: null },
 ] as const satisfies readonly { key: string; action: ActionKey; neededUpTo: number | null }[];
 
 const formatMs = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
@@ -272,6 +280,13 @@ function faultSchema(bounds: ScenarioBounds) {
     clock: target(bounds, []).optional(),
     rate: clockRate.optional(),
     skewMs: clockSkew.optional(),
+    disk: target(bounds, []).optional(),
+    snapshot: target(bounds, []).optional(),
+    stallMs: integerIn(0, DISK_SYNC_DELAY_MS_MAX).optional(),
+    fsyncErrors: integerIn(1, DISK_ERRORS_MAX).optional(),
+    writeErrors: integerIn(1, DISK_ERRORS_MAX).optional(),
+    spaceBytes: integerIn(0, Number.MAX_SAFE_INTEGER).optional(),
+    loseRenames: z.boolean({ error: 'must be true or false' }).optional(),
     'add-learner': newMember(bounds).optional(),
     'add-voter': newMember(bounds).optional(),
     promote: nodeTarget(bounds, []).optional(),
@@ -298,6 +313,8 @@ function faultSchema(bounds: ScenarioBounds) {
     }
     if (action === 'clock' && f.rate === undefined && f.skewMs === undefined)
       ctx.addIssue({ code: 'custom', path: ['clock'], message: 'a clock fault needs a rate, a skewMs or both', input: f });
+    if (action === 'disk' && DISK_KEYS.every((key) => f[key] === undefined))
+      ctx.addIssue({ code: 'custom', path: ['disk'], message: `a disk fault needs one or more of ${DISK_KEYS.join(', ')}`, input: f });
     if (f.promote !== undefined && !(bounds.added ?? []).some((a) => a.id === f.promote))
       ctx.addIssue({
         code: 'custom',
@@ -333,13 +350,35 @@ function faultSchema(bounds: ScenarioBounds) {
 }
 
 /** The keys whose value names a node (or a group): each is checked against the members added so far. */
-const TARGET_KEYS = ['kill', 'restart', 'pause', 'resume', 'crash', 'hang', 'slow', 'flood', 'clock', 'promote', 'remove-member'] as const;
+const TARGET_KEYS = [
+  'kill',
+  'restart',
+  'pause',
+  'resume',
+  'crash',
+  'hang',
+  'slow',
+  'flood',
+  'clock',
+  'disk',
+  'snapshot',
+  'promote',
+  'remove-member',
+] as const;
+
+/** The keys of a disk fault (src/protocol/disk-faults.ts): stallMs is its syncDelayMs, fsyncErrors its syncErrors. */
+const DISK_KEYS = ['stallMs', 'fsyncErrors', 'writeErrors', 'spaceBytes', 'loseRenames'] as const;
 
 type FaultFields = Partial<Record<ActionKey, unknown>> & {
   readonly ms?: number;
   readonly messages?: number;
   readonly rate?: number;
   readonly skewMs?: number;
+  readonly stallMs?: number;
+  readonly fsyncErrors?: number;
+  readonly writeErrors?: number;
+  readonly spaceBytes?: number;
+  readonly loseRenames?: boolean;
 };
 
 /** The runner's form of a checked fault: its action key becomes `kind`, its value the target or shape. */
@@ -367,6 +406,7 @@ function faultAction(kind: ActionKey, f: FaultFields & { readonly 'lose-unsynced
       return { kind } as const;
     case 'crash':
     case 'hang':
+    case 'snapshot':
       return { kind, target: targetOf<Group>() } as const;
     case 'slow':
       return { kind, target: targetOf<Group>(), ms: f.ms ?? 0 } as const;
@@ -374,6 +414,18 @@ function faultAction(kind: ActionKey, f: FaultFields & { readonly 'lose-unsynced
       return { kind, target: targetOf<Group>(), messages: f.messages ?? 0 } as const;
     case 'clock':
       return { kind, target: targetOf<Group>(), rate: f.rate ?? null, skewMs: f.skewMs ?? null } as const;
+    case 'disk':
+      return {
+        kind,
+        target: targetOf<Group>(),
+        faults: {
+          ...(f.stallMs === undefined ? {} : { syncDelayMs: f.stallMs }),
+          ...(f.fsyncErrors === undefined ? {} : { syncErrors: f.fsyncErrors }),
+          ...(f.writeErrors === undefined ? {} : { writeErrors: f.writeErrors }),
+          ...(f.spaceBytes === undefined ? {} : { spaceBytes: f.spaceBytes }),
+          ...(f.loseRenames === undefined ? {} : { loseRenames: f.loseRenames }),
+        },
+      } as const;
     case 'add-learner':
     case 'add-voter':
     case 'promote':

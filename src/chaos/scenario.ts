@@ -1,5 +1,6 @@
 import { formatIssue, locateIssues, readYaml, type FileIssue } from '../util/yaml-validation.js';
 import type { NodeClock } from '../protocol/clock.js';
+import type { DiskFaults } from '../protocol/disk-faults.js';
 import type { NodeId } from '../raft/types.js';
 import { CLUSTER_NODES_MAX } from '../actor/supervisor.js';
 import {
@@ -39,6 +40,14 @@ export type FaultAction =
    * was. Undone (back to the scenario's start clocks) after `for`, and at the end.
    */
   | { readonly kind: 'clock'; readonly target: Target; readonly rate: number | null; readonly skewMs: number | null }
+  /**
+   * The target's disk faults (Supervisor.setDiskFaults): a stall, EIO on the next fsyncs or writes (the node
+   * crashes and the supervisor restarts it), a full disk, lost renames. The lasting ones (stall, full disk, lost
+   * renames) are undone after `for`, and at the end.
+   */
+  | { readonly kind: 'disk'; readonly target: Target; readonly faults: Partial<DiskFaults> }
+  /** The target snapshots its state machine now and compacts its log (a kill in the same `at` lands mid-way). */
+  | { readonly kind: 'snapshot'; readonly target: Target }
   /**
    * Membership changes through Supervisor.changeMembership, one server at a time: a new node (an id past the
    * scenario's nodes) joins as a learner or a voter, a learner is promoted, a member leaves. Retried while the

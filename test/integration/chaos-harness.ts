@@ -31,6 +31,10 @@ export async function runLibraryScenario(file: string): Promise<void> {
       `${file}: ${said}\n${log.join('\n')}`,
     ).toBe(true);
   }
+  // Disk faults and snapshots found a running node to act on (a skipped one would test nothing).
+  const diskFaults = result.faults.filter((f) => f.kind === 'disk' || f.kind === 'snapshot');
+  expect(diskFaults.filter((f) => f.skipped).map((f) => f.label)).toEqual([]);
+  expect(diskFaults.length).toBe(scenario.faults.filter((f) => f.action.kind === 'disk' || f.action.kind === 'snapshot').length);
   const clockFaults = result.faults.filter((f) => f.kind === 'clock');
   expect(clockFaults.filter((f) => f.skipped).map((f) => f.label)).toEqual([]);
   expect(clockFaults.length).toBe(scenario.faults.filter((f) => f.action.kind === 'clock').length);

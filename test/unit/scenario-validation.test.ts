@@ -85,9 +85,22 @@ describe('a scenario file is validated strictly, each mistake with its file, lin
       '9: faults[0]: a fault does one thing; this one has kill and pause',
     ]);
     expect(lines(GOOD.replace('kill: leader,', ''))).toEqual([
-      '9: faults[0]: a fault needs one of kill, restart, pause, resume, partition, links, heal, transfer, crash, hang, slow, flood, clock, add-learner, add-voter, promote, remove-member',
+      '9: faults[0]: a fault needs one of kill, restart, pause, resume, partition, links, heal, transfer, crash, hang, slow, flood, clock, disk, snapshot, add-learner, add-voter, promote, remove-member',
     ]);
     expect(lines(GOOD.replace('kill: leader,', 'kill: leader, ms: 5,'))).toEqual(['9: faults[0].ms: goes with slow, not kill']);
+    // A disk fault needs something wrong with the disk; its keys go with it alone, each within its range.
+    expect(lines(GOOD.replace('kill: leader,', 'disk: leader,'))).toEqual([
+      '9: faults[0].disk: a disk fault needs one or more of stallMs, fsyncErrors, writeErrors, spaceBytes, loseRenames',
+    ]);
+    expect(lines(GOOD.replace('kill: leader,', 'kill: leader, stallMs: 100,'))).toEqual(['9: faults[0].stallMs: goes with disk, not kill']);
+    expect(lines(GOOD.replace('kill: leader,', 'disk: leader, fsyncErrors: 0,'))[0]).toMatch(/^9: faults\[0\]\.fsyncErrors: /);
+    expect(
+      parseScenario(GOOD.replace('kill: leader,', 'disk: leader, stallMs: 3000, spaceBytes: 0,'), 'x', FILE).faults[0]?.action,
+    ).toEqual({
+      kind: 'disk',
+      target: 'leader',
+      faults: { syncDelayMs: 3000, spaceBytes: 0 },
+    });
     expect(lines(GOOD.replace('workload:', 'workload:\n  api: resp'))).toEqual([
       '5: workload.api: the register workload needs http: its compare-and-set by index has no Redis-protocol command',
     ]);
