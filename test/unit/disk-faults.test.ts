@@ -189,6 +189,26 @@ describe('a node on a full disk', () => {
   });
 });
 
+describe('a lost rename', () => {
+  it('loses the newest snapshot under a compacted log, which the next start reports instead of booting without it', () => {
+    const faulty = new FaultyFileSystem();
+    const disk = new FaultInjectingFileSystem(faulty);
+    const storage = DiskStorage.open(disk, DIR, { initialMembership: MEMBERS, segmentBytes: 512 });
+    for (let i = 1; i <= 60; i++) {
+      const entry = { type: 'command' as const, index: i, term: 1, data: new Uint8Array(40).fill(i) };
+      storage.write({ snapshot: null, hardState: { term: 1, votedFor: 'n1', commitIndex: i }, entries: [entry] });
+    }
+    storage.syncNow();
+    disk.set({ loseRenames: true });
+    storage.saveSnapshot({ meta: { index: 50, term: 1, membership: MEMBERS }, data: new Uint8Array(64).fill(3) });
+    storage.close();
+    expect(disk.injected.renamesLost).toBe(1);
+    expect(faulty.list(`${DIR}/snap`).some((name) => name.endsWith('.snap'))).toBe(false);
+    const error = storageErrorOf(() => DiskStorage.open(faulty, DIR, { initialMembership: MEMBERS, segmentBytes: 512 }));
+    expect(['STORAGE_LOG_GAP', 'STORAGE_SNAPSHOT_CORRUPT']).toContain(error.code);
+  });
+});
+
 describe('rot at rest', () => {
   it('a flipped bit or a cut in the WAL, or a flipped bit in a snapshot, stops the node at its next start, naming the file', () => {
     for (const [target, kind, code] of [
