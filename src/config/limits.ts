@@ -178,6 +178,10 @@ export const LIMITS_TABLE: readonly LimitRow[] = [
       batchCommandsMax: fixed('Commands', 'most commands in one proposal'),
       batchBytesMax: fixed('Bytes', 'most key and value bytes in one proposal (one command always goes)'),
       pendingRequestsMax: settable('Requests', 'requests waiting or in flight in the router; beyond: OVERLOADED'),
+      queueDelayMsMax: settable(
+        'Ms',
+        'past batchCommandsMax requests, the router holds at most what the cluster answered in this long; beyond: OVERLOADED',
+      ),
       retryDelayMs: fixed('Ms', 'back-off before retrying when no leader is known'),
       attemptTimeoutMs: fixed('Ms', 'one attempt at one node; past it the router asks who leads again'),
       routerLanes: fixed('Lanes', 'router lanes, each tracking the leader on its own'),

@@ -24,6 +24,13 @@ export interface RouterLimits {
   readonly batchBytesMax: number;
   /** Most requests waiting or in flight; beyond, requests are refused with OVERLOADED. */
   readonly pendingRequestsMax: number;
+  /**
+   * The longest a request should wait for its turn. Past a full proposal (batchCommandsMax), the router holds at
+   * most what the cluster answered in this long (at the rate of the last whole second); beyond, requests are
+   * refused with OVERLOADED. A larger backlog would only make every request later (past requestTimeoutMs: a
+   * TIMEOUT, whose outcome is unknown), and answering the excess at once costs little.
+   */
+  readonly queueDelayMsMax: number;
   /** Back-off before retrying when there is no leader. */
   readonly retryDelayMs: number;
   /** One attempt at one node: past it the router stops trusting that node as leader and asks again. */
@@ -64,6 +71,7 @@ export const ROUTER_LIMITS_DEFAULTS: RouterLimits = {
   batchCommandsMax: 1024,
   batchBytesMax: 8 * 1024 * 1024,
   pendingRequestsMax: 100_000,
+  queueDelayMsMax: 1_000,
   retryDelayMs: 25,
   attemptTimeoutMs: 1_000,
 };
@@ -116,7 +124,7 @@ export interface RouterStats {
  * once (thesis 6.3). Every wait is bounded; a give-up after a proposal may have been appended says so.
  */
 export class Router {
-  readonly limits: RouterLimits;
+  private limitsInForce: RouterLimits;
   readonly stats: RouterStats = { proposals: 0, commands: 0, retries: 0, readRounds: 0, reads: 0 };
   private session = randomBytes(8).toString('hex');
   private nextSeq = 1;
@@ -128,6 +136,10 @@ export class Router {
   private writeQueue: PendingWrite[] = [];
   private readQueue: PendingRead[] = [];
   private inFlight = 0;
+  /** Requests answered with success: in the current rate window, and per second over the last whole one. */
+  private answeredInWindow = 0;
+  private answerWindowStartMs = Date.now();
+  private answeredPerSecond = 0;
   private flushScheduled = false;
   private closed = false;
   private staleTurn = 0;
@@ -150,26 +162,44 @@ export class Router {
      */
     private readonly leaderDiscovery: 'supervisor' | 'probe' = 'supervisor',
   ) {
-    this.limits = { ...ROUTER_LIMITS_DEFAULTS, ...limits };
+    this.limitsInForce = { ...ROUTER_LIMITS_DEFAULTS, ...limits };
+  }
+
+  get limits(): RouterLimits {
+    return this.limitsInForce;
+  }
+
+  /**
+   * Sets the admission bound (pendingRequestsMax) while the router runs: requests already admitted go on; new
+   * ones past the bound are refused OVERLOADED. For a benchmark or a scenario that tightens it under load.
+   */
+  setPendingRequestsMax(pendingRequestsMax: number): void {
+    if (!Number.isSafeInteger(pendingRequestsMax) || pendingRequestsMax < 1) {
+      throw new RangeError(`pendingRequestsMax must be a positive integer, got ${pendingRequestsMax}`);
+    }
+    this.limitsInForce = { ...this.limitsInForce, pendingRequestsMax };
   }
 
   /** `lane`: the client connection's lane (see ROUTER_LANES); each lane tracks the leader on its own. */
   write(command: KvCommand, lane = 0): Promise<WriteResult> {
     if (this.closed) return Promise.resolve({ ok: false, error: this.refusal('NO_LEADER', 'the router is shutting down') });
-    if (this.inFlight + this.writeQueue.length + this.readQueue.length >= this.limits.pendingRequestsMax) {
-      return Promise.resolve({ ok: false, error: this.refusal('OVERLOADED') });
-    }
+    const overloaded = this.admission();
+    if (overloaded !== null) return Promise.resolve({ ok: false, error: overloaded });
     return new Promise((resolve) => {
-      this.writeQueue.push({
+      const write: PendingWrite = {
         session: this.session,
         seq: this.nextSeq++,
         ack: this.sessionAck(),
         command,
         deadline: Date.now() + this.limits.requestTimeoutMs,
         mayHaveApplied: false,
-        resolve,
+        resolve: (result) => {
+          if (result.ok) this.answeredInWindow++;
+          resolve(result);
+        },
         lane: laneOf(lane),
-      });
+      };
+      this.writeQueue.push(write);
       this.scheduleFlush();
     });
   }
@@ -189,11 +219,20 @@ export class Router {
       });
     }
     if (consistency === 'stale') return this.readStale(query, node);
-    if (this.inFlight + this.writeQueue.length + this.readQueue.length >= this.limits.pendingRequestsMax) {
-      return Promise.resolve({ ok: false, error: this.refusal('OVERLOADED') });
-    }
+    const overloaded = this.admission();
+    if (overloaded !== null) return Promise.resolve({ ok: false, error: overloaded });
     return new Promise((resolve) => {
-      this.readQueue.push({ query, node, deadline: Date.now() + this.limits.requestTimeoutMs, resolve, lane: laneOf(lane) });
+      const read: PendingRead = {
+        query,
+        node,
+        deadline: Date.now() + this.limits.requestTimeoutMs,
+        resolve: (result) => {
+          if (result.ok) this.answeredInWindow++;
+          resolve(result);
+        },
+        lane: laneOf(lane),
+      };
+      this.readQueue.push(read);
       this.scheduleFlush();
     });
   }
@@ -208,6 +247,31 @@ export class Router {
   }
 
   // -------------------------------------------------------------------------
+
+  /**
+   * OVERLOADED when one more request would exceed pendingRequestsMax, or, past a full proposal, more than the
+   * cluster answers in queueDelayMsMax (Little's law: a backlog of throughput x delay bounds the wait to about
+   * that delay, whatever the throughput); else null.
+   */
+  private admission(): ApiError | null {
+    const held = this.inFlight + this.writeQueue.length + this.readQueue.length;
+    if (held >= this.limits.pendingRequestsMax) return this.refusal('OVERLOADED');
+    if (held < this.limits.batchCommandsMax) return null;
+    const now = Date.now();
+    if (now - this.answerWindowStartMs >= 1_000) {
+      this.answeredPerSecond = (this.answeredInWindow * 1_000) / (now - this.answerWindowStartMs);
+      this.answeredInWindow = 0;
+      this.answerWindowStartMs = now;
+    }
+    const backlogMax = (this.answeredPerSecond * this.limits.queueDelayMsMax) / 1_000;
+    if (held >= backlogMax) {
+      return this.refusal(
+        'OVERLOADED',
+        `too many requests in flight: ${held} held, the cluster answers about ${Math.round(this.answeredPerSecond)} a second (queueDelayMsMax ${this.limits.queueDelayMsMax}); retry`,
+      );
+    }
+    return null;
+  }
 
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
