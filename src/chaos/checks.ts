@@ -9,6 +9,8 @@ export interface CheckVerdict {
   /** `n/a`: the check does not fit the workload and ran nothing. */
   readonly verdict: 'pass' | 'fail' | 'unknown' | 'n/a';
   readonly detail: string;
+  /** no-lost-writes: how many acknowledged elements the final read did not find. */
+  readonly lostAcknowledged?: number;
 }
 
 /** Linearizability of the register history (reads, writes, CAS, and the final reads). */
@@ -75,11 +77,13 @@ function noLostWrites(
       name: 'no-lost-writes',
       verdict: 'pass',
       detail: `${acknowledged} acknowledged elements all present (${finals.size} in the set)`,
+      lostAcknowledged: 0,
     };
   }
   return {
     name: 'no-lost-writes',
     verdict: 'fail',
+    lostAcknowledged: lost.length,
     detail: `${lost.length} acknowledged elements lost (${lost.slice(0, 10).join(', ')}); ${phantom.length} never added yet present (${phantom.slice(0, 10).join(', ')})`,
   };
 }

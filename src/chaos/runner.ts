@@ -43,6 +43,8 @@ export interface ChaosResult {
 export interface ChaosRunOptions {
   /** Run against this cluster and service instead of starting a fresh one (`raftkv cluster --scenario`). */
   readonly cluster?: { readonly supervisor: Supervisor; readonly service: Service };
+  /** Put before every key the workload uses: runs on one cluster (a soak's windows) then never share keys. */
+  readonly keyPrefix?: string;
   readonly log?: (line: string) => void;
   /** How long the final reads may take after healing. */
   readonly finalReadTimeoutMs?: number;
@@ -181,6 +183,7 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
       startedAt,
       random.fork(),
       supervisor.ids,
+      options.keyPrefix,
     );
     const nemesis = new Nemesis(supervisor, startedAt, log, random.fork());
     nemesis.schedule(scenario.faults);

@@ -23,8 +23,8 @@ interface ClientContext {
   readonly random: SeededRandom;
 }
 
-const registerKey = (k: number): string => `r${k}`;
-const counterKey = (k: number): string => `c${k}`;
+const REGISTER_PREFIX = 'r';
+const COUNTER_PREFIX = 'c';
 const SET_PREFIX = 'set/';
 /** The set's final read pages through the elements this many at a time (the server's scanItemsMax is 10,000). */
 const FINAL_READ_PAGE_ITEMS = 1000;
@@ -46,6 +46,8 @@ export class WorkloadDriver {
     random: SeededRandom,
     /** The cluster's node ids: with `reads: every-node`, client i reads through node i mod their count. */
     nodeIds: readonly string[] = [],
+    /** Put before every key, so runs on one cluster (a soak's windows) never meet each other's keys. */
+    private readonly keyPrefix = '',
   ) {
     if (workload.reads === 'every-node' && nodeIds.length === 0) throw new Error('reads: every-node needs the node ids');
     this.recorder = new HistoryRecorder({ clock: () => performance.now() - startedAt });
@@ -90,6 +92,18 @@ export class WorkloadDriver {
     }
   }
 
+  private registerKey(k: number): string {
+    return `${this.keyPrefix}${REGISTER_PREFIX}${k}`;
+  }
+
+  private counterKey(k: number): string {
+    return `${this.keyPrefix}${COUNTER_PREFIX}${k}`;
+  }
+
+  private get setPrefix(): string {
+    return `${this.keyPrefix}${SET_PREFIX}`;
+  }
+
   private randomKey(client: ClientContext): number {
     return client.random.int(0, this.workload.keys);
   }
@@ -113,7 +127,7 @@ export class WorkloadDriver {
 
   /** Read, write and compare-and-set on a few keys; every written value is unique. */
   private async registerStep(client: ClientContext): Promise<void> {
-    const key = registerKey(this.randomKey(client));
+    const key = this.registerKey(this.randomKey(client));
     const path = `/v1/kv/${key}`;
     const f = this.pick(client);
     if (f === 'read') {
@@ -143,7 +157,7 @@ export class WorkloadDriver {
 
   /** Increments over the Redis protocol; exactly-once is checked against the final counts. */
   private async counterStep(client: ClientContext): Promise<void> {
-    const key = counterKey(this.randomKey(client));
+    const key = this.counterKey(this.randomKey(client));
     const op = this.recorder.invoke({ process: client.process, f: 'incr', key, input: 1 });
     const outcome = await client.resp.command(['INCR', key]);
     this.recorder.complete(op, outcome.status === 'ok' ? { status: 'ok', output: outcome.value as number } : { status: outcome.status });
@@ -154,11 +168,11 @@ export class WorkloadDriver {
     const element = `${client.process}.${++client.seq}`;
     const op = this.recorder.invoke({ process: client.process, f: 'add', key: 'set', input: element });
     if (this.workload.api === 'resp') {
-      const outcome = await client.resp.command(['SET', `${SET_PREFIX}${element}`, '1']);
+      const outcome = await client.resp.command(['SET', `${this.setPrefix}${element}`, '1']);
       this.recorder.complete(op, { status: outcome.status });
       return;
     }
-    const outcome = await client.http.request('PUT', `/v1/kv/${SET_PREFIX}${element}`, '1');
+    const outcome = await client.http.request('PUT', `/v1/kv/${this.setPrefix}${element}`, '1');
     this.recorder.complete(op, { status: outcome.status });
   }
 
@@ -175,7 +189,7 @@ export class WorkloadDriver {
     };
     for (let k = 0; k < this.workload.keys; k++) {
       if (this.workload.type === 'register') {
-        const key = registerKey(k);
+        const key = this.registerKey(k);
         const process = this.workload.clients; // a fresh process for the final reads
         const op = this.recorder.invoke({ process, f: 'read', key, input: null });
         const value = await retry(() => client.http.request('GET', `/v1/kv/${key}`));
@@ -186,7 +200,7 @@ export class WorkloadDriver {
           this.finals.set(key, read);
         }
       } else if (this.workload.type === 'counter') {
-        const key = counterKey(k);
+        const key = this.counterKey(k);
         const value = await retry(() => client.resp.command(['GET', key]));
         if (value !== undefined) this.finals.set(key, value === null ? 0 : Number(value));
       }
@@ -195,7 +209,7 @@ export class WorkloadDriver {
       // Page through every element: a run longer than one page must not report the rest as lost.
       let after: string | null = null;
       for (;;) {
-        const page = `/v1/kv?prefix=${encodeURIComponent(SET_PREFIX)}&limit=${FINAL_READ_PAGE_ITEMS}`;
+        const page = `/v1/kv?prefix=${encodeURIComponent(this.setPrefix)}&limit=${FINAL_READ_PAGE_ITEMS}`;
         const value = await retry(() =>
           client.http.request('GET', after === null ? page : `${page}&after=${encodeURIComponent(after as string)}`),
         );
@@ -204,7 +218,7 @@ export class WorkloadDriver {
           break;
         }
         const items = (value.json.items ?? []) as { key: string }[];
-        for (const item of items) this.finals.set(item.key.slice(SET_PREFIX.length), 1);
+        for (const item of items) this.finals.set(item.key.slice(this.setPrefix.length), 1);
         const last = items[items.length - 1];
         if (value.json.more !== true || last === undefined) break;
         after = last.key;

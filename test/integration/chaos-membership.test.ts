@@ -55,6 +55,6 @@ describe('chaos on a cluster of processes', () => {
         () => {},
         () => {},
       ),
-    ).rejects.toThrow(/--check runs nothing: it takes no --duration, --report, --seed or --processes/);
+    ).rejects.toThrow(/--check runs nothing: it takes no --duration, --report, --seed, --processes, --soak or --window/);
   });
 });
