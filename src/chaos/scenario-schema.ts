@@ -261,7 +261,10 @@ function faultSchema(bounds: ScenarioBounds) {
   const end = `after the end of the scenario (${formatMs(bounds.durationMs)})`;
   return strictMap({
     at: duration(bounds.durationMs, end),
-    for: duration(SCENARIO_DURATION_MS_MAX, 'longer than 1h').optional(),
+    // A fault for 0 ms would heal as it starts (`for: 0s` was accepted; found by the fuzzer, test/fuzz).
+    for: duration(SCENARIO_DURATION_MS_MAX, 'longer than 1h')
+      .refine((ms) => ms > 0, 'a fault lasts longer than 0 ms')
+      .optional(),
     kill: target(bounds, []).optional(),
     'lose-unsynced': z.boolean({ error: 'must be true or false' }).optional(),
     restart: target(bounds, ['killed']).optional(),
