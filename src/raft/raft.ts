@@ -622,9 +622,13 @@ export class RaftCore {
   }
 
   private inLease(): boolean {
-    return (
-      (this.options.checkQuorum || this.options.preVote) && this.leaderId !== null && this.electionElapsed < this.options.electionTicks
-    );
+    if ((this.options.checkQuorum || this.options.preVote) && this.leaderId !== null && this.electionElapsed < this.options.electionTicks) {
+      return true;
+    }
+    // With lease reads, a node that has just started may have acknowledged a leader's round before it went down,
+    // and that leader may still serve reads on it: it holds off votes for an election timeout of its own, as if
+    // it had heard from that leader as it started (the lease bound assumes no voter forgets a lease it granted).
+    return this.options.readMode === 'lease' && this.tickCount < this.options.electionTicks;
   }
 
   // -------------------------------------------------------------------------
