@@ -10,6 +10,7 @@ import type { Supervisor } from '../actor/supervisor.js';
 import { htmlReport, summarize } from '../chaos/report.js';
 import { runScenario } from '../chaos/runner.js';
 import { parseScenario, type Scenario } from '../chaos/scenario.js';
+import { RAFT_DEFAULTS } from '../raft/config.js';
 import type { ExplorerHub, ScenarioCatalog, ScenarioListing } from '../router/explorer.js';
 import type { Service } from '../router/service.js';
 
@@ -42,6 +43,9 @@ export function scenarioCatalog(options: {
     if (scenario.nodes !== supervisor.ids.length)
       return { scenario, unfit: `written for ${scenario.nodes} nodes; this cluster has ${supervisor.ids.length}` };
     if ((scenario.storage === 'memory') !== options.memory) return { scenario, unfit: `written for ${scenario.storage} storage` };
+    const readMode = supervisor.options.core.readMode ?? RAFT_DEFAULTS.readMode;
+    if (scenario.readMode !== readMode)
+      return { scenario, unfit: `written for ${scenario.readMode} reads; this cluster's are ${readMode}` };
     return { scenario, unfit: null };
   };
   const names = (): string[] =>

@@ -20,7 +20,7 @@ let closeCatalog: () => void = () => {};
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftkv-scenarios-'));
-  writeTinyLibrary(dir, { broken: true });
+  writeTinyLibrary(dir, { broken: true, lease: true });
   cluster = await startCluster({ nodes: 3, stateMachine: 'kv' });
   service = await startService(cluster.supervisor, {
     host: '127.0.0.1',
@@ -51,16 +51,17 @@ describe('the explorer runs scenarios', () => {
   it('lists the library, saying which scenarios cannot run on this cluster and why', async () => {
     const body = (await (await fetch(url('/explorer/scenarios'))).json()) as { scenarios: ScenarioListing[]; running: string | null };
     expect(body.running).toBeNull();
-    expect(body.scenarios.map((s) => s.name)).toEqual(['broken', 'five', 'short']);
+    expect(body.scenarios.map((s) => s.name)).toEqual(['broken', 'five', 'lease', 'short']);
     expect(body.scenarios.find((s) => s.name === 'short')?.unfit).toBeNull();
     expect(body.scenarios.find((s) => s.name === 'five')?.unfit).toBe('written for 5 nodes; this cluster has 3');
     expect(body.scenarios.find((s) => s.name === 'broken')?.unfit).toMatch(/^does not parse: /);
+    expect(body.scenarios.find((s) => s.name === 'lease')?.unfit).toBe("written for lease reads; this cluster's are safe");
   });
 
   it('lists them in the terminal console too', async () => {
     const text = await runConsoleLine('scenarios', { baseUrl: url(''), adminToken: null });
     const lines = text.split('\n');
-    expect(lines[0]).toBe('3 scenarios');
+    expect(lines[0]).toBe('4 scenarios');
     expect(lines.find((line) => line.trim().startsWith('five'))).toMatch(/\(cannot run here: written for 5 nodes; this cluster has 3\)$/);
     expect(lines.find((line) => line.trim().startsWith('short'))).toMatch(/A leader killed once/);
   });

@@ -13,9 +13,17 @@ faults:
 checks: [linearizable]
 `;
 
-/** Writes short.yaml and five.yaml (and broken.yaml when asked) into `dir`, which must exist. */
-export function writeTinyLibrary(dir: string, options: { broken?: boolean } = {}): void {
+/**
+ * Writes short.yaml and five.yaml (and broken.yaml, and lease.yaml, written for lease reads, when asked) into
+ * `dir`, which must exist.
+ */
+export function writeTinyLibrary(dir: string, options: { broken?: boolean; lease?: boolean } = {}): void {
   fs.writeFileSync(path.join(dir, 'short.yaml'), SHORT_SCENARIO);
   fs.writeFileSync(path.join(dir, 'five.yaml'), SHORT_SCENARIO.replace('nodes: 3', 'nodes: 5').replace('name: short', 'name: five'));
   if (options.broken === true) fs.writeFileSync(path.join(dir, 'broken.yaml'), 'name: broken\nnodes: three\n');
+  if (options.lease === true)
+    fs.writeFileSync(
+      path.join(dir, 'lease.yaml'),
+      SHORT_SCENARIO.replace('nodes: 3', 'nodes: 3\nreadMode: lease').replace('name: short', 'name: lease'),
+    );
 }
