@@ -180,7 +180,7 @@ export const LIMITS_TABLE: readonly LimitRow[] = [
       pendingRequestsMax: settable('Requests', 'requests waiting or in flight in the router; beyond: OVERLOADED'),
       queueDelayMsMax: settable(
         'Ms',
-        'past batchCommandsMax requests, the router holds at most what the cluster answered in this long; beyond: OVERLOADED',
+        'past 2 x batchCommandsMax requests, the router holds at most what the cluster answered in this long; beyond: OVERLOADED',
       ),
       retryDelayMs: fixed('Ms', 'back-off before retrying when no leader is known'),
       attemptTimeoutMs: fixed('Ms', 'one attempt at one node; past it the router asks who leads again'),

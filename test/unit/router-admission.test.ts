@@ -65,29 +65,32 @@ describe("the router's admission bound", () => {
     vi.useRealTimers();
   });
 
-  it('past a full proposal, holds at most what the cluster answered in queueDelayMsMax (the last whole second); beyond: OVERLOADED', async () => {
+  it('past two full proposals, holds at most what the cluster answered in queueDelayMsMax (the last whole second); beyond: OVERLOADED', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const startMs = Date.now();
     const { supervisor, release } = heldLeader();
     const router = new Router(supervisor, { batchCommandsMax: 4, queueDelayMsMax: 1_000 });
+    const floor = 2 * 4;
     const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-    // Nothing answered yet: a full proposal is admitted, not one more.
-    const first = Array.from({ length: 4 }, (_, i) => router.write(put(i)));
-    expect(await router.write(put(4))).toMatchObject({ ok: false, error: { code: 'OVERLOADED' } });
+    const admitAndAnswer = async (count: number): Promise<void> => {
+      const answers = Array.from({ length: count }, (_, i) => router.write(put(i)));
+      await turn();
+      release();
+      for (const answer of await Promise.all(answers)) expect(answer.ok).toBe(true);
+    };
+    // Nothing answered yet: two full proposals are admitted, not one more.
+    const first = Array.from({ length: floor }, (_, i) => router.write(put(i)));
+    expect(await router.write(put(floor))).toMatchObject({ ok: false, error: { code: 'OVERLOADED' } });
     await turn();
     release();
     for (const answer of await Promise.all(first)) expect(answer.ok).toBe(true);
-    // 12 answered within the first second...
-    for (let round = 0; round < 2; round++) {
-      const more = Array.from({ length: 4 }, (_, i) => router.write(put(10 * round + i)));
-      await turn();
-      release();
-      for (const answer of await Promise.all(more)) expect(answer.ok).toBe(true);
-    }
-    // ...so in the next, 12 a second for 1 s: 12 held at most.
+    // 3 x floor answered within the first second...
+    await admitAndAnswer(floor);
+    await admitAndAnswer(floor);
+    // ...so in the next, 3 x floor a second for 1 s: that many held at most.
     vi.setSystemTime(startMs + 1_000);
-    const held = Array.from({ length: 12 }, (_, i) => router.write(put(100 + i)));
-    expect(await router.write(put(112))).toMatchObject({ ok: false, error: { code: 'OVERLOADED' } });
+    const held = Array.from({ length: 3 * floor }, (_, i) => router.write(put(100 + i)));
+    expect(await router.write(put(0))).toMatchObject({ ok: false, error: { code: 'OVERLOADED' } });
     await turn();
     release();
     for (const answer of await Promise.all(held)) expect(answer.ok).toBe(true);
