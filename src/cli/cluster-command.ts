@@ -35,6 +35,9 @@ export const SERVICE_USAGE_LINES = `  --host HOST      address the HTTP and Redi
   --tls-key FILE   and its PEM private key: both or neither (raftkv certs makes a pair)
   --tls-ca FILE    with --tls-cert: require client certificates signed by this PEM CA (mutual TLS)
   --tick-ms MS     length of one Raft tick in milliseconds (default 10)
+  --read-mode M    safe (default: each batch of linearizable reads confirmed by a heartbeat round) or lease (a
+                   leader lease: no round while a quorum acknowledged one recently; safe only while the nodes'
+                   clocks run within the bound docs/SIMULATOR.md derives)
   --timing T       normal (default: elections after 150-300 ms, heartbeats every 30 ms) or demo, slow enough to
                    watch in the explorer (100 ms ticks: elections after 2-4 s, heartbeats every 0.5 s); the tick
                    and election flags still override it
@@ -93,6 +96,7 @@ function port(raw: string, name: string, usage: string): number {
 /** The options `raftkv cluster` and `raftkv node` share: timing, limits, front doors, logging. */
 export const SERVICE_OPTION_SPECS = {
   'tick-ms': { type: 'string' },
+  'read-mode': { type: 'string' },
   timing: { type: 'string', default: 'normal' },
   host: { type: 'string', default: '127.0.0.1' },
   'http-port': { type: 'string', default: '7379' },
@@ -175,6 +179,9 @@ export function parseServiceOptions(values: Readonly<Record<string, string | boo
     if (error instanceof LimitsError) throw new UsageError(error.message, usage);
     throw error;
   }
+  const readMode = text('read-mode') ?? 'safe';
+  if (readMode !== 'safe' && readMode !== 'lease') throw new UsageError(`--read-mode must be safe or lease, got ${readMode}`, usage);
+  if (readMode === 'lease') limits = { ...limits, core: { ...limits.core, readMode, checkQuorum: true } };
   const logFormat = text('log-format') ?? 'pretty';
   if (!isLogFormat(logFormat)) throw new UsageError(`--log-format must be ${LOG_FORMATS.join(' or ')}, got ${logFormat}`, usage);
   const logLevel = text('log-level') ?? 'info';

@@ -45,6 +45,7 @@ export const CONFIG_SCHEMA = z.strictObject({
   'tls-key': z.string().min(1),
   'tls-ca': z.string().min(1),
   'tick-ms': z.number().int().min(1).max(1000),
+  'read-mode': z.enum(['safe', 'lease']),
   timing: z.enum(['normal', 'demo']),
   scenario: z.string().min(1),
   'log-format': z.enum(LOG_FORMATS),

@@ -48,6 +48,14 @@ describe('the configuration file and RAFTKV_* variables', () => {
     expect(options(['--config', configFile('')]).nodes).toBe(3); // an empty file sets nothing
   });
 
+  it('turns lease reads on (with CheckQuorum) by --read-mode lease, a file or a variable; safe by default; refuses another mode', () => {
+    expect(options([]).limits.core.readMode ?? 'safe').toBe('safe');
+    expect(options(['--read-mode', 'lease']).limits.core).toMatchObject({ readMode: 'lease', checkQuorum: true });
+    expect(options(['--config', configFile('read-mode: lease\n')]).limits.core.readMode).toBe('lease');
+    expect(options([], { RAFTKV_READ_MODE: 'lease' }).limits.core.readMode).toBe('lease');
+    expect(() => options(['--read-mode', 'fast'])).toThrow(/--read-mode must be safe or lease, got fast/);
+  });
+
   it('refuses a typo, a wrong type and a value out of range, each with its line (and the nearest key)', () => {
     const file = configFile('nodes: 3\nnodez: 5\nhttp-port: "web"\ntiming: fast\nvalue-bytes-max: -1\n');
     const issues = issuesOf(() => options(['--config', file]));
