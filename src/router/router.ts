@@ -64,7 +64,7 @@ function groupByLane<T extends { lane: number }>(items: readonly T[]): Map<numbe
  * the same session sequence number so that the outcome is learned. Every other refusal is about leadership
  * or a node going away, and is retried until the request's deadline.
  */
-const ANSWER_NOW: ReadonlySet<NodeRefusalCode> = new Set<NodeRefusalCode>(['QUEUE_FULL', 'PROPOSAL_TOO_LARGE']);
+const ANSWER_NOW: ReadonlySet<NodeRefusalCode> = new Set<NodeRefusalCode>(['QUEUE_FULL', 'PROPOSAL_TOO_LARGE', 'DISK_FULL']);
 
 export const ROUTER_LIMITS_DEFAULTS: RouterLimits = {
   requestTimeoutMs: 5_000,

@@ -675,6 +675,26 @@ describe('client sessions over the wire', () => {
   });
 });
 
+describe('a full disk', () => {
+  it('answers writes at its leader with 507 DISK_FULL (definite: nothing written), and takes them again once space returns', async () => {
+    const leader = await leaderOf(cluster.supervisor);
+    const disk = (body: unknown): Promise<HttpReply> => request(main, 'POST', '/v1/faults/disk', { body: JSON.stringify(body) });
+    expect((await disk({ node: leader, spaceBytes: 0 })).status).toBe(200);
+    try {
+      // The node notices within DISK_CHECK_TICKS ticks.
+      const refused = await waitFor('a write refused with DISK_FULL', async () => {
+        const reply = await put(main, 'disk/full', 'refused');
+        return reply.status === 507 ? reply : null;
+      });
+      expectError(refused, 'DISK_FULL', /under diskFreeBytesMin/);
+    } finally {
+      expect((await disk({ node: leader, clear: true })).status).toBe(200);
+    }
+    await waitFor('writes taken again', async () => (await put(main, 'disk/full', 'taken')).status === 200);
+    expect(await valueOf('disk/full')).toBe('taken');
+  });
+});
+
 describe('coverage', () => {
   it('every error code of the registry that the HTTP front door can give was seen over the wire', () => {
     // Only the Redis protocol gives these; CONDITION_NOT_MET is answered as a nil reply (Redis SET NX/XX);
