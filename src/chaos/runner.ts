@@ -172,7 +172,9 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
   const { supervisor, service } = cluster;
   const pool = scenario.checks.includes('linearizable') && scenario.workload.type === 'register' ? createCheckerPool() : undefined;
   let progress: { stop(): void } | null = null;
+  const admissionBefore = service.router.limits.pendingRequestsMax;
   try {
+    if (scenario.admission !== undefined) service.router.setPendingRequestsMax(scenario.admission.pendingRequestsMax);
     // The start clocks, before the workload begins (and put back to true clocks at the end on a given cluster).
     for (const [id, clock] of Object.entries(scenario.clocks)) await supervisor.setClock(id, clock);
     await supervisor.waitForLeader(30_000);
@@ -217,6 +219,7 @@ export async function runScenario(scenario: Scenario, options: ChaosRunOptions =
     };
   } finally {
     progress?.stop();
+    service.router.setPendingRequestsMax(admissionBefore);
     await pool?.destroy();
     if (owned === null && cluster !== undefined) {
       const { supervisor } = cluster;

@@ -14,6 +14,8 @@ import { LIMITS_DEFAULTS } from '../router/limits.js';
 export const SCENARIO_DURATION_MS_MAX = 60 * 60_000;
 export const SCENARIO_CLIENTS_MAX = 1024;
 export const SCENARIO_RATE_MAX = 100_000;
+/** The most requests a scenario may let its router hold at once (`admission.pendingRequestsMax`). */
+export const SCENARIO_ADMISSION_MAX = 100_000;
 export const SCENARIO_FAULTS_MAX = 10_000;
 export const SCENARIO_KEYS_MAX = 100_000;
 /** A link delay above a minute is no longer a slow network but a partition; `partition` says that better. */
@@ -493,6 +495,7 @@ export function scenarioSchema(bounds: ScenarioBounds, name: string) {
     checks: z.array(oneOf(CHECK_NAMES), { error: `must be a list of ${CHECK_NAMES.join(', ')}` }).optional(),
     readMode: oneOf(READ_MODES).default('safe'),
     clocks: startClocks(bounds).default({}),
+    admission: strictMap({ pendingRequestsMax: integerIn(1, SCENARIO_ADMISSION_MAX) }).optional(),
   }).transform(({ duration: durationMs, checks, faults, ...rest }, ctx) => {
     // zod goes on past an unknown key inside the workload (its transform then gives no workload): the issues
     // are reported, and there is no scenario to build.

@@ -108,6 +108,11 @@ export interface Scenario {
   readonly readMode: 'safe' | 'lease';
   /** Each listed node's clock from the start of the run (the others keep the true clock). */
   readonly clocks: Readonly<Record<NodeId, NodeClock>>;
+  /**
+   * The router's admission bound for the run (Router.setPendingRequestsMax), put back at the end: an overload
+   * scenario offers many times that, and the excess is shed with OVERLOADED. Absent: the router's own.
+   */
+  readonly admission?: { readonly pendingRequestsMax: number };
 }
 
 /** One mistake in a scenario file: where it is (file, 1-based line, the key's path) and what is wrong. */

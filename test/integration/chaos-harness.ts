@@ -31,6 +31,11 @@ export async function runLibraryScenario(file: string): Promise<void> {
       `${file}: ${said}\n${log.join('\n')}`,
     ).toBe(true);
   }
+  // An overload scenario's excess was shed (definite failures, OVERLOADED), more of it than was admitted.
+  if (scenario.admission !== undefined) {
+    const shed = result.history.filter((op) => op.status === 'fail').length;
+    expect(shed, `${file}: shed ${shed}, completed ${ok}`).toBeGreaterThan(ok);
+  }
   // Disk faults and snapshots found a running node to act on (a skipped one would test nothing).
   const diskFaults = result.faults.filter((f) => f.kind === 'disk' || f.kind === 'snapshot');
   expect(diskFaults.filter((f) => f.skipped).map((f) => f.label)).toEqual([]);
