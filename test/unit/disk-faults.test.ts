@@ -210,11 +210,12 @@ describe('a lost rename', () => {
 });
 
 describe('rot at rest', () => {
-  it('a flipped bit or a cut in the WAL, or a flipped bit in a snapshot, stops the node at its next start, naming the file', () => {
+  it('a flipped bit or a cut in the WAL or in a snapshot stops the node at its next start, naming the file', () => {
     for (const [target, kind, code] of [
       ['wal', 'flip', 'STORAGE_CORRUPT_RECORD'],
       ['wal', 'truncate', 'STORAGE_CORRUPT_RECORD'],
       ['snapshot', 'flip', 'STORAGE_SNAPSHOT_CORRUPT'],
+      ['snapshot', 'truncate', 'STORAGE_SNAPSHOT_CORRUPT'],
     ] as const) {
       const faulty = new FaultyFileSystem();
       const disk = new FaultInjectingFileSystem(faulty);
