@@ -220,9 +220,11 @@ export class FaultInjectingFileSystem implements FileSystem {
       path: file.path,
       write: (data, position) => {
         this.failWrite(file.path);
-        const growth = position + data.byteLength - file.size();
         const left = this.faults.spaceBytes;
-        if (left !== null && growth > left) {
+        // The hot path when the disk is healthy: no size asked (an fstat, and a walk of the held writes).
+        if (left === null) return file.write(data, position);
+        const growth = position + data.byteLength - file.size();
+        if (growth > left) {
           // As a real disk does: what fits is written, then the write fails.
           const fits = data.byteLength - (growth - left);
           if (fits > 0) file.write(data.subarray(0, fits), position);
