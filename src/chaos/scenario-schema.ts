@@ -96,17 +96,17 @@ function isKnownNode(bounds: ScenarioBounds, value: string): boolean {
   return newMembers(bounds).some((a) => a.id === value);
 }
 
-const DURATION_TEXT = /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/;
+const DURATION_TEXT = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 
-/** "30s", "500ms", "2m", or a number of seconds, in milliseconds; a string saying what is wrong otherwise. */
+/** "30s", "500ms", "2m", "1h", or a number of seconds, in milliseconds; a string saying what is wrong otherwise. */
 export function durationMsOf(value: unknown): number | string {
   const negative = (typeof value === 'number' && value < 0) || (typeof value === 'string' && value.trim().startsWith('-'));
   if (negative) return `must not be negative, got ${JSON.stringify(value)}`;
   if (typeof value === 'number' && Number.isFinite(value)) return value * 1000;
   const match = typeof value === 'string' ? DURATION_TEXT.exec(value.trim()) : null;
   if (match === null) return `expected a duration like 30s, 500ms or 2m, got ${JSON.stringify(value)}`;
-  const amount = Number(match[1]);
-  return match[2] === 'ms' ? amount : match[2] === 's' ? amount * 1000 : amount * 60_000;
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
 }
 
 /** A duration in milliseconds, no longer than `maxMs` (`what` says what the bound is, for the message). */

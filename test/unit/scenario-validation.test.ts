@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseScenario, SCENARIO_ISSUES_SHOWN_MAX, ScenarioError, type ScenarioIssue } from '../../src/chaos/scenario.js';
+import { parseDuration, parseScenario, SCENARIO_ISSUES_SHOWN_MAX, ScenarioError, type ScenarioIssue } from '../../src/chaos/scenario.js';
 import { EXIT_INVALID_SCENARIO, runChaosCommand } from '../../src/cli/chaos-command.js';
 
 const FILE = 'scenarios/x.yaml';
@@ -78,6 +78,13 @@ describe('a scenario file is validated strictly, each mistake with its file, lin
       '14: checks: must be a list of linearizable, no-lost-writes, exactly-once',
     ]);
     expect(lines(GOOD.replace('at: 2s', 'at: soon'))).toEqual(['9: faults[0].at: expected a duration like 30s, 500ms or 2m, got "soon"']);
+  });
+
+  it('reads durations in ms, s, m and h', () => {
+    expect(['250ms', '30s', '2m', '1h', '1.5h'].map((text) => parseDuration(text, 'x'))).toEqual([
+      250, 30_000, 120_000, 3_600_000, 5_400_000,
+    ]);
+    expect(() => parseDuration('1d', 'x')).toThrow(/expected a duration like 30s/);
   });
 
   it('refuses a fault that does two things, or none, and a key that belongs to another action', () => {
