@@ -4,8 +4,9 @@
 // election timeout; with ReadIndex reads any rate in range is allowed.
 import { describe, expect, it } from 'vitest';
 import { SUPERVISOR_DEFAULTS } from '../../src/actor/supervisor.js';
-import { leaseClockRatio, parseScenario, ScenarioError } from '../../src/chaos/scenario.js';
+import { leaseClockRatio, parseScenario } from '../../src/chaos/scenario.js';
 import { leaseClockRateRatioMax } from '../../src/raft/raft.js';
+import { issueLines } from '../support/scenario-issues.js';
 
 const FILE = 'scenarios/x.yaml';
 
@@ -22,15 +23,7 @@ faults:
   - { at: 8s, clock: n2, skewMs: -2000 }
 `;
 
-function lines(text: string): string[] {
-  try {
-    parseScenario(text, 'x', FILE);
-  } catch (error) {
-    if (error instanceof ScenarioError) return error.issues.map((i) => `${i.line}: ${i.path}: ${i.message}`);
-    throw error;
-  }
-  throw new Error('the scenario was accepted');
-}
+const lines = issueLines;
 
 describe('clocks in a scenario file', () => {
   it('accepts lease reads, start clocks and clock faults within the bound', () => {

@@ -4,7 +4,8 @@
 // after its add; an id that is never added is still refused, with every mistake at its line.
 import { describe, expect, it } from 'vitest';
 import { CLUSTER_NODES_MAX } from '../../src/actor/supervisor.js';
-import { parseScenario, ScenarioError } from '../../src/chaos/scenario.js';
+import { parseScenario } from '../../src/chaos/scenario.js';
+import { issueLines } from '../support/scenario-issues.js';
 
 const FILE = 'scenarios/x.yaml';
 
@@ -21,15 +22,7 @@ faults:
   - { at: 17s, remove-member: n5 }
 `;
 
-function lines(text: string): string[] {
-  try {
-    parseScenario(text, 'x', FILE);
-  } catch (error) {
-    if (error instanceof ScenarioError) return error.issues.map((i) => `${i.line}: ${i.path}: ${i.message}`);
-    throw error;
-  }
-  throw new Error('the scenario was accepted');
-}
+const lines = issueLines;
 
 describe('membership faults in a scenario file', () => {
   it('accepts adds, a promotion and removals, and a fault on an added node after its add', () => {
